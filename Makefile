@@ -1,0 +1,120 @@
+# Cortex — one non-recursive Makefile. Out-of-tree builds: build/ (default), build-asan/ (make check).
+#   make            build build/cortex-gateway
+#   make run        install missing Debian packages, build, start the gateway on 127.0.0.1:8080
+#   make test       install what the tests need, build, run every test
+#   make check      the same tests under AddressSanitizer and UndefinedBehaviorSanitizer
+#   make bench      load benchmark (wrk): gateway vs a fixed-response server
+#   make compile_commands.json   (needs bear)
+
+VERSION := 0.1.0
+O ?= build
+SAN ?=
+CC ?= cc
+
+PKGS := libmicrohttpd jansson libcurl openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wformat-security -Wold-style-definition \
+	-Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith -Wvla -Wshadow \
+	-Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DCX_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) \
+	$(SAN) $(PKG_CFLAGS) -MMD -MP
+LDLIBS := $(PKG_LIBS) -lpthread
+ALL_LDFLAGS := $(LDFLAGS) $(SAN)
+
+LIB_SRCS := $(wildcard common/*.c)
+GW_SRCS := $(filter-out gateway/main.c gateway/adapters_default.c,$(wildcard gateway/*.c)) \
+	adapters/gateway/gateway.c
+ADAPTER_JSON := adapters/gateway/tools.json
+TEST_ADAPTER_SRCS := tests/adapters/testkit.c tests/adapters/adapters_test.c
+TEST_ADAPTER_JSON := tests/adapters/testkit.json
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
+GW_OBJS := $(GW_SRCS:%.c=$(O)/%.o) $(ADAPTER_JSON:%.json=$(O)/gen/%_json.o)
+TEST_ADAPTER_OBJS := $(TEST_ADAPTER_SRCS:%.c=$(O)/%.o) $(TEST_ADAPTER_JSON:%.json=$(O)/gen/%_json.o)
+UNIT_BINS := $(UNIT_SRCS:%.c=$(O)/%)
+
+GATEWAY := $(O)/cortex-gateway
+GATEWAY_TEST := $(O)/cortex-gateway-test
+FIXED := $(O)/bench/fixed-responder
+EMBED := $(O)/tools/embed
+
+.PHONY: all run test check bench deps test-deps unit integration clean format compile_commands.json
+.DEFAULT_GOAL := all
+
+all: $(GATEWAY) $(GATEWAY_TEST)
+
+$(O)/libcortex.a: $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(GATEWAY): $(O)/gateway/main.o $(O)/gateway/adapters_default.o $(GW_OBJS) $(O)/libcortex.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The same gateway with the test adapter compiled in; never installed or shipped.
+$(GATEWAY_TEST): $(O)/gateway/main.o $(GW_OBJS) $(TEST_ADAPTER_OBJS) $(O)/libcortex.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/tests/unit/%: $(O)/tests/unit/%.o $(GW_OBJS) $(TEST_ADAPTER_OBJS) $(O)/libcortex.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(FIXED): $(O)/bench/fixed_responder.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# tools.json files are compiled in as C strings, checked against the handlers at start-up.
+$(EMBED): tools/embed.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 $(WARN) -o $@ $<
+
+$(O)/gen/%_json.c: %.json $(EMBED)
+	@mkdir -p $(@D)
+	$(EMBED) $< $(subst /,_,$(subst -,_,$(basename $<)))_json > $@.tmp && mv $@.tmp $@
+
+$(O)/gen/%_json.o: $(O)/gen/%_json.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+deps:
+	@scripts/deps.sh build
+
+test-deps:
+	@scripts/deps.sh test
+
+run: deps
+	@$(MAKE) --no-print-directory $(GATEWAY)
+	@scripts/run-gateway.sh $(GATEWAY)
+
+test: test-deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@scripts/run-tests.sh $(O)
+
+check: test-deps
+	@$(MAKE) --no-print-directory O=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-bins
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		scripts/run-tests.sh build-asan
+
+.PHONY: test-bins
+test-bins: all $(UNIT_BINS)
+
+bench: test-deps
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all $(FIXED)
+	@bench/run.sh $(O)
+
+compile_commands.json:
+	bear -- $(MAKE) -B all $(UNIT_BINS)
+
+format:
+	clang-format -i $(LIB_SRCS) $(wildcard common/*.h gateway/*.c gateway/*.h)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

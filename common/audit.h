@@ -1,0 +1,31 @@
+/* One JSON line per tools/call, to a file (appended, survives restarts) or stderr. */
+#ifndef CX_AUDIT_H
+#define CX_AUDIT_H
+
+#include <jansson.h>
+
+#include "err.h"
+
+struct cx_audit;
+
+enum cx_audit_outcome { CX_AUDIT_OK, CX_AUDIT_IS_ERROR, CX_AUDIT_REFUSED, CX_AUDIT_ERROR };
+
+struct cx_audit_rec {
+	const char *caller;     /* token name, "stdio" or "anonymous" */
+	const char *session;    /* short session fingerprint, or NULL */
+	const char *tool;
+	const json_t *args;     /* redacted by the audit log itself before writing */
+	enum cx_audit_outcome outcome;
+	long duration_ms;
+	const char *detail;     /* why refused / error text, or NULL */
+};
+
+/* path NULL means stderr. The file is opened O_APPEND|O_CREAT, mode 0600. */
+struct cx_audit *cx_audit_open(const char *path, struct cx_err *err);
+/* Thread-safe; one write(2) per record. Failures are logged, never fatal to the call. */
+void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec);
+void cx_audit_close(struct cx_audit *a);
+
+const char *cx_audit_outcome_name(enum cx_audit_outcome o);
+
+#endif

@@ -1,0 +1,24 @@
+/* Errors as values: a code and a sentence that lives on the caller's handle. */
+#ifndef CX_ERR_H
+#define CX_ERR_H
+
+#include <stddef.h>
+
+#define CX_ERR_MSG_MAX 512
+
+struct cx_err {
+	int code;                       /* 0, or a module-specific code */
+	char msg[CX_ERR_MSG_MAX];       /* lowercase, subject quoted, no full stop */
+};
+
+/* Fills err (may be NULL) and returns -1, so `return cx_err_set(err, ...)` reads well. */
+int cx_err_set(struct cx_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Prefixes the current message: "config 'x': " + old message. Returns -1. */
+int cx_err_prefix(struct cx_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+void cx_err_clear(struct cx_err *err);
+
+#endif

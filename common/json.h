@@ -1,0 +1,17 @@
+/* Loading JSON from the outside world: always capped, always rejecting duplicate keys. */
+#ifndef CX_JSON_H
+#define CX_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "err.h"
+
+/* New reference or NULL with err set ("line 3 column 5: ..."). */
+json_t *cx_json_loadb(const char *buf, size_t len, size_t max, struct cx_err *err);
+/* Reads at most max bytes of path; a larger file is an error, not a truncation. */
+json_t *cx_json_load_file(const char *path, size_t max, struct cx_err *err);
+/* Compact serialisation, caller frees; NULL on out of memory. */
+char *cx_json_dumps(const json_t *v, size_t *len);
+
+#endif

@@ -1,0 +1,42 @@
+/* JSON-RPC 2.0 envelopes. Ids are kept as the client's JSON values and echoed unchanged. */
+#ifndef CX_JSONRPC_H
+#define CX_JSONRPC_H
+
+#include <jansson.h>
+
+#define CX_RPC_PARSE_ERROR      (-32700)
+#define CX_RPC_INVALID_REQUEST  (-32600)
+#define CX_RPC_METHOD_NOT_FOUND (-32601)
+#define CX_RPC_INVALID_PARAMS   (-32602)
+#define CX_RPC_INTERNAL_ERROR   (-32603)
+
+enum cx_rpc_kind {
+	CX_RPC_REQUEST,         /* method and id: must be answered */
+	CX_RPC_NOTIFICATION,    /* method, no id: never answered */
+	CX_RPC_RESPONSE,        /* result or error with an id: a reply to a server request */
+	CX_RPC_INVALID          /* answer with error code/message and id (json null if unknown) */
+};
+
+/* A classified message; every pointer is borrowed from the message it was read from. */
+struct cx_rpc_msg {
+	enum cx_rpc_kind kind;
+	json_t *id;             /* request/response id; NULL for notifications; for INVALID
+	                         * the id if one could be read, else NULL (answer with null) */
+	const char *method;     /* requests and notifications */
+	json_t *params;         /* object or array, or NULL when absent */
+	int err_code;           /* INVALID only */
+	const char *err_msg;    /* INVALID only, static string */
+};
+
+/* Classifies one message (never an array; arrays are batches, see the caller). */
+void cx_rpc_classify(json_t *msg, struct cx_rpc_msg *out);
+
+/* {"jsonrpc":"2.0","id":id,"result":result}. Steals result on every path; id is copied
+ * (NULL id becomes json null). New reference or NULL on out of memory. */
+json_t *cx_rpc_result(json_t *id, json_t *result);
+/* {"jsonrpc":"2.0","id":id,"error":{"code","message","data"?}}. Steals data (may be NULL). */
+json_t *cx_rpc_error(json_t *id, int code, const char *message, json_t *data);
+/* Notification from server: {"jsonrpc":"2.0","method":..,"params":..}. Steals params. */
+json_t *cx_rpc_notification(const char *method, json_t *params);
+
+#endif

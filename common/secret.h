@@ -1,0 +1,31 @@
+/* Secrets come from files or the environment, never from argv, and never reach a log. */
+#ifndef CX_SECRET_H
+#define CX_SECRET_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+struct cx_secret {
+	unsigned char *data;    /* NUL-terminated for convenience; len excludes it */
+	size_t len;
+};
+
+/* ref is {"file": "/run/secrets/x"} or {"env": "NAME"}; one trailing newline of a file is
+ * dropped. An empty secret is an error. path names the config key in messages; the secret
+ * value never appears in err. */
+int cx_secret_load(const json_t *ref, struct cx_secret *out, const char *path,
+		   struct cx_err *err);
+/* Wipes and frees. */
+void cx_secret_release(struct cx_secret *s);
+
+/* True for keys such as password, token, secret, api_key, apikey, authorization, cookie,
+ * private_key, credential(s) (case-insensitive, as a part of the key). */
+bool cx_secret_key_looks_secret(const char *key);
+/* Deep copy of v with the values of secret-looking keys replaced by "[redacted]". New
+ * reference; NULL on out of memory. */
+json_t *cx_secret_redact(const json_t *v);
+
+#endif

@@ -1,0 +1,30 @@
+/* Small helpers every module needs: number parsing, clocks, hashing, encodings. */
+#ifndef CX_UTIL_H
+#define CX_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whole string must be a base-10 integer within [min, max]; 0 or -1. */
+int cx_parse_long(const char *s, long min, long max, long *out);
+
+/* Monotonic milliseconds, for deadlines and durations. */
+int64_t cx_now_ms(void);
+/* Wall clock as "2026-11-29T04:05:35.123Z" into out (>= 25 bytes). */
+void cx_wall_iso8601(char *out, size_t outlen);
+
+/* SHA-256 of data as 64 lowercase hex digits and a NUL into hex[65]. */
+void cx_sha256_hex(const void *data, size_t len, char hex[65]);
+/* Constant-time comparison of equal-length byte strings. */
+bool cx_ct_equal(const void *a, const void *b, size_t len);
+
+/* base64url without padding. Encode: out needs 4*ceil(len/3)+1 bytes; returns length.
+ * Decode: returns decoded length, or -1 on a character outside the alphabet or bad length. */
+size_t cx_b64url_encode(const unsigned char *in, size_t len, char *out);
+long cx_b64url_decode(const char *in, size_t len, unsigned char *out, size_t outmax);
+
+/* fnmatch-style glob on tool names ('*', '?'). */
+bool cx_glob_match(const char *pattern, const char *name);
+
+#endif

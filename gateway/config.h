@@ -1,0 +1,56 @@
+/* The gateway's configuration: built-in defaults, then the file, then the environment, then
+ * flags (a flag beats the environment, which beats the file, which beats the default). */
+#ifndef CX_GW_CONFIG_H
+#define CX_GW_CONFIG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../common/err.h"
+#include "../common/secret.h"
+
+struct cx_token {
+	char *name;             /* shown in audit lines as the caller */
+	unsigned char hash[32]; /* SHA-256 of the bearer token; the token itself is never kept */
+	char **allow;           /* tool-name globs, NULL-terminated; NULL means "*" */
+	bool read_only;         /* refuse tools without CX_READ_ONLY */
+};
+
+struct cx_gw_config {
+	char *listen;                   /* "127.0.0.1:8080"; NULL with --stdio only */
+	bool insecure_no_auth;          /* allow a non-loopback listener without tokens */
+
+	/* http */
+	long max_body_bytes;            /* 413 past this */
+	long max_connections;
+	long http_threads;              /* libmicrohttpd thread pool */
+	long connection_timeout_s;      /* idle keep-alive connections closed after this */
+	char **allowed_origins;         /* NULL-terminated; NULL = loopback origins only */
+	char **allowed_hosts;           /* extra Host values beside loopback names; NULL-terminated */
+	long session_ttl_s;             /* sealed sessions expire after this */
+	struct cx_secret session_key;   /* 32 bytes after derivation; generated if not configured */
+	bool session_key_set;
+
+	/* tool calls */
+	long workers;
+	long queue_max;
+	long call_timeout_ms;
+	long page_size;                 /* tools/list page size */
+	long max_output_bytes;          /* a tool result larger than this becomes an error */
+
+	struct cx_token *tokens;
+	size_t ntokens;
+
+	char *audit_file;               /* NULL: stderr */
+	char *log_level;
+	json_t *adapters;               /* object: adapter name -> its config (new reference) */
+};
+
+void cx_gw_config_defaults(struct cx_gw_config *c);
+/* Applies a JSON config object on top of the current values. Unknown keys fail. */
+int cx_gw_config_apply(struct cx_gw_config *c, const json_t *obj, struct cx_err *err);
+int cx_gw_config_load_file(struct cx_gw_config *c, const char *path, struct cx_err *err);
+void cx_gw_config_release(struct cx_gw_config *c);
+
+#endif

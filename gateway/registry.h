@@ -1,0 +1,43 @@
+/* The tool registry: every adapter's tools.json paired with its handlers at start-up. */
+#ifndef CX_REGISTRY_H
+#define CX_REGISTRY_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "../common/adapter.h"
+#include "../common/err.h"
+#include "../common/schema.h"
+
+struct cx_reg_tool {
+	const char *name;                       /* borrowed from def */
+	const struct cx_tool *tool;
+	const struct cx_adapter *adapter;
+	void *state;                            /* the adapter's */
+	struct cx_schema *input;
+	struct cx_schema *output;               /* NULL when the tool declares none */
+	json_t *def;                            /* published tools/list entry; never mutated */
+};
+
+struct cx_registry;
+
+struct cx_registry *cx_registry_new(void);
+/* Initialises the adapter with conf (borrowed; NULL means {}), pairs tools_json with the
+ * handler table and compiles the schemas. Refuses a missing handler, a handler without a
+ * description, a name without the adapter's prefix, a duplicate, a schema that is not an
+ * object or does not compile, or annotations that contradict the flags. */
+int cx_registry_add(struct cx_registry *r, const struct cx_adapter *a, const json_t *conf,
+		    struct cx_err *err);
+/* Lookup by exact name; NULL when unknown. Safe from any thread after start-up. */
+const struct cx_reg_tool *cx_registry_find(const struct cx_registry *r, const char *name);
+size_t cx_registry_count(const struct cx_registry *r);
+const struct cx_reg_tool *cx_registry_at(const struct cx_registry *r, size_t i);
+
+size_t cx_registry_adapter_count(const struct cx_registry *r);
+const struct cx_adapter *cx_registry_adapter_at(const struct cx_registry *r, size_t i,
+						void **state);
+
+/* Calls every adapter's cleanup and frees everything. */
+void cx_registry_free(struct cx_registry *r);
+
+#endif

@@ -1,0 +1,41 @@
+/* Sessions are sealed state, not table entries: the id is the session itself, encrypted and
+ * authenticated with the server key (AES-256-GCM), so any replica that holds the key can
+ * serve any request and no shared session store is needed. */
+#ifndef CX_SESSION_H
+#define CX_SESSION_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CX_SESSION_KEY_LEN 32
+#define CX_SESSION_ID_MAX 4096          /* a longer Mcp-Session-Id is refused */
+
+struct cx_session {
+	char version[16];               /* negotiated protocol version */
+	json_t *client_caps;            /* object (new reference) or NULL */
+	json_t *client_info;            /* object (new reference) or NULL */
+	int64_t issued_s;               /* unix seconds */
+	char fp[17];                    /* short fingerprint for logs and audit, hex */
+};
+
+enum cx_session_status { CX_SESSION_OK, CX_SESSION_INVALID, CX_SESSION_EXPIRED };
+
+void cx_session_init(struct cx_session *s);
+void cx_session_release(struct cx_session *s);
+
+/* Seals s into a new session id (caller frees). NULL on out of memory or when the state is
+ * too large for CX_SESSION_ID_MAX (client info is trimmed first). Sets s->fp. */
+char *cx_session_seal(const unsigned char key[CX_SESSION_KEY_LEN], struct cx_session *s);
+/* Opens id; fills out (release it) when OK. ttl_s <= 0 means no expiry. */
+enum cx_session_status cx_session_open(const unsigned char key[CX_SESSION_KEY_LEN],
+				       const char *id, long ttl_s, struct cx_session *out);
+
+/* Ended sessions (HTTP DELETE) are remembered by fingerprint until they would expire anyway.
+ * This list is per process: see docs/OPERATIONS.md. */
+int cx_session_revoke(const char *fp, int64_t expires_s);
+bool cx_session_revoked(const char *fp);
+void cx_session_revoked_clear(void);
+
+#endif

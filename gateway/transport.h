@@ -1,0 +1,27 @@
+/* The two ways clients reach the gateway. */
+#ifndef CX_TRANSPORT_H
+#define CX_TRANSPORT_H
+
+#include <signal.h>
+
+#include "../common/err.h"
+#include "server.h"
+
+/* stdio: newline-delimited JSON-RPC on in_fd, replies on out_fd (stdout carries protocol
+ * messages only). Returns at end of input or when *stop becomes non-zero, after in-flight
+ * calls have answered. 0 on a clean end. */
+int cx_stdio_run(struct cx_server *s, int in_fd, int out_fd, volatile sig_atomic_t *stop);
+
+/* Streamable HTTP at /mcp. listen is "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080",
+ * "0.0.0.0:8080"); port 0 picks a free port (see cx_http_port). */
+struct cx_http;
+struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx_err *err);
+unsigned cx_http_port(const struct cx_http *h);
+/* Stops accepting connections; requests in flight finish. */
+void cx_http_quiesce(struct cx_http *h);
+void cx_http_stop(struct cx_http *h);
+
+/* True when host (a literal address or "localhost") is a loopback address. */
+bool cx_http_is_loopback(const char *host);
+
+#endif
