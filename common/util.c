@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -136,4 +137,17 @@ long cx_b64url_decode(const char *in, size_t len, unsigned char *out, size_t out
 bool cx_glob_match(const char *pattern, const char *name)
 {
 	return fnmatch(pattern, name, 0) == 0;
+}
+
+bool cx_fmt(char *out, size_t outlen, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!outlen)
+		return false;
+	va_start(ap, fmt);
+	n = vsnprintf(out, outlen, fmt, ap);
+	va_end(ap);
+	return n >= 0 && (size_t)n < outlen;
 }

@@ -24,6 +24,9 @@ bool cx_ct_equal(const void *a, const void *b, size_t len);
 size_t cx_b64url_encode(const unsigned char *in, size_t len, char *out);
 long cx_b64url_decode(const char *in, size_t len, unsigned char *out, size_t outmax);
 
+/* snprintf for messages where cutting is acceptable: always terminated; false if cut. */
+bool cx_fmt(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* fnmatch-style glob on tool names ('*', '?'). */
 bool cx_glob_match(const char *pattern, const char *name);
 

@@ -28,6 +28,19 @@ struct cx_registry *cx_registry_new(void);
  * object or does not compile, or annotations that contradict the flags. */
 int cx_registry_add(struct cx_registry *r, const struct cx_adapter *a, const json_t *conf,
 		    struct cx_err *err);
+/* Adds an adapter whose state the gateway made itself (the built-in "gateway" adapter);
+ * init and cleanup are not called. */
+int cx_registry_add_state(struct cx_registry *r, const struct cx_adapter *a, void *state,
+			  struct cx_err *err);
+
+/* Adapter health is checked in the background (health() may reach a backend), so readers
+ * such as gateway_status never block. Every interval_ms; the first check runs at once. */
+int cx_registry_health_start(struct cx_registry *r, long interval_ms, struct cx_err *err);
+void cx_registry_health_stop(struct cx_registry *r);
+/* Last result for adapter i: 1 healthy, 0 unhealthy (msg says why), -1 not checked yet or
+ * no health hook. msg may be NULL. */
+int cx_registry_health(const struct cx_registry *r, size_t i, char *msg, size_t msglen);
+
 /* Lookup by exact name; NULL when unknown. Safe from any thread after start-up. */
 const struct cx_reg_tool *cx_registry_find(const struct cx_registry *r, const char *name);
 size_t cx_registry_count(const struct cx_registry *r);

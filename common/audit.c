@@ -1,0 +1,197 @@
+/* The audit log: one compact JSON line per tools/call, written with a single write(2) so that
+ * lines from concurrent workers (and from other processes appending to the same file) never
+ * interleave. A failing log never fails the call; it is reported at most once a minute. */
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "secret.h"
+#include "util.h"
+
+#define WARN_INTERVAL_MS (60 * 1000)
+
+struct cx_audit {
+	int fd;
+	bool own_fd;            /* false for stderr, which close leaves open */
+	char *path;             /* for messages; "stderr" when writing there */
+	pthread_mutex_t lock;   /* orders writes and guards the warning clock */
+	bool warned;
+	int64_t last_warn_ms;
+};
+
+const char *cx_audit_outcome_name(enum cx_audit_outcome o)
+{
+	switch (o) {
+	case CX_AUDIT_OK:
+		return "ok";
+	case CX_AUDIT_IS_ERROR:
+		return "isError";
+	case CX_AUDIT_REFUSED:
+		return "refused";
+	case CX_AUDIT_ERROR:
+		return "error";
+	}
+	return "error";
+}
+
+struct cx_audit *cx_audit_open(const char *path, struct cx_err *err)
+{
+	struct cx_audit *a = calloc(1, sizeof(*a));
+
+	if (!a) {
+		cx_err_set(err, "out of memory");
+		return NULL;
+	}
+	a->path = strdup(path ? path : "stderr");
+	if (!a->path) {
+		cx_err_set(err, "out of memory");
+		goto fail;
+	}
+	if (path) {
+		a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (a->fd < 0) {
+			cx_err_set(err, "could not open audit file '%s': %s", path,
+				   strerror(errno));
+			goto fail;
+		}
+		a->own_fd = true;
+	} else {
+		a->fd = STDERR_FILENO;
+	}
+	if (pthread_mutex_init(&a->lock, NULL)) {
+		cx_err_set(err, "could not create the audit log lock");
+		if (a->own_fd)
+			close(a->fd);
+		goto fail;
+	}
+	return a;
+fail:
+	free(a->path);
+	free(a);
+	return NULL;
+}
+
+/* Called with the lock held. */
+static void warn_limited(struct cx_audit *a, const char *what, int errnum)
+{
+	int64_t now = cx_now_ms();
+
+	if (a->warned && now - a->last_warn_ms < WARN_INTERVAL_MS)
+		return;
+	a->warned = true;
+	a->last_warn_ms = now;
+	if (errnum)
+		cx_warn("audit log '%s': %s: %s", a->path, what, strerror(errnum));
+	else
+		cx_warn("audit log '%s': %s", a->path, what);
+}
+
+/* A string for the record; bytes that are not UTF-8 become '?', so the line is still written. */
+static json_t *str_or_null(const char *s)
+{
+	json_t *v;
+	char *copy;
+
+	if (!s)
+		return json_null();
+	v = json_string(s);
+	if (v)
+		return v;
+	copy = strdup(s);
+	if (!copy)
+		return NULL;
+	for (char *p = copy; *p; p++) {
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	}
+	v = json_string(copy);
+	free(copy);
+	return v;
+}
+
+static char *format_line(const struct cx_audit_rec *rec, size_t *len)
+{
+	json_t *obj = json_object();
+	char ts[32];
+	char *text = NULL, *line = NULL;
+	size_t n;
+
+	if (!obj)
+		return NULL;
+	cx_wall_iso8601(ts, sizeof(ts));
+	if (json_object_set_new(obj, "time", json_string(ts)) ||
+	    json_object_set_new(obj, "caller", str_or_null(rec->caller)) ||
+	    json_object_set_new(obj, "session", str_or_null(rec->session)) ||
+	    json_object_set_new(obj, "tool", str_or_null(rec->tool)) ||
+	    json_object_set_new(obj, "arguments",
+				rec->args ? cx_secret_redact(rec->args) : json_null()) ||
+	    json_object_set_new(obj, "outcome",
+				json_string(cx_audit_outcome_name(rec->outcome))) ||
+	    json_object_set_new(obj, "duration_ms", json_integer(rec->duration_ms)))
+		goto out;
+	if (rec->detail && json_object_set_new(obj, "detail", str_or_null(rec->detail)))
+		goto out;
+	text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!text)
+		goto out;
+	n = strlen(text);
+	line = realloc(text, n + 2);
+	if (!line)
+		goto out;
+	text = NULL;
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	*len = n + 1;
+out:
+	free(text);
+	json_decref(obj);
+	return line;
+}
+
+void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec)
+{
+	size_t len = 0, off = 0;
+	char *line;
+
+	if (!a || !rec)
+		return;
+	line = format_line(rec, &len);
+	pthread_mutex_lock(&a->lock);
+	if (!line) {
+		warn_limited(a, "could not format a record (out of memory)", 0);
+		goto out;
+	}
+	while (off < len) {
+		ssize_t n = write(a->fd, line + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			warn_limited(a, "could not write a record", n < 0 ? errno : EIO);
+			break;
+		}
+		off += (size_t)n;
+	}
+out:
+	pthread_mutex_unlock(&a->lock);
+	free(line);
+}
+
+void cx_audit_close(struct cx_audit *a)
+{
+	if (!a)
+		return;
+	if (a->own_fd)
+		close(a->fd);
+	pthread_mutex_destroy(&a->lock);
+	free(a->path);
+	free(a);
+}

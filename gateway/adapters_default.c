@@ -1,0 +1,6 @@
+#include "adapters.h"
+
+/* Backend adapters (proxmox, unifi, sandfly, cloudflare, kubectl) are added here as they land. */
+const struct cx_adapter *const cx_adapters[] = {
+	NULL,
+};

@@ -1,0 +1,26 @@
+#include "policy.h"
+
+#include <stdio.h>
+
+#include "../common/util.h"
+
+bool cx_policy_allows(const struct cx_principal *p, const struct cx_reg_tool *rt, char *why,
+		      size_t whylen)
+{
+	if (p->read_only && !(rt->tool->flags & CX_READ_ONLY)) {
+		if (why)
+			snprintf(why, whylen,
+				 "refused: token '%s' is read-only and '%s' is not a read-only tool",
+				 p->name, rt->name);
+		return false;
+	}
+	if (!p->allow)
+		return true;
+	for (const char *const *g = p->allow; *g; g++)
+		if (cx_glob_match(*g, rt->name))
+			return true;
+	if (why)
+		snprintf(why, whylen, "refused: token '%s' is not allowed to call '%s'", p->name,
+			 rt->name);
+	return false;
+}

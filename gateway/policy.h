@@ -1,0 +1,16 @@
+/* Who may call what. Enforced once, in dispatch, for every tool (Redis's processCommand):
+ * never inside a tool. */
+#ifndef CX_POLICY_H
+#define CX_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "registry.h"
+#include "server.h"
+
+/* True when p may call rt; otherwise why says so in a sentence for the model and the audit. */
+bool cx_policy_allows(const struct cx_principal *p, const struct cx_reg_tool *rt, char *why,
+		      size_t whylen);
+
+#endif

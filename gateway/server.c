@@ -1,0 +1,984 @@
+/* The transport-neutral core of cortex-gateway: JSON-RPC classification, the MCP methods,
+ * and dispatch of tools/call (registry -> policy -> schema -> executor -> audit).
+ *
+ * Threading: cx_server_submit() runs on a transport thread and never blocks on a tool. A
+ * tool call becomes a job for the worker pool (unless the tool is CX_NONBLOCKING); the
+ * exchange's reply() is then called from a worker, or from the deadline watchdog when the
+ * call runs out of time — whichever comes first; the other side's answer is dropped. */
+#include "server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "../common/audit.h"
+#include "../common/jsonrpc.h"
+#include "../common/log.h"
+#include "../common/mcp.h"
+#include "../common/util.h"
+#include "policy.h"
+
+#define SERVER_NAME "cortex-gateway"
+#define SERVER_TITLE "Cortex"
+#define CURSOR_MAX 64
+
+struct job {
+	struct job *qnext;              /* run queue */
+	struct job *dprev, *dnext;      /* deadline list, sorted by deadline */
+	bool on_dlist;
+	struct cx_server *s;
+	struct cx_exchange *x;          /* valid until replied */
+	const struct cx_reg_tool *rt;
+	json_t *id;                     /* the client's id (new reference) */
+	json_t *args;                   /* new reference */
+	int64_t start_ms;
+	int64_t deadline_ms;
+	atomic_bool cancelled;
+	atomic_bool replied;
+	atomic_int refs;                /* worker side + deadline-list side */
+};
+
+struct token_principal {
+	struct cx_principal p;
+	unsigned char hash[32];
+};
+
+struct cx_server {
+	const struct cx_gw_config *conf;
+	struct cx_registry *reg;
+	struct cx_audit *audit;
+	unsigned char key[CX_SESSION_KEY_LEN];
+
+	struct token_principal *tokens;
+	size_t ntokens;
+	struct cx_principal anonymous;
+	struct cx_principal stdio;
+
+	/* One lock for the run queue, the deadline list and the counters: the critical
+	 * sections are a few pointer moves, and two cores do not reward finer locks. */
+	pthread_mutex_t lock;
+	pthread_cond_t work;            /* workers wait for jobs */
+	pthread_cond_t tick;            /* the watchdog waits for the earliest deadline */
+	pthread_cond_t idle;            /* drain waits for unanswered calls to reach zero */
+	struct job *qhead, *qtail;
+	size_t qlen;
+	struct job *dhead, *dtail;
+	size_t unanswered;
+	bool stopping;                  /* workers and watchdog exit */
+	atomic_bool draining;           /* new calls are refused */
+
+	pthread_t *workers;
+	size_t nworkers;
+	pthread_t watchdog;
+	bool watchdog_running;
+};
+
+/* ---- principals ---- */
+
+bool cx_server_auth_required(const struct cx_server *s)
+{
+	return s->ntokens > 0;
+}
+
+const struct cx_principal *cx_server_authenticate(const struct cx_server *s, const char *token)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	const struct cx_principal *found = NULL;
+
+	if (!token || !*token)
+		return NULL;
+	SHA256((const unsigned char *)token, strlen(token), md);
+	/* Compare against every token so the time taken says nothing about which matched. */
+	for (size_t i = 0; i < s->ntokens; i++)
+		if (cx_ct_equal(md, s->tokens[i].hash, sizeof(md)) && !found)
+			found = &s->tokens[i].p;
+	return found;
+}
+
+const struct cx_principal *cx_server_anonymous(const struct cx_server *s)
+{
+	return &s->anonymous;
+}
+
+const struct cx_principal *cx_server_stdio_principal(const struct cx_server *s)
+{
+	return &s->stdio;
+}
+
+const unsigned char *cx_server_session_key(const struct cx_server *s)
+{
+	return s->key;
+}
+
+const struct cx_gw_config *cx_server_config(const struct cx_server *s)
+{
+	return s->conf;
+}
+
+/* ---- replies ---- */
+
+static void reply_error(struct cx_exchange *x, json_t *id, int code, const char *msg)
+{
+	x->reply(x, cx_rpc_error(id, code, msg, NULL));
+}
+
+static void reply_result(struct cx_exchange *x, json_t *id, json_t *result)
+{
+	json_t *r;
+
+	if (!result) {
+		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
+		return;
+	}
+	r = cx_rpc_result(id, result);
+	if (!r) {
+		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
+		return;
+	}
+	x->reply(x, r);
+}
+
+static void audit_call(struct cx_server *s, struct cx_exchange *x, const char *tool,
+		       const json_t *args, enum cx_audit_outcome outcome, int64_t start_ms,
+		       const char *detail)
+{
+	struct cx_audit_rec rec = {
+		.caller = x->who->name,
+		.session = x->session && x->session->fp[0] ? x->session->fp : NULL,
+		.tool = tool,
+		.args = args,
+		.outcome = outcome,
+		.duration_ms = (long)(cx_now_ms() - start_ms),
+		.detail = detail,
+	};
+
+	cx_audit_write(s->audit, &rec);
+}
+
+/* An isError result the model can read: the flow goes on. */
+static json_t *error_result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_t *error_result(const char *fmt, ...)
+{
+	struct cx_result res;
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cx_result_init(&res);
+	if (cx_result_errorf(&res, "%s", msg)) {
+		cx_result_release(&res);
+		return NULL;
+	}
+	return cx_result_take(&res);
+}
+
+/* Turns what a handler produced into the CallToolResult, enforcing the output contract.
+ * Returns the result (new reference) or NULL on out of memory; *outcome is set. */
+static json_t *finish_result(struct cx_server *s, const struct cx_reg_tool *rt, int rc,
+			     struct cx_result *res, bool check_size,
+			     enum cx_audit_outcome *outcome, char *detail, size_t detlen)
+{
+	json_t *out;
+
+	if (rc) {
+		*outcome = CX_AUDIT_ERROR;
+		snprintf(detail, detlen, "internal fault in the handler");
+		return NULL;
+	}
+	if (rt->output && !res->is_error) {
+		char why[512];
+		if (!res->structured) {
+			cx_warn("tool '%s' declares outputSchema but returned no structuredContent",
+				rt->name);
+			*outcome = CX_AUDIT_IS_ERROR;
+			snprintf(detail, detlen, "no structuredContent");
+			return error_result("'%s' returned no structured result; this is a fault "
+					    "in the gateway's adapter, not in the request", rt->name);
+		}
+		if (cx_schema_validate(rt->output, res->structured, "structuredContent", why,
+				       sizeof(why))) {
+			cx_warn("tool '%s' broke its outputSchema: %s", rt->name, why);
+			*outcome = CX_AUDIT_IS_ERROR;
+			cx_fmt(detail, detlen, "output schema: %s", why);
+			return error_result("'%s' returned a result that does not match its "
+					    "outputSchema (%s); this is a fault in the gateway's "
+					    "adapter, not in the request", rt->name, why);
+		}
+	}
+	out = cx_result_take(res);
+	if (!out) {
+		*outcome = CX_AUDIT_ERROR;
+		snprintf(detail, detlen, "out of memory");
+		return NULL;
+	}
+	if (check_size) {
+		size_t size = json_dumpb(out, NULL, 0, JSON_COMPACT);
+		if (size > (size_t)s->conf->max_output_bytes) {
+			json_decref(out);
+			*outcome = CX_AUDIT_IS_ERROR;
+			snprintf(detail, detlen, "output of %zu bytes over the limit", size);
+			return error_result("'%s' produced %zu bytes of output, more than the "
+					    "gateway's limit of %ld; narrow the request (filters, "
+					    "paging) and try again", rt->name, size,
+					    s->conf->max_output_bytes);
+		}
+	}
+	*outcome = res->is_error ? CX_AUDIT_IS_ERROR : CX_AUDIT_OK;
+	detail[0] = '\0';
+	return out;
+}
+
+/* ---- jobs ---- */
+
+static void job_unref(struct job *j)
+{
+	if (atomic_fetch_sub(&j->refs, 1) != 1)
+		return;
+	json_decref(j->id);
+	json_decref(j->args);
+	free(j);
+}
+
+/* Answers the client once: the first of worker and watchdog wins. Steals result. */
+static void job_answer(struct job *j, json_t *result, enum cx_audit_outcome outcome,
+		       const char *detail)
+{
+	struct cx_server *s = j->s;
+	struct cx_exchange *x = j->x;
+
+	if (atomic_exchange(&j->replied, true)) {
+		json_decref(result);
+		return;
+	}
+	audit_call(s, x, j->rt->name, j->args, outcome, j->start_ms, detail[0] ? detail : NULL);
+	if (result)
+		reply_result(x, j->id, result);
+	else
+		reply_error(x, j->id, CX_RPC_INTERNAL_ERROR,
+			    "internal error in the gateway; the call may be retried");
+	pthread_mutex_lock(&s->lock);
+	if (--s->unanswered == 0)
+		pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void dlist_remove(struct cx_server *s, struct job *j)
+{
+	if (!j->on_dlist)
+		return;
+	if (j->dprev)
+		j->dprev->dnext = j->dnext;
+	else
+		s->dhead = j->dnext;
+	if (j->dnext)
+		j->dnext->dprev = j->dprev;
+	else
+		s->dtail = j->dprev;
+	j->dprev = j->dnext = NULL;
+	j->on_dlist = false;
+}
+
+/* Keeps the list sorted; with one timeout for all calls, insertion is at the tail. */
+static void dlist_insert(struct cx_server *s, struct job *j)
+{
+	struct job *after = s->dtail;
+
+	while (after && after->deadline_ms > j->deadline_ms)
+		after = after->dprev;
+	j->dprev = after;
+	j->dnext = after ? after->dnext : s->dhead;
+	if (j->dnext)
+		j->dnext->dprev = j;
+	else
+		s->dtail = j;
+	if (after)
+		after->dnext = j;
+	else
+		s->dhead = j;
+	j->on_dlist = true;
+}
+
+static void run_job(struct job *j)
+{
+	struct cx_server *s = j->s;
+	enum cx_audit_outcome outcome;
+	struct cx_result res;
+	char detail[512];
+	json_t *out;
+	int rc;
+
+	if (atomic_load(&j->replied))
+		return;         /* timed out in the queue */
+	struct cx_call call = {
+		.tool = j->rt->name,
+		.caller = j->x->who->name,
+		.state = j->rt->state,
+		.deadline_ms = j->deadline_ms,
+		.cancelled = &j->cancelled,
+	};
+	cx_result_init(&res);
+	rc = j->rt->tool->call(&call, j->args, &res);
+	out = finish_result(s, j->rt, rc, &res, true, &outcome, detail, sizeof(detail));
+	cx_result_release(&res);
+	job_answer(j, out, outcome, detail);
+}
+
+static void *worker_main(void *arg)
+{
+	struct cx_server *s = arg;
+
+	for (;;) {
+		struct job *j;
+
+		pthread_mutex_lock(&s->lock);
+		while (!s->qhead && !s->stopping)
+			pthread_cond_wait(&s->work, &s->lock);
+		if (!s->qhead) {
+			pthread_mutex_unlock(&s->lock);
+			return NULL;
+		}
+		j = s->qhead;
+		s->qhead = j->qnext;
+		if (!s->qhead)
+			s->qtail = NULL;
+		s->qlen--;
+		pthread_mutex_unlock(&s->lock);
+
+		run_job(j);
+
+		pthread_mutex_lock(&s->lock);
+		bool listed = j->on_dlist;
+		dlist_remove(s, j);
+		pthread_mutex_unlock(&s->lock);
+		if (listed)
+			job_unref(j);
+		job_unref(j);
+	}
+}
+
+static void *watchdog_main(void *arg)
+{
+	struct cx_server *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		struct job *j = s->dhead;
+		int64_t now = cx_now_ms();
+
+		if (!j) {
+			pthread_cond_wait(&s->tick, &s->lock);
+			continue;
+		}
+		if (j->deadline_ms > now) {
+			/* Condition variables wait on the realtime clock unless told otherwise;
+			 * this one was created with CLOCK_MONOTONIC. */
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			int64_t wait = j->deadline_ms - now;
+			ts.tv_sec += wait / 1000;
+			ts.tv_nsec += (wait % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&s->tick, &s->lock, &ts);
+			continue;
+		}
+		dlist_remove(s, j);
+		pthread_mutex_unlock(&s->lock);
+
+		atomic_store(&j->cancelled, true);
+		char detail[128];
+		snprintf(detail, sizeof(detail), "deadline of %ld ms passed", s->conf->call_timeout_ms);
+		job_answer(j,
+			   error_result("'%s' did not finish within %ld ms and was abandoned; the "
+					"backend may be slow or unreachable — check gateway_status, "
+					"then retry or narrow the request", j->rt->name,
+					(long)(j->deadline_ms - j->start_ms)),
+			   CX_AUDIT_IS_ERROR, detail);
+		job_unref(j);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* Queues a call; answers at once (isError) when the gateway is saturated or draining. */
+static void enqueue_call(struct cx_server *s, struct cx_exchange *x, const struct cx_reg_tool *rt,
+			 json_t *id, json_t *args, int64_t start_ms)
+{
+	struct job *j;
+	const char *busy = NULL;
+
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		audit_call(s, x, rt->name, args, CX_AUDIT_ERROR, start_ms, "out of memory");
+		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
+		return;
+	}
+	j->s = s;
+	j->x = x;
+	j->rt = rt;
+	j->id = json_incref(id);
+	j->args = json_incref(args);
+	j->start_ms = start_ms;
+	j->deadline_ms = start_ms + s->conf->call_timeout_ms;
+	atomic_init(&j->cancelled, false);
+	atomic_init(&j->replied, false);
+	atomic_init(&j->refs, 2);
+
+	if (x->defer)
+		x->defer(x);
+	pthread_mutex_lock(&s->lock);
+	if (atomic_load(&s->draining))
+		busy = "the gateway is shutting down; retry against another replica or in a moment";
+	else if (s->qlen >= (size_t)s->conf->queue_max)
+		busy = "the gateway is saturated (call queue full); retry in a moment";
+	if (!busy) {
+		j->qnext = NULL;
+		if (s->qtail)
+			s->qtail->qnext = j;
+		else
+			s->qhead = j;
+		s->qtail = j;
+		s->qlen++;
+		s->unanswered++;
+		bool first = s->dhead == NULL;
+		dlist_insert(s, j);
+		if (first || s->dhead == j)
+			pthread_cond_signal(&s->tick);
+		pthread_cond_signal(&s->work);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (busy) {
+		audit_call(s, x, rt->name, args, CX_AUDIT_REFUSED, start_ms, busy);
+		reply_result(x, id, error_result("'%s' was not run: %s", rt->name, busy));
+		json_decref(j->id);
+		json_decref(j->args);
+		free(j);
+	}
+}
+
+/* ---- methods ---- */
+
+static bool session_ready(const struct cx_exchange *x)
+{
+	return x->session_ready || (x->session && x->session->version[0]);
+}
+
+static void do_initialize(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
+{
+	const char *requested, *version;
+	json_t *caps, *info, *result;
+
+	if (x->session && x->session->version[0]) {
+		reply_error(x, id, CX_RPC_INVALID_REQUEST,
+			    "invalid request: this session is already initialized");
+		return;
+	}
+	requested = json_string_value(json_object_get(params, "protocolVersion"));
+	if (!json_is_object(params) || !requested) {
+		reply_error(x, id, CX_RPC_INVALID_PARAMS,
+			    "invalid params: initialize needs params.protocolVersion (a string)");
+		return;
+	}
+	caps = json_object_get(params, "capabilities");
+	info = json_object_get(params, "clientInfo");
+	if ((caps && !json_is_object(caps)) || (info && !json_is_object(info))) {
+		reply_error(x, id, CX_RPC_INVALID_PARAMS,
+			    "invalid params: capabilities and clientInfo must be objects");
+		return;
+	}
+	version = cx_mcp_negotiate(requested);
+
+	struct cx_session *sess = x->session;
+	snprintf(sess->version, sizeof(sess->version), "%s", version);
+	json_decref(sess->client_caps);
+	json_decref(sess->client_info);
+	sess->client_caps = caps ? json_incref(caps) : NULL;
+	sess->client_info = info ? json_incref(info) : NULL;
+	sess->issued_s = (int64_t)time(NULL);
+	if (x->want_session_id) {
+		x->new_session_id = cx_session_seal(s->key, sess);
+		if (!x->new_session_id) {
+			sess->version[0] = '\0';
+			reply_error(x, id, CX_RPC_INTERNAL_ERROR,
+				    "internal error: could not create a session");
+			return;
+		}
+	}
+	cx_debug("session %s initialized with protocol %s (client asked for %s)",
+		 sess->fp[0] ? sess->fp : "stdio", version, requested);
+
+	result = json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s, s:s}, s:s}",
+			   "protocolVersion", version,
+			   "capabilities", "tools", "listChanged", 0,
+			   "serverInfo", "name", SERVER_NAME, "title", SERVER_TITLE,
+			   "version", CX_VERSION,
+			   "instructions",
+			   "Cortex exposes an operator's infrastructure as tools. Call "
+			   "gateway_status first to see which adapters are configured and healthy. "
+			   "Tools marked destructiveHint change or delete real systems.");
+	reply_result(x, id, result);
+}
+
+/* Cursors are opaque to clients: "c" + offset, base64url, so junk is recognised. */
+static void encode_cursor(size_t offset, char *out, size_t outlen)
+{
+	char raw[32];
+	int n = snprintf(raw, sizeof(raw), "c%zu", offset);
+
+	if (outlen >= 4 * sizeof(raw) / 3 + 4)
+		cx_b64url_encode((const unsigned char *)raw, (size_t)n, out);
+}
+
+static int decode_cursor(const char *cursor, size_t *offset)
+{
+	unsigned char raw[CURSOR_MAX];
+	long n, v;
+	size_t len = strlen(cursor);
+
+	if (len == 0 || len > CURSOR_MAX)
+		return -1;
+	n = cx_b64url_decode(cursor, len, raw, sizeof(raw) - 1);
+	if (n < 2 || raw[0] != 'c')
+		return -1;
+	raw[n] = '\0';
+	if (cx_parse_long((const char *)raw + 1, 0, 1000000, &v))
+		return -1;
+	*offset = (size_t)v;
+	return 0;
+}
+
+static void do_tools_list(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
+{
+	const json_t *jc = params ? json_object_get(params, "cursor") : NULL;
+	size_t offset = 0, seen = 0, page = (size_t)s->conf->page_size;
+	json_t *tools, *result;
+
+	if (jc && !json_is_null(jc)) {
+		if (!json_is_string(jc) || decode_cursor(json_string_value(jc), &offset)) {
+			reply_error(x, id, CX_RPC_INVALID_PARAMS,
+				    "invalid params: unknown cursor; start again without one");
+			return;
+		}
+	}
+	tools = json_array();
+	result = json_object();
+	if (!tools || !result || json_object_set(result, "tools", tools)) {
+		json_decref(tools);
+		json_decref(result);
+		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
+		return;
+	}
+	for (size_t i = 0; i < cx_registry_count(s->reg); i++) {
+		const struct cx_reg_tool *rt = cx_registry_at(s->reg, i);
+
+		if (!cx_policy_allows(x->who, rt, NULL, 0))
+			continue;
+		if (seen++ < offset)
+			continue;
+		if (json_array_size(tools) == page) {
+			char cur[CURSOR_MAX + 1];
+			encode_cursor(offset + page, cur, sizeof(cur));
+			json_object_set_new(result, "nextCursor", json_string(cur));
+			break;
+		}
+		json_array_append(tools, rt->def);
+	}
+	json_decref(tools);
+	reply_result(x, id, result);
+}
+
+static void do_tools_call(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
+{
+	const struct cx_reg_tool *rt;
+	const char *name;
+	json_t *args, *empty = NULL;
+	int64_t start = cx_now_ms();
+	char why[512];
+
+	name = json_string_value(json_object_get(params, "name"));
+	if (!json_is_object(params) || !name) {
+		reply_error(x, id, CX_RPC_INVALID_PARAMS,
+			    "invalid params: tools/call needs params.name (a string)");
+		return;
+	}
+	rt = cx_registry_find(s->reg, name);
+	if (!rt) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "unknown tool '%.128s'; tools/list names the tools "
+			 "this gateway offers", name);
+		reply_error(x, id, CX_RPC_INVALID_PARAMS, msg);
+		return;
+	}
+	args = json_object_get(params, "arguments");
+	if (args && !json_is_object(args) && !json_is_null(args)) {
+		reply_error(x, id, CX_RPC_INVALID_PARAMS,
+			    "invalid params: arguments must be an object");
+		return;
+	}
+	if (!args || json_is_null(args)) {
+		args = empty = json_object();
+		if (!args) {
+			reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
+			return;
+		}
+	}
+	if (!cx_policy_allows(x->who, rt, why, sizeof(why))) {
+		audit_call(s, x, name, args, CX_AUDIT_REFUSED, start, why);
+		reply_result(x, id, error_result("%s; ask an operator for a token that allows it",
+						 why));
+		goto out;
+	}
+	if (cx_schema_validate(rt->input, args, "arguments", why, sizeof(why))) {
+		audit_call(s, x, name, args, CX_AUDIT_IS_ERROR, start, why);
+		reply_result(x, id, error_result("invalid arguments for '%s': %s", name, why));
+		goto out;
+	}
+	if (rt->tool->flags & CX_NONBLOCKING) {
+		enum cx_audit_outcome outcome;
+		struct cx_result res;
+		char detail[512];
+		atomic_bool never = false;
+		struct cx_call call = {
+			.tool = rt->name,
+			.caller = x->who->name,
+			.state = rt->state,
+			.deadline_ms = start + s->conf->call_timeout_ms,
+			.cancelled = &never,
+		};
+		json_t *out;
+
+		cx_result_init(&res);
+		int rc = rt->tool->call(&call, args, &res);
+		out = finish_result(s, rt, rc, &res, false, &outcome, detail, sizeof(detail));
+		cx_result_release(&res);
+		audit_call(s, x, name, args, outcome, start, detail[0] ? detail : NULL);
+		if (out)
+			reply_result(x, id, out);
+		else
+			reply_error(x, id, CX_RPC_INTERNAL_ERROR,
+				    "internal error in the gateway; the call may be retried");
+		goto out;
+	}
+	enqueue_call(s, x, rt, id, args, start);
+out:
+	json_decref(empty);
+}
+
+static void handle_request(struct cx_server *s, struct cx_exchange *x, const char *method,
+			   json_t *id, json_t *params)
+{
+	if (!strcmp(method, "initialize")) {
+		do_initialize(s, x, id, params);
+		return;
+	}
+	if (!strcmp(method, "ping")) {
+		reply_result(x, id, json_object());
+		return;
+	}
+	if (!session_ready(x)) {
+		reply_error(x, id, CX_RPC_INVALID_REQUEST,
+			    "invalid request: the session is not initialized; send initialize "
+			    "first");
+		return;
+	}
+	if (!strcmp(method, "tools/list"))
+		do_tools_list(s, x, id, params);
+	else if (!strcmp(method, "tools/call"))
+		do_tools_call(s, x, id, params);
+	else {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "method not found: '%.100s'", method);
+		reply_error(x, id, CX_RPC_METHOD_NOT_FOUND, msg);
+	}
+}
+
+/* Handles one non-batch message; reply() is called exactly once. */
+static void submit_one(struct cx_server *s, struct cx_exchange *x, json_t *msg)
+{
+	struct cx_rpc_msg m;
+
+	cx_rpc_classify(msg, &m);
+	switch (m.kind) {
+	case CX_RPC_INVALID:
+		reply_error(x, m.id, m.err_code, m.err_msg);
+		break;
+	case CX_RPC_RESPONSE:
+		/* Replies to server-to-client requests; the gateway sends none yet. */
+		x->reply(x, NULL);
+		break;
+	case CX_RPC_NOTIFICATION:
+		/* Never answered, whatever they hold. */
+		if (cx_log_get_level() <= CX_LOG_DEBUG)
+			cx_debug("notification '%s'", m.method);
+		x->reply(x, NULL);
+		break;
+	case CX_RPC_REQUEST:
+		handle_request(s, x, m.method, m.id, m.params);
+		break;
+	}
+}
+
+/* ---- batches (protocol 2025-03-26 only) ---- */
+
+struct batch {
+	struct cx_exchange *parent;
+	pthread_mutex_t lock;
+	json_t *responses;
+	size_t pending;                 /* members not yet answered, plus one for the loop */
+	bool deferred;
+};
+
+struct batch_member {
+	struct cx_exchange x;           /* first: the exchange callbacks recover the member */
+	struct batch *b;
+};
+
+static void batch_finish(struct batch *b)
+{
+	struct cx_exchange *parent = b->parent;
+	json_t *r = b->responses;
+
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+	if (json_array_size(r) == 0) {
+		json_decref(r);
+		r = NULL;
+	}
+	parent->reply(parent, r);
+}
+
+static void batch_defer(struct cx_exchange *x)
+{
+	struct batch *b = ((struct batch_member *)x)->b;
+
+	/* Members are submitted on the parent's thread, so this needs no lock. */
+	if (!b->deferred && b->parent->defer)
+		b->parent->defer(b->parent);
+	b->deferred = true;
+}
+
+static void batch_reply(struct cx_exchange *x, json_t *response)
+{
+	struct batch_member *bm = (struct batch_member *)x;
+	struct batch *b = bm->b;
+	bool last;
+
+	free(bm);
+	pthread_mutex_lock(&b->lock);
+	if (response)
+		json_array_append_new(b->responses, response);
+	last = --b->pending == 0;
+	pthread_mutex_unlock(&b->lock);
+	if (last)
+		batch_finish(b);
+}
+
+static void submit_batch(struct cx_server *s, struct cx_exchange *x, json_t *arr)
+{
+	const char *version = session_ready(x) ? x->session->version : NULL;
+	struct batch *b;
+	size_t i, n = json_array_size(arr);
+	json_t *m;
+	bool last;
+
+	if (!version || !cx_mcp_allows_batch(version)) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+			 "invalid request: JSON-RPC batches are not supported in protocol version "
+			 "%s; send one message at a time", version ? version : "(not initialized)");
+		reply_error(x, NULL, CX_RPC_INVALID_REQUEST, msg);
+		return;
+	}
+	if (n == 0) {
+		reply_error(x, NULL, CX_RPC_INVALID_REQUEST, "invalid request: empty batch");
+		return;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b || !(b->responses = json_array())) {
+		free(b);
+		reply_error(x, NULL, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
+		return;
+	}
+	pthread_mutex_init(&b->lock, NULL);
+	b->parent = x;
+	b->pending = n + 1;
+	json_array_foreach(arr, i, m) {
+		struct batch_member *bm = calloc(1, sizeof(*bm));
+
+		if (!bm) {
+			pthread_mutex_lock(&b->lock);
+			json_array_append_new(b->responses,
+					      cx_rpc_error(NULL, CX_RPC_INTERNAL_ERROR,
+							   "internal error: out of memory", NULL));
+			b->pending--;
+			pthread_mutex_unlock(&b->lock);
+			continue;
+		}
+		bm->b = b;
+		bm->x.who = x->who;
+		bm->x.session = x->session;
+		bm->x.session_ready = x->session_ready;
+		bm->x.defer = batch_defer;
+		bm->x.reply = batch_reply;
+		const char *method = json_string_value(json_object_get(m, "method"));
+		if (method && !strcmp(method, "initialize")) {
+			bm->x.reply(&bm->x, cx_rpc_error(json_object_get(m, "id"),
+							  CX_RPC_INVALID_REQUEST,
+							  "invalid request: initialize must not be "
+							  "part of a batch", NULL));
+			continue;
+		}
+		submit_one(s, &bm->x, m);
+	}
+	pthread_mutex_lock(&b->lock);
+	last = --b->pending == 0;
+	pthread_mutex_unlock(&b->lock);
+	if (last)
+		batch_finish(b);
+}
+
+void cx_server_submit(struct cx_server *s, struct cx_exchange *x, json_t *msg)
+{
+	if (json_is_array(msg))
+		submit_batch(s, x, msg);
+	else
+		submit_one(s, x, msg);
+	json_decref(msg);
+}
+
+/* ---- life cycle ---- */
+
+static int build_principals(struct cx_server *s, struct cx_err *err)
+{
+	const struct cx_gw_config *c = s->conf;
+
+	s->anonymous.name = "anonymous";
+	s->stdio.name = "stdio";
+	if (!c->ntokens)
+		return 0;
+	s->tokens = calloc(c->ntokens, sizeof(*s->tokens));
+	if (!s->tokens)
+		return cx_err_set(err, "out of memory");
+	for (size_t i = 0; i < c->ntokens; i++) {
+		s->tokens[i].p.name = c->tokens[i].name;
+		s->tokens[i].p.allow = (const char *const *)c->tokens[i].allow;
+		s->tokens[i].p.read_only = c->tokens[i].read_only;
+		memcpy(s->tokens[i].hash, c->tokens[i].hash, sizeof(s->tokens[i].hash));
+	}
+	s->ntokens = c->ntokens;
+	return 0;
+}
+
+struct cx_server *cx_server_new(const struct cx_gw_config *conf, struct cx_registry *reg,
+				struct cx_audit *audit, struct cx_err *err)
+{
+	struct cx_server *s = calloc(1, sizeof(*s));
+	pthread_condattr_t ca;
+
+	if (!s) {
+		cx_err_set(err, "out of memory");
+		return NULL;
+	}
+	s->conf = conf;
+	s->reg = reg;
+	s->audit = audit;
+	if (conf->session_key_set && conf->session_key.len >= CX_SESSION_KEY_LEN) {
+		memcpy(s->key, conf->session_key.data, CX_SESSION_KEY_LEN);
+	} else if (RAND_bytes(s->key, sizeof(s->key)) != 1) {
+		cx_err_set(err, "could not generate a session key");
+		free(s);
+		return NULL;
+	}
+	if (build_principals(s, err)) {
+		free(s);
+		return NULL;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->work, NULL);
+	pthread_cond_init(&s->idle, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->tick, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&s->draining, false);
+	return s;
+}
+
+int cx_server_start(struct cx_server *s, struct cx_err *err)
+{
+	s->workers = calloc((size_t)s->conf->workers, sizeof(*s->workers));
+	if (!s->workers)
+		return cx_err_set(err, "out of memory");
+	for (long i = 0; i < s->conf->workers; i++) {
+		if (pthread_create(&s->workers[i], NULL, worker_main, s))
+			return cx_err_set(err, "could not start worker %ld: %s", i,
+					  strerror(errno));
+		s->nworkers++;
+	}
+	if (pthread_create(&s->watchdog, NULL, watchdog_main, s))
+		return cx_err_set(err, "could not start the deadline watchdog");
+	s->watchdog_running = true;
+	return 0;
+}
+
+void cx_server_drain(struct cx_server *s)
+{
+	atomic_store(&s->draining, true);
+	pthread_mutex_lock(&s->lock);
+	if (s->unanswered)
+		cx_info("draining: waiting for %zu call(s) in flight", s->unanswered);
+	/* Bounded: the watchdog answers every call by its deadline. */
+	while (s->unanswered)
+		pthread_cond_wait(&s->idle, &s->lock);
+	s->stopping = true;
+	pthread_cond_broadcast(&s->work);
+	pthread_cond_broadcast(&s->tick);
+	pthread_mutex_unlock(&s->lock);
+
+	for (size_t i = 0; i < s->nworkers; i++) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2;
+		/* A handler still running past its deadline (answered already) gets a short
+		 * grace; then the process exits without it. */
+		if (pthread_timedjoin_np(s->workers[i], NULL, &ts)) {
+			cx_warn("a worker is still inside a tool past its deadline; leaving it");
+			pthread_detach(s->workers[i]);
+		}
+	}
+	s->nworkers = 0;
+	if (s->watchdog_running) {
+		pthread_join(s->watchdog, NULL);
+		s->watchdog_running = false;
+	}
+}
+
+void cx_server_free(struct cx_server *s)
+{
+	if (!s)
+		return;
+	if (s->nworkers || s->watchdog_running)
+		cx_server_drain(s);
+	free(s->workers);
+	free(s->tokens);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->work);
+	pthread_cond_destroy(&s->tick);
+	pthread_cond_destroy(&s->idle);
+	OPENSSL_cleanse(s->key, sizeof(s->key));
+	free(s);
+}

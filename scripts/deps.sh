@@ -1,0 +1,41 @@
+#!/bin/sh
+# Installs the Debian packages a step needs, and only the missing ones, so `make run` and
+# `make test` work on a fresh Debian 12 machine and cost nothing on a prepared one.
+#   scripts/deps.sh build|test|bench
+set -eu
+
+build="build-essential pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev"
+test="$build libcmocka-dev nodejs npm curl"
+bench="wrk nginx-light curl"
+
+case "${1:-build}" in
+build) want=$build ;;
+test) want=$test ;;
+bench) want=$bench ;;
+*) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	# A tool already on PATH (Node from another source, say) counts as present.
+	case $p in
+	nodejs) command -v node >/dev/null 2>&1 && continue ;;
+	npm) command -v npm >/dev/null 2>&1 && continue ;;
+	esac
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+	sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+	sudo="sudo"
+else
+	echo "deps: missing Debian packages:$missing — install them as root (apt-get install$missing)" >&2
+	exit 1
+fi
+echo "deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >&2
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >&2
