@@ -25,16 +25,16 @@
 #define BODY_MAX (1024 * 1024)
 
 static const char default_body[] =
-	"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":"
-	"\"{\\\"version\\\":\\\"0.1.0\\\",\\\"uptime_s\\\":12,\\\"protocol_versions\\\":"
-	"[\\\"2025-03-26\\\",\\\"2025-06-18\\\",\\\"2025-11-25\\\"],\\\"adapters\\\":"
-	"[{\\\"name\\\":\\\"gateway\\\",\\\"tools\\\":1,\\\"healthy\\\":true},{\\\"name\\\":"
-	"\\\"cortex\\\",\\\"tools\\\":6,\\\"healthy\\\":true}],\\\"calls\\\":{\\\"total\\\":1,"
-	"\\\"errors\\\":0,\\\"in_flight\\\":1}}\"}],\"structuredContent\":{\"version\":\"0.1.0\","
-	"\"uptime_s\":12,\"protocol_versions\":[\"2025-03-26\",\"2025-06-18\",\"2025-11-25\"],"
-	"\"adapters\":[{\"name\":\"gateway\",\"tools\":1,\"healthy\":true},{\"name\":\"cortex\","
-	"\"tools\":6,\"healthy\":true}],\"calls\":{\"total\":1,\"errors\":0,\"in_flight\":1}},"
-	"\"isError\":false}}";
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":"
+    "\"{\\\"version\\\":\\\"0.1.0\\\",\\\"uptime_s\\\":12,\\\"protocol_versions\\\":"
+    "[\\\"2025-03-26\\\",\\\"2025-06-18\\\",\\\"2025-11-25\\\"],\\\"adapters\\\":"
+    "[{\\\"name\\\":\\\"gateway\\\",\\\"tools\\\":1,\\\"healthy\\\":true},{\\\"name\\\":"
+    "\\\"cortex\\\",\\\"tools\\\":6,\\\"healthy\\\":true}],\\\"calls\\\":{\\\"total\\\":1,"
+    "\\\"errors\\\":0,\\\"in_flight\\\":1}}\"}],\"structuredContent\":{\"version\":\"0.1.0\","
+    "\"uptime_s\":12,\"protocol_versions\":[\"2025-03-26\",\"2025-06-18\",\"2025-11-25\"],"
+    "\"adapters\":[{\"name\":\"gateway\",\"tools\":1,\"healthy\":true},{\"name\":\"cortex\","
+    "\"tools\":6,\"healthy\":true}],\"calls\":{\"total\":1,\"errors\":0,\"in_flight\":1}},"
+    "\"isError\":false}}";
 
 static struct MHD_Response *ok_response;
 static struct MHD_Response *not_allowed_response;
@@ -89,7 +89,8 @@ static char *read_body(const char *path, size_t *len)
 		goto out;
 	n = fread(buf, 1, BODY_MAX + 1, f);
 	if (ferror(f) || n > BODY_MAX || n == 0) {
-		fprintf(stderr, "fixed-responder: '%s' is unreadable, empty or larger than %d bytes\n",
+		fprintf(stderr,
+			"fixed-responder: '%s' is unreadable, empty or larger than %d bytes\n",
 			path, BODY_MAX);
 		free(buf);
 		buf = NULL;
@@ -131,15 +132,17 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	ok_response = MHD_create_response_from_buffer(
-		body_len, file_body != NULL ? file_body : (void *)default_body, MHD_RESPMEM_PERSISTENT);
-	not_allowed_response = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	    body_len, file_body != NULL ? file_body : (void *)default_body, MHD_RESPMEM_PERSISTENT);
+	not_allowed_response =
+	    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (ok_response == NULL || not_allowed_response == NULL) {
 		fprintf(stderr, "fixed-responder: out of memory\n");
 		goto out;
 	}
-	if (MHD_add_response_header(ok_response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json") !=
-		    MHD_YES ||
-	    MHD_add_response_header(not_allowed_response, MHD_HTTP_HEADER_ALLOW, "POST") != MHD_YES) {
+	if (MHD_add_response_header(ok_response, MHD_HTTP_HEADER_CONTENT_TYPE,
+				    "application/json") != MHD_YES ||
+	    MHD_add_response_header(not_allowed_response, MHD_HTTP_HEADER_ALLOW, "POST") !=
+		MHD_YES) {
 		fprintf(stderr, "fixed-responder: cannot set response headers\n");
 		goto out;
 	}
@@ -147,9 +150,10 @@ int main(int argc, char **argv)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, port,
-			     NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-			     MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)2, MHD_OPTION_END);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+			     port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+			     (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)2,
+			     MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "fixed-responder: cannot listen on '127.0.0.1:%u'\n", port);
 		goto out;

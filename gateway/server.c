@@ -189,6 +189,7 @@ static json_t *finish_result(struct cx_server *s, const struct cx_reg_tool *rt, 
 			     struct cx_result *res, bool check_size,
 			     enum cx_audit_outcome *outcome, char *detail, size_t detlen)
 {
+	bool is_error = res->is_error;     /* cx_result_take empties res */
 	json_t *out;
 
 	if (rc) {
@@ -234,7 +235,7 @@ static json_t *finish_result(struct cx_server *s, const struct cx_reg_tool *rt, 
 					    s->conf->max_output_bytes);
 		}
 	}
-	*outcome = res->is_error ? CX_AUDIT_IS_ERROR : CX_AUDIT_OK;
+	*outcome = is_error ? CX_AUDIT_IS_ERROR : CX_AUDIT_OK;
 	detail[0] = '\0';
 	return out;
 }

@@ -1,0 +1,2 @@
+build-http/common/buf.o: common/buf.c common/buf.h
+common/buf.h:

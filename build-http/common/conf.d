@@ -1,0 +1,3 @@
+build-http/common/conf.o: common/conf.c common/conf.h common/err.h
+common/conf.h:
+common/err.h:

@@ -1,0 +1,3 @@
+build-http/common/log.o: common/log.c common/log.h common/util.h
+common/log.h:
+common/util.h:

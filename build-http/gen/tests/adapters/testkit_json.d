@@ -1,0 +1,2 @@
+build-http/gen/tests/adapters/testkit_json.o: \
+ build-http/gen/tests/adapters/testkit_json.c
