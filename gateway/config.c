@@ -23,7 +23,7 @@
 
 /* The struct that holds a field, from the field's address (the setter gets only the field). */
 #define CONFIG_OF(field, member) \
-	((struct cx_gw_config *)(void *)((char *)(field)-offsetof(struct cx_gw_config, member)))
+	((struct cx_gw_config *)(void *)((char *)(field) - offsetof(struct cx_gw_config, member)))
 
 static void free_strv(char **v)
 {

@@ -351,14 +351,14 @@ static void test_bounds(void **state)
  * hash is accepted, and the message says how to make one without echoing the token. */
 static void test_plaintext_token_refused(void **state)
 {
+	struct cx_gw_config c;
+	struct cx_err err;
+
 	expect_error("{\"tokens\": [{\"name\": \"ops\", \"token\": \"TOPSECRETVALUE\"}]}",
 		     "'tokens[0].token'", "sha256", "sha256sum");
 	expect_error("{\"tokens\": [{\"name\": \"ops\", \"sha256\": \"" OPS_TOKEN_SHA "\","
 		     " \"token\": \"TOPSECRETVALUE\"}]}", "'tokens[0].token'");
-
-	struct cx_gw_config c;
-	struct cx_err err;
-
+	/* The message must not repeat the token it refuses. */
 	assert_int_equal(apply_text(&c, "{\"tokens\": [{\"name\": \"ops\","
 					" \"token\": \"TOPSECRETVALUE\"}]}", &err), -1);
 	assert_null(strstr(err.msg, "TOPSECRETVALUE"));

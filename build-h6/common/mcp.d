@@ -1,0 +1,2 @@
+build-h6/common/mcp.o: common/mcp.c common/mcp.h
+common/mcp.h:
