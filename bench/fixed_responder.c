@@ -1,14 +1,13 @@
 /* fixed-responder: the benchmark's baseline, "the same load against a minimal fixed-response
  * HTTP server on the same machine". It runs libmicrohttpd the way the gateway does (internal
- * polling thread, epoll, a thread pool of two) and answers every POST with one fixed 200
- * application/json body after reading and discarding the request body, so the difference
- * between it and the gateway is what the gateway does per call, not the HTTP library.
+ * polling thread, epoll, suspend/resume allowed, a thread pool of two) and answers every POST with
+ * one fixed 200 application/json body after reading and discarding the request body, so the
+ * difference between it and the gateway is what the gateway does per call, not the HTTP library.
  *
  * Usage: fixed-responder PORT [BODY_FILE]
  *   PORT       loopback port to listen on; 0 picks a free one
  *   BODY_FILE  the body to answer with (bench/run.sh passes the gateway's own tools/call
- *              answer so both send the same bytes); without it a JSON-RPC result of the
- *              size and shape of a gateway_status answer
+ *              answer so both send the same bytes); without it, a copy of that answer
  * Prints "listening on http://127.0.0.1:PORT/" on stderr once ready; stops on SIGINT/SIGTERM. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,17 +23,13 @@
 
 #define BODY_MAX (1024 * 1024)
 
+/* The gateway's answer to tools/call gateway_status with the default config (0.1.0). */
 static const char default_body[] =
     "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":"
-    "\"{\\\"version\\\":\\\"0.1.0\\\",\\\"uptime_s\\\":12,\\\"protocol_versions\\\":"
-    "[\\\"2025-03-26\\\",\\\"2025-06-18\\\",\\\"2025-11-25\\\"],\\\"adapters\\\":"
-    "[{\\\"name\\\":\\\"gateway\\\",\\\"tools\\\":1,\\\"healthy\\\":true},{\\\"name\\\":"
-    "\\\"cortex\\\",\\\"tools\\\":6,\\\"healthy\\\":true}],\\\"calls\\\":{\\\"total\\\":1,"
-    "\\\"errors\\\":0,\\\"in_flight\\\":1}}\"}],\"structuredContent\":{\"version\":\"0.1.0\","
-    "\"uptime_s\":12,\"protocol_versions\":[\"2025-03-26\",\"2025-06-18\",\"2025-11-25\"],"
-    "\"adapters\":[{\"name\":\"gateway\",\"tools\":1,\"healthy\":true},{\"name\":\"cortex\","
-    "\"tools\":6,\"healthy\":true}],\"calls\":{\"total\":1,\"errors\":0,\"in_flight\":1}},"
-    "\"isError\":false}}";
+    "\"{\\\"version\\\":\\\"0.1.0\\\",\\\"uptime_s\\\":0,\\\"adapters\\\":[{\\\"name\\\":"
+    "\\\"gateway\\\",\\\"tools\\\":1,\\\"health\\\":\\\"ok\\\"}]}\"}],"
+    "\"structuredContent\":{\"version\":\"0.1.0\",\"uptime_s\":0,\"adapters\":[{\"name\":"
+    "\"gateway\",\"tools\":1,\"health\":\"ok\"}]}}}";
 
 static struct MHD_Response *ok_response;
 static struct MHD_Response *not_allowed_response;
@@ -150,10 +145,14 @@ int main(int argc, char **argv)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+	/* The gateway's flags and defaults (gateway/transport_http.c, http.threads = 2,
+	 * max_connections = 1024), so that only the work per request differs. */
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+				 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG,
 			     port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
 			     (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)2,
-			     MHD_OPTION_END);
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60, MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "fixed-responder: cannot listen on '127.0.0.1:%u'\n", port);
 		goto out;

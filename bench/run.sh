@@ -273,6 +273,13 @@ run_load() {
 
 echo "bench: ${secs}s, $conns connections, $threads threads, one tools/call gateway_status per" \
 	"request, $body_len-byte answer"
+# wrk shares the machine with the server it measures; anything else running skews both, the
+# tail latencies most.
+load=$(cut -d' ' -f1 /proc/loadavg)
+ncpu=$(nproc)
+if awk -v l="$load" -v n="$ncpu" 'BEGIN { exit !(l > n / 2) }'; then
+	echo "bench: warning: load average $load on $ncpu CPUs before the run; figures will be noisy"
+fi
 run_load cortex-gateway "$gw_url"
 kill -0 "$gw_pid" 2>/dev/null || die "the gateway died under load: $(tail -n 20 "$tmp/gateway.log")"
 hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$gw_pid/status")

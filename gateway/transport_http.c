@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -48,6 +49,7 @@
 /* Not a JSON-RPC standard code: the MCP specification's answer for an unknown session. */
 #define RPC_SESSION_NOT_FOUND (-32001)
 
+#define SESS_CACHE_SLOTS 64      /* opened session ids kept per MHD thread */
 #define STREAM_PING_S 15
 #define STREAMS_PER_SESSION 4
 #define SSE_OPEN ": cortex stream open\n\n"
@@ -66,6 +68,7 @@ struct stream {
 	struct stream *prev, *next;     /* h->streams, guarded by h->lock */
 	struct cx_http *h;
 	struct MHD_Connection *conn;
+	int fd;                         /* the connection's socket, -1 if unknown */
 	char fp[17];                    /* the session's, for the per-session limit */
 	/* The rest is guarded by h->lock. */
 	const char *out;                /* a static comment being sent */
@@ -73,6 +76,7 @@ struct stream {
 	unsigned long ping_gen;         /* the h->ping_gen already answered with a ping */
 	bool opened;
 	bool suspended;                 /* suspended by stream_read, to be resumed by the timer */
+	bool gone;                      /* the client hung up: end the response */
 };
 
 /* One POST /mcp request, from its first access-handler call to NOTIFY_COMPLETED. */
@@ -390,6 +394,121 @@ static enum MHD_Result send_invalid(struct MHD_Connection *conn, unsigned status
 
 /* ---- sessions ---- */
 
+/* Opening a sealed id costs about 9 us (base64, AES-GCM, JSON) and a client sends the same id
+ * with every request, so each MHD thread keeps the ids it opened last. Only ids that opened
+ * with the key are kept and a hit needs the whole id to match, so a hit is as good as opening
+ * it again; ids close to their expiry are opened again, so cx_session_open alone decides
+ * expiry. Revocation is checked by the caller on every request. */
+struct sess_slot {
+	char *id;                       /* NULL when empty */
+	size_t len;
+	struct cx_session sess;
+};
+
+static pthread_key_t sess_cache_key;
+static pthread_once_t sess_cache_once = PTHREAD_ONCE_INIT;
+static bool sess_cache_ok;
+
+static void sess_cache_free(void *p)
+{
+	struct sess_slot *c = p;
+
+	for (size_t i = 0; i < SESS_CACHE_SLOTS; i++) {
+		free(c[i].id);
+		cx_session_release(&c[i].sess);
+	}
+	free(c);
+}
+
+static void sess_cache_init(void)
+{
+	sess_cache_ok = pthread_key_create(&sess_cache_key, sess_cache_free) == 0;
+}
+
+/* This thread's cache, NULL when there is none (the cache is only a shortcut). */
+static struct sess_slot *sess_cache(void)
+{
+	struct sess_slot *c;
+
+	if (!sess_cache_ok)
+		return NULL;
+	c = pthread_getspecific(sess_cache_key);
+	if (c)
+		return c;
+	c = calloc(SESS_CACHE_SLOTS, sizeof(*c));
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < SESS_CACHE_SLOTS; i++)
+		cx_session_init(&c[i].sess);
+	if (pthread_setspecific(sess_cache_key, c)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* dst gets its own references to the client's capabilities and info. */
+static void session_copy(struct cx_session *dst, const struct cx_session *src)
+{
+	*dst = *src;
+	dst->client_caps = json_incref(src->client_caps);
+	dst->client_info = json_incref(src->client_info);
+}
+
+static uint64_t fnv1a(const char *s, size_t len)
+{
+	uint64_t v = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < len; i++)
+		v = (v ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return v;
+}
+
+/* cx_session_open through this thread's cache. out must be initialised. */
+static enum cx_session_status session_open_cached(struct cx_http *h, const char *id,
+						  struct cx_session *out)
+{
+	size_t len = strnlen(id, CX_SESSION_ID_MAX + 1);
+	long ttl = h->conf->session_ttl_s;
+	struct sess_slot *c = len <= CX_SESSION_ID_MAX ? sess_cache() : NULL;
+	struct sess_slot *slot = c ? &c[fnv1a(id, len) % SESS_CACHE_SLOTS] : NULL;
+	enum cx_session_status st;
+	char *copy;
+
+	if (slot && slot->id && slot->len == len && !memcmp(slot->id, id, len) &&
+	    (ttl <= 0 || (int64_t)time(NULL) < slot->sess.issued_s + ttl - 2)) {
+		session_copy(out, &slot->sess);
+		return CX_SESSION_OK;
+	}
+	st = cx_session_open(cx_server_session_key(h->srv), id, ttl, out);
+	if (st == CX_SESSION_OK && slot && (copy = malloc(len + 1))) {
+		memcpy(copy, id, len + 1);
+		free(slot->id);
+		cx_session_release(&slot->sess);
+		slot->id = copy;
+		slot->len = len;
+		session_copy(&slot->sess, out);
+	}
+	return st;
+}
+
+/* The MCP-Protocol-Version header, which must name a supported version when present: NULL
+ * when absent; *bad with the 400 answer queued in *ret otherwise. */
+static const char *protocol_version(struct MHD_Connection *conn, bool *bad, enum MHD_Result *ret)
+{
+	const char *v = header(conn, HDR_VERSION);
+	char msg[96];
+
+	*bad = v && !cx_mcp_version_supported(v);
+	if (*bad) {
+		snprintf(msg, sizeof(msg), "bad request: unsupported MCP-Protocol-Version '%.40s'",
+			 v);
+		*ret = send_invalid(conn, MHD_HTTP_BAD_REQUEST, msg);
+		return NULL;
+	}
+	return v;
+}
+
 /* Opens the session named by Mcp-Session-Id into sess (release it either way). 0, or -1
  * with the error answer queued in *ret. version is the MCP-Protocol-Version header. */
 static int open_session(struct cx_http *h, struct MHD_Connection *conn, const char *version,
@@ -398,15 +517,14 @@ static int open_session(struct cx_http *h, struct MHD_Connection *conn, const ch
 	const char *id = header(conn, HDR_SESSION);
 	char msg[160];
 
+	cx_session_init(sess);
 	if (!id || !*id) {
 		*ret = send_invalid(conn, MHD_HTTP_BAD_REQUEST,
 				    "bad request: missing Mcp-Session-Id header; send initialize "
 				    "first and echo the id it returns");
 		return -1;
 	}
-	if (cx_session_open(cx_server_session_key(h->srv), id, h->conf->session_ttl_s, sess) !=
-		    CX_SESSION_OK ||
-	    cx_session_revoked(sess->fp)) {
+	if (session_open_cached(h, id, sess) != CX_SESSION_OK || cx_session_revoked(sess->fp)) {
 		*ret = send_rpc_error(conn, MHD_HTTP_NOT_FOUND, RPC_SESSION_NOT_FOUND,
 				      "session not found; send initialize to start a new one", NULL,
 				      NULL);
@@ -475,7 +593,8 @@ static void *stream_timer(void *arg)
 	while (!h->timer_stop) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += STREAM_PING_S;
-		while (!h->timer_stop && pthread_cond_timedwait(&h->wake, &h->lock, &ts) != ETIMEDOUT)
+		while (!h->timer_stop &&
+		       pthread_cond_timedwait(&h->wake, &h->lock, &ts) != ETIMEDOUT)
 			;
 		if (h->timer_stop)
 			break;
@@ -495,6 +614,11 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	size_t n;
 
 	pthread_mutex_lock(&h->lock);
+	if (st->gone) {
+		/* Not END_WITH_ERROR: MHD would log a hang-up as an application error. */
+		pthread_mutex_unlock(&h->lock);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
 	if (st->out_off == st->out_len) {
 		if (!st->opened) {
 			st->opened = true;
@@ -540,20 +664,38 @@ static void stream_free(void *cls)
 	free(st);
 }
 
-static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn,
-				  const char *version)
+/* True when the client of a suspended stream has closed its end. MHD does not watch
+ * suspended connections, so without this a client that reconnects its stream would find the
+ * per-session limit taken by its own dead streams until a keep-alive write fails. */
+static bool peer_gone(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+
+	if (fd < 0 || poll(&p, 1, 0) != 1)
+		return false;
+	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn)
 {
 	struct cx_session sess;
+	const char *version;
+	const union MHD_ConnectionInfo *ci;
+	struct MHD_Connection *gone[STREAMS_PER_SESSION * 2];
 	struct MHD_Response *r;
 	struct stream *st, *it;
 	enum MHD_Result ret;
-	bool json, sse;
+	bool json, sse, bad;
 	int count = 0;
+	size_t ngone = 0;
 
 	parse_accept(header(conn, MHD_HTTP_HEADER_ACCEPT), &json, &sse);
 	if (!sse)
 		return send_invalid(conn, MHD_HTTP_NOT_ACCEPTABLE,
 				    "not acceptable: a GET stream needs Accept: text/event-stream");
+	version = protocol_version(conn, &bad, &ret);
+	if (bad)
+		return ret;
 	if (open_session(h, conn, version, &sess, &ret)) {
 		cx_session_release(&sess);
 		return ret;
@@ -570,14 +712,28 @@ static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn
 	}
 	st->h = h;
 	st->conn = conn;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	st->fd = ci ? ci->connect_fd : -1;
 	memcpy(st->fp, sess.fp, sizeof(st->fp));
 	cx_session_release(&sess);
 
 	pthread_mutex_lock(&h->lock);
-	for (it = h->streams; it; it = it->next)
-		count += !strcmp(it->fp, st->fp);
+	for (it = h->streams; it; it = it->next) {
+		if (strcmp(it->fp, st->fp) || it->gone)
+			continue;
+		/* A suspended connection stays open until resumed, so its fd is still its own. */
+		if (it->suspended && ngone < sizeof(gone) / sizeof(gone[0]) && peer_gone(it->fd)) {
+			it->suspended = false;
+			it->gone = true;
+			gone[ngone++] = it->conn;
+			continue;
+		}
+		count++;
+	}
 	if (count >= STREAMS_PER_SESSION) {
 		pthread_mutex_unlock(&h->lock);
+		for (size_t i = 0; i < ngone; i++)
+			MHD_resume_connection(gone[i]);
 		free(st);
 		return send_invalid(conn, MHD_HTTP_TOO_MANY_REQUESTS,
 				    "too many requests: this session already has the most GET "
@@ -589,6 +745,8 @@ static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn
 		h->streams->prev = st;
 	h->streams = st;
 	pthread_mutex_unlock(&h->lock);
+	for (size_t i = 0; i < ngone; i++)
+		MHD_resume_connection(gone[i]);
 
 	/* From here stream_free owns st, also when creating the response fails. */
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, stream_read, st,
@@ -607,14 +765,18 @@ static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn
 
 /* ---- DELETE ---- */
 
-static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *conn,
-				     const char *version)
+static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *conn)
 {
 	struct cx_session sess;
+	const char *version;
 	enum MHD_Result ret;
 	int64_t expires;
+	bool bad;
 	int rc;
 
+	version = protocol_version(conn, &bad, &ret);
+	if (bad)
+		return ret;
 	if (open_session(h, conn, version, &sess, &ret)) {
 		cx_session_release(&sess);
 		return ret;
@@ -738,12 +900,12 @@ static enum MHD_Result submit_post(struct req *r)
 {
 	struct cx_http *h = r->h;
 	struct MHD_Connection *conn = r->conn;
-	const char *version = header(conn, HDR_VERSION);
+	const char *version;
 	enum MHD_Result ret;
 	struct cx_err err;
 	char msg[CX_ERR_MSG_MAX + 32];
 	json_t *m;
-	bool init, deferred;
+	bool init, deferred, bad;
 
 	if (r->overflow) {
 		snprintf(msg, sizeof(msg), "payload too large: the body exceeds %ld bytes",
@@ -757,6 +919,11 @@ static enum MHD_Result submit_post(struct req *r)
 		snprintf(msg, sizeof(msg), "parse error: %s", err.msg);
 		return send_rpc_error(conn, MHD_HTTP_BAD_REQUEST, CX_RPC_PARSE_ERROR, msg, NULL,
 				      NULL);
+	}
+	version = protocol_version(conn, &bad, &ret);
+	if (bad) {
+		json_decref(m);
+		return ret;
 	}
 	init = json_is_object(m) &&
 	       !strcmp(json_string_value(json_object_get(m, "method")) ?: "", "initialize");
@@ -822,7 +989,8 @@ static enum MHD_Result post_data(struct req *r, const char *data, size_t *size)
 	if (!replied) {
 		cx_error("http: request resumed before its answer; answering 500");
 		return send_rpc_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				      CX_RPC_INTERNAL_ERROR, "internal error: no answer", NULL, NULL);
+				      CX_RPC_INTERNAL_ERROR, "internal error: no answer", NULL,
+				      NULL);
 	}
 	return send_reply(r);
 }
@@ -893,18 +1061,21 @@ static const struct cx_principal *admit(struct cx_http *h, struct MHD_Connection
 	} else {
 		auth = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
 		tok = NULL;
-		if (auth && !strncasecmp(auth, "Bearer", 6) && (auth[6] == ' ' || auth[6] == '\t')) {
+		if (auth && !strncasecmp(auth, "Bearer", 6) &&
+		    (auth[6] == ' ' || auth[6] == '\t')) {
 			for (tok = auth + 7; *tok == ' ' || *tok == '\t'; tok++)
 				;
 		}
 		who = tok && *tok ? cx_server_authenticate(h->srv, tok) : NULL;
 		if (!who) {
-			*ret = send_rpc_error(conn, MHD_HTTP_UNAUTHORIZED, CX_RPC_INVALID_REQUEST,
-					      tok ? "unauthorized: the bearer token is not valid" :
-						    "unauthorized: send Authorization: Bearer <token>",
-					      MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					      tok ? "Bearer realm=\"cortex\", error=\"invalid_token\"" :
-						    "Bearer realm=\"cortex\"");
+			/* RFC 6750: error="invalid_token" only when a token was presented. */
+			*ret = send_rpc_error(
+				conn, MHD_HTTP_UNAUTHORIZED, CX_RPC_INVALID_REQUEST,
+				tok ? "unauthorized: the bearer token is not valid" :
+				      "unauthorized: send Authorization: Bearer <token>",
+				MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				tok ? "Bearer realm=\"cortex\", error=\"invalid_token\"" :
+				      "Bearer realm=\"cortex\"");
 			return NULL;
 		}
 	}
@@ -922,32 +1093,29 @@ static enum MHD_Result route(struct cx_http *h, struct MHD_Connection *conn, con
 			     const char *method, void **con_cls)
 {
 	const struct cx_principal *who;
-	const char *version;
+	struct MHD_Response *r;
 	enum MHD_Result ret;
-	char msg[96];
 
 	if (!strcmp(url, HEALTH_PATH)) {
 		if (!strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD))
 			return send_static(conn, MHD_HTTP_OK, "ok\n", "text/plain");
-		return queue(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-			     MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT));
+		r = resp_new("", 0, false, NULL);
+		if (r && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") == MHD_NO) {
+			MHD_destroy_response(r);
+			r = NULL;
+		}
+		return queue(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
 	}
 	if (strcmp(url, MCP_PATH) != 0)
 		return send_static(conn, MHD_HTTP_NOT_FOUND, "{\"error\":\"not found\"}", CT_JSON);
 	who = admit(h, conn, method, &ret);
 	if (!who)
 		return ret;
-	version = header(conn, HDR_VERSION);
-	if (version && !cx_mcp_version_supported(version)) {
-		snprintf(msg, sizeof(msg), "bad request: unsupported MCP-Protocol-Version '%.40s'",
-			 version);
-		return send_invalid(conn, MHD_HTTP_BAD_REQUEST, msg);
-	}
 	if (!strcmp(method, MHD_HTTP_METHOD_POST))
 		return start_post(h, conn, who, con_cls);
 	if (!strcmp(method, MHD_HTTP_METHOD_GET))
-		return handle_get(h, conn, version);
-	return handle_delete(h, conn, version);
+		return handle_get(h, conn);
+	return handle_delete(h, conn);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -1077,6 +1245,7 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 
 	if (parse_listen(listen, &ss, &v6, host, sizeof(host), err))
 		return NULL;
+	pthread_once(&sess_cache_once, sess_cache_init);
 	if (!cx_http_is_loopback(host) && !cx_server_auth_required(s) && !conf->insecure_no_auth) {
 		cx_err_set(err, "refusing to listen on '%s' without tokens: configure tokens or "
 				"pass --insecure-no-auth", listen);

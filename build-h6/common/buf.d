@@ -1,2 +1,0 @@
-build-h6/common/buf.o: common/buf.c common/buf.h
-common/buf.h:

@@ -1,2 +1,0 @@
-build-h6/common/err.o: common/err.c common/err.h
-common/err.h:

@@ -1,2 +1,0 @@
-build-h6/common/jsonrpc.o: common/jsonrpc.c common/jsonrpc.h
-common/jsonrpc.h:

@@ -1,2 +1,0 @@
-build-h6/common/mcp.o: common/mcp.c common/mcp.h
-common/mcp.h:

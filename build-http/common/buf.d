@@ -1,2 +1,0 @@
-build-http/common/buf.o: common/buf.c common/buf.h
-common/buf.h:

@@ -1,5 +1,0 @@
-build-http/common/json.o: common/json.c common/json.h common/err.h \
- common/buf.h
-common/json.h:
-common/err.h:
-common/buf.h:

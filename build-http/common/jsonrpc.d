@@ -1,2 +1,0 @@
-build-http/common/jsonrpc.o: common/jsonrpc.c common/jsonrpc.h
-common/jsonrpc.h:

@@ -1,2 +1,0 @@
-build-http/common/mcp.o: common/mcp.c common/mcp.h
-common/mcp.h:
