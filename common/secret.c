@@ -160,12 +160,34 @@ bool cx_secret_key_looks_secret(const char *key)
 	return false;
 }
 
+static bool has_secret(const json_t *v)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, key, item)
+			if (cx_secret_key_looks_secret(key) || has_secret(item))
+				return true;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+			if (has_secret(item))
+				return true;
+	}
+	return false;
+}
+
 json_t *cx_secret_redact(const json_t *v)
 {
 	json_t *copy, *item;
 	const char *key;
 	size_t i;
 
+	/* The audit path calls this for every tool call: most arguments hold no secret, and
+	 * then the value itself serves (callers only read the result). */
+	if (!has_secret(v))
+		return json_incref((json_t *)v);
 	if (json_is_object(v)) {
 		copy = json_object();
 		if (!copy)
@@ -194,5 +216,5 @@ json_t *cx_secret_redact(const json_t *v)
 		}
 		return copy;
 	}
-	return json_deep_copy(v);
+	return json_incref((json_t *)v);
 }

@@ -275,5 +275,6 @@ out:
 	cx_gateway_adapter_state_free(gw_state);
 	cx_audit_close(audit);
 	cx_gw_config_release(&conf);
+	cx_session_cache_clear();
 	return rc;
 }

@@ -255,8 +255,8 @@ out:
 
 /* out is initialised on every path and holds state only when the result is CX_SESSION_OK.
  * Out of memory while opening reads as CX_SESSION_INVALID: the client starts over. */
-enum cx_session_status cx_session_open(const unsigned char key[CX_SESSION_KEY_LEN],
-				       const char *id, long ttl_s, struct cx_session *out)
+static enum cx_session_status session_open(const unsigned char key[CX_SESSION_KEY_LEN],
+					  const char *id, long ttl_s, struct cx_session *out)
 {
 	/* An id of CX_SESSION_ID_MAX characters decodes to less than that many bytes. */
 	unsigned char raw[CX_SESSION_ID_MAX];
@@ -322,6 +322,78 @@ out:
 	json_decref(doc);
 	OPENSSL_cleanse(pt, sizeof(pt));
 	return st;
+}
+
+/* Every request of a session carries the same id, and opening it costs an AES-GCM
+ * decryption and a JSON parse. A few recently opened ids are remembered with what they
+ * decoded to: the same bytes under the same key always open to the same state, so a hit is
+ * exactly as trustworthy as a fresh open. Expiry is checked again on every hit. */
+#define CACHE_SLOTS 8
+
+struct cache_entry {
+	char *id;                       /* NULL: empty */
+	unsigned char key[CX_SESSION_KEY_LEN];
+	struct cx_session s;
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cache_entry cache[CACHE_SLOTS];
+static unsigned cache_next;
+
+static void session_copy(struct cx_session *dst, const struct cx_session *src)
+{
+	*dst = *src;
+	json_incref(dst->client_caps);
+	json_incref(dst->client_info);
+}
+
+enum cx_session_status cx_session_open(const unsigned char key[CX_SESSION_KEY_LEN],
+				       const char *id, long ttl_s, struct cx_session *out)
+{
+	enum cx_session_status st;
+	struct cache_entry *e;
+
+	if (id) {
+		pthread_mutex_lock(&cache_lock);
+		for (unsigned i = 0; i < CACHE_SLOTS; i++) {
+			e = &cache[i];
+			if (!e->id || strcmp(e->id, id) || !cx_ct_equal(e->key, key, sizeof(e->key)))
+				continue;
+			if (ttl_s > 0 && now_s() - e->s.issued_s > ttl_s)
+				break;
+			session_copy(out, &e->s);
+			pthread_mutex_unlock(&cache_lock);
+			return CX_SESSION_OK;
+		}
+		pthread_mutex_unlock(&cache_lock);
+	}
+	st = session_open(key, id, ttl_s, out);
+	if (st != CX_SESSION_OK)
+		return st;
+	char *copy = strdup(id);
+	if (!copy)
+		return st;              /* not cached; the answer stands */
+	pthread_mutex_lock(&cache_lock);
+	e = &cache[cache_next++ % CACHE_SLOTS];
+	free(e->id);
+	cx_session_release(&e->s);
+	e->id = copy;
+	memcpy(e->key, key, sizeof(e->key));
+	session_copy(&e->s, out);
+	pthread_mutex_unlock(&cache_lock);
+	return st;
+}
+
+void cx_session_cache_clear(void)
+{
+	pthread_mutex_lock(&cache_lock);
+	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
+		free(cache[i].id);
+		cache[i].id = NULL;
+		OPENSSL_cleanse(cache[i].key, sizeof(cache[i].key));
+		cx_session_release(&cache[i].s);
+	}
+	pthread_mutex_unlock(&cache_lock);
 }
 
 /* Revoked fingerprints: an open-addressing set (linear probing) of 64-bit values parsed

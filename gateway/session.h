@@ -32,6 +32,9 @@ char *cx_session_seal(const unsigned char key[CX_SESSION_KEY_LEN], struct cx_ses
 enum cx_session_status cx_session_open(const unsigned char key[CX_SESSION_KEY_LEN],
 				       const char *id, long ttl_s, struct cx_session *out);
 
+/* Forgets the ids cx_session_open remembers (at shutdown, and in tests). */
+void cx_session_cache_clear(void);
+
 /* Ended sessions (HTTP DELETE) are remembered by fingerprint until they would expire anyway.
  * This list is per process: see docs/OPERATIONS.md. */
 int cx_session_revoke(const char *fp, int64_t expires_s);

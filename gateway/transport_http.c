@@ -61,8 +61,6 @@
 /* How long cx_http_stop waits for answers still owed to suspended connections. */
 #define STOP_WAIT_MS 10000
 
-struct cx_http;
-
 /* One GET /mcp stream. Owned by its MHD response: freed by stream_free. */
 struct stream {
 	struct stream *prev, *next;     /* h->streams, guarded by h->lock */

@@ -420,6 +420,48 @@ static void test_expired_sessions(void **state)
 	cx_session_release(&s);
 }
 
+/* Opened ids are remembered; a remembered id must still answer exactly as a fresh open. */
+static void test_open_cache_is_exact(void **state)
+{
+	unsigned char key[CX_SESSION_KEY_LEN], other[CX_SESSION_KEY_LEN];
+	struct cx_session s, a, b;
+	char *id;
+
+	derive_key("cache", key);
+	derive_key("cache-other", other);
+	make_session(&s, VERSION, NULL, NULL, now_s() - 100);
+	id = cx_session_seal(key, &s);
+	assert_non_null(id);
+	assert_int_equal(cx_session_open(key, id, 0, &a), CX_SESSION_OK);
+	assert_int_equal(cx_session_open(key, id, 0, &b), CX_SESSION_OK);
+	assert_string_equal(a.version, b.version);
+	assert_string_equal(a.fp, b.fp);
+	assert_int_equal(a.issued_s, b.issued_s);
+	/* A cached id under another key is still refused, and expiry is judged on every hit. */
+	assert_int_equal(try_open(other, id, 0), CX_SESSION_INVALID);
+	assert_int_equal(try_open(key, id, 50), CX_SESSION_EXPIRED);
+	assert_int_equal(try_open(key, id, 1000), CX_SESSION_OK);
+	/* More sessions than the cache holds all keep opening. */
+	for (int i = 0; i < 40; i++) {
+		struct cx_session t;
+		char *tid;
+
+		make_session(&t, VERSION, NULL, parse("{\"name\":\"c\",\"version\":\"1\"}"),
+			     now_s() - i);
+		tid = cx_session_seal(key, &t);
+		assert_non_null(tid);
+		assert_int_equal(try_open(key, tid, 0), CX_SESSION_OK);
+		assert_int_equal(try_open(key, id, 0), CX_SESSION_OK);
+		free(tid);
+		cx_session_release(&t);
+	}
+	cx_session_release(&a);
+	cx_session_release(&b);
+	cx_session_release(&s);
+	free(id);
+	cx_session_cache_clear();
+}
+
 static json_t *string_of(const char *unit, size_t count)
 {
 	size_t ulen = strlen(unit), i;
@@ -690,6 +732,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_ids_are_invalid),
 		cmocka_unit_test(test_authentic_but_bad_content_is_invalid),
 		cmocka_unit_test(test_expired_sessions),
+		cmocka_unit_test(test_open_cache_is_exact),
 		cmocka_unit_test(test_oversize_client_info_is_trimmed),
 		cmocka_unit_test(test_oversize_caps_keep_top_level_keys),
 		cmocka_unit_test(test_state_too_large_even_trimmed_is_refused),
