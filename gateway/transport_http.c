@@ -49,7 +49,6 @@
 /* Not a JSON-RPC standard code: the MCP specification's answer for an unknown session. */
 #define RPC_SESSION_NOT_FOUND (-32001)
 
-#define SESS_CACHE_SLOTS 64      /* opened session ids kept per MHD thread */
 #define STREAM_PING_S 15
 #define STREAMS_PER_SESSION 4
 #define SSE_OPEN ": cortex stream open\n\n"
@@ -392,104 +391,6 @@ static enum MHD_Result send_invalid(struct MHD_Connection *conn, unsigned status
 
 /* ---- sessions ---- */
 
-/* Opening a sealed id costs about 9 us (base64, AES-GCM, JSON) and a client sends the same id
- * with every request, so each MHD thread keeps the ids it opened last. Only ids that opened
- * with the key are kept and a hit needs the whole id to match, so a hit is as good as opening
- * it again; ids close to their expiry are opened again, so cx_session_open alone decides
- * expiry. Revocation is checked by the caller on every request. */
-struct sess_slot {
-	char *id;                       /* NULL when empty */
-	size_t len;
-	struct cx_session sess;
-};
-
-static pthread_key_t sess_cache_key;
-static pthread_once_t sess_cache_once = PTHREAD_ONCE_INIT;
-static bool sess_cache_ok;
-
-static void sess_cache_free(void *p)
-{
-	struct sess_slot *c = p;
-
-	for (size_t i = 0; i < SESS_CACHE_SLOTS; i++) {
-		free(c[i].id);
-		cx_session_release(&c[i].sess);
-	}
-	free(c);
-}
-
-static void sess_cache_init(void)
-{
-	sess_cache_ok = pthread_key_create(&sess_cache_key, sess_cache_free) == 0;
-}
-
-/* This thread's cache, NULL when there is none (the cache is only a shortcut). */
-static struct sess_slot *sess_cache(void)
-{
-	struct sess_slot *c;
-
-	if (!sess_cache_ok)
-		return NULL;
-	c = pthread_getspecific(sess_cache_key);
-	if (c)
-		return c;
-	c = calloc(SESS_CACHE_SLOTS, sizeof(*c));
-	if (!c)
-		return NULL;
-	for (size_t i = 0; i < SESS_CACHE_SLOTS; i++)
-		cx_session_init(&c[i].sess);
-	if (pthread_setspecific(sess_cache_key, c)) {
-		free(c);
-		return NULL;
-	}
-	return c;
-}
-
-/* dst gets its own references to the client's capabilities and info. */
-static void session_copy(struct cx_session *dst, const struct cx_session *src)
-{
-	*dst = *src;
-	dst->client_caps = json_incref(src->client_caps);
-	dst->client_info = json_incref(src->client_info);
-}
-
-static uint64_t fnv1a(const char *s, size_t len)
-{
-	uint64_t v = 14695981039346656037ULL;
-
-	for (size_t i = 0; i < len; i++)
-		v = (v ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return v;
-}
-
-/* cx_session_open through this thread's cache. out must be initialised. */
-static enum cx_session_status session_open_cached(struct cx_http *h, const char *id,
-						  struct cx_session *out)
-{
-	size_t len = strnlen(id, CX_SESSION_ID_MAX + 1);
-	long ttl = h->conf->session_ttl_s;
-	struct sess_slot *c = len <= CX_SESSION_ID_MAX ? sess_cache() : NULL;
-	struct sess_slot *slot = c ? &c[fnv1a(id, len) % SESS_CACHE_SLOTS] : NULL;
-	enum cx_session_status st;
-	char *copy;
-
-	if (slot && slot->id && slot->len == len && !memcmp(slot->id, id, len) &&
-	    (ttl <= 0 || (int64_t)time(NULL) < slot->sess.issued_s + ttl - 2)) {
-		session_copy(out, &slot->sess);
-		return CX_SESSION_OK;
-	}
-	st = cx_session_open(cx_server_session_key(h->srv), id, ttl, out);
-	if (st == CX_SESSION_OK && slot && (copy = malloc(len + 1))) {
-		memcpy(copy, id, len + 1);
-		free(slot->id);
-		cx_session_release(&slot->sess);
-		slot->id = copy;
-		slot->len = len;
-		session_copy(&slot->sess, out);
-	}
-	return st;
-}
-
 /* The MCP-Protocol-Version header, which must name a supported version when present: NULL
  * when absent; *bad with the 400 answer queued in *ret otherwise. */
 static const char *protocol_version(struct MHD_Connection *conn, bool *bad, enum MHD_Result *ret)
@@ -522,7 +423,7 @@ static int open_session(struct cx_http *h, struct MHD_Connection *conn, const ch
 				    "first and echo the id it returns");
 		return -1;
 	}
-	if (session_open_cached(h, id, sess) != CX_SESSION_OK || cx_session_revoked(sess->fp)) {
+	if (cx_session_open(cx_server_session_key(h->srv), id, h->conf->session_ttl_s, sess) != CX_SESSION_OK || cx_session_revoked(sess->fp)) {
 		*ret = send_rpc_error(conn, MHD_HTTP_NOT_FOUND, RPC_SESSION_NOT_FOUND,
 				      "session not found; send initialize to start a new one", NULL,
 				      NULL);
@@ -1243,7 +1144,6 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 
 	if (parse_listen(listen, &ss, &v6, host, sizeof(host), err))
 		return NULL;
-	pthread_once(&sess_cache_once, sess_cache_init);
 	if (!cx_http_is_loopback(host) && !cx_server_auth_required(s) && !conf->insecure_no_auth) {
 		cx_err_set(err, "refusing to listen on '%s' without tokens: configure tokens or "
 				"pass --insecure-no-auth", listen);
