@@ -310,6 +310,22 @@ static void dlist_insert(struct cx_server *s, struct job *j)
 	j->on_dlist = true;
 }
 
+/* The one answer for a call that ran out of time, whether the watchdog noticed first or the
+ * handler gave up on its own deadline: the client sees the same sentence either way. */
+static void answer_deadline(struct job *j)
+{
+	char detail[64];
+
+	snprintf(detail, sizeof(detail), "deadline of %ld ms passed",
+		 (long)(j->deadline_ms - j->start_ms));
+	job_answer(j,
+		   error_result("'%s' did not finish within %ld ms and was abandoned; the backend "
+				"may be slow or unreachable — check gateway_status, then retry or "
+				"narrow the request", j->rt->name,
+				(long)(j->deadline_ms - j->start_ms)),
+		   CX_AUDIT_IS_ERROR, detail);
+}
+
 static void run_job(struct job *j)
 {
 	struct cx_server *s = j->s;
@@ -330,6 +346,11 @@ static void run_job(struct job *j)
 	};
 	cx_result_init(&res);
 	rc = j->rt->tool->call(&call, j->args, &res);
+	if (cx_now_ms() >= j->deadline_ms) {
+		cx_result_release(&res);
+		answer_deadline(j);
+		return;
+	}
 	out = finish_result(s, j->rt, rc, &res, true, &outcome, detail, sizeof(detail));
 	cx_result_release(&res);
 	job_answer(j, out, outcome, detail);
@@ -400,14 +421,7 @@ static void *watchdog_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 
 		atomic_store(&j->cancelled, true);
-		char detail[128];
-		snprintf(detail, sizeof(detail), "deadline of %ld ms passed", s->conf->call_timeout_ms);
-		job_answer(j,
-			   error_result("'%s' did not finish within %ld ms and was abandoned; the "
-					"backend may be slow or unreachable — check gateway_status, "
-					"then retry or narrow the request", j->rt->name,
-					(long)(j->deadline_ms - j->start_ms)),
-			   CX_AUDIT_IS_ERROR, detail);
+		answer_deadline(j);
 		job_unref(j);
 		pthread_mutex_lock(&s->lock);
 	}

@@ -423,7 +423,9 @@ static int open_session(struct cx_http *h, struct MHD_Connection *conn, const ch
 				    "first and echo the id it returns");
 		return -1;
 	}
-	if (cx_session_open(cx_server_session_key(h->srv), id, h->conf->session_ttl_s, sess) != CX_SESSION_OK || cx_session_revoked(sess->fp)) {
+	if (cx_session_open(cx_server_session_key(h->srv), id, h->conf->session_ttl_s, sess) !=
+		    CX_SESSION_OK ||
+	    cx_session_revoked(sess->fp)) {
 		*ret = send_rpc_error(conn, MHD_HTTP_NOT_FOUND, RPC_SESSION_NOT_FOUND,
 				      "session not found; send initialize to start a new one", NULL,
 				      NULL);
