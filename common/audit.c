@@ -3,6 +3,8 @@
  * interleave. A failing log never fails the call; it is reported at most once a minute. */
 #include "audit.h"
 
+#include "json.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -139,10 +141,9 @@ static char *format_line(const struct cx_audit_rec *rec, size_t *len)
 		goto out;
 	if (rec->detail && json_object_set_new(obj, "detail", str_or_null(rec->detail)))
 		goto out;
-	text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	text = cx_json_dumps(obj, &n);
 	if (!text)
 		goto out;
-	n = strlen(text);
 	line = realloc(text, n + 2);
 	if (!line)
 		goto out;
@@ -183,6 +184,24 @@ void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec)
 out:
 	pthread_mutex_unlock(&a->lock);
 	free(line);
+}
+
+int cx_audit_reopen(struct cx_audit *a, struct cx_err *err)
+{
+	int fd, old;
+
+	if (!a || !a->own_fd)
+		return 0;
+	fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cx_err_set(err, "could not reopen audit file '%s': %s", a->path,
+				  strerror(errno));
+	pthread_mutex_lock(&a->lock);
+	old = a->fd;
+	a->fd = fd;
+	pthread_mutex_unlock(&a->lock);
+	close(old);
+	return 0;
 }
 
 void cx_audit_close(struct cx_audit *a)

@@ -24,6 +24,9 @@ struct cx_audit_rec {
 struct cx_audit *cx_audit_open(const char *path, struct cx_err *err);
 /* Thread-safe; one write(2) per record. Failures are logged, never fatal to the call. */
 void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec);
+/* Opens the file again by its path (after log rotation moved it; SIGHUP). Lines written
+ * meanwhile go to the old file. 0, or -1 with the old file kept. */
+int cx_audit_reopen(struct cx_audit *a, struct cx_err *err);
 void cx_audit_close(struct cx_audit *a);
 
 const char *cx_audit_outcome_name(enum cx_audit_outcome o);

@@ -8,6 +8,10 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 
 json_t *cx_json_loadb(const char *buf, size_t len, size_t max, struct cx_err *err)
 {
@@ -58,11 +62,168 @@ out:
 	return v;
 }
 
+/* A compact serialiser for the reply path. jansson's json_dumps guards every object and
+ * array against reference cycles with a formatted pointer in a hash table, which made it the
+ * largest single cost of a tools/call. Values built by the gateway are trees, so this
+ * writes the same compact text as json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) without that
+ * guard; a depth limit stands in for it. */
+#define DUMP_DEPTH_MAX 2048
+
+static int dump_string(struct cx_buf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t run = 0;
+
+	if (cx_buf_append(b, "\"", 1))
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6];
+		size_t n = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		if (cx_buf_append(b, s + run, i - run))
+			return -1;
+		run = i + 1;
+		esc[0] = '\\';
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		if (cx_buf_append(b, esc, n))
+			return -1;
+	}
+	if (cx_buf_append(b, s + run, len - run))
+		return -1;
+	return cx_buf_append(b, "\"", 1);
+}
+
+static int dump_integer(struct cx_buf *b, json_int_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		tmp[--i] = '-';
+	return cx_buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
+static int dump_real(struct cx_buf *b, double v)
+{
+	char tmp[40];
+	int n;
+
+	if (!isfinite(v))
+		return -1;      /* JSON has no infinities or NaN; jansson refuses them too */
+	n = snprintf(tmp, sizeof(tmp), "%.17g", v);
+
+	if (n < 0 || (size_t)n >= sizeof(tmp) - 2)
+		return -1;
+	/* As jansson: a real always reads back as a real. */
+	/* jansson writes exponents without '+' or leading zeros: 1e300, 1e-07 -> 1e-7. */
+	char *e = strchr(tmp, 'e');
+	if (e) {
+		char *d = e + 1, *src;
+		if (*d == '-')
+			d++;
+		src = d;
+		if (*src == '+')
+			src++;
+		while (*src == '0' && src[1])
+			src++;
+		memmove(d, src, strlen(src) + 1);
+		n = (int)strlen(tmp);
+	}
+	if (strspn(tmp, "0123456789-") == (size_t)n) {
+		tmp[n++] = '.';
+		tmp[n++] = '0';
+	}
+	return cx_buf_append(b, tmp, (size_t)n);
+}
+
+static int dump_value(struct cx_buf *b, const json_t *v, int depth)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+	bool first = true;
+
+	if (depth > DUMP_DEPTH_MAX)
+		return -1;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		if (cx_buf_append(b, "{", 1))
+			return -1;
+		json_object_foreach((json_t *)v, key, item) {
+			if ((!first && cx_buf_append(b, ",", 1)) ||
+			    dump_string(b, key, strlen(key)) || cx_buf_append(b, ":", 1) ||
+			    dump_value(b, item, depth + 1))
+				return -1;
+			first = false;
+		}
+		return cx_buf_append(b, "}", 1);
+	case JSON_ARRAY:
+		if (cx_buf_append(b, "[", 1))
+			return -1;
+		json_array_foreach(v, i, item) {
+			if ((i && cx_buf_append(b, ",", 1)) || dump_value(b, item, depth + 1))
+				return -1;
+		}
+		return cx_buf_append(b, "]", 1);
+	case JSON_STRING:
+		return dump_string(b, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		return dump_integer(b, json_integer_value(v));
+	case JSON_REAL:
+		return dump_real(b, json_real_value(v));
+	case JSON_TRUE:
+		return cx_buf_append(b, "true", 4);
+	case JSON_FALSE:
+		return cx_buf_append(b, "false", 5);
+	case JSON_NULL:
+		return cx_buf_append(b, "null", 4);
+	}
+	return -1;
+}
+
+int cx_json_dump_buf(const json_t *v, struct cx_buf *b)
+{
+	size_t mark = b->len;
+
+	if (!v || dump_value(b, v, 0)) {
+		b->len = mark;
+		if (b->data)
+			b->data[mark] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 char *cx_json_dumps(const json_t *v, size_t *len)
 {
-	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	struct cx_buf b = CX_BUF_INIT(SIZE_MAX - 1);
 
-	if (s && len)
-		*len = strlen(s);
-	return s;
+	if (cx_buf_append(&b, "", 0) || cx_json_dump_buf(v, &b)) {
+		cx_buf_release(&b);
+		return NULL;
+	}
+	return cx_buf_detach(&b, len);
 }

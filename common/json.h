@@ -11,7 +11,11 @@
 json_t *cx_json_loadb(const char *buf, size_t len, size_t max, struct cx_err *err);
 /* Reads at most max bytes of path; a larger file is an error, not a truncation. */
 json_t *cx_json_load_file(const char *path, size_t max, struct cx_err *err);
-/* Compact serialisation, caller frees; NULL on out of memory. */
+/* Compact serialisation, the text json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) gives, without
+ * its cycle check (values must be trees). Caller frees; NULL on out of memory. */
 char *cx_json_dumps(const json_t *v, size_t *len);
+/* The same, appended to b (which bounds it); b is unchanged on failure. 0 or -1. */
+struct cx_buf;
+int cx_json_dump_buf(const json_t *v, struct cx_buf *b);
 
 #endif

@@ -6,6 +6,8 @@
  * in that same state. */
 #include "mcp.h"
 
+#include "json.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -185,7 +187,7 @@ int cx_result_structured(struct cx_result *r, json_t *value)
 
 	if (!value)
 		return -1;
-	text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+	text = cx_json_dumps(value, NULL);
 	if (!text) {
 		json_decref(value);
 		return -1;

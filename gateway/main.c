@@ -45,7 +45,7 @@ static void usage(FILE *f)
 "\n"
 "Protocol versions: %s, %s, %s. Logs and audit lines go to stderr; in --stdio mode\n"
 "stdout carries protocol messages only. SIGTERM or SIGINT: stop accepting, finish the\n"
-"calls in flight, exit 0.\n",
+"calls in flight, exit 0. SIGHUP: reopen the audit file (after log rotation).\n",
 		cx_mcp_versions[0], cx_mcp_versions[1], cx_mcp_versions[2]);
 }
 
@@ -106,14 +106,29 @@ static int register_adapters(struct cx_registry *reg, const json_t *adapters, vo
 	return 0;
 }
 
+struct signal_ctx {
+	sigset_t set;
+	struct cx_audit *audit;
+};
+
+/* SIGTERM and SIGINT stop the gateway; SIGHUP reopens the audit file after rotation. */
 static void *signal_main(void *arg)
 {
-	sigset_t *set = arg;
+	struct signal_ctx *sc = arg;
 	int sig;
 
-	if (sigwait(set, &sig) == 0) {
+	while (sigwait(&sc->set, &sig) == 0) {
+		if (sig == SIGHUP) {
+			struct cx_err err = { 0 };
+			if (cx_audit_reopen(sc->audit, &err))
+				cx_warn("%s", err.msg);
+			else
+				cx_info("received SIGHUP: audit file reopened");
+			continue;
+		}
 		cx_info("received %s: stopping", strsignal(sig));
 		stop_requested = 1;
+		break;
 	}
 	return NULL;
 }
@@ -142,7 +157,7 @@ int main(int argc, char **argv)
 	struct cx_http *http = NULL;
 	struct cx_err err = { 0 };
 	void *gw_state = NULL;
-	sigset_t sigs;
+	struct signal_ctx sigs;
 	pthread_t sig_thread;
 	int c, rc = 1;
 
@@ -201,10 +216,11 @@ int main(int argc, char **argv)
 	cx_log_set_level(lvl);
 
 	/* Signals are taken by one thread; every other thread starts with them blocked. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sigemptyset(&sigs.set);
+	sigaddset(&sigs.set, SIGTERM);
+	sigaddset(&sigs.set, SIGINT);
+	sigaddset(&sigs.set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs.set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	reg = cx_registry_new();
@@ -218,7 +234,7 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	audit = cx_audit_open(conf.audit_file, &err);
+	audit = sigs.audit = cx_audit_open(conf.audit_file, &err);
 	if (!audit) {
 		fprintf(stderr, "cortex-gateway: %s\n", err.msg);
 		goto out;
@@ -265,7 +281,13 @@ int main(int argc, char **argv)
 	}
 	if (http)
 		cx_http_quiesce(http);
-	cx_server_drain(server);
+	if (cx_server_drain(server)) {
+		/* A handler is still running past its deadline: it may touch the server and its
+		 * adapter, so nothing it can reach is freed. The process ends here. */
+		cx_warn("exiting with a tool call still running past its deadline");
+		cx_audit_close(audit);
+		_exit(0);
+	}
 	cx_info("stopped cleanly");
 out:
 	if (http)

@@ -38,6 +38,8 @@ struct job {
 	struct cx_server *s;
 	struct cx_exchange *x;          /* valid until replied */
 	const struct cx_reg_tool *rt;
+	const char *caller;             /* the principal's name: lives as long as the server,
+	                                 * unlike x, which is gone once someone answered */
 	json_t *id;                     /* the client's id (new reference) */
 	json_t *args;                   /* new reference */
 	int64_t start_ms;
@@ -339,7 +341,7 @@ static void run_job(struct job *j)
 		return;         /* timed out in the queue */
 	struct cx_call call = {
 		.tool = j->rt->name,
-		.caller = j->x->who->name,
+		.caller = j->caller,
 		.state = j->rt->state,
 		.deadline_ms = j->deadline_ms,
 		.cancelled = &j->cancelled,
@@ -445,6 +447,7 @@ static void enqueue_call(struct cx_server *s, struct cx_exchange *x, const struc
 	j->s = s;
 	j->x = x;
 	j->rt = rt;
+	j->caller = x->who->name;
 	j->id = json_incref(id);
 	j->args = json_incref(args);
 	j->start_ms = start_ms;
@@ -524,6 +527,7 @@ static void do_initialize(struct cx_server *s, struct cx_exchange *x, json_t *id
 	sess->client_caps = caps ? json_incref(caps) : NULL;
 	sess->client_info = info ? json_incref(info) : NULL;
 	sess->issued_s = (int64_t)time(NULL);
+	snprintf(sess->subject, sizeof(sess->subject), "%s", x->who->name);
 	if (x->want_session_id) {
 		x->new_session_id = cx_session_seal(s->key, sess);
 		if (!x->new_session_id) {
@@ -950,8 +954,11 @@ int cx_server_start(struct cx_server *s, struct cx_err *err)
 	return 0;
 }
 
-void cx_server_drain(struct cx_server *s)
+size_t cx_server_drain(struct cx_server *s)
 {
+	size_t abandoned = 0;
+	struct timespec grace;
+
 	atomic_store(&s->draining, true);
 	pthread_mutex_lock(&s->lock);
 	if (s->unanswered)
@@ -964,15 +971,15 @@ void cx_server_drain(struct cx_server *s)
 	pthread_cond_broadcast(&s->tick);
 	pthread_mutex_unlock(&s->lock);
 
+	/* A handler still running past its deadline (answered already) gets one short grace
+	 * for all workers together; then the process exits without it. */
+	clock_gettime(CLOCK_REALTIME, &grace);
+	grace.tv_sec += 2;
 	for (size_t i = 0; i < s->nworkers; i++) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 2;
-		/* A handler still running past its deadline (answered already) gets a short
-		 * grace; then the process exits without it. */
-		if (pthread_timedjoin_np(s->workers[i], NULL, &ts)) {
+		if (pthread_timedjoin_np(s->workers[i], NULL, &grace)) {
 			cx_warn("a worker is still inside a tool past its deadline; leaving it");
 			pthread_detach(s->workers[i]);
+			abandoned++;
 		}
 	}
 	s->nworkers = 0;
@@ -980,6 +987,7 @@ void cx_server_drain(struct cx_server *s)
 		pthread_join(s->watchdog, NULL);
 		s->watchdog_running = false;
 	}
+	return abandoned;
 }
 
 void cx_server_free(struct cx_server *s)

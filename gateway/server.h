@@ -49,8 +49,10 @@ int cx_server_start(struct cx_server *s, struct cx_err *err);
  * knows for this message (session or header), or NULL before initialize. */
 void cx_server_submit(struct cx_server *s, struct cx_exchange *x, json_t *msg);
 
-/* Stops taking new calls, waits for in-flight ones (each bounded by its deadline). */
-void cx_server_drain(struct cx_server *s);
+/* Stops taking new calls, waits for in-flight ones (each bounded by its deadline) and stops
+ * the workers. Returns how many workers were still inside a handler after a short grace:
+ * then the server and the registry must not be freed (the caller exits instead). */
+size_t cx_server_drain(struct cx_server *s);
 void cx_server_free(struct cx_server *s);
 
 /* Principals. auth_required is true when tokens are configured. authenticate looks up the

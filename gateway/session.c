@@ -1,5 +1,6 @@
 /* Sealed sessions: id = "c1." + base64url(nonce || AES-256-GCM(json) || tag), AAD "c1".
- * The plaintext is {"v": version, "iat": unix seconds, "caps": {...}, "info": {...}}; any
+ * The plaintext is {"v": version, "iat": unix seconds, "sub": principal, "caps": {...},
+ * "info": {...}}; any
  * replica holding the key opens it, so no session store is shared between processes. */
 #include "session.h"
 
@@ -110,14 +111,16 @@ static json_t *trim_caps(const json_t *caps)
 }
 
 /* Compact plaintext; caller frees. NULL on out of memory. */
-static char *encode_state(const char *version, int64_t iat, json_t *caps, json_t *info,
-			  size_t *len)
+static char *encode_state(const char *version, int64_t iat, const char *subject, json_t *caps,
+			  json_t *info, size_t *len)
 {
 	json_t *doc = json_pack("{s:s, s:I}", "v", version, "iat", (json_int_t)iat);
 	char *s = NULL;
 
 	if (!doc)
 		return NULL;
+	if (subject[0] && json_object_set_new(doc, "sub", json_string(subject)) < 0)
+		goto out;
 	if (caps && json_object_set(doc, "caps", caps) < 0)
 		goto out;
 	if (info && json_object_set(doc, "info", info) < 0)
@@ -207,7 +210,7 @@ char *cx_session_seal(const unsigned char key[CX_SESSION_KEY_LEN], struct cx_ses
 			json_decref(caps);
 			caps = trimmed;
 		}
-		pt = encode_state(s->version, s->issued_s, caps, info, &ptlen);
+		pt = encode_state(s->version, s->issued_s, s->subject, caps, info, &ptlen);
 		if (!pt)
 			goto out;
 		if (id_len_for(ptlen) <= CX_SESSION_ID_MAX)
@@ -263,7 +266,7 @@ static enum cx_session_status session_open(const unsigned char key[CX_SESSION_KE
 	unsigned char pt[CX_SESSION_ID_MAX];
 	char canon[CX_SESSION_ID_MAX + 4];
 	enum cx_session_status st = CX_SESSION_INVALID;
-	json_t *doc = NULL, *v, *iat, *caps, *info;
+	json_t *doc = NULL, *v, *iat, *caps, *info, *sub;
 	struct cx_err err;
 	size_t idlen, b64len;
 	long rawlen, ptlen;
@@ -296,6 +299,10 @@ static enum cx_session_status session_open(const unsigned char key[CX_SESSION_KE
 	iat = json_object_get(doc, "iat");
 	caps = json_object_get(doc, "caps");
 	info = json_object_get(doc, "info");
+	sub = json_object_get(doc, "sub");
+	if (sub && (!json_is_string(sub) || json_string_length(sub) >= sizeof(out->subject) ||
+		    strlen(json_string_value(sub)) != json_string_length(sub)))
+		goto out;
 	if (!json_is_string(v) || json_string_length(v) >= sizeof(out->version) ||
 	    strlen(json_string_value(v)) != json_string_length(v) ||
 	    !cx_mcp_version_supported(json_string_value(v)))
@@ -314,6 +321,8 @@ static enum cx_session_status session_open(const unsigned char key[CX_SESSION_KE
 
 	memcpy(out->version, json_string_value(v), json_string_length(v) + 1);
 	out->issued_s = issued;
+	if (sub)
+		memcpy(out->subject, json_string_value(sub), json_string_length(sub) + 1);
 	out->client_caps = json_incref(caps);
 	out->client_info = json_incref(info);
 	set_fp(out, id);

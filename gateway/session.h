@@ -17,6 +17,8 @@ struct cx_session {
 	json_t *client_caps;            /* object (new reference) or NULL */
 	json_t *client_info;            /* object (new reference) or NULL */
 	int64_t issued_s;               /* unix seconds */
+	char subject[65];               /* the principal that created it ("" for none): a session
+	                                 * is only valid for the token that initialized it */
 	char fp[17];                    /* short fingerprint for logs and audit, hex */
 };
 

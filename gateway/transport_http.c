@@ -410,7 +410,8 @@ static const char *protocol_version(struct MHD_Connection *conn, bool *bad, enum
 
 /* Opens the session named by Mcp-Session-Id into sess (release it either way). 0, or -1
  * with the error answer queued in *ret. version is the MCP-Protocol-Version header. */
-static int open_session(struct cx_http *h, struct MHD_Connection *conn, const char *version,
+static int open_session(struct cx_http *h, struct MHD_Connection *conn,
+			const struct cx_principal *who, const char *version,
 			struct cx_session *sess, enum MHD_Result *ret)
 {
 	const char *id = header(conn, HDR_SESSION);
@@ -425,7 +426,9 @@ static int open_session(struct cx_http *h, struct MHD_Connection *conn, const ch
 	}
 	if (cx_session_open(cx_server_session_key(h->srv), id, h->conf->session_ttl_s, sess) !=
 		    CX_SESSION_OK ||
-	    cx_session_revoked(sess->fp)) {
+	    cx_session_revoked(sess->fp) || strcmp(sess->subject, who->name) != 0) {
+		/* A session belongs to the token that created it: another token holding
+		 * the id is answered as if the session did not exist. */
 		*ret = send_rpc_error(conn, MHD_HTTP_NOT_FOUND, RPC_SESSION_NOT_FOUND,
 				      "session not found; send initialize to start a new one", NULL,
 				      NULL);
@@ -577,7 +580,8 @@ static bool peer_gone(int fd)
 	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
-static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn)
+static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn,
+				   const struct cx_principal *who)
 {
 	struct cx_session sess;
 	const char *version;
@@ -597,7 +601,7 @@ static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn
 	version = protocol_version(conn, &bad, &ret);
 	if (bad)
 		return ret;
-	if (open_session(h, conn, version, &sess, &ret)) {
+	if (open_session(h, conn, who, version, &sess, &ret)) {
 		cx_session_release(&sess);
 		return ret;
 	}
@@ -666,7 +670,8 @@ static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn
 
 /* ---- DELETE ---- */
 
-static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *conn)
+static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *conn,
+				      const struct cx_principal *who)
 {
 	struct cx_session sess;
 	const char *version;
@@ -678,7 +683,7 @@ static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *c
 	version = protocol_version(conn, &bad, &ret);
 	if (bad)
 		return ret;
-	if (open_session(h, conn, version, &sess, &ret)) {
+	if (open_session(h, conn, who, version, &sess, &ret)) {
 		cx_session_release(&sess);
 		return ret;
 	}
@@ -828,7 +833,7 @@ static enum MHD_Result submit_post(struct req *r)
 	}
 	init = json_is_object(m) &&
 	       !strcmp(json_string_value(json_object_get(m, "method")) ?: "", "initialize");
-	if (!init && open_session(h, conn, version, &r->sess, &ret)) {
+	if (!init && open_session(h, conn, r->x.who, version, &r->sess, &ret)) {
 		json_decref(m);
 		return ret;
 	}
@@ -1015,8 +1020,8 @@ static enum MHD_Result route(struct cx_http *h, struct MHD_Connection *conn, con
 	if (!strcmp(method, MHD_HTTP_METHOD_POST))
 		return start_post(h, conn, who, con_cls);
 	if (!strcmp(method, MHD_HTTP_METHOD_GET))
-		return handle_get(h, conn);
-	return handle_delete(h, conn);
+		return handle_get(h, conn, who);
+	return handle_delete(h, conn, who);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

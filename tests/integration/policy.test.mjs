@@ -49,11 +49,17 @@ test('token allow-patterns and read-only tokens are enforced in dispatch and aud
   assert.equal(r.result.isError, undefined);
   assert.match(r.result.content[0].text, /deleted 'vm-100'/);
 
-  // A session is bound to nothing but its seal: another token may not ride on it unnoticed,
-  // the token is checked on every request.
-  const res = await fetch(url, { method: 'POST', headers: { ...ops.headers, Authorization: 'Bearer wrong' },
+  // The token is checked on every request, and a session belongs to the token that created
+  // it: another valid token holding the id finds no such session.
+  let res = await fetch(url, { method: 'POST', headers: { ...ops.headers, Authorization: 'Bearer wrong' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
   assert.equal(res.status, 401);
+  res = await fetch(url, { method: 'POST', headers: { ...ops.headers, Authorization: 'Bearer viewer-token-2' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'testkit_delete', arguments: { target: 'x' } } }) });
+  assert.equal(res.status, 404);
+  res = await fetch(url, { method: 'POST', headers: ops.headers,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
+  assert.equal(res.status, 200);
 
   g.child.kill('SIGTERM');
   assert.equal((await g.exited).code, 0);

@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { GATEWAY, SHIPPED, startStdio, writeConfig, tmpDir } from './lib.mjs';
 
@@ -203,6 +203,24 @@ test('the audit file is appended across restarts', async () => {
   }
   const lines = readFileSync(audit, 'utf8').trim().split('\n');
   assert.equal(lines.length, 2);
+});
+
+test('SIGHUP reopens the audit file after rotation', async () => {
+  const dir = tmpDir();
+  const audit = join(dir, 'audit.log');
+  const g = gw(['--audit-file', audit]);
+  await g.initialize();
+  await g.request('tools/call', { name: 'gateway_status' });
+  renameSync(audit, audit + '.1');
+  g.child.kill('SIGHUP');
+  // The reopen happens on the signal thread; poll until the new file exists.
+  for (let i = 0; i < 100 && !existsSync(audit); i++) {
+    await g.request('tools/call', { name: 'gateway_status' });
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  assert.equal((await g.close()).code, 0);
+  assert.equal(readFileSync(audit + '.1', 'utf8').trim().split('\n').length >= 1, true);
+  assert.ok(readFileSync(audit, 'utf8').trim().split('\n').length >= 1, 'lines after SIGHUP go to the new file');
 });
 
 test('SIGTERM finishes the call in flight, then exits 0', async () => {

@@ -420,6 +420,35 @@ static void test_expired_sessions(void **state)
 	cx_session_release(&s);
 }
 
+/* The creating principal travels inside the seal; ids without one open with "". */
+static void test_subject_round_trip(void **state)
+{
+	unsigned char key[CX_SESSION_KEY_LEN];
+	struct cx_session s, o;
+	char *id;
+
+	derive_key("subject", key);
+	make_session(&s, VERSION, NULL, NULL, now_s());
+	snprintf(s.subject, sizeof(s.subject), "%s", "orchestrator");
+	id = cx_session_seal(key, &s);
+	assert_non_null(id);
+	assert_int_equal(cx_session_open(key, id, 0, &o), CX_SESSION_OK);
+	assert_string_equal(o.subject, "orchestrator");
+	cx_session_release(&o);
+	free(id);
+	s.subject[0] = '\0';
+	id = cx_session_seal(key, &s);
+	assert_int_equal(cx_session_open(key, id, 0, &o), CX_SESSION_OK);
+	assert_string_equal(o.subject, "");
+	cx_session_release(&o);
+	free(id);
+	/* A subject of the wrong type inside an authentic seal is refused. */
+	id = seal_raw(key, "c1", "{\"v\":\"2025-06-18\",\"iat\":1700000000,\"sub\":7}");
+	assert_int_equal(try_open(key, id, 0), CX_SESSION_INVALID);
+	free(id);
+	cx_session_release(&s);
+}
+
 /* Opened ids are remembered; a remembered id must still answer exactly as a fresh open. */
 static void test_open_cache_is_exact(void **state)
 {
@@ -733,6 +762,7 @@ int main(void)
 		cmocka_unit_test(test_authentic_but_bad_content_is_invalid),
 		cmocka_unit_test(test_expired_sessions),
 		cmocka_unit_test(test_open_cache_is_exact),
+		cmocka_unit_test(test_subject_round_trip),
 		cmocka_unit_test(test_oversize_client_info_is_trimmed),
 		cmocka_unit_test(test_oversize_caps_keep_top_level_keys),
 		cmocka_unit_test(test_state_too_large_even_trimmed_is_refused),
