@@ -3,6 +3,7 @@
  * interleave. A failing log never fails the call; it is reported at most once a minute. */
 #include "audit.h"
 
+#include "buf.h"
 #include "json.h"
 
 #include <errno.h>
@@ -19,6 +20,8 @@
 #include "util.h"
 
 #define WARN_INTERVAL_MS (60 * 1000)
+/* Arguments are bounded by the request-body cap; this only stops a runaway line. */
+#define AUDIT_LINE_MAX ((size_t)64 << 20)
 
 struct cx_audit {
 	int fd;
@@ -119,42 +122,58 @@ static json_t *str_or_null(const char *s)
 	return v;
 }
 
+/* Appends s as a JSON string (null when NULL). ASCII, the usual case for names and
+ * fingerprints, is written directly; anything else goes through jansson's UTF-8 check. */
+static int put_str(struct cx_buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	json_t *v;
+	int rc;
+
+	if (!s)
+		return cx_buf_append(b, "null", 4);
+	while (*p && *p < 0x80)
+		p++;
+	if (!*p)
+		return cx_json_dump_str(b, s, (size_t)(p - (const unsigned char *)s));
+	v = str_or_null(s);
+	rc = v ? cx_json_dump_buf(v, b) : -1;
+	json_decref(v);
+	return rc;
+}
+
+/* One line, built straight into a buffer: this runs for every tools/call. */
 static char *format_line(const struct cx_audit_rec *rec, size_t *len)
 {
-	json_t *obj = json_object();
-	char ts[32];
-	char *text = NULL, *line = NULL;
-	size_t n;
+	struct cx_buf b = CX_BUF_INIT(AUDIT_LINE_MAX);
+	json_t *args = NULL;
+	char ts[32], num[24];
+	int ok;
 
-	if (!obj)
-		return NULL;
 	cx_wall_iso8601(ts, sizeof(ts));
-	if (json_object_set_new(obj, "time", json_string(ts)) ||
-	    json_object_set_new(obj, "caller", str_or_null(rec->caller)) ||
-	    json_object_set_new(obj, "session", str_or_null(rec->session)) ||
-	    json_object_set_new(obj, "tool", str_or_null(rec->tool)) ||
-	    json_object_set_new(obj, "arguments",
-				rec->args ? cx_secret_redact(rec->args) : json_null()) ||
-	    json_object_set_new(obj, "outcome",
-				json_string(cx_audit_outcome_name(rec->outcome))) ||
-	    json_object_set_new(obj, "duration_ms", json_integer(rec->duration_ms)))
-		goto out;
-	if (rec->detail && json_object_set_new(obj, "detail", str_or_null(rec->detail)))
-		goto out;
-	text = cx_json_dumps(obj, &n);
-	if (!text)
-		goto out;
-	line = realloc(text, n + 2);
-	if (!line)
-		goto out;
-	text = NULL;
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	*len = n + 1;
-out:
-	free(text);
-	json_decref(obj);
-	return line;
+	snprintf(num, sizeof(num), "%ld", rec->duration_ms);
+	if (rec->args) {
+		args = cx_secret_redact(rec->args);
+		if (!args)
+			return NULL;
+	}
+	ok = !cx_buf_puts(&b, "{\"time\":\"") && !cx_buf_puts(&b, ts) &&
+	     !cx_buf_puts(&b, "\",\"caller\":") && !put_str(&b, rec->caller) &&
+	     !cx_buf_puts(&b, ",\"session\":") && !put_str(&b, rec->session) &&
+	     !cx_buf_puts(&b, ",\"tool\":") && !put_str(&b, rec->tool) &&
+	     !cx_buf_puts(&b, ",\"arguments\":") &&
+	     !(args ? cx_json_dump_buf(args, &b) : cx_buf_puts(&b, "null")) &&
+	     !cx_buf_puts(&b, ",\"outcome\":\"") &&
+	     !cx_buf_puts(&b, cx_audit_outcome_name(rec->outcome)) &&
+	     !cx_buf_puts(&b, "\",\"duration_ms\":") && !cx_buf_puts(&b, num) &&
+	     !(rec->detail && (cx_buf_puts(&b, ",\"detail\":") || put_str(&b, rec->detail))) &&
+	     !cx_buf_puts(&b, "}\n");
+	json_decref(args);
+	if (!ok) {
+		cx_buf_release(&b);
+		return NULL;
+	}
+	return cx_buf_detach(&b, len);
 }
 
 void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec)

@@ -32,6 +32,13 @@ static int buf_grow(struct cx_buf *b, size_t need)
 	return 0;
 }
 
+int cx_buf_reserve(struct cx_buf *b, size_t n)
+{
+	if (n > b->max - b->len)
+		n = b->max - b->len;
+	return buf_grow(b, b->len + n + 1);
+}
+
 int cx_buf_append(struct cx_buf *b, const void *p, size_t n)
 {
 	if (n > b->max - b->len)

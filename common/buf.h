@@ -18,6 +18,8 @@ void cx_buf_init(struct cx_buf *b, size_t max);
 /* 0, or -1 when the data would pass max or memory runs out (buffer unchanged). */
 int cx_buf_append(struct cx_buf *b, const void *p, size_t n);
 int cx_buf_puts(struct cx_buf *b, const char *s);
+/* Makes room for n more bytes (or up to max) so the appends that follow do not reallocate. */
+int cx_buf_reserve(struct cx_buf *b, size_t n);
 int cx_buf_printf(struct cx_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int cx_buf_vprintf(struct cx_buf *b, const char *fmt, va_list ap);

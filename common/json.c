@@ -69,6 +69,13 @@ out:
  * guard; a depth limit stands in for it. */
 #define DUMP_DEPTH_MAX 2048
 
+/* Bytes JSON strings must escape: control characters, '"' and '\\'. */
+static const unsigned char needs_escape[256] = {
+	[0x00 ... 0x1f] = 1,
+	['"'] = 1,
+	['\\'] = 1,
+};
+
 static int dump_string(struct cx_buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -81,7 +88,7 @@ static int dump_string(struct cx_buf *b, const char *s, size_t len)
 		char esc[6];
 		size_t n = 2;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (!needs_escape[c])
 			continue;
 		if (cx_buf_append(b, s + run, i - run))
 			return -1;
@@ -204,6 +211,19 @@ static int dump_value(struct cx_buf *b, const json_t *v, int depth)
 	return -1;
 }
 
+int cx_json_dump_str(struct cx_buf *b, const char *s, size_t len)
+{
+	size_t mark = b->len;
+
+	if (dump_string(b, s, len)) {
+		b->len = mark;
+		if (b->data)
+			b->data[mark] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 int cx_json_dump_buf(const json_t *v, struct cx_buf *b)
 {
 	size_t mark = b->len;
@@ -221,7 +241,8 @@ char *cx_json_dumps(const json_t *v, size_t *len)
 {
 	struct cx_buf b = CX_BUF_INIT(SIZE_MAX - 1);
 
-	if (cx_buf_append(&b, "", 0) || cx_json_dump_buf(v, &b)) {
+	/* Most replies are a few hundred bytes: one allocation instead of several. */
+	if (cx_buf_reserve(&b, 1024) || cx_json_dump_buf(v, &b)) {
 		cx_buf_release(&b);
 		return NULL;
 	}

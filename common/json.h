@@ -17,5 +17,7 @@ char *cx_json_dumps(const json_t *v, size_t *len);
 /* The same, appended to b (which bounds it); b is unchanged on failure. 0 or -1. */
 struct cx_buf;
 int cx_json_dump_buf(const json_t *v, struct cx_buf *b);
+/* Appends s[0..len) as a JSON string. s must be valid UTF-8 (the caller checks). */
+int cx_json_dump_str(struct cx_buf *b, const char *s, size_t len);
 
 #endif

@@ -261,15 +261,22 @@ static void test_refuses_duplicates(void **st)
 	struct cx_adapter other = fx("fx", "[" ENTRY("fx_a") "]", fx_one);
 	struct cx_adapter fxb = fx("fx_b", "[" ENTRY("fx_b_x") "]", fxb_tools);
 	struct cx_adapter clash = fx("fx", "[" ENTRY("fx_b_x") "]", fxb_tools);
+	static const struct cx_tool fxz_tools[] = {
+		{ "fx_z", fx_ok, CX_READ_ONLY },
+		{ NULL, NULL, 0 },
+	};
+	struct cx_adapter fresh = fx("fx", "[" ENTRY("fx_z") "]", fxz_tools);
 	struct cx_err err = { 0 };
 
 	/* Within one tools.json. */
 	expect_refused(r, &twice, NULL, "'fx_a'", "twice");
 	expect_valid_add_works(r);
 
-	/* The same adapter a second time, and another adapter under a name already taken. */
+	/* The same adapter a second time, and another adapter under a name already taken,
+	 * even when its tools would not clash (the name is also the config key). */
 	expect_refused(r, &valid_fx, NULL, "'fx'", "twice");
 	expect_refused(r, &other, NULL, "'fx'", "twice");
+	expect_refused(r, &fresh, NULL, "'fx'", "twice");
 	cx_registry_free(r);
 
 	/* Across adapters: "fx_b" and "fx" may both own names that start with fx_b_. */

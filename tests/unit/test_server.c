@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,15 +170,39 @@ static int spin_until_cancelled(struct cx_call *call, const json_t *args, struct
 	return cx_result_errorf(res, "gave up when cancelled");
 }
 
+/* Holds its worker for 400 ms whatever the deadline says: a handler that does not cooperate. */
+static int spin_stubborn(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	struct timespec ts = { 0, 400 * 1000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	return cx_result_text(res, "finished late");
+}
+
+static atomic_int spin_count_runs;
+
+static int spin_count(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	atomic_fetch_add(&spin_count_runs, 1);
+	return cx_result_text(res, "counted");
+}
+
 static const struct cx_tool spin_tools[] = {
 	{ "spin_until_cancelled", spin_until_cancelled, CX_READ_ONLY },
+	{ "spin_stubborn", spin_stubborn, CX_READ_ONLY },
+	{ "spin_count", spin_count, 0 },
 	{ NULL, NULL, 0 },
 };
 
 static const struct cx_adapter spin_adapter = {
 	.name = "spin",
 	.tools_json = "[{\"name\":\"spin_until_cancelled\",\"description\":\"Busy-waits until "
-		      "the call is cancelled.\",\"inputSchema\":{\"type\":\"object\"}}]",
+		      "the call is cancelled.\",\"inputSchema\":{\"type\":\"object\"}},"
+		      "{\"name\":\"spin_stubborn\",\"description\":\"Sleeps 400 ms, ignoring "
+		      "cancellation.\",\"inputSchema\":{\"type\":\"object\"}},"
+		      "{\"name\":\"spin_count\",\"description\":\"Counts its runs.\","
+		      "\"inputSchema\":{\"type\":\"object\"}}]",
 	.tools = spin_tools,
 };
 
@@ -261,6 +286,11 @@ static int setup_paged(void **state)
 static int setup_deadline(void **state)
 {
 	return fixture_new(state, &(struct opts){ .call_timeout_ms = 200, .workers = DEADLINE_CALLS });
+}
+
+static int setup_single(void **state)
+{
+	return fixture_new(state, &(struct opts){ .call_timeout_ms = 200, .workers = 1 });
 }
 
 static int setup_narrow(void **state)
@@ -1320,6 +1350,39 @@ static void test_deadline(void **state)
 	cx_session_release(&sess);
 }
 
+/* A call whose deadline passes while it waits in the queue is answered at its deadline and
+ * never run afterwards: the client was already told it was abandoned. */
+static void test_deadline_in_queue(void **state)
+{
+	struct fixture *f = *state;
+	struct cx_session sess;
+	struct fx_ex busy, queued;
+	int64_t t0;
+
+	cx_session_init(&sess);
+	initialize(f, &sess, "2025-11-25");
+	atomic_store(&spin_count_runs, 0);
+	ex_init(&busy, f->who, &sess);
+	ex_init(&queued, f->who, &sess);
+	t0 = cx_now_ms();
+	cx_server_submit(f->s, &busy.x,
+			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+			       "\"params\":{\"name\":\"spin_stubborn\"}}"));
+	cx_server_submit(f->s, &queued.x,
+			 parse("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
+			       "\"params\":{\"name\":\"spin_count\"}}"));
+	assert_is_error(ex_wait(&queued), "did not finish within");
+	assert_true(cx_now_ms() - t0 < 380);   /* at its deadline, not when the worker frees */
+	assert_is_error(ex_wait(&busy), "did not finish within");
+	cx_server_drain(f->s);
+	assert_int_equal(atomic_load(&spin_count_runs), 0);
+	assert_int_equal(ex_replies(&busy), 1);
+	assert_int_equal(ex_replies(&queued), 1);
+	ex_release(&busy);
+	ex_release(&queued);
+	cx_session_release(&sess);
+}
+
 static void test_queue_full(void **state)
 {
 	struct fixture *f = *state;
@@ -1471,6 +1534,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_blocking_tool_runs_on_worker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secrets_redacted_in_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline, setup_deadline, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_in_queue, setup_single, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup_narrow, teardown),
 		cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
 	};
