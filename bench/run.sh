@@ -13,8 +13,8 @@
 # Every response is checked (status 200, a JSON-RPC "result" in the body): a run with errors
 # exits 1 whatever its figures. A missed target exits 0 unless BENCH_STRICT=1.
 #
-# Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_THREADS (2),
-# BENCH_WARMUP_SECONDS (1), BENCH_STRICT (0).
+# Environment: BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_THREADS (2),
+# BENCH_WARMUP_SECONDS (1), BENCH_ROUNDS (3), BENCH_STRICT (0).
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -27,11 +27,12 @@ if [ ! -d "$1" ]; then
 fi
 build=$(cd "$1" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-secs=${BENCH_SECONDS:-10}
+secs=${BENCH_SECONDS:-5}
 conns=${BENCH_CONNECTIONS:-32}
 threads=${BENCH_THREADS:-2}
 warmup=${BENCH_WARMUP_SECONDS:-1}
 strict=${BENCH_STRICT:-0}
+rounds=${BENCH_ROUNDS:-3}
 proto=2025-11-25
 
 gateway_bin=$build/cortex-gateway
@@ -280,18 +281,43 @@ ncpu=$(nproc)
 if awk -v l="$load" -v n="$ncpu" 'BEGIN { exit !(l > n / 2) }'; then
 	echo "bench: warning: load average $load on $ncpu CPUs before the run; figures will be noisy"
 fi
-run_load cortex-gateway "$gw_url"
-kill -0 "$gw_pid" 2>/dev/null || die "the gateway died under load: $(tail -n 20 "$tmp/gateway.log")"
-hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$gw_pid/status")
-run_load fixed-responder "http://127.0.0.1:$fixed_port/mcp"
+# The machine is shared: measure in rounds, alternating the targets, so a burst of other work
+# hurts all of them alike, and report each target's median round.
 targets=(cortex-gateway fixed-responder)
+declare -A url=([cortex-gateway]=$gw_url [fixed-responder]="http://127.0.0.1:$fixed_port/mcp")
 if [ -n "$nginx_port" ]; then
-	run_load nginx "http://127.0.0.1:$nginx_port/mcp"
 	targets+=(nginx)
+	url[nginx]="http://127.0.0.1:$nginx_port/mcp"
 fi
+declare -A all_rps all_p50 all_p99 all_errs
+for ((round = 1; round <= rounds; round++)); do
+	for t in "${targets[@]}"; do
+		run_load "$t" "${url[$t]}"
+		all_rps[$t]+="${rps[$t]} "
+		all_p50[$t]+="${p50[$t]} "
+		all_p99[$t]+="${p99[$t]} "
+		all_errs[$t]=$((${all_errs[$t]:-0} + errs[$t]))
+		if [ "$t" = cortex-gateway ]; then
+			kill -0 "$gw_pid" 2>/dev/null ||
+				die "the gateway died under load: $(tail -n 20 "$tmp/gateway.log")"
+		fi
+	done
+	printf 'round %d:' "$round"
+	for t in "${targets[@]}"; do printf ' %s %s/s p99 %s ms;' "$t" "${rps[$t]}" "${p99[$t]}"; done
+	echo
+done
+hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$gw_pid/status")
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+for t in "${targets[@]}"; do
+	rps[$t]=$(median <<<"${all_rps[$t]}")
+	p50[$t]=$(median <<<"${all_p50[$t]}")
+	p99[$t]=$(median <<<"${all_p99[$t]}")
+	errs[$t]=${all_errs[$t]}
+done
 
 # ---- report ----
 echo
+echo "median of $rounds rounds:"
 printf '%-16s %10s %9s %9s %7s\n' target calls/s "p50 ms" "p99 ms" errors
 for t in "${targets[@]}"; do
 	printf '%-16s %10s %9s %9s %7s\n' "$t" "${rps[$t]}" "${p50[$t]}" "${p99[$t]}" "${errs[$t]}"

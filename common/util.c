@@ -36,14 +36,34 @@ int64_t cx_now_ms(void)
 
 void cx_wall_iso8601(char *out, size_t outlen)
 {
+	/* Every audit line carries a timestamp: format the seconds once per second and
+	 * thread, and only the milliseconds each time. */
+	static _Thread_local time_t cached_sec = -1;
+	static _Thread_local char cached[24];
 	struct timespec ts;
-	struct tm tm;
-	char base[24];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, outlen, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+	if (ts.tv_sec != cached_sec) {
+		struct tm tm;
+
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = ts.tv_sec;
+	}
+	if (outlen < 25) {
+		if (outlen)
+			out[0] = '\0';
+		return;
+	}
+	unsigned ms = (unsigned)(ts.tv_nsec / 1000000);
+	size_t n = strlen(cached);
+	memcpy(out, cached, n);
+	out[n] = '.';
+	out[n + 1] = (char)('0' + ms / 100);
+	out[n + 2] = (char)('0' + ms / 10 % 10);
+	out[n + 3] = (char)('0' + ms % 10);
+	out[n + 4] = 'Z';
+	out[n + 5] = '\0';
 }
 
 void cx_sha256_hex(const void *data, size_t len, char hex[65])

@@ -242,12 +242,14 @@ static int add_adapter(struct cx_registry *r, const struct cx_adapter *a, void *
 	for (size_t i = 0; i < r->nadapters; i++)
 		if (!strcmp(r->adapters[i].adapter->name, a->name))
 			return cx_err_set(err, "adapter '%s' is registered twice", a->name);
-	if (pair_tools(r, a, state, err))
-		return cx_err_prefix(err, "adapter '%s': ", a->name);
+	/* Room first: once the tools are paired nothing may fail, or they would point at
+	 * state the caller is about to clean up. */
 	ra = realloc(r->adapters, (r->nadapters + 1) * sizeof(*ra));
 	if (!ra)
 		return cx_err_set(err, "out of memory");
 	r->adapters = ra;
+	if (pair_tools(r, a, state, err))
+		return cx_err_prefix(err, "adapter '%s': ", a->name);
 	ra = &r->adapters[r->nadapters++];
 	memset(ra, 0, sizeof(*ra));
 	ra->adapter = a;

@@ -24,8 +24,8 @@ struct cx_principal {
 /* One client message in flight. Owned by the transport; must stay valid until reply(). */
 struct cx_exchange {
 	const struct cx_principal *who;
-	/* Session state. stdio: the transport's one session, updated by initialize.
-	 * HTTP: opened from Mcp-Session-Id, or empty for initialize. */
+	/* Session state, never NULL. stdio: the transport's one session, updated by
+	 * initialize. HTTP: opened from Mcp-Session-Id, or empty for initialize. */
 	struct cx_session *session;
 	bool session_ready;             /* initialize has completed on this session */
 	/* Set by the server when initialize succeeded over a transport that needs an id

@@ -200,7 +200,8 @@ static void test_refuses_handler_without_call(void **st)
 
 static void test_refuses_bad_names(void **st)
 {
-	static const char long65[] = "fx_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	static const char long65[] = "fx_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	static const struct cx_tool bad[] = {
 		{ "other_a", fx_ok, CX_READ_ONLY },
 		{ "fxa", fx_ok, CX_READ_ONLY },
@@ -233,7 +234,8 @@ static void test_refuses_bad_names(void **st)
 /* The limit is at most 64 characters: 64 itself is a valid name. */
 static void test_accepts_name_of_64(void **st)
 {
-	static const char long64[] = "fx_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	static const char long64[] = "fx_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	const struct cx_tool one[] = { { long64, fx_ok, CX_READ_ONLY }, { NULL, NULL, 0 } };
 	struct cx_registry *r = cx_registry_new();
 	struct cx_err err = { 0 };
@@ -303,7 +305,8 @@ static void test_refuses_bad_input_schema(void **st)
 		{ "[{\"name\":\"fx_a\",\"description\":\"d\","
 		  "\"inputSchema\":{\"type\":[\"object\",\"null\"]}}]", "inputSchema" },
 		{ "[{\"name\":\"fx_a\",\"description\":\"d\",\"inputSchema\":{\"type\":\"object\","
-		  "\"properties\":{\"n\":{\"oneOf\":[{\"type\":\"integer\"},{\"type\":\"string\"}]}}}}]",
+		  "\"properties\":{\"n\":{\"oneOf\":[{\"type\":\"integer\"},"
+		  "{\"type\":\"string\"}]}}}}]",
 		  "oneOf" },
 	};
 	struct cx_registry *r = registry_with_base();
@@ -554,8 +557,9 @@ static void test_success_publishes_defs(void **st)
 		/* Everything but the four hints is as written. */
 		got = json_deep_copy(rt->def);
 		ann = json_object_get(got, "annotations");
-		for (const char *const *h = (const char *const[]){ "readOnlyHint",
-				"destructiveHint", "idempotentHint", "openWorldHint", NULL }; *h; h++) {
+		static const char *const four[] = { "readOnlyHint", "destructiveHint",
+						    "idempotentHint", "openWorldHint", NULL };
+		for (const char *const *h = four; *h; h++) {
 			json_object_del((json_t *)ann, *h);
 			json_object_del(json_object_get(want, "annotations"), *h);
 		}
@@ -564,7 +568,8 @@ static void test_success_publishes_defs(void **st)
 		if (!json_object_size(json_object_get(want, "annotations")))
 			json_object_del(want, "annotations");
 		if (!json_equal(got, want)) {
-			char *g = json_dumps(got, JSON_SORT_KEYS), *w = json_dumps(want, JSON_SORT_KEYS);
+			char *g = json_dumps(got, JSON_SORT_KEYS);
+			char *w = json_dumps(want, JSON_SORT_KEYS);
 			fail_msg("published def changed:\n got  %s\n want %s", g, w);
 		}
 		json_decref(got);

@@ -74,23 +74,29 @@ static void fx_defer(struct cx_exchange *x)
 	pthread_mutex_unlock(&e->lock);
 }
 
-static void ex_init(struct fx_ex *e, const struct cx_principal *who, struct cx_session *sess)
+/* On the heap: when a test fails half-way, a worker may still answer into it during teardown,
+ * so it must not live in the failed test's stack frame (it is leaked instead). */
+static struct fx_ex *ex_new(const struct cx_principal *who, struct cx_session *sess)
 {
-	memset(e, 0, sizeof(*e));
+	struct fx_ex *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->cond, NULL);
 	e->x.who = who;
 	e->x.session = sess;
 	e->x.defer = fx_defer;
 	e->x.reply = fx_reply;
+	return e;
 }
 
-static void ex_release(struct fx_ex *e)
+static void ex_free(struct fx_ex *e)
 {
 	json_decref(e->response);
 	free(e->x.new_session_id);
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->cond);
+	free(e);
 }
 
 static int ex_replies(struct fx_ex *e)
@@ -231,6 +237,10 @@ static int fixture_new(void **state, const struct opts *o)
 	int fd;
 
 	assert_non_null(f);
+	/* After a failed assertion, calls may be left that teardown's drain waits for; a hang
+	 * would stall the whole test run (scripts/run-tests.sh has no timeout), so it becomes a
+	 * crash that names this binary instead. Disarmed in teardown. */
+	alarm(30);
 	cx_gw_config_defaults(&f->conf);
 	cx_sha256_hex(TOKEN_GW, strlen(TOKEN_GW), gw_hash);
 	cx_sha256_hex(TOKEN_RO, strlen(TOKEN_RO), ro_hash);
@@ -285,7 +295,8 @@ static int setup_paged(void **state)
 
 static int setup_deadline(void **state)
 {
-	return fixture_new(state, &(struct opts){ .call_timeout_ms = 200, .workers = DEADLINE_CALLS });
+	return fixture_new(state,
+			   &(struct opts){ .call_timeout_ms = 200, .workers = DEADLINE_CALLS });
 }
 
 static int setup_single(void **state)
@@ -302,7 +313,8 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	cx_server_drain(f->s);
+	/* Every handler here stops by its deadline: no worker is left behind. */
+	assert_int_equal(cx_server_drain(f->s), 0);
 	cx_server_free(f->s);
 	cx_audit_close(f->audit);
 	cx_registry_free(f->reg);
@@ -310,6 +322,7 @@ static int teardown(void **state)
 	cx_gw_config_release(&f->conf);
 	unlink(f->audit_path);
 	free(f);
+	alarm(0);
 	return 0;
 }
 
@@ -320,14 +333,14 @@ static int teardown(void **state)
 static json_t *roundtrip_as(struct fixture *f, const struct cx_principal *who,
 			    struct cx_session *sess, json_t *msg)
 {
-	struct fx_ex e;
+	struct fx_ex *e;
 	json_t *r;
 
-	ex_init(&e, who, sess);
-	cx_server_submit(f->s, &e.x, msg);
-	r = json_incref(ex_wait(&e));
-	assert_int_equal(ex_replies(&e), 1);
-	ex_release(&e);
+	e = ex_new(who, sess);
+	cx_server_submit(f->s, &e->x, msg);
+	r = json_incref(ex_wait(e));
+	assert_int_equal(ex_replies(e), 1);
+	ex_free(e);
 	return r;
 }
 
@@ -357,7 +370,8 @@ static json_t *tool_call_as(struct fixture *f, const struct cx_principal *who,
 			    struct cx_session *sess, const char *tool, const char *args)
 {
 	return roundtrip_as(f, who, sess,
-			    packf("{\"jsonrpc\":\"2.0\",\"id\":\"call-1\",\"method\":\"tools/call\","
+			    packf("{\"jsonrpc\":\"2.0\",\"id\":\"call-1\","
+				  "\"method\":\"tools/call\","
 				  "\"params\":{\"name\":\"%s\",\"arguments\":%s}}", tool, args));
 }
 
@@ -502,8 +516,8 @@ static void test_ids_echoed_unchanged(void **state)
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		json_t *want = json_loads(ids[i], JSON_DECODE_ANY, NULL);
 		json_t *r = roundtrip_as(f, f->who, &sess,
-					 packf("{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"ping\"}",
-					       ids[i]));
+					 packf("{\"jsonrpc\":\"2.0\",\"id\":%s,"
+					       "\"method\":\"ping\"}", ids[i]));
 
 		assert_non_null(want);
 		if (!json_equal(json_object_get(r, "id"), want) ||
@@ -586,14 +600,14 @@ static void test_requests_before_initialize(void **state)
 
 	/* session_ready (set by a transport that restored the session) counts as initialized */
 	{
-		struct fx_ex e;
-		ex_init(&e, f->who, &sess);
-		e.x.session_ready = true;
-		cx_server_submit(f->s, &e.x,
+		struct fx_ex *e;
+		e = ex_new(f->who, &sess);
+		e->x.session_ready = true;
+		cx_server_submit(f->s, &e->x,
 				 parse("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}"));
 		assert_true(json_is_array(json_object_get(
-			json_object_get(ex_wait(&e), "result"), "tools")));
-		ex_release(&e);
+			json_object_get(ex_wait(e), "result"), "tools")));
+		ex_free(e);
 	}
 	cx_session_release(&sess);
 }
@@ -680,21 +694,21 @@ static void test_sealed_session_id(void **state)
 {
 	struct fixture *f = *state;
 	struct cx_session sess, opened;
-	struct fx_ex e;
+	struct fx_ex *e;
 	json_t *r, *l;
 
 	cx_session_init(&sess);
-	ex_init(&e, f->who, &sess);
-	e.x.want_session_id = true;
-	cx_server_submit(f->s, &e.x,
+	e = ex_new(f->who, &sess);
+	e->x.want_session_id = true;
+	cx_server_submit(f->s, &e->x,
 			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
 			       "\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},"
 			       "\"clientInfo\":{\"name\":\"probe\",\"version\":\"9\"}}}"));
-	r = ex_wait(&e);
+	r = ex_wait(e);
 	assert_string_equal(json_string_value(json_object_get(result_of(r), "protocolVersion")),
 			    "2025-06-18");
-	assert_non_null(e.x.new_session_id);
-	assert_int_equal(cx_session_open(cx_server_session_key(f->s), e.x.new_session_id, 3600,
+	assert_non_null(e->x.new_session_id);
+	assert_int_equal(cx_session_open(cx_server_session_key(f->s), e->x.new_session_id, 3600,
 					 &opened),
 			 CX_SESSION_OK);
 	assert_string_equal(opened.version, "2025-06-18");
@@ -702,7 +716,9 @@ static void test_sealed_session_id(void **state)
 			    "probe");
 	assert_string_equal(opened.fp, sess.fp);
 	assert_true(sess.fp[0] != '\0');
-	ex_release(&e);
+	/* bound to the principal that initialized it */
+	assert_string_equal(opened.subject, "stdio");
+	ex_free(e);
 
 	/* The opened session serves requests, and the audit line carries its fingerprint. */
 	r = tool_call_as(f, f->who, &opened, "testkit_echo", "{\"text\":\"hi\"}");
@@ -715,15 +731,33 @@ static void test_sealed_session_id(void **state)
 	cx_session_release(&opened);
 	cx_session_release(&sess);
 
+	/* A token's session names the token. */
+	cx_session_init(&sess);
+	e = ex_new(cx_server_authenticate(f->s, TOKEN_RO), &sess);
+	e->x.want_session_id = true;
+	cx_server_submit(f->s, &e->x,
+			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+			       "\"params\":{\"protocolVersion\":\"2025-03-26\"}}"));
+	ex_wait(e);
+	assert_non_null(e->x.new_session_id);
+	assert_int_equal(cx_session_open(cx_server_session_key(f->s), e->x.new_session_id, 3600,
+					 &opened),
+			 CX_SESSION_OK);
+	assert_string_equal(opened.subject, "reader");
+	assert_string_equal(opened.version, "2025-03-26");
+	cx_session_release(&opened);
+	ex_free(e);
+	cx_session_release(&sess);
+
 	/* Without want_session_id nothing is sealed. */
 	cx_session_init(&sess);
-	ex_init(&e, f->who, &sess);
-	cx_server_submit(f->s, &e.x,
+	e = ex_new(f->who, &sess);
+	cx_server_submit(f->s, &e->x,
 			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
 			       "\"params\":{\"protocolVersion\":\"2025-06-18\"}}"));
-	ex_wait(&e);
-	assert_null(e.x.new_session_id);
-	ex_release(&e);
+	ex_wait(e);
+	assert_null(e->x.new_session_id);
+	ex_free(e);
 	cx_session_release(&sess);
 }
 
@@ -782,13 +816,13 @@ static void test_batch_2025_03_26(void **state)
 {
 	struct fixture *f = *state;
 	struct cx_session sess;
-	struct fx_ex e;
+	struct fx_ex *e;
 	json_t *r, *id;
 
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-03-26");
-	ex_init(&e, f->who, &sess);
-	cx_server_submit(f->s, &e.x,
+	e = ex_new(f->who, &sess);
+	cx_server_submit(f->s, &e->x,
 			 parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
 			       "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"},"
 			       "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"tools/call\","
@@ -798,9 +832,9 @@ static void test_batch_2025_03_26(void **state)
 			       "\"params\":{\"protocolVersion\":\"2025-03-26\"}},"
 			       "{\"jsonrpc\":\"1.0\",\"id\":5,\"method\":\"ping\"}]"));
 	/* Nothing asynchronous in it: answered before submit returns. */
-	assert_int_equal(ex_replies(&e), 1);
-	assert_int_equal(ex_defers(&e), 0);
-	r = e.response;
+	assert_int_equal(ex_replies(e), 1);
+	assert_int_equal(ex_defers(e), 0);
+	r = e->response;
 	assert_true(json_is_array(r));
 	assert_int_equal(json_array_size(r), 5);       /* the notification gets none */
 
@@ -823,7 +857,7 @@ static void test_batch_2025_03_26(void **state)
 	json_decref(id);
 	/* The initialize inside did not touch the session. */
 	assert_string_equal(sess.version, "2025-03-26");
-	ex_release(&e);
+	ex_free(e);
 
 	/* Only notifications: nothing to send. */
 	assert_null(roundtrip(f, &sess, "[{\"jsonrpc\":\"2.0\",\"method\":\"a\"},"
@@ -839,21 +873,22 @@ static void test_batch_with_async_calls(void **state)
 {
 	struct fixture *f = *state;
 	struct cx_session sess;
-	struct fx_ex e;
+	struct fx_ex *e;
 	json_t *r, *id;
 
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-03-26");
-	ex_init(&e, f->who, &sess);
-	cx_server_submit(f->s, &e.x,
+	e = ex_new(f->who, &sess);
+	cx_server_submit(f->s, &e->x,
 			 parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"testkit_sleep\",\"arguments\":{\"ms\":50}}},"
 			       "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"},"
 			       "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\","
-			       "\"params\":{\"name\":\"testkit_echo\",\"arguments\":{\"text\":\"b\"}}}]"));
+			       "\"params\":{\"name\":\"testkit_echo\","
+			       "\"arguments\":{\"text\":\"b\"}}}]"));
 	/* Deferred once for the whole batch, however many members went to workers. */
-	assert_int_equal(ex_defers(&e), 1);
-	r = ex_wait(&e);
+	assert_int_equal(ex_defers(e), 1);
+	r = ex_wait(e);
 	assert_true(json_is_array(r));
 	assert_int_equal(json_array_size(r), 3);
 	id = json_integer(1);
@@ -865,9 +900,9 @@ static void test_batch_with_async_calls(void **state)
 	id = json_integer(3);
 	assert_false(is_error_result(by_id(r, id)));
 	json_decref(id);
-	cx_server_drain(f->s);
-	assert_int_equal(ex_replies(&e), 1);
-	ex_release(&e);
+	assert_int_equal(cx_server_drain(f->s), 0);
+	assert_int_equal(ex_replies(e), 1);
+	ex_free(e);
 	cx_session_release(&sess);
 }
 
@@ -893,7 +928,8 @@ static void test_tools_list_pages(void **state)
 
 		if (cursor)
 			r = roundtrip_as(f, f->who, &sess,
-					 packf("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\","
+					 packf("{\"jsonrpc\":\"2.0\",\"id\":1,"
+					       "\"method\":\"tools/list\","
 					       "\"params\":{\"cursor\":\"%s\"}}", cursor));
 		else
 			r = roundtrip(f, &sess,
@@ -934,7 +970,8 @@ static void test_tools_list_pages(void **state)
 						   "\"Yzk5OTk5OTk5OTk5OQ\"" /* c999999999999 */ };
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			r = roundtrip_as(f, f->who, &sess,
-					 packf("{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/list\","
+					 packf("{\"jsonrpc\":\"2.0\",\"id\":9,"
+					       "\"method\":\"tools/list\","
 					       "\"params\":{\"cursor\":%s}}", bad[i]));
 			if (error_code(r) != CX_RPC_INVALID_PARAMS)
 				fail_msg("cursor %s: %s", bad[i], json_dumps(r, JSON_COMPACT));
@@ -1192,21 +1229,21 @@ static void test_nonblocking_tool_is_synchronous(void **state)
 	struct fixture *f = *state;
 	struct cx_session sess;
 	const json_t *sc, *a;
-	struct fx_ex e;
+	struct fx_ex *e;
 	json_t *r, *text;
 	size_t i;
 	bool has_testkit = false;
 
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-11-25");
-	ex_init(&e, f->who, &sess);
-	cx_server_submit(f->s, &e.x,
+	e = ex_new(f->who, &sess);
+	cx_server_submit(f->s, &e->x,
 			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"gateway_status\"}}"));
-	assert_int_equal(ex_replies(&e), 1);
-	assert_int_equal(ex_defers(&e), 0);
-	assert_true(pthread_equal(e.reply_thread, pthread_self()));
-	r = e.response;
+	assert_int_equal(ex_replies(e), 1);
+	assert_int_equal(ex_defers(e), 0);
+	assert_true(pthread_equal(e->reply_thread, pthread_self()));
+	r = e->response;
 	assert_false(is_error_result(r));
 	sc = json_object_get(result_of(r), "structuredContent");
 	assert_string_equal(json_string_value(json_object_get(sc, "version")), CX_VERSION);
@@ -1220,7 +1257,7 @@ static void test_nonblocking_tool_is_synchronous(void **state)
 	text = parse(result_text(r));
 	assert_true(json_equal(text, sc));
 	json_decref(text);
-	ex_release(&e);
+	ex_free(e);
 	assert_audit(f, "gateway_status", "ok", "stdio", NULL);
 	cx_session_release(&sess);
 }
@@ -1229,19 +1266,19 @@ static void test_blocking_tool_runs_on_worker(void **state)
 {
 	struct fixture *f = *state;
 	struct cx_session sess;
-	struct fx_ex e;
+	struct fx_ex *e;
 	json_t *r, *text;
 
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-11-25");
-	ex_init(&e, f->who, &sess);
-	cx_server_submit(f->s, &e.x,
+	e = ex_new(f->who, &sess);
+	cx_server_submit(f->s, &e->x,
 			 parse("{\"jsonrpc\":\"2.0\",\"id\":\"e\",\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"testkit_echo\","
 			       "\"arguments\":{\"text\":\"hi\",\"mode\":\"upper\",\"count\":2}}}"));
-	assert_int_equal(ex_defers(&e), 1);
-	r = ex_wait(&e);
-	assert_false(pthread_equal(e.reply_thread, pthread_self()));
+	assert_int_equal(ex_defers(e), 1);
+	r = ex_wait(e);
+	assert_false(pthread_equal(e->reply_thread, pthread_self()));
 	assert_string_equal(json_string_value(json_object_get(r, "id")), "e");
 	assert_false(is_error_result(r));
 	assert_string_equal(json_string_value(json_object_get(
@@ -1249,10 +1286,10 @@ static void test_blocking_tool_runs_on_worker(void **state)
 	text = parse(result_text(r));
 	assert_string_equal(json_string_value(json_object_get(text, "text")), "HIHI");
 	json_decref(text);
-	cx_server_drain(f->s);
-	assert_int_equal(ex_replies(&e), 1);
-	assert_int_equal(ex_defers(&e), 1);
-	ex_release(&e);
+	assert_int_equal(cx_server_drain(f->s), 0);
+	assert_int_equal(ex_replies(e), 1);
+	assert_int_equal(ex_defers(e), 1);
+	ex_free(e);
 	assert_audit(f, "testkit_echo", "ok", "stdio", NULL);
 	cx_session_release(&sess);
 }
@@ -1305,7 +1342,7 @@ static void test_deadline(void **state)
 {
 	struct fixture *f = *state;
 	struct cx_session sess;
-	struct fx_ex e[DEADLINE_CALLS];
+	struct fx_ex *e[DEADLINE_CALLS];
 	int64_t t0, took;
 	json_t *lines, *l;
 	size_t i;
@@ -1314,16 +1351,18 @@ static void test_deadline(void **state)
 	initialize(f, &sess, "2025-11-25");
 	t0 = cx_now_ms();
 	for (i = 0; i < DEADLINE_CALLS; i++) {
-		ex_init(&e[i], f->who, &sess);
-		cx_server_submit(f->s, &e[i].x,
-				 i % 2 ? parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		e[i] = ex_new(f->who, &sess);
+		cx_server_submit(f->s, &e[i]->x,
+				 i % 2 ? parse("{\"jsonrpc\":\"2.0\",\"id\":1,"
+					       "\"method\":\"tools/call\","
 					       "\"params\":{\"name\":\"testkit_sleep\","
 					       "\"arguments\":{\"ms\":5000}}}")
-				       : parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+				       : parse("{\"jsonrpc\":\"2.0\",\"id\":1,"
+					       "\"method\":\"tools/call\","
 					       "\"params\":{\"name\":\"spin_until_cancelled\"}}"));
 	}
 	for (i = 0; i < DEADLINE_CALLS; i++) {
-		json_t *r = ex_wait(&e[i]);
+		json_t *r = ex_wait(e[i]);
 
 		assert_is_error(r, "did not finish within");
 		assert_contains(result_text(r), "200 ms");
@@ -1333,11 +1372,11 @@ static void test_deadline(void **state)
 		fail_msg("deadline replies after %lld ms", (long long)took);
 	/* The handlers stopped; their late answers are dropped. */
 	t0 = cx_now_ms();
-	cx_server_drain(f->s);
+	assert_int_equal(cx_server_drain(f->s), 0);
 	assert_true(cx_now_ms() - t0 < 2000);
 	for (i = 0; i < DEADLINE_CALLS; i++) {
-		assert_int_equal(ex_replies(&e[i]), 1);
-		ex_release(&e[i]);
+		assert_int_equal(ex_replies(e[i]), 1);
+		ex_free(e[i]);
 	}
 	/* One audit line per call, each saying the deadline passed. */
 	lines = audit_lines(f);
@@ -1356,30 +1395,30 @@ static void test_deadline_in_queue(void **state)
 {
 	struct fixture *f = *state;
 	struct cx_session sess;
-	struct fx_ex busy, queued;
+	struct fx_ex *busy, *queued;
 	int64_t t0;
 
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-11-25");
 	atomic_store(&spin_count_runs, 0);
-	ex_init(&busy, f->who, &sess);
-	ex_init(&queued, f->who, &sess);
+	busy = ex_new(f->who, &sess);
+	queued = ex_new(f->who, &sess);
 	t0 = cx_now_ms();
-	cx_server_submit(f->s, &busy.x,
+	cx_server_submit(f->s, &busy->x,
 			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"spin_stubborn\"}}"));
-	cx_server_submit(f->s, &queued.x,
+	cx_server_submit(f->s, &queued->x,
 			 parse("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"spin_count\"}}"));
-	assert_is_error(ex_wait(&queued), "did not finish within");
+	assert_is_error(ex_wait(queued), "did not finish within");
 	assert_true(cx_now_ms() - t0 < 380);   /* at its deadline, not when the worker frees */
-	assert_is_error(ex_wait(&busy), "did not finish within");
-	cx_server_drain(f->s);
+	assert_is_error(ex_wait(busy), "did not finish within");
+	assert_int_equal(cx_server_drain(f->s), 0);
 	assert_int_equal(atomic_load(&spin_count_runs), 0);
-	assert_int_equal(ex_replies(&busy), 1);
-	assert_int_equal(ex_replies(&queued), 1);
-	ex_release(&busy);
-	ex_release(&queued);
+	assert_int_equal(ex_replies(busy), 1);
+	assert_int_equal(ex_replies(queued), 1);
+	ex_free(busy);
+	ex_free(queued);
 	cx_session_release(&sess);
 }
 
@@ -1387,36 +1426,36 @@ static void test_queue_full(void **state)
 {
 	struct fixture *f = *state;
 	struct cx_session sess;
-	struct fx_ex e[3];
+	struct fx_ex *e[3];
 	int immediate = 0, slept = 0;
 
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-11-25");
 	for (int i = 0; i < 3; i++) {
-		ex_init(&e[i], f->who, &sess);
-		cx_server_submit(f->s, &e[i].x,
+		e[i] = ex_new(f->who, &sess);
+		cx_server_submit(f->s, &e[i]->x,
 				 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 				       "\"params\":{\"name\":\"testkit_sleep\","
 				       "\"arguments\":{\"ms\":300}}}"));
-		if (ex_replies(&e[i]) == 1) {
-			assert_is_error(e[i].response, "saturated");
+		if (ex_replies(e[i]) == 1) {
+			assert_is_error(e[i]->response, "saturated");
 			immediate++;
 		}
 	}
 	assert_true(immediate >= 1);
 	assert_true(immediate <= 2);
 	for (int i = 0; i < 3; i++) {
-		json_t *r = ex_wait(&e[i]);
+		json_t *r = ex_wait(e[i]);
 		if (!is_error_result(r)) {
 			assert_string_equal(result_text(r), "slept");
 			slept++;
 		}
 	}
 	assert_int_equal(slept, 3 - immediate);
-	cx_server_drain(f->s);
+	assert_int_equal(cx_server_drain(f->s), 0);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(ex_replies(&e[i]), 1);
-		ex_release(&e[i]);
+		assert_int_equal(ex_replies(e[i]), 1);
+		ex_free(e[i]);
 	}
 	assert_audit(f, "testkit_sleep", "ok", NULL, NULL);
 	{
@@ -1437,13 +1476,14 @@ struct drain_arg {
 	struct fx_ex *inflight;
 	int replies_when_drained;
 	int64_t drained_ms;
+	size_t abandoned;
 };
 
 static void *drain_main(void *p)
 {
 	struct drain_arg *d = p;
 
-	cx_server_drain(d->s);
+	d->abandoned = cx_server_drain(d->s);
 	d->drained_ms = cx_now_ms();
 	d->replies_when_drained = ex_replies(d->inflight);
 	return NULL;
@@ -1453,19 +1493,21 @@ static void test_drain(void **state)
 {
 	struct fixture *f = *state;
 	struct cx_session sess;
-	struct fx_ex sleeper, late;
-	struct drain_arg d = { .s = f->s, .inflight = &sleeper };
+	struct fx_ex *sleeper, *late;
+	struct drain_arg d = { .s = f->s, .inflight = NULL };
 	pthread_t th;
 	int64_t t0, until;
 	bool refused = false;
 
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-11-25");
-	ex_init(&sleeper, f->who, &sess);
+	sleeper = ex_new(f->who, &sess);
+	d.inflight = sleeper;
 	t0 = cx_now_ms();
-	cx_server_submit(f->s, &sleeper.x,
+	cx_server_submit(f->s, &sleeper->x,
 			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
-			       "\"params\":{\"name\":\"testkit_sleep\",\"arguments\":{\"ms\":600}}}"));
+			       "\"params\":{\"name\":\"testkit_sleep\","
+			       "\"arguments\":{\"ms\":600}}}"));
 	assert_int_equal(pthread_create(&th, NULL, drain_main, &d), 0);
 
 	/* Until drain has begun, calls are still taken (and answered); then they are refused.
@@ -1484,25 +1526,27 @@ static void test_drain(void **state)
 	}
 	assert_true(refused);
 	/* the in-flight call was still running when the refusal came */
-	assert_int_equal(ex_replies(&sleeper), 0);
+	assert_int_equal(ex_replies(sleeper), 0);
 	assert_audit(f, "testkit_echo", "refused", "stdio", "shutting down");
 
 	assert_int_equal(pthread_join(th, NULL), 0);
 	/* drain returned only after the in-flight call was answered, and it finished */
 	assert_int_equal(d.replies_when_drained, 1);
+	assert_int_equal(d.abandoned, 0);
 	assert_true(d.drained_ms - t0 >= 590);
-	assert_string_equal(result_text(sleeper.response), "slept");
-	assert_false(is_error_result(sleeper.response));
-	ex_release(&sleeper);
+	assert_string_equal(result_text(sleeper->response), "slept");
+	assert_false(is_error_result(sleeper->response));
+	ex_free(sleeper);
 
 	/* and after drain, still refused */
-	ex_init(&late, f->who, &sess);
-	cx_server_submit(f->s, &late.x,
+	late = ex_new(f->who, &sess);
+	cx_server_submit(f->s, &late->x,
 			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
-			       "\"params\":{\"name\":\"testkit_echo\",\"arguments\":{\"text\":\"x\"}}}"));
-	assert_int_equal(ex_replies(&late), 1);
-	assert_is_error(late.response, "shutting down");
-	ex_release(&late);
+			       "\"params\":{\"name\":\"testkit_echo\","
+			       "\"arguments\":{\"text\":\"x\"}}}"));
+	assert_int_equal(ex_replies(late), 1);
+	assert_is_error(late->response, "shutting down");
+	ex_free(late);
 	cx_session_release(&sess);
 }
 
