@@ -19,19 +19,44 @@
 #define CX_NONBLOCKING  (1u << 4)   /* never blocks (no I/O, no locks held long): dispatch may
                                      * run it on the transport thread instead of a worker */
 
+struct cx_call_channel;                 /* the gateway's side of a call; opaque to adapters */
+
 /* What a handler knows about the call it serves. Valid for the duration of the call. */
 struct cx_call {
-	const char *tool;               /* full tool name */
+	const char *tool;               /* full tool name (or the resource URI, prompt name) */
 	const char *caller;             /* token name, "stdio" or "anonymous" */
 	void *state;                    /* the adapter's state from init() */
 	int64_t deadline_ms;            /* cx_now_ms() value after which the call is abandoned */
 	atomic_bool *cancelled;         /* set when the deadline passes or the client cancels */
+	struct cx_call_channel *chan;   /* talks back to the client; NULL: nobody listens */
 };
 
 /* True once the call is cancelled or past its deadline: stop and return promptly. */
 bool cx_call_cancelled(const struct cx_call *call);
 /* Milliseconds left before the deadline (0 when past it). */
 long cx_call_remaining_ms(const struct cx_call *call);
+
+/* Talking to the client while the call runs (gateway/channel.c). Each is a no-op returning 0
+ * when the client cannot hear it: no channel, no progress token, a log level that filters
+ * the message out. They send on the call's own stream (the POST's SSE stream, or stdout). */
+
+/* notifications/progress, when the request carried _meta.progressToken. total <= 0: unknown.
+ * message may be NULL. */
+int cx_call_progress(struct cx_call *call, double progress, double total, const char *message);
+/* notifications/message at an RFC 5424 level name ("debug", "info", "notice", "warning",
+ * "error", "critical", "alert", "emergency"), if the session's logging/setLevel allows it.
+ * logger may be NULL. Steals data. */
+int cx_call_log(struct cx_call *call, const char *level, const char *logger, json_t *data);
+/* True when the client declared the capability ("sampling", "elicitation", "roots") at
+ * initialize. */
+bool cx_call_client_can(const struct cx_call *call, const char *capability);
+/* A request to the client in the middle of the call (sampling/createMessage,
+ * elicitation/create, roots/list): sent on the call's stream; waits for the client's answer
+ * until the call's deadline or cancellation. Steals params. 0 with *result (new reference),
+ * or -1 with err saying why (no channel, client lacks the capability, client error, timed
+ * out, cancelled). */
+int cx_call_request(struct cx_call *call, const char *method, json_t *params, json_t **result,
+		    struct cx_err *err);
 
 struct cx_tool {
 	const char *name;       /* "proxmox_list_vms"; must start with the adapter's name + '_' */
@@ -42,10 +67,36 @@ struct cx_tool {
 	unsigned flags;
 };
 
+/* Resources, prompts and completions: optional. Each runs on a worker like a tool call, with a
+ * struct cx_call for deadline, cancellation and the client channel. Answers are MCP result
+ * objects; "not found" is CX_NOT_FOUND with err saying what was missing (-32002 for resources,
+ * -32602 for prompts); other failures -1 (-32603). */
+#define CX_NOT_FOUND (-2)
+
 struct cx_adapter {
 	const char *name;               /* config key and tool-name prefix */
 	const char *tools_json;         /* tools.json: [{name, description, inputSchema, ...}] */
 	const struct cx_tool *tools;    /* ends with an entry whose name is NULL */
+
+	/* {"resources": [Resource...], "resourceTemplates": [ResourceTemplate...]}; URIs and
+	 * templates must be unique across adapters. NULL: no resources. */
+	const char *resources_json;
+	/* *result = ReadResourceResult {"contents": [...]} (new reference). */
+	int (*read_resource)(struct cx_call *call, const char *uri, json_t **result,
+			     struct cx_err *err);
+	/* [Prompt...] with name, description, arguments; names unique. NULL: no prompts. */
+	const char *prompts_json;
+	/* *result = GetPromptResult {"description"?, "messages": [...]}; args is an object of
+	 * strings, required arguments already checked. */
+	int (*get_prompt)(struct cx_call *call, const char *name, const json_t *args,
+			  json_t **result, struct cx_err *err);
+	/* completion/complete for one of this adapter's prompts or resource templates: ref is
+	 * {"type": "ref/prompt", "name"} or {"type": "ref/resource", "uri"}; *values = array
+	 * of strings (new reference; the gateway caps it at 100). Optional. */
+	int (*complete)(struct cx_call *call, const json_t *ref, const char *argument,
+			const char *value, const json_t *context, json_t **values,
+			struct cx_err *err);
+
 	/* conf is borrowed (the adapter's object from config, or an empty object). */
 	int (*init)(const json_t *conf, void **state, struct cx_err *err);
 	void (*cleanup)(void *state);                           /* optional */

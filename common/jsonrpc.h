@@ -9,6 +9,7 @@
 #define CX_RPC_METHOD_NOT_FOUND (-32601)
 #define CX_RPC_INVALID_PARAMS   (-32602)
 #define CX_RPC_INTERNAL_ERROR   (-32603)
+#define CX_RPC_RESOURCE_NOT_FOUND (-32002)   /* MCP: resources/read of an unknown URI */
 
 enum cx_rpc_kind {
 	CX_RPC_REQUEST,         /* method and id: must be answered */

@@ -24,3 +24,16 @@ bool cx_policy_allows(const struct cx_principal *p, const struct cx_reg_tool *rt
 			 rt->name);
 	return false;
 }
+
+bool cx_policy_sees_adapter(const struct cx_principal *p, const struct cx_registry *reg,
+			    const struct cx_adapter *a)
+{
+	if (!p->allow)
+		return true;
+	for (size_t i = 0; i < cx_registry_count(reg); i++) {
+		const struct cx_reg_tool *rt = cx_registry_at(reg, i);
+		if (rt->adapter == a && cx_policy_allows(p, rt, NULL, 0))
+			return true;
+	}
+	return false;
+}

@@ -26,6 +26,8 @@ struct cx_registry {
 	size_t nadapters;
 	struct cx_reg_tool *tools;
 	size_t ntools;
+	struct cx_reg_entry *entries[3];        /* by enum cx_reg_kind */
+	size_t nentries[3];
 
 	pthread_mutex_t lock;           /* health fields */
 	pthread_cond_t wake;
@@ -192,6 +194,17 @@ fail:
 	return -1;
 }
 
+/* Removes the tools pair_tools just added for a (they are the last ones). */
+static void unpair_tools(struct cx_registry *r, const struct cx_adapter *a)
+{
+	while (r->ntools && r->tools[r->ntools - 1].adapter == a) {
+		struct cx_reg_tool *rt = &r->tools[--r->ntools];
+		cx_schema_free(rt->input);
+		cx_schema_free(rt->output);
+		json_decref(rt->def);
+	}
+}
+
 static int pair_tools(struct cx_registry *r, const struct cx_adapter *a, void *state,
 		      struct cx_err *err)
 {
@@ -234,6 +247,182 @@ out:
 	return rc;
 }
 
+static const char *const kind_keys[] = { "uri", "uriTemplate", "name" };
+static const char *const kind_names[] = { "resource", "resource template", "prompt" };
+
+static const struct cx_reg_entry *find_entry(const struct cx_registry *r, enum cx_reg_kind k,
+					     const char *key)
+{
+	for (size_t i = 0; i < r->nentries[k]; i++)
+		if (!strcmp(r->entries[k][i].key, key))
+			return &r->entries[k][i];
+	return NULL;
+}
+
+static int add_entry(struct cx_registry *r, enum cx_reg_kind k, const struct cx_adapter *a,
+		     void *state, const json_t *src, struct cx_err *err)
+{
+	const char *key = json_string_value(json_object_get(src, kind_keys[k]));
+	struct cx_reg_entry *e;
+	json_t *def;
+
+	if (!json_is_object(src) || !key || !*key)
+		return cx_err_set(err, "every %s needs a \"%s\" string", kind_names[k],
+				  kind_keys[k]);
+	if (k != CX_REG_PROMPT && !json_is_string(json_object_get(src, "name")))
+		return cx_err_set(err, "%s '%s' needs a \"name\"", kind_names[k], key);
+	if (find_entry(r, k, key))
+		return cx_err_set(err, "%s '%s' is defined twice", kind_names[k], key);
+	if (k == CX_REG_PROMPT) {
+		const json_t *args = json_object_get(src, "arguments"), *arg;
+		size_t i;
+
+		if (args && !json_is_array(args))
+			return cx_err_set(err, "prompt '%s': arguments must be an array", key);
+		json_array_foreach(args, i, arg)
+			if (!json_is_string(json_object_get(arg, "name")))
+				return cx_err_set(err, "prompt '%s': every argument needs a name",
+						  key);
+	}
+	def = json_deep_copy(src);
+	e = realloc(r->entries[k], (r->nentries[k] + 1) * sizeof(*e));
+	if (!def || !e) {
+		json_decref(def);
+		if (e)
+			r->entries[k] = e;
+		return cx_err_set(err, "out of memory");
+	}
+	r->entries[k] = e;
+	e += r->nentries[k]++;
+	e->key = json_string_value(json_object_get(def, kind_keys[k]));
+	e->adapter = a;
+	e->state = state;
+	e->def = def;
+	return 0;
+}
+
+static void drop_entries_of(struct cx_registry *r, const struct cx_adapter *a)
+{
+	for (int k = 0; k < 3; k++) {
+		size_t keep = 0;
+		for (size_t i = 0; i < r->nentries[k]; i++) {
+			if (r->entries[k][i].adapter == a)
+				json_decref(r->entries[k][i].def);
+			else
+				r->entries[k][keep++] = r->entries[k][i];
+		}
+		r->nentries[k] = keep;
+	}
+}
+
+/* The adapter's resources and prompts, if it has any. */
+static int pair_catalog(struct cx_registry *r, const struct cx_adapter *a, void *state,
+			struct cx_err *err)
+{
+	json_t *doc = NULL, *list, *v;
+	size_t i;
+	int rc = -1;
+
+	if (a->resources_json) {
+		if (!a->read_resource)
+			return cx_err_set(err, "resources without a read_resource function");
+		doc = cx_json_loadb(a->resources_json, strlen(a->resources_json),
+				    TOOLS_JSON_MAX, err);
+		if (!json_is_object(doc)) {
+			if (doc)
+				cx_err_set(err, "resources must be an object");
+			cx_err_prefix(err, "resources: ");
+			goto out;
+		}
+		for (int k = CX_REG_RESOURCE; k <= CX_REG_TEMPLATE; k++) {
+			list = json_object_get(doc, k == CX_REG_RESOURCE ? "resources"
+									 : "resourceTemplates");
+			if (list && !json_is_array(list)) {
+				cx_err_set(err, "resources: lists must be arrays");
+				goto out;
+			}
+			json_array_foreach(list, i, v)
+				if (add_entry(r, (enum cx_reg_kind)k, a, state, v, err))
+					goto out;
+		}
+		json_decref(doc);
+		doc = NULL;
+	}
+	if (a->prompts_json) {
+		if (!a->get_prompt)
+			return cx_err_set(err, "prompts without a get_prompt function");
+		doc = cx_json_loadb(a->prompts_json, strlen(a->prompts_json), TOOLS_JSON_MAX,
+				    err);
+		if (!json_is_array(doc)) {
+			if (doc)
+				cx_err_set(err, "prompts must be an array");
+			cx_err_prefix(err, "prompts: ");
+			goto out;
+		}
+		json_array_foreach(doc, i, v)
+			if (add_entry(r, CX_REG_PROMPT, a, state, v, err))
+				goto out;
+	}
+	rc = 0;
+out:
+	json_decref(doc);
+	if (rc)
+		drop_entries_of(r, a);
+	return rc;
+}
+
+size_t cx_registry_entry_count(const struct cx_registry *r, enum cx_reg_kind kind)
+{
+	return r->nentries[kind];
+}
+
+const struct cx_reg_entry *cx_registry_entry_at(const struct cx_registry *r,
+						enum cx_reg_kind kind, size_t i)
+{
+	return i < r->nentries[kind] ? &r->entries[kind][i] : NULL;
+}
+
+const struct cx_reg_entry *cx_registry_find_prompt(const struct cx_registry *r, const char *name)
+{
+	return find_entry(r, CX_REG_PROMPT, name);
+}
+
+bool cx_uri_template_match(const char *t, const char *u)
+{
+	while (*t) {
+		if (*t == '{') {
+			const char *close = strchr(t, '}');
+			size_t n = 0;
+
+			if (!close)
+				return false;
+			/* A variable takes one or more characters up to the next '/', trying
+			 * each length so the rest of the template can match. */
+			while (u[n] && u[n] != '/')
+				n++;
+			for (size_t k = n; k >= 1; k--)
+				if (cx_uri_template_match(close + 1, u + k))
+					return true;
+			return false;
+		}
+		if (*t++ != *u++)
+			return false;
+	}
+	return *u == '\0';
+}
+
+const struct cx_reg_entry *cx_registry_resolve_uri(const struct cx_registry *r, const char *uri)
+{
+	const struct cx_reg_entry *e = find_entry(r, CX_REG_RESOURCE, uri);
+
+	if (e)
+		return e;
+	for (size_t i = 0; i < r->nentries[CX_REG_TEMPLATE]; i++)
+		if (cx_uri_template_match(r->entries[CX_REG_TEMPLATE][i].key, uri))
+			return &r->entries[CX_REG_TEMPLATE][i];
+	return NULL;
+}
+
 static int add_adapter(struct cx_registry *r, const struct cx_adapter *a, void *state,
 		       bool owns, struct cx_err *err)
 {
@@ -250,6 +439,10 @@ static int add_adapter(struct cx_registry *r, const struct cx_adapter *a, void *
 	r->adapters = ra;
 	if (pair_tools(r, a, state, err))
 		return cx_err_prefix(err, "adapter '%s': ", a->name);
+	if (pair_catalog(r, a, state, err)) {
+		unpair_tools(r, a);
+		return cx_err_prefix(err, "adapter '%s': ", a->name);
+	}
 	ra = &r->adapters[r->nadapters++];
 	memset(ra, 0, sizeof(*ra));
 	ra->adapter = a;
@@ -420,6 +613,11 @@ void cx_registry_free(struct cx_registry *r)
 		cx_schema_free(r->tools[i].input);
 		cx_schema_free(r->tools[i].output);
 		json_decref(r->tools[i].def);
+	}
+	for (int k = 0; k < 3; k++) {
+		for (size_t i = 0; i < r->nentries[k]; i++)
+			json_decref(r->entries[k][i].def);
+		free(r->entries[k]);
 	}
 	for (size_t i = r->nadapters; i-- > 0;) {
 		struct reg_adapter *ra = &r->adapters[i];

@@ -19,6 +19,14 @@ struct cx_reg_tool {
 	json_t *def;                            /* published tools/list entry; never mutated */
 };
 
+/* A resource, resource template or prompt some adapter offers. */
+struct cx_reg_entry {
+	const char *key;                        /* uri, uriTemplate or prompt name (in def) */
+	const struct cx_adapter *adapter;
+	void *state;
+	json_t *def;                            /* published list entry; never mutated */
+};
+
 struct cx_registry;
 
 struct cx_registry *cx_registry_new(void);
@@ -49,6 +57,20 @@ const struct cx_reg_tool *cx_registry_at(const struct cx_registry *r, size_t i);
 size_t cx_registry_adapter_count(const struct cx_registry *r);
 const struct cx_adapter *cx_registry_adapter_at(const struct cx_registry *r, size_t i,
 						void **state);
+
+/* Resources, templates and prompts, in registration order. */
+enum cx_reg_kind { CX_REG_RESOURCE, CX_REG_TEMPLATE, CX_REG_PROMPT };
+size_t cx_registry_entry_count(const struct cx_registry *r, enum cx_reg_kind kind);
+const struct cx_reg_entry *cx_registry_entry_at(const struct cx_registry *r,
+						enum cx_reg_kind kind, size_t i);
+const struct cx_reg_entry *cx_registry_find_prompt(const struct cx_registry *r,
+						   const char *name);
+/* The entry serving uri: the resource with exactly that URI, else the first template that
+ * matches it (RFC 6570 simple expansion: each {var} matches one or more characters other
+ * than '/'). NULL when none does. */
+const struct cx_reg_entry *cx_registry_resolve_uri(const struct cx_registry *r,
+						   const char *uri);
+bool cx_uri_template_match(const char *tmpl, const char *uri);
 
 /* Calls every adapter's cleanup and frees everything. */
 void cx_registry_free(struct cx_registry *r);

@@ -25,11 +25,15 @@
 #include "../common/log.h"
 #include "../common/mcp.h"
 #include "../common/util.h"
+#include "channel.h"
 #include "policy.h"
 
 #define SERVER_NAME "cortex-gateway"
 #define SERVER_TITLE "Cortex"
 #define CURSOR_MAX 64
+
+/* What a job runs: a tool, or one of an adapter's resource, prompt and completion hooks. */
+enum job_kind { JOB_TOOL, JOB_READ, JOB_PROMPT, JOB_COMPLETE };
 
 struct job {
 	struct job *qnext;              /* run queue */
@@ -37,7 +41,14 @@ struct job {
 	bool on_dlist;
 	struct cx_server *s;
 	struct cx_exchange *x;          /* valid until replied */
-	const struct cx_reg_tool *rt;
+	enum job_kind kind;
+	const struct cx_reg_tool *rt;   /* JOB_TOOL */
+	const struct cx_adapter *adapter;       /* the others */
+	void *state;
+	char *name;                     /* tool name, URI or prompt name, for messages */
+	json_t *params;                 /* the request's params (new reference) */
+	struct cx_call_channel chan;
+	char skey[17];                  /* the session, to find the job when it is cancelled */
 	const char *caller;             /* the principal's name: lives as long as the server,
 	                                 * unlike x, which is gone once someone answered */
 	json_t *id;                     /* the client's id (new reference) */
@@ -82,6 +93,14 @@ struct cx_server {
 	size_t nworkers;
 	pthread_t watchdog;
 	bool watchdog_running;
+
+	struct cx_hub *hub;             /* requests to clients, session log levels */
+	struct {
+		cx_push_fn fn;
+		void *ctx;
+	} push[4];
+	size_t npush;
+	pthread_mutex_t push_lock;
 };
 
 /* ---- principals ---- */
@@ -248,32 +267,60 @@ static void job_unref(struct job *j)
 {
 	if (atomic_fetch_sub(&j->refs, 1) != 1)
 		return;
+	cx_channel_release(&j->chan);
 	json_decref(j->id);
 	json_decref(j->args);
+	json_decref(j->params);
+	free(j->name);
 	free(j);
 }
 
-/* Answers the client once: the first of worker and watchdog wins. Steals result. */
-static void job_answer(struct job *j, json_t *result, enum cx_audit_outcome outcome,
-		       const char *detail)
+/* How a job ends when it has no result: a JSON-RPC error, or silence for a cancelled one. */
+struct job_error {
+	int code;                       /* 0: -32603 */
+	const char *message;            /* NULL: a generic sentence */
+	json_t *data;                   /* stolen */
+	bool cancelled;                 /* reply(NULL): the client asked us to stop */
+};
+
+/* Answers the client once: the first of worker, watchdog and cancellation wins. Steals
+ * result (or e->data). Tool calls leave an audit line. */
+static void job_finish(struct job *j, json_t *result, struct job_error *e,
+		       enum cx_audit_outcome outcome, const char *detail)
 {
 	struct cx_server *s = j->s;
 	struct cx_exchange *x = j->x;
 
 	if (atomic_exchange(&j->replied, true)) {
 		json_decref(result);
+		if (e)
+			json_decref(e->data);
 		return;
 	}
-	audit_call(s, x, j->rt->name, j->args, outcome, j->start_ms, detail[0] ? detail : NULL);
+	cx_channel_close(&j->chan);
+	if (j->kind == JOB_TOOL)
+		audit_call(s, x, j->rt->name, j->args, outcome, j->start_ms,
+			   detail && detail[0] ? detail : NULL);
 	if (result)
 		reply_result(x, j->id, result);
+	else if (e && e->cancelled)
+		x->reply(x, NULL);
 	else
-		reply_error(x, j->id, CX_RPC_INTERNAL_ERROR,
-			    "internal error in the gateway; the call may be retried");
+		x->reply(x, cx_rpc_error(j->id, e && e->code ? e->code : CX_RPC_INTERNAL_ERROR,
+					 e && e->message ? e->message
+							 : "internal error in the gateway; the "
+							   "call may be retried",
+					 e ? e->data : NULL));
 	pthread_mutex_lock(&s->lock);
 	if (--s->unanswered == 0)
 		pthread_cond_broadcast(&s->idle);
 	pthread_mutex_unlock(&s->lock);
+}
+
+static void job_answer(struct job *j, json_t *result, enum cx_audit_outcome outcome,
+		       const char *detail)
+{
+	job_finish(j, result, NULL, outcome, detail);
 }
 
 static void dlist_remove(struct cx_server *s, struct job *j)
@@ -316,46 +363,145 @@ static void dlist_insert(struct cx_server *s, struct job *j)
  * handler gave up on its own deadline: the client sees the same sentence either way. */
 static void answer_deadline(struct job *j)
 {
-	char detail[64];
+	long ms = (long)(j->deadline_ms - j->start_ms);
+	char detail[64], msg[512];
 
-	snprintf(detail, sizeof(detail), "deadline of %ld ms passed",
-		 (long)(j->deadline_ms - j->start_ms));
-	job_answer(j,
-		   error_result("'%s' did not finish within %ld ms and was abandoned; the backend "
-				"may be slow or unreachable — check gateway_status, then retry or "
-				"narrow the request", j->rt->name,
-				(long)(j->deadline_ms - j->start_ms)),
-		   CX_AUDIT_IS_ERROR, detail);
+	snprintf(detail, sizeof(detail), "deadline of %ld ms passed", ms);
+	if (j->kind == JOB_TOOL) {
+		job_answer(j,
+			   error_result("'%s' did not finish within %ld ms and was abandoned; the "
+					"backend may be slow or unreachable — check gateway_status, "
+					"then retry or narrow the request", j->name, ms),
+			   CX_AUDIT_IS_ERROR, detail);
+		return;
+	}
+	cx_fmt(msg, sizeof(msg), "'%s' did not finish within %ld ms and was abandoned", j->name,
+	       ms);
+	job_finish(j, NULL, &(struct job_error){ .message = msg }, CX_AUDIT_ERROR, detail);
 }
 
-static void run_job(struct job *j)
+static void run_tool(struct job *j, struct cx_call *call)
 {
-	struct cx_server *s = j->s;
 	enum cx_audit_outcome outcome;
 	struct cx_result res;
 	char detail[512];
 	json_t *out;
 	int rc;
 
-	if (atomic_load(&j->replied))
-		return;         /* timed out in the queue */
-	struct cx_call call = {
-		.tool = j->rt->name,
-		.caller = j->caller,
-		.state = j->rt->state,
-		.deadline_ms = j->deadline_ms,
-		.cancelled = &j->cancelled,
-	};
 	cx_result_init(&res);
-	rc = j->rt->tool->call(&call, j->args, &res);
-	if (cx_now_ms() >= j->deadline_ms) {
+	rc = j->rt->tool->call(call, j->args, &res);
+	if (cx_now_ms() >= j->deadline_ms || atomic_load(&j->cancelled)) {
 		cx_result_release(&res);
-		answer_deadline(j);
+		if (!atomic_load(&j->replied))
+			answer_deadline(j);
 		return;
 	}
-	out = finish_result(s, j->rt, rc, &res, true, &outcome, detail, sizeof(detail));
+	out = finish_result(j->s, j->rt, rc, &res, true, &outcome, detail, sizeof(detail));
 	cx_result_release(&res);
 	job_answer(j, out, outcome, detail);
+}
+
+/* Completion values are capped at 100, as the specification asks. */
+static json_t *completion_result(json_t *values)
+{
+	size_t n = json_array_size(values);
+	json_t *page = json_array(), *v;
+	size_t i;
+
+	if (!page) {
+		json_decref(values);
+		return NULL;
+	}
+	json_array_foreach(values, i, v) {
+		if (i == 100)
+			break;
+		if (json_is_string(v))
+			json_array_append(page, v);
+	}
+	json_decref(values);
+	return json_pack("{s:{s:o, s:I, s:b}}", "completion", "values", page, "total",
+			 (json_int_t)n, "hasMore", n > 100);
+}
+
+static void run_hook(struct job *j, struct cx_call *call)
+{
+	const json_t *p = j->params;
+	struct cx_err err = { 0 };
+	json_t *result = NULL;
+	int rc = -1;
+
+	switch (j->kind) {
+	case JOB_READ:
+		rc = j->adapter->read_resource(call, j->name, &result, &err);
+		break;
+	case JOB_PROMPT: {
+		const json_t *args = json_object_get(p, "arguments");
+		json_t *empty = args ? NULL : json_object();
+		rc = j->adapter->get_prompt(call, j->name, args ? args : empty, &result, &err);
+		json_decref(empty);
+		break;
+	}
+	case JOB_COMPLETE: {
+		const json_t *arg = json_object_get(p, "argument");
+		json_t *values = NULL;
+		rc = j->adapter->complete(call, json_object_get(p, "ref"),
+					  json_string_value(json_object_get(arg, "name")),
+					  json_string_value(json_object_get(arg, "value")),
+					  json_object_get(p, "context"), &values, &err);
+		if (!rc)
+			result = values ? completion_result(values) : NULL;
+		break;
+	}
+	case JOB_TOOL:
+		return;
+	}
+	if (cx_now_ms() >= j->deadline_ms || atomic_load(&j->cancelled)) {
+		json_decref(result);
+		if (!atomic_load(&j->replied))
+			answer_deadline(j);
+		return;
+	}
+	if (rc == 0 && json_is_object(result)) {
+		job_finish(j, result, NULL, CX_AUDIT_OK, NULL);
+		return;
+	}
+	json_decref(result);
+	if (rc == CX_NOT_FOUND) {
+		bool res = j->kind == JOB_READ;
+		job_finish(j, NULL,
+			   &(struct job_error){
+				   .code = res ? CX_RPC_RESOURCE_NOT_FOUND : CX_RPC_INVALID_PARAMS,
+				   .message = err.msg[0] ? err.msg : "not found",
+				   .data = res ? json_pack("{s:s}", "uri", j->name) : NULL,
+			   },
+			   CX_AUDIT_ERROR, NULL);
+		return;
+	}
+	if (rc == 0)
+		cx_warn("adapter '%s' answered '%s' with something that is not an object",
+			j->adapter->name, j->name);
+	else if (err.msg[0])
+		cx_warn("adapter '%s' failed on '%s': %s", j->adapter->name, j->name, err.msg);
+	job_finish(j, NULL, &(struct job_error){ .message = err.msg[0] ? err.msg : NULL },
+		   CX_AUDIT_ERROR, NULL);
+}
+
+static void run_job(struct job *j)
+{
+	if (atomic_load(&j->replied))
+		return;         /* timed out or cancelled in the queue */
+	struct cx_call call = {
+		.tool = j->name,
+		.caller = j->caller,
+		.state = j->kind == JOB_TOOL ? j->rt->state : j->state,
+		.deadline_ms = j->deadline_ms,
+		.cancelled = &j->cancelled,
+		.chan = &j->chan,
+	};
+	if (j->kind == JOB_TOOL)
+		run_tool(j, &call);
+	else
+		run_hook(j, &call);
 }
 
 static void *worker_main(void *arg)
@@ -431,30 +577,38 @@ static void *watchdog_main(void *arg)
 	return NULL;
 }
 
-/* Queues a call; answers at once (isError) when the gateway is saturated or draining. */
-static void enqueue_call(struct cx_server *s, struct cx_exchange *x, const struct cx_reg_tool *rt,
-			 json_t *id, json_t *args, int64_t start_ms)
+/* A new job for x's request (id, params borrowed). NULL on out of memory. */
+static struct job *job_new(struct cx_server *s, struct cx_exchange *x, enum job_kind kind,
+			   const char *name, json_t *id, json_t *params, int64_t start_ms)
 {
-	struct job *j;
-	const char *busy = NULL;
+	struct job *j = calloc(1, sizeof(*j));
 
-	j = calloc(1, sizeof(*j));
-	if (!j) {
-		audit_call(s, x, rt->name, args, CX_AUDIT_ERROR, start_ms, "out of memory");
-		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
-		return;
+	if (!j || !(j->name = strdup(name))) {
+		free(j);
+		return NULL;
 	}
 	j->s = s;
 	j->x = x;
-	j->rt = rt;
+	j->kind = kind;
 	j->caller = x->who->name;
 	j->id = json_incref(id);
-	j->args = json_incref(args);
+	j->params = json_incref(params);
 	j->start_ms = start_ms;
 	j->deadline_ms = start_ms + s->conf->call_timeout_ms;
+	snprintf(j->skey, sizeof(j->skey), "%s", x->session ? x->session->fp : "");
 	atomic_init(&j->cancelled, false);
 	atomic_init(&j->replied, false);
 	atomic_init(&j->refs, 2);
+	cx_channel_init(&j->chan, s->hub, x, params, &j->cancelled, j->deadline_ms);
+	return j;
+}
+
+/* Queues a job; answers at once when the gateway is saturated or draining (an isError
+ * result for tools, a JSON-RPC error for the rest). Takes j. */
+static void enqueue_job(struct cx_server *s, struct job *j)
+{
+	struct cx_exchange *x = j->x;
+	const char *busy = NULL;
 
 	if (x->defer)
 		x->defer(x);
@@ -479,13 +633,59 @@ static void enqueue_call(struct cx_server *s, struct cx_exchange *x, const struc
 		pthread_cond_signal(&s->work);
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (busy) {
-		audit_call(s, x, rt->name, args, CX_AUDIT_REFUSED, start_ms, busy);
-		reply_result(x, id, error_result("'%s' was not run: %s", rt->name, busy));
-		json_decref(j->id);
-		json_decref(j->args);
-		free(j);
+	if (!busy)
+		return;
+	cx_channel_close(&j->chan);
+	if (j->kind == JOB_TOOL) {
+		audit_call(s, x, j->name, j->args, CX_AUDIT_REFUSED, j->start_ms, busy);
+		reply_result(x, j->id, error_result("'%s' was not run: %s", j->name, busy));
+	} else {
+		reply_error(x, j->id, CX_RPC_INTERNAL_ERROR, busy);
 	}
+	atomic_store(&j->refs, 1);
+	job_unref(j);
+}
+
+static void enqueue_call(struct cx_server *s, struct cx_exchange *x, const struct cx_reg_tool *rt,
+			 json_t *id, json_t *params, json_t *args, int64_t start_ms)
+{
+	struct job *j = job_new(s, x, JOB_TOOL, rt->name, id, params, start_ms);
+
+	if (!j) {
+		audit_call(s, x, rt->name, args, CX_AUDIT_ERROR, start_ms, "out of memory");
+		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
+		return;
+	}
+	j->rt = rt;
+	j->args = json_incref(args);
+	enqueue_job(s, j);
+}
+
+/* Cancels the job a client's notifications/cancelled names, if it is still running. */
+static void cancel_job(struct cx_server *s, struct cx_exchange *x, const json_t *request_id)
+{
+	const char *skey = x->session ? x->session->fp : "";
+	struct job *found = NULL;
+
+	if (!request_id)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (struct job *j = s->dhead; j; j = j->dnext) {
+		if (!strcmp(j->skey, skey) && j->caller == x->who->name &&
+		    json_equal(j->id, (json_t *)request_id)) {
+			found = j;
+			atomic_fetch_add(&found->refs, 1);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!found)
+		return;         /* finished already, or never ours: nothing to do */
+	atomic_store(&found->cancelled, true);
+	cx_debug("request cancelled by the client: '%s'", found->name);
+	job_finish(found, NULL, &(struct job_error){ .cancelled = true }, CX_AUDIT_IS_ERROR,
+		   "cancelled by the client");
+	job_unref(found);
 }
 
 /* ---- methods ---- */
@@ -540,9 +740,13 @@ static void do_initialize(struct cx_server *s, struct cx_exchange *x, json_t *id
 	cx_debug("session %s initialized with protocol %s (client asked for %s)",
 		 sess->fp[0] ? sess->fp : "stdio", version, requested);
 
-	result = json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s, s:s}, s:s}",
+	result = json_pack("{s:s, s:{s:{s:b}, s:{s:b, s:b}, s:{s:b}, s:{}, s:{}}, s:{s:s, s:s, s:s},"
+			   " s:s}",
 			   "protocolVersion", version,
 			   "capabilities", "tools", "listChanged", 0,
+			   "resources", "subscribe", 1, "listChanged", 0,
+			   "prompts", "listChanged", 0,
+			   "logging", "completions",
 			   "serverInfo", "name", SERVER_NAME, "title", SERVER_TITLE,
 			   "version", CX_VERSION,
 			   "instructions",
@@ -692,9 +896,191 @@ static void do_tools_call(struct cx_server *s, struct cx_exchange *x, json_t *id
 				    "internal error in the gateway; the call may be retried");
 		goto out;
 	}
-	enqueue_call(s, x, rt, id, args, start);
+	enqueue_call(s, x, rt, id, params, args, start);
 out:
 	json_decref(empty);
+}
+
+/* resources/list, resources/templates/list, prompts/list: the entries of the adapters the
+ * caller may see, paged like tools/list. */
+static void do_catalog_list(struct cx_server *s, struct cx_exchange *x, json_t *id,
+			    json_t *params, enum cx_reg_kind kind)
+{
+	static const char *const keys[] = { "resources", "resourceTemplates", "prompts" };
+	const json_t *jc = params ? json_object_get(params, "cursor") : NULL;
+	size_t offset = 0, seen = 0, page = (size_t)s->conf->page_size;
+	json_t *list = json_array(), *result = json_object();
+
+	if (jc && !json_is_null(jc) &&
+	    (!json_is_string(jc) || decode_cursor(json_string_value(jc), &offset))) {
+		json_decref(list);
+		json_decref(result);
+		reply_error(x, id, CX_RPC_INVALID_PARAMS,
+			    "invalid params: unknown cursor; start again without one");
+		return;
+	}
+	if (!list || !result || json_object_set(result, keys[kind], list)) {
+		json_decref(list);
+		json_decref(result);
+		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
+		return;
+	}
+	for (size_t i = 0; i < cx_registry_entry_count(s->reg, kind); i++) {
+		const struct cx_reg_entry *e = cx_registry_entry_at(s->reg, kind, i);
+
+		if (!cx_policy_sees_adapter(x->who, s->reg, e->adapter))
+			continue;
+		if (seen++ < offset)
+			continue;
+		if (json_array_size(list) == page) {
+			char cur[CURSOR_MAX + 1];
+			encode_cursor(offset + page, cur, sizeof(cur));
+			json_object_set_new(result, "nextCursor", json_string(cur));
+			break;
+		}
+		json_array_append(list, e->def);
+	}
+	json_decref(list);
+	reply_result(x, id, result);
+}
+
+/* Queues an adapter hook (resource read, prompt, completion) as a job. */
+static void enqueue_hook(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params,
+			 enum job_kind kind, const struct cx_reg_entry *e, const char *name)
+{
+	struct job *j = job_new(s, x, kind, name, id, params, cx_now_ms());
+
+	if (!j) {
+		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
+		return;
+	}
+	j->adapter = e->adapter;
+	j->state = e->state;
+	enqueue_job(s, j);
+}
+
+static void do_resources_read(struct cx_server *s, struct cx_exchange *x, json_t *id,
+			      json_t *params, bool subscribe, bool unsubscribe)
+{
+	const char *uri = json_string_value(json_object_get(params, "uri"));
+	const struct cx_reg_entry *e;
+	char msg[300];
+
+	if (!uri) {
+		reply_error(x, id, CX_RPC_INVALID_PARAMS, "invalid params: 'uri' (a string) is "
+			    "required");
+		return;
+	}
+	e = cx_registry_resolve_uri(s->reg, uri);
+	if (!e || !cx_policy_sees_adapter(x->who, s->reg, e->adapter)) {
+		cx_fmt(msg, sizeof(msg), "resource not found: '%.200s'", uri);
+		x->reply(x, cx_rpc_error(id, CX_RPC_RESOURCE_NOT_FOUND, msg,
+					 json_pack("{s:s}", "uri", uri)));
+		return;
+	}
+	if (subscribe || unsubscribe) {
+		/* Updates reach a session on its GET stream; the subscription itself is
+		 * remembered by the adapter that publishes updates (none of today's do). */
+		reply_result(x, id, json_object());
+		return;
+	}
+	enqueue_hook(s, x, id, params, JOB_READ, e, uri);
+}
+
+static void do_prompts_get(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
+{
+	const char *name = json_string_value(json_object_get(params, "name"));
+	const json_t *args = json_object_get(params, "arguments"), *a, *v;
+	const struct cx_reg_entry *e;
+	const char *key;
+	char msg[300];
+	size_t i;
+
+	if (!name || (args && !json_is_object(args))) {
+		reply_error(x, id, CX_RPC_INVALID_PARAMS, "invalid params: prompts/get needs "
+			    "'name' (a string) and optional 'arguments' (an object)");
+		return;
+	}
+	e = cx_registry_find_prompt(s->reg, name);
+	if (!e || !cx_policy_sees_adapter(x->who, s->reg, e->adapter)) {
+		cx_fmt(msg, sizeof(msg), "unknown prompt '%.200s'; prompts/list names them", name);
+		reply_error(x, id, CX_RPC_INVALID_PARAMS, msg);
+		return;
+	}
+	json_object_foreach((json_t *)args, key, v) {
+		if (!json_is_string(v)) {
+			cx_fmt(msg, sizeof(msg), "invalid params: argument '%.100s' must be a string",
+			       key);
+			reply_error(x, id, CX_RPC_INVALID_PARAMS, msg);
+			return;
+		}
+	}
+	json_array_foreach(json_object_get(e->def, "arguments"), i, a) {
+		const char *an = json_string_value(json_object_get(a, "name"));
+		if (json_is_true(json_object_get(a, "required")) && !json_object_get(args, an)) {
+			cx_fmt(msg, sizeof(msg), "invalid params: prompt '%.100s' needs argument "
+			       "'%.100s'", name, an);
+			reply_error(x, id, CX_RPC_INVALID_PARAMS, msg);
+			return;
+		}
+	}
+	enqueue_hook(s, x, id, params, JOB_PROMPT, e, name);
+}
+
+static void do_complete(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
+{
+	const json_t *ref = json_object_get(params, "ref");
+	const json_t *arg = json_object_get(params, "argument");
+	const char *type = json_string_value(json_object_get(ref, "type"));
+	const struct cx_reg_entry *e = NULL;
+	const char *name = NULL;
+
+	if (!type || !json_is_string(json_object_get(arg, "name")) ||
+	    !json_is_string(json_object_get(arg, "value"))) {
+		reply_error(x, id, CX_RPC_INVALID_PARAMS, "invalid params: completion/complete "
+			    "needs 'ref' and 'argument' {name, value}");
+		return;
+	}
+	if (!strcmp(type, "ref/prompt")) {
+		name = json_string_value(json_object_get(ref, "name"));
+		e = name ? cx_registry_find_prompt(s->reg, name) : NULL;
+	} else if (!strcmp(type, "ref/resource")) {
+		name = json_string_value(json_object_get(ref, "uri"));
+		for (size_t i = 0; name && !e &&
+				   i < cx_registry_entry_count(s->reg, CX_REG_TEMPLATE); i++) {
+			const struct cx_reg_entry *t =
+				cx_registry_entry_at(s->reg, CX_REG_TEMPLATE, i);
+			if (!strcmp(t->key, name))
+				e = t;
+		}
+		if (!e && name)
+			e = cx_registry_resolve_uri(s->reg, name);
+	}
+	if (!e || !cx_policy_sees_adapter(x->who, s->reg, e->adapter)) {
+		reply_error(x, id, CX_RPC_INVALID_PARAMS,
+			    "invalid params: 'ref' names no prompt or resource template here");
+		return;
+	}
+	if (!e->adapter->complete) {
+		/* Nothing to suggest is a valid answer. */
+		reply_result(x, id, json_pack("{s:{s:[], s:i, s:b}}", "completion", "values",
+					      "total", 0, "hasMore", 0));
+		return;
+	}
+	enqueue_hook(s, x, id, params, JOB_COMPLETE, e, name);
+}
+
+static void do_set_level(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
+{
+	const char *level = json_string_value(json_object_get(params, "level"));
+
+	if (!level || cx_hub_set_level(s->hub, x->session ? x->session->fp : "", level)) {
+		reply_error(x, id, CX_RPC_INVALID_PARAMS,
+			    "invalid params: 'level' must be one of debug, info, notice, warning, "
+			    "error, critical, alert, emergency");
+		return;
+	}
+	reply_result(x, id, json_object());
 }
 
 static void handle_request(struct cx_server *s, struct cx_exchange *x, const char *method,
@@ -714,10 +1100,28 @@ static void handle_request(struct cx_server *s, struct cx_exchange *x, const cha
 			    "first");
 		return;
 	}
-	if (!strcmp(method, "tools/list"))
-		do_tools_list(s, x, id, params);
-	else if (!strcmp(method, "tools/call"))
+	if (!strcmp(method, "tools/call"))
 		do_tools_call(s, x, id, params);
+	else if (!strcmp(method, "tools/list"))
+		do_tools_list(s, x, id, params);
+	else if (!strcmp(method, "resources/list"))
+		do_catalog_list(s, x, id, params, CX_REG_RESOURCE);
+	else if (!strcmp(method, "resources/templates/list"))
+		do_catalog_list(s, x, id, params, CX_REG_TEMPLATE);
+	else if (!strcmp(method, "resources/read"))
+		do_resources_read(s, x, id, params, false, false);
+	else if (!strcmp(method, "resources/subscribe"))
+		do_resources_read(s, x, id, params, true, false);
+	else if (!strcmp(method, "resources/unsubscribe"))
+		do_resources_read(s, x, id, params, false, true);
+	else if (!strcmp(method, "prompts/list"))
+		do_catalog_list(s, x, id, params, CX_REG_PROMPT);
+	else if (!strcmp(method, "prompts/get"))
+		do_prompts_get(s, x, id, params);
+	else if (!strcmp(method, "completion/complete"))
+		do_complete(s, x, id, params);
+	else if (!strcmp(method, "logging/setLevel"))
+		do_set_level(s, x, id, params);
 	else {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "method not found: '%.100s'", method);
@@ -736,12 +1140,16 @@ static void submit_one(struct cx_server *s, struct cx_exchange *x, json_t *msg)
 		reply_error(x, m.id, m.err_code, m.err_msg);
 		break;
 	case CX_RPC_RESPONSE:
-		/* Replies to server-to-client requests; the gateway sends none yet. */
+		/* The client answering a request a call sent it (sampling, elicitation). */
+		if (!cx_hub_deliver(s->hub, msg))
+			cx_debug("a response for no waiting request (late, or another replica's)");
 		x->reply(x, NULL);
 		break;
 	case CX_RPC_NOTIFICATION:
 		/* Never answered, whatever they hold. */
-		if (cx_log_get_level() <= CX_LOG_DEBUG)
+		if (!strcmp(m.method, "notifications/cancelled"))
+			cancel_job(s, x, json_object_get(m.params, "requestId"));
+		else if (cx_log_get_level() <= CX_LOG_DEBUG)
 			cx_debug("notification '%s'", m.method);
 		x->reply(x, NULL);
 		break;
@@ -879,6 +1287,45 @@ void cx_server_submit(struct cx_server *s, struct cx_exchange *x, json_t *msg)
 	json_decref(msg);
 }
 
+int cx_server_add_push(struct cx_server *s, cx_push_fn fn, void *ctx)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&s->push_lock);
+	if (s->npush < sizeof(s->push) / sizeof(s->push[0])) {
+		s->push[s->npush].fn = fn;
+		s->push[s->npush].ctx = ctx;
+		s->npush++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->push_lock);
+	return rc;
+}
+
+void cx_server_remove_push(struct cx_server *s, cx_push_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&s->push_lock);
+	for (size_t i = 0; i < s->npush; i++) {
+		if (s->push[i].fn == fn && s->push[i].ctx == ctx) {
+			s->push[i] = s->push[--s->npush];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->push_lock);
+}
+
+int cx_server_push(struct cx_server *s, const char *fp, json_t *msg)
+{
+	int delivered = 0;
+
+	pthread_mutex_lock(&s->push_lock);
+	for (size_t i = 0; msg && i < s->npush; i++)
+		delivered += s->push[i].fn(s->push[i].ctx, fp, json_incref(msg));
+	pthread_mutex_unlock(&s->push_lock);
+	json_decref(msg);
+	return delivered;
+}
+
 /* ---- life cycle ---- */
 
 static int build_principals(struct cx_server *s, struct cx_err *err)
@@ -926,7 +1373,15 @@ struct cx_server *cx_server_new(const struct cx_gw_config *conf, struct cx_regis
 		free(s);
 		return NULL;
 	}
+	s->hub = cx_hub_new();
+	if (!s->hub) {
+		cx_err_set(err, "out of memory");
+		free(s->tokens);
+		free(s);
+		return NULL;
+	}
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->push_lock, NULL);
 	pthread_cond_init(&s->work, NULL);
 	pthread_cond_init(&s->idle, NULL);
 	pthread_condattr_init(&ca);
@@ -998,7 +1453,9 @@ void cx_server_free(struct cx_server *s)
 		cx_server_drain(s);
 	free(s->workers);
 	free(s->tokens);
+	cx_hub_free(s->hub);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->push_lock);
 	pthread_cond_destroy(&s->work);
 	pthread_cond_destroy(&s->tick);
 	pthread_cond_destroy(&s->idle);

@@ -36,9 +36,26 @@ struct cx_exchange {
 	 * takes the call); may be NULL. The HTTP transport suspends the connection here. */
 	void (*defer)(struct cx_exchange *x);
 	/* Called exactly once, from the submitting thread or a worker. response is stolen:
-	 * an object, an array (batch), or NULL when there is nothing to send. */
+	 * an object, an array (batch), or NULL when there is nothing to send (notifications,
+	 * responses, and a request the client cancelled). */
 	void (*reply)(struct cx_exchange *x, json_t *response);
+	/* Sends a message to the client before the reply, on this exchange's own stream
+	 * (notifications/progress, notifications/message, a server-to-client request). Only
+	 * called after defer(), from a worker, never after reply(). HTTP: turns the POST's
+	 * answer into an SSE stream; stdio: one line. Steals msg. 0, or -1 when the message
+	 * cannot be delivered. NULL: this transport cannot send early. */
+	int (*send)(struct cx_exchange *x, json_t *msg);
 };
+
+/* Messages that belong to a session rather than to a request (notifications/resources/updated,
+ * notifications/.../list_changed) go to every registered sink; a sink delivers those for the
+ * sessions it serves (fp "" is the stdio session) to the session's open streams. Steals msg;
+ * returns how many streams took it. Called from any thread. */
+typedef int (*cx_push_fn)(void *ctx, const char *session_fp, json_t *msg);
+int cx_server_add_push(struct cx_server *s, cx_push_fn fn, void *ctx);
+void cx_server_remove_push(struct cx_server *s, cx_push_fn fn, void *ctx);
+/* Hands msg (stolen) to every sink for session fp; returns how many streams took it. */
+int cx_server_push(struct cx_server *s, const char *fp, json_t *msg);
 
 struct cx_server *cx_server_new(const struct cx_gw_config *conf, struct cx_registry *reg,
 				struct cx_audit *audit, struct cx_err *err);

@@ -72,6 +72,41 @@ static void stdio_reply(struct cx_exchange *x, json_t *response)
 	free(text);
 }
 
+/* One message as one line; steals msg. */
+static int write_message(struct stdio_transport *t, json_t *msg)
+{
+	size_t len;
+	char *text = msg ? cx_json_dumps(msg, &len) : NULL;
+	bool ok;
+
+	json_decref(msg);
+	if (!text)
+		return -1;
+	text[len] = '\n';
+	pthread_mutex_lock(&t->lock);
+	write_all(t, text, len + 1);
+	ok = !t->out_broken;
+	pthread_mutex_unlock(&t->lock);
+	free(text);
+	return ok ? 0 : -1;
+}
+
+/* Progress, log messages and requests to the client while a call runs. */
+static int stdio_send(struct cx_exchange *x, json_t *msg)
+{
+	return write_message(((struct stdio_exchange *)x)->t, msg);
+}
+
+/* Session messages (resource updates, list changes): stdio has one session, fp "". */
+static int stdio_push(void *ctx, const char *fp, json_t *msg)
+{
+	if (fp[0]) {
+		json_decref(msg);
+		return 0;
+	}
+	return write_message(ctx, msg) ? 0 : 1;
+}
+
 static void write_error(struct stdio_transport *t, int code, const char *msg)
 {
 	json_t *e = cx_rpc_error(NULL, code, msg, NULL);
@@ -116,6 +151,7 @@ static void handle_line(struct stdio_transport *t, const char *line, size_t len)
 	se->x.who = cx_server_stdio_principal(t->server);
 	se->x.session = &t->session;
 	se->x.reply = stdio_reply;
+	se->x.send = stdio_send;
 	pthread_mutex_lock(&t->lock);
 	t->outstanding++;
 	pthread_mutex_unlock(&t->lock);
@@ -134,6 +170,8 @@ int cx_stdio_run(struct cx_server *s, int in_fd, int out_fd, volatile sig_atomic
 	cx_session_init(&t.session);
 	pthread_mutex_init(&t.lock, NULL);
 	pthread_cond_init(&t.idle, NULL);
+	/* The sink points into this frame: registered while the loop runs, removed after. */
+	cx_server_add_push(s, stdio_push, &t);
 
 	while (!*stop) {
 		struct pollfd pfd = { .fd = in_fd, .events = POLLIN };
@@ -189,6 +227,7 @@ int cx_stdio_run(struct cx_server *s, int in_fd, int out_fd, volatile sig_atomic
 		pthread_cond_wait(&t.idle, &t.lock);
 	pthread_mutex_unlock(&t.lock);
 
+	cx_server_remove_push(s, stdio_push, &t);
 	cx_buf_release(&line);
 	cx_session_release(&t.session);
 	pthread_mutex_destroy(&t.lock);

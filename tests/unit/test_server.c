@@ -538,7 +538,7 @@ static void test_unknown_method(void **state)
 
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-06-18");
-	r = roundtrip(f, &sess, "{\"jsonrpc\":\"2.0\",\"id\":\"m\",\"method\":\"resources/list\"}");
+	r = roundtrip(f, &sess, "{\"jsonrpc\":\"2.0\",\"id\":\"m\",\"method\":\"no/such/method\"}");
 	assert_int_equal(error_code(r), CX_RPC_METHOD_NOT_FOUND);
 	assert_string_equal(json_string_value(json_object_get(r, "id")), "m");
 	json_decref(r);

@@ -1,0 +1,344 @@
+/* Calls that talk to their client: progress, log messages and server-to-client requests.
+ *
+ * A request to the client (sampling/createMessage, elicitation/create, roots/list) is sent
+ * on the call's own stream with an id of ours; the client answers with a JSON-RPC response
+ * that arrives like any other message (a POST, or a line on stdin) and cx_server_submit hands
+ * it to cx_hub_deliver, which wakes the waiting worker. The table of waiting requests is per
+ * process: behind a load balancer the answer must reach the replica that asked. */
+#include "channel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/jsonrpc.h"
+#include "../common/log.h"
+#include "../common/util.h"
+
+#define WAIT_SLICE_MS 50        /* how often a waiting call looks at its cancel flag */
+#define LEVELS_MAX 4096         /* sessions with a log level remembered */
+
+static const char *const levels[] = {
+	"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency",
+};
+#define DEFAULT_LEVEL 1         /* info, until the client says otherwise */
+
+struct pending {
+	struct pending *next;
+	char id[32];
+	json_t *answer;                 /* the client's response, new reference */
+	bool done;
+};
+
+struct session_level {
+	char skey[17];
+	int level;
+};
+
+struct cx_hub {
+	pthread_mutex_t lock;
+	pthread_cond_t answered;
+	struct pending *pending;
+	unsigned long long next_id;
+	struct session_level *levels;
+	size_t nlevels;
+};
+
+struct cx_hub *cx_hub_new(void)
+{
+	struct cx_hub *h = calloc(1, sizeof(*h));
+	pthread_condattr_t ca;
+
+	if (!h)
+		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->answered, &ca);
+	pthread_condattr_destroy(&ca);
+	return h;
+}
+
+void cx_hub_free(struct cx_hub *h)
+{
+	if (!h)
+		return;
+	/* Every waiter removed its entry before returning; none can be left. */
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->answered);
+	free(h->levels);
+	free(h);
+}
+
+static int level_index(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (!strcmp(levels[i], name))
+			return (int)i;
+	return -1;
+}
+
+int cx_hub_set_level(struct cx_hub *h, const char *skey, const char *level)
+{
+	int lvl = level_index(level);
+	size_t i;
+
+	if (lvl < 0)
+		return -1;
+	pthread_mutex_lock(&h->lock);
+	for (i = 0; i < h->nlevels; i++)
+		if (!strcmp(h->levels[i].skey, skey))
+			break;
+	if (i == h->nlevels) {
+		if (h->nlevels == LEVELS_MAX) {
+			/* Oldest first out: a forgotten session falls back to the default. */
+			memmove(h->levels, h->levels + 1, (LEVELS_MAX - 1) * sizeof(*h->levels));
+			i = --h->nlevels;
+		} else {
+			struct session_level *n = realloc(h->levels, (h->nlevels + 1) * sizeof(*n));
+			if (!n) {
+				pthread_mutex_unlock(&h->lock);
+				return 0;       /* best effort: the default level stays */
+			}
+			h->levels = n;
+		}
+		h->nlevels++;
+		snprintf(h->levels[i].skey, sizeof(h->levels[i].skey), "%s", skey);
+	}
+	h->levels[i].level = lvl;
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+static int session_level(struct cx_hub *h, const char *skey)
+{
+	int lvl = DEFAULT_LEVEL;
+
+	pthread_mutex_lock(&h->lock);
+	for (size_t i = 0; i < h->nlevels; i++)
+		if (!strcmp(h->levels[i].skey, skey))
+			lvl = h->levels[i].level;
+	pthread_mutex_unlock(&h->lock);
+	return lvl;
+}
+
+void cx_hub_forget(struct cx_hub *h, const char *skey)
+{
+	pthread_mutex_lock(&h->lock);
+	for (size_t i = 0; i < h->nlevels; i++) {
+		if (!strcmp(h->levels[i].skey, skey)) {
+			memmove(h->levels + i, h->levels + i + 1,
+				(h->nlevels - i - 1) * sizeof(*h->levels));
+			h->nlevels--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+bool cx_hub_deliver(struct cx_hub *h, const json_t *response)
+{
+	const char *id = json_string_value(json_object_get(response, "id"));
+	bool found = false;
+
+	if (!id)
+		return false;   /* our ids are strings */
+	pthread_mutex_lock(&h->lock);
+	for (struct pending *p = h->pending; p; p = p->next) {
+		if (!p->done && !strcmp(p->id, id)) {
+			p->answer = json_incref((json_t *)response);
+			p->done = true;
+			found = true;
+			pthread_cond_broadcast(&h->answered);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	return found;
+}
+
+void cx_channel_init(struct cx_call_channel *ch, struct cx_hub *hub, struct cx_exchange *x,
+		     const json_t *params, atomic_bool *cancelled, int64_t deadline_ms)
+{
+	const json_t *token = json_object_get(json_object_get(params, "_meta"), "progressToken");
+
+	memset(ch, 0, sizeof(*ch));
+	pthread_mutex_init(&ch->lock, NULL);
+	ch->hub = hub;
+	ch->x = x;
+	if (token && (json_is_string(token) || json_is_integer(token)))
+		ch->progress_token = json_incref((json_t *)token);
+	if (x->session) {
+		ch->client_caps = x->session->client_caps ? json_incref(x->session->client_caps)
+							  : NULL;
+		snprintf(ch->skey, sizeof(ch->skey), "%s", x->session->fp);
+	}
+	ch->cancelled = cancelled;
+	ch->deadline_ms = deadline_ms;
+	ch->last_progress = -1;
+}
+
+void cx_channel_close(struct cx_call_channel *ch)
+{
+	pthread_mutex_lock(&ch->lock);
+	ch->x = NULL;
+	pthread_mutex_unlock(&ch->lock);
+}
+
+void cx_channel_release(struct cx_call_channel *ch)
+{
+	json_decref(ch->progress_token);
+	json_decref(ch->client_caps);
+	pthread_mutex_destroy(&ch->lock);
+}
+
+/* Sends msg (stolen) on the call's stream while the call is unanswered. */
+static int channel_send(struct cx_call_channel *ch, json_t *msg)
+{
+	int rc = -1;
+
+	if (!msg)
+		return -1;
+	pthread_mutex_lock(&ch->lock);
+	if (ch->x && ch->x->send) {
+		rc = ch->x->send(ch->x, msg);
+		msg = NULL;
+	}
+	pthread_mutex_unlock(&ch->lock);
+	json_decref(msg);
+	return rc;
+}
+
+int cx_call_progress(struct cx_call *call, double progress, double total, const char *message)
+{
+	struct cx_call_channel *ch = call->chan;
+	json_t *params;
+
+	if (!ch || !ch->progress_token)
+		return 0;
+	/* The specification wants progress to increase with every notification. */
+	if (progress <= ch->last_progress)
+		return 0;
+	ch->last_progress = progress;
+	params = json_pack("{s:O, s:f}", "progressToken", ch->progress_token, "progress", progress);
+	if (!params)
+		return -1;
+	if (total > 0)
+		json_object_set_new(params, "total", json_real(total));
+	if (message)
+		json_object_set_new(params, "message", json_string(message));
+	channel_send(ch, cx_rpc_notification("notifications/progress", params));
+	return 0;
+}
+
+int cx_call_log(struct cx_call *call, const char *level, const char *logger, json_t *data)
+{
+	struct cx_call_channel *ch = call->chan;
+	int lvl = level_index(level);
+	json_t *params;
+
+	if (!data)
+		return -1;
+	if (lvl < 0) {
+		json_decref(data);
+		return -1;
+	}
+	if (!ch || lvl < session_level(ch->hub, ch->skey)) {
+		json_decref(data);
+		return 0;
+	}
+	params = json_pack("{s:s, s:o}", "level", levels[lvl], "data", data);
+	if (!params)
+		return -1;
+	if (logger)
+		json_object_set_new(params, "logger", json_string(logger));
+	channel_send(ch, cx_rpc_notification("notifications/message", params));
+	return 0;
+}
+
+bool cx_call_client_can(const struct cx_call *call, const char *capability)
+{
+	return call->chan && json_object_get(call->chan->client_caps, capability) != NULL;
+}
+
+int cx_call_request(struct cx_call *call, const char *method, json_t *params, json_t **result,
+		    struct cx_err *err)
+{
+	struct cx_call_channel *ch = call->chan;
+	const char *cap = !strncmp(method, "sampling/", 9)      ? "sampling"
+			  : !strncmp(method, "elicitation/", 12) ? "elicitation"
+			  : !strncmp(method, "roots/", 6)        ? "roots"
+								  : NULL;
+	struct cx_hub *h;
+	struct pending p = { 0 }, **pp;
+	json_t *msg, *error;
+	int rc = -1;
+
+	*result = NULL;
+	if (!ch) {
+		json_decref(params);
+		return cx_err_set(err, "this call has no channel to its client");
+	}
+	if (cap && !cx_call_client_can(call, cap)) {
+		json_decref(params);
+		return cx_err_set(err, "the client did not declare the '%s' capability", cap);
+	}
+	h = ch->hub;
+	pthread_mutex_lock(&h->lock);
+	snprintf(p.id, sizeof(p.id), "cortex-%llu", ++h->next_id);
+	p.next = h->pending;
+	h->pending = &p;
+	pthread_mutex_unlock(&h->lock);
+
+	msg = json_pack("{s:s, s:s, s:s, s:o}", "jsonrpc", "2.0", "id", p.id, "method", method,
+			"params", params ? params : json_object());
+	if (channel_send(ch, msg)) {
+		cx_err_set(err, "could not send '%s' to the client", method);
+		goto out;
+	}
+	pthread_mutex_lock(&h->lock);
+	while (!p.done) {
+		struct timespec ts;
+		int64_t now = cx_now_ms();
+
+		if ((call->cancelled && atomic_load(call->cancelled)) ||
+		    (call->deadline_ms > 0 && now >= call->deadline_ms))
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->answered, &h->lock, &ts);
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (!p.done) {
+		cx_err_set(err, "the client did not answer '%s' before the call %s", method,
+			   call->cancelled && atomic_load(call->cancelled) ? "was cancelled"
+									  : "timed out");
+		goto out;
+	}
+	error = json_object_get(p.answer, "error");
+	if (error) {
+		const char *why = json_string_value(json_object_get(error, "message"));
+		cx_err_set(err, "the client refused '%s': %s (%lld)", method,
+			   why ? why : "no message",
+			   (long long)json_integer_value(json_object_get(error, "code")));
+		goto out;
+	}
+	*result = json_incref(json_object_get(p.answer, "result"));
+	rc = *result ? 0 : cx_err_set(err, "the client's answer to '%s' has no result", method);
+out:
+	pthread_mutex_lock(&h->lock);
+	for (pp = &h->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == &p) {
+			*pp = p.next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	json_decref(p.answer);
+	return rc;
+}

@@ -1,0 +1,49 @@
+/* The gateway's side of struct cx_call_channel: what lets a running call talk to its client
+ * (progress, log messages, requests such as sampling or elicitation), and the per-process
+ * state those need: requests waiting for the client's answer and each session's log level. */
+#ifndef CX_CHANNEL_H
+#define CX_CHANNEL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/adapter.h"
+#include "server.h"
+
+struct cx_hub;
+
+struct cx_hub *cx_hub_new(void);
+void cx_hub_free(struct cx_hub *h);
+
+/* logging/setLevel for a session (skey: its fingerprint, "" for stdio). 0, or -1 for a level
+ * name that is not one of RFC 5424's eight. */
+int cx_hub_set_level(struct cx_hub *h, const char *skey, const char *level);
+/* A JSON-RPC response from a client: wakes the call waiting for it. False when no request of
+ * this process has that id (already answered, timed out, or sent by another replica). */
+bool cx_hub_deliver(struct cx_hub *h, const json_t *response);
+/* Forgets what a session left behind (its log level). */
+void cx_hub_forget(struct cx_hub *h, const char *skey);
+
+struct cx_call_channel {
+	struct cx_hub *hub;
+	pthread_mutex_t lock;           /* x and closed */
+	struct cx_exchange *x;          /* NULL once the call has been answered */
+	json_t *progress_token;         /* new reference, or NULL */
+	json_t *client_caps;            /* new reference, or NULL */
+	char skey[17];
+	atomic_bool *cancelled;
+	int64_t deadline_ms;
+	double last_progress;           /* progress must increase */
+};
+
+/* x is the exchange the call came in on; params the request's params (for _meta). */
+void cx_channel_init(struct cx_call_channel *ch, struct cx_hub *hub, struct cx_exchange *x,
+		     const json_t *params, atomic_bool *cancelled, int64_t deadline_ms);
+/* Called just before the call is answered: nothing is sent on the exchange after this. */
+void cx_channel_close(struct cx_call_channel *ch);
+void cx_channel_release(struct cx_call_channel *ch);
+
+#endif
