@@ -29,7 +29,8 @@ GW_SRCS := $(filter-out gateway/main.c gateway/adapters_default.c,$(wildcard gat
 	adapters/gateway/gateway.c
 ADAPTER_JSON := adapters/gateway/tools.json
 TEST_ADAPTER_SRCS := tests/adapters/testkit.c tests/adapters/adapters_test.c
-TEST_ADAPTER_JSON := tests/adapters/testkit.json
+TEST_ADAPTER_JSON := tests/adapters/testkit.json tests/adapters/testkit-resources.json \
+	tests/adapters/testkit-prompts.json
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
@@ -44,6 +45,8 @@ EMBED := $(O)/tools/embed
 
 .PHONY: all run test check bench deps test-deps unit integration clean format compile_commands.json
 .DEFAULT_GOAL := all
+# Keep generated sources (tools.json as C) between builds.
+.SECONDARY:
 
 all: $(GATEWAY) $(GATEWAY_TEST)
 
