@@ -28,9 +28,11 @@ LIB_SRCS := $(wildcard common/*.c)
 GW_SRCS := $(filter-out gateway/main.c gateway/adapters_default.c,$(wildcard gateway/*.c)) \
 	adapters/gateway/gateway.c
 ADAPTER_JSON := adapters/gateway/tools.json
-TEST_ADAPTER_SRCS := tests/adapters/testkit.c tests/adapters/adapters_test.c
+TEST_ADAPTER_SRCS := tests/adapters/testkit.c tests/adapters/conformance.c \
+	tests/adapters/adapters_test.c
 TEST_ADAPTER_JSON := tests/adapters/testkit.json tests/adapters/testkit-resources.json \
-	tests/adapters/testkit-prompts.json
+	tests/adapters/testkit-prompts.json tests/adapters/conformance.json \
+	tests/adapters/conformance-resources.json tests/adapters/conformance-prompts.json
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)

@@ -18,6 +18,9 @@
 #define CX_OPEN_WORLD   (1u << 3)   /* openWorldHint: reaches a system outside the gateway */
 #define CX_NONBLOCKING  (1u << 4)   /* never blocks (no I/O, no locks held long): dispatch may
                                      * run it on the transport thread instead of a worker */
+#define CX_OPAQUE_SCHEMA (1u << 5)  /* the input schema is published as written and not checked
+                                     * by the gateway (keywords beyond common/schema.c's subset);
+                                     * the handler validates its arguments itself */
 
 struct cx_call_channel;                 /* the gateway's side of a call; opaque to adapters */
 
@@ -77,6 +80,9 @@ struct cx_adapter {
 	const char *name;               /* config key and tool-name prefix */
 	const char *tools_json;         /* tools.json: [{name, description, inputSchema, ...}] */
 	const struct cx_tool *tools;    /* ends with an entry whose name is NULL */
+	/* Tool names need not start with the adapter's name: only for fixture adapters whose
+	 * names are fixed by someone else (the MCP conformance suites). */
+	bool free_tool_names;
 
 	/* {"resources": [Resource...], "resourceTemplates": [ResourceTemplate...]}; URIs and
 	 * templates must be unique across adapters. NULL: no resources. */

@@ -155,6 +155,22 @@ int cx_result_text(struct cx_result *r, const char *text)
 	return json_array_append_new(r->content, block);
 }
 
+int cx_result_content(struct cx_result *r, json_t *block)
+{
+	if (!json_is_object(block)) {
+		json_decref(block);
+		return -1;
+	}
+	if (!r->content) {
+		r->content = json_array();
+		if (!r->content) {
+			json_decref(block);
+			return -1;
+		}
+	}
+	return json_array_append_new(r->content, block);
+}
+
 int cx_result_errorf(struct cx_result *r, const char *fmt, ...)
 {
 	char text[ERRORF_MAX];

@@ -29,6 +29,8 @@ void cx_result_init(struct cx_result *r);
 void cx_result_release(struct cx_result *r);
 /* Appends a text block. 0 or -1 (out of memory). */
 int cx_result_text(struct cx_result *r, const char *text);
+/* Appends any content block (image, audio, resource, resource_link...). Steals block. */
+int cx_result_content(struct cx_result *r, json_t *block);
 /* Marks the result as an error the model can read and appends the sentence. */
 int cx_result_errorf(struct cx_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -66,10 +66,11 @@ static const struct {
 
 static bool valid_tool_name(const char *name, const char *prefix)
 {
-	size_t plen = strlen(prefix), n = strlen(name);
+	size_t plen = prefix ? strlen(prefix) : 0, n = strlen(name);
 
-	if (n == 0 || n > TOOL_NAME_MAX || strncmp(name, prefix, plen) || name[plen] != '_' ||
-	    !name[plen + 1])
+	if (n == 0 || n > TOOL_NAME_MAX)
+		return false;
+	if (prefix && (strncmp(name, prefix, plen) || name[plen] != '_' || !name[plen + 1]))
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
@@ -80,15 +81,23 @@ static bool valid_tool_name(const char *name, const char *prefix)
 }
 
 static int check_object_schema(const json_t *schema, const char *tool, const char *key,
-			       struct cx_schema **out, struct cx_err *err)
+			       bool opaque, struct cx_schema **out, struct cx_err *err)
 {
 	const json_t *type;
+	json_t *any;
 
 	if (!json_is_object(schema))
 		return cx_err_set(err, "tool '%s': %s must be an object", tool, key);
 	type = json_object_get(schema, "type");
 	if (!json_is_string(type) || strcmp(json_string_value(type), "object"))
 		return cx_err_set(err, "tool '%s': %s must have \"type\": \"object\"", tool, key);
+	if (opaque) {
+		/* Published as written; the gateway only checks that arguments are an object. */
+		any = json_pack("{s:s}", "type", "object");
+		*out = any ? cx_schema_compile(any, err) : NULL;
+		json_decref(any);
+		return *out ? 0 : cx_err_set(err, "out of memory");
+	}
 	*out = cx_schema_compile(schema, err);
 	if (!*out)
 		return cx_err_prefix(err, "tool '%s': %s: ", tool, key);
@@ -145,7 +154,7 @@ static int add_tool(struct cx_registry *r, const struct cx_adapter *a, void *sta
 		if (!tool_keys[k])
 			return cx_err_set(err, "tool '%s': unknown key '%s'", name, key);
 	}
-	if (!valid_tool_name(name, a->name))
+	if (!valid_tool_name(name, a->free_tool_names ? NULL : a->name))
 		return cx_err_set(err,
 				  "tool '%s': names are lowercase [a-z0-9_], at most %d characters, "
 				  "and start with '%s_'", name, TOOL_NAME_MAX, a->name);
@@ -167,10 +176,10 @@ static int add_tool(struct cx_registry *r, const struct cx_adapter *a, void *sta
 	if (!rt.def)
 		return cx_err_set(err, "out of memory");
 	if (check_object_schema(json_object_get(src, "inputSchema"), name, "inputSchema",
-				&rt.input, err))
+				(t->flags & CX_OPAQUE_SCHEMA) != 0, &rt.input, err))
 		goto fail;
 	v = json_object_get(src, "outputSchema");
-	if (v && check_object_schema(v, name, "outputSchema", &rt.output, err))
+	if (v && check_object_schema(v, name, "outputSchema", false, &rt.output, err))
 		goto fail;
 	if (merge_annotations(rt.def, t, err))
 		goto fail;

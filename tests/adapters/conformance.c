@@ -1,0 +1,343 @@
+/* The fixtures the official MCP conformance suites call (@modelcontextprotocol/conformance):
+ * tools, resources and prompts with the names and contents the suites check, built on the
+ * same adapter interface as every backend. Compiled only into build/cortex-gateway-test and
+ * enabled by {"adapters": {"conformance": {}}}; never part of a shipped gateway. */
+#include "conformance.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../common/json.h"
+
+extern const char tests_adapters_conformance_json[];
+extern const char tests_adapters_conformance_resources_json[];
+extern const char tests_adapters_conformance_prompts_json[];
+
+/* A 1x1 PNG and a silent WAV header: small, valid, and what the suites expect by type. */
+static const char png_b64[] =
+	"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5E"
+	"rkJggg==";
+static const char wav_b64[] = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=";
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static json_t *image_block(void)
+{
+	return json_pack("{s:s, s:s, s:s}", "type", "image", "data", png_b64, "mimeType",
+			 "image/png");
+}
+
+static int fx_simple_text(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	return cx_result_text(res, "This is a simple text response for testing.");
+}
+
+static int fx_image(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	return cx_result_content(res, image_block());
+}
+
+static int fx_audio(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	return cx_result_content(res, json_pack("{s:s, s:s, s:s}", "type", "audio", "data",
+						wav_b64, "mimeType", "audio/wav"));
+}
+
+static int fx_embedded(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	return cx_result_content(res, json_pack("{s:s, s:{s:s, s:s, s:s}}", "type", "resource",
+						"resource", "uri", "test://embedded-resource",
+						"mimeType", "text/plain", "text",
+						"This is an embedded resource content."));
+}
+
+static int fx_mixed(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	if (cx_result_text(res, "Multiple content types test:") ||
+	    cx_result_content(res, image_block()))
+		return -1;
+	return cx_result_content(res, json_pack("{s:s, s:{s:s, s:s, s:s}}", "type", "resource",
+						"resource", "uri", "test://mixed-content-resource",
+						"mimeType", "application/json", "text",
+						"{\"test\":\"data\",\"value\":123}"));
+}
+
+static int fx_logging(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	static const char *const steps[] = { "Tool execution started", "Tool processing data",
+					     "Tool execution completed" };
+
+	for (size_t i = 0; i < 3; i++) {
+		if (i)
+			pause_ms(50);
+		if (cx_call_log(call, "info", "conformance", json_string(steps[i])))
+			return -1;
+	}
+	return cx_result_text(res, "Tool with logging executed successfully");
+}
+
+static int fx_error(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	return cx_result_errorf(res, "This tool intentionally returns an error for testing");
+}
+
+static int fx_progress(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	for (int i = 0; i <= 2; i++) {
+		if (i)
+			pause_ms(50);
+		if (cx_call_progress(call, 50.0 * i, 100, NULL))
+			return -1;
+	}
+	return cx_result_text(res, "Progress test completed");
+}
+
+static int fx_sampling(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	const char *prompt = json_string_value(json_object_get(args, "prompt"));
+	struct cx_err err = { 0 };
+	json_t *answer = NULL;
+	const char *text;
+	char out[1024];
+	int rc;
+
+	if (!prompt)
+		return cx_result_errorf(res, "'prompt' (a string) is required");
+	if (cx_call_request(call, "sampling/createMessage",
+			    json_pack("{s:[{s:s, s:{s:s, s:s}}], s:i}", "messages", "role", "user",
+				      "content", "type", "text", "text", prompt, "maxTokens", 100),
+			    &answer, &err))
+		return cx_result_errorf(res, "sampling failed: %s", err.msg);
+	text = json_string_value(json_object_get(json_object_get(answer, "content"), "text"));
+	snprintf(out, sizeof(out), "LLM response: %.900s", text ? text : "");
+	rc = cx_result_text(res, out);
+	json_decref(answer);
+	return rc;
+}
+
+/* Sends elicitation/create with schema and returns "<prefix><answer as JSON>". */
+static int elicit(struct cx_call *call, const char *message, json_t *schema, const char *prefix,
+		  struct cx_result *res)
+{
+	struct cx_err err = { 0 };
+	json_t *answer = NULL;
+	char *text;
+	char out[2048];
+	int rc;
+
+	if (cx_call_request(call, "elicitation/create",
+			    json_pack("{s:s, s:o}", "message", message, "requestedSchema", schema),
+			    &answer, &err))
+		return cx_result_errorf(res, "elicitation failed: %s", err.msg);
+	text = cx_json_dumps(answer, NULL);
+	snprintf(out, sizeof(out), "%s%.1900s", prefix, text ? text : "");
+	free(text);
+	rc = cx_result_text(res, out);
+	json_decref(answer);
+	return rc;
+}
+
+static int fx_elicitation(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	const char *message = json_string_value(json_object_get(args, "message"));
+
+	if (!message)
+		return cx_result_errorf(res, "'message' (a string) is required");
+	return elicit(call, message,
+		      json_pack("{s:s, s:{s:{s:s, s:s}, s:{s:s, s:s}}, s:[s, s]}", "type",
+				"object", "properties", "username", "type", "string",
+				"description", "User's response", "email", "type", "string",
+				"description", "User's email address", "required", "username",
+				"email"),
+		      "User response: ", res);
+}
+
+static int fx_sep1034(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	json_t *schema = json_pack(
+		"{s:s, s:{s:{s:s, s:s}, s:{s:s, s:i}, s:{s:s, s:f}, s:{s:s, s:[s, s, s], s:s},"
+		" s:{s:s, s:b}}}",
+		"type", "object", "properties",
+		"name", "type", "string", "default", "John Doe",
+		"age", "type", "integer", "default", 30,
+		"score", "type", "number", "default", 95.5,
+		"status", "type", "string", "enum", "active", "inactive", "pending", "default",
+		"active",
+		"verified", "type", "boolean", "default", 1);
+
+	return elicit(call, "Please review and update the form fields with defaults", schema,
+		      "Elicitation completed: ", res);
+}
+
+static int fx_sep1330(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	json_error_t jerr;
+	json_t *schema = json_loads(
+		"{\"type\":\"object\",\"properties\":{"
+		"\"untitledSingle\":{\"type\":\"string\",\"enum\":[\"option1\",\"option2\","
+		"\"option3\"]},"
+		"\"titledSingle\":{\"type\":\"string\",\"oneOf\":["
+		"{\"const\":\"value1\",\"title\":\"First Option\"},"
+		"{\"const\":\"value2\",\"title\":\"Second Option\"},"
+		"{\"const\":\"value3\",\"title\":\"Third Option\"}]},"
+		"\"legacyEnum\":{\"type\":\"string\",\"enum\":[\"opt1\",\"opt2\",\"opt3\"],"
+		"\"enumNames\":[\"Option One\",\"Option Two\",\"Option Three\"]},"
+		"\"untitledMulti\":{\"type\":\"array\",\"items\":{\"type\":\"string\","
+		"\"enum\":[\"option1\",\"option2\",\"option3\"]}},"
+		"\"titledMulti\":{\"type\":\"array\",\"items\":{\"anyOf\":["
+		"{\"const\":\"value1\",\"title\":\"First Choice\"},"
+		"{\"const\":\"value2\",\"title\":\"Second Choice\"},"
+		"{\"const\":\"value3\",\"title\":\"Third Choice\"}]}}}}",
+		0, &jerr);
+
+	if (!schema)
+		return -1;
+	return elicit(call, "Please choose from the options", schema, "Elicitation completed: ",
+		      res);
+}
+
+static int fx_reconnection(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	/* A message on the stream makes the answer an SSE stream (with its priming event),
+	 * which a client can resume with Last-Event-ID if the connection drops. */
+	if (cx_call_log(call, "info", "conformance", json_string("reconnection test started")))
+		return -1;
+	pause_ms(100);
+	return cx_result_text(res, "Reconnection test completed");
+}
+
+static int fx_json_schema(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	return cx_result_text(res, "JSON Schema 2020-12 tool called");
+}
+
+static int fx_read(struct cx_call *call, const char *uri, json_t **result, struct cx_err *err)
+{
+	const char *tmpl = "test://template/";
+
+	if (!strcmp(uri, "test://static-text"))
+		*result = json_pack("{s:[{s:s, s:s, s:s}]}", "contents", "uri", uri, "mimeType",
+				    "text/plain", "text",
+				    "This is the content of the static text resource.");
+	else if (!strcmp(uri, "test://static-binary"))
+		*result = json_pack("{s:[{s:s, s:s, s:s}]}", "contents", "uri", uri, "mimeType",
+				    "image/png", "blob", png_b64);
+	else if (!strcmp(uri, "test://watched-resource"))
+		*result = json_pack("{s:[{s:s, s:s, s:s}]}", "contents", "uri", uri, "mimeType",
+				    "text/plain", "text", "Watched resource content");
+	else if (!strncmp(uri, tmpl, strlen(tmpl))) {
+		char id[128], text[512];
+		const char *start = uri + strlen(tmpl), *end = strchr(start, '/');
+		size_t n = end ? (size_t)(end - start) : strlen(start);
+
+		if (n >= sizeof(id))
+			n = sizeof(id) - 1;
+		memcpy(id, start, n);
+		id[n] = '\0';
+		snprintf(text, sizeof(text),
+			 "{\"id\":\"%s\",\"templateTest\":true,\"data\":\"Data for ID: %s\"}", id,
+			 id);
+		*result = json_pack("{s:[{s:s, s:s, s:s}]}", "contents", "uri", uri, "mimeType",
+				    "application/json", "text", text);
+	} else {
+		cx_err_set(err, "resource not found: '%s'", uri);
+		return CX_NOT_FOUND;
+	}
+	return *result ? 0 : -1;
+}
+
+static int fx_prompt(struct cx_call *call, const char *name, const json_t *args, json_t **result,
+		     struct cx_err *err)
+{
+	if (!strcmp(name, "test_simple_prompt")) {
+		*result = json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "messages", "role", "user",
+				    "content", "type", "text", "text",
+				    "This is a simple prompt for testing.");
+	} else if (!strcmp(name, "test_prompt_with_arguments")) {
+		char text[512];
+		snprintf(text, sizeof(text), "Prompt with arguments: arg1='%.200s', arg2='%.200s'",
+			 json_string_value(json_object_get(args, "arg1")),
+			 json_string_value(json_object_get(args, "arg2")));
+		*result = json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "messages", "role", "user",
+				    "content", "type", "text", "text", text);
+	} else if (!strcmp(name, "test_prompt_with_embedded_resource")) {
+		*result = json_pack("{s:[{s:s, s:{s:s, s:{s:s, s:s, s:s}}}, {s:s, s:{s:s, s:s}}]}",
+				    "messages", "role", "user", "content", "type", "resource",
+				    "resource", "uri",
+				    json_string_value(json_object_get(args, "resourceUri")),
+				    "mimeType", "text/plain", "text",
+				    "Embedded resource content for testing.", "role", "user",
+				    "content", "type", "text", "text",
+				    "Please process the embedded resource above.");
+	} else if (!strcmp(name, "test_prompt_with_image")) {
+		*result = json_pack("{s:[{s:s, s:{s:s, s:s, s:s}}, {s:s, s:{s:s, s:s}}]}",
+				    "messages", "role", "user", "content", "type", "image", "data",
+				    png_b64, "mimeType", "image/png", "role", "user", "content",
+				    "type", "text", "text", "Please analyze the image above.");
+	} else {
+		cx_err_set(err, "unknown prompt '%s'", name);
+		return CX_NOT_FOUND;
+	}
+	return *result ? 0 : -1;
+}
+
+static int fx_complete(struct cx_call *call, const json_t *ref, const char *argument,
+		       const char *value, const json_t *context, json_t **values,
+		       struct cx_err *err)
+{
+	static const char *const words[] = { "test", "testValue1", "testValue2", "example" };
+
+	*values = json_array();
+	if (!*values)
+		return -1;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strncmp(words[i], value, strlen(value)))
+			json_array_append_new(*values, json_string(words[i]));
+	return 0;
+}
+
+static int fx_init(const json_t *conf, void **state, struct cx_err *err)
+{
+	if (json_object_size(conf))
+		return cx_err_set(err, "takes no settings");
+	*state = NULL;
+	return 0;
+}
+
+static const struct cx_tool fixture_tools[] = {
+	{ "test_simple_text", fx_simple_text, CX_READ_ONLY | CX_IDEMPOTENT },
+	{ "test_image_content", fx_image, CX_READ_ONLY | CX_IDEMPOTENT },
+	{ "test_audio_content", fx_audio, CX_READ_ONLY | CX_IDEMPOTENT },
+	{ "test_embedded_resource", fx_embedded, CX_READ_ONLY | CX_IDEMPOTENT },
+	{ "test_multiple_content_types", fx_mixed, CX_READ_ONLY | CX_IDEMPOTENT },
+	{ "test_tool_with_logging", fx_logging, CX_READ_ONLY },
+	{ "test_error_handling", fx_error, CX_READ_ONLY },
+	{ "test_tool_with_progress", fx_progress, CX_READ_ONLY },
+	{ "test_sampling", fx_sampling, CX_READ_ONLY | CX_OPEN_WORLD },
+	{ "test_elicitation", fx_elicitation, CX_READ_ONLY | CX_OPEN_WORLD },
+	{ "test_elicitation_sep1034_defaults", fx_sep1034, CX_READ_ONLY | CX_OPEN_WORLD },
+	{ "test_elicitation_sep1330_enums", fx_sep1330, CX_READ_ONLY | CX_OPEN_WORLD },
+	{ "test_reconnection", fx_reconnection, CX_READ_ONLY },
+	{ "json_schema_2020_12_tool", fx_json_schema, CX_READ_ONLY | CX_OPAQUE_SCHEMA },
+	{ NULL, NULL, 0 },
+};
+
+const struct cx_adapter cx_conformance_adapter = {
+	.name = "conformance",
+	.tools_json = tests_adapters_conformance_json,
+	.tools = fixture_tools,
+	.free_tool_names = true,
+	.init = fx_init,
+	.resources_json = tests_adapters_conformance_resources_json,
+	.read_resource = fx_read,
+	.prompts_json = tests_adapters_conformance_prompts_json,
+	.get_prompt = fx_prompt,
+	.complete = fx_complete,
+};
