@@ -60,6 +60,14 @@ bool cx_call_client_can(const struct cx_call *call, const char *capability);
  * out, cancelled). */
 int cx_call_request(struct cx_call *call, const char *method, json_t *params, json_t **result,
 		    struct cx_err *err);
+/* The same with a key naming the request. In the stateless revision (2026-07-28) there is no
+ * live channel: the first time, the request is recorded and the call fails with err; the
+ * gateway answers the client with an input-required result listing every recorded request,
+ * and the client calls again with its answers under these keys, when the same code finds
+ * them. A call that needs several answers asks for all of them before returning. Without a
+ * key, requests are named r1, r2 ... in the order they are made. */
+int cx_call_ask(struct cx_call *call, const char *key, const char *method, json_t *params,
+		json_t **result, struct cx_err *err);
 
 struct cx_tool {
 	const char *name;       /* "proxmox_list_vms"; must start with the adapter's name + '_' */

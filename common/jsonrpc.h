@@ -9,6 +9,10 @@
 #define CX_RPC_METHOD_NOT_FOUND (-32601)
 #define CX_RPC_INVALID_PARAMS   (-32602)
 #define CX_RPC_INTERNAL_ERROR   (-32603)
+/* The stateless revision's header and capability errors. */
+#define CX_RPC_HEADER_MISMATCH  (-32020)
+#define CX_RPC_MISSING_CAPABILITY (-32021)
+#define CX_RPC_UNSUPPORTED_VERSION (-32022)
 #define CX_RPC_RESOURCE_NOT_FOUND (-32002)   /* MCP: resources/read of an unknown URI */
 
 enum cx_rpc_kind {

@@ -9,6 +9,15 @@
 /* The version a Streamable HTTP server assumes when MCP-Protocol-Version is absent. */
 #define CX_MCP_HTTP_DEFAULT "2025-03-26"
 
+/* The stateless revision: no initialize, no session; every request carries its version,
+ * client info and capabilities in params._meta. */
+#define CX_MCP_STATELESS "2026-07-28"
+#define CX_META_VERSION "io.modelcontextprotocol/protocolVersion"
+#define CX_META_CAPS "io.modelcontextprotocol/clientCapabilities"
+#define CX_META_INFO "io.modelcontextprotocol/clientInfo"
+#define CX_META_LOGLEVEL "io.modelcontextprotocol/logLevel"
+#define CX_META_SERVERINFO "io.modelcontextprotocol/serverInfo"
+
 /* Supported versions that use initialize, newest first, NULL-terminated. */
 extern const char *const cx_mcp_versions[];
 

@@ -71,7 +71,7 @@ void cx_hub_free(struct cx_hub *h)
 	free(h);
 }
 
-static int level_index(const char *name)
+int cx_log_level_index(const char *name)
 {
 	for (size_t i = 0; name && i < sizeof(levels) / sizeof(levels[0]); i++)
 		if (!strcmp(levels[i], name))
@@ -81,7 +81,7 @@ static int level_index(const char *name)
 
 int cx_hub_set_level(struct cx_hub *h, const char *skey, const char *level)
 {
-	int lvl = level_index(level);
+	int lvl = cx_log_level_index(level);
 	size_t i;
 
 	if (lvl < 0)
@@ -177,6 +177,24 @@ void cx_channel_init(struct cx_call_channel *ch, struct cx_hub *hub, struct cx_e
 	ch->cancelled = cancelled;
 	ch->deadline_ms = deadline_ms;
 	ch->last_progress = -1;
+	ch->level = -1;
+	ch->stateless = x->stateless;
+	if (x->stateless) {
+		/* Per request: its own capabilities, and log messages only when asked for. */
+		const json_t *meta = json_object_get(params, "_meta");
+		const char *lvl = json_string_value(json_object_get(meta, CX_META_LOGLEVEL));
+		const json_t *caps = json_object_get(meta, CX_META_CAPS);
+
+		json_decref(ch->client_caps);
+		ch->client_caps = json_is_object(caps) ? json_incref((json_t *)caps) : NULL;
+		ch->level = lvl && cx_log_level_index(lvl) >= 0 ? cx_log_level_index(lvl) : 8;
+	}
+}
+
+void cx_channel_set_responses(struct cx_call_channel *ch, json_t *responses)
+{
+	json_decref(ch->input_responses);
+	ch->input_responses = responses;
 }
 
 void cx_channel_close(struct cx_call_channel *ch)
@@ -190,6 +208,8 @@ void cx_channel_release(struct cx_call_channel *ch)
 {
 	json_decref(ch->progress_token);
 	json_decref(ch->client_caps);
+	json_decref(ch->input_responses);
+	json_decref(ch->input_requests);
 	pthread_mutex_destroy(&ch->lock);
 }
 
@@ -235,7 +255,7 @@ int cx_call_progress(struct cx_call *call, double progress, double total, const 
 int cx_call_log(struct cx_call *call, const char *level, const char *logger, json_t *data)
 {
 	struct cx_call_channel *ch = call->chan;
-	int lvl = level_index(level);
+	int lvl = cx_log_level_index(level);
 	json_t *params;
 
 	if (!data)
@@ -244,7 +264,7 @@ int cx_call_log(struct cx_call *call, const char *level, const char *logger, jso
 		json_decref(data);
 		return -1;
 	}
-	if (!ch || lvl < session_level(ch->hub, ch->skey)) {
+	if (!ch || lvl < (ch->level >= 0 ? ch->level : session_level(ch->hub, ch->skey))) {
 		json_decref(data);
 		return 0;
 	}
@@ -262,8 +282,54 @@ bool cx_call_client_can(const struct cx_call *call, const char *capability)
 	return call->chan && json_object_get(call->chan->client_caps, capability) != NULL;
 }
 
+/* An answer of the right shape for method, or NULL (an answer of the wrong shape counts as
+ * none: the call asks again). */
+static json_t *valid_answer(const char *method, json_t *answer)
+{
+	if (!json_is_object(answer))
+		return NULL;
+	if (!strcmp(method, "elicitation/create"))
+		return json_is_string(json_object_get(answer, "action")) ? answer : NULL;
+	if (!strncmp(method, "sampling/", 9))
+		return json_is_object(json_object_get(answer, "content")) ? answer : NULL;
+	if (!strcmp(method, "roots/list"))
+		return json_is_array(json_object_get(answer, "roots")) ? answer : NULL;
+	return answer;
+}
+
+/* The stateless revision has no way to ask the client in the middle of a call: the request
+ * is recorded, and the call ends with an input-required result naming it; the client asks
+ * again with the answer under the same key. */
+static int ask_stateless(struct cx_call_channel *ch, const char *key, const char *method,
+			 json_t *params, json_t **result, struct cx_err *err)
+{
+	json_t *answer = valid_answer(method, json_object_get(ch->input_responses, key));
+
+	if (answer) {
+		json_decref(params);
+		*result = json_incref(answer);
+		return 0;
+	}
+	if (!ch->input_requests)
+		ch->input_requests = json_object();
+	if (!ch->input_requests ||
+	    json_object_set_new(ch->input_requests, key,
+				json_pack("{s:s, s:o}", "method", method, "params",
+					  params ? params : json_object()))) {
+		return cx_err_set(err, "out of memory");
+	}
+	return cx_err_set(err, "'%s' needs an answer from the client first (input required)",
+			  method);
+}
+
 int cx_call_request(struct cx_call *call, const char *method, json_t *params, json_t **result,
 		    struct cx_err *err)
+{
+	return cx_call_ask(call, NULL, method, params, result, err);
+}
+
+int cx_call_ask(struct cx_call *call, const char *key, const char *method, json_t *params,
+		json_t **result, struct cx_err *err)
 {
 	struct cx_call_channel *ch = call->chan;
 	const char *cap = !strncmp(method, "sampling/", 9)      ? "sampling"
@@ -282,7 +348,17 @@ int cx_call_request(struct cx_call *call, const char *method, json_t *params, js
 	}
 	if (cap && !cx_call_client_can(call, cap)) {
 		json_decref(params);
+		if (!ch->missing_cap[0])
+			snprintf(ch->missing_cap, sizeof(ch->missing_cap), "%s", cap);
 		return cx_err_set(err, "the client did not declare the '%s' capability", cap);
+	}
+	if (ch->stateless) {
+		char auto_key[16];
+		if (!key) {
+			snprintf(auto_key, sizeof(auto_key), "r%u", ++ch->next_key);
+			key = auto_key;
+		}
+		return ask_stateless(ch, key, method, params, result, err);
 	}
 	h = ch->hub;
 	pthread_mutex_lock(&h->lock);

@@ -37,11 +37,25 @@ struct cx_call_channel {
 	atomic_bool *cancelled;
 	int64_t deadline_ms;
 	double last_progress;           /* progress must increase */
+
+	/* The stateless revision: requests to the client become an input-required result. */
+	bool stateless;
+	int level;                      /* log level of this request; -1: the session's */
+	json_t *input_responses;        /* the client's answers so far (object, new reference) */
+	json_t *input_requests;         /* what the call still needs (object), or NULL */
+	char missing_cap[32];           /* a capability the call needed and the client lacks */
+	unsigned next_key;              /* names requests made without a key: r1, r2 ... */
 };
+
+/* Stateless requests: the answers the client sent (steals responses, an object). */
+void cx_channel_set_responses(struct cx_call_channel *ch, json_t *responses);
 
 /* x is the exchange the call came in on; params the request's params (for _meta). */
 void cx_channel_init(struct cx_call_channel *ch, struct cx_hub *hub, struct cx_exchange *x,
 		     const json_t *params, atomic_bool *cancelled, int64_t deadline_ms);
+/* Level name to index (0 debug .. 7 emergency), -1 for an unknown name. */
+int cx_log_level_index(const char *name);
+
 /* Called just before the call is answered: nothing is sent on the exchange after this. */
 void cx_channel_close(struct cx_call_channel *ch);
 void cx_channel_release(struct cx_call_channel *ch);

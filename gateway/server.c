@@ -34,6 +34,7 @@
 
 /* What a job runs: a tool, or one of an adapter's resource, prompt and completion hooks. */
 enum job_kind { JOB_TOOL, JOB_READ, JOB_PROMPT, JOB_COMPLETE };
+static const char *const job_kinds[] = { "tool", "read", "prompt", "complete" };
 
 struct job {
 	struct job *qnext;              /* run queue */
@@ -160,12 +161,33 @@ static void reply_result(struct cx_exchange *x, json_t *id, json_t *result)
 		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
 		return;
 	}
+	/* The stateless revision says what kind of result every result is. */
+	if (x->stateless && json_is_object(result) && !json_object_get(result, "resultType"))
+		json_object_set_new(result, "resultType", json_string("complete"));
 	r = cx_rpc_result(id, result);
 	if (!r) {
 		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
 		return;
 	}
 	x->reply(x, r);
+}
+
+/* Lists and reads in the stateless revision say how long a client may cache them. Nothing a
+ * gateway serves is known to stay fresh, so: not at all, and only for this client. */
+static json_t *cacheable(const struct cx_exchange *x, json_t *result)
+{
+	if (x->stateless && json_is_object(result)) {
+		json_object_set_new(result, "ttlMs", json_integer(0));
+		json_object_set_new(result, "cacheScope", json_string("private"));
+	}
+	return result;
+}
+
+static void reply_status_error(struct cx_exchange *x, json_t *id, int http_status, int code,
+			       const char *msg, json_t *data)
+{
+	x->http_status = http_status;
+	x->reply(x, cx_rpc_error(id, code, msg, data));
 }
 
 static void audit_call(struct cx_server *s, struct cx_exchange *x, const char *tool,
@@ -380,6 +402,47 @@ static void answer_deadline(struct job *j)
 	job_finish(j, NULL, &(struct job_error){ .message = msg }, CX_AUDIT_ERROR, detail);
 }
 
+/* The stateless revision's two answers that replace whatever the handler returned: the
+ * client lacks a capability the call needed (-32021, HTTP 400), or the call asked the client
+ * for something (an input-required result carrying every request and the sealed state the
+ * client must send back with its answers). True when it answered. */
+static bool finish_stateless(struct job *j)
+{
+	struct cx_call_channel *ch = &j->chan;
+	json_t *state, *result;
+	char *sealed;
+
+	if (!ch->stateless)
+		return false;
+	if (ch->missing_cap[0]) {
+		char msg[200];
+		cx_fmt(msg, sizeof(msg), "'%s' needs the client capability '%s', which this request "
+		       "did not declare", j->name, ch->missing_cap);
+		j->x->http_status = 400;
+		job_finish(j, NULL,
+			   &(struct job_error){
+				   .code = CX_RPC_MISSING_CAPABILITY,
+				   .message = msg,
+				   .data = json_pack("{s:{s:{}}}", "requiredCapabilities",
+						     ch->missing_cap),
+			   },
+			   CX_AUDIT_REFUSED, "missing client capability");
+		return true;
+	}
+	if (!json_object_size(ch->input_requests))
+		return false;
+	state = json_pack("{s:s, s:s, s:O}", "kind", job_kinds[j->kind], "name", j->name,
+			  "responses", ch->input_responses ? ch->input_responses : json_null());
+	sealed = state ? cx_seal_json(j->s->key, "r1", state) : NULL;
+	json_decref(state);
+	result = sealed ? json_pack("{s:s, s:O, s:s}", "resultType", "input_required",
+				    "inputRequests", ch->input_requests, "requestState", sealed)
+			: NULL;
+	free(sealed);
+	job_finish(j, result, NULL, CX_AUDIT_OK, "input required");
+	return true;
+}
+
 static void run_tool(struct job *j, struct cx_call *call)
 {
 	enum cx_audit_outcome outcome;
@@ -394,6 +457,10 @@ static void run_tool(struct job *j, struct cx_call *call)
 		cx_result_release(&res);
 		if (!atomic_load(&j->replied))
 			answer_deadline(j);
+		return;
+	}
+	if (finish_stateless(j)) {
+		cx_result_release(&res);
 		return;
 	}
 	out = finish_result(j->s, j->rt, rc, &res, true, &outcome, detail, sizeof(detail));
@@ -461,8 +528,13 @@ static void run_hook(struct job *j, struct cx_call *call)
 			answer_deadline(j);
 		return;
 	}
+	if (finish_stateless(j)) {
+		json_decref(result);
+		return;
+	}
 	if (rc == 0 && json_is_object(result)) {
-		job_finish(j, result, NULL, CX_AUDIT_OK, NULL);
+		job_finish(j, j->kind == JOB_READ ? cacheable(j->x, result) : result, NULL,
+			   CX_AUDIT_OK, NULL);
 		return;
 	}
 	json_decref(result);
@@ -470,7 +542,8 @@ static void run_hook(struct job *j, struct cx_call *call)
 		bool res = j->kind == JOB_READ;
 		job_finish(j, NULL,
 			   &(struct job_error){
-				   .code = res ? CX_RPC_RESOURCE_NOT_FOUND : CX_RPC_INVALID_PARAMS,
+				   .code = res && !j->x->stateless ? CX_RPC_RESOURCE_NOT_FOUND
+								   : CX_RPC_INVALID_PARAMS,
 				   .message = err.msg[0] ? err.msg : "not found",
 				   .data = res ? json_pack("{s:s}", "uri", j->name) : NULL,
 			   },
@@ -646,11 +719,60 @@ static void enqueue_job(struct cx_server *s, struct job *j)
 	job_unref(j);
 }
 
+/* The answers a stateless request brings: those sealed in requestState by earlier rounds,
+ * updated with params.inputResponses. A requestState that does not open, or was issued for
+ * another request, is refused (-32602) and answered here: returns -1. */
+static int stateless_inputs(struct cx_server *s, struct cx_exchange *x, json_t *id,
+			    const json_t *params, enum job_kind kind, const char *name,
+			    json_t **out)
+{
+	const json_t *rs = json_object_get(params, "requestState");
+	const json_t *ir = json_object_get(params, "inputResponses");
+	json_t *responses = NULL, *doc = NULL;
+
+	*out = NULL;
+	if (rs && !json_is_null(rs)) {
+		doc = json_is_string(rs) ? cx_unseal_json(s->key, "r1", json_string_value(rs))
+					 : NULL;
+		if (!doc || strcmp(json_string_value(json_object_get(doc, "kind")) ?
+					   json_string_value(json_object_get(doc, "kind")) : "",
+				   job_kinds[kind]) ||
+		    strcmp(json_string_value(json_object_get(doc, "name")) ?
+				   json_string_value(json_object_get(doc, "name")) : "",
+			   name)) {
+			json_decref(doc);
+			reply_error(x, id, CX_RPC_INVALID_PARAMS,
+				    "invalid params: requestState was not issued by this gateway "
+				    "for this request (altered, or from another call); start the "
+				    "call again without it");
+			return -1;
+		}
+		responses = json_deep_copy(json_object_get(doc, "responses"));
+		json_decref(doc);
+	}
+	if (!json_is_object(responses)) {
+		json_decref(responses);
+		responses = json_object();
+	}
+	if (json_is_object(ir))
+		json_object_update(responses, (json_t *)ir);
+	*out = responses;
+	return 0;
+}
+
 static void enqueue_call(struct cx_server *s, struct cx_exchange *x, const struct cx_reg_tool *rt,
 			 json_t *id, json_t *params, json_t *args, int64_t start_ms)
 {
-	struct job *j = job_new(s, x, JOB_TOOL, rt->name, id, params, start_ms);
+	json_t *responses = NULL;
+	struct job *j;
 
+	if (x->stateless && stateless_inputs(s, x, id, params, JOB_TOOL, rt->name, &responses))
+		return;
+	j = job_new(s, x, JOB_TOOL, rt->name, id, params, start_ms);
+	if (j)
+		cx_channel_set_responses(&j->chan, responses);
+	else
+		json_decref(responses);
 	if (!j) {
 		audit_call(s, x, rt->name, args, CX_AUDIT_ERROR, start_ms, "out of memory");
 		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
@@ -821,7 +943,7 @@ static void do_tools_list(struct cx_server *s, struct cx_exchange *x, json_t *id
 		json_array_append(tools, rt->def);
 	}
 	json_decref(tools);
-	reply_result(x, id, result);
+	reply_result(x, id, cacheable(x, result));
 }
 
 static void do_tools_call(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
@@ -941,15 +1063,23 @@ static void do_catalog_list(struct cx_server *s, struct cx_exchange *x, json_t *
 		json_array_append(list, e->def);
 	}
 	json_decref(list);
-	reply_result(x, id, result);
+	reply_result(x, id, cacheable(x, result));
 }
 
 /* Queues an adapter hook (resource read, prompt, completion) as a job. */
 static void enqueue_hook(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params,
 			 enum job_kind kind, const struct cx_reg_entry *e, const char *name)
 {
-	struct job *j = job_new(s, x, kind, name, id, params, cx_now_ms());
+	json_t *responses = NULL;
+	struct job *j;
 
+	if (x->stateless && stateless_inputs(s, x, id, params, kind, name, &responses))
+		return;
+	j = job_new(s, x, kind, name, id, params, cx_now_ms());
+	if (j)
+		cx_channel_set_responses(&j->chan, responses);
+	else
+		json_decref(responses);
 	if (!j) {
 		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
 		return;
@@ -974,8 +1104,10 @@ static void do_resources_read(struct cx_server *s, struct cx_exchange *x, json_t
 	e = cx_registry_resolve_uri(s->reg, uri);
 	if (!e || !cx_policy_sees_adapter(x->who, s->reg, e->adapter)) {
 		cx_fmt(msg, sizeof(msg), "resource not found: '%.200s'", uri);
-		x->reply(x, cx_rpc_error(id, CX_RPC_RESOURCE_NOT_FOUND, msg,
-					 json_pack("{s:s}", "uri", uri)));
+		/* -32002 until 2025-11-25; the stateless revision uses invalid params. */
+		x->reply(x, cx_rpc_error(id, x->stateless ? CX_RPC_INVALID_PARAMS
+							  : CX_RPC_RESOURCE_NOT_FOUND,
+					 msg, json_pack("{s:s}", "uri", uri)));
 		return;
 	}
 	if (subscribe || unsubscribe) {
@@ -1125,8 +1257,87 @@ static void handle_request(struct cx_server *s, struct cx_exchange *x, const cha
 	else {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "method not found: '%.100s'", method);
+		if (x->stateless)
+			x->http_status = 404;
 		reply_error(x, id, CX_RPC_METHOD_NOT_FOUND, msg);
 	}
+}
+
+/* server/discover: what the stateless revision asks instead of initialize. */
+static void do_discover(struct cx_server *s, struct cx_exchange *x, json_t *id)
+{
+	json_t *versions = json_array(), *result;
+
+	json_array_append_new(versions, json_string(CX_MCP_STATELESS));
+	for (size_t i = 0; cx_mcp_versions[i]; i++)
+		json_array_append_new(versions, json_string(cx_mcp_versions[i]));
+	result = json_pack("{s:o, s:{s:{}, s:{}, s:{}, s:{}, s:{}}, s:s, s:{s:{s:s, s:s, s:s}}}",
+			   "supportedVersions", versions,
+			   "capabilities", "tools", "resources", "prompts", "completions",
+			   "logging",
+			   "instructions",
+			   "Cortex exposes an operator's infrastructure as tools. Call "
+			   "gateway_status first to see which adapters are configured and healthy. "
+			   "Tools marked destructiveHint change or delete real systems.",
+			   "_meta", CX_META_SERVERINFO, "name", SERVER_NAME, "title", SERVER_TITLE,
+			   "version", CX_VERSION);
+	reply_result(x, id, cacheable(x, result));
+}
+
+/* A request of the stateless revision: its _meta says who asks and what it can do; there is
+ * no session, so the methods that only make sense in one do not exist. */
+static void handle_stateless(struct cx_server *s, struct cx_exchange *x, const char *method,
+			     json_t *id, json_t *params)
+{
+	static const char *const gone[] = { "initialize", "ping", "logging/setLevel",
+					    "resources/subscribe", "resources/unsubscribe", NULL };
+	const json_t *meta = json_object_get(params, "_meta");
+	const json_t *pv = json_object_get(meta, CX_META_VERSION);
+	const json_t *caps = json_object_get(meta, CX_META_CAPS);
+	char msg[300];
+
+	for (size_t i = 0; gone[i]; i++) {
+		if (!strcmp(method, gone[i])) {
+			cx_fmt(msg, sizeof(msg), "method not found: '%s' does not exist in protocol "
+			       "version %s (there are no sessions)", method, CX_MCP_STATELESS);
+			reply_status_error(x, id, 404, CX_RPC_METHOD_NOT_FOUND, msg, NULL);
+			return;
+		}
+	}
+	if (!json_is_string(pv) || !json_is_object(caps)) {
+		cx_fmt(msg, sizeof(msg), "invalid params: missing _meta keys:%s%s",
+		       json_is_string(pv) ? "" : " " CX_META_VERSION,
+		       json_is_object(caps) ? "" : " " CX_META_CAPS);
+		reply_status_error(x, id, 400, CX_RPC_INVALID_PARAMS, msg, NULL);
+		return;
+	}
+	if (strcmp(json_string_value(pv), CX_MCP_STATELESS)) {
+		json_t *supported = json_array();
+		json_array_append_new(supported, json_string(CX_MCP_STATELESS));
+		if (strcmp(json_string_value(pv), x->session->version))
+			reply_status_error(x, id, 400, CX_RPC_HEADER_MISMATCH,
+					   "MCP-Protocol-Version header does not match "
+					   "_meta protocolVersion", NULL);
+		else
+			reply_status_error(x, id, 400, CX_RPC_UNSUPPORTED_VERSION,
+					   "Unsupported protocol version",
+					   json_pack("{s:o, s:s}", "supported", supported,
+						     "requested", json_string_value(pv)));
+		if (strcmp(json_string_value(pv), x->session->version))
+			json_decref(supported);
+		return;
+	}
+	if (strcmp(x->session->version, CX_MCP_STATELESS)) {
+		reply_status_error(x, id, 400, CX_RPC_HEADER_MISMATCH,
+				   "MCP-Protocol-Version header does not match _meta protocolVersion",
+				   NULL);
+		return;
+	}
+	if (!strcmp(method, "server/discover")) {
+		do_discover(s, x, id);
+		return;
+	}
+	handle_request(s, x, method, id, params);
 }
 
 /* Handles one non-batch message; reply() is called exactly once. */
@@ -1154,7 +1365,10 @@ static void submit_one(struct cx_server *s, struct cx_exchange *x, json_t *msg)
 		x->reply(x, NULL);
 		break;
 	case CX_RPC_REQUEST:
-		handle_request(s, x, m.method, m.id, m.params);
+		if (x->stateless)
+			handle_stateless(s, x, m.method, m.id, m.params);
+		else
+			handle_request(s, x, m.method, m.id, m.params);
 		break;
 	}
 }

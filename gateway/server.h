@@ -32,6 +32,14 @@ struct cx_exchange {
 	 * (want_session_id): the new sealed id, caller frees. */
 	bool want_session_id;
 	char *new_session_id;
+	/* The stateless revision (2026-07-28): no session; the transport sets this from the
+	 * MCP-Protocol-Version header and fills session->version with it. The server takes
+	 * each request's client capabilities and info from params._meta. */
+	bool stateless;
+	/* Set by the server when an error has an HTTP status of its own in the stateless
+	 * revision (400 for header and _meta errors, 404 for methods it does not have); 0 lets
+	 * the transport choose. */
+	int http_status;
 	/* Called on the submitting thread just before the reply goes asynchronous (a worker
 	 * takes the call); may be NULL. The HTTP transport suspends the connection here. */
 	void (*defer)(struct cx_exchange *x);

@@ -131,7 +131,9 @@ out:
 	return s;
 }
 
-static char *seal_bytes(const unsigned char *key, const char *pt, size_t ptlen)
+/* kind is a two-character format name ("c1" sessions, "r1" request state): the AAD and,
+ * with a dot, the prefix of the text, so one kind of sealed text never opens as another. */
+static char *seal_kind(const unsigned char *key, const char *kind, const char *pt, size_t ptlen)
 {
 	size_t rawlen = NONCE_LEN + ptlen + TAG_LEN;
 	unsigned char *raw = malloc(rawlen);
@@ -147,7 +149,7 @@ static char *seal_bytes(const unsigned char *key, const char *pt, size_t ptlen)
 	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) != 1 ||
 	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, raw) != 1 ||
-	    EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)ID_AAD, ID_AAD_LEN) != 1 ||
+	    EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)kind, ID_AAD_LEN) != 1 ||
 	    EVP_EncryptUpdate(ctx, raw + NONCE_LEN, &n, (const unsigned char *)pt, (int)ptlen) != 1 ||
 	    EVP_EncryptFinal_ex(ctx, raw + NONCE_LEN + n, &fin) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, raw + NONCE_LEN + ptlen) != 1)
@@ -155,7 +157,8 @@ static char *seal_bytes(const unsigned char *key, const char *pt, size_t ptlen)
 	id = malloc(ID_PREFIX_LEN + 4 * ((rawlen + 2) / 3) + 1);
 	if (!id)
 		goto out;
-	memcpy(id, ID_PREFIX, ID_PREFIX_LEN);
+	memcpy(id, kind, ID_AAD_LEN);
+	id[ID_AAD_LEN] = '.';
 	b64len = cx_b64url_encode(raw, rawlen, id + ID_PREFIX_LEN);
 	id[ID_PREFIX_LEN + b64len] = '\0';
 out:
@@ -220,7 +223,7 @@ char *cx_session_seal(const unsigned char key[CX_SESSION_KEY_LEN], struct cx_ses
 	}
 	if (!pt)
 		goto out;
-	id = seal_bytes(key, pt, ptlen);
+	id = seal_kind(key, ID_AAD, pt, ptlen);
 	if (id)
 		set_fp(s, id);
 out:
@@ -232,8 +235,8 @@ out:
 
 /* Authenticates and decrypts raw (nonce || ciphertext || tag) into pt; plaintext length or
  * -1 when the tag does not verify under key. */
-static long open_bytes(const unsigned char *key, unsigned char *raw, size_t rawlen,
-		       unsigned char *pt)
+static long open_kind(const unsigned char *key, const char *kind, unsigned char *raw,
+		      size_t rawlen, unsigned char *pt)
 {
 	size_t ctlen = rawlen - NONCE_LEN - TAG_LEN;
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
@@ -245,7 +248,7 @@ static long open_bytes(const unsigned char *key, unsigned char *raw, size_t rawl
 	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) != 1 ||
 	    EVP_DecryptInit_ex(ctx, NULL, NULL, key, raw) != 1 ||
-	    EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)ID_AAD, ID_AAD_LEN) != 1 ||
+	    EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)kind, ID_AAD_LEN) != 1 ||
 	    EVP_DecryptUpdate(ctx, pt, &n, raw + NONCE_LEN, (int)ctlen) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, raw + NONCE_LEN + ctlen) != 1 ||
 	    EVP_DecryptFinal_ex(ctx, pt + n, &fin) != 1)
@@ -288,7 +291,7 @@ static enum cx_session_status session_open(const unsigned char key[CX_SESSION_KE
 	if (cx_b64url_encode(raw, (size_t)rawlen, canon) != b64len ||
 	    memcmp(canon, id + ID_PREFIX_LEN, b64len) != 0)
 		return CX_SESSION_INVALID;
-	ptlen = open_bytes(key, raw, (size_t)rawlen, pt);
+	ptlen = open_kind(key, ID_AAD, raw, (size_t)rawlen, pt);
 	if (ptlen < PT_MIN)
 		goto out;
 
@@ -549,4 +552,50 @@ void cx_session_revoked_clear(void)
 	revoked_nslots = 0;
 	revoked_count = 0;
 	pthread_mutex_unlock(&revoked_lock);
+}
+
+char *cx_seal_json(const unsigned char key[CX_SESSION_KEY_LEN], const char *kind,
+		   const json_t *doc)
+{
+	size_t len;
+	char *pt = cx_json_dumps(doc, &len);
+	char *out;
+
+	if (!pt || strlen(kind) != ID_AAD_LEN || len > CX_SEALED_MAX / 2) {
+		free(pt);
+		return NULL;
+	}
+	out = seal_kind(key, kind, pt, len);
+	OPENSSL_cleanse(pt, len);
+	free(pt);
+	return out;
+}
+
+json_t *cx_unseal_json(const unsigned char key[CX_SESSION_KEY_LEN], const char *kind,
+		       const char *text)
+{
+	size_t len = text ? strnlen(text, CX_SEALED_MAX + 1) : 0;
+	unsigned char *raw = NULL, *pt = NULL;
+	json_t *doc = NULL;
+	struct cx_err err;
+	long rawlen, ptlen;
+
+	if (strlen(kind) != ID_AAD_LEN || len > CX_SEALED_MAX || len < ID_PREFIX_LEN ||
+	    memcmp(text, kind, ID_AAD_LEN) || text[ID_AAD_LEN] != '.')
+		return NULL;
+	raw = malloc(len);
+	pt = malloc(len);
+	if (!raw || !pt)
+		goto out;
+	rawlen = cx_b64url_decode(text + ID_PREFIX_LEN, len - ID_PREFIX_LEN, raw, len);
+	if (rawlen < NONCE_LEN + TAG_LEN + 2)
+		goto out;
+	ptlen = open_kind(key, kind, raw, (size_t)rawlen, pt);
+	if (ptlen > 0)
+		doc = cx_json_loadb((const char *)pt, (size_t)ptlen, (size_t)ptlen, &err);
+	OPENSSL_cleanse(pt, len);
+out:
+	free(raw);
+	free(pt);
+	return doc;
 }

@@ -34,6 +34,16 @@ char *cx_session_seal(const unsigned char key[CX_SESSION_KEY_LEN], struct cx_ses
 enum cx_session_status cx_session_open(const unsigned char key[CX_SESSION_KEY_LEN],
 				       const char *id, long ttl_s, struct cx_session *out);
 
+/* Other state handed to clients and taken back (the request state of multi-round results):
+ * sealed the same way under a two-character kind ("r1") that is authenticated with it, so a
+ * session id never opens as request state or the other way round. */
+#define CX_SEALED_MAX (256u << 10)
+char *cx_seal_json(const unsigned char key[CX_SESSION_KEY_LEN], const char *kind,
+		   const json_t *doc);
+/* NULL for anything tampered with, truncated, of another kind or key. */
+json_t *cx_unseal_json(const unsigned char key[CX_SESSION_KEY_LEN], const char *kind,
+		       const char *text);
+
 /* Forgets the ids cx_session_open remembers (at shutdown, and in tests). */
 void cx_session_cache_clear(void);
 
