@@ -557,6 +557,10 @@ static struct cx_schema *compile_node(const json_t *j, const struct seg *path, i
 		const struct keyword *kw = find_keyword(key);
 		struct seg at = { path, key, 0 };
 
+		/* "x-" keywords are extensions that annotate, never constrain (MCP's
+		 * x-mcp-header names the HTTP header that mirrors an argument). */
+		if (!kw && !strncmp(key, "x-", 2))
+			continue;
 		if (!kw) {
 			fail(err, path, "unsupported keyword '%s'", key);
 			goto fail;

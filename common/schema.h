@@ -6,7 +6,8 @@
  * (UTF-8 code points), pattern (POSIX extended regular expression, unanchored as in JSON
  * Schema), items (one schema), minItems, maxItems. Annotations are ignored: title,
  * description, default, examples, format, $schema, $id, $comment, deprecated, readOnly,
- * writeOnly. Any other keyword fails compilation, so a tool never silently goes unchecked. */
+ * writeOnly, and extension keywords starting with "x-". Any other keyword fails compilation,
+ * so a tool never silently goes unchecked. */
 #ifndef CX_SCHEMA_H
 #define CX_SCHEMA_H
 

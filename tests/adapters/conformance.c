@@ -218,6 +218,210 @@ static int fx_json_schema(struct cx_call *call, const json_t *args, struct cx_re
 	return cx_result_text(res, "JSON Schema 2020-12 tool called");
 }
 
+/* ---- the stateless revision's fixtures ---- */
+
+static int fx_missing_capability(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	struct cx_err err = { 0 };
+	json_t *answer = NULL;
+
+	if (cx_call_request(call, "sampling/createMessage",
+			    json_pack("{s:[{s:s, s:{s:s, s:s}}], s:i}", "messages", "role", "user",
+				      "content", "type", "text", "text", "hello", "maxTokens", 10),
+			    &answer, &err))
+		return cx_result_errorf(res, "%s", err.msg);
+	json_decref(answer);
+	return cx_result_text(res, "sampling answered");
+}
+
+static json_t *text_schema(const char *prop, const char *type)
+{
+	return json_pack("{s:s, s:{s:{s:s}}, s:[s]}", "type", "object", "properties", prop, "type",
+			 type, "required", prop);
+}
+
+/* elicitation/create under key; *content is the answer's content (borrowed via *answer). */
+static int ask_user(struct cx_call *call, const char *key, const char *message, json_t *schema,
+		    json_t **answer, struct cx_err *err)
+{
+	return cx_call_ask(call, key, "elicitation/create",
+			   json_pack("{s:s, s:o}", "message", message, "requestedSchema", schema),
+			   answer, err);
+}
+
+static int fx_streaming_elicitation(struct cx_call *call, const json_t *args,
+				    struct cx_result *res)
+{
+	struct cx_err err = { 0 };
+	json_t *answer = NULL;
+	int rc;
+
+	if (ask_user(call, "confirm", "Continue?", text_schema("ok", "boolean"), &answer, &err))
+		return cx_result_errorf(res, "%s", err.msg);
+	rc = cx_result_text(res, "confirmed");
+	json_decref(answer);
+	return rc;
+}
+
+static int fx_logging_tool(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	if (cx_call_log(call, "info", "conformance", json_string("logging tool ran")))
+		return -1;
+	return cx_result_text(res, "logging tool done");
+}
+
+static int fx_ir_elicitation(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	struct cx_err err = { 0 };
+	json_t *answer = NULL;
+	const char *name;
+	char out[300];
+	int rc;
+
+	if (ask_user(call, "user_name", "What is your name?", text_schema("name", "string"),
+		     &answer, &err))
+		return cx_result_errorf(res, "%s", err.msg);
+	name = json_string_value(json_object_get(json_object_get(answer, "content"), "name"));
+	snprintf(out, sizeof(out), "Hello, %.200s!", name ? name : "stranger");
+	rc = cx_result_text(res, out);
+	json_decref(answer);
+	return rc;
+}
+
+static int fx_ir_sampling(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	struct cx_err err = { 0 };
+	json_t *answer = NULL;
+	const char *text;
+	char out[600];
+	int rc;
+
+	if (cx_call_ask(call, "capital_question", "sampling/createMessage",
+			json_pack("{s:[{s:s, s:{s:s, s:s}}], s:i}", "messages", "role", "user",
+				  "content", "type", "text", "text",
+				  "What is the capital of France?", "maxTokens", 100),
+			&answer, &err))
+		return cx_result_errorf(res, "%s", err.msg);
+	text = json_string_value(json_object_get(json_object_get(answer, "content"), "text"));
+	snprintf(out, sizeof(out), "The model said: %.500s", text ? text : "");
+	rc = cx_result_text(res, out);
+	json_decref(answer);
+	return rc;
+}
+
+static int fx_ir_roots(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	struct cx_err err = { 0 };
+	json_t *answer = NULL;
+	char out[64];
+	int rc;
+
+	if (cx_call_ask(call, "client_roots", "roots/list", json_object(), &answer, &err))
+		return cx_result_errorf(res, "%s", err.msg);
+	snprintf(out, sizeof(out), "The client has %zu root(s)",
+		 json_array_size(json_object_get(answer, "roots")));
+	rc = cx_result_text(res, out);
+	json_decref(answer);
+	return rc;
+}
+
+static int fx_ir_request_state(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	struct cx_err err = { 0 };
+	json_t *answer = NULL;
+	int rc;
+
+	if (ask_user(call, "confirm", "Confirm to continue", text_schema("ok", "boolean"), &answer,
+		     &err))
+		return cx_result_errorf(res, "%s", err.msg);
+	rc = cx_result_text(res, json_is_true(json_object_get(json_object_get(answer, "content"),
+							       "ok"))
+					 ? "state-ok: confirmed"
+					 : "state-ok: declined");
+	json_decref(answer);
+	return rc;
+}
+
+static int fx_ir_multiple(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	struct cx_err err = { 0 };
+	json_t *a = NULL, *b = NULL, *c = NULL;
+	int missing = 0, rc;
+
+	/* Everything is asked before returning, so one round carries all three requests. */
+	missing += ask_user(call, "user_name", "What is your name?", text_schema("name", "string"),
+			    &a, &err) != 0;
+	missing += cx_call_ask(call, "capital_question", "sampling/createMessage",
+			       json_pack("{s:[{s:s, s:{s:s, s:s}}], s:i}", "messages", "role",
+					 "user", "content", "type", "text", "text",
+					 "What is the capital of France?", "maxTokens", 100),
+			       &b, &err) != 0;
+	missing += cx_call_ask(call, "client_roots", "roots/list", json_object(), &c, &err) != 0;
+	rc = missing ? cx_result_errorf(res, "%d input(s) still needed", missing)
+		     : cx_result_text(res, "all three inputs received");
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	return rc;
+}
+
+static int fx_ir_multi_round(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	struct cx_err err = { 0 };
+	json_t *a = NULL, *b = NULL;
+	char out[300];
+	int rc;
+
+	if (ask_user(call, "user_name", "What is your name?", text_schema("name", "string"), &a,
+		     &err))
+		return cx_result_errorf(res, "%s", err.msg);
+	if (ask_user(call, "favorite_color", "What is your favourite colour?",
+		     text_schema("color", "string"), &b, &err)) {
+		json_decref(a);
+		return cx_result_errorf(res, "%s", err.msg);
+	}
+	snprintf(out, sizeof(out), "%.100s likes %.100s",
+		 json_string_value(json_object_get(json_object_get(a, "content"), "name")),
+		 json_string_value(json_object_get(json_object_get(b, "content"), "color")));
+	rc = cx_result_text(res, out);
+	json_decref(a);
+	json_decref(b);
+	return rc;
+}
+
+static int fx_ir_capabilities(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	struct cx_err err = { 0 };
+	json_t *answer = NULL;
+	int rc;
+
+	/* Asks only what this client said it can answer. */
+	if (cx_call_client_can(call, "elicitation"))
+		rc = ask_user(call, "user_name", "What is your name?",
+			      text_schema("name", "string"), &answer, &err);
+	else if (cx_call_client_can(call, "sampling"))
+		rc = cx_call_ask(call, "capital_question", "sampling/createMessage",
+				 json_pack("{s:[{s:s, s:{s:s, s:s}}], s:i}", "messages", "role",
+					   "user", "content", "type", "text", "text",
+					   "What is the capital of France?", "maxTokens", 100),
+				 &answer, &err);
+	else
+		rc = cx_call_ask(call, "client_roots", "roots/list", json_object(), &answer, &err);
+	if (rc)
+		return cx_result_errorf(res, "%s", err.msg);
+	json_decref(answer);
+	return cx_result_text(res, "answered within the client's capabilities");
+}
+
+static int fx_custom_header(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	char out[600];
+
+	snprintf(out, sizeof(out), "value: %.500s",
+		 json_string_value(json_object_get(args, "value")));
+	return cx_result_text(res, out);
+}
+
 static int fx_read(struct cx_call *call, const char *uri, json_t **result, struct cx_err *err)
 {
 	const char *tmpl = "test://template/";
@@ -281,6 +485,20 @@ static int fx_prompt(struct cx_call *call, const char *name, const json_t *args,
 				    "messages", "role", "user", "content", "type", "image", "data",
 				    png_b64, "mimeType", "image/png", "role", "user", "content",
 				    "type", "text", "text", "Please analyze the image above.");
+	} else if (!strcmp(name, "test_input_required_result_prompt")) {
+		json_t *answer = NULL;
+		const char *ctx;
+		char text[400];
+
+		if (ask_user(call, "user_context", "What context should the prompt use?",
+			     text_schema("context", "string"), &answer, err))
+			return -1;
+		ctx = json_string_value(json_object_get(json_object_get(answer, "content"),
+							"context"));
+		snprintf(text, sizeof(text), "Use this context: %.300s", ctx ? ctx : "");
+		json_decref(answer);
+		*result = json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "messages", "role", "user",
+				    "content", "type", "text", "text", text);
 	} else {
 		cx_err_set(err, "unknown prompt '%s'", name);
 		return CX_NOT_FOUND;
@@ -326,6 +544,18 @@ static const struct cx_tool fixture_tools[] = {
 	{ "test_elicitation_sep1330_enums", fx_sep1330, CX_READ_ONLY | CX_OPEN_WORLD },
 	{ "test_reconnection", fx_reconnection, CX_READ_ONLY },
 	{ "json_schema_2020_12_tool", fx_json_schema, CX_READ_ONLY | CX_OPAQUE_SCHEMA },
+	{ "test_missing_capability", fx_missing_capability, CX_READ_ONLY | CX_OPEN_WORLD },
+	{ "test_streaming_elicitation", fx_streaming_elicitation, CX_READ_ONLY | CX_OPEN_WORLD },
+	{ "test_logging_tool", fx_logging_tool, CX_READ_ONLY },
+	{ "test_input_required_result_elicitation", fx_ir_elicitation, CX_READ_ONLY },
+	{ "test_input_required_result_sampling", fx_ir_sampling, CX_READ_ONLY },
+	{ "test_input_required_result_list_roots", fx_ir_roots, CX_READ_ONLY },
+	{ "test_input_required_result_request_state", fx_ir_request_state, CX_READ_ONLY },
+	{ "test_input_required_result_multiple_inputs", fx_ir_multiple, CX_READ_ONLY },
+	{ "test_input_required_result_multi_round", fx_ir_multi_round, CX_READ_ONLY },
+	{ "test_input_required_result_tampered_state", fx_ir_request_state, CX_READ_ONLY },
+	{ "test_input_required_result_capabilities", fx_ir_capabilities, CX_READ_ONLY },
+	{ "test_custom_header", fx_custom_header, CX_READ_ONLY },
 	{ NULL, NULL, 0 },
 };
 

@@ -215,6 +215,13 @@ static void test_compile_ignores_annotations(void **state)
 	assert_valid(s, "\"not a uuid\"");
 	assert_invalid(s, "1", "arguments: must be a string");
 	cx_schema_free(s);
+	/* "x-" extension keywords (MCP's x-mcp-header) annotate; a look-alike does not pass. */
+	s = compile_ok("{\"type\": \"object\", \"properties\": {\"region\": {\"type\": "
+		       "\"string\", \"x-mcp-header\": \"Region\"}}, \"required\": [\"region\"]}");
+	assert_valid(s, "{\"region\": \"eu\"}");
+	assert_invalid(s, "{}", "arguments: missing required property 'region'");
+	cx_schema_free(s);
+	assert_compile_fails("{\"xmcp\": 1}", "schema: unsupported keyword 'xmcp'");
 	/* An empty schema accepts anything. */
 	s = compile_ok("{}");
 	assert_valid(s, "null");
