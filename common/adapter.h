@@ -78,6 +78,10 @@ struct cx_tool {
 	unsigned flags;
 };
 
+/* Tells clients subscribed to uri (resources/subscribe) that it changed: the gateway sends
+ * them notifications/resources/updated. Any thread, any time after start-up. */
+void cx_resource_updated(const char *uri);
+
 /* Resources, prompts and completions: optional. Each runs on a worker like a tool call, with a
  * struct cx_call for deadline, cancellation and the client channel. Answers are MCP result
  * objects; "not found" is CX_NOT_FOUND with err saying what was missing (-32002 for resources,

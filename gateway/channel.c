@@ -36,7 +36,16 @@ struct session_level {
 	int level;
 };
 
+struct subscription {
+	char skey[17];
+	char *uri;
+};
+
+#define SUBSCRIPTIONS_MAX 10000
+
 struct cx_hub {
+	struct subscription *subs;
+	size_t nsubs;
 	pthread_mutex_t lock;
 	pthread_cond_t answered;
 	struct pending *pending;
@@ -68,7 +77,76 @@ void cx_hub_free(struct cx_hub *h)
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->answered);
 	free(h->levels);
+	for (size_t i = 0; i < h->nsubs; i++)
+		free(h->subs[i].uri);
+	free(h->subs);
 	free(h);
+}
+
+int cx_hub_subscribe(struct cx_hub *h, const char *skey, const char *uri)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&h->lock);
+	for (size_t i = 0; i < h->nsubs; i++)
+		if (!strcmp(h->subs[i].skey, skey) && !strcmp(h->subs[i].uri, uri))
+			goto out;       /* subscribing twice is subscribing once */
+	if (h->nsubs == SUBSCRIPTIONS_MAX) {
+		rc = -1;
+		goto out;
+	}
+	struct subscription *n = realloc(h->subs, (h->nsubs + 1) * sizeof(*n));
+	char *copy = strdup(uri);
+	if (n)
+		h->subs = n;
+	if (!n || !copy) {
+		free(copy);
+		rc = -1;
+		goto out;
+	}
+	snprintf(h->subs[h->nsubs].skey, sizeof(h->subs[h->nsubs].skey), "%s", skey);
+	h->subs[h->nsubs++].uri = copy;
+out:
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+static void drop_subs(struct cx_hub *h, const char *skey, const char *uri)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < h->nsubs; i++) {
+		if (!strcmp(h->subs[i].skey, skey) && (!uri || !strcmp(h->subs[i].uri, uri)))
+			free(h->subs[i].uri);
+		else
+			h->subs[keep++] = h->subs[i];
+	}
+	h->nsubs = keep;
+}
+
+void cx_hub_unsubscribe(struct cx_hub *h, const char *skey, const char *uri)
+{
+	pthread_mutex_lock(&h->lock);
+	drop_subs(h, skey, uri);
+	pthread_mutex_unlock(&h->lock);
+}
+
+void cx_hub_each_subscriber(struct cx_hub *h, const char *uri,
+			    void (*fn)(void *ctx, const char *skey), void *ctx)
+{
+	char (*keys)[17] = NULL;
+	size_t n = 0;
+
+	/* Collected first: fn pushes to transports, which must not run under the hub lock. */
+	pthread_mutex_lock(&h->lock);
+	keys = calloc(h->nsubs ? h->nsubs : 1, sizeof(*keys));
+	for (size_t i = 0; keys && i < h->nsubs; i++)
+		if (!strcmp(h->subs[i].uri, uri))
+			memcpy(keys[n++], h->subs[i].skey, sizeof(keys[0]));
+	pthread_mutex_unlock(&h->lock);
+	for (size_t i = 0; i < n; i++)
+		fn(ctx, keys[i]);
+	free(keys);
 }
 
 int cx_log_level_index(const char *name)
@@ -126,6 +204,7 @@ static int session_level(struct cx_hub *h, const char *skey)
 void cx_hub_forget(struct cx_hub *h, const char *skey)
 {
 	pthread_mutex_lock(&h->lock);
+	drop_subs(h, skey, NULL);
 	for (size_t i = 0; i < h->nlevels; i++) {
 		if (!strcmp(h->levels[i].skey, skey)) {
 			memmove(h->levels + i, h->levels + i + 1,

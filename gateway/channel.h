@@ -24,8 +24,15 @@ int cx_hub_set_level(struct cx_hub *h, const char *skey, const char *level);
 /* A JSON-RPC response from a client: wakes the call waiting for it. False when no request of
  * this process has that id (already answered, timed out, or sent by another replica). */
 bool cx_hub_deliver(struct cx_hub *h, const json_t *response);
-/* Forgets what a session left behind (its log level). */
+/* Forgets what a session left behind (its log level and subscriptions). */
 void cx_hub_forget(struct cx_hub *h, const char *skey);
+
+/* resources/subscribe and unsubscribe for a session. 0, or -1 when the table is full. */
+int cx_hub_subscribe(struct cx_hub *h, const char *skey, const char *uri);
+void cx_hub_unsubscribe(struct cx_hub *h, const char *skey, const char *uri);
+/* The sessions subscribed to uri: calls fn(ctx, skey) for each. */
+void cx_hub_each_subscriber(struct cx_hub *h, const char *uri,
+			    void (*fn)(void *ctx, const char *skey), void *ctx);
 
 struct cx_call_channel {
 	struct cx_hub *hub;

@@ -1111,8 +1111,16 @@ static void do_resources_read(struct cx_server *s, struct cx_exchange *x, json_t
 		return;
 	}
 	if (subscribe || unsubscribe) {
-		/* Updates reach a session on its GET stream; the subscription itself is
-		 * remembered by the adapter that publishes updates (none of today's do). */
+		/* Updates reach the session on its GET stream (stdio: stdout) when the adapter
+		 * calls cx_resource_updated(). */
+		const char *skey = x->session ? x->session->fp : "";
+		if (unsubscribe) {
+			cx_hub_unsubscribe(s->hub, skey, uri);
+		} else if (cx_hub_subscribe(s->hub, skey, uri)) {
+			reply_error(x, id, CX_RPC_INTERNAL_ERROR,
+				    "the gateway holds too many subscriptions; try again later");
+			return;
+		}
 		reply_result(x, id, json_object());
 		return;
 	}
@@ -1501,6 +1509,32 @@ void cx_server_submit(struct cx_server *s, struct cx_exchange *x, json_t *msg)
 	json_decref(msg);
 }
 
+/* The process's server, for cx_resource_updated(): adapters hold no server handle. */
+static _Atomic(struct cx_server *) notify_server;
+
+struct updated_ctx {
+	struct cx_server *s;
+	const char *uri;
+};
+
+static void push_updated(void *ctx, const char *skey)
+{
+	struct updated_ctx *u = ctx;
+
+	cx_server_push(u->s, skey,
+		       cx_rpc_notification("notifications/resources/updated",
+					   json_pack("{s:s}", "uri", u->uri)));
+}
+
+void cx_resource_updated(const char *uri)
+{
+	struct cx_server *s = atomic_load(&notify_server);
+	struct updated_ctx u = { s, uri };
+
+	if (s && uri)
+		cx_hub_each_subscriber(s->hub, uri, push_updated, &u);
+}
+
 int cx_server_add_push(struct cx_server *s, cx_push_fn fn, void *ctx)
 {
 	int rc = -1;
@@ -1620,6 +1654,7 @@ int cx_server_start(struct cx_server *s, struct cx_err *err)
 	if (pthread_create(&s->watchdog, NULL, watchdog_main, s))
 		return cx_err_set(err, "could not start the deadline watchdog");
 	s->watchdog_running = true;
+	atomic_store(&notify_server, s);
 	return 0;
 }
 
@@ -1661,8 +1696,11 @@ size_t cx_server_drain(struct cx_server *s)
 
 void cx_server_free(struct cx_server *s)
 {
+	struct cx_server *self = s;
+
 	if (!s)
 		return;
+	atomic_compare_exchange_strong(&notify_server, &self, NULL);
 	if (s->nworkers || s->watchdog_running)
 		cx_server_drain(s);
 	free(s->workers);

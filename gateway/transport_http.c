@@ -1,11 +1,24 @@
 /* Streamable HTTP at /mcp (MCP 2025-03-26, 2025-06-18, 2025-11-25) on libmicrohttpd.
  *
- * Threading: every callback here runs on one of MHD's pool threads except reply(), which a
- * worker may call. A message that goes to a worker suspends its connection in defer(); the
- * worker stores the serialized answer and resumes the connection in reply(); MHD then calls
- * the access handler again, which queues what was stored. A GET stream suspends itself when
- * it has nothing to send, and a timer thread resumes the suspended streams every
- * STREAM_PING_S seconds for a keep-alive comment. Nothing here blocks an MHD thread or polls.
+ * Threading: every callback here runs on one of MHD's pool threads except reply() and send(),
+ * which a worker may call, and the push sink, which any thread may call. A message that goes
+ * to a worker suspends its connection in defer(); the worker stores the serialized answer and
+ * resumes the connection in reply(); MHD then calls the access handler again, which queues
+ * what was stored. Nothing here blocks an MHD thread or polls.
+ *
+ * SSE streams. A GET stream, and the answer of a POST whose call sends messages before its
+ * answer (send()), are streams (struct chan): a queue of numbered events that outlives the
+ * connection carrying it (struct tap), so a client whose connection broke can resume it with
+ * a GET carrying Last-Event-ID ("<stream>-<seq>"). A tap's content reader suspends its
+ * connection when it has sent everything queued; whoever queues an event resumes it. A timer
+ * thread resumes idle taps every STREAM_PING_S seconds for a keep-alive comment and forgets
+ * streams nobody has carried for STREAM_KEEP_MS.
+ *
+ * Locks, always taken in this order: req.mu (one POST), cx_http.lock (the list of streams,
+ * their reference counts, which tap carries a stream), chan.mu (one stream's events and its
+ * tap's reading state). MHD_resume_connection is called with none held: a suspended
+ * connection cannot complete, so what it points to stays valid until it is resumed, and
+ * clearing the suspended flag under the lock makes exactly one thread the resumer.
  *
  * Shutdown contract: cx_http_quiesce(), then cx_server_drain(), then cx_http_stop().
  * libmicrohttpd aborts the process when it is stopped with a connection still suspended, so
@@ -14,6 +27,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -44,6 +58,7 @@
 #define CT_SSE "text/event-stream"
 #define HDR_SESSION "Mcp-Session-Id"
 #define HDR_VERSION "MCP-Protocol-Version"
+#define HDR_LAST_EVENT_ID "Last-Event-ID"
 #define ALLOW_MCP "GET, POST, DELETE"
 
 /* Not a JSON-RPC standard code: the MCP specification's answer for an unknown session. */
@@ -52,7 +67,24 @@
 #define STREAM_PING_S 15
 #define STREAMS_PER_SESSION 4
 #define SSE_OPEN ": cortex stream open\n\n"
+#define SSE_RESUMED ": cortex stream resumed\n\n"
 #define SSE_PING ": keep-alive\n\n"
+/* The revision whose streams start with a priming event (an id, empty data, retry:) so the
+ * client may reconnect; 2026-07-28 drops resumability again. */
+#define RESUMABLE_VERSION "2025-11-25"
+#define RETRY_MS 1000
+/* The replay buffer of one stream. Events a connected client has not been sent yet are kept
+ * beyond it, up to the BACKLOG bounds, so a slow reader loses nothing short of those. */
+#define REPLAY_EVENTS 256
+#define REPLAY_BYTES (1024 * 1024)
+#define BACKLOG_EVENTS 4096
+#define BACKLOG_BYTES (16 * 1024 * 1024)
+/* All streams' buffers together; past it, streams nobody carries are forgotten early. */
+#define REPLAY_TOTAL_BYTES (64 * 1024 * 1024)
+/* How long a stream nobody carries can still be resumed. */
+#define STREAM_KEEP_MS 30000
+#define TICK_MS 1000
+#define READ_BLOCK 16384
 
 /* A body past the cap is read and dropped up to this much (so the client can read the 413)
  * before the connection is cut instead. */
@@ -60,20 +92,54 @@
 /* How long cx_http_stop waits for answers still owed to suspended connections. */
 #define STOP_WAIT_MS 10000
 
-/* One GET /mcp stream. Owned by its MHD response: freed by stream_free. */
-struct stream {
-	struct stream *prev, *next;     /* h->streams, guarded by h->lock */
+/* One queued SSE event: hdr, then json, then "\n\n". */
+struct event {
+	struct event *next;
+	uint64_t seq;
+	char *json;                     /* from cx_json_dumps */
+	size_t json_len;
+	size_t hdr_len;
+	char hdr[80];                   /* "id: <stream>-<seq>\nevent: message\ndata: " */
+};
+
+/* A stream (see the top of the file). Owned by h->chans; freed by the timer or at stop. */
+struct chan {
+	struct chan *prev, *next;       /* h->chans */
+	uint64_t id;
+	char fp[17];                    /* the session's: only its own client may resume it */
+	bool get;                       /* a GET stream: takes the session's pushed messages */
+	bool resumable;                 /* the session negotiated RESUMABLE_VERSION */
+	/* Guarded by h->lock. */
+	unsigned refs;                  /* the list, the tap carrying it, the POST's req */
+	int64_t idle_ms;                /* when refs last fell to the list's alone */
+	/* Changed with h->lock and mu both held; read under either. */
+	struct tap *att;                /* the connection carrying the stream, or NULL */
+	bool attached_once;
+	int64_t detached_ms;            /* when att last became NULL */
+	/* Guarded by mu. */
+	pthread_mutex_t mu;
+	struct event *head, *tail;      /* oldest first */
+	size_t count, bytes;
+	uint64_t seq;                   /* the newest event's; 0 is the priming event */
+	bool final;                     /* nothing more comes: end after the last event */
+	unsigned long wake_mark;        /* h->lock: wake_taps' pass that visited it */
+};
+
+/* One connection carrying a chan: its MHD response's reader state, freed by tap_free. */
+struct tap {
 	struct cx_http *h;
+	struct chan *ch;
 	struct MHD_Connection *conn;
 	int fd;                         /* the connection's socket, -1 if unknown */
-	char fp[17];                    /* the session's, for the per-session limit */
-	/* The rest is guarded by h->lock. */
-	const char *out;                /* a static comment being sent */
-	size_t out_len, out_off;
+	/* Guarded by ch->mu. */
+	char pre[160];                  /* comments and the priming event, sent first */
+	size_t pre_len, pre_off;
+	struct event *cur;              /* being sent: never evicted meanwhile */
+	size_t off;
+	uint64_t next_seq;              /* the first event not yet started */
 	unsigned long ping_gen;         /* the h->ping_gen already answered with a ping */
-	bool opened;
-	bool suspended;                 /* suspended by stream_read, to be resumed by the timer */
-	bool gone;                      /* the client hung up: end the response */
+	bool suspended;                 /* suspended by tap_read; the resumer clears it */
+	bool gone;                      /* the client hung up or another tap took over */
 };
 
 /* One POST /mcp request, from its first access-handler call to NOTIFY_COMPLETED. */
@@ -84,17 +150,20 @@ struct req {
 	struct cx_buf body;
 	size_t discarded;               /* bytes dropped after the body passed the cap */
 	bool overflow;
-	bool sse;                       /* answer as one SSE event */
+	bool sse;                       /* _meta.progressToken: answer as an SSE stream */
 	bool submitted;
+	int fd;                         /* the socket, once deferred */
 	struct cx_session sess;         /* always initialised; released in req_free */
 
 	pthread_mutex_t mu;             /* the fields below are shared with the replying worker */
 	bool deferred;                  /* the connection was suspended to wait for reply() */
+	bool waiting;                   /* suspended in the access handler; the resumer clears */
 	bool replied;
 	bool orphaned;                  /* MHD finished the request first: reply() frees */
 	bool out_oom;
 	char *out;                      /* serialized answer; NULL for 202 */
 	size_t out_len;
+	struct chan *ch;                /* the answer is this stream (a reference) */
 };
 
 struct cx_http {
@@ -104,21 +173,24 @@ struct cx_http {
 	MHD_socket quiesced;            /* the listen socket after quiesce; closed after stop */
 	unsigned port;
 	char sentinel;                  /* con_cls of requests already answered early */
+	bool push_added;
 
 	atomic_bool stopping;
+	atomic_bool closing;            /* streams end instead of waiting for more */
 	/* Requests that may still suspend or be resumed: from submit until the answer is queued
 	 * (synchronous) or until reply() has resumed the connection. */
 	atomic_long active;
-	atomic_ullong event_id;
+	atomic_ulong ping_gen;
+	atomic_uint_fast64_t next_chan;
 
-	pthread_mutex_t lock;           /* streams and the timer */
+	pthread_mutex_t lock;           /* chans, their refs and taps, the timer */
 	pthread_cond_t wake;
 	pthread_t timer;
 	bool timer_started;
 	bool timer_stop;
-	bool streams_closing;
-	unsigned long ping_gen;
-	struct stream *streams;
+	unsigned push_rr;               /* spreads pushed messages over a session's streams */
+	unsigned long wake_mark;
+	struct chan *chans;             /* newest first */
 };
 
 static struct req *req_of(struct cx_exchange *x)
@@ -434,7 +506,11 @@ static int open_session(struct cx_http *h, struct MHD_Connection *conn,
 				      NULL);
 		return -1;
 	}
-	if (version && strcmp(version, sess->version) != 0) {
+	/* The header SHOULD repeat the negotiated version; another revision that also has
+	 * sessions is tolerated (the session's version stays in force: some clients send
+	 * 2025-03-26 on every request), the stateless revision is a different protocol. */
+	if (version && strcmp(version, sess->version) != 0 &&
+	    (!strcmp(version, CX_MCP_STATELESS) || !strcmp(sess->version, CX_MCP_STATELESS))) {
 		snprintf(msg, sizeof(msg),
 			 "bad request: MCP-Protocol-Version '%.20s' does not match the session's "
 			 "'%s'", version, sess->version);
@@ -444,131 +520,14 @@ static int open_session(struct cx_http *h, struct MHD_Connection *conn,
 	return 0;
 }
 
-/* ---- GET streams ---- */
+/* ---- SSE streams ---- */
 
-/* Resumes the streams that stream_read suspended. Called with h->lock held; drops it while
- * resuming, so the list may change meanwhile. A suspended connection cannot be closed by
- * MHD, so a collected connection stays valid until it is resumed. */
-static void resume_streams_locked(struct cx_http *h)
+static bool version_resumable(const char *v)
 {
-	struct MHD_Connection **conns = NULL;
-	struct stream *st;
-	size_t n = 0, i;
-
-	for (st = h->streams; st; st = st->next)
-		n += st->suspended;
-	if (!n)
-		return;
-	conns = malloc(n * sizeof(*conns));
-	if (!conns) {
-		/* One at a time: slower, but shutdown must not fail for want of memory. */
-		for (;;) {
-			for (st = h->streams; st && !st->suspended; st = st->next)
-				;
-			if (!st)
-				return;
-			struct MHD_Connection *c = st->conn;
-
-			st->suspended = false;
-			pthread_mutex_unlock(&h->lock);
-			MHD_resume_connection(c);
-			pthread_mutex_lock(&h->lock);
-		}
-	}
-	for (i = 0, st = h->streams; st; st = st->next) {
-		if (st->suspended) {
-			st->suspended = false;
-			conns[i++] = st->conn;
-		}
-	}
-	pthread_mutex_unlock(&h->lock);
-	for (size_t k = 0; k < i; k++)
-		MHD_resume_connection(conns[k]);
-	free(conns);
-	pthread_mutex_lock(&h->lock);
+	return v && !strcmp(v, RESUMABLE_VERSION);
 }
 
-static void *stream_timer(void *arg)
-{
-	struct cx_http *h = arg;
-	struct timespec ts;
-
-	pthread_mutex_lock(&h->lock);
-	while (!h->timer_stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += STREAM_PING_S;
-		while (!h->timer_stop &&
-		       pthread_cond_timedwait(&h->wake, &h->lock, &ts) != ETIMEDOUT)
-			;
-		if (h->timer_stop)
-			break;
-		h->ping_gen++;
-		resume_streams_locked(h);
-	}
-	pthread_mutex_unlock(&h->lock);
-	return NULL;
-}
-
-/* MHD's content reader: the opening comment, then a keep-alive comment per timer tick.
- * With nothing to send it suspends the connection and returns 0 (no busy loop). */
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct stream *st = cls;
-	struct cx_http *h = st->h;
-	size_t n;
-
-	pthread_mutex_lock(&h->lock);
-	if (st->gone) {
-		/* Not END_WITH_ERROR: MHD would log a hang-up as an application error. */
-		pthread_mutex_unlock(&h->lock);
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	}
-	if (st->out_off == st->out_len) {
-		if (!st->opened) {
-			st->opened = true;
-			st->out = SSE_OPEN;
-		} else if (st->ping_gen != h->ping_gen) {
-			st->ping_gen = h->ping_gen;
-			st->out = SSE_PING;
-		} else if (h->streams_closing) {
-			pthread_mutex_unlock(&h->lock);
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		} else {
-			/* Suspended under the lock, so the timer cannot resume it first. */
-			st->suspended = true;
-			MHD_suspend_connection(st->conn);
-			pthread_mutex_unlock(&h->lock);
-			return 0;
-		}
-		st->out_len = strlen(st->out);
-		st->out_off = 0;
-	}
-	n = st->out_len - st->out_off;
-	if (n > max)
-		n = max;
-	memcpy(buf, st->out + st->out_off, n);
-	st->out_off += n;
-	pthread_mutex_unlock(&h->lock);
-	return (ssize_t)n;
-}
-
-static void stream_free(void *cls)
-{
-	struct stream *st = cls;
-	struct cx_http *h = st->h;
-
-	pthread_mutex_lock(&h->lock);
-	if (st->prev)
-		st->prev->next = st->next;
-	else
-		h->streams = st->next;
-	if (st->next)
-		st->next->prev = st->prev;
-	pthread_mutex_unlock(&h->lock);
-	free(st);
-}
-
-/* True when the client of a suspended stream has closed its end. MHD does not watch
+/* True when the client of a suspended connection has closed its end. MHD does not watch
  * suspended connections, so without this a client that reconnects its stream would find the
  * per-session limit taken by its own dead streams until a keep-alive write fails. */
 static bool peer_gone(int fd)
@@ -580,19 +539,534 @@ static bool peer_gone(int fd)
 	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
+static void event_free(struct event *ev)
+{
+	if (ev) {
+		free(ev->json);
+		free(ev);
+	}
+}
+
+/* An event for msg (stolen), not yet numbered. NULL on out of memory. */
+static struct event *event_new(json_t *msg)
+{
+	struct event *ev;
+	size_t len;
+	char *s;
+
+	if (!msg)
+		return NULL;
+	s = cx_json_dumps(msg, &len);
+	json_decref(msg);
+	if (!s)
+		return NULL;
+	ev = calloc(1, sizeof(*ev));
+	if (!ev) {
+		free(s);
+		return NULL;
+	}
+	ev->json = s;
+	ev->json_len = len;
+	return ev;
+}
+
+static size_t event_len(const struct event *ev)
+{
+	return ev->hdr_len + ev->json_len + 2;
+}
+
+/* Copies the event's text from off into buf, at most max bytes; returns how many. */
+static size_t event_copy(const struct event *ev, size_t off, char *buf, size_t max)
+{
+	const char *seg[3] = {ev->hdr, ev->json, "\n\n"};
+	const size_t len[3] = {ev->hdr_len, ev->json_len, 2};
+	size_t n = 0, k;
+
+	for (int i = 0; i < 3 && n < max; i++) {
+		if (off >= len[i]) {
+			off -= len[i];
+			continue;
+		}
+		k = len[i] - off;
+		if (k > max - n)
+			k = max - n;
+		memcpy(buf + n, seg[i] + off, k);
+		n += k;
+		off = 0;
+	}
+	return n;
+}
+
+/* "<stream>-<seq>" as written by chan_append_locked: hex, then decimal. */
+static bool parse_event_id(const char *s, uint64_t *stream, uint64_t *seq)
+{
+	unsigned long long a, b;
+	char *end;
+
+	if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+		return false;
+	errno = 0;
+	a = strtoull(s, &end, 16);
+	if (errno || *end != '-' || end[1] < '0' || end[1] > '9')
+		return false;
+	b = strtoull(end + 1, &end, 10);
+	if (errno || *end)
+		return false;
+	*stream = a;
+	*seq = b;
+	return true;
+}
+
+static struct chan *chan_new(struct cx_http *h, const char *fp, bool get, bool resumable)
+{
+	struct chan *ch = calloc(1, sizeof(*ch));
+
+	if (!ch)
+		return NULL;
+	pthread_mutex_init(&ch->mu, NULL);
+	ch->id = atomic_fetch_add(&h->next_chan, 1);
+	snprintf(ch->fp, sizeof(ch->fp), "%s", fp);
+	ch->get = get;
+	ch->resumable = resumable;
+	return ch;
+}
+
+static void chan_free(struct chan *ch)
+{
+	struct event *ev, *nx;
+
+	for (ev = ch->head; ev; ev = nx) {
+		nx = ev->next;
+		event_free(ev);
+	}
+	pthread_mutex_destroy(&ch->mu);
+	free(ch);
+}
+
+/* h->lock held for these three. */
+static void chan_link_locked(struct cx_http *h, struct chan *ch)
+{
+	ch->refs++;
+	ch->prev = NULL;
+	ch->next = h->chans;
+	if (h->chans)
+		h->chans->prev = ch;
+	h->chans = ch;
+}
+
+static void chan_unlink_locked(struct cx_http *h, struct chan *ch)
+{
+	if (ch->prev)
+		ch->prev->next = ch->next;
+	else
+		h->chans = ch->next;
+	if (ch->next)
+		ch->next->prev = ch->prev;
+	ch->prev = ch->next = NULL;
+}
+
+static void chan_unref_locked(struct chan *ch, int64_t now)
+{
+	if (--ch->refs == 1)
+		ch->idle_ms = now;
+}
+
+/* The connection of ch's tap if reading it suspended it; the caller resumes it. ch->mu held. */
+static struct MHD_Connection *chan_wake_locked(struct chan *ch)
+{
+	struct tap *t = ch->att;
+
+	if (!t || !t->suspended)
+		return NULL;
+	t->suspended = false;
+	return t->conn;
+}
+
+/* Drops the oldest events past the replay bounds. Events the carrying tap has not sent yet
+ * are kept up to the backlog bounds, and the one it is sending always. ch->mu held. */
+static void chan_evict_locked(struct chan *ch)
+{
+	const struct tap *t = ch->att && !ch->att->gone ? ch->att : NULL;
+	struct event *ev;
+
+	while ((ev = ch->head) && (ch->count > REPLAY_EVENTS || ch->bytes > REPLAY_BYTES)) {
+		if (t && ev == t->cur)
+			break;
+		if (t && ev->seq >= t->next_seq && ch->count <= BACKLOG_EVENTS &&
+		    ch->bytes <= BACKLOG_BYTES)
+			break;
+		ch->head = ev->next;
+		if (!ch->head)
+			ch->tail = NULL;
+		ch->count--;
+		ch->bytes -= event_len(ev);
+		event_free(ev);
+	}
+}
+
+/* Numbers ev (stolen) and queues it. Returns a connection for the caller to resume. ch->mu
+ * held. */
+static struct MHD_Connection *chan_append_locked(struct chan *ch, struct event *ev)
+{
+	ev->seq = ++ch->seq;
+	ev->hdr_len = (size_t)snprintf(ev->hdr, sizeof(ev->hdr),
+				       "id: %" PRIx64 "-%" PRIu64 "\nevent: message\ndata: ",
+				       ch->id, ev->seq);
+	if (ch->tail)
+		ch->tail->next = ev;
+	else
+		ch->head = ev;
+	ch->tail = ev;
+	ch->count++;
+	ch->bytes += event_len(ev);
+	chan_evict_locked(ch);
+	return chan_wake_locked(ch);
+}
+
+/* What a tap sends before the events: a comment, and the priming event that gives a
+ * 2025-11-25 client an id to reconnect with and the delay to wait before it does. */
+static void tap_prelude(struct tap *t, const char *comment, bool priming)
+{
+	int n = snprintf(t->pre, sizeof(t->pre), "%s", comment ? comment : "");
+
+	if (priming)
+		n += snprintf(t->pre + n, sizeof(t->pre) - (size_t)n,
+			      "id: %" PRIx64 "-0\nretry: %d\ndata:\n\n", t->ch->id, RETRY_MS);
+	t->pre_len = (size_t)n;
+	t->pre_off = 0;
+}
+
+/* MHD's content reader: the prelude, then the stream's events from t->next_seq on, and a
+ * keep-alive comment per timer tick. With nothing to send it suspends the connection and
+ * returns 0; whoever queues an event resumes it. */
+static ssize_t tap_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct tap *t = cls;
+	struct chan *ch = t->ch;
+	struct event *ev;
+	unsigned long gen;
+	size_t n = 0, k;
+
+	pthread_mutex_lock(&ch->mu);
+	for (;;) {
+		while (n < max && !t->gone) {
+			if (t->pre_off < t->pre_len) {
+				k = t->pre_len - t->pre_off;
+				if (k > max - n)
+					k = max - n;
+				memcpy(buf + n, t->pre + t->pre_off, k);
+				t->pre_off += k;
+				n += k;
+			} else if (t->cur) {
+				k = event_copy(t->cur, t->off, buf + n, max - n);
+				t->off += k;
+				n += k;
+				if (t->off == event_len(t->cur)) {
+					/* Events after the one being sent are never evicted. */
+					t->cur = t->cur->next;
+					t->off = 0;
+					if (t->cur)
+						t->next_seq = t->cur->seq + 1;
+				}
+			} else {
+				for (ev = ch->head; ev && ev->seq < t->next_seq; ev = ev->next)
+					;
+				if (!ev)
+					break;
+				t->cur = ev;
+				t->off = 0;
+				t->next_seq = ev->seq + 1;
+			}
+		}
+		if (n)
+			break;
+		/* Not END_WITH_ERROR for a hang-up: MHD would log it as an application error. */
+		if (t->gone || ch->final || atomic_load(&t->h->closing)) {
+			pthread_mutex_unlock(&ch->mu);
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
+		gen = atomic_load(&t->h->ping_gen);
+		if (t->ping_gen == gen) {
+			/* Suspended under the lock, so nobody can resume it first. */
+			t->suspended = true;
+			MHD_suspend_connection(t->conn);
+			break;
+		}
+		t->ping_gen = gen;
+		memcpy(t->pre, SSE_PING, sizeof(SSE_PING) - 1);
+		t->pre_len = sizeof(SSE_PING) - 1;
+		t->pre_off = 0;
+	}
+	pthread_mutex_unlock(&ch->mu);
+	return (ssize_t)n;
+}
+
+static void tap_free(void *cls)
+{
+	struct tap *t = cls;
+	struct cx_http *h = t->h;
+	struct chan *ch = t->ch;
+	int64_t now = cx_now_ms();
+
+	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&ch->mu);
+	if (ch->att == t) {
+		ch->att = NULL;
+		ch->detached_ms = now;
+	}
+	pthread_mutex_unlock(&ch->mu);
+	chan_unref_locked(ch, now);
+	pthread_mutex_unlock(&h->lock);
+	free(t);
+}
+
+/* A tap for conn (reading from event 1); the caller sets its prelude and attaches it. */
+static struct tap *tap_new(struct cx_http *h, struct MHD_Connection *conn, int fd,
+			   struct chan *ch)
+{
+	struct tap *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->h = h;
+	t->ch = ch;
+	t->conn = conn;
+	t->fd = fd;
+	t->next_seq = 1;
+	t->ping_gen = atomic_load(&h->ping_gen);
+	return t;
+}
+
+/* t carries ch from now on; a tap that carried it before ends (its client reconnected).
+ * Returns a connection for the caller to resume. h->lock held. */
+static struct MHD_Connection *tap_attach_locked(struct chan *ch, struct tap *t)
+{
+	struct MHD_Connection *resume = NULL;
+	struct tap *old;
+
+	pthread_mutex_lock(&ch->mu);
+	old = ch->att;
+	if (old) {
+		old->gone = true;
+		if (old->suspended) {
+			old->suspended = false;
+			resume = old->conn;
+		}
+	}
+	ch->att = t;
+	ch->attached_once = true;
+	pthread_mutex_unlock(&ch->mu);
+	ch->refs++;
+	return resume;
+}
+
+/* Queues the SSE response t feeds. From here tap_free owns t, also on failure. */
+static enum MHD_Result queue_stream(struct MHD_Connection *conn, struct tap *t, const char *sid)
+{
+	struct MHD_Response *r;
+
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, READ_BLOCK, tap_read, t,
+					      tap_free);
+	if (!r) {
+		tap_free(t);
+		return MHD_NO;
+	}
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CT_SSE) == MHD_NO ||
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") == MHD_NO ||
+	    (sid && MHD_add_response_header(r, HDR_SESSION, sid) == MHD_NO)) {
+		MHD_destroy_response(r);
+		return MHD_NO;
+	}
+	return queue(conn, MHD_HTTP_OK, r);
+}
+
+#define WAKE_BATCH 16
+
+/* Resumes the suspended taps of session fp (NULL: every session). end: the streams take no
+ * more events and end once the queued ones are sent. */
+static void wake_taps(struct cx_http *h, const char *fp, bool end)
+{
+	struct MHD_Connection *conns[WAKE_BATCH];
+	struct chan *ch;
+	unsigned long mark;
+	size_t n;
+	bool more;
+
+	pthread_mutex_lock(&h->lock);
+	mark = ++h->wake_mark;
+	pthread_mutex_unlock(&h->lock);
+	do {
+		n = 0;
+		more = false;
+		pthread_mutex_lock(&h->lock);
+		for (ch = h->chans; ch; ch = ch->next) {
+			if (ch->wake_mark == mark || (fp && strcmp(ch->fp, fp)))
+				continue;
+			if (n == WAKE_BATCH) {
+				more = true;
+				break;
+			}
+			ch->wake_mark = mark;
+			pthread_mutex_lock(&ch->mu);
+			if (end)
+				ch->final = true;
+			conns[n] = chan_wake_locked(ch);
+			pthread_mutex_unlock(&ch->mu);
+			n += conns[n] != NULL;
+		}
+		pthread_mutex_unlock(&h->lock);
+		for (size_t i = 0; i < n; i++)
+			MHD_resume_connection(conns[i]);
+	} while (more);
+}
+
+/* Unlinks the streams to forget (h->lock held) and returns them: those nobody has carried
+ * for STREAM_KEEP_MS, then, while all buffers together are over budget, the oldest that
+ * nobody carries. */
+static struct chan *gc_locked(struct cx_http *h, int64_t now)
+{
+	struct chan *ch, *nx, *dead = NULL, *last = NULL;
+	size_t total = 0;
+
+	for (ch = h->chans; ch; ch = nx) {
+		nx = ch->next;
+		if (ch->refs == 1 && now - ch->idle_ms >= STREAM_KEEP_MS) {
+			chan_unlink_locked(h, ch);
+			ch->next = dead;
+			dead = ch;
+			continue;
+		}
+		pthread_mutex_lock(&ch->mu);
+		total += ch->bytes;
+		pthread_mutex_unlock(&ch->mu);
+		last = ch;
+	}
+	for (ch = last; ch && total > REPLAY_TOTAL_BYTES; ch = nx) {
+		nx = ch->prev;
+		if (ch->refs != 1)
+			continue;
+		pthread_mutex_lock(&ch->mu);
+		total -= ch->bytes;
+		pthread_mutex_unlock(&ch->mu);
+		chan_unlink_locked(h, ch);
+		ch->next = dead;
+		dead = ch;
+	}
+	return dead;
+}
+
+static void *stream_timer(void *arg)
+{
+	struct cx_http *h = arg;
+	int64_t now, next_ping = cx_now_ms() + STREAM_PING_S * 1000;
+	struct chan *dead, *nx;
+	struct timespec ts;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += TICK_MS / 1000;
+		while (!h->timer_stop &&
+		       pthread_cond_timedwait(&h->wake, &h->lock, &ts) != ETIMEDOUT)
+			;
+		if (h->timer_stop)
+			break;
+		now = cx_now_ms();
+		dead = gc_locked(h, now);
+		pthread_mutex_unlock(&h->lock);
+		for (; dead; dead = nx) {
+			nx = dead->next;
+			chan_free(dead);
+		}
+		if (now >= next_ping) {
+			next_ping = now + STREAM_PING_S * 1000;
+			atomic_fetch_add(&h->ping_gen, 1);
+			wake_taps(h, NULL, false);
+		}
+		pthread_mutex_lock(&h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* The server's sink for a session's own messages (list_changed, resources/updated). The
+ * specification wants each message on one stream only, never broadcast: it goes to one of
+ * the session's connected GET streams, taking turns; with none connected, to the one carried
+ * last, if its client may still resume it. */
+static int on_push(void *ctx, const char *fp, json_t *msg)
+{
+	struct cx_http *h = ctx;
+	struct chan *live[STREAMS_PER_SESSION * 2], *later = NULL, *pick, *ch;
+	struct MHD_Connection *resume = NULL;
+	struct event *ev;
+	size_t nlive = 0;
+	int64_t now;
+
+	if (!fp || !*fp) {
+		json_decref(msg);
+		return 0;
+	}
+	ev = event_new(msg);
+	if (!ev)
+		return 0;
+	now = cx_now_ms();
+	pthread_mutex_lock(&h->lock);
+	for (ch = h->chans; ch; ch = ch->next) {
+		if (!ch->get || strcmp(ch->fp, fp))
+			continue;
+		pthread_mutex_lock(&ch->mu);
+		if (ch->final) {
+			/* The session ended. */
+		} else if (ch->att && !ch->att->gone) {
+			if (nlive < sizeof(live) / sizeof(live[0]))
+				live[nlive++] = ch;
+		} else if (ch->resumable && !ch->att && ch->attached_once &&
+			   now - ch->detached_ms < STREAM_KEEP_MS &&
+			   (!later || ch->detached_ms > later->detached_ms)) {
+			later = ch;
+		}
+		pthread_mutex_unlock(&ch->mu);
+	}
+	pick = nlive ? live[h->push_rr++ % nlive] : later;
+	if (pick) {
+		pthread_mutex_lock(&pick->mu);
+		if (!pick->final) {
+			resume = chan_append_locked(pick, ev);
+			ev = NULL;
+		}
+		pthread_mutex_unlock(&pick->mu);
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (resume)
+		MHD_resume_connection(resume);
+	if (ev) {
+		event_free(ev);
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- GET streams ---- */
+
+/* A new GET stream, or with Last-Event-ID the resumption of the stream that id belongs to:
+ * the events after it, then live ones (a POST's stream ends after its answer). An id that is
+ * unknown, forgotten or another session's gets a new stream: the specification has no error
+ * for it, and 404 would tell the client its session is gone. */
 static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn,
 				   const struct cx_principal *who)
 {
-	struct cx_session sess;
-	const char *version;
+	struct MHD_Connection *resume[STREAMS_PER_SESSION * 2 + 1];
 	const union MHD_ConnectionInfo *ci;
-	struct MHD_Connection *gone[STREAMS_PER_SESSION * 2];
-	struct MHD_Response *r;
-	struct stream *st, *it;
+	struct cx_session sess;
+	struct chan *ch = NULL, *it;
+	struct MHD_Connection *c;
+	const char *version, *last;
 	enum MHD_Result ret;
-	bool json, sse, bad;
+	uint64_t sid, seq = 0;
+	struct tap *t;
+	size_t nres = 0;
+	bool json, sse, bad, resumable;
 	int count = 0;
-	size_t ngone = 0;
 
 	parse_accept(header(conn, MHD_HTTP_HEADER_ACCEPT), &json, &sse);
 	if (!sse)
@@ -610,62 +1084,80 @@ static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn
 		return send_invalid(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 				    "service unavailable: the gateway is shutting down");
 	}
-	st = calloc(1, sizeof(*st));
-	if (!st) {
+	resumable = version_resumable(sess.version);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	t = tap_new(h, conn, ci ? ci->connect_fd : -1, NULL);
+	if (!t) {
 		cx_session_release(&sess);
 		return MHD_NO;
 	}
-	st->h = h;
-	st->conn = conn;
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	st->fd = ci ? ci->connect_fd : -1;
-	memcpy(st->fp, sess.fp, sizeof(st->fp));
-	cx_session_release(&sess);
+	last = header(conn, HDR_LAST_EVENT_ID);
 
 	pthread_mutex_lock(&h->lock);
-	for (it = h->streams; it; it = it->next) {
-		if (strcmp(it->fp, st->fp) || it->gone)
-			continue;
-		/* A suspended connection stays open until resumed, so its fd is still its own. */
-		if (it->suspended && ngone < sizeof(gone) / sizeof(gone[0]) && peer_gone(it->fd)) {
-			it->suspended = false;
-			it->gone = true;
-			gone[ngone++] = it->conn;
-			continue;
+	if (last && parse_event_id(last, &sid, &seq)) {
+		for (it = h->chans; it && it->id != sid; it = it->next)
+			;
+		if (it && !strcmp(it->fp, sess.fp)) {
+			pthread_mutex_lock(&it->mu);
+			/* A finished POST stream still has its answer to give. */
+			if (seq <= it->seq && !(it->final && it->get))
+				ch = it;
+			pthread_mutex_unlock(&it->mu);
 		}
-		count++;
 	}
-	if (count >= STREAMS_PER_SESSION) {
+	for (it = h->chans; it; it = it->next) {
+		if (it == ch || !it->get || strcmp(it->fp, sess.fp))
+			continue;
+		pthread_mutex_lock(&it->mu);
+		if (it->att && !it->att->gone) {
+			/* A suspended connection stays open until resumed, so its fd is its own. */
+			if (it->att->suspended && nres < sizeof(resume) / sizeof(resume[0]) - 1 &&
+			    peer_gone(it->att->fd)) {
+				it->att->gone = true;
+				it->att->suspended = false;
+				resume[nres++] = it->att->conn;
+			} else {
+				count++;
+			}
+		}
+		pthread_mutex_unlock(&it->mu);
+	}
+	if ((!ch || ch->get) && count >= STREAMS_PER_SESSION) {
 		pthread_mutex_unlock(&h->lock);
-		for (size_t i = 0; i < ngone; i++)
-			MHD_resume_connection(gone[i]);
-		free(st);
+		for (size_t i = 0; i < nres; i++)
+			MHD_resume_connection(resume[i]);
+		free(t);
+		cx_session_release(&sess);
 		return send_invalid(conn, MHD_HTTP_TOO_MANY_REQUESTS,
 				    "too many requests: this session already has the most GET "
 				    "streams allowed open; close one first");
 	}
-	st->ping_gen = h->ping_gen;
-	st->next = h->streams;
-	if (h->streams)
-		h->streams->prev = st;
-	h->streams = st;
+	if (ch) {
+		t->ch = ch;
+		t->next_seq = seq + 1;
+		tap_prelude(t, SSE_RESUMED, false);
+	} else {
+		ch = chan_new(h, sess.fp, true, resumable);
+		if (!ch) {
+			pthread_mutex_unlock(&h->lock);
+			for (size_t i = 0; i < nres; i++)
+				MHD_resume_connection(resume[i]);
+			free(t);
+			cx_session_release(&sess);
+			return MHD_NO;
+		}
+		chan_link_locked(h, ch);
+		t->ch = ch;
+		tap_prelude(t, SSE_OPEN, resumable);
+	}
+	c = tap_attach_locked(ch, t);
+	if (c)
+		resume[nres++] = c;
 	pthread_mutex_unlock(&h->lock);
-	for (size_t i = 0; i < ngone; i++)
-		MHD_resume_connection(gone[i]);
-
-	/* From here stream_free owns st, also when creating the response fails. */
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, stream_read, st,
-					      stream_free);
-	if (!r) {
-		stream_free(st);
-		return MHD_NO;
-	}
-	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CT_SSE) == MHD_NO ||
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") == MHD_NO) {
-		MHD_destroy_response(r);
-		return MHD_NO;
-	}
-	return queue(conn, MHD_HTTP_OK, r);
+	for (size_t i = 0; i < nres; i++)
+		MHD_resume_connection(resume[i]);
+	cx_session_release(&sess);
+	return queue_stream(conn, t, NULL);
 }
 
 /* ---- DELETE ---- */
@@ -693,8 +1185,10 @@ static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *c
 	else
 		expires = INT64_MAX;
 	rc = cx_session_revoke(sess.fp, expires);
-	if (!rc)
+	if (!rc) {
 		cx_debug("session %s ended by the client", sess.fp);
+		wake_taps(h, sess.fp, true);
+	}
 	cx_session_release(&sess);
 	if (rc)
 		return send_rpc_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CX_RPC_INTERNAL_ERROR,
@@ -706,12 +1200,32 @@ static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *c
 
 static void req_free(struct req *r)
 {
+	struct cx_http *h = r->h;
+
+	if (r->ch) {
+		pthread_mutex_lock(&h->lock);
+		chan_unref_locked(r->ch, cx_now_ms());
+		pthread_mutex_unlock(&h->lock);
+	}
 	cx_buf_release(&r->body);
 	cx_session_release(&r->sess);
 	free(r->x.new_session_id);
 	free(r->out);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
+}
+
+/* Suspends the connection until reply() or the first send(); r->mu held, on the MHD
+ * thread. */
+static void req_suspend_locked(struct req *r)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	r->fd = ci ? ci->connect_fd : -1;
+	r->deferred = true;
+	r->waiting = true;
+	MHD_suspend_connection(r->conn);
 }
 
 /* The server calls this on our (MHD) thread inside cx_server_submit, before a worker can
@@ -721,51 +1235,187 @@ static void on_defer(struct cx_exchange *x)
 	struct req *r = req_of(x);
 
 	pthread_mutex_lock(&r->mu);
-	if (!r->deferred && !r->replied) {
-		r->deferred = true;
-		MHD_suspend_connection(r->conn);
-	}
+	if (!r->deferred && !r->replied)
+		req_suspend_locked(r);
 	pthread_mutex_unlock(&r->mu);
 }
 
-/* Any thread. Serializes outside the lock; resumes outside it too (the connection cannot
+/* r's answer becomes a stream. r->mu held; NULL on out of memory. */
+static struct chan *req_stream_locked(struct req *r)
+{
+	struct cx_http *h = r->h;
+	struct chan *ch;
+
+	if (r->ch)
+		return r->ch;
+	ch = chan_new(h, r->sess.fp, false, version_resumable(r->sess.version));
+	if (!ch)
+		return NULL;
+	pthread_mutex_lock(&h->lock);
+	chan_link_locked(h, ch);
+	ch->refs++;                     /* r's, dropped in req_free */
+	pthread_mutex_unlock(&h->lock);
+	r->ch = ch;
+	return ch;
+}
+
+/* A worker, between defer() and reply(). The first message turns the answer into a stream:
+ * the connection, suspended since defer(), is resumed and the access handler queues it. -1
+ * when nobody can receive msg: the client left before the stream began (it has no event id
+ * to resume with), or it left and, before 2025-11-25 or for longer than STREAM_KEEP_MS, has
+ * not resumed. */
+static int on_send(struct cx_exchange *x, json_t *msg)
+{
+	struct req *r = req_of(x);
+	struct MHD_Connection *resume[2] = {NULL, NULL};
+	struct event *ev = event_new(msg);
+	struct chan *ch;
+	struct tap *t;
+	bool orphan, gone_early = false, ok;
+	int64_t now = cx_now_ms();
+
+	if (!ev)
+		return -1;
+	pthread_mutex_lock(&r->mu);
+	if (r->replied || (r->orphaned && !r->ch) || !(ch = req_stream_locked(r))) {
+		pthread_mutex_unlock(&r->mu);
+		event_free(ev);
+		return -1;
+	}
+	if (r->waiting) {
+		r->waiting = false;
+		resume[0] = r->conn;
+		gone_early = peer_gone(r->fd);
+	}
+	orphan = r->orphaned;
+	pthread_mutex_unlock(&r->mu);
+
+	pthread_mutex_lock(&ch->mu);
+	if (ch->final) {
+		/* The session was deleted. */
+		pthread_mutex_unlock(&ch->mu);
+		event_free(ev);
+		if (resume[0])
+			MHD_resume_connection(resume[0]);
+		return -1;
+	}
+	t = ch->att;
+	if (t && !t->gone && t->suspended && peer_gone(t->fd)) {
+		t->gone = true;
+		t->suspended = false;
+		resume[1] = t->conn;
+	}
+	if (t && !t->gone)
+		ok = true;
+	else if (t)
+		ok = ch->resumable;
+	else if (!ch->attached_once)
+		ok = !orphan && !gone_early;
+	else
+		ok = ch->resumable && now - ch->detached_ms < STREAM_KEEP_MS;
+	/* A tap just found gone is no longer suspended, so at most one of the two is set. */
+	if (!resume[1])
+		resume[1] = chan_append_locked(ch, ev);
+	else
+		(void)chan_append_locked(ch, ev);
+	pthread_mutex_unlock(&ch->mu);
+	for (int i = 0; i < 2; i++) {
+		if (resume[i])
+			MHD_resume_connection(resume[i]);
+	}
+	return ok ? 0 : -1;
+}
+
+/* Any thread. Serializes outside the locks; resumes outside them too (the connection cannot
  * finish, and r cannot be freed, until it is resumed). */
 static void on_reply(struct cx_exchange *x, json_t *response)
 {
 	struct req *r = req_of(x);
 	struct cx_http *h = r->h;
-	struct MHD_Connection *conn = r->conn;
+	struct MHD_Connection *wake = NULL;
+	struct event *ev = NULL;
+	struct chan *ch;
 	char *out = NULL;
 	size_t len = 0;
-	bool resume, orphan;
+	bool resume, orphan, deferred, oom = false;
 
-	if (response) {
+	pthread_mutex_lock(&r->mu);
+	ch = r->ch;
+	/* A request with a progress token is answered as a stream even when nothing came
+	 * before the answer; out of memory, it is answered as JSON. */
+	if (!ch && r->sse && response && !r->orphaned)
+		ch = req_stream_locked(r);
+	pthread_mutex_unlock(&r->mu);
+
+	if (ch) {
+		ev = event_new(response);
+		if (response && !ev)
+			cx_error("http: out of memory; a stream ends without its answer");
+		pthread_mutex_lock(&ch->mu);
+		if (!ch->final && ev) {
+			wake = chan_append_locked(ch, ev);
+			ev = NULL;
+		}
+		/* reply(NULL): the client cancelled the request; the stream just ends. */
+		ch->final = true;
+		if (!wake)
+			wake = chan_wake_locked(ch);
+		pthread_mutex_unlock(&ch->mu);
+		event_free(ev);
+	} else if (response) {
 		out = cx_json_dumps(response, &len);
 		json_decref(response);
+		oom = !out;
 	}
+
 	pthread_mutex_lock(&r->mu);
-	r->out = out;
-	r->out_len = len;
-	r->out_oom = response && !out;
+	if (!ch) {
+		r->out = out;
+		r->out_len = len;
+		r->out_oom = oom;
+	}
 	r->replied = true;
 	orphan = r->orphaned;
-	resume = r->deferred && !orphan;
+	deferred = r->deferred;
+	resume = r->waiting && !orphan;
+	if (resume)
+		r->waiting = false;
 	pthread_mutex_unlock(&r->mu);
+	if (wake)
+		MHD_resume_connection(wake);
 	if (orphan) {
-		if (r->deferred)
+		if (deferred)
 			atomic_fetch_sub(&h->active, 1);
 		req_free(r);
-	} else if (resume) {
-		MHD_resume_connection(conn);
-		atomic_fetch_sub(&h->active, 1);
+		return;
 	}
+	if (resume)
+		MHD_resume_connection(r->conn);
+	if (deferred)
+		atomic_fetch_sub(&h->active, 1);
+}
+
+/* Queues r's stream on its own connection, from the priming event on. */
+static enum MHD_Result send_stream(struct req *r, struct chan *ch)
+{
+	struct cx_http *h = r->h;
+	struct MHD_Connection *c;
+	struct tap *t = tap_new(h, r->conn, r->fd, ch);
+
+	if (!t)
+		return MHD_NO;
+	tap_prelude(t, NULL, ch->resumable);
+	pthread_mutex_lock(&h->lock);
+	c = tap_attach_locked(ch, t);
+	pthread_mutex_unlock(&h->lock);
+	if (c)
+		MHD_resume_connection(c);
+	return queue_stream(r->conn, t, r->x.new_session_id);
 }
 
 static enum MHD_Result send_reply(struct req *r)
 {
 	struct MHD_Response *resp;
-	char *body;
-	size_t len;
 
 	if (r->out_oom)
 		return send_rpc_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -773,26 +1423,8 @@ static enum MHD_Result send_reply(struct req *r)
 				      NULL);
 	if (!r->out)
 		return queue(r->conn, MHD_HTTP_ACCEPTED, resp_new("", 0, false, NULL));
-	if (r->sse) {
-		struct cx_buf b = CX_BUF_INIT(r->out_len + 64);
-
-		if (cx_buf_printf(&b, "id: %llu\nevent: message\ndata: ",
-				  (unsigned long long)atomic_fetch_add(&r->h->event_id, 1) + 1) ||
-		    cx_buf_append(&b, r->out, r->out_len) || cx_buf_append(&b, "\n\n", 2)) {
-			cx_buf_release(&b);
-			return MHD_NO;
-		}
-		body = cx_buf_detach(&b, &len);
-		resp = resp_new(body, len, true, CT_SSE);
-		if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-						    "no-cache") == MHD_NO) {
-			MHD_destroy_response(resp);
-			resp = NULL;
-		}
-	} else {
-		resp = resp_new(r->out, r->out_len, true, CT_JSON);
-		r->out = NULL;
-	}
+	resp = resp_new(r->out, r->out_len, true, CT_JSON);
+	r->out = NULL;
 	if (resp && r->x.new_session_id &&
 	    MHD_add_response_header(resp, HDR_SESSION, r->x.new_session_id) == MHD_NO) {
 		MHD_destroy_response(resp);
@@ -810,6 +1442,7 @@ static enum MHD_Result submit_post(struct req *r)
 	enum MHD_Result ret;
 	struct cx_err err;
 	char msg[CX_ERR_MSG_MAX + 32];
+	struct chan *ch;
 	json_t *m;
 	bool init, deferred, bad;
 
@@ -854,17 +1487,16 @@ static enum MHD_Result submit_post(struct req *r)
 	cx_server_submit(h->srv, &r->x, m);
 
 	pthread_mutex_lock(&r->mu);
-	if (!r->deferred && !r->replied) {
-		/* The server went asynchronous without defer(): wait for reply() all the same. */
-		r->deferred = true;
-		MHD_suspend_connection(conn);
-	}
+	/* The server went asynchronous without defer(): wait for reply() all the same. */
+	if (!r->deferred && !r->replied)
+		req_suspend_locked(r);
 	deferred = r->deferred;
+	ch = r->ch;
 	pthread_mutex_unlock(&r->mu);
 	if (deferred)
 		return MHD_YES;       /* reply() resumes us and MHD calls on_request again */
 	atomic_fetch_sub(&h->active, 1);
-	return send_reply(r);
+	return ch ? send_stream(r, ch) : send_reply(r);
 }
 
 /* Called for every access-handler call of a POST after the first. */
@@ -872,6 +1504,7 @@ static enum MHD_Result post_data(struct req *r, const char *data, size_t *size)
 {
 	struct cx_http *h = r->h;
 	size_t max = (size_t)h->conf->max_body_bytes;
+	struct chan *ch;
 	bool replied;
 
 	if (*size) {
@@ -888,10 +1521,13 @@ static enum MHD_Result post_data(struct req *r, const char *data, size_t *size)
 	}
 	if (!r->submitted)
 		return submit_post(r);
-	/* Resumed by reply(). */
+	/* Resumed by reply() or by the first send(). */
 	pthread_mutex_lock(&r->mu);
 	replied = r->replied;
+	ch = r->ch;
 	pthread_mutex_unlock(&r->mu);
+	if (ch)
+		return send_stream(r, ch);
 	if (!replied) {
 		cx_error("http: request resumed before its answer; answering 500");
 		return send_rpc_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -929,12 +1565,14 @@ static enum MHD_Result start_post(struct cx_http *h, struct MHD_Connection *conn
 		return MHD_NO;
 	r->h = h;
 	r->conn = conn;
+	r->fd = -1;
 	cx_buf_init(&r->body, (size_t)h->conf->max_body_bytes);
 	cx_session_init(&r->sess);
 	pthread_mutex_init(&r->mu, NULL);
 	r->x.who = who;
 	r->x.defer = on_defer;
 	r->x.reply = on_reply;
+	r->x.send = on_send;
 	*con_cls = r;
 	return MHD_YES;
 }
@@ -1073,6 +1711,13 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 	n = (int)strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
+	/* A client closing its stream is how SSE streams end, not a fault. */
+	if (!strncmp(msg, "Failed to send", 14) &&
+	    (strstr(msg, "closed by remote peer") || strstr(msg, "no longer available") ||
+	     strstr(msg, "not connected"))) {
+		cx_debug("http: %s", msg);
+		return;
+	}
 	cx_warn("http: %s", msg);
 }
 
@@ -1147,6 +1792,7 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 	struct cx_http *h;
 	unsigned flags, n = 0;
 	char host[INET6_ADDRSTRLEN + 8];
+	uint64_t base = 0;
 	bool v6 = false;
 
 	if (parse_listen(listen, &ss, &v6, host, sizeof(host), err))
@@ -1165,8 +1811,14 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 	h->conf = conf;
 	h->quiesced = MHD_INVALID_SOCKET;
 	atomic_init(&h->stopping, false);
+	atomic_init(&h->closing, false);
 	atomic_init(&h->active, 0);
-	atomic_init(&h->event_id, 0);
+	atomic_init(&h->ping_gen, 0);
+	/* Stream ids start at a random point, so an event id from another process (a replica,
+	 * or this gateway before a restart) hardly ever names a stream of this one. */
+	if (getentropy(&base, sizeof(base)))
+		base = (uint64_t)time(NULL) << 20;
+	atomic_init(&h->next_chan, (base & 0xffffffffffULL) + 1);
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1197,6 +1849,12 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 						    NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
+	if (cx_server_add_push(s, on_push, h)) {
+		cx_err_set(err, "could not register the HTTP transport's push sink");
+		goto fail;
+	}
+	h->push_added = true;
+
 	errno = 0;
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
 				MHD_OPTION_END);
@@ -1215,6 +1873,8 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 	h->timer_started = true;
 	return h;
 fail:
+	if (h->push_added)
+		cx_server_remove_push(s, on_push, h);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
@@ -1235,24 +1895,27 @@ void cx_http_quiesce(struct cx_http *h)
 
 void cx_http_stop(struct cx_http *h)
 {
+	struct chan *ch, *nx;
 	int64_t deadline;
 	long left;
 
 	if (!h)
 		return;
+	/* Returns once no push is running: none reaches h after this. */
+	if (h->push_added)
+		cx_server_remove_push(h->srv, on_push, h);
+	h->push_added = false;
 	atomic_store(&h->stopping, true);
+	atomic_store(&h->closing, true);
 	pthread_mutex_lock(&h->lock);
 	h->timer_stop = true;
-	h->streams_closing = true;
 	pthread_cond_broadcast(&h->wake);
 	pthread_mutex_unlock(&h->lock);
 	if (h->timer_started)
 		pthread_join(h->timer, NULL);
 
-	/* Streams end once resumed: stream_read sees streams_closing and never suspends again. */
-	pthread_mutex_lock(&h->lock);
-	resume_streams_locked(h);
-	pthread_mutex_unlock(&h->lock);
+	/* Streams end once resumed: tap_read sees closing and never suspends again. */
+	wake_taps(h, NULL, false);
 
 	deadline = cx_now_ms() + STOP_WAIT_MS;
 	while ((left = atomic_load(&h->active)) > 0 && cx_now_ms() < deadline) {
@@ -1269,6 +1932,11 @@ void cx_http_stop(struct cx_http *h)
 	MHD_stop_daemon(h->d);
 	if (h->quiesced != MHD_INVALID_SOCKET)
 		close(h->quiesced);
+	/* Every tap and request is gone with MHD: only the list holds the streams now. */
+	for (ch = h->chans; ch; ch = nx) {
+		nx = ch->next;
+		chan_free(ch);
+	}
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
 	free(h);

@@ -202,6 +202,12 @@ static int tk_sample(struct cx_call *call, const json_t *args, struct cx_result 
 	return rc;
 }
 
+static int tk_touch(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	cx_resource_updated(json_string_value(json_object_get(args, "uri")));
+	return cx_result_text(res, "touched");
+}
+
 static int tk_read(struct cx_call *call, const char *uri, json_t **result, struct cx_err *err)
 {
 	const struct testkit *t = call->state;
@@ -270,6 +276,7 @@ static const struct cx_tool testkit_tools[] = {
 	{ "testkit_log", tk_log, CX_READ_ONLY | CX_IDEMPOTENT },
 	{ "testkit_ask", tk_ask, CX_READ_ONLY },
 	{ "testkit_sample", tk_sample, CX_READ_ONLY },
+	{ "testkit_touch", tk_touch, CX_IDEMPOTENT },
 	{ NULL, NULL, 0 },
 };
 

@@ -43,11 +43,30 @@ test('resources: list, templates, read, not found', async () => {
   assert.equal(r.error.code, -32002);
   r = await g.request('resources/read', {});
   assert.equal(r.error.code, -32602);
-  r = await g.request('resources/subscribe', { uri: 'testkit://status' });
+  await g.close();
+});
+
+test('resources/subscribe: a changed resource is announced until unsubscribed', async () => {
+  const { g } = await session();
+  let r = await g.request('resources/subscribe', { uri: 'testkit://status' });
   assert.deepEqual(r.result, {});
+  r = await g.request('resources/subscribe', { uri: 'nosuch://x' });
+  assert.equal(r.error.code, -32002);
+  g.send({ jsonrpc: '2.0', id: 't1', method: 'tools/call', params: { name: 'testkit_touch', arguments: { uri: 'testkit://status' } } });
+  const first = await g.next();
+  const second = await g.next();
+  const note = [first, second].find((m) => m.method);
+  assert.deepEqual(note, { jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri: 'testkit://status' } });
+  assert.ok([first, second].some((m) => m.id === 't1'));
+  // A resource nobody subscribed to is not announced.
+  r = await g.request('tools/call', { name: 'testkit_touch', arguments: { uri: 'testkit://items/1' } }, 't2');
+  assert.equal(r.id, 't2');
   r = await g.request('resources/unsubscribe', { uri: 'testkit://status' });
   assert.deepEqual(r.result, {});
+  r = await g.request('tools/call', { name: 'testkit_touch', arguments: { uri: 'testkit://status' } }, 't3');
+  assert.equal(r.id, 't3', 'no notification after unsubscribe');
   await g.close();
+  assert.equal(g.pending(), 0);
 });
 
 test('prompts: list, get with arguments, missing argument, unknown prompt', async () => {
