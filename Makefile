@@ -3,6 +3,7 @@
 #   make run        install missing Debian packages, build, start the gateway on 127.0.0.1:8080
 #   make test       install what the tests need, build, run every test
 #   make check      the same tests under AddressSanitizer and UndefinedBehaviorSanitizer
+#   make conformance  the official MCP conformance suites, every run
 #   make bench      load benchmark (wrk): gateway vs a fixed-response server
 #   make compile_commands.json   (needs bear)
 
@@ -45,7 +46,8 @@ GATEWAY_TEST := $(O)/cortex-gateway-test
 FIXED := $(O)/bench/fixed-responder
 EMBED := $(O)/tools/embed
 
-.PHONY: all run test check bench deps test-deps unit integration clean format compile_commands.json
+.PHONY: all run test check bench deps test-deps unit integration clean format compile_commands.json \
+	conformance
 .DEFAULT_GOAL := all
 # Keep generated sources (tools.json as C) between builds.
 .SECONDARY:
@@ -107,6 +109,11 @@ check: test-deps
 
 .PHONY: test-bins
 test-bins: all $(UNIT_BINS)
+
+# Every run of the official MCP conformance suites, the tasks extension included.
+conformance: test-deps
+	@$(MAKE) --no-print-directory $(GATEWAY_TEST)
+	@CORTEX_GATEWAY_BIN=$(CURDIR)/$(GATEWAY_TEST) tests/conformance/run.sh
 
 bench: test-deps
 	@scripts/deps.sh bench

@@ -1714,3 +1714,10 @@ void cx_server_free(struct cx_server *s)
 	OPENSSL_cleanse(s->key, sizeof(s->key));
 	free(s);
 }
+
+const json_t *cx_server_tool_def(const struct cx_server *s, const char *name)
+{
+	const struct cx_reg_tool *rt = name ? cx_registry_find(s->reg, name) : NULL;
+
+	return rt ? rt->def : NULL;
+}

@@ -90,4 +90,9 @@ const struct cx_principal *cx_server_stdio_principal(const struct cx_server *s);
 const unsigned char *cx_server_session_key(const struct cx_server *s);
 const struct cx_gw_config *cx_server_config(const struct cx_server *s);
 
+/* The published tools/list entry of a registered tool (borrowed, never mutated, valid while
+ * the server lives), or NULL for an unknown name. Any thread. The HTTP transport reads the
+ * x-mcp-header annotations of its inputSchema. */
+const json_t *cx_server_tool_def(const struct cx_server *s, const char *name);
+
 #endif

@@ -1,5 +1,10 @@
 /* Streamable HTTP at /mcp (MCP 2025-03-26, 2025-06-18, 2025-11-25) on libmicrohttpd.
  *
+ * The stateless revision (2026-07-28) shares the endpoint: a POST without Mcp-Session-Id whose
+ * MCP-Protocol-Version names no revision with initialize is one self-contained request. Its
+ * standard headers (Mcp-Method, Mcp-Name, Mcp-Param-*) are checked against the body here; the
+ * server checks its _meta. It has no GET streams and no DELETE (405).
+ *
  * Threading: every callback here runs on one of MHD's pool threads except reply() and send(),
  * which a worker may call, and the push sink, which any thread may call. A message that goes
  * to a worker suspends its connection in defer(); the worker stores the serialized answer and
@@ -31,6 +36,7 @@
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -60,6 +66,10 @@
 #define HDR_VERSION "MCP-Protocol-Version"
 #define HDR_LAST_EVENT_ID "Last-Event-ID"
 #define ALLOW_MCP "GET, POST, DELETE"
+/* The stateless revision's standard headers (SEP-2243). */
+#define HDR_METHOD "Mcp-Method"
+#define HDR_NAME "Mcp-Name"
+#define HDR_PARAM "Mcp-Param-"
 
 /* Not a JSON-RPC standard code: the MCP specification's answer for an unknown session. */
 #define RPC_SESSION_NOT_FOUND (-32001)
@@ -436,12 +446,14 @@ static enum MHD_Result send_static(struct MHD_Connection *conn, unsigned status,
 	return queue(conn, status, resp_new((char *)body, strlen(body), false, ctype));
 }
 
-/* An HTTP error with a JSON-RPC error body (id null); hname/hval: one extra header. */
-static enum MHD_Result send_rpc_error(struct MHD_Connection *conn, unsigned status, int code,
-				      const char *msg, const char *hname, const char *hval)
+/* An HTTP error with a JSON-RPC error body echoing id (borrowed; NULL: json null) and carrying
+ * data (stolen; may be NULL); hname/hval: one extra header. */
+static enum MHD_Result send_rpc_error_id(struct MHD_Connection *conn, unsigned status,
+					 json_t *id, int code, const char *msg, json_t *data,
+					 const char *hname, const char *hval)
 {
 	struct MHD_Response *r;
-	json_t *e = cx_rpc_error(NULL, code, msg, NULL);
+	json_t *e = cx_rpc_error(id, code, msg, data);
 	char *s = e ? cx_json_dumps(e, NULL) : NULL;
 
 	json_decref(e);
@@ -455,6 +467,13 @@ static enum MHD_Result send_rpc_error(struct MHD_Connection *conn, unsigned stat
 	return queue(conn, status, r);
 }
 
+/* The same with id null and no data. */
+static enum MHD_Result send_rpc_error(struct MHD_Connection *conn, unsigned status, int code,
+				      const char *msg, const char *hname, const char *hval)
+{
+	return send_rpc_error_id(conn, status, NULL, code, msg, NULL, hname, hval);
+}
+
 static enum MHD_Result send_invalid(struct MHD_Connection *conn, unsigned status,
 				    const char *msg)
 {
@@ -463,18 +482,23 @@ static enum MHD_Result send_invalid(struct MHD_Connection *conn, unsigned status
 
 /* ---- sessions ---- */
 
+static enum MHD_Result send_bad_version(struct MHD_Connection *conn, const char *v)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "bad request: unsupported MCP-Protocol-Version '%.40s'", v);
+	return send_invalid(conn, MHD_HTTP_BAD_REQUEST, msg);
+}
+
 /* The MCP-Protocol-Version header, which must name a supported version when present: NULL
  * when absent; *bad with the 400 answer queued in *ret otherwise. */
 static const char *protocol_version(struct MHD_Connection *conn, bool *bad, enum MHD_Result *ret)
 {
 	const char *v = header(conn, HDR_VERSION);
-	char msg[96];
 
 	*bad = v && !cx_mcp_version_supported(v);
 	if (*bad) {
-		snprintf(msg, sizeof(msg), "bad request: unsupported MCP-Protocol-Version '%.40s'",
-			 v);
-		*ret = send_invalid(conn, MHD_HTTP_BAD_REQUEST, msg);
+		*ret = send_bad_version(conn, v);
 		return NULL;
 	}
 	return v;
@@ -1196,6 +1220,310 @@ static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *c
 	return queue(conn, MHD_HTTP_NO_CONTENT, resp_new("", 0, false, NULL));
 }
 
+/* ---- the stateless revision (2026-07-28) ---- */
+
+/* A POST of the stateless revision: no session, and an MCP-Protocol-Version that names none of
+ * the revisions with initialize (2026-07-28 itself, or a version the server answers with
+ * -32022). An initialize naming an unknown version comes from a client of the older revisions
+ * and is refused as before. */
+static bool is_stateless(const char *version, const char *sid, bool init)
+{
+	return version && (!sid || !*sid) && !cx_mcp_version_supported(version) &&
+	       (!init || !strcmp(version, CX_MCP_STATELESS));
+}
+
+/* GET and DELETE of the stateless revision, which has neither streams nor sessions. */
+static bool stateless_stream_request(struct MHD_Connection *conn)
+{
+	const char *v = header(conn, HDR_VERSION), *sid;
+
+	if (!v || strcmp(v, CX_MCP_STATELESS))
+		return false;
+	sid = header(conn, HDR_SESSION);
+	return !sid || !*sid;
+}
+
+/* A header's value without optional whitespace around it (RFC 9110 OWS); NULL when absent. */
+static const char *header_trimmed(struct MHD_Connection *conn, const char *name, size_t *len)
+{
+	const char *v = header(conn, name), *e;
+
+	if (!v)
+		return NULL;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	for (e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t'); e--)
+		;
+	*len = (size_t)(e - v);
+	return v;
+}
+
+static bool bytes_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return alen == blen && !memcmp(a, b, alen);
+}
+
+static bool b64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/';
+}
+
+/* Decodes standard Base64 with padding (RFC 4648 section 4) into out, which has room for
+ * len / 4 * 3 bytes. The decoded length, or -1 unless len is a multiple of 4 and the text is
+ * the alphabet followed by at most two '=': EVP_DecodeBlock by itself takes missing padding
+ * and blanks, and counts the padding as zero bytes. */
+static long b64_decode(const char *in, size_t len, unsigned char *out)
+{
+	size_t pad = 0;
+	int n;
+
+	if (len % 4 || len > INT_MAX)
+		return -1;
+	if (!len)
+		return 0;
+	if (in[len - 1] == '=')
+		pad = in[len - 2] == '=' ? 2 : 1;
+	for (size_t i = 0; i < len - pad; i++) {
+		if (!b64_char(in[i]))
+			return -1;
+	}
+	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+	if (n < 0 || (size_t)n < pad)
+		return -1;
+	return n - (long)pad;
+}
+
+#define B64_OPEN "=?base64?"
+#define B64_CLOSE "?="
+
+/* What a mirrored header carries: a value wrapped as =?base64?...?= decoded, any other value
+ * literally. *out points into v, or into *buf (malloc'd, caller frees) when decoded. -1 for a
+ * wrapper around invalid Base64, or out of memory. */
+static int header_value_decode(const char *v, size_t len, char **buf, const char **out,
+			       size_t *outlen)
+{
+	const size_t open = sizeof(B64_OPEN) - 1, close = sizeof(B64_CLOSE) - 1;
+	long n;
+
+	*buf = NULL;
+	if (len < open + close || memcmp(v, B64_OPEN, open) ||
+	    memcmp(v + len - close, B64_CLOSE, close)) {
+		*out = v;
+		*outlen = len;
+		return 0;
+	}
+	v += open;
+	len -= open + close;
+	*buf = malloc(len / 4 * 3 + 1);
+	if (!*buf)
+		return -1;
+	n = b64_decode(v, len, (unsigned char *)*buf);
+	if (n < 0) {
+		free(*buf);
+		*buf = NULL;
+		return -1;
+	}
+	*out = *buf;
+	*outlen = (size_t)n;
+	return 0;
+}
+
+/* True when a header value (decoded) is the argument: the same bytes for a string, "true" or
+ * "false" for a boolean, the same number for a number (42 and 42.0 agree). */
+static bool arg_matches(const json_t *arg, const char *v, size_t len)
+{
+	char num[64], *end;
+	double d;
+
+	if (json_is_string(arg))
+		return bytes_equal(json_string_value(arg), json_string_length(arg), v, len);
+	if (json_is_true(arg))
+		return bytes_equal(v, len, "true", 4);
+	if (json_is_false(arg))
+		return bytes_equal(v, len, "false", 5);
+	if (!len || len >= sizeof(num) || strspn(v, "0123456789+-.eE") < len)
+		return false;
+	memcpy(num, v, len);
+	num[len] = '\0';
+	errno = 0;
+	d = strtod(num, &end);
+	return !errno && *end == '\0' && d == json_number_value(arg);
+}
+
+/* An x-mcp-header value that can name a header: an RFC 9110 token of sensible length. The
+ * specification has clients refuse a tool with another; the gateway does not enforce it. */
+static bool header_token(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len && len <= 128 &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			    "!#$%&'*+-.^_`|~") == len;
+}
+
+/* SEP-2243: every argument the tool's inputSchema annotates with x-mcp-header (a string,
+ * number or boolean; null and absent ones need no header) must come with a header
+ * Mcp-Param-<annotation> that carries the same value. 0, or -1 with the reason in msg. */
+static int check_param_headers(struct cx_http *h, struct MHD_Connection *conn,
+			       const json_t *params, char *msg, size_t msglen)
+{
+	const json_t *def, *props, *args, *prop, *arg, *ann;
+	const char *key, *v, *val;
+	char hname[sizeof(HDR_PARAM) + 128], *buf;
+	size_t len, vlen;
+	bool same;
+
+	def = cx_server_tool_def(h->srv, json_string_value(json_object_get(params, "name")));
+	props = json_object_get(json_object_get(def, "inputSchema"), "properties");
+	args = json_object_get(params, "arguments");
+	if (!json_is_object(props) || !json_is_object(args))
+		return 0;
+	/* The definition is published and never mutated: iterating it is a read. */
+	json_object_foreach((json_t *)props, key, prop) {
+		ann = json_object_get(prop, "x-mcp-header");
+		arg = json_object_get(args, key);
+		if (!json_is_string(ann) || !header_token(json_string_value(ann)) ||
+		    !(json_is_string(arg) || json_is_number(arg) || json_is_boolean(arg)))
+			continue;
+		snprintf(hname, sizeof(hname), HDR_PARAM "%s", json_string_value(ann));
+		v = header_trimmed(conn, hname, &len);
+		if (!v) {
+			cx_fmt(msg, msglen, "header mismatch: missing %s header (it must repeat "
+			       "arguments.%.100s)", hname, key);
+			return -1;
+		}
+		if (header_value_decode(v, len, &buf, &val, &vlen)) {
+			cx_fmt(msg, msglen, "header mismatch: %s is not valid Base64 inside "
+			       B64_OPEN "..." B64_CLOSE, hname);
+			return -1;
+		}
+		same = arg_matches(arg, val, vlen);
+		free(buf);
+		if (!same) {
+			cx_fmt(msg, msglen, "header mismatch: %s does not match arguments.%.100s",
+			       hname, key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The params member Mcp-Name repeats for method, or NULL. */
+static const char *name_member(const char *method)
+{
+	if (!strcmp(method, "tools/call") || !strcmp(method, "prompts/get"))
+		return "name";
+	if (!strcmp(method, "resources/read"))
+		return "uri";
+	if (!strcmp(method, "tasks/get") || !strcmp(method, "tasks/update") ||
+	    !strcmp(method, "tasks/cancel"))
+		return "taskId";
+	return NULL;
+}
+
+/* The standard headers of the stateless revision (SEP-2243), which let intermediaries route
+ * without reading the body and so must agree with it: Mcp-Method repeats the method (values
+ * compare exactly), Mcp-Name the name, URI or task id the request acts on, Mcp-Param-* the
+ * annotated tool arguments. 0, or -1 with the reason in msg. */
+static int check_mirrored_headers(struct cx_http *h, struct MHD_Connection *conn,
+				  const json_t *m, char *msg, size_t msglen)
+{
+	const char *method = json_string_value(json_object_get(m, "method"));
+	const json_t *params = json_object_get(m, "params"), *want;
+	const char *v, *member, *val;
+	size_t len, vlen;
+	char *buf;
+	bool same;
+
+	if (!method)
+		return 0;       /* a response to the server mirrors nothing */
+	v = header_trimmed(conn, HDR_METHOD, &len);
+	if (!v) {
+		cx_fmt(msg, msglen, "header mismatch: missing " HDR_METHOD " header (it must "
+		       "repeat the method, '%.100s')", method);
+		return -1;
+	}
+	if (!bytes_equal(v, len, method, strlen(method))) {
+		cx_fmt(msg, msglen, "header mismatch: " HDR_METHOD " does not match the method "
+		       "'%.100s'", method);
+		return -1;
+	}
+	member = name_member(method);
+	want = member ? json_object_get(params, member) : NULL;
+	if (json_is_string(want)) {
+		v = header_trimmed(conn, HDR_NAME, &len);
+		if (!v) {
+			cx_fmt(msg, msglen, "header mismatch: missing " HDR_NAME " header (it must "
+			       "repeat params.%s)", member);
+			return -1;
+		}
+		/* Literal, or Base64 for a value a header cannot carry as it is. */
+		same = bytes_equal(v, len, json_string_value(want), json_string_length(want));
+		if (!same && !header_value_decode(v, len, &buf, &val, &vlen)) {
+			same = buf && bytes_equal(val, vlen, json_string_value(want),
+						  json_string_length(want));
+			free(buf);
+		}
+		if (!same) {
+			cx_fmt(msg, msglen, "header mismatch: " HDR_NAME " does not match "
+			       "params.%s", member);
+			return -1;
+		}
+	}
+	if (!strcmp(method, "tools/call"))
+		return check_param_headers(h, conn, params, msg, msglen);
+	return 0;
+}
+
+/* Readies r for a stateless request m: no session, the header's version, the server told so.
+ * 0, or -1 with the error answer queued in *ret (its id the request's). */
+static int stateless_prepare(struct req *r, const json_t *m, const char *version,
+			     enum MHD_Result *ret)
+{
+	struct MHD_Connection *conn = r->conn;
+	json_t *id = json_is_object(m) ? json_object_get(m, "id") : NULL;
+	const char *pv;
+	char msg[400];
+
+	if (!json_is_object(m)) {
+		*ret = send_rpc_error_id(conn, MHD_HTTP_BAD_REQUEST, NULL, CX_RPC_INVALID_REQUEST,
+					 json_is_array(m) ?
+					 "invalid request: there are no JSON-RPC batches in "
+					 "protocol version " CX_MCP_STATELESS "; send one message "
+					 "per request" :
+					 "invalid request: the body must be a JSON-RPC object",
+					 NULL, NULL, NULL);
+		return -1;
+	}
+	if (check_mirrored_headers(r->h, conn, m, msg, sizeof(msg))) {
+		*ret = send_rpc_error_id(conn, MHD_HTTP_BAD_REQUEST, id, CX_RPC_HEADER_MISMATCH,
+					 msg, NULL, NULL, NULL);
+		return -1;
+	}
+	if (strlen(version) >= sizeof(r->sess.version)) {
+		/* Too long to be any version: answered here as the server would. */
+		pv = json_string_value(json_object_get(
+			json_object_get(json_object_get(m, "params"), "_meta"), CX_META_VERSION));
+		if (pv && !strcmp(pv, version))
+			*ret = send_rpc_error_id(conn, MHD_HTTP_BAD_REQUEST, id,
+						 CX_RPC_UNSUPPORTED_VERSION,
+						 "Unsupported protocol version",
+						 json_pack("{s:[s], s:s}", "supported",
+							   CX_MCP_STATELESS, "requested", version),
+						 NULL, NULL);
+		else
+			*ret = send_rpc_error_id(conn, MHD_HTTP_BAD_REQUEST, id,
+						 CX_RPC_HEADER_MISMATCH,
+						 "MCP-Protocol-Version header does not match _meta "
+						 "protocolVersion", NULL, NULL, NULL);
+		return -1;
+	}
+	snprintf(r->sess.version, sizeof(r->sess.version), "%s", version);
+	r->x.stateless = true;
+	return 0;
+}
+
 /* ---- POST ---- */
 
 static void req_free(struct req *r)
@@ -1342,8 +1670,9 @@ static void on_reply(struct cx_exchange *x, json_t *response)
 	pthread_mutex_lock(&r->mu);
 	ch = r->ch;
 	/* A request with a progress token is answered as a stream even when nothing came
-	 * before the answer; out of memory, it is answered as JSON. */
-	if (!ch && r->sse && response && !r->orphaned)
+	 * before the answer; out of memory, or with an error that has its own HTTP status, it
+	 * is answered as JSON. */
+	if (!ch && r->sse && response && !r->orphaned && !x->http_status)
 		ch = req_stream_locked(r);
 	pthread_mutex_unlock(&r->mu);
 
@@ -1430,7 +1759,8 @@ static enum MHD_Result send_reply(struct req *r)
 		MHD_destroy_response(resp);
 		resp = NULL;
 	}
-	return queue(r->conn, MHD_HTTP_OK, resp);
+	/* The stateless revision gives some errors a status of their own. */
+	return queue(r->conn, r->x.http_status ? (unsigned)r->x.http_status : MHD_HTTP_OK, resp);
 }
 
 /* The whole body is in: parse, check the session and hand the message to the server. */
@@ -1444,7 +1774,7 @@ static enum MHD_Result submit_post(struct req *r)
 	char msg[CX_ERR_MSG_MAX + 32];
 	struct chan *ch;
 	json_t *m;
-	bool init, deferred, bad;
+	bool init, deferred;
 
 	if (r->overflow) {
 		snprintf(msg, sizeof(msg), "payload too large: the body exceeds %ld bytes",
@@ -1459,21 +1789,37 @@ static enum MHD_Result submit_post(struct req *r)
 		return send_rpc_error(conn, MHD_HTTP_BAD_REQUEST, CX_RPC_PARSE_ERROR, msg, NULL,
 				      NULL);
 	}
-	version = protocol_version(conn, &bad, &ret);
-	if (bad) {
-		json_decref(m);
-		return ret;
-	}
 	init = json_is_object(m) &&
 	       !strcmp(json_string_value(json_object_get(m, "method")) ?: "", "initialize");
-	if (!init && open_session(h, conn, r->x.who, version, &r->sess, &ret)) {
+	/* The session header is looked up only off the common path (a supported version). */
+	version = header(conn, HDR_VERSION);
+	if (version && !cx_mcp_version_supported(version)) {
+		if (!is_stateless(version, header(conn, HDR_SESSION), init)) {
+			json_decref(m);
+			return send_bad_version(conn, version);
+		}
+		if (stateless_prepare(r, m, version, &ret)) {
+			json_decref(m);
+			return ret;
+		}
+	} else if (!version && !init && !header(conn, HDR_SESSION)) {
+		ret = send_rpc_error_id(conn, MHD_HTTP_BAD_REQUEST,
+					json_is_object(m) ? json_object_get(m, "id") : NULL,
+					CX_RPC_HEADER_MISMATCH,
+					"Missing MCP-Protocol-Version header: send "
+					"MCP-Protocol-Version: " CX_MCP_STATELESS " (and _meta), or "
+					"initialize first and send the Mcp-Session-Id it returns",
+					NULL, NULL, NULL);
+		json_decref(m);
+		return ret;
+	} else if (!init && open_session(h, conn, r->x.who, version, &r->sess, &ret)) {
 		json_decref(m);
 		return ret;
 	}
 	r->sse = wants_sse(m);
 	r->x.session = &r->sess;
-	r->x.session_ready = !init;
-	r->x.want_session_id = init;
+	r->x.session_ready = !init || r->x.stateless;
+	r->x.want_session_id = init && !r->x.stateless;
 
 	/* Paired with cx_http_stop: it sets stopping, then waits for active to reach 0. */
 	atomic_fetch_add(&h->active, 1);
@@ -1657,6 +2003,11 @@ static enum MHD_Result route(struct cx_http *h, struct MHD_Connection *conn, con
 		return ret;
 	if (!strcmp(method, MHD_HTTP_METHOD_POST))
 		return start_post(h, conn, who, con_cls);
+	if (stateless_stream_request(conn))
+		return send_rpc_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, CX_RPC_INVALID_REQUEST,
+				      "method not allowed: protocol version " CX_MCP_STATELESS
+				      " has no sessions or streams; send each request as a POST",
+				      MHD_HTTP_HEADER_ALLOW, "POST");
 	if (!strcmp(method, MHD_HTTP_METHOD_GET))
 		return handle_get(h, conn, who);
 	return handle_delete(h, conn, who);
