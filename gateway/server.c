@@ -1436,6 +1436,18 @@ static void batch_reply(struct cx_exchange *x, json_t *response)
 		batch_finish(b);
 }
 
+/* Messages a member's call sends before its reply go out on the batch's own stream. */
+static int batch_send(struct cx_exchange *x, json_t *msg)
+{
+	struct cx_exchange *parent = ((struct batch_member *)x)->b->parent;
+
+	if (!parent->send) {
+		json_decref(msg);
+		return -1;
+	}
+	return parent->send(parent, msg);
+}
+
 static void submit_batch(struct cx_server *s, struct cx_exchange *x, json_t *arr)
 {
 	const char *version = session_ready(x) ? x->session->version : NULL;
@@ -1483,6 +1495,7 @@ static void submit_batch(struct cx_server *s, struct cx_exchange *x, json_t *arr
 		bm->x.session_ready = x->session_ready;
 		bm->x.defer = batch_defer;
 		bm->x.reply = batch_reply;
+		bm->x.send = batch_send;
 		const char *method = json_string_value(json_object_get(m, "method"));
 		if (method && !strcmp(method, "initialize")) {
 			bm->x.reply(&bm->x, cx_rpc_error(json_object_get(m, "id"),
