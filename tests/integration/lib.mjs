@@ -1,6 +1,6 @@
 // Helpers for driving the real gateway binary in integration tests.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,8 +9,14 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const GATEWAY = process.env.CORTEX_GATEWAY_BIN || join(root, 'build/cortex-gateway-test');
 export const SHIPPED = process.env.CORTEX_GATEWAY_SHIPPED_BIN || join(root, 'build/cortex-gateway');
 
+// Temporary folders of a test file, removed when its process ends.
+const made = [];
+process.on('exit', () => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
 export function tmpDir() {
-  return mkdtempSync(join(tmpdir(), 'cortex-test-'));
+  const d = mkdtempSync(join(tmpdir(), 'cortex-test-'));
+  made.push(d);
+  return d;
 }
 
 export function writeConfig(obj) {
