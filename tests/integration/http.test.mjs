@@ -47,12 +47,12 @@ async function session(url, { version = '2025-11-25', headers = {} } = {}) {
 }
 
 // A JSON-RPC error body with id null and the given code.
-async function assertRpcError(res, status, code, pattern) {
+async function assertRpcError(res, status, code, pattern, id = null) {
   assert.equal(res.status, status);
   assert.match(res.headers.get('content-type'), /^application\/json/);
   const body = await res.json();
   assert.equal(body.jsonrpc, '2.0');
-  assert.equal(body.id, null);
+  assert.equal(body.id, id);
   assert.equal(body.error.code, code);
   if (pattern) assert.match(body.error.message, pattern);
   return body;
@@ -239,8 +239,10 @@ test('400: malformed JSON (-32700, id null), missing session, unsupported or mis
   await assertRpcError(await post(g.url, '{"jsonrpc": "2.0", "id": 1, "method": '), 400, -32700);
   await assertRpcError(await post(g.url, ''), 400, -32700);
 
+  // No session and no protocol version: neither a 2025 session nor a stateless 2026 request;
+  // the error echoes the request's id.
   await assertRpcError(await post(g.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }), 400,
-    -32600, /Mcp-Session-Id/);
+    -32020, /MCP-Protocol-Version/, 1);
 
   const s = await session(g.url, { version: '2025-06-18' });
   await assertRpcError(await post(g.url, { jsonrpc: '2.0', id: 1, method: 'tools/list' },

@@ -373,3 +373,15 @@ test('Host, Origin, credentials and the body cap apply as for every request', as
     { headers: { ...auth, 'Mcp-Param-Value': 'x'.repeat(5000) } });
   assert.equal(big.status, 413);
 });
+
+test('every gateway started above stops cleanly on SIGTERM', async () => {
+  const live = running.filter((g) => g.child.exitCode === null && g.child.signalCode === null);
+  assert.ok(live.length >= 10);
+  for (const g of live) g.child.kill('SIGTERM');
+  for (const g of live) {
+    const { code, signal } = await g.exited;
+    assert.equal(signal, null, g.stderr());
+    assert.equal(code, 0, g.stderr());
+    assert.doesNotMatch(g.stderr(), /Sanitizer|runtime error|still wait/, g.stderr());
+  }
+});
