@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/rand.h>
+
 #include "../common/jsonrpc.h"
 #include "../common/log.h"
 #include "../common/util.h"
@@ -26,7 +28,9 @@ static const char *const levels[] = {
 
 struct pending {
 	struct pending *next;
-	char id[32];
+	char id[40];                    /* random: not guessable by another client */
+	char skey[17];                  /* only this session may answer... */
+	const char *caller;             /* ...with the same token */
 	json_t *answer;                 /* the client's response, new reference */
 	bool done;
 };
@@ -39,6 +43,7 @@ struct session_level {
 struct subscription {
 	char skey[17];
 	char *uri;
+	int64_t at;                     /* cx_now_ms() when made */
 };
 
 #define SUBSCRIPTIONS_MAX 10000
@@ -46,21 +51,22 @@ struct subscription {
 struct cx_hub {
 	struct subscription *subs;
 	size_t nsubs;
+	int64_t max_age_ms;             /* a session is dead by then: its subscriptions go */
 	pthread_mutex_t lock;
 	pthread_cond_t answered;
 	struct pending *pending;
-	unsigned long long next_id;
 	struct session_level *levels;
 	size_t nlevels;
 };
 
-struct cx_hub *cx_hub_new(void)
+struct cx_hub *cx_hub_new(long session_ttl_s)
 {
 	struct cx_hub *h = calloc(1, sizeof(*h));
 	pthread_condattr_t ca;
 
 	if (!h)
 		return NULL;
+	h->max_age_ms = session_ttl_s > 0 ? (int64_t)session_ttl_s * 1000 : INT64_MAX;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -92,6 +98,18 @@ int cx_hub_subscribe(struct cx_hub *h, const char *skey, const char *uri)
 		if (!strcmp(h->subs[i].skey, skey) && !strcmp(h->subs[i].uri, uri))
 			goto out;       /* subscribing twice is subscribing once */
 	if (h->nsubs == SUBSCRIPTIONS_MAX) {
+		/* Sessions end without telling us (they expire); their subscriptions go first. */
+		int64_t now = cx_now_ms();
+		size_t keep = 0;
+		for (size_t i = 0; i < h->nsubs; i++) {
+			if (now - h->subs[i].at > h->max_age_ms)
+				free(h->subs[i].uri);
+			else
+				h->subs[keep++] = h->subs[i];
+		}
+		h->nsubs = keep;
+	}
+	if (h->nsubs == SUBSCRIPTIONS_MAX) {
 		rc = -1;
 		goto out;
 	}
@@ -105,6 +123,7 @@ int cx_hub_subscribe(struct cx_hub *h, const char *skey, const char *uri)
 		goto out;
 	}
 	snprintf(h->subs[h->nsubs].skey, sizeof(h->subs[h->nsubs].skey), "%s", skey);
+	h->subs[h->nsubs].at = cx_now_ms();
 	h->subs[h->nsubs++].uri = copy;
 out:
 	pthread_mutex_unlock(&h->lock);
@@ -216,7 +235,8 @@ void cx_hub_forget(struct cx_hub *h, const char *skey)
 	pthread_mutex_unlock(&h->lock);
 }
 
-bool cx_hub_deliver(struct cx_hub *h, const json_t *response)
+bool cx_hub_deliver(struct cx_hub *h, const char *skey, const char *caller,
+		    const json_t *response)
 {
 	const char *id = json_string_value(json_object_get(response, "id"));
 	bool found = false;
@@ -225,7 +245,10 @@ bool cx_hub_deliver(struct cx_hub *h, const json_t *response)
 		return false;   /* our ids are strings */
 	pthread_mutex_lock(&h->lock);
 	for (struct pending *p = h->pending; p; p = p->next) {
-		if (!p->done && !strcmp(p->id, id)) {
+		/* The answer must come from the session and token that were asked: a client
+		 * that learns an id cannot answer another user's question. */
+		if (!p->done && !strcmp(p->id, id) && !strcmp(p->skey, skey) &&
+		    p->caller == caller) {
 			p->answer = json_incref((json_t *)response);
 			p->done = true;
 			found = true;
@@ -246,6 +269,7 @@ void cx_channel_init(struct cx_call_channel *ch, struct cx_hub *hub, struct cx_e
 	pthread_mutex_init(&ch->lock, NULL);
 	ch->hub = hub;
 	ch->x = x;
+	ch->caller = x->who ? x->who->name : NULL;
 	if (token && (json_is_string(token) || json_is_integer(token)))
 		ch->progress_token = json_incref((json_t *)token);
 	if (x->session) {
@@ -440,8 +464,21 @@ int cx_call_ask(struct cx_call *call, const char *key, const char *method, json_
 		return ask_stateless(ch, key, method, params, result, err);
 	}
 	h = ch->hub;
+	{
+		unsigned char rnd[12];
+		char hex[25];
+
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+			json_decref(params);
+			return cx_err_set(err, "could not make a request id");
+		}
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+		snprintf(p.id, sizeof(p.id), "cortex-%s", hex);
+	}
+	snprintf(p.skey, sizeof(p.skey), "%s", ch->skey);
+	p.caller = ch->caller;
 	pthread_mutex_lock(&h->lock);
-	snprintf(p.id, sizeof(p.id), "cortex-%llu", ++h->next_id);
 	p.next = h->pending;
 	h->pending = &p;
 	pthread_mutex_unlock(&h->lock);

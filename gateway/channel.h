@@ -15,15 +15,18 @@
 
 struct cx_hub;
 
-struct cx_hub *cx_hub_new(void);
+/* session_ttl_s bounds how long a subscription of a session that never said goodbye lives. */
+struct cx_hub *cx_hub_new(long session_ttl_s);
 void cx_hub_free(struct cx_hub *h);
 
 /* logging/setLevel for a session (skey: its fingerprint, "" for stdio). 0, or -1 for a level
  * name that is not one of RFC 5424's eight. */
 int cx_hub_set_level(struct cx_hub *h, const char *skey, const char *level);
-/* A JSON-RPC response from a client: wakes the call waiting for it. False when no request of
- * this process has that id (already answered, timed out, or sent by another replica). */
-bool cx_hub_deliver(struct cx_hub *h, const json_t *response);
+/* A JSON-RPC response from a client (session skey, principal caller): wakes the call waiting
+ * for it. False when no request of this process has that id for that session and caller
+ * (already answered, timed out, asked of someone else, or sent by another replica). */
+bool cx_hub_deliver(struct cx_hub *h, const char *skey, const char *caller,
+		    const json_t *response);
 /* Forgets what a session left behind (its log level and subscriptions). */
 void cx_hub_forget(struct cx_hub *h, const char *skey);
 
@@ -38,6 +41,7 @@ struct cx_call_channel {
 	struct cx_hub *hub;
 	pthread_mutex_t lock;           /* x and closed */
 	struct cx_exchange *x;          /* NULL once the call has been answered */
+	const char *caller;             /* the principal's name (lives as long as the server) */
 	json_t *progress_token;         /* new reference, or NULL */
 	json_t *client_caps;            /* new reference, or NULL */
 	char skey[17];

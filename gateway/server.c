@@ -402,19 +402,32 @@ static void answer_deadline(struct job *j)
 	job_finish(j, NULL, &(struct job_error){ .message = msg }, CX_AUDIT_ERROR, detail);
 }
 
+/* SHA-256 of a request's arguments in canonical form (sorted keys). */
+static void request_digest(const json_t *params, char hex[65])
+{
+	const json_t *args = json_object_get(params, "arguments");
+	char *text = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
+			  : NULL;
+
+	cx_sha256_hex(text ? text : "", text ? strlen(text) : 0, hex);
+	free(text);
+}
+
 /* The stateless revision's two answers that replace whatever the handler returned: the
  * client lacks a capability the call needed (-32021, HTTP 400), or the call asked the client
  * for something (an input-required result carrying every request and the sealed state the
  * client must send back with its answers). True when it answered. */
-static bool finish_stateless(struct job *j)
+static bool finish_stateless(struct job *j, bool failed)
 {
 	struct cx_call_channel *ch = &j->chan;
 	json_t *state, *result;
 	char *sealed;
+	char digest[65];
 
 	if (!ch->stateless)
 		return false;
-	if (ch->missing_cap[0]) {
+	/* A handler that found a way without the capability keeps its answer. */
+	if (ch->missing_cap[0] && failed) {
 		char msg[200];
 		cx_fmt(msg, sizeof(msg), "'%s' needs the client capability '%s', which this request "
 		       "did not declare", j->name, ch->missing_cap);
@@ -429,10 +442,16 @@ static bool finish_stateless(struct job *j)
 			   CX_AUDIT_REFUSED, "missing client capability");
 		return true;
 	}
-	if (!json_object_size(ch->input_requests))
+	/* Completions have no input-required form: what could not be asked stays unasked. */
+	if (!json_object_size(ch->input_requests) || j->kind == JOB_COMPLETE)
 		return false;
-	state = json_pack("{s:s, s:s, s:O}", "kind", job_kinds[j->kind], "name", j->name,
-			  "responses", ch->input_responses ? ch->input_responses : json_null());
+	/* The state binds the request it was issued for (kind, name, arguments) and expires
+	 * with sessions: answers given for one question never answer another. */
+	request_digest(j->params, digest);
+	state = json_pack("{s:s, s:s, s:s, s:I, s:O}", "kind", job_kinds[j->kind], "name", j->name,
+			  "args", digest, "exp",
+			  (json_int_t)(time(NULL) + j->s->conf->session_ttl_s), "responses",
+			  ch->input_responses ? ch->input_responses : json_null());
 	sealed = state ? cx_seal_json(j->s->key, "r1", state) : NULL;
 	json_decref(state);
 	result = sealed ? json_pack("{s:s, s:O, s:s}", "resultType", "input_required",
@@ -459,7 +478,7 @@ static void run_tool(struct job *j, struct cx_call *call)
 			answer_deadline(j);
 		return;
 	}
-	if (finish_stateless(j)) {
+	if (finish_stateless(j, rc != 0 || res.is_error)) {
 		cx_result_release(&res);
 		return;
 	}
@@ -528,7 +547,7 @@ static void run_hook(struct job *j, struct cx_call *call)
 			answer_deadline(j);
 		return;
 	}
-	if (finish_stateless(j)) {
+	if (finish_stateless(j, rc != 0)) {
 		json_decref(result);
 		return;
 	}
@@ -668,7 +687,17 @@ static struct job *job_new(struct cx_server *s, struct cx_exchange *x, enum job_
 	j->params = json_incref(params);
 	j->start_ms = start_ms;
 	j->deadline_ms = start_ms + s->conf->call_timeout_ms;
-	snprintf(j->skey, sizeof(j->skey), "%s", x->session ? x->session->fp : "");
+	if (x->stateless) {
+		/* No session: no other request may name this one (cancellation is closing the
+		 * connection). */
+		unsigned char rnd[8];
+		RAND_bytes(rnd, sizeof(rnd));
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(j->skey + 2 * i, 3, "%02x", rnd[i]);
+		j->skey[0] = 's';
+	} else {
+		snprintf(j->skey, sizeof(j->skey), "%s", x->session ? x->session->fp : "");
+	}
 	atomic_init(&j->cancelled, false);
 	atomic_init(&j->replied, false);
 	atomic_init(&j->refs, 2);
@@ -734,12 +763,15 @@ static int stateless_inputs(struct cx_server *s, struct cx_exchange *x, json_t *
 	if (rs && !json_is_null(rs)) {
 		doc = json_is_string(rs) ? cx_unseal_json(s->key, "r1", json_string_value(rs))
 					 : NULL;
-		if (!doc || strcmp(json_string_value(json_object_get(doc, "kind")) ?
-					   json_string_value(json_object_get(doc, "kind")) : "",
-				   job_kinds[kind]) ||
-		    strcmp(json_string_value(json_object_get(doc, "name")) ?
-				   json_string_value(json_object_get(doc, "name")) : "",
-			   name)) {
+		const char *dk = json_string_value(json_object_get(doc, "kind"));
+		const char *dn = json_string_value(json_object_get(doc, "name"));
+		const char *da = json_string_value(json_object_get(doc, "args"));
+		char digest[65];
+
+		request_digest(params, digest);
+		if (!doc || !dk || !dn || !da || strcmp(dk, job_kinds[kind]) || strcmp(dn, name) ||
+		    strcmp(da, digest) ||
+		    json_integer_value(json_object_get(doc, "exp")) < (json_int_t)time(NULL)) {
 			json_decref(doc);
 			reply_error(x, id, CX_RPC_INVALID_PARAMS,
 				    "invalid params: requestState was not issued by this gateway "
@@ -1360,7 +1392,7 @@ static void submit_one(struct cx_server *s, struct cx_exchange *x, json_t *msg)
 		break;
 	case CX_RPC_RESPONSE:
 		/* The client answering a request a call sent it (sampling, elicitation). */
-		if (!cx_hub_deliver(s->hub, msg))
+		if (!cx_hub_deliver(s->hub, x->session ? x->session->fp : "", x->who->name, msg))
 			cx_debug("a response for no waiting request (late, or another replica's)");
 		x->reply(x, NULL);
 		break;
@@ -1634,7 +1666,7 @@ struct cx_server *cx_server_new(const struct cx_gw_config *conf, struct cx_regis
 		free(s);
 		return NULL;
 	}
-	s->hub = cx_hub_new();
+	s->hub = cx_hub_new(conf->session_ttl_s);
 	if (!s->hub) {
 		cx_err_set(err, "out of memory");
 		free(s->tokens);
@@ -1733,4 +1765,9 @@ const json_t *cx_server_tool_def(const struct cx_server *s, const char *name)
 	const struct cx_reg_tool *rt = name ? cx_registry_find(s->reg, name) : NULL;
 
 	return rt ? rt->def : NULL;
+}
+
+void cx_server_session_ended(struct cx_server *s, const char *fp)
+{
+	cx_hub_forget(s->hub, fp);
 }

@@ -95,4 +95,7 @@ const struct cx_gw_config *cx_server_config(const struct cx_server *s);
  * x-mcp-header annotations of its inputSchema. */
 const json_t *cx_server_tool_def(const struct cx_server *s, const char *name);
 
+/* A session ended (HTTP DELETE): forget its subscriptions and log level. */
+void cx_server_session_ended(struct cx_server *s, const char *fp);
+
 #endif

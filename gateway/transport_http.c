@@ -1212,6 +1212,7 @@ static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *c
 	if (!rc) {
 		cx_debug("session %s ended by the client", sess.fp);
 		wake_taps(h, sess.fp, true);
+		cx_server_session_ended(h->srv, sess.fp);
 	}
 	cx_session_release(&sess);
 	if (rc)
