@@ -21,6 +21,16 @@
 #define CX_OPAQUE_SCHEMA (1u << 5)  /* the input schema is published as written and not checked
                                      * by the gateway (keywords beyond common/schema.c's subset);
                                      * the handler validates its arguments itself */
+/* Tasks (the io.modelcontextprotocol/tasks extension, 2026-07-28 revision): a client that
+ * declares the extension gets a task id at once and polls tasks/get for the result. */
+#define CX_TASK_OPTIONAL (1u << 6)  /* runs as a task for clients that support them, as an
+                                     * ordinary call for the others */
+#define CX_TASK_REQUIRED (1u << 7)  /* runs only as a task: clients without the extension get
+                                     * -32021 */
+#define CX_TASK_LATE     (1u << 8)  /* with one of the above: the call starts as an ordinary
+                                     * one (it may gather input over input-required rounds)
+                                     * and becomes a task when the handler calls
+                                     * cx_call_become_task() */
 
 struct cx_call_channel;                 /* the gateway's side of a call; opaque to adapters */
 
@@ -68,6 +78,11 @@ int cx_call_request(struct cx_call *call, const char *method, json_t *params, js
  * key, requests are named r1, r2 ... in the order they are made. */
 int cx_call_ask(struct cx_call *call, const char *key, const char *method, json_t *params,
 		json_t **result, struct cx_err *err);
+
+/* A CX_TASK_LATE call becomes a task here: the client gets its task id now, and whatever the
+ * handler returns later goes to tasks/get. Call it before the long part of the work. A no-op
+ * for calls that are not running as a possible task (other clients, other tools). */
+void cx_call_become_task(struct cx_call *call);
 
 struct cx_tool {
 	const char *name;       /* "proxmox_list_vms"; must start with the adapter's name + '_' */

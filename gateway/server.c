@@ -27,6 +27,7 @@
 #include "../common/util.h"
 #include "channel.h"
 #include "policy.h"
+#include "tasks.h"
 
 #define SERVER_NAME "cortex-gateway"
 #define SERVER_TITLE "Cortex"
@@ -96,6 +97,7 @@ struct cx_server {
 	bool watchdog_running;
 
 	struct cx_hub *hub;             /* requests to clients, session log levels */
+	struct cx_tasks *tasks;         /* the tasks extension's table */
 	struct {
 		cx_push_fn fn;
 		void *ctx;
@@ -815,6 +817,22 @@ static void enqueue_call(struct cx_server *s, struct cx_exchange *x, const struc
 	enqueue_job(s, j);
 }
 
+/* A tools/call that becomes a task (gateway/tasks.c); audited like any refused call when the
+ * task cannot be made. */
+static void enqueue_task(struct cx_server *s, struct cx_exchange *x, const struct cx_reg_tool *rt,
+			 json_t *id, json_t *params, json_t *args, int64_t start_ms)
+{
+	json_t *responses = NULL;
+	char why[300];
+
+	if (stateless_inputs(s, x, id, params, JOB_TOOL, rt->name, &responses))
+		return;
+	if (!cx_tasks_start(s->tasks, x, rt, id, params, args, responses, why, sizeof(why)))
+		return;
+	audit_call(s, x, rt->name, args, CX_AUDIT_REFUSED, start_ms, why);
+	reply_result(x, id, error_result("'%s' was not run: %s", rt->name, why));
+}
+
 /* Cancels the job a client's notifications/cancelled names, if it is still running. */
 static void cancel_job(struct cx_server *s, struct cx_exchange *x, const json_t *request_id)
 {
@@ -839,6 +857,45 @@ static void cancel_job(struct cx_server *s, struct cx_exchange *x, const json_t 
 	cx_debug("request cancelled by the client: '%s'", found->name);
 	job_finish(found, NULL, &(struct job_error){ .cancelled = true }, CX_AUDIT_IS_ERROR,
 		   "cancelled by the client");
+	job_unref(found);
+}
+
+/* Runs a task's tool as a job answering on the task's own exchange tx (gateway/tasks.c). */
+int cx_server_run_task(struct cx_server *s, struct cx_exchange *tx, const struct cx_reg_tool *rt,
+		       json_t *id, json_t *params, json_t *args, json_t *responses,
+		       int64_t deadline_ms)
+{
+	struct job *j = job_new(s, tx, JOB_TOOL, rt->name, id, params, cx_now_ms());
+
+	if (!j)
+		return -1;
+	cx_channel_set_responses(&j->chan, responses);
+	j->rt = rt;
+	j->args = json_incref(args);
+	j->deadline_ms = j->chan.deadline_ms = deadline_ms;
+	enqueue_job(s, j);
+	return 0;
+}
+
+/* Cancels the unanswered job of a task, as notifications/cancelled would. */
+void cx_server_cancel_task(struct cx_server *s, const struct cx_exchange *tx)
+{
+	struct job *found = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct job *j = s->dhead; j; j = j->dnext) {
+		if (j->x == tx && !atomic_load(&j->replied)) {
+			found = j;
+			atomic_fetch_add(&found->refs, 1);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!found)
+		return;
+	atomic_store(&found->cancelled, true);
+	job_finish(found, NULL, &(struct job_error){ .cancelled = true }, CX_AUDIT_IS_ERROR,
+		   "task cancelled by the client");
 	job_unref(found);
 }
 
@@ -1023,6 +1080,24 @@ static void do_tools_call(struct cx_server *s, struct cx_exchange *x, json_t *id
 		audit_call(s, x, name, args, CX_AUDIT_IS_ERROR, start, why);
 		reply_result(x, id, error_result("invalid arguments for '%s': %s", name, why));
 		goto out;
+	}
+	if (rt->tool->flags & (CX_TASK_OPTIONAL | CX_TASK_REQUIRED)) {
+		if (cx_tasks_declared(x, params)) {
+			enqueue_task(s, x, rt, id, params, args, start);
+			goto out;
+		}
+		if (rt->tool->flags & CX_TASK_REQUIRED) {
+			audit_call(s, x, name, args, CX_AUDIT_REFUSED, start,
+				   "missing client capability");
+			x->http_status = x->stateless ? 400 : 0;
+			x->reply(x, cx_rpc_error(id, CX_RPC_MISSING_CAPABILITY,
+						 "this tool runs only as a task; declare '"
+						 CX_TASKS_EXT "' in the client capabilities' "
+						 "extensions",
+						 json_pack("{s:{s:{s:{}}}}", "requiredCapabilities",
+							   "extensions", CX_TASKS_EXT)));
+			goto out;
+		}
 	}
 	if (rt->tool->flags & CX_NONBLOCKING) {
 		enum cx_audit_outcome outcome;
@@ -1294,6 +1369,9 @@ static void handle_request(struct cx_server *s, struct cx_exchange *x, const cha
 		do_complete(s, x, id, params);
 	else if (!strcmp(method, "logging/setLevel"))
 		do_set_level(s, x, id, params);
+	else if (!strcmp(method, "tasks/get") || !strcmp(method, "tasks/update") ||
+		 !strcmp(method, "tasks/cancel"))
+		cx_tasks_handle(s->tasks, x, method, id, params);
 	else {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "method not found: '%.100s'", method);
@@ -1311,10 +1389,11 @@ static void do_discover(struct cx_server *s, struct cx_exchange *x, json_t *id)
 	json_array_append_new(versions, json_string(CX_MCP_STATELESS));
 	for (size_t i = 0; cx_mcp_versions[i]; i++)
 		json_array_append_new(versions, json_string(cx_mcp_versions[i]));
-	result = json_pack("{s:o, s:{s:{}, s:{}, s:{}, s:{}, s:{}}, s:s, s:{s:{s:s, s:s, s:s}}}",
+	result = json_pack("{s:o, s:{s:{}, s:{}, s:{}, s:{}, s:{}, s:{s:{}}}, s:s,"
+			   " s:{s:{s:s, s:s, s:s}}}",
 			   "supportedVersions", versions,
 			   "capabilities", "tools", "resources", "prompts", "completions",
-			   "logging",
+			   "logging", "extensions", CX_TASKS_EXT,
 			   "instructions",
 			   "Cortex exposes an operator's infrastructure as tools. Call "
 			   "gateway_status first to see which adapters are configured and healthy. "
@@ -1667,8 +1746,10 @@ struct cx_server *cx_server_new(const struct cx_gw_config *conf, struct cx_regis
 		return NULL;
 	}
 	s->hub = cx_hub_new(conf->session_ttl_s);
-	if (!s->hub) {
+	s->tasks = s->hub ? cx_tasks_new(s) : NULL;
+	if (!s->tasks) {
 		cx_err_set(err, "out of memory");
+		cx_hub_free(s->hub);
 		free(s->tokens);
 		free(s);
 		return NULL;
@@ -1709,6 +1790,8 @@ size_t cx_server_drain(struct cx_server *s)
 	struct timespec grace;
 
 	atomic_store(&s->draining, true);
+	/* Nobody would be left to poll a task: stop them rather than wait for them. */
+	cx_tasks_cancel_all(s->tasks);
 	pthread_mutex_lock(&s->lock);
 	if (s->unanswered)
 		cx_info("draining: waiting for %zu call(s) in flight", s->unanswered);
@@ -1751,6 +1834,7 @@ void cx_server_free(struct cx_server *s)
 	free(s->workers);
 	free(s->tokens);
 	cx_hub_free(s->hub);
+	cx_tasks_free(s->tasks);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->push_lock);
 	pthread_cond_destroy(&s->work);

@@ -98,4 +98,14 @@ const json_t *cx_server_tool_def(const struct cx_server *s, const char *name);
 /* A session ended (HTTP DELETE): forget its subscriptions and log level. */
 void cx_server_session_ended(struct cx_server *s, const char *fp);
 
+/* For gateway/tasks.c. Runs rt as a job that answers on the task's own exchange tx (which
+ * must outlive the job), with the client's answers so far (responses, stolen on success) and its
+ * own deadline; id, params and args are borrowed. -1 on out of memory (tx is not answered). */
+int cx_server_run_task(struct cx_server *s, struct cx_exchange *tx, const struct cx_reg_tool *rt,
+		       json_t *id, json_t *params, json_t *args, json_t *responses,
+		       int64_t deadline_ms);
+/* Cancels the unanswered job answering on tx, if any: the handler sees cx_call_cancelled()
+ * and tx->reply() gets NULL. */
+void cx_server_cancel_task(struct cx_server *s, const struct cx_exchange *tx);
+
 #endif

@@ -422,6 +422,114 @@ static int fx_custom_header(struct cx_call *call, const json_t *args, struct cx_
 	return cx_result_text(res, out);
 }
 
+/* ---- the tasks extension (SEP-2663) ---- */
+
+/* Sleeps ms in short slices; false when the call was cancelled meanwhile. */
+static bool nap(struct cx_call *call, long ms)
+{
+	for (long slept = 0; slept < ms; slept += 50) {
+		if (cx_call_cancelled(call))
+			return false;
+		pause_ms(ms - slept < 50 ? ms - slept : 50);
+	}
+	return !cx_call_cancelled(call);
+}
+
+static int fx_greet(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	char out[300];
+
+	snprintf(out, sizeof(out), "Hello, %.256s!",
+		 json_string_value(json_object_get(args, "name")));
+	return cx_result_text(res, out);
+}
+
+static int fx_slow_compute(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	double seconds = json_number_value(json_object_get(args, "seconds"));
+	const char *label = json_string_value(json_object_get(args, "label"));
+	char out[300];
+
+	if (!nap(call, (long)(seconds * 1000)))
+		return cx_result_errorf(res, "slow_compute '%.100s' was cancelled",
+					label ? label : "");
+	snprintf(out, sizeof(out), "slow_compute '%.100s' finished after %g s", label ? label : "",
+		 seconds);
+	return cx_result_text(res, out);
+}
+
+static int fx_failing_job(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	nap(call, 1000);
+	return cx_result_errorf(res, "failing_job failed on purpose (a tool execution error)");
+}
+
+static int fx_protocol_error_job(struct cx_call *call, const json_t *args,
+				 struct cx_result *res)
+{
+	/* What an internal fault looks like: the gateway answers -32603. */
+	nap(call, 200);
+	return -1;
+}
+
+static int fx_confirm_delete(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	const char *file = json_string_value(json_object_get(args, "filename"));
+	struct cx_err err = { 0 };
+	json_t *answer = NULL;
+	const char *action;
+	char q[300], out[300];
+	bool yes;
+
+	snprintf(q, sizeof(q), "Delete '%.200s'?", file ? file : "");
+	if (ask_user(call, "confirm", q, text_schema("confirm", "boolean"), &answer, &err))
+		return cx_result_errorf(res, "%s", err.msg);
+	action = json_string_value(json_object_get(answer, "action"));
+	yes = action && !strcmp(action, "accept") &&
+	      json_is_true(json_object_get(json_object_get(answer, "content"), "confirm"));
+	json_decref(answer);
+	snprintf(out, sizeof(out), "%s '%.200s'", yes ? "deleted" : "kept", file ? file : "");
+	return cx_result_text(res, out);
+}
+
+static int fx_multi_input(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	struct cx_err err = { 0 };
+	json_t *a = NULL, *b = NULL;
+	int missing = 0, rc;
+
+	/* Both asked before returning: two questions pending at once. */
+	missing += ask_user(call, "first", "First answer?", text_schema("name", "string"), &a,
+			    &err) != 0;
+	missing += ask_user(call, "second", "Second answer?", text_schema("name", "string"), &b,
+			    &err) != 0;
+	rc = missing ? cx_result_errorf(res, "%d answer(s) still needed", missing)
+		     : cx_result_text(res, "both answers received");
+	json_decref(a);
+	json_decref(b);
+	return rc;
+}
+
+static int fx_tool_with_task(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	struct cx_err err = { 0 };
+	json_t *answer = NULL;
+	const char *name;
+	char out[300];
+
+	/* Ask first, as an ordinary call; then the slow part runs as a task. */
+	if (ask_user(call, "user_name", "What is your name?", text_schema("name", "string"),
+		     &answer, &err))
+		return cx_result_errorf(res, "%s", err.msg);
+	cx_call_become_task(call);
+	name = json_string_value(json_object_get(json_object_get(answer, "content"), "name"));
+	snprintf(out, sizeof(out), "Hello, %.200s! Your task is done.", name ? name : "");
+	json_decref(answer);
+	if (!nap(call, 500))
+		return cx_result_errorf(res, "cancelled");
+	return cx_result_text(res, out);
+}
+
 static int fx_read(struct cx_call *call, const char *uri, json_t **result, struct cx_err *err)
 {
 	const char *tmpl = "test://template/";
@@ -556,6 +664,14 @@ static const struct cx_tool fixture_tools[] = {
 	{ "test_input_required_result_tampered_state", fx_ir_request_state, CX_READ_ONLY },
 	{ "test_input_required_result_capabilities", fx_ir_capabilities, CX_READ_ONLY },
 	{ "test_custom_header", fx_custom_header, CX_READ_ONLY },
+	{ "greet", fx_greet, CX_READ_ONLY | CX_IDEMPOTENT },
+	{ "slow_compute", fx_slow_compute, CX_READ_ONLY | CX_IDEMPOTENT | CX_TASK_OPTIONAL },
+	{ "failing_job", fx_failing_job, CX_READ_ONLY | CX_TASK_REQUIRED },
+	{ "protocol_error_job", fx_protocol_error_job, CX_READ_ONLY | CX_TASK_OPTIONAL },
+	{ "confirm_delete", fx_confirm_delete, CX_READ_ONLY | CX_TASK_OPTIONAL },
+	{ "multi_input", fx_multi_input, CX_READ_ONLY | CX_TASK_OPTIONAL },
+	{ "test_tool_with_task", fx_tool_with_task,
+	  CX_READ_ONLY | CX_TASK_REQUIRED | CX_TASK_LATE },
 	{ NULL, NULL, 0 },
 };
 
