@@ -97,6 +97,12 @@ struct cx_tool {
  * them notifications/resources/updated. Any thread, any time after start-up. */
 void cx_resource_updated(const char *uri);
 
+/* Withdraws a tool from tools/list (available false) or restores it, when the adapter finds
+ * the backend feature it needs gone or back (a cluster without Ceph, an API version). Clients
+ * are told with notifications/tools/list_changed; calls to a withdrawn tool are refused as
+ * unknown. 0, or -1 for a tool that does not exist. Any thread, after start-up. */
+int cx_tool_set_available(const char *tool, bool available);
+
 /* Resources, prompts and completions: optional. Each runs on a worker like a tool call, with a
  * struct cx_call for deadline, cancellation and the client channel. Answers are MCP result
  * objects; "not found" is CX_NOT_FOUND with err saying what was missing (-32002 for resources,

@@ -498,6 +498,20 @@ const struct cx_reg_tool *cx_registry_find(const struct cx_registry *r, const ch
 	return NULL;
 }
 
+int cx_registry_set_available(struct cx_registry *r, const char *name, bool available)
+{
+	struct cx_reg_tool *rt = (struct cx_reg_tool *)cx_registry_find(r, name);
+
+	if (!rt)
+		return -1;
+	return atomic_exchange(&rt->hidden, !available) != !available;
+}
+
+bool cx_registry_available(const struct cx_reg_tool *rt)
+{
+	return !atomic_load(&((struct cx_reg_tool *)rt)->hidden);
+}
+
 size_t cx_registry_count(const struct cx_registry *r)
 {
 	return r->ntools;

@@ -3,6 +3,7 @@
 #define CX_REGISTRY_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "../common/adapter.h"
@@ -17,6 +18,7 @@ struct cx_reg_tool {
 	struct cx_schema *input;
 	struct cx_schema *output;               /* NULL when the tool declares none */
 	json_t *def;                            /* published tools/list entry; never mutated */
+	atomic_bool hidden;                     /* withdrawn by its adapter for now */
 };
 
 /* A resource, resource template or prompt some adapter offers. */
@@ -48,6 +50,12 @@ void cx_registry_health_stop(struct cx_registry *r);
 /* Last result for adapter i: 1 healthy, 0 unhealthy (msg says why), -1 not checked yet or
  * no health hook. msg may be NULL. */
 int cx_registry_health(const struct cx_registry *r, size_t i, char *msg, size_t msglen);
+
+/* Withdraws or restores a tool (its adapter found the backend feature gone or back). 1 when
+ * that changed the list, 0 when it was already so, -1 for an unknown tool. Any thread. */
+int cx_registry_set_available(struct cx_registry *r, const char *name, bool available);
+/* False for a tool its adapter has withdrawn. */
+bool cx_registry_available(const struct cx_reg_tool *rt);
 
 /* Lookup by exact name; NULL when unknown. Safe from any thread after start-up. */
 const struct cx_reg_tool *cx_registry_find(const struct cx_registry *r, const char *name);

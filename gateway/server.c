@@ -954,7 +954,7 @@ static void do_initialize(struct cx_server *s, struct cx_exchange *x, json_t *id
 	result = json_pack("{s:s, s:{s:{s:b}, s:{s:b, s:b}, s:{s:b}, s:{}, s:{}}, s:{s:s, s:s, s:s},"
 			   " s:s}",
 			   "protocolVersion", version,
-			   "capabilities", "tools", "listChanged", 0,
+			   "capabilities", "tools", "listChanged", 1,
 			   "resources", "subscribe", 1, "listChanged", 0,
 			   "prompts", "listChanged", 0,
 			   "logging", "completions",
@@ -1019,7 +1019,7 @@ static void do_tools_list(struct cx_server *s, struct cx_exchange *x, json_t *id
 	for (size_t i = 0; i < cx_registry_count(s->reg); i++) {
 		const struct cx_reg_tool *rt = cx_registry_at(s->reg, i);
 
-		if (!cx_policy_allows(x->who, rt, NULL, 0))
+		if (!cx_registry_available(rt) || !cx_policy_allows(x->who, rt, NULL, 0))
 			continue;
 		if (seen++ < offset)
 			continue;
@@ -1050,7 +1050,7 @@ static void do_tools_call(struct cx_server *s, struct cx_exchange *x, json_t *id
 		return;
 	}
 	rt = cx_registry_find(s->reg, name);
-	if (!rt) {
+	if (!rt || !cx_registry_available(rt)) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "unknown tool '%.128s'; tools/list names the tools "
 			 "this gateway offers", name);
@@ -1648,6 +1648,24 @@ static void push_updated(void *ctx, const char *skey)
 	cx_server_push(u->s, skey,
 		       cx_rpc_notification("notifications/resources/updated",
 					   json_pack("{s:s}", "uri", u->uri)));
+}
+
+int cx_tool_set_available(const char *tool, bool available)
+{
+	struct cx_server *s = atomic_load(&notify_server);
+	int changed;
+
+	if (!s || !tool)
+		return -1;
+	changed = cx_registry_set_available(s->reg, tool, available);
+	if (changed < 0)
+		return -1;
+	if (changed) {
+		cx_info("tool '%s' %s", tool, available ? "is available again" : "was withdrawn");
+		/* Every session with a stream open hears it ("*"); others see it next list. */
+		cx_server_push(s, "*", cx_rpc_notification("notifications/tools/list_changed", NULL));
+	}
+	return 0;
 }
 
 void cx_resource_updated(const char *uri)

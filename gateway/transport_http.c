@@ -1017,9 +1017,47 @@ static void *stream_timer(void *arg)
  * specification wants each message on one stream only, never broadcast: it goes to one of
  * the session's connected GET streams, taking turns; with none connected, to the one carried
  * last, if its client may still resume it. */
+static int push_one(struct cx_http *h, const char *fp, json_t *msg);
+
+/* fp "*" is every session with a GET stream (list_changed notifications): one stream each. */
 static int on_push(void *ctx, const char *fp, json_t *msg)
 {
 	struct cx_http *h = ctx;
+	char (*fps)[17] = NULL;
+	size_t n = 0, cap = 0;
+	int delivered = 0;
+
+	if (!fp || strcmp(fp, "*"))
+		return push_one(h, fp, msg);
+	pthread_mutex_lock(&h->lock);
+	for (struct chan *ch = h->chans; ch; ch = ch->next) {
+		size_t i;
+
+		if (!ch->get || !ch->fp[0])
+			continue;
+		for (i = 0; i < n && strcmp(fps[i], ch->fp); i++)
+			;
+		if (i < n)
+			continue;
+		if (n == cap) {
+			char (*more)[17] = realloc(fps, (cap ? cap * 2 : 16) * sizeof(*fps));
+			if (!more)
+				break;
+			fps = more;
+			cap = cap ? cap * 2 : 16;
+		}
+		snprintf(fps[n++], sizeof(fps[0]), "%s", ch->fp);
+	}
+	pthread_mutex_unlock(&h->lock);
+	for (size_t i = 0; i < n; i++)
+		delivered += push_one(h, fps[i], json_incref(msg));
+	free(fps);
+	json_decref(msg);
+	return delivered;
+}
+
+static int push_one(struct cx_http *h, const char *fp, json_t *msg)
+{
 	struct chan *live[STREAMS_PER_SESSION * 2], *later = NULL, *pick, *ch;
 	struct MHD_Connection *resume = NULL;
 	struct event *ev;

@@ -97,10 +97,11 @@ static int stdio_send(struct cx_exchange *x, json_t *msg)
 	return write_message(((struct stdio_exchange *)x)->t, msg);
 }
 
-/* Session messages (resource updates, list changes): stdio has one session, fp "". */
+/* Session messages (resource updates, list changes): stdio has one session, fp "", and is
+ * among "*", every session. */
 static int stdio_push(void *ctx, const char *fp, json_t *msg)
 {
-	if (fp[0]) {
+	if (fp[0] && strcmp(fp, "*")) {
 		json_decref(msg);
 		return 0;
 	}

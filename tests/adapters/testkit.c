@@ -208,6 +208,15 @@ static int tk_touch(struct cx_call *call, const json_t *args, struct cx_result *
 	return cx_result_text(res, "touched");
 }
 
+static int tk_withdraw(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	const char *tool = json_string_value(json_object_get(args, "tool"));
+
+	if (cx_tool_set_available(tool, json_is_true(json_object_get(args, "available"))))
+		return cx_result_errorf(res, "no tool '%s'", tool);
+	return cx_result_text(res, "done");
+}
+
 static int tk_read(struct cx_call *call, const char *uri, json_t **result, struct cx_err *err)
 {
 	const struct testkit *t = call->state;
@@ -277,6 +286,7 @@ static const struct cx_tool testkit_tools[] = {
 	{ "testkit_ask", tk_ask, CX_READ_ONLY },
 	{ "testkit_sample", tk_sample, CX_READ_ONLY },
 	{ "testkit_touch", tk_touch, CX_IDEMPOTENT },
+	{ "testkit_withdraw", tk_withdraw, CX_IDEMPOTENT },
 	{ NULL, NULL, 0 },
 };
 

@@ -17,6 +17,31 @@ async function session(capabilities = {}) {
   return { g, caps: r.result.capabilities };
 }
 
+test('a withdrawn tool leaves tools/list and clients hear notifications/tools/list_changed', async () => {
+  const { g, caps } = await session();
+  assert.equal(caps.tools.listChanged, true);
+  const names = async () => (await g.request('tools/list', {})).result.tools.map((t) => t.name);
+  assert.ok((await names()).includes('testkit_fail'));
+  g.send({ jsonrpc: '2.0', id: 'w1', method: 'tools/call', params: { name: 'testkit_withdraw', arguments: { tool: 'testkit_fail', available: false } } });
+  const got = [await g.next(), await g.next()];
+  assert.ok(got.some((m) => m.method === 'notifications/tools/list_changed'));
+  assert.ok(got.some((m) => m.id === 'w1'));
+  assert.ok(!(await names()).includes('testkit_fail'));
+  let r = await g.request('tools/call', { name: 'testkit_fail' });
+  assert.equal(r.error.code, -32602, 'a withdrawn tool is unknown');
+  // Withdrawing twice changes nothing, so nothing is announced.
+  r = await g.request('tools/call', { name: 'testkit_withdraw', arguments: { tool: 'testkit_fail', available: false } }, 'w2');
+  assert.equal(r.id, 'w2');
+  g.send({ jsonrpc: '2.0', id: 'w3', method: 'tools/call', params: { name: 'testkit_withdraw', arguments: { tool: 'testkit_fail', available: true } } });
+  const back = [await g.next(), await g.next()];
+  assert.ok(back.some((m) => m.method === 'notifications/tools/list_changed'));
+  assert.ok((await names()).includes('testkit_fail'));
+  r = await g.request('tools/call', { name: 'testkit_withdraw', arguments: { tool: 'no_such_tool', available: true } });
+  assert.equal(r.result.isError, true);
+  await g.close();
+  assert.equal(g.pending(), 0);
+});
+
 test('initialize declares resources, prompts, logging and completions', async () => {
   const { g, caps } = await session();
   assert.deepEqual(caps.resources, { subscribe: true, listChanged: false });

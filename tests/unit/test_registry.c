@@ -610,7 +610,7 @@ static void test_order_across_adapters(void **st)
 	assert_int_equal(cx_registry_add(r, &cx_testkit_adapter, NULL, &err), 0);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		assert_string_equal(cx_registry_at(r, i)->name, want[i]);
-	assert_int_equal(cx_registry_count(r), 1 + 3 + 11);
+	assert_int_equal(cx_registry_count(r), 1 + 3 + 12);
 	assert_int_equal(cx_registry_adapter_count(r), 3);
 	assert_ptr_equal(cx_registry_adapter_at(r, 0, &state), &cx_gateway_adapter);
 	assert_ptr_equal(state, gw);

@@ -1250,7 +1250,7 @@ static void test_nonblocking_tool_is_synchronous(void **state)
 	json_array_foreach(json_object_get(sc, "adapters"), i, a)
 		if (!strcmp(json_string_value(json_object_get(a, "name")), "testkit")) {
 			has_testkit = true;
-			assert_int_equal(json_integer_value(json_object_get(a, "tools")), 11);
+			assert_int_equal(json_integer_value(json_object_get(a, "tools")), 12);
 		}
 	assert_true(has_testkit);
 	/* the same JSON as text */
