@@ -102,6 +102,10 @@ void cx_resource_updated(const char *uri);
  * are told with notifications/tools/list_changed; calls to a withdrawn tool are refused as
  * unknown. 0, or -1 for a tool that does not exist. Any thread, after start-up. */
 int cx_tool_set_available(const char *tool, bool available);
+/* The same for a resource (by URI) or resource template (by uriTemplate), announced with
+ * notifications/resources/list_changed, and for a prompt (notifications/prompts/list_changed). */
+int cx_resource_set_available(const char *uri, bool available);
+int cx_prompt_set_available(const char *name, bool available);
 
 /* Resources, prompts and completions: optional. Each runs on a worker like a tool call, with a
  * struct cx_call for deadline, cancellation and the client channel. Answers are MCP result

@@ -259,6 +259,11 @@ out:
 static const char *const kind_keys[] = { "uri", "uriTemplate", "name" };
 static const char *const kind_names[] = { "resource", "resource template", "prompt" };
 
+static bool entry_available(const struct cx_reg_entry *e)
+{
+	return e && !atomic_load(&((struct cx_reg_entry *)e)->hidden);
+}
+
 static const struct cx_reg_entry *find_entry(const struct cx_registry *r, enum cx_reg_kind k,
 					     const char *key)
 {
@@ -303,6 +308,8 @@ static int add_entry(struct cx_registry *r, enum cx_reg_kind k, const struct cx_
 	}
 	r->entries[k] = e;
 	e += r->nentries[k]++;
+	memset(e, 0, sizeof(*e));
+	atomic_init(&e->hidden, false);
 	e->key = json_string_value(json_object_get(def, kind_keys[k]));
 	e->adapter = a;
 	e->state = state;
@@ -391,9 +398,26 @@ const struct cx_reg_entry *cx_registry_entry_at(const struct cx_registry *r,
 	return i < r->nentries[kind] ? &r->entries[kind][i] : NULL;
 }
 
+bool cx_registry_entry_available(const struct cx_reg_entry *e)
+{
+	return entry_available(e);
+}
+
 const struct cx_reg_entry *cx_registry_find_prompt(const struct cx_registry *r, const char *name)
 {
-	return find_entry(r, CX_REG_PROMPT, name);
+	const struct cx_reg_entry *e = find_entry(r, CX_REG_PROMPT, name);
+
+	return entry_available(e) ? e : NULL;
+}
+
+int cx_registry_set_entry_available(struct cx_registry *r, enum cx_reg_kind kind,
+				    const char *key, bool available)
+{
+	struct cx_reg_entry *e = (struct cx_reg_entry *)find_entry(r, kind, key);
+
+	if (!e)
+		return -1;
+	return atomic_exchange(&e->hidden, !available) != !available;
 }
 
 bool cx_uri_template_match(const char *t, const char *u)
@@ -425,10 +449,12 @@ const struct cx_reg_entry *cx_registry_resolve_uri(const struct cx_registry *r, 
 	const struct cx_reg_entry *e = find_entry(r, CX_REG_RESOURCE, uri);
 
 	if (e)
-		return e;
-	for (size_t i = 0; i < r->nentries[CX_REG_TEMPLATE]; i++)
-		if (cx_uri_template_match(r->entries[CX_REG_TEMPLATE][i].key, uri))
-			return &r->entries[CX_REG_TEMPLATE][i];
+		return entry_available(e) ? e : NULL;
+	for (size_t i = 0; i < r->nentries[CX_REG_TEMPLATE]; i++) {
+		e = &r->entries[CX_REG_TEMPLATE][i];
+		if (entry_available(e) && cx_uri_template_match(e->key, uri))
+			return e;
+	}
 	return NULL;
 }
 

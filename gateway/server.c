@@ -955,8 +955,8 @@ static void do_initialize(struct cx_server *s, struct cx_exchange *x, json_t *id
 			   " s:s}",
 			   "protocolVersion", version,
 			   "capabilities", "tools", "listChanged", 1,
-			   "resources", "subscribe", 1, "listChanged", 0,
-			   "prompts", "listChanged", 0,
+			   "resources", "subscribe", 1, "listChanged", 1,
+			   "prompts", "listChanged", 1,
 			   "logging", "completions",
 			   "serverInfo", "name", SERVER_NAME, "title", SERVER_TITLE,
 			   "version", CX_VERSION,
@@ -1157,7 +1157,8 @@ static void do_catalog_list(struct cx_server *s, struct cx_exchange *x, json_t *
 	for (size_t i = 0; i < cx_registry_entry_count(s->reg, kind); i++) {
 		const struct cx_reg_entry *e = cx_registry_entry_at(s->reg, kind, i);
 
-		if (!cx_policy_sees_adapter(x->who, s->reg, e->adapter))
+		if (!cx_registry_entry_available(e) ||
+		    !cx_policy_sees_adapter(x->who, s->reg, e->adapter))
 			continue;
 		if (seen++ < offset)
 			continue;
@@ -1297,7 +1298,7 @@ static void do_complete(struct cx_server *s, struct cx_exchange *x, json_t *id, 
 				   i < cx_registry_entry_count(s->reg, CX_REG_TEMPLATE); i++) {
 			const struct cx_reg_entry *t =
 				cx_registry_entry_at(s->reg, CX_REG_TEMPLATE, i);
-			if (!strcmp(t->key, name))
+			if (cx_registry_entry_available(t) && !strcmp(t->key, name))
 				e = t;
 		}
 		if (!e && name)
@@ -1666,6 +1667,38 @@ int cx_tool_set_available(const char *tool, bool available)
 		cx_server_push(s, "*", cx_rpc_notification("notifications/tools/list_changed", NULL));
 	}
 	return 0;
+}
+
+/* Withdraws or restores a catalog entry; tells every session when that changed a list. */
+static int set_entry_available(enum cx_reg_kind kind, const char *key, bool available)
+{
+	static const char *const notes[] = { "notifications/resources/list_changed",
+					     "notifications/resources/list_changed",
+					     "notifications/prompts/list_changed" };
+	struct cx_server *s = atomic_load(&notify_server);
+	int changed;
+
+	if (!s || !key)
+		return -1;
+	changed = cx_registry_set_entry_available(s->reg, kind, key, available);
+	if (changed < 0)
+		return -1;
+	if (changed)
+		cx_server_push(s, "*", cx_rpc_notification(notes[kind], NULL));
+	return 0;
+}
+
+int cx_resource_set_available(const char *uri, bool available)
+{
+	/* A URI names a resource; failing that, a template. */
+	if (!set_entry_available(CX_REG_RESOURCE, uri, available))
+		return 0;
+	return set_entry_available(CX_REG_TEMPLATE, uri, available);
+}
+
+int cx_prompt_set_available(const char *name, bool available)
+{
+	return set_entry_available(CX_REG_PROMPT, name, available);
 }
 
 void cx_resource_updated(const char *uri)

@@ -211,9 +211,17 @@ static int tk_touch(struct cx_call *call, const json_t *args, struct cx_result *
 static int tk_withdraw(struct cx_call *call, const json_t *args, struct cx_result *res)
 {
 	const char *tool = json_string_value(json_object_get(args, "tool"));
+	const char *resource = json_string_value(json_object_get(args, "resource"));
+	const char *prompt = json_string_value(json_object_get(args, "prompt"));
+	bool available = json_is_true(json_object_get(args, "available"));
+	int rc = tool       ? cx_tool_set_available(tool, available)
+		 : resource ? cx_resource_set_available(resource, available)
+		 : prompt   ? cx_prompt_set_available(prompt, available)
+			    : -1;
 
-	if (cx_tool_set_available(tool, json_is_true(json_object_get(args, "available"))))
-		return cx_result_errorf(res, "no tool '%s'", tool);
+	if (rc)
+		return cx_result_errorf(res, "nothing named '%s'",
+					tool ? tool : resource ? resource : prompt ? prompt : "");
 	return cx_result_text(res, "done");
 }
 

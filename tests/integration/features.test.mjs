@@ -42,9 +42,40 @@ test('a withdrawn tool leaves tools/list and clients hear notifications/tools/li
   assert.equal(g.pending(), 0);
 });
 
+test('withdrawn resources, templates and prompts leave their lists, with list_changed', async () => {
+  const { g } = await session();
+  const withdraw = async (args, method) => {
+    g.send({ jsonrpc: '2.0', id: 'wd', method: 'tools/call', params: { name: 'testkit_withdraw', arguments: args } });
+    const got = [await g.next(), await g.next()];
+    assert.ok(got.some((m) => m.method === method), JSON.stringify(got));
+    assert.ok(got.some((m) => m.id === 'wd'));
+  };
+  await withdraw({ resource: 'testkit://status', available: false }, 'notifications/resources/list_changed');
+  let r = await g.request('resources/list', {});
+  assert.deepEqual(r.result.resources, []);
+  r = await g.request('resources/read', { uri: 'testkit://status' });
+  assert.equal(r.error.code, -32002);
+  await withdraw({ resource: 'testkit://items/{id}', available: false }, 'notifications/resources/list_changed');
+  r = await g.request('resources/templates/list', {});
+  assert.deepEqual(r.result.resourceTemplates, []);
+  r = await g.request('resources/read', { uri: 'testkit://items/1' });
+  assert.equal(r.error.code, -32002);
+  await withdraw({ prompt: 'testkit_summary', available: false }, 'notifications/prompts/list_changed');
+  r = await g.request('prompts/get', { name: 'testkit_summary', arguments: { topic: 'x' } });
+  assert.equal(r.error.code, -32602);
+  await withdraw({ prompt: 'testkit_summary', available: true }, 'notifications/prompts/list_changed');
+  await withdraw({ resource: 'testkit://status', available: true }, 'notifications/resources/list_changed');
+  r = await g.request('resources/read', { uri: 'testkit://status' });
+  assert.equal(r.result.contents[0].text, 'healthy');
+  r = await g.request('prompts/get', { name: 'testkit_summary', arguments: { topic: 'x' } });
+  assert.ok(r.result.messages);
+  await g.close();
+});
+
 test('initialize declares resources, prompts, logging and completions', async () => {
   const { g, caps } = await session();
-  assert.deepEqual(caps.resources, { subscribe: true, listChanged: false });
+  assert.deepEqual(caps.resources, { subscribe: true, listChanged: true });
+  assert.equal(caps.prompts.listChanged, true);
   assert.ok(caps.prompts && caps.logging && caps.completions);
   await g.close();
 });
