@@ -136,3 +136,34 @@ export async function httpSession(url, { token, version = '2025-11-25' } = {}) {
     },
   };
 }
+
+// The JSON messages of an SSE response, one per call of the returned next(ms): null at the end
+// of the stream, 'timeout' when nothing came within ms. Events without data (priming events,
+// comments) are skipped. A read still pending at a timeout keeps its chunk for the next call.
+export function sseMessages(res) {
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  let pending = null;
+  return async function next(ms = 5000) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const i = buf.indexOf('\n\n');
+      if (i >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
+        if (data) return JSON.parse(data);
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return 'timeout';
+      pending = pending || reader.read();
+      const chunk = await Promise.race([pending, new Promise((r) => setTimeout(() => r('timeout'), left))]);
+      if (chunk === 'timeout') return 'timeout';
+      pending = null;
+      if (chunk.done) return null;
+      buf += dec.decode(chunk.value, { stream: true });
+    }
+  };
+}

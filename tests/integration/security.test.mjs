@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { startHttp, httpSession, writeConfig } from './lib.mjs';
+import { startHttp, sseMessages, writeConfig } from './lib.mjs';
 
 const running = [];
 after(() => running.forEach((g) => g.kill()));
@@ -14,28 +14,6 @@ async function gateway(extra = {}) {
   const g = startHttp(['--config', writeConfig({ adapters: { testkit: {} }, ...extra })]);
   running.push(g);
   return await g.ready;
-}
-
-// Reads SSE events from a fetch response, one JSON message at a time.
-function events(res) {
-  const reader = res.body.getReader();
-  const dec = new TextDecoder();
-  let buf = '';
-  return async function next() {
-    for (;;) {
-      const i = buf.indexOf('\n\n');
-      if (i >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
-        if (data) return JSON.parse(data);
-        continue;
-      }
-      const { value, done } = await reader.read();
-      if (done) return null;
-      buf += dec.decode(value, { stream: true });
-    }
-  };
 }
 
 async function sessionWith(url, token) {
@@ -54,7 +32,7 @@ test('only the session and token that were asked can answer an elicitation', asy
   const aliceOther = await sessionWith(url, 'alice-token');
   const call = await fetch(url, { method: 'POST', headers: alice, body: JSON.stringify({ jsonrpc: '2.0', id: 'q', method: 'tools/call',
     params: { name: 'testkit_ask', arguments: { question: 'Delete vm-100?' } } }) });
-  const next = events(call);
+  const next = sseMessages(call);
   const ask = await next();
   assert.equal(ask.method, 'elicitation/create');
   assert.match(ask.id, /^cortex-[0-9a-f]{24}$/, 'request ids are random, not a counter');
