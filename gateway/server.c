@@ -995,44 +995,63 @@ static int decode_cursor(const char *cursor, size_t *offset)
 	return 0;
 }
 
-static void do_tools_list(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
+/* What the caller may see of one list, i-th item: its published definition, or NULL to skip it
+ * (withdrawn by its adapter, or outside the caller's policy). */
+typedef const json_t *(*list_item_fn)(struct cx_server *s, const struct cx_exchange *x,
+				      int kind, size_t i);
+
+/* tools/list, resources/list, resources/templates/list, prompts/list: one page of what the
+ * caller may see under key, page_size at a time, with an opaque cursor to the next page. */
+static void reply_page(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params,
+		       const char *key, int kind, size_t count, list_item_fn item)
 {
 	const json_t *jc = params ? json_object_get(params, "cursor") : NULL;
 	size_t offset = 0, seen = 0, page = (size_t)s->conf->page_size;
-	json_t *tools, *result;
+	json_t *list, *result;
 
-	if (jc && !json_is_null(jc)) {
-		if (!json_is_string(jc) || decode_cursor(json_string_value(jc), &offset)) {
-			reply_error(x, id, CX_RPC_INVALID_PARAMS,
-				    "invalid params: unknown cursor; start again without one");
-			return;
-		}
+	if (jc && !json_is_null(jc) &&
+	    (!json_is_string(jc) || decode_cursor(json_string_value(jc), &offset))) {
+		reply_error(x, id, CX_RPC_INVALID_PARAMS,
+			    "invalid params: unknown cursor; start again without one");
+		return;
 	}
-	tools = json_array();
+	list = json_array();
 	result = json_object();
-	if (!tools || !result || json_object_set(result, "tools", tools)) {
-		json_decref(tools);
+	if (!list || !result || json_object_set(result, key, list)) {
+		json_decref(list);
 		json_decref(result);
 		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
 		return;
 	}
-	for (size_t i = 0; i < cx_registry_count(s->reg); i++) {
-		const struct cx_reg_tool *rt = cx_registry_at(s->reg, i);
+	for (size_t i = 0; i < count; i++) {
+		const json_t *def = item(s, x, kind, i);
 
-		if (!cx_registry_available(rt) || !cx_policy_allows(x->who, rt, NULL, 0))
+		if (!def || seen++ < offset)
 			continue;
-		if (seen++ < offset)
-			continue;
-		if (json_array_size(tools) == page) {
+		if (json_array_size(list) == page) {
 			char cur[CURSOR_MAX + 1];
 			encode_cursor(offset + page, cur, sizeof(cur));
 			json_object_set_new(result, "nextCursor", json_string(cur));
 			break;
 		}
-		json_array_append(tools, rt->def);
+		json_array_append(list, (json_t *)def);
 	}
-	json_decref(tools);
+	json_decref(list);
 	reply_result(x, id, cacheable(x, result));
+}
+
+static const json_t *tool_item(struct cx_server *s, const struct cx_exchange *x, int kind,
+			       size_t i)
+{
+	const struct cx_reg_tool *rt = cx_registry_at(s->reg, i);
+
+	return cx_registry_available(rt) && cx_policy_allows(x->who, rt, NULL, 0) ? rt->def
+										: NULL;
+}
+
+static void do_tools_list(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
+{
+	reply_page(s, x, id, params, "tools", 0, cx_registry_count(s->reg), tool_item);
 }
 
 static void do_tools_call(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
@@ -1130,48 +1149,25 @@ out:
 	json_decref(empty);
 }
 
+static const json_t *entry_item(struct cx_server *s, const struct cx_exchange *x, int kind,
+				size_t i)
+{
+	const struct cx_reg_entry *e = cx_registry_entry_at(s->reg, (enum cx_reg_kind)kind, i);
+
+	return cx_registry_entry_available(e) && cx_policy_sees_adapter(x->who, s->reg, e->adapter)
+		       ? e->def
+		       : NULL;
+}
+
 /* resources/list, resources/templates/list, prompts/list: the entries of the adapters the
  * caller may see, paged like tools/list. */
 static void do_catalog_list(struct cx_server *s, struct cx_exchange *x, json_t *id,
 			    json_t *params, enum cx_reg_kind kind)
 {
 	static const char *const keys[] = { "resources", "resourceTemplates", "prompts" };
-	const json_t *jc = params ? json_object_get(params, "cursor") : NULL;
-	size_t offset = 0, seen = 0, page = (size_t)s->conf->page_size;
-	json_t *list = json_array(), *result = json_object();
 
-	if (jc && !json_is_null(jc) &&
-	    (!json_is_string(jc) || decode_cursor(json_string_value(jc), &offset))) {
-		json_decref(list);
-		json_decref(result);
-		reply_error(x, id, CX_RPC_INVALID_PARAMS,
-			    "invalid params: unknown cursor; start again without one");
-		return;
-	}
-	if (!list || !result || json_object_set(result, keys[kind], list)) {
-		json_decref(list);
-		json_decref(result);
-		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
-		return;
-	}
-	for (size_t i = 0; i < cx_registry_entry_count(s->reg, kind); i++) {
-		const struct cx_reg_entry *e = cx_registry_entry_at(s->reg, kind, i);
-
-		if (!cx_registry_entry_available(e) ||
-		    !cx_policy_sees_adapter(x->who, s->reg, e->adapter))
-			continue;
-		if (seen++ < offset)
-			continue;
-		if (json_array_size(list) == page) {
-			char cur[CURSOR_MAX + 1];
-			encode_cursor(offset + page, cur, sizeof(cur));
-			json_object_set_new(result, "nextCursor", json_string(cur));
-			break;
-		}
-		json_array_append(list, e->def);
-	}
-	json_decref(list);
-	reply_result(x, id, cacheable(x, result));
+	reply_page(s, x, id, params, keys[kind], kind, cx_registry_entry_count(s->reg, kind),
+		   entry_item);
 }
 
 /* Queues an adapter hook (resource read, prompt, completion) as a job. */

@@ -167,3 +167,18 @@ export function sseMessages(res) {
     }
   };
 }
+
+// Last test of a file that starts gateways: SIGTERM every one still running and require a clean
+// exit 0 with nothing from the sanitizers (under `make check` a leak, a use after free or an
+// abort at shutdown shows here). min: how many must still be running.
+export async function assertAllStopCleanly(running, assert, min = 1) {
+  const live = running.filter((g) => g.child.exitCode === null && g.child.signalCode === null);
+  assert.ok(live.length >= min, `${live.length} gateways still running, expected at least ${min}`);
+  for (const g of live) g.child.kill('SIGTERM');
+  for (const g of live) {
+    const { code, signal } = await g.exited;
+    assert.equal(signal, null, g.stderr());
+    assert.equal(code, 0, g.stderr());
+    assert.doesNotMatch(g.stderr(), /Sanitizer|runtime error|still wait/, g.stderr());
+  }
+}

@@ -703,7 +703,7 @@ static void test_proxmox_tool_schema(void **state)
 }
 
 /* One compiled schema, validated from several threads at once: every verdict and sentence must
- * be the one a single thread gets (run under TSan to see races, under ASan for overruns). */
+ * equal what a single thread obtains (run under TSan to see races, under ASan for overruns). */
 struct worker {
 	const struct cx_schema *s;
 	json_t *good, *bad;
