@@ -17,6 +17,8 @@
 #define CX_META_INFO "io.modelcontextprotocol/clientInfo"
 #define CX_META_LOGLEVEL "io.modelcontextprotocol/logLevel"
 #define CX_META_SERVERINFO "io.modelcontextprotocol/serverInfo"
+/* The tasks extension (SEP-2663), declared under capabilities.extensions. */
+#define CX_TASKS_EXT "io.modelcontextprotocol/tasks"
 
 /* Supported versions that use initialize, newest first, NULL-terminated. */
 extern const char *const cx_mcp_versions[];

@@ -34,6 +34,19 @@ int64_t cx_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void cx_timespec_after_ms(struct timespec *ts, clockid_t clock, int64_t ms)
+{
+	clock_gettime(clock, ts);
+	if (ms < 0)
+		ms = 0;
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 void cx_wall_iso8601(char *out, size_t outlen)
 {
 	/* Every audit line carries a timestamp: format the seconds once per second and

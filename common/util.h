@@ -5,12 +5,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Whole string must be a base-10 integer within [min, max]; 0 or -1. */
 int cx_parse_long(const char *s, long min, long max, long *out);
 
 /* Monotonic milliseconds, for deadlines and durations. */
 int64_t cx_now_ms(void);
+/* clock's time ms milliseconds from now, for pthread_cond_timedwait and friends (a negative
+ * ms counts as 0). */
+void cx_timespec_after_ms(struct timespec *ts, clockid_t clock, int64_t ms);
 /* Wall clock as "2026-11-29T04:05:35.123Z" into out (>= 25 bytes). */
 void cx_wall_iso8601(char *out, size_t outlen);
 

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "../common/adapter.h"
-#include "server.h"
+#include "exchange.h"
 
 struct cx_hub;
 

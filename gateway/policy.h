@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "registry.h"
-#include "server.h"
+#include "exchange.h"
 
 /* True when p may call rt; otherwise why says so in a sentence for the model and the audit. */
 bool cx_policy_allows(const struct cx_principal *p, const struct cx_reg_tool *rt, char *why,

@@ -524,6 +524,13 @@ const struct cx_reg_tool *cx_registry_find(const struct cx_registry *r, const ch
 	return NULL;
 }
 
+const struct cx_reg_tool *cx_registry_find_tool(const struct cx_registry *r, const char *name)
+{
+	const struct cx_reg_tool *rt = cx_registry_find(r, name);
+
+	return rt && cx_registry_available(rt) ? rt : NULL;
+}
+
 int cx_registry_set_available(struct cx_registry *r, const char *name, bool available)
 {
 	struct cx_reg_tool *rt = (struct cx_reg_tool *)cx_registry_find(r, name);

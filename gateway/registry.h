@@ -58,8 +58,12 @@ int cx_registry_set_available(struct cx_registry *r, const char *name, bool avai
 /* False for a tool its adapter has withdrawn. */
 bool cx_registry_available(const struct cx_reg_tool *rt);
 
-/* Lookup by exact name; NULL when unknown. Safe from any thread after start-up. */
+/* Lookup by exact name among every tool, withdrawn ones too (pairing at start-up, withdrawing
+ * and restoring); NULL when unknown. Safe from any thread after start-up. */
 const struct cx_reg_tool *cx_registry_find(const struct cx_registry *r, const char *name);
+/* The same among the tools a client may call: NULL for an unknown or withdrawn tool, like
+ * cx_registry_find_prompt and cx_registry_resolve_uri. */
+const struct cx_reg_tool *cx_registry_find_tool(const struct cx_registry *r, const char *name);
 size_t cx_registry_count(const struct cx_registry *r);
 const struct cx_reg_tool *cx_registry_at(const struct cx_registry *r, size_t i);
 

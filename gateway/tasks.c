@@ -3,7 +3,7 @@
  *   working -> input_required -> working -> completed | failed | cancelled
  *
  * A task owns an exchange of its own (struct task.x): each run of the handler is an ordinary
- * job of server.c answering on it, so the queue, the deadline watchdog, cancellation, the
+ * job (gateway/dispatch.c, gateway/jobs.c) answering on it, so the queue, the deadline watchdog, cancellation, the
  * stateless revision's recorded questions and the audit line all work as for any call. The
  * job's answer lands in task_reply(), which turns it into the task's state: a result is
  * "completed" (isError results too: the tool ran), a JSON-RPC error "failed", an input-required
@@ -29,6 +29,7 @@
 #include "../common/mcp.h"
 #include "../common/util.h"
 #include "channel.h"
+#include "reply.h"
 
 enum task_status { TASK_WORKING, TASK_INPUT_REQUIRED, TASK_COMPLETED, TASK_FAILED,
 		   TASK_CANCELLED };
@@ -61,7 +62,7 @@ struct task {
 };
 
 struct cx_tasks {
-	struct cx_server *s;
+	struct cx_dispatch *d;
 	pthread_mutex_t lock;
 	struct task *head;
 	size_t count;
@@ -234,13 +235,13 @@ static void run(struct cx_tasks *t, struct task *k)
 	responses = json_deep_copy(k->responses);
 	pthread_mutex_unlock(&t->lock);
 	atomic_fetch_add(&k->refs, 1);
-	if (responses && !cx_server_run_task(t->s, &k->x, k->rt, k->rid, k->params, k->args,
-					     responses, cx_now_ms() + CX_TASK_RUN_MS))
+	if (responses && !cx_dispatch_run_task(t->d, &k->x, k->rt, k->rid, k->params, k->args,
+					       responses, cx_now_ms() + CX_TASK_RUN_MS))
 		return;
 	json_decref(responses);
 	/* The job never existed: answer as it would have. */
-	task_reply(&k->x, cx_rpc_error(k->rid, CX_RPC_INTERNAL_ERROR,
-				       "internal error: out of memory", NULL));
+	task_reply(&k->x, cx_rpc_error_always(k->rid, CX_RPC_INTERNAL_ERROR,
+					      "internal error: out of memory", NULL));
 }
 
 /* Gives the waiting tools/call its task. */
@@ -259,18 +260,16 @@ static void publish(struct cx_tasks *t, struct task *k)
 	pthread_mutex_unlock(&t->lock);
 	if (!origin)
 		return;
-	origin->reply(origin, created ? cx_rpc_result(k->rid, created)
-				      : cx_rpc_error(k->rid, CX_RPC_INTERNAL_ERROR,
-						     "internal error: out of memory", NULL));
+	cx_reply_result(origin, k->rid, created);
 }
 
-struct cx_tasks *cx_tasks_new(struct cx_server *s)
+struct cx_tasks *cx_tasks_new(struct cx_dispatch *d)
 {
 	struct cx_tasks *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
-	t->s = s;
+	t->d = d;
 	pthread_mutex_init(&t->lock, NULL);
 	return t;
 }
@@ -296,10 +295,18 @@ bool cx_tasks_declared(const struct cx_exchange *x, const json_t *params)
 	       json_object_get(json_object_get(caps, "extensions"), CX_TASKS_EXT) != NULL;
 }
 
-int cx_tasks_start(struct cx_tasks *t, struct cx_exchange *x, const struct cx_reg_tool *rt,
+void cx_tasks_hook(struct cx_tasks *t, struct cx_task_hook *hook)
+{
+	hook->ctx = t;
+	hook->declared = cx_tasks_declared;
+	hook->start = cx_tasks_start;
+}
+
+int cx_tasks_start(void *tasks, struct cx_exchange *x, const struct cx_reg_tool *rt,
 		   json_t *id, json_t *params, json_t *args, json_t *responses, char *msg,
 		   size_t msglen)
 {
+	struct cx_tasks *t = tasks;
 	struct task *k = calloc(1, sizeof(*k));
 	unsigned char rnd[16];
 	bool late = rt->tool->flags & CX_TASK_LATE;
@@ -317,7 +324,7 @@ int cx_tasks_start(struct cx_tasks *t, struct cx_exchange *x, const struct cx_re
 	snprintf(k->session.version, sizeof(k->session.version), "%s", CX_MCP_STATELESS);
 	k->x.who = x->who;
 	k->x.session = &k->session;
-	k->x.session_ready = true;
+	k->x.initialized = true;
 	k->x.stateless = true;
 	k->x.reply = task_reply;
 	k->owner = t;
@@ -391,20 +398,9 @@ void cx_call_become_task(struct cx_call *call)
 	task_unref(k);
 }
 
-static void reply_error(struct cx_exchange *x, json_t *id, int code, const char *msg,
-			json_t *data)
-{
-	x->reply(x, cx_rpc_error(id, code, msg, data));
-}
-
 static void reply_ack(struct cx_exchange *x, json_t *id)
 {
-	json_t *ack = json_pack("{s:s}", "resultType", "complete");
-
-	if (ack)
-		x->reply(x, cx_rpc_result(id, ack));
-	else
-		reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory", NULL);
+	cx_reply_result(x, id, json_pack("{s:s}", "resultType", "complete"));
 }
 
 /* Answers the client's questions the task is waiting for; runs the handler again once none
@@ -453,44 +449,32 @@ static void do_cancel(struct cx_tasks *t, struct cx_exchange *x, json_t *id, str
 	atomic_fetch_add(&k->refs, 1);
 	pthread_mutex_unlock(&t->lock);
 	if (running)
-		cx_server_cancel_task(t->s, &k->x);
+		cx_dispatch_cancel_task(t->d, &k->x);
 	task_unref(k);
 	if (x)
 		reply_ack(x, id);
 }
 
-void cx_tasks_handle(struct cx_tasks *t, struct cx_exchange *x, const char *method, json_t *id,
-		     json_t *params)
+/* The caller's task named by params.taskId, with t->lock held; or NULL, answered. */
+static struct task *lookup(struct cx_tasks *t, struct cx_exchange *x, json_t *id,
+			   const json_t *params)
 {
 	const char *task_id = json_string_value(json_object_get(params, "taskId"));
-	const json_t *answers = json_object_get(params, "inputResponses");
 	struct task *k;
 	char msg[200];
 
-	if (!x->stateless) {
-		cx_fmt(msg, sizeof(msg), "method not found: '%s' (tasks exist only in protocol "
-		       "version %s)", method, CX_MCP_STATELESS);
-		reply_error(x, id, CX_RPC_METHOD_NOT_FOUND, msg, NULL);
-		return;
-	}
 	if (!cx_tasks_declared(x, params)) {
-		x->http_status = 400;
-		reply_error(x, id, CX_RPC_MISSING_CAPABILITY,
-			    "'" CX_TASKS_EXT "' is needed for tasks; declare it in "
-			    "_meta clientCapabilities.extensions",
-			    json_pack("{s:{s:{s:{}}}}", "requiredCapabilities", "extensions",
-				      CX_TASKS_EXT));
-		return;
+		cx_reply_error_full(x, id, 400, CX_RPC_MISSING_CAPABILITY,
+				    "'" CX_TASKS_EXT "' is needed for tasks; declare it in "
+				    "_meta clientCapabilities.extensions",
+				    json_pack("{s:{s:{s:{}}}}", "requiredCapabilities", "extensions",
+					      CX_TASKS_EXT));
+		return NULL;
 	}
 	if (!task_id) {
-		reply_error(x, id, CX_RPC_INVALID_PARAMS,
-			    "invalid params: 'taskId' (a string) is required", NULL);
-		return;
-	}
-	if (!strcmp(method, "tasks/update") && !json_is_object(answers)) {
-		reply_error(x, id, CX_RPC_INVALID_PARAMS,
-			    "invalid params: tasks/update needs 'inputResponses' (an object)", NULL);
-		return;
+		cx_reply_error(x, id, CX_RPC_INVALID_PARAMS,
+			       "invalid params: 'taskId' (a string) is required");
+		return NULL;
 	}
 	pthread_mutex_lock(&t->lock);
 	k = find(t, x, task_id);
@@ -498,22 +482,45 @@ void cx_tasks_handle(struct cx_tasks *t, struct cx_exchange *x, const char *meth
 		pthread_mutex_unlock(&t->lock);
 		cx_fmt(msg, sizeof(msg), "invalid params: unknown task '%.64s' (finished tasks "
 		       "are kept for %d s)", task_id, CX_TASK_TTL_MS / 1000);
-		reply_error(x, id, CX_RPC_INVALID_PARAMS, msg, NULL);
+		cx_reply_error(x, id, CX_RPC_INVALID_PARAMS, msg);
+	}
+	return k;
+}
+
+void cx_tasks_get(struct cx_tasks *t, struct cx_exchange *x, json_t *id, json_t *params)
+{
+	struct task *k = lookup(t, x, id, params);
+	json_t *detail;
+
+	if (!k)
+		return;
+	detail = task_detail(k);
+	pthread_mutex_unlock(&t->lock);
+	cx_reply_result(x, id, detail);
+}
+
+void cx_tasks_update(struct cx_tasks *t, struct cx_exchange *x, json_t *id, json_t *params)
+{
+	const json_t *answers = json_object_get(params, "inputResponses");
+	struct task *k;
+
+	if (cx_tasks_declared(x, params) && json_is_string(json_object_get(params, "taskId")) &&
+	    !json_is_object(answers)) {
+		cx_reply_error(x, id, CX_RPC_INVALID_PARAMS,
+			       "invalid params: tasks/update needs 'inputResponses' (an object)");
 		return;
 	}
-	if (!strcmp(method, "tasks/get")) {
-		json_t *detail = task_detail(k);
-		pthread_mutex_unlock(&t->lock);
-		if (detail)
-			x->reply(x, cx_rpc_result(id, detail));
-		else
-			reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory",
-				    NULL);
-	} else if (!strcmp(method, "tasks/update")) {
-		do_update(t, x, id, k, answers);
-	} else {
-		do_cancel(t, x, id, k);
-	}
+	k = lookup(t, x, id, params);
+	if (k)
+		do_update(t, x, id, k, answers);        /* unlocks */
+}
+
+void cx_tasks_cancel(struct cx_tasks *t, struct cx_exchange *x, json_t *id, json_t *params)
+{
+	struct task *k = lookup(t, x, id, params);
+
+	if (k)
+		do_cancel(t, x, id, k);                 /* unlocks */
 }
 
 void cx_tasks_cancel_all(struct cx_tasks *t)

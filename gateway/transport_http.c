@@ -1857,7 +1857,7 @@ static enum MHD_Result submit_post(struct req *r)
 	}
 	r->sse = wants_sse(m);
 	r->x.session = &r->sess;
-	r->x.session_ready = !init || r->x.stateless;
+	r->x.initialized = !init || r->x.stateless;
 	r->x.want_session_id = init && !r->x.stateless;
 
 	/* Paired with cx_http_stop: it sets stopping, then waits for active to reach 0. */

@@ -598,11 +598,11 @@ static void test_requests_before_initialize(void **state)
 	json_decref(r);
 	assert_int_equal(audit_count(f), 0);
 
-	/* session_ready (set by a transport that restored the session) counts as initialized */
+	/* initialized (set by a transport that restored the session) counts as initialized */
 	{
 		struct fx_ex *e;
 		e = ex_new(f->who, &sess);
-		e->x.session_ready = true;
+		e->x.initialized = true;
 		cx_server_submit(f->s, &e->x,
 				 parse("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}"));
 		assert_true(json_is_array(json_object_get(

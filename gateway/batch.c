@@ -1,0 +1,148 @@
+/* JSON-RPC batches, which only protocol 2025-03-26 has: each member is submitted as a message
+ * of its own on a member exchange, and the batch answers once, with an array of the members'
+ * answers (nothing at all when every member was a notification or response). */
+#include "server_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/jsonrpc.h"
+#include "../common/mcp.h"
+#include "reply.h"
+
+struct batch {
+	struct cx_exchange *parent;
+	pthread_mutex_t lock;
+	json_t *responses;
+	size_t pending;                 /* members not yet answered, plus one for the loop */
+	bool deferred;
+};
+
+struct batch_member {
+	struct cx_exchange x;           /* first: the exchange callbacks recover the member */
+	struct batch *b;
+};
+
+static void batch_finish(struct batch *b)
+{
+	struct cx_exchange *parent = b->parent;
+	json_t *r = b->responses;
+
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+	if (json_array_size(r) == 0) {
+		json_decref(r);
+		r = NULL;
+	}
+	parent->reply(parent, r);
+}
+
+static void batch_defer(struct cx_exchange *x)
+{
+	struct batch *b = ((struct batch_member *)x)->b;
+
+	/* Members are submitted on the parent's thread, so this needs no lock. */
+	if (!b->deferred && b->parent->defer)
+		b->parent->defer(b->parent);
+	b->deferred = true;
+}
+
+/* One member answered (response stolen, NULL: nothing to add); the last answer sends all. */
+static void batch_add(struct batch *b, json_t *response)
+{
+	bool last;
+
+	pthread_mutex_lock(&b->lock);
+	if (response)   /* steals even when growing the array fails */
+		json_array_append_new(b->responses, response);
+	last = --b->pending == 0;
+	pthread_mutex_unlock(&b->lock);
+	if (last)
+		batch_finish(b);
+}
+
+static void batch_reply(struct cx_exchange *x, json_t *response)
+{
+	struct batch_member *bm = (struct batch_member *)x;
+	struct batch *b = bm->b;
+
+	free(bm);
+	batch_add(b, response);
+}
+
+/* Messages a member's call sends before its reply go out on the batch's own stream. */
+static int batch_send(struct cx_exchange *x, json_t *msg)
+{
+	struct cx_exchange *parent = ((struct batch_member *)x)->b->parent;
+
+	if (!parent->send) {
+		json_decref(msg);
+		return -1;
+	}
+	return parent->send(parent, msg);
+}
+
+/* The batch itself is refused (one error, id null): no batches in this revision, or empty. */
+static bool refuse_batch(struct cx_exchange *x, size_t n)
+{
+	const char *version = cx_server_initialized(x) ? x->session->version : NULL;
+	char msg[200];
+
+	if (!version || !cx_mcp_allows_batch(version)) {
+		snprintf(msg, sizeof(msg),
+			 "invalid request: JSON-RPC batches are not supported in protocol version "
+			 "%s; send one message at a time", version ? version : "(not initialized)");
+		cx_reply_error(x, NULL, CX_RPC_INVALID_REQUEST, msg);
+		return true;
+	}
+	if (n == 0) {
+		cx_reply_error(x, NULL, CX_RPC_INVALID_REQUEST, "invalid request: empty batch");
+		return true;
+	}
+	return false;
+}
+
+void cx_server_submit_batch(struct cx_server *s, struct cx_exchange *x, json_t *arr)
+{
+	size_t i, n = json_array_size(arr);
+	struct batch *b;
+	json_t *m;
+
+	if (refuse_batch(x, n))
+		return;
+	b = calloc(1, sizeof(*b));
+	if (!b || !(b->responses = json_array())) {
+		free(b);
+		cx_reply_error(x, NULL, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
+		return;
+	}
+	pthread_mutex_init(&b->lock, NULL);
+	b->parent = x;
+	b->pending = n + 1;
+	json_array_foreach(arr, i, m) {
+		struct batch_member *bm = calloc(1, sizeof(*bm));
+		const char *method = json_string_value(json_object_get(m, "method"));
+
+		if (!bm) {
+			batch_add(b, cx_rpc_error_always(json_object_get(m, "id"),
+							 CX_RPC_INTERNAL_ERROR,
+							 "internal error: out of memory", NULL));
+			continue;
+		}
+		bm->b = b;
+		bm->x.who = x->who;
+		bm->x.session = x->session;
+		bm->x.initialized = x->initialized;
+		bm->x.defer = batch_defer;
+		bm->x.reply = batch_reply;
+		bm->x.send = batch_send;
+		if (method && !strcmp(method, "initialize")) {
+			cx_reply_error(&bm->x, json_object_get(m, "id"), CX_RPC_INVALID_REQUEST,
+				       "invalid request: initialize must not be part of a batch");
+			continue;
+		}
+		cx_server_submit_one(s, &bm->x, m);
+	}
+	batch_add(b, NULL);                     /* the loop's own count */
+}

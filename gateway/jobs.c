@@ -1,0 +1,495 @@
+/* The job queue, its workers and the deadline watchdog (see jobs.h).
+ *
+ * One lock guards the run queue, the deadline list and the counters: the critical sections
+ * are a few pointer moves, and two cores do not reward finer locks. It is never held while a
+ * handler runs or while anyone is answered.
+ *
+ * A queued job holds two references: the worker side (dropped after it ran, or when it was
+ * refused) and the deadline-list side (dropped by whoever takes it off the list: the worker
+ * after the run, or the watchdog at the deadline). */
+#include "jobs.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/jsonrpc.h"
+#include "../common/log.h"
+#include "../common/util.h"
+#include "reply.h"
+
+#define DRAIN_GRACE_S 2
+
+const char *const cx_job_kinds[] = { "tool", "read", "prompt", "complete" };
+
+void (*cx_jobs_after_run_hook)(struct cx_job *j);
+
+struct cx_jobs {
+	const struct cx_gw_config *conf;
+	struct cx_audit *audit;
+	struct cx_hub *hub;
+
+	pthread_mutex_t lock;
+	pthread_cond_t work;            /* workers wait for jobs */
+	pthread_cond_t tick;            /* the watchdog waits for the earliest deadline */
+	pthread_cond_t idle;            /* drain waits for unanswered jobs to reach zero */
+	struct cx_job *qhead, *qtail;
+	size_t qlen;
+	struct cx_job *dhead, *dtail;
+	size_t unanswered;
+	bool stopping;                  /* workers and watchdog exit */
+	atomic_bool refusing;           /* new jobs are refused */
+	atomic_ulong next_key;          /* unique keys for jobs no other request may name */
+
+	pthread_t *workers;
+	size_t nworkers;
+	pthread_t watchdog;
+	bool watchdog_running;
+};
+
+/* ---- one job ---- */
+
+static void job_unref(struct cx_job *j)
+{
+	if (atomic_fetch_sub(&j->refs, 1) != 1)
+		return;
+	cx_job_release(j);
+	free(j);
+}
+
+void cx_job_release(struct cx_job *j)
+{
+	if (j->has_chan)
+		cx_channel_release(&j->chan);
+	json_decref(j->id);
+	json_decref(j->args);
+	json_decref(j->params);
+	free(j->name_buf);
+}
+
+/* What every job copies from its exchange: after this the worker never reads x. */
+static void job_copy_request(struct cx_job *j, struct cx_jobs *p, struct cx_exchange *x,
+			     json_t *id, int64_t start_ms)
+{
+	const char *fp = cx_exchange_skey(x);
+
+	j->pool = p;
+	j->x = x;
+	j->who = x->who;
+	j->stateless = x->stateless;
+	j->id = json_incref(id);
+	j->start_ms = start_ms;
+	j->deadline_ms = start_ms + p->conf->call_timeout_ms;
+	snprintf(j->session, sizeof(j->session), "%s", fp);
+	if (x->stateless)
+		/* No session: no other request may name this one (cancellation is closing the
+		 * connection). 's' is not a hex digit, so no session key looks like this. */
+		snprintf(j->skey, sizeof(j->skey), "s%lx",
+			 (unsigned long)atomic_fetch_add(&p->next_key, 1));
+	else
+		snprintf(j->skey, sizeof(j->skey), "%s", fp);
+	atomic_init(&j->cancelled, false);
+	atomic_init(&j->replied, false);
+}
+
+struct cx_job *cx_job_new(struct cx_jobs *p, struct cx_exchange *x, enum cx_job_kind kind,
+			  const char *name, json_t *id, json_t *params, int64_t start_ms)
+{
+	struct cx_job *j = calloc(1, sizeof(*j));
+
+	if (!j || !(j->name_buf = strdup(name))) {
+		free(j);
+		return NULL;
+	}
+	j->name = j->name_buf;
+	j->kind = kind;
+	j->params = json_incref(params);
+	job_copy_request(j, p, x, id, start_ms);
+	atomic_init(&j->refs, 2);
+	cx_channel_init(&j->chan, p->hub, x, params, &j->cancelled, j->deadline_ms);
+	j->has_chan = true;
+	return j;
+}
+
+void cx_job_init_inline(struct cx_job *j, struct cx_jobs *p, struct cx_exchange *x,
+			const char *name, json_t *id, int64_t start_ms)
+{
+	memset(j, 0, sizeof(*j));
+	j->kind = CX_JOB_TOOL;
+	j->name = name;
+	job_copy_request(j, p, x, id, start_ms);
+	atomic_init(&j->refs, 1);
+}
+
+static void audit_job(struct cx_job *j, enum cx_audit_outcome outcome, const char *detail)
+{
+	struct cx_audit_rec rec = {
+		.caller = j->who->name,
+		.session = j->session[0] ? j->session : NULL,
+		.tool = j->name,
+		.args = j->args,
+		.outcome = outcome,
+		.duration_ms = (long)(cx_now_ms() - j->start_ms),
+		.detail = detail && detail[0] ? detail : NULL,
+	};
+
+	cx_audit_write(j->pool->audit, &rec);
+}
+
+void cx_job_finish(struct cx_job *j, json_t *result, struct cx_job_error *e,
+		   enum cx_audit_outcome outcome, const char *detail)
+{
+	struct cx_jobs *p = j->pool;
+	struct cx_exchange *x = j->x;
+
+	if (atomic_exchange(&j->replied, true)) {
+		json_decref(result);
+		if (e)
+			json_decref(e->data);
+		return;
+	}
+	/* From here on this thread alone answers, and x is valid until its reply(). */
+	if (j->has_chan)
+		cx_channel_close(&j->chan);
+	if (j->kind == CX_JOB_TOOL)
+		audit_job(j, outcome, detail);
+	if (result)
+		cx_reply_result(x, j->id, result);
+	else if (e && e->cancelled)
+		x->reply(x, NULL);
+	else
+		cx_reply_error_full(x, j->id, e ? e->http_status : 0,
+				    e && e->code ? e->code : CX_RPC_INTERNAL_ERROR,
+				    e && e->message ? e->message
+						    : "internal error in the gateway; the call "
+						      "may be retried",
+				    e ? e->data : NULL);
+	if (!j->queued)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (--p->unanswered == 0)
+		pthread_cond_broadcast(&p->idle);
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool cx_job_overdue(const struct cx_job *j)
+{
+	return cx_now_ms() >= j->deadline_ms || atomic_load(&j->cancelled);
+}
+
+/* The one answer for a job that ran out of time, whether the watchdog noticed first or the
+ * handler gave up on its own deadline: the client sees the same sentence either way. */
+void cx_job_answer_deadline(struct cx_job *j)
+{
+	long ms = (long)(j->deadline_ms - j->start_ms);
+	char detail[64], msg[512];
+
+	if (atomic_load(&j->replied))
+		return;
+	snprintf(detail, sizeof(detail), "deadline of %ld ms passed", ms);
+	if (j->kind == CX_JOB_TOOL) {
+		cx_job_finish(j,
+			      cx_error_result("'%s' did not finish within %ld ms and was abandoned; "
+					      "the backend may be slow or unreachable — check "
+					      "gateway_status, then retry or narrow the request",
+					      j->name, ms),
+			      NULL, CX_AUDIT_IS_ERROR, detail);
+		return;
+	}
+	cx_fmt(msg, sizeof(msg), "'%s' did not finish within %ld ms and was abandoned", j->name,
+	       ms);
+	cx_job_finish(j, NULL, &(struct cx_job_error){ .message = msg }, CX_AUDIT_ERROR, detail);
+}
+
+/* ---- the deadline list (under p->lock) ---- */
+
+static void dlist_remove_locked(struct cx_jobs *p, struct cx_job *j)
+{
+	if (!j->on_dlist)
+		return;
+	if (j->dprev)
+		j->dprev->dnext = j->dnext;
+	else
+		p->dhead = j->dnext;
+	if (j->dnext)
+		j->dnext->dprev = j->dprev;
+	else
+		p->dtail = j->dprev;
+	j->dprev = j->dnext = NULL;
+	j->on_dlist = false;
+}
+
+/* Keeps the list sorted; with one timeout for all calls, insertion is at the tail. */
+static void dlist_insert_locked(struct cx_jobs *p, struct cx_job *j)
+{
+	struct cx_job *after = p->dtail;
+
+	while (after && after->deadline_ms > j->deadline_ms)
+		after = after->dprev;
+	j->dprev = after;
+	j->dnext = after ? after->dnext : p->dhead;
+	if (j->dnext)
+		j->dnext->dprev = j;
+	else
+		p->dtail = j;
+	if (after)
+		after->dnext = j;
+	else
+		p->dhead = j;
+	j->on_dlist = true;
+}
+
+/* ---- threads ---- */
+
+static void *worker_main(void *arg)
+{
+	struct cx_jobs *p = arg;
+
+	for (;;) {
+		struct cx_job *j;
+		bool listed;
+
+		pthread_mutex_lock(&p->lock);
+		while (!p->qhead && !p->stopping)
+			pthread_cond_wait(&p->work, &p->lock);
+		if (!p->qhead) {
+			pthread_mutex_unlock(&p->lock);
+			return NULL;
+		}
+		j = p->qhead;
+		p->qhead = j->qnext;
+		if (!p->qhead)
+			p->qtail = NULL;
+		p->qlen--;
+		pthread_mutex_unlock(&p->lock);
+
+		if (!atomic_load(&j->replied)) {        /* else timed out or cancelled queued */
+			struct cx_call call = {
+				.tool = j->name,
+				.caller = j->who->name,
+				.state = j->state,
+				.deadline_ms = j->deadline_ms,
+				.cancelled = &j->cancelled,
+				.chan = &j->chan,
+			};
+			j->run(j, &call);
+		}
+
+		pthread_mutex_lock(&p->lock);
+		listed = j->on_dlist;
+		dlist_remove_locked(p, j);
+		pthread_mutex_unlock(&p->lock);
+		if (listed)
+			job_unref(j);
+		job_unref(j);
+	}
+}
+
+static void *watchdog_main(void *arg)
+{
+	struct cx_jobs *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stopping) {
+		struct cx_job *j = p->dhead;
+		int64_t now = cx_now_ms();
+
+		if (!j) {
+			pthread_cond_wait(&p->tick, &p->lock);
+			continue;
+		}
+		if (j->deadline_ms > now) {
+			/* The condition variable was created with CLOCK_MONOTONIC. */
+			struct timespec ts;
+			cx_timespec_after_ms(&ts, CLOCK_MONOTONIC, j->deadline_ms - now);
+			pthread_cond_timedwait(&p->tick, &p->lock, &ts);
+			continue;
+		}
+		dlist_remove_locked(p, j);
+		pthread_mutex_unlock(&p->lock);
+
+		/* Answering never waits for a client (transports' send and reply do not block),
+		 * so one stuck client cannot hold up every other deadline. */
+		atomic_store(&j->cancelled, true);
+		cx_job_answer_deadline(j);
+		job_unref(j);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* ---- the pool ---- */
+
+void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
+{
+	struct cx_exchange *x = j->x;
+	const char *busy = NULL;
+
+	if (x->defer)
+		x->defer(x);
+	pthread_mutex_lock(&p->lock);
+	if (atomic_load(&p->refusing))
+		busy = "the gateway is shutting down; retry against another replica or in a moment";
+	else if (p->qlen >= (size_t)p->conf->queue_max)
+		busy = "the gateway is saturated (call queue full); retry in a moment";
+	if (!busy) {
+		bool first = p->dhead == NULL;
+
+		j->queued = true;
+		j->qnext = NULL;
+		if (p->qtail)
+			p->qtail->qnext = j;
+		else
+			p->qhead = j;
+		p->qtail = j;
+		p->qlen++;
+		p->unanswered++;
+		dlist_insert_locked(p, j);
+		if (first || p->dhead == j)
+			pthread_cond_signal(&p->tick);
+		pthread_cond_signal(&p->work);
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!busy)
+		return;
+	if (j->kind == CX_JOB_TOOL) {
+		cx_job_finish(j, cx_error_result("'%s' was not run: %s", j->name, busy), NULL,
+			      CX_AUDIT_REFUSED, busy);
+	} else {
+		cx_job_finish(j, NULL, &(struct cx_job_error){ .message = busy }, CX_AUDIT_ERROR,
+			      NULL);
+	}
+	atomic_store(&j->refs, 1);
+	job_unref(j);
+}
+
+bool cx_jobs_cancel(struct cx_jobs *p, bool (*match)(const struct cx_job *j, const void *key),
+		    const void *key, const char *detail)
+{
+	struct cx_job *found = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	for (struct cx_job *j = p->dhead; j; j = j->dnext) {
+		if (!atomic_load(&j->replied) && match(j, key)) {
+			found = j;
+			atomic_fetch_add(&found->refs, 1);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!found)
+		return false;   /* finished already, or never the caller's: nothing to do */
+	atomic_store(&found->cancelled, true);
+	cx_debug("call cancelled: '%s' (%s)", found->name, detail);
+	cx_job_finish(found, NULL, &(struct cx_job_error){ .cancelled = true }, CX_AUDIT_IS_ERROR,
+		      detail);
+	job_unref(found);
+	return true;
+}
+
+struct cx_jobs *cx_jobs_new(const struct cx_gw_config *conf, struct cx_audit *audit,
+			    struct cx_hub *hub)
+{
+	struct cx_jobs *p = calloc(1, sizeof(*p));
+	pthread_condattr_t ca;
+
+	if (!p)
+		return NULL;
+	p->conf = conf;
+	p->audit = audit;
+	p->hub = hub;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->idle, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->tick, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&p->refusing, false);
+	atomic_init(&p->next_key, 1);
+	return p;
+}
+
+int cx_jobs_start(struct cx_jobs *p, struct cx_err *err)
+{
+	int rc;
+
+	p->workers = calloc((size_t)p->conf->workers, sizeof(*p->workers));
+	if (!p->workers)
+		return cx_err_set(err, "out of memory");
+	for (long i = 0; i < p->conf->workers; i++) {
+		/* pthread_create returns the error; it does not set errno. */
+		rc = pthread_create(&p->workers[i], NULL, worker_main, p);
+		if (rc)
+			return cx_err_set(err, "could not start worker %ld: %s", i, strerror(rc));
+		p->nworkers++;
+	}
+	rc = pthread_create(&p->watchdog, NULL, watchdog_main, p);
+	if (rc)
+		return cx_err_set(err, "could not start the deadline watchdog: %s", strerror(rc));
+	p->watchdog_running = true;
+	return 0;
+}
+
+void cx_jobs_refuse(struct cx_jobs *p)
+{
+	atomic_store(&p->refusing, true);
+}
+
+bool cx_jobs_refusing(struct cx_jobs *p)
+{
+	return atomic_load(&p->refusing);
+}
+
+size_t cx_jobs_drain(struct cx_jobs *p)
+{
+	size_t abandoned = 0;
+	struct timespec grace;
+
+	cx_jobs_refuse(p);
+	pthread_mutex_lock(&p->lock);
+	if (p->unanswered)
+		cx_info("draining: waiting for %zu call(s) in flight", p->unanswered);
+	/* Bounded: the watchdog answers every job by its deadline. */
+	while (p->unanswered)
+		pthread_cond_wait(&p->idle, &p->lock);
+	p->stopping = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_cond_broadcast(&p->tick);
+	pthread_mutex_unlock(&p->lock);
+
+	/* A handler still running past its deadline (answered already) gets one short grace
+	 * for all workers together; then the process exits without it. */
+	cx_timespec_after_ms(&grace, CLOCK_REALTIME, DRAIN_GRACE_S * 1000);
+	for (size_t i = 0; i < p->nworkers; i++) {
+		if (pthread_timedjoin_np(p->workers[i], NULL, &grace)) {
+			cx_warn("a worker is still inside a tool past its deadline; leaving it");
+			pthread_detach(p->workers[i]);
+			abandoned++;
+		}
+	}
+	p->nworkers = 0;
+	if (p->watchdog_running) {
+		pthread_join(p->watchdog, NULL);
+		p->watchdog_running = false;
+	}
+	return abandoned;
+}
+
+void cx_jobs_free(struct cx_jobs *p)
+{
+	if (!p)
+		return;
+	if (p->nworkers || p->watchdog_running)
+		cx_jobs_drain(p);
+	free(p->workers);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->tick);
+	pthread_cond_destroy(&p->idle);
+	free(p);
+}
