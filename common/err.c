@@ -35,8 +35,6 @@ int cx_err_prefix(struct cx_err *err, const char *fmt, ...)
 
 void cx_err_clear(struct cx_err *err)
 {
-	if (err) {
-		err->code = 0;
+	if (err)
 		err->msg[0] = '\0';
-	}
 }

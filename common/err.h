@@ -1,4 +1,4 @@
-/* Errors as values: a code and a sentence that lives on the caller's handle. */
+/* Errors as values: a sentence that lives on the caller's handle. */
 #ifndef CX_ERR_H
 #define CX_ERR_H
 
@@ -7,7 +7,6 @@
 #define CX_ERR_MSG_MAX 512
 
 struct cx_err {
-	int code;                       /* 0, or a module-specific code */
 	char msg[CX_ERR_MSG_MAX];       /* lowercase, subject quoted, no full stop */
 };
 

@@ -497,12 +497,7 @@ int cx_call_ask(struct cx_call *call, const char *key, const char *method, json_
 		if ((call->cancelled && atomic_load(call->cancelled)) ||
 		    (call->deadline_ms > 0 && now >= call->deadline_ms))
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		cx_timespec_after_ms(&ts, CLOCK_MONOTONIC, WAIT_SLICE_MS);
 		pthread_cond_timedwait(&h->answered, &h->lock, &ts);
 	}
 	pthread_mutex_unlock(&h->lock);

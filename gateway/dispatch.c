@@ -123,13 +123,13 @@ static void run_tool(struct cx_job *j, struct cx_call *call)
 
 	cx_result_init(&res);
 	rc = j->rt->tool->call(call, j->args, &res);
-	if (cx_jobs_after_run_hook)
-		cx_jobs_after_run_hook(j);
 	if (j->queued && cx_job_overdue(j)) {
 		cx_result_release(&res);
 		cx_job_answer_deadline(j);
 		return;
 	}
+	if (cx_jobs_after_run_hook)
+		cx_jobs_after_run_hook(j);
 	if (cx_stateless_finish(j, d->key, d->conf->session_ttl_s, rc != 0 || res.is_error)) {
 		cx_result_release(&res);
 		return;
@@ -414,13 +414,13 @@ static void run_hook(struct cx_job *j, struct cx_call *call)
 	json_t *result = NULL;
 	int rc = call_hook(j, call, &result, &err);
 
-	if (cx_jobs_after_run_hook)
-		cx_jobs_after_run_hook(j);
 	if (cx_job_overdue(j)) {
 		json_decref(result);
 		cx_job_answer_deadline(j);
 		return;
 	}
+	if (cx_jobs_after_run_hook)
+		cx_jobs_after_run_hook(j);
 	if (cx_stateless_finish(j, d->key, d->conf->session_ttl_s, rc != 0)) {
 		json_decref(result);
 		return;

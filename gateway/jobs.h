@@ -125,8 +125,9 @@ void cx_job_answer_deadline(struct cx_job *j);
 bool cx_jobs_cancel(struct cx_jobs *p, bool (*match)(const struct cx_job *j, const void *key),
 		    const void *key, const char *detail);
 
-/* For tests: called by a worker between a handler's return and its answer, so a test can make
- * something else answer first (the watchdog, a cancellation). NULL in production. */
+/* For tests: called by a worker after a handler returned in time and before its answer is
+ * built, so a test can make something else answer first (the watchdog, a cancellation) in the
+ * window where only cx_job_finish may decide who answers. NULL in production. */
 extern void (*cx_jobs_after_run_hook)(struct cx_job *j);
 
 #endif

@@ -3,6 +3,8 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,7 @@
 #include "server.h"
 #include "transport.h"
 
-static volatile sig_atomic_t stop_requested;
+static atomic_bool stop_requested;
 
 static void usage(FILE *f)
 {
@@ -127,7 +129,7 @@ static void *signal_main(void *arg)
 			continue;
 		}
 		cx_info("received %s: stopping", strsignal(sig));
-		stop_requested = 1;
+		atomic_store(&stop_requested, true);
 		break;
 	}
 	return NULL;

@@ -599,13 +599,7 @@ static void *health_main(void *arg)
 		struct timespec ts;
 
 		check_health_once(r);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += r->health_interval_ms / 1000;
-		ts.tv_nsec += (r->health_interval_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		cx_timespec_after_ms(&ts, CLOCK_REALTIME, r->health_interval_ms);
 		pthread_mutex_lock(&r->lock);
 		while (!r->health_stop)
 			if (pthread_cond_timedwait(&r->wake, &r->lock, &ts))
@@ -620,6 +614,7 @@ static void *health_main(void *arg)
 int cx_registry_health_start(struct cx_registry *r, long interval_ms, struct cx_err *err)
 {
 	bool any = false;
+	int rc;
 
 	for (size_t i = 0; i < r->nadapters; i++)
 		any |= r->adapters[i].adapter->health != NULL;
@@ -627,8 +622,9 @@ int cx_registry_health_start(struct cx_registry *r, long interval_ms, struct cx_
 		return 0;
 	r->health_interval_ms = interval_ms;
 	r->health_stop = false;
-	if (pthread_create(&r->health_thread, NULL, health_main, r))
-		return cx_err_set(err, "could not start the health thread");
+	rc = pthread_create(&r->health_thread, NULL, health_main, r);
+	if (rc)         /* pthread_create returns the error; errno is not set */
+		return cx_err_set(err, "could not start the health thread: %s", strerror(rc));
 	r->health_running = true;
 	return 0;
 }

@@ -2,15 +2,18 @@
 #ifndef CX_TRANSPORT_H
 #define CX_TRANSPORT_H
 
-#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 
 #include "../common/err.h"
 #include "server.h"
 
 /* stdio: newline-delimited JSON-RPC on in_fd, replies on out_fd (stdout carries protocol
- * messages only). Returns at end of input or when *stop becomes non-zero, after in-flight
- * calls have answered. 0 on a clean end. */
-int cx_stdio_run(struct cx_server *s, int in_fd, int out_fd, volatile sig_atomic_t *stop);
+ * messages only). Returns at end of input or when *stop becomes true (set by another thread),
+ * after in-flight calls have answered and their answers were written (or a client that stopped
+ * reading had 5 s to take them). Writes to out_fd happen on a writer thread of its own, so
+ * no call and no deadline waits for the client to read. 0 on a clean end. */
+int cx_stdio_run(struct cx_server *s, int in_fd, int out_fd, const atomic_bool *stop);
 
 /* Streamable HTTP at /mcp. listen is "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080",
  * "0.0.0.0:8080"); port 0 picks a free port (see cx_http_port). */

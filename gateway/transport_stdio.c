@@ -14,15 +14,39 @@
 #include "../common/json.h"
 #include "../common/jsonrpc.h"
 #include "../common/log.h"
+#include "../common/util.h"
+#include "reply.h"
+
+/* Lines wait here for the writer thread: nothing that answers a call (a worker, the
+ * watchdog) ever blocks on a client that stops reading stdout. */
+struct out_line {
+	struct out_line *next;
+	size_t len;
+	char text[];
+};
+
+/* Messages a call or a session sends before answers (progress, log messages, list changes)
+ * are dropped past this much unwritten output, as a stream whose client is gone; answers are
+ * always queued, bounded by the calls in flight. */
+#define OUT_SOFT_MAX (16u << 20)
+/* At the end, unwritten output gets this long to reach a client that stopped reading. */
+#define FLUSH_GRACE_S 5
 
 struct stdio_transport {
 	struct cx_server *server;
 	int out_fd;
 	struct cx_session session;      /* the one session of this connection */
-	pthread_mutex_t lock;           /* out_fd writes and the counter */
-	pthread_cond_t idle;
+	pthread_mutex_t lock;           /* the queue, the counters and the flags */
+	pthread_cond_t idle;            /* outstanding reached 0 */
+	pthread_cond_t more;            /* the writer has lines, or should stop */
+	pthread_cond_t flushed;         /* the queue is empty */
+	struct out_line *head, *tail;
+	size_t queued;                  /* bytes waiting */
 	size_t outstanding;             /* messages submitted and not yet answered */
+	bool writing;                   /* the writer holds a line outside the queue */
 	bool out_broken;
+	bool closing;
+	pthread_t writer;
 };
 
 struct stdio_exchange {
@@ -30,15 +54,18 @@ struct stdio_exchange {
 	struct stdio_transport *t;
 };
 
+/* Runs without the lock: only this thread writes to out_fd. */
 static void write_all(struct stdio_transport *t, const char *p, size_t n)
 {
-	while (n && !t->out_broken) {
+	while (n) {
 		ssize_t w = write(t->out_fd, p, n);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			cx_warn("stdio: could not write a reply: %s", strerror(errno));
+			cx_warn("stdio: could not write to stdout: %s", strerror(errno));
+			pthread_mutex_lock(&t->lock);
 			t->out_broken = true;
+			pthread_mutex_unlock(&t->lock);
 			return;
 		}
 		p += w;
@@ -46,49 +73,95 @@ static void write_all(struct stdio_transport *t, const char *p, size_t n)
 	}
 }
 
+static void *writer_main(void *arg)
+{
+	struct stdio_transport *t = arg;
+
+	pthread_mutex_lock(&t->lock);
+	for (;;) {
+		struct out_line *l = t->head;
+
+		if (!l) {
+			pthread_cond_broadcast(&t->flushed);
+			if (t->closing)
+				break;
+			pthread_cond_wait(&t->more, &t->lock);
+			continue;
+		}
+		t->head = l->next;
+		if (!t->head)
+			t->tail = NULL;
+		t->queued -= l->len;
+		t->writing = true;
+		bool broken = t->out_broken;
+		pthread_mutex_unlock(&t->lock);
+		if (!broken)
+			write_all(t, l->text, l->len);
+		free(l);
+		pthread_mutex_lock(&t->lock);
+		t->writing = false;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+/* Queues msg (stolen) as one line. must: an answer, queued whatever is waiting. 0, or -1 when
+ * it was dropped (stdout broken, out of memory, or too much unwritten for a non-answer). */
+static int enqueue(struct stdio_transport *t, json_t *msg, bool must)
+{
+	size_t len = 0;
+	char *text = msg ? cx_json_dumps(msg, &len) : NULL;
+	struct out_line *l = text ? malloc(sizeof(*l) + len + 1) : NULL;
+	int rc = -1;
+
+	json_decref(msg);
+	if (l) {
+		/* One message per line: the compact form never contains a raw newline. */
+		memcpy(l->text, text, len);
+		l->text[len] = '\n';
+		l->len = len + 1;
+		l->next = NULL;
+	}
+	free(text);
+	if (!l) {
+		cx_warn("stdio: out of memory serialising a message");
+		return -1;
+	}
+	pthread_mutex_lock(&t->lock);
+	if (!t->out_broken && (must || t->queued < OUT_SOFT_MAX)) {
+		if (t->tail)
+			t->tail->next = l;
+		else
+			t->head = l;
+		t->tail = l;
+		t->queued += l->len;
+		pthread_cond_signal(&t->more);
+		l = NULL;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&t->lock);
+	free(l);
+	return rc;
+}
+
 static void stdio_reply(struct cx_exchange *x, json_t *response)
 {
 	struct stdio_exchange *se = (struct stdio_exchange *)x;
 	struct stdio_transport *t = se->t;
-	char *text = NULL;
-	size_t len = 0;
 
-	if (response) {
-		text = cx_json_dumps(response, &len);
-		json_decref(response);
-		if (!text)
-			cx_warn("stdio: out of memory serialising a reply");
-	}
 	free(se);
+	if (response)
+		enqueue(t, response, true);
 	pthread_mutex_lock(&t->lock);
-	if (text) {
-		/* One message per line: jansson's compact form never contains a raw newline. */
-		text[len] = '\n';       /* replaces the NUL; length is explicit from here */
-		write_all(t, text, len + 1);
-	}
 	if (--t->outstanding == 0)
 		pthread_cond_broadcast(&t->idle);
 	pthread_mutex_unlock(&t->lock);
-	free(text);
 }
 
 /* One message as one line; steals msg. */
 static int write_message(struct stdio_transport *t, json_t *msg)
 {
-	size_t len;
-	char *text = msg ? cx_json_dumps(msg, &len) : NULL;
-	bool ok;
-
-	json_decref(msg);
-	if (!text)
-		return -1;
-	text[len] = '\n';
-	pthread_mutex_lock(&t->lock);
-	write_all(t, text, len + 1);
-	ok = !t->out_broken;
-	pthread_mutex_unlock(&t->lock);
-	free(text);
-	return ok ? 0 : -1;
+	return enqueue(t, msg, false);
 }
 
 /* Progress, log messages and requests to the client while a call runs. */
@@ -110,18 +183,7 @@ static int stdio_push(void *ctx, const char *fp, json_t *msg)
 
 static void write_error(struct stdio_transport *t, int code, const char *msg)
 {
-	json_t *e = cx_rpc_error(NULL, code, msg, NULL);
-	size_t len;
-	char *text = e ? cx_json_dumps(e, &len) : NULL;
-
-	json_decref(e);
-	if (!text)
-		return;
-	text[len] = '\n';
-	pthread_mutex_lock(&t->lock);
-	write_all(t, text, len + 1);
-	pthread_mutex_unlock(&t->lock);
-	free(text);
+	enqueue(t, cx_rpc_error_always(NULL, code, msg, NULL), true);
 }
 
 static void handle_line(struct stdio_transport *t, const char *line, size_t len)
@@ -159,28 +221,82 @@ static void handle_line(struct stdio_transport *t, const char *line, size_t len)
 	cx_server_submit(t->server, &se->x, msg);
 }
 
-int cx_stdio_run(struct cx_server *s, int in_fd, int out_fd, volatile sig_atomic_t *stop)
+/* End of input or a stop signal: waits for what is in flight to be answered, then gives the
+ * writer FLUSH_GRACE_S to hand the answers to the client. False when the writer is still
+ * stuck on a client that does not read (t must then not be freed). */
+static bool finish(struct stdio_transport *t)
 {
-	const struct cx_gw_config *conf = cx_server_config(s);
-	struct stdio_transport t = { .server = s, .out_fd = out_fd };
+	struct timespec until;
+	int rc;
+
+	pthread_mutex_lock(&t->lock);
+	while (t->outstanding)
+		pthread_cond_wait(&t->idle, &t->lock);
+	t->closing = true;
+	pthread_cond_signal(&t->more);
+	pthread_mutex_unlock(&t->lock);
+	cx_timespec_after_ms(&until, CLOCK_REALTIME, FLUSH_GRACE_S * 1000);
+	rc = pthread_timedjoin_np(t->writer, NULL, &until);
+	if (rc) {
+		cx_warn("stdio: the client has not read its last answers within %d s; leaving "
+			"them", FLUSH_GRACE_S);
+		pthread_detach(t->writer);
+		return false;
+	}
+	return true;
+}
+
+static void read_loop(struct stdio_transport *t, int in_fd, const atomic_bool *stop, int *rc);
+
+int cx_stdio_run(struct cx_server *s, int in_fd, int out_fd, const atomic_bool *stop)
+{
+	struct stdio_transport *t = calloc(1, sizeof(*t));
+	int rc = 0, err;
+
+	if (!t)
+		return cx_error("stdio: out of memory");
+	t->server = s;
+	t->out_fd = out_fd;
+	cx_session_init(&t->session);
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->idle, NULL);
+	pthread_cond_init(&t->more, NULL);
+	pthread_cond_init(&t->flushed, NULL);
+	err = pthread_create(&t->writer, NULL, writer_main, t);
+	if (err) {
+		free(t);
+		return cx_error("stdio: could not start the writer thread: %s", strerror(err));
+	}
+	/* The sink points at t: registered while the loop runs, removed after. */
+	cx_server_add_push(s, stdio_push, t);
+	read_loop(t, in_fd, stop, &rc);
+	cx_server_remove_push(s, stdio_push, t);
+	if (!finish(t))
+		return rc;      /* the writer still uses t: the process is about to exit */
+	cx_session_release(&t->session);
+	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->idle);
+	pthread_cond_destroy(&t->more);
+	pthread_cond_destroy(&t->flushed);
+	free(t);
+	return rc;
+}
+
+/* Reads lines until end of input or *stop; *rc -1 on a read error. */
+static void read_loop(struct stdio_transport *t, int in_fd, const atomic_bool *stop, int *rc)
+{
+	const struct cx_gw_config *conf = cx_server_config(t->server);
 	struct cx_buf line = CX_BUF_INIT((size_t)conf->max_body_bytes);
 	char chunk[65536];
 	bool skipping = false;          /* inside a line that passed the size limit */
-	int rc = 0;
 
-	cx_session_init(&t.session);
-	pthread_mutex_init(&t.lock, NULL);
-	pthread_cond_init(&t.idle, NULL);
-	/* The sink points into this frame: registered while the loop runs, removed after. */
-	cx_server_add_push(s, stdio_push, &t);
-
-	while (!*stop) {
+	while (!atomic_load(stop)) {
 		struct pollfd pfd = { .fd = in_fd, .events = POLLIN };
 		int pr = poll(&pfd, 1, 250);
 		ssize_t n;
 
 		if (pr < 0 && errno != EINTR) {
-			rc = cx_error("stdio: poll: %s", strerror(errno));
+			*rc = cx_error("stdio: poll: %s", strerror(errno));
 			break;
 		}
 		if (pr <= 0)
@@ -189,12 +305,12 @@ int cx_stdio_run(struct cx_server *s, int in_fd, int out_fd, volatile sig_atomic
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			rc = cx_error("stdio: read: %s", strerror(errno));
+			*rc = cx_error("stdio: read: %s", strerror(errno));
 			break;
 		}
 		if (n == 0) {
 			if (line.len && !skipping)
-				handle_line(&t, line.data, line.len);
+				handle_line(t, line.data, line.len);
 			break;
 		}
 		for (char *p = chunk, *end = chunk + n; p < end;) {
@@ -211,9 +327,9 @@ int cx_stdio_run(struct cx_server *s, int in_fd, int out_fd, volatile sig_atomic
 					snprintf(msg, sizeof(msg),
 						 "invalid request: message larger than %ld bytes",
 						 conf->max_body_bytes);
-					write_error(&t, CX_RPC_INVALID_REQUEST, msg);
+					write_error(t, CX_RPC_INVALID_REQUEST, msg);
 				} else {
-					handle_line(&t, line.data ? line.data : "", line.len);
+					handle_line(t, line.data ? line.data : "", line.len);
 				}
 				skipping = false;
 				cx_buf_reset(&line);
@@ -222,16 +338,5 @@ int cx_stdio_run(struct cx_server *s, int in_fd, int out_fd, volatile sig_atomic
 		}
 	}
 
-	/* End of input or a stop signal: answer what is in flight, then return. */
-	pthread_mutex_lock(&t.lock);
-	while (t.outstanding)
-		pthread_cond_wait(&t.idle, &t.lock);
-	pthread_mutex_unlock(&t.lock);
-
-	cx_server_remove_push(s, stdio_push, &t);
 	cx_buf_release(&line);
-	cx_session_release(&t.session);
-	pthread_mutex_destroy(&t.lock);
-	pthread_cond_destroy(&t.idle);
-	return rc;
 }
