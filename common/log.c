@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -77,4 +78,16 @@ int cx_error(const char *fmt, ...)
 	log_v(CX_LOG_ERROR, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+void cx_bug(const char *file, int line, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	dprintf(STDERR_FILENO, "BUG: %s:%d: %s\n", file, line, msg);
+	abort();
 }

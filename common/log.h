@@ -20,4 +20,16 @@ void cx_log(enum cx_log_level level, const char *fmt, ...)
 /* Logs at error level and returns -1 (git's error()). */
 int cx_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A broken invariant: a bug in Cortex, never bad input or a failing backend (git's BUG()).
+ * Writes "BUG: file:line: message" to stderr whatever the log level, then aborts, so a core
+ * dump or the sanitizers show where. Kept in release builds. */
+#define CX_BUG(...) cx_bug(__FILE__, __LINE__, __VA_ARGS__)
+#define CX_ASSERT(cond)                                                                  \
+	do {                                                                             \
+		if (!(cond))                                                             \
+			cx_bug(__FILE__, __LINE__, "assertion failed: %s", #cond);      \
+	} while (0)
+_Noreturn void cx_bug(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../common/jsonrpc.h"
+#include "../common/log.h"
 #include "../common/mcp.h"
 #include "reply.h"
 
@@ -54,6 +55,7 @@ static void batch_add(struct batch *b, json_t *response)
 	bool last;
 
 	pthread_mutex_lock(&b->lock);
+	CX_ASSERT(b->pending > 0);
 	if (response)   /* steals even when growing the array fails */
 		json_array_append_new(b->responses, response);
 	last = --b->pending == 0;

@@ -431,51 +431,43 @@ int cx_call_request(struct cx_call *call, const char *method, json_t *params, js
 	return cx_call_ask(call, NULL, method, params, result, err);
 }
 
-int cx_call_ask(struct cx_call *call, const char *key, const char *method, json_t *params,
-		json_t **result, struct cx_err *err)
+/* Waits for the client's answer to p (registered in the hub), bounded by the call's cancel
+ * flag and deadline. True when it came. */
+static bool wait_answer(struct cx_hub *h, struct cx_call *call, struct pending *p)
+{
+	pthread_mutex_lock(&h->lock);
+	while (!p->done) {
+		struct timespec ts;
+
+		if ((call->cancelled && atomic_load(call->cancelled)) ||
+		    (call->deadline_ms > 0 && cx_now_ms() >= call->deadline_ms))
+			break;
+		cx_timespec_after_ms(&ts, CLOCK_MONOTONIC, WAIT_SLICE_MS);
+		pthread_cond_timedwait(&h->answered, &h->lock, &ts);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return p->done;
+}
+
+/* The revisions with sessions: the request goes out on the call's own stream under a random
+ * id, and the worker waits for the answer that cx_hub_deliver hands over. */
+static int ask_client(struct cx_call *call, const char *method, json_t *params,
+		      json_t **result, struct cx_err *err)
 {
 	struct cx_call_channel *ch = call->chan;
-	const char *cap = !strncmp(method, "sampling/", 9)      ? "sampling"
-			  : !strncmp(method, "elicitation/", 12) ? "elicitation"
-			  : !strncmp(method, "roots/", 6)        ? "roots"
-								  : NULL;
-	struct cx_hub *h;
+	struct cx_hub *h = ch->hub;
 	struct pending p = { 0 }, **pp;
+	unsigned char rnd[12];
 	json_t *msg, *error;
 	int rc = -1;
 
-	*result = NULL;
-	if (!ch) {
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		json_decref(params);
-		return cx_err_set(err, "this call has no channel to its client");
+		return cx_err_set(err, "could not make a request id");
 	}
-	if (cap && !cx_call_client_can(call, cap)) {
-		json_decref(params);
-		if (!ch->missing_cap[0])
-			snprintf(ch->missing_cap, sizeof(ch->missing_cap), "%s", cap);
-		return cx_err_set(err, "the client did not declare the '%s' capability", cap);
-	}
-	if (ch->stateless) {
-		char auto_key[16];
-		if (!key) {
-			snprintf(auto_key, sizeof(auto_key), "r%u", ++ch->next_key);
-			key = auto_key;
-		}
-		return ask_stateless(ch, key, method, params, result, err);
-	}
-	h = ch->hub;
-	{
-		unsigned char rnd[12];
-		char hex[25];
-
-		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-			json_decref(params);
-			return cx_err_set(err, "could not make a request id");
-		}
-		for (size_t i = 0; i < sizeof(rnd); i++)
-			snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-		snprintf(p.id, sizeof(p.id), "cortex-%s", hex);
-	}
+	memcpy(p.id, "cortex-", 7);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(p.id + 7 + 2 * i, 3, "%02x", rnd[i]);
 	snprintf(p.skey, sizeof(p.skey), "%s", ch->skey);
 	p.caller = ch->caller;
 	pthread_mutex_lock(&h->lock);
@@ -489,19 +481,7 @@ int cx_call_ask(struct cx_call *call, const char *key, const char *method, json_
 		cx_err_set(err, "could not send '%s' to the client", method);
 		goto out;
 	}
-	pthread_mutex_lock(&h->lock);
-	while (!p.done) {
-		struct timespec ts;
-		int64_t now = cx_now_ms();
-
-		if ((call->cancelled && atomic_load(call->cancelled)) ||
-		    (call->deadline_ms > 0 && now >= call->deadline_ms))
-			break;
-		cx_timespec_after_ms(&ts, CLOCK_MONOTONIC, WAIT_SLICE_MS);
-		pthread_cond_timedwait(&h->answered, &h->lock, &ts);
-	}
-	pthread_mutex_unlock(&h->lock);
-	if (!p.done) {
+	if (!wait_answer(h, call, &p)) {
 		cx_err_set(err, "the client did not answer '%s' before the call %s", method,
 			   call->cancelled && atomic_load(call->cancelled) ? "was cancelled"
 									  : "timed out");
@@ -528,4 +508,34 @@ out:
 	pthread_mutex_unlock(&h->lock);
 	json_decref(p.answer);
 	return rc;
+}
+
+int cx_call_ask(struct cx_call *call, const char *key, const char *method, json_t *params,
+		json_t **result, struct cx_err *err)
+{
+	struct cx_call_channel *ch = call->chan;
+	const char *cap = !strncmp(method, "sampling/", 9)      ? "sampling"
+			  : !strncmp(method, "elicitation/", 12) ? "elicitation"
+			  : !strncmp(method, "roots/", 6)        ? "roots"
+								  : NULL;
+	char auto_key[16];
+
+	*result = NULL;
+	if (!ch) {
+		json_decref(params);
+		return cx_err_set(err, "this call has no channel to its client");
+	}
+	if (cap && !cx_call_client_can(call, cap)) {
+		json_decref(params);
+		if (!ch->missing_cap[0])
+			snprintf(ch->missing_cap, sizeof(ch->missing_cap), "%s", cap);
+		return cx_err_set(err, "the client did not declare the '%s' capability", cap);
+	}
+	if (!ch->stateless)
+		return ask_client(call, method, params, result, err);
+	if (!key) {
+		snprintf(auto_key, sizeof(auto_key), "r%u", ++ch->next_key);
+		key = auto_key;
+	}
+	return ask_stateless(ch, key, method, params, result, err);
 }

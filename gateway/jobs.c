@@ -54,7 +54,10 @@ struct cx_jobs {
 
 static void job_unref(struct cx_job *j)
 {
-	if (atomic_fetch_sub(&j->refs, 1) != 1)
+	int was = atomic_fetch_sub(&j->refs, 1);
+
+	CX_ASSERT(was > 0);
+	if (was != 1)
 		return;
 	cx_job_release(j);
 	free(j);
@@ -170,6 +173,7 @@ void cx_job_finish(struct cx_job *j, json_t *result, struct cx_job_error *e,
 	if (!j->queued)
 		return;
 	pthread_mutex_lock(&p->lock);
+	CX_ASSERT(p->unanswered > 0);
 	if (--p->unanswered == 0)
 		pthread_cond_broadcast(&p->idle);
 	pthread_mutex_unlock(&p->lock);
@@ -329,6 +333,8 @@ void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 	struct cx_exchange *x = j->x;
 	const char *busy = NULL;
 
+	if (!j->run || !j->has_chan)
+		CX_BUG("job '%s' queued without a runner or a channel", j->name);
 	if (x->defer)
 		x->defer(x);
 	pthread_mutex_lock(&p->lock);

@@ -70,7 +70,10 @@ struct cx_tasks {
 
 static void task_unref(struct task *k)
 {
-	if (atomic_fetch_sub(&k->refs, 1) != 1)
+	int was = atomic_fetch_sub(&k->refs, 1);
+
+	CX_ASSERT(was > 0);
+	if (was != 1)
 		return;
 	json_decref(k->rid);
 	json_decref(k->params);
