@@ -333,8 +333,8 @@ int cx_dispatch_tool(struct cx_dispatch *d, const struct cx_principal *who, cons
 
 	if (!c)
 		return -1;
-	params = json_pack("{s:s, s:O}", "name", name, "arguments",
-			   args ? (json_t *)args : json_object());
+	params = json_pack("{s:s, s:o}", "name", name, "arguments",
+			   args ? json_incref((json_t *)args) : json_object());
 	if (!params) {
 		free(c);
 		return -1;
