@@ -36,7 +36,6 @@
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -988,8 +987,7 @@ static void *stream_timer(void *arg)
 
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += TICK_MS / 1000;
+		cx_deadline_ts(CLOCK_MONOTONIC, TICK_MS, &ts);
 		while (!h->timer_stop &&
 		       pthread_cond_timedwait(&h->wake, &h->lock, &ts) != ETIMEDOUT)
 			;
@@ -1302,37 +1300,6 @@ static bool bytes_equal(const char *a, size_t alen, const char *b, size_t blen)
 	return alen == blen && !memcmp(a, b, alen);
 }
 
-static bool b64_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '+' || c == '/';
-}
-
-/* Decodes standard Base64 with padding (RFC 4648 section 4) into out, which has room for
- * len / 4 * 3 bytes. The decoded length, or -1 unless len is a multiple of 4 and the text is
- * the alphabet followed by at most two '=': EVP_DecodeBlock by itself takes missing padding
- * and blanks, and counts the padding as zero bytes. */
-static long b64_decode(const char *in, size_t len, unsigned char *out)
-{
-	size_t pad = 0;
-	int n;
-
-	if (len % 4 || len > INT_MAX)
-		return -1;
-	if (!len)
-		return 0;
-	if (in[len - 1] == '=')
-		pad = in[len - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < len - pad; i++) {
-		if (!b64_char(in[i]))
-			return -1;
-	}
-	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad)
-		return -1;
-	return n - (long)pad;
-}
-
 #define B64_OPEN "=?base64?"
 #define B64_CLOSE "?="
 
@@ -1357,7 +1324,7 @@ static int header_value_decode(const char *v, size_t len, char **buf, const char
 	*buf = malloc(len / 4 * 3 + 1);
 	if (!*buf)
 		return -1;
-	n = b64_decode(v, len, (unsigned char *)*buf);
+	n = cx_b64_decode(v, len, (unsigned char *)*buf, len / 4 * 3 + 1);
 	if (n < 0) {
 		free(*buf);
 		*buf = NULL;
