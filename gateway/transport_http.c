@@ -29,6 +29,7 @@
  * libmicrohttpd aborts the process when it is stopped with a connection still suspended, so
  * cx_http_stop() ends the streams and waits for answers still owed before it stops MHD. */
 #include "transport.h"
+#include "http_headers.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -59,8 +60,8 @@
 #define MCP_PATH "/mcp"
 #define HEALTH_PATH "/healthz"
 
-#define CT_JSON "application/json"
-#define CT_SSE "text/event-stream"
+#define CT_JSON CX_HTTP_CT_JSON
+#define CT_SSE CX_HTTP_CT_SSE
 #define HDR_SESSION "Mcp-Session-Id"
 #define HDR_VERSION "MCP-Protocol-Version"
 #define HDR_LAST_EVENT_ID "Last-Event-ID"
@@ -205,184 +206,6 @@ struct cx_http {
 static struct req *req_of(struct cx_exchange *x)
 {
 	return (struct req *)(void *)((char *)x - offsetof(struct req, x));
-}
-
-/* ---- addresses and header checks ---- */
-
-bool cx_http_is_loopback(const char *host)
-{
-	char buf[INET6_ADDRSTRLEN];
-	struct in_addr a4;
-	struct in6_addr a6;
-	size_t len;
-
-	if (!host)
-		return false;
-	if (!strcasecmp(host, "localhost"))
-		return true;
-	len = strlen(host);
-	if (len > 2 && host[0] == '[' && host[len - 1] == ']') {
-		if (len - 2 >= sizeof(buf))
-			return false;
-		memcpy(buf, host + 1, len - 2);
-		buf[len - 2] = '\0';
-		host = buf;
-	}
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6) ||
-		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
-	return false;
-}
-
-/* Splits "host", "host:port", "[v6]" or "[v6]:port". name gets the host without brackets;
- * *hostpart_len is the length of the host as written (brackets included). false when the
- * value has another shape or the port is not 1 to 5 digits. */
-static bool split_hostport(const char *v, char *name, size_t namelen, size_t *hostpart_len)
-{
-	const char *hend, *nbeg, *nend, *p;
-
-	if (v[0] == '[') {
-		nbeg = v + 1;
-		nend = strchr(nbeg, ']');
-		if (!nend)
-			return false;
-		hend = nend + 1;
-	} else {
-		nbeg = v;
-		nend = strchr(v, ':');
-		if (!nend)
-			nend = v + strlen(v);
-		hend = nend;
-	}
-	if (nend == nbeg || (size_t)(nend - nbeg) >= namelen)
-		return false;
-	if (*hend == ':') {
-		for (p = hend + 1; *p >= '0' && *p <= '9'; p++)
-			;
-		if (p == hend + 1 || p - (hend + 1) > 5 || *p)
-			return false;
-	} else if (*hend) {
-		return false;
-	}
-	memcpy(name, nbeg, (size_t)(nend - nbeg));
-	name[nend - nbeg] = '\0';
-	*hostpart_len = (size_t)(hend - v);
-	return true;
-}
-
-/* DNS rebinding protection: a browser page on evil.example that resolves to 127.0.0.1 still
- * sends Host: evil.example. */
-static bool host_allowed(const struct cx_gw_config *conf, const char *host)
-{
-	char name[256];
-	size_t hlen;
-
-	if (!host || !split_hostport(host, name, sizeof(name), &hlen))
-		return false;
-	if (cx_http_is_loopback(name))
-		return true;
-	for (char **a = conf->allowed_hosts; a && *a; a++) {
-		if (!strcasecmp(*a, host) || (strlen(*a) == hlen && !strncasecmp(*a, host, hlen)))
-			return true;
-	}
-	return false;
-}
-
-static bool origin_allowed(const struct cx_gw_config *conf, const char *origin)
-{
-	char name[256];
-	const char *auth;
-	size_t hlen;
-
-	for (char **a = conf->allowed_origins; a && *a; a++) {
-		if (!strcasecmp(*a, origin))
-			return true;
-	}
-	if (!strncasecmp(origin, "http://", 7))
-		auth = origin + 7;
-	else if (!strncasecmp(origin, "https://", 8))
-		auth = origin + 8;
-	else
-		return false;
-	if (!split_hostport(auth, name, sizeof(name), &hlen))
-		return false;
-	return cx_http_is_loopback(name);
-}
-
-/* The media type of one header element: leading/trailing blanks and parameters dropped. */
-static const char *media_type(const char *p, const char *end, size_t *len)
-{
-	const char *e;
-
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	for (e = p; e < end && *e != ';'; e++)
-		;
-	while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
-		e--;
-	*len = (size_t)(e - p);
-	return p;
-}
-
-static bool media_is(const char *p, size_t len, const char *type)
-{
-	return strlen(type) == len && !strncasecmp(p, type, len);
-}
-
-/* True when the parameters of one Accept element contain q=0 (the type is refused). */
-static bool q_zero(const char *p, const char *end)
-{
-	const char *q;
-
-	for (p = memchr(p, ';', (size_t)(end - p)); p && p < end;
-	     p = memchr(p + 1, ';', (size_t)(end - p - 1))) {
-		for (q = p + 1; q < end && (*q == ' ' || *q == '\t'); q++)
-			;
-		if (end - q < 2 || (q[0] != 'q' && q[0] != 'Q') || q[1] != '=')
-			continue;
-		for (q += 2; q < end && (*q == '0' || *q == '.'); q++)
-			;
-		return q == end || *q == ' ' || *q == '\t' || *q == ';';
-	}
-	return false;
-}
-
-/* Which of application/json and text/event-stream an Accept header admits. */
-static void parse_accept(const char *accept, bool *json, bool *sse)
-{
-	const char *p = accept, *end, *t;
-	size_t len;
-
-	*json = *sse = false;
-	while (p && *p) {
-		end = strchr(p, ',');
-		if (!end)
-			end = p + strlen(p);
-		t = media_type(p, end, &len);
-		if (!q_zero(t, end)) {
-			if (media_is(t, len, "*/*")) {
-				*json = *sse = true;
-			} else if (media_is(t, len, CT_JSON) || media_is(t, len, "application/*")) {
-				*json = true;
-			} else if (media_is(t, len, CT_SSE) || media_is(t, len, "text/*")) {
-				*sse = true;
-			}
-		}
-		p = *end ? end + 1 : NULL;
-	}
-}
-
-static bool content_type_is_json(const char *ct)
-{
-	size_t len;
-	const char *t;
-
-	if (!ct)
-		return false;
-	t = media_type(ct, ct + strlen(ct), &len);
-	return media_is(t, len, CT_JSON);
 }
 
 /* A request whose params._meta.progressToken is present is answered as an SSE stream, so
@@ -1128,7 +951,7 @@ static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn
 	bool json, sse, bad, resumable;
 	int count = 0;
 
-	parse_accept(header(conn, MHD_HTTP_HEADER_ACCEPT), &json, &sse);
+	cx_http_parse_accept(header(conn, MHD_HTTP_HEADER_ACCEPT), &json, &sse);
 	if (!sse)
 		return send_invalid(conn, MHD_HTTP_NOT_ACCEPTABLE,
 				    "not acceptable: a GET stream needs Accept: text/event-stream");
@@ -1898,12 +1721,12 @@ static enum MHD_Result start_post(struct cx_http *h, struct MHD_Connection *conn
 	long len;
 	char msg[96];
 
-	parse_accept(header(conn, MHD_HTTP_HEADER_ACCEPT), &json, &sse);
+	cx_http_parse_accept(header(conn, MHD_HTTP_HEADER_ACCEPT), &json, &sse);
 	if (!json || !sse)
 		return send_invalid(conn, MHD_HTTP_NOT_ACCEPTABLE,
 				    "not acceptable: the client must accept both application/json "
 				    "and text/event-stream");
-	if (!content_type_is_json(header(conn, MHD_HTTP_HEADER_CONTENT_TYPE)))
+	if (!cx_http_content_type_is_json(header(conn, MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return send_invalid(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 				    "unsupported media type: the body must be application/json");
 	cl = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -1939,14 +1762,14 @@ static const struct cx_principal *admit(struct cx_http *h, struct MHD_Connection
 	const struct cx_principal *who;
 	const char *origin, *auth, *tok;
 
-	if (!host_allowed(h->conf, header(conn, MHD_HTTP_HEADER_HOST))) {
+	if (!cx_http_host_allowed(header(conn, MHD_HTTP_HEADER_HOST), h->conf->allowed_hosts)) {
 		*ret = send_invalid(conn, MHD_HTTP_FORBIDDEN,
 				    "forbidden: Host header is not a loopback name or in "
 				    "http.allowed_hosts");
 		return NULL;
 	}
 	origin = header(conn, MHD_HTTP_HEADER_ORIGIN);
-	if (origin && !origin_allowed(h->conf, origin)) {
+	if (origin && !cx_http_origin_allowed(origin, h->conf->allowed_origins)) {
 		*ret = send_invalid(conn, MHD_HTTP_FORBIDDEN,
 				    "forbidden: Origin is not a loopback origin or in "
 				    "http.allowed_origins");
@@ -2080,56 +1903,6 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 
 /* ---- life cycle ---- */
 
-/* "HOST:PORT" or "[V6]:PORT"; host is a literal address or "localhost". */
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6, char *host,
-			size_t hostlen, struct cx_err *err)
-{
-	const char *colon, *hbeg, *hend;
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	long port;
-
-	memset(ss, 0, sizeof(*ss));
-	if (!listen)
-		return cx_err_set(err, "no listen address");
-	if (listen[0] == '[') {
-		hbeg = listen + 1;
-		hend = strchr(hbeg, ']');
-		colon = hend ? hend + 1 : NULL;
-		if (!hend || *colon != ':')
-			goto bad;
-		*v6 = true;
-	} else {
-		hbeg = listen;
-		colon = hend = strrchr(listen, ':');
-		if (!colon || memchr(listen, ':', (size_t)(colon - listen)))
-			goto bad;
-		*v6 = false;
-	}
-	if (hend == hbeg || (size_t)(hend - hbeg) >= hostlen ||
-	    cx_parse_long(colon + 1, 0, 65535, &port))
-		goto bad;
-	memcpy(host, hbeg, (size_t)(hend - hbeg));
-	host[hend - hbeg] = '\0';
-	if (*v6) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			goto bad;
-		return 0;
-	}
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	if (!strcasecmp(host, "localhost"))
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-		goto bad;
-	return 0;
-bad:
-	return cx_err_set(err, "invalid listen address '%s': expected HOST:PORT with a literal "
-			       "address, e.g. 127.0.0.1:8080 or [::1]:8080", listen ? listen : "");
-}
-
 static unsigned clamp_uint(long v, unsigned lo)
 {
 	if (v < (long)lo)
@@ -2152,7 +1925,7 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 	uint64_t base = 0;
 	bool v6 = false;
 
-	if (parse_listen(listen, &ss, &v6, host, sizeof(host), err))
+	if (cx_http_parse_listen(listen, &ss, &v6, host, sizeof(host), err))
 		return NULL;
 	if (!cx_http_is_loopback(host) && !cx_server_auth_required(s) && !conf->insecure_no_auth) {
 		cx_err_set(err, "refusing to listen on '%s' without tokens: configure tokens or "

@@ -1,0 +1,439 @@
+/* The HTTP transport's pure parsers, as a client and an operator meet them: which Host and
+ * Origin values get past DNS-rebinding protection, which --listen values start the gateway,
+ * which Accept and Content-Type headers a POST needs, and how Base64 in a mirrored header of
+ * the stateless revision is read. Each failure path here is an answer a client gets (403,
+ * 406, 415, 400) or a gateway that refuses to start. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../common/util.h"
+#include "../../gateway/http_headers.h"
+
+/* ---- loopback ---- */
+
+static void test_loopback_names_and_addresses(void **state)
+{
+	(void)state;
+	assert_true(cx_http_is_loopback("127.0.0.1"));
+	assert_true(cx_http_is_loopback("127.255.3.4"));
+	assert_true(cx_http_is_loopback("::1"));
+	assert_true(cx_http_is_loopback("[::1]"));
+	assert_true(cx_http_is_loopback("localhost"));
+	assert_true(cx_http_is_loopback("LocalHost"));
+	assert_true(cx_http_is_loopback("::ffff:127.0.0.1"));
+}
+
+static void test_not_loopback(void **state)
+{
+	(void)state;
+	assert_false(cx_http_is_loopback(NULL));
+	assert_false(cx_http_is_loopback(""));
+	assert_false(cx_http_is_loopback("128.0.0.1"));
+	assert_false(cx_http_is_loopback("10.0.0.1"));
+	assert_false(cx_http_is_loopback("0.0.0.0"));
+	assert_false(cx_http_is_loopback("::"));
+	assert_false(cx_http_is_loopback("[::2]"));
+	assert_false(cx_http_is_loopback("::ffff:10.0.0.1"));
+	/* A name that merely starts like a loopback one resolves anywhere. */
+	assert_false(cx_http_is_loopback("localhost.evil.example"));
+	assert_false(cx_http_is_loopback("127.0.0.1.evil.example"));
+	assert_false(cx_http_is_loopback("[127.0.0.1"));
+	assert_false(cx_http_is_loopback("[]"));
+	assert_false(cx_http_is_loopback("127.0.0.1:8080"));
+}
+
+/* ---- host:port ---- */
+
+static void expect_split(const char *v, const char *name, size_t hostlen, long port)
+{
+	char got[64];
+	size_t hl = 99;
+	long p = 99;
+
+	assert_true(cx_http_split_hostport(v, got, sizeof(got), &hl, &p));
+	assert_string_equal(got, name);
+	assert_int_equal(hl, hostlen);
+	assert_int_equal(p, port);
+}
+
+static void expect_no_split(const char *v)
+{
+	char got[64];
+	size_t hl;
+	long p;
+
+	if (cx_http_split_hostport(v, got, sizeof(got), &hl, &p))
+		fail_msg("'%s' was split into '%s' port %ld", v ? v : "(null)", got, p);
+}
+
+static void test_split_hostport(void **state)
+{
+	(void)state;
+	expect_split("127.0.0.1:8080", "127.0.0.1", 9, 8080);
+	expect_split("[::1]:8080", "::1", 5, 8080);
+	expect_split("cortex.internal:443", "cortex.internal", 15, 443);
+	expect_split("cortex.internal", "cortex.internal", 15, -1);
+	expect_split("[::1]", "::1", 5, -1);
+	expect_split("h:0", "h", 1, 0);
+	expect_split("h:65535", "h", 1, 65535);
+	/* Up to five digits pass the splitter; the range is the caller's (see listen). */
+	expect_split("h:65536", "h", 1, 65536);
+	expect_split("h:99999", "h", 1, 99999);
+	expect_split("h:00080", "h", 1, 80);
+}
+
+static void test_split_hostport_refuses_junk(void **state)
+{
+	char small[4];
+	size_t hl;
+	long p;
+
+	(void)state;
+	expect_no_split(NULL);
+	expect_no_split("");
+	expect_no_split(":8080");
+	expect_no_split("[]:8080");
+	expect_no_split("h:");
+	expect_no_split("h:123456");
+	expect_no_split("h:80x");
+	expect_no_split("h:-1");
+	expect_no_split("h:+80");
+	expect_no_split("h: 80");
+	expect_no_split("h:80:81");
+	expect_no_split("::1");
+	expect_no_split("::1:8080");
+	expect_no_split("[::1");
+	expect_no_split("[::1]8080");
+	expect_no_split("[::1]:");
+	expect_no_split("[::1]:80]");
+	/* A name that does not fit the buffer is refused, not cut. */
+	assert_false(cx_http_split_hostport("abcd:80", small, sizeof(small), &hl, &p));
+	assert_true(cx_http_split_hostport("abc:80", small, sizeof(small), &hl, &p));
+}
+
+static void expect_listen(const char *listen, int family, const char *addr, unsigned port)
+{
+	struct sockaddr_storage ss;
+	struct cx_err err = {0};
+	char host[64], text[INET6_ADDRSTRLEN];
+	bool v6 = !(family == AF_INET6);
+
+	if (cx_http_parse_listen(listen, &ss, &v6, host, sizeof(host), &err))
+		fail_msg("'%s' refused: %s", listen, err.msg);
+	assert_int_equal(ss.ss_family, family);
+	assert_int_equal(v6, family == AF_INET6);
+	if (family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+
+		assert_int_equal(ntohs(s6->sin6_port), port);
+		assert_non_null(inet_ntop(AF_INET6, &s6->sin6_addr, text, sizeof(text)));
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+
+		assert_int_equal(ntohs(s4->sin_port), port);
+		assert_non_null(inet_ntop(AF_INET, &s4->sin_addr, text, sizeof(text)));
+	}
+	assert_string_equal(text, addr);
+}
+
+static void expect_bad_listen(const char *listen)
+{
+	struct sockaddr_storage ss;
+	struct cx_err err = {0};
+	char host[64];
+	bool v6;
+
+	if (!cx_http_parse_listen(listen, &ss, &v6, host, sizeof(host), &err))
+		fail_msg("'%s' was accepted as a listen address", listen ? listen : "(null)");
+	/* The operator is told what was wrong and what to write instead. */
+	assert_non_null(strstr(err.msg, listen ? "invalid listen address" : "no listen address"));
+	if (listen)
+		assert_non_null(strstr(err.msg, "127.0.0.1:8080"));
+}
+
+static void test_parse_listen(void **state)
+{
+	(void)state;
+	expect_listen("127.0.0.1:8080", AF_INET, "127.0.0.1", 8080);
+	expect_listen("0.0.0.0:0", AF_INET, "0.0.0.0", 0);
+	expect_listen("localhost:65535", AF_INET, "127.0.0.1", 65535);
+	expect_listen("[::1]:8080", AF_INET6, "::1", 8080);
+	expect_listen("[::]:9", AF_INET6, "::", 9);
+}
+
+static void test_parse_listen_refuses(void **state)
+{
+	(void)state;
+	expect_bad_listen(NULL);
+	expect_bad_listen("");
+	expect_bad_listen("127.0.0.1");
+	expect_bad_listen("127.0.0.1:");
+	expect_bad_listen("127.0.0.1:65536");
+	expect_bad_listen("127.0.0.1:99999");
+	expect_bad_listen("127.0.0.1:8080x");
+	expect_bad_listen("127.0.0.1:80:80");
+	expect_bad_listen(":8080");
+	expect_bad_listen("::1:8080");
+	expect_bad_listen("[::1]");
+	expect_bad_listen("[127.0.0.1]:8080");
+	expect_bad_listen("[localhost]:8080");
+	expect_bad_listen("cortex.internal:8080");
+	expect_bad_listen("::1]:8080");
+	expect_bad_listen("256.0.0.1:80");
+}
+
+/* ---- Host and Origin ---- */
+
+static void test_host_allowed(void **state)
+{
+	char *allowed[] = {"cortex.internal:8080", "api.example", NULL};
+
+	(void)state;
+	assert_true(cx_http_host_allowed("127.0.0.1:8080", NULL));
+	assert_true(cx_http_host_allowed("localhost", NULL));
+	assert_true(cx_http_host_allowed("[::1]:8080", NULL));
+	assert_true(cx_http_host_allowed("cortex.internal:8080", allowed));
+	assert_true(cx_http_host_allowed("CORTEX.internal:8080", allowed));
+	/* An entry without a port allows the host on any port. */
+	assert_true(cx_http_host_allowed("api.example", allowed));
+	assert_true(cx_http_host_allowed("api.example:443", allowed));
+}
+
+static void test_host_refused(void **state)
+{
+	char *allowed[] = {"cortex.internal:8080", NULL};
+
+	(void)state;
+	/* DNS rebinding: a page on evil.example resolving to 127.0.0.1 still says its name. */
+	assert_false(cx_http_host_allowed("evil.example", NULL));
+	assert_false(cx_http_host_allowed("evil.example:8080", allowed));
+	assert_false(cx_http_host_allowed(NULL, allowed));
+	assert_false(cx_http_host_allowed("", allowed));
+	/* An entry with a port allows that port only. */
+	assert_false(cx_http_host_allowed("cortex.internal:9090", allowed));
+	assert_false(cx_http_host_allowed("cortex.internal", allowed));
+	assert_false(cx_http_host_allowed("localhost.evil.example", NULL));
+	assert_false(cx_http_host_allowed("127.0.0.1:80:80", NULL));
+	assert_false(cx_http_host_allowed("10.0.0.5:8080", NULL));
+}
+
+static void test_origin_allowed(void **state)
+{
+	char *allowed[] = {"https://app.example", NULL};
+
+	(void)state;
+	assert_true(cx_http_origin_allowed("http://localhost:3000", NULL));
+	assert_true(cx_http_origin_allowed("https://127.0.0.1", NULL));
+	assert_true(cx_http_origin_allowed("HTTP://[::1]:8080", NULL));
+	assert_true(cx_http_origin_allowed("https://app.example", allowed));
+	assert_true(cx_http_origin_allowed("HTTPS://APP.example", allowed));
+}
+
+static void test_origin_refused(void **state)
+{
+	char *allowed[] = {"https://app.example", NULL};
+
+	(void)state;
+	assert_false(cx_http_origin_allowed("https://evil.example", allowed));
+	assert_false(cx_http_origin_allowed("http://app.example", allowed));
+	assert_false(cx_http_origin_allowed("https://app.example:8443", allowed));
+	assert_false(cx_http_origin_allowed("null", NULL));
+	assert_false(cx_http_origin_allowed("", NULL));
+	assert_false(cx_http_origin_allowed("ftp://localhost", NULL));
+	assert_false(cx_http_origin_allowed("localhost", NULL));
+	/* A path after the authority is not an origin. */
+	assert_false(cx_http_origin_allowed("http://localhost/x", NULL));
+	assert_false(cx_http_origin_allowed("http://localhost.evil.example", NULL));
+}
+
+/* ---- Accept and Content-Type ---- */
+
+static void expect_accept(const char *accept, bool json, bool sse)
+{
+	bool j = !json, s = !sse;
+
+	cx_http_parse_accept(accept, &j, &s);
+	if (j != json || s != sse)
+		fail_msg("Accept '%s': json %d sse %d, want %d %d", accept ? accept : "(null)", j,
+			 s, json, sse);
+}
+
+static void test_accept(void **state)
+{
+	(void)state;
+	expect_accept(NULL, false, false);
+	expect_accept("", false, false);
+	expect_accept("application/json", true, false);
+	expect_accept("text/event-stream", false, true);
+	expect_accept("application/json, text/event-stream", true, true);
+	expect_accept("text/event-stream,application/json", true, true);
+	expect_accept("*/*", true, true);
+	expect_accept("application/*", true, false);
+	expect_accept("text/*", false, true);
+	expect_accept("Application/JSON, TEXT/Event-Stream", true, true);
+	expect_accept("application/json;charset=utf-8 , text/event-stream; q=0.5", true, true);
+	expect_accept("text/html, image/png", false, false);
+	expect_accept("application/jsonx, text/event-streams", false, false);
+}
+
+static void test_accept_q_zero_refuses(void **state)
+{
+	(void)state;
+	expect_accept("application/json;q=0, text/event-stream", false, true);
+	expect_accept("application/json; q=0.000, text/event-stream", false, true);
+	expect_accept("application/json, text/event-stream;Q=0", true, false);
+	expect_accept("*/*;q=0", false, false);
+	expect_accept("application/json;q=0;level=1, text/event-stream", false, true);
+	/* q=0.1 and q=1 are preferences, not refusals. */
+	expect_accept("application/json;q=0.1, text/event-stream;q=1", true, true);
+	expect_accept("application/json;q=0.01", true, false);
+}
+
+static void test_content_type(void **state)
+{
+	(void)state;
+	assert_true(cx_http_content_type_is_json("application/json"));
+	assert_true(cx_http_content_type_is_json("application/json; charset=utf-8"));
+	assert_true(cx_http_content_type_is_json(" Application/Json ;charset=UTF-8"));
+	assert_false(cx_http_content_type_is_json(NULL));
+	assert_false(cx_http_content_type_is_json(""));
+	assert_false(cx_http_content_type_is_json("text/plain"));
+	assert_false(cx_http_content_type_is_json("application/json-seq"));
+	assert_false(cx_http_content_type_is_json("application/x-www-form-urlencoded"));
+	assert_false(cx_http_content_type_is_json("application/json, text/plain"));
+}
+
+static void test_method_listed(void **state)
+{
+	(void)state;
+	assert_true(cx_http_method_listed("GET, POST, DELETE", "GET"));
+	assert_true(cx_http_method_listed("GET, POST, DELETE", "POST"));
+	assert_true(cx_http_method_listed("GET, POST, DELETE", "DELETE"));
+	assert_true(cx_http_method_listed("GET,HEAD", "HEAD"));
+	assert_false(cx_http_method_listed("GET, POST, DELETE", "PUT"));
+	assert_false(cx_http_method_listed("GET, POST, DELETE", "get"));
+	assert_false(cx_http_method_listed("GET, POST, DELETE", "GE"));
+	assert_false(cx_http_method_listed("GET, POST, DELETE", "POST, DELETE"));
+	assert_false(cx_http_method_listed("GET, HEAD", ""));
+	assert_false(cx_http_method_listed("", "GET"));
+}
+
+/* ---- common/util helpers the transport uses ---- */
+
+static void expect_b64(const char *in, const char *want, long want_len)
+{
+	unsigned char out[64];
+	long n = cx_b64_decode(in, strlen(in), out, sizeof(out));
+
+	assert_int_equal(n, want_len);
+	assert_memory_equal(out, want, (size_t)want_len);
+}
+
+static void test_b64_decode(void **state)
+{
+	(void)state;
+	expect_b64("", "", 0);
+	expect_b64("Zg==", "f", 1);
+	expect_b64("Zm8=", "fo", 2);
+	expect_b64("Zm9v", "foo", 3);
+	expect_b64("Zm9vYmFy", "foobar", 6);
+	/* The standard alphabet: '+' and '/' (base64url would have '-' and '_'). */
+	expect_b64("+/+/", "\xfb\xff\xbf", 3);
+	expect_b64("AA==", "\0", 1);
+}
+
+static void test_b64_decode_refuses(void **state)
+{
+	unsigned char out[64];
+	const char *bad[] = {
+		"Zg",       /* padding missing */
+		"Zg=",      /* length not a multiple of 4 */
+		"Zm9v\n",   /* a blank */
+		" Zm9v",
+		"Zm 9v",
+		"Zm9v-_==", /* base64url's alphabet */
+		"Z===",     /* three '=' */
+		"====",
+		"Zg==Zg==", /* padding inside */
+		"Zm9*",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (cx_b64_decode(bad[i], strlen(bad[i]), out, sizeof(out)) != -1)
+			fail_msg("'%s' decoded", bad[i]);
+	}
+	/* out must hold len / 4 * 3 bytes, padding included. */
+	assert_int_equal(cx_b64_decode("Zm9vYmFy", 8, out, 5), -1);
+	assert_int_equal(cx_b64_decode("Zm9vYg==", 8, out, 6), 4);
+}
+
+static void test_deadline_ts(void **state)
+{
+	struct timespec now, ts;
+	int64_t diff_ms;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	cx_deadline_ts(CLOCK_MONOTONIC, 1999, &ts);
+	assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+	diff_ms = (int64_t)(ts.tv_sec - now.tv_sec) * 1000 + (ts.tv_nsec - now.tv_nsec) / 1000000;
+	assert_true(diff_ms >= 1999 && diff_ms < 2999);
+	/* A deadline already past is now, not a time in the past. */
+	cx_deadline_ts(CLOCK_MONOTONIC, -5000, &ts);
+	assert_true(ts.tv_sec > now.tv_sec || (ts.tv_sec == now.tv_sec && ts.tv_nsec >= now.tv_nsec));
+}
+
+static void test_random_hex(void **state)
+{
+	char a[33], b[33], small[32];
+
+	(void)state;
+	assert_int_equal(cx_random_hex(a, sizeof(a), 16), 0);
+	assert_int_equal(strlen(a), 32);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 32);
+	assert_int_equal(cx_random_hex(b, sizeof(b), 16), 0);
+	assert_string_not_equal(a, b);
+	/* No room for the NUL: refused, and the buffer left a valid empty string. */
+	memset(small, 'x', sizeof(small));
+	assert_int_equal(cx_random_hex(small, sizeof(small), 16), -1);
+	assert_string_equal(small, "");
+	assert_int_equal(cx_random_hex(a, 1, 0), 0);
+	assert_string_equal(a, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_loopback_names_and_addresses),
+		cmocka_unit_test(test_not_loopback),
+		cmocka_unit_test(test_split_hostport),
+		cmocka_unit_test(test_split_hostport_refuses_junk),
+		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_parse_listen_refuses),
+		cmocka_unit_test(test_host_allowed),
+		cmocka_unit_test(test_host_refused),
+		cmocka_unit_test(test_origin_allowed),
+		cmocka_unit_test(test_origin_refused),
+		cmocka_unit_test(test_accept),
+		cmocka_unit_test(test_accept_q_zero_refuses),
+		cmocka_unit_test(test_content_type),
+		cmocka_unit_test(test_method_listed),
+		cmocka_unit_test(test_b64_decode),
+		cmocka_unit_test(test_b64_decode_refuses),
+		cmocka_unit_test(test_deadline_ts),
+		cmocka_unit_test(test_random_hex),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
