@@ -30,6 +30,7 @@
  * cx_http_stop() ends the streams and waits for answers still owed before it stops MHD. */
 #include "transport.h"
 #include "http_headers.h"
+#include "http_stateless.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,10 +67,6 @@
 #define HDR_VERSION "MCP-Protocol-Version"
 #define HDR_LAST_EVENT_ID "Last-Event-ID"
 #define ALLOW_MCP "GET, POST, DELETE"
-/* The stateless revision's standard headers (SEP-2243). */
-#define HDR_METHOD "Mcp-Method"
-#define HDR_NAME "Mcp-Name"
-#define HDR_PARAM "Mcp-Param-"
 
 /* Not a JSON-RPC standard code: the MCP specification's answer for an unknown session. */
 #define RPC_SESSION_NOT_FOUND (-32001)
@@ -1082,227 +1079,9 @@ static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *c
 
 /* ---- the stateless revision (2026-07-28) ---- */
 
-/* A POST of the stateless revision: no session, and an MCP-Protocol-Version that names none of
- * the revisions with initialize (2026-07-28 itself, or a version the server answers with
- * -32022). An initialize naming an unknown version comes from a client of the older revisions
- * and is refused as before. */
-static bool is_stateless(const char *version, const char *sid, bool init)
+static const char *conn_header(void *ctx, const char *name)
 {
-	return version && (!sid || !*sid) && !cx_mcp_version_supported(version) &&
-	       (!init || !strcmp(version, CX_MCP_STATELESS));
-}
-
-/* GET and DELETE of the stateless revision, which has neither streams nor sessions. */
-static bool stateless_stream_request(struct MHD_Connection *conn)
-{
-	const char *v = header(conn, HDR_VERSION), *sid;
-
-	if (!v || strcmp(v, CX_MCP_STATELESS))
-		return false;
-	sid = header(conn, HDR_SESSION);
-	return !sid || !*sid;
-}
-
-/* A header's value without optional whitespace around it (RFC 9110 OWS); NULL when absent. */
-static const char *header_trimmed(struct MHD_Connection *conn, const char *name, size_t *len)
-{
-	const char *v = header(conn, name), *e;
-
-	if (!v)
-		return NULL;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	for (e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t'); e--)
-		;
-	*len = (size_t)(e - v);
-	return v;
-}
-
-static bool bytes_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-	return alen == blen && !memcmp(a, b, alen);
-}
-
-#define B64_OPEN "=?base64?"
-#define B64_CLOSE "?="
-
-/* What a mirrored header carries: a value wrapped as =?base64?...?= decoded, any other value
- * literally. *out points into v, or into *buf (malloc'd, caller frees) when decoded. -1 for a
- * wrapper around invalid Base64, or out of memory. */
-static int header_value_decode(const char *v, size_t len, char **buf, const char **out,
-			       size_t *outlen)
-{
-	const size_t open = sizeof(B64_OPEN) - 1, close = sizeof(B64_CLOSE) - 1;
-	long n;
-
-	*buf = NULL;
-	if (len < open + close || memcmp(v, B64_OPEN, open) ||
-	    memcmp(v + len - close, B64_CLOSE, close)) {
-		*out = v;
-		*outlen = len;
-		return 0;
-	}
-	v += open;
-	len -= open + close;
-	*buf = malloc(len / 4 * 3 + 1);
-	if (!*buf)
-		return -1;
-	n = cx_b64_decode(v, len, (unsigned char *)*buf, len / 4 * 3 + 1);
-	if (n < 0) {
-		free(*buf);
-		*buf = NULL;
-		return -1;
-	}
-	*out = *buf;
-	*outlen = (size_t)n;
-	return 0;
-}
-
-/* True when a header value (decoded) is the argument: the same bytes for a string, "true" or
- * "false" for a boolean, the same number for a number (42 and 42.0 agree). */
-static bool arg_matches(const json_t *arg, const char *v, size_t len)
-{
-	char num[64], *end;
-	double d;
-
-	if (json_is_string(arg))
-		return bytes_equal(json_string_value(arg), json_string_length(arg), v, len);
-	if (json_is_true(arg))
-		return bytes_equal(v, len, "true", 4);
-	if (json_is_false(arg))
-		return bytes_equal(v, len, "false", 5);
-	if (!len || len >= sizeof(num) || strspn(v, "0123456789+-.eE") < len)
-		return false;
-	memcpy(num, v, len);
-	num[len] = '\0';
-	errno = 0;
-	d = strtod(num, &end);
-	return !errno && *end == '\0' && d == json_number_value(arg);
-}
-
-/* An x-mcp-header value that can name a header: an RFC 9110 token of sensible length. The
- * specification has clients refuse a tool with another; the gateway does not enforce it. */
-static bool header_token(const char *name)
-{
-	size_t len = strlen(name);
-
-	return len && len <= 128 &&
-	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-			    "!#$%&'*+-.^_`|~") == len;
-}
-
-/* SEP-2243: every argument the tool's inputSchema annotates with x-mcp-header (a string,
- * number or boolean; null and absent ones need no header) must come with a header
- * Mcp-Param-<annotation> that carries the same value. 0, or -1 with the reason in msg. */
-static int check_param_headers(struct cx_http *h, struct MHD_Connection *conn,
-			       const json_t *params, char *msg, size_t msglen)
-{
-	const json_t *def, *props, *args, *prop, *arg, *ann;
-	const char *key, *v, *val;
-	char hname[sizeof(HDR_PARAM) + 128], *buf;
-	size_t len, vlen;
-	bool same;
-
-	def = cx_server_tool_def(h->srv, json_string_value(json_object_get(params, "name")));
-	props = json_object_get(json_object_get(def, "inputSchema"), "properties");
-	args = json_object_get(params, "arguments");
-	if (!json_is_object(props) || !json_is_object(args))
-		return 0;
-	/* The definition is published and never mutated: iterating it is a read. */
-	json_object_foreach((json_t *)props, key, prop) {
-		ann = json_object_get(prop, "x-mcp-header");
-		arg = json_object_get(args, key);
-		if (!json_is_string(ann) || !header_token(json_string_value(ann)) ||
-		    !(json_is_string(arg) || json_is_number(arg) || json_is_boolean(arg)))
-			continue;
-		snprintf(hname, sizeof(hname), HDR_PARAM "%s", json_string_value(ann));
-		v = header_trimmed(conn, hname, &len);
-		if (!v) {
-			cx_fmt(msg, msglen, "header mismatch: missing %s header (it must repeat "
-			       "arguments.%.100s)", hname, key);
-			return -1;
-		}
-		if (header_value_decode(v, len, &buf, &val, &vlen)) {
-			cx_fmt(msg, msglen, "header mismatch: %s is not valid Base64 inside "
-			       B64_OPEN "..." B64_CLOSE, hname);
-			return -1;
-		}
-		same = arg_matches(arg, val, vlen);
-		free(buf);
-		if (!same) {
-			cx_fmt(msg, msglen, "header mismatch: %s does not match arguments.%.100s",
-			       hname, key);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* The params member Mcp-Name repeats for method, or NULL. */
-static const char *name_member(const char *method)
-{
-	if (!strcmp(method, "tools/call") || !strcmp(method, "prompts/get"))
-		return "name";
-	if (!strcmp(method, "resources/read"))
-		return "uri";
-	if (!strcmp(method, "tasks/get") || !strcmp(method, "tasks/update") ||
-	    !strcmp(method, "tasks/cancel"))
-		return "taskId";
-	return NULL;
-}
-
-/* The standard headers of the stateless revision (SEP-2243), which let intermediaries route
- * without reading the body and so must agree with it: Mcp-Method repeats the method (values
- * compare exactly), Mcp-Name the name, URI or task id the request acts on, Mcp-Param-* the
- * annotated tool arguments. 0, or -1 with the reason in msg. */
-static int check_mirrored_headers(struct cx_http *h, struct MHD_Connection *conn,
-				  const json_t *m, char *msg, size_t msglen)
-{
-	const char *method = json_string_value(json_object_get(m, "method"));
-	const json_t *params = json_object_get(m, "params"), *want;
-	const char *v, *member, *val;
-	size_t len, vlen;
-	char *buf;
-	bool same;
-
-	if (!method)
-		return 0;       /* a response to the server mirrors nothing */
-	v = header_trimmed(conn, HDR_METHOD, &len);
-	if (!v) {
-		cx_fmt(msg, msglen, "header mismatch: missing " HDR_METHOD " header (it must "
-		       "repeat the method, '%.100s')", method);
-		return -1;
-	}
-	if (!bytes_equal(v, len, method, strlen(method))) {
-		cx_fmt(msg, msglen, "header mismatch: " HDR_METHOD " does not match the method "
-		       "'%.100s'", method);
-		return -1;
-	}
-	member = name_member(method);
-	want = member ? json_object_get(params, member) : NULL;
-	if (json_is_string(want)) {
-		v = header_trimmed(conn, HDR_NAME, &len);
-		if (!v) {
-			cx_fmt(msg, msglen, "header mismatch: missing " HDR_NAME " header (it must "
-			       "repeat params.%s)", member);
-			return -1;
-		}
-		/* Literal, or Base64 for a value a header cannot carry as it is. */
-		same = bytes_equal(v, len, json_string_value(want), json_string_length(want));
-		if (!same && !header_value_decode(v, len, &buf, &val, &vlen)) {
-			same = buf && bytes_equal(val, vlen, json_string_value(want),
-						  json_string_length(want));
-			free(buf);
-		}
-		if (!same) {
-			cx_fmt(msg, msglen, "header mismatch: " HDR_NAME " does not match "
-			       "params.%s", member);
-			return -1;
-		}
-	}
-	if (!strcmp(method, "tools/call"))
-		return check_param_headers(h, conn, params, msg, msglen);
-	return 0;
+	return header(ctx, name);
 }
 
 /* Readies r for a stateless request m: no session, the header's version, the server told so.
@@ -1310,42 +1089,13 @@ static int check_mirrored_headers(struct cx_http *h, struct MHD_Connection *conn
 static int stateless_prepare(struct req *r, const json_t *m, const char *version,
 			     enum MHD_Result *ret)
 {
-	struct MHD_Connection *conn = r->conn;
+	const struct cx_http_hdrs hd = {conn_header, r->conn};
 	json_t *id = json_is_object(m) ? json_object_get(m, "id") : NULL;
-	const char *pv;
-	char msg[400];
+	struct cx_http_refusal no;
 
-	if (!json_is_object(m)) {
-		*ret = send_rpc_error_id(conn, MHD_HTTP_BAD_REQUEST, NULL, CX_RPC_INVALID_REQUEST,
-					 json_is_array(m) ?
-					 "invalid request: there are no JSON-RPC batches in "
-					 "protocol version " CX_MCP_STATELESS "; send one message "
-					 "per request" :
-					 "invalid request: the body must be a JSON-RPC object",
-					 NULL, NULL, NULL);
-		return -1;
-	}
-	if (check_mirrored_headers(r->h, conn, m, msg, sizeof(msg))) {
-		*ret = send_rpc_error_id(conn, MHD_HTTP_BAD_REQUEST, id, CX_RPC_HEADER_MISMATCH,
-					 msg, NULL, NULL, NULL);
-		return -1;
-	}
-	if (strlen(version) >= sizeof(r->sess.version)) {
-		/* Too long to be any version: answered here as the server would. */
-		pv = json_string_value(json_object_get(
-			json_object_get(json_object_get(m, "params"), "_meta"), CX_META_VERSION));
-		if (pv && !strcmp(pv, version))
-			*ret = send_rpc_error_id(conn, MHD_HTTP_BAD_REQUEST, id,
-						 CX_RPC_UNSUPPORTED_VERSION,
-						 "Unsupported protocol version",
-						 json_pack("{s:[s], s:s}", "supported",
-							   CX_MCP_STATELESS, "requested", version),
-						 NULL, NULL);
-		else
-			*ret = send_rpc_error_id(conn, MHD_HTTP_BAD_REQUEST, id,
-						 CX_RPC_HEADER_MISMATCH,
-						 "MCP-Protocol-Version header does not match _meta "
-						 "protocolVersion", NULL, NULL, NULL);
+	if (cx_http_stateless_check(m, version, sizeof(r->sess.version), r->h->srv, &hd, &no)) {
+		*ret = send_rpc_error_id(r->conn, MHD_HTTP_BAD_REQUEST, id, no.code, no.msg,
+					 no.data, NULL, NULL);
 		return -1;
 	}
 	snprintf(r->sess.version, sizeof(r->sess.version), "%s", version);
@@ -1623,7 +1373,7 @@ static enum MHD_Result submit_post(struct req *r)
 	/* The session header is looked up only off the common path (a supported version). */
 	version = header(conn, HDR_VERSION);
 	if (version && !cx_mcp_version_supported(version)) {
-		if (!is_stateless(version, header(conn, HDR_SESSION), init)) {
+		if (!cx_http_is_stateless(version, header(conn, HDR_SESSION), init)) {
 			json_decref(m);
 			return send_bad_version(conn, version);
 		}
@@ -1832,7 +1582,7 @@ static enum MHD_Result route(struct cx_http *h, struct MHD_Connection *conn, con
 		return ret;
 	if (!strcmp(method, MHD_HTTP_METHOD_POST))
 		return start_post(h, conn, who, con_cls);
-	if (stateless_stream_request(conn))
+	if (cx_http_stateless_stream_request(header(conn, HDR_VERSION), header(conn, HDR_SESSION)))
 		return send_rpc_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, CX_RPC_INVALID_REQUEST,
 				      "method not allowed: protocol version " CX_MCP_STATELESS
 				      " has no sessions or streams; send each request as a POST",
