@@ -299,6 +299,10 @@ static void test_accept_q_zero_refuses(void **state)
 	expect_accept("application/json, text/event-stream;Q=0", true, false);
 	expect_accept("*/*;q=0", false, false);
 	expect_accept("application/json;q=0;level=1, text/event-stream", false, true);
+	expect_accept("application/json; q=0 , text/event-stream", false, true);
+	expect_accept("application/json;q=0\t;level=1, text/event-stream", false, true);
+	/* q=0 must be the whole value: q=0x is not a refusal (nor a valid weight). */
+	expect_accept("application/json;q=0x, text/event-stream", true, true);
 	/* q=0.1 and q=1 are preferences, not refusals. */
 	expect_accept("application/json;q=0.1, text/event-stream;q=1", true, true);
 	expect_accept("application/json;q=0.01", true, false);
@@ -737,10 +741,16 @@ static void test_b64_decode_refuses(void **state)
 	const char *bad[] = {
 		"Zg",       /* padding missing */
 		"Zg=",      /* length not a multiple of 4 */
-		"Zm9v\n",   /* a blank */
+		"Zm9v\n",   /* a blank, at the end, the start or inside */
 		" Zm9v",
-		"Zm 9v",
-		"Zm9v-_==", /* base64url's alphabet */
+		"Zm 9",
+		"Zm9vYmE ",
+		"Zm9v\tZg=",
+		"    Zm9v", /* blanks OpenSSL's decoder alone would skip */
+		"Zm9v    ",
+		"\t\t\t\tZm9v",
+		"Zm9v-A==", /* base64url's alphabet */
+		"Zm9v_A==",
 		"Z===",     /* three '=' */
 		"====",
 		"Zg==Zg==", /* padding inside */
