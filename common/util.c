@@ -1,6 +1,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 int cx_parse_long(const char *s, long min, long max, long *out)
@@ -34,11 +37,11 @@ int64_t cx_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void cx_timespec_after_ms(struct timespec *ts, clockid_t clock, int64_t ms)
+void cx_deadline_ts(clockid_t clock, int64_t ms, struct timespec *ts)
 {
-	clock_gettime(clock, ts);
 	if (ms < 0)
 		ms = 0;
+	clock_gettime(clock, ts);
 	ts->tv_sec += (time_t)(ms / 1000);
 	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
 	if (ts->tv_nsec >= 1000000000L) {
@@ -165,6 +168,63 @@ long cx_b64url_decode(const char *in, size_t len, unsigned char *out, size_t out
 	if (bits && (acc & ((1u << bits) - 1)))
 		return -1;
 	return (long)o;
+}
+
+static bool b64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/';
+}
+
+long cx_b64_decode(const char *in, size_t len, unsigned char *out, size_t outmax)
+{
+	size_t pad = 0;
+	int n;
+
+	if (len % 4 || len > INT_MAX || outmax < len / 4 * 3)
+		return -1;
+	if (!len)
+		return 0;
+	if (in[len - 1] == '=')
+		pad = in[len - 2] == '=' ? 2 : 1;
+	for (size_t i = 0; i < len - pad; i++) {
+		if (!b64_char(in[i]))
+			return -1;
+	}
+	/* EVP_DecodeBlock by itself takes missing padding and blanks, and counts the padding
+	 * as zero bytes: the checks above and the subtraction below are the contract. */
+	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+	if (n < 0 || (size_t)n < pad)
+		return -1;
+	return n - (long)pad;
+}
+
+int cx_random_hex(char *out, size_t outlen, size_t nbytes)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char rnd[64];
+	size_t done = 0, k;
+
+	if (!outlen)
+		return -1;
+	out[0] = '\0';
+	if (nbytes > (outlen - 1) / 2)
+		return -1;
+	while (done < nbytes) {
+		k = nbytes - done < sizeof(rnd) ? nbytes - done : sizeof(rnd);
+		if (RAND_bytes(rnd, (int)k) != 1) {
+			out[0] = '\0';
+			return -1;
+		}
+		for (size_t i = 0; i < k; i++) {
+			out[2 * (done + i)] = digits[rnd[i] >> 4];
+			out[2 * (done + i) + 1] = digits[rnd[i] & 15];
+		}
+		done += k;
+	}
+	out[2 * nbytes] = '\0';
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	return 0;
 }
 
 bool cx_glob_match(const char *pattern, const char *name)

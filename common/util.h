@@ -12,9 +12,6 @@ int cx_parse_long(const char *s, long min, long max, long *out);
 
 /* Monotonic milliseconds, for deadlines and durations. */
 int64_t cx_now_ms(void);
-/* clock's time ms milliseconds from now, for pthread_cond_timedwait and friends (a negative
- * ms counts as 0). */
-void cx_timespec_after_ms(struct timespec *ts, clockid_t clock, int64_t ms);
 /* Wall clock as "2026-11-29T04:05:35.123Z" into out (>= 25 bytes). */
 void cx_wall_iso8601(char *out, size_t outlen);
 
@@ -27,6 +24,20 @@ bool cx_ct_equal(const void *a, const void *b, size_t len);
  * Decode: returns decoded length, or -1 on a character outside the alphabet or bad length. */
 size_t cx_b64url_encode(const unsigned char *in, size_t len, char *out);
 long cx_b64url_decode(const char *in, size_t len, unsigned char *out, size_t outmax);
+/* Standard Base64 with padding (RFC 4648 section 4). The decoded length, or -1 unless len is
+ * a multiple of 4, the text is the alphabet followed by at most two '=', and outmax is at
+ * least len / 4 * 3 (the padding is written as zero bytes past the returned length). No
+ * blanks, no missing padding. Unused bits of the last group are not checked. */
+long cx_b64_decode(const char *in, size_t len, unsigned char *out, size_t outmax);
+
+/* The moment ms milliseconds from now on clock, as pthread_cond_timedwait and
+ * pthread_timedjoin_np want it (a condition variable waits on CLOCK_REALTIME unless it was
+ * created with pthread_condattr_setclock). ms < 0 counts as 0. */
+void cx_deadline_ts(clockid_t clock, int64_t ms, struct timespec *ts);
+
+/* nbytes random bytes (RAND_bytes) as 2 * nbytes lowercase hex digits and a NUL. 0, or -1
+ * when out has fewer than 2 * nbytes + 1 bytes or the generator fails (out is then ""). */
+int cx_random_hex(char *out, size_t outlen, size_t nbytes);
 
 /* snprintf for messages where cutting is acceptable: always terminated; false if cut. */
 bool cx_fmt(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

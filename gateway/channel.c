@@ -12,8 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/rand.h>
-
 #include "../common/jsonrpc.h"
 #include "../common/log.h"
 #include "../common/util.h"
@@ -442,7 +440,7 @@ static bool wait_answer(struct cx_hub *h, struct cx_call *call, struct pending *
 		if ((call->cancelled && atomic_load(call->cancelled)) ||
 		    (call->deadline_ms > 0 && cx_now_ms() >= call->deadline_ms))
 			break;
-		cx_timespec_after_ms(&ts, CLOCK_MONOTONIC, WAIT_SLICE_MS);
+		cx_deadline_ts(CLOCK_MONOTONIC, WAIT_SLICE_MS, &ts);
 		pthread_cond_timedwait(&h->answered, &h->lock, &ts);
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -457,17 +455,14 @@ static int ask_client(struct cx_call *call, const char *method, json_t *params,
 	struct cx_call_channel *ch = call->chan;
 	struct cx_hub *h = ch->hub;
 	struct pending p = { 0 }, **pp;
-	unsigned char rnd[12];
 	json_t *msg, *error;
 	int rc = -1;
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+	memcpy(p.id, "cortex-", 7);
+	if (cx_random_hex(p.id + 7, sizeof(p.id) - 7, 12)) {
 		json_decref(params);
 		return cx_err_set(err, "could not make a request id");
 	}
-	memcpy(p.id, "cortex-", 7);
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		snprintf(p.id + 7 + 2 * i, 3, "%02x", rnd[i]);
 	snprintf(p.skey, sizeof(p.skey), "%s", ch->skey);
 	p.caller = ch->caller;
 	pthread_mutex_lock(&h->lock);

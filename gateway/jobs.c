@@ -308,7 +308,7 @@ static void *watchdog_main(void *arg)
 		if (j->deadline_ms > now) {
 			/* The condition variable was created with CLOCK_MONOTONIC. */
 			struct timespec ts;
-			cx_timespec_after_ms(&ts, CLOCK_MONOTONIC, j->deadline_ms - now);
+			cx_deadline_ts(CLOCK_MONOTONIC, j->deadline_ms - now, &ts);
 			pthread_cond_timedwait(&p->tick, &p->lock, &ts);
 			continue;
 		}
@@ -470,7 +470,7 @@ size_t cx_jobs_drain(struct cx_jobs *p)
 
 	/* A handler still running past its deadline (answered already) gets one short grace
 	 * for all workers together; then the process exits without it. */
-	cx_timespec_after_ms(&grace, CLOCK_REALTIME, DRAIN_GRACE_S * 1000);
+	cx_deadline_ts(CLOCK_REALTIME, DRAIN_GRACE_S * 1000, &grace);
 	for (size_t i = 0; i < p->nworkers; i++) {
 		if (pthread_timedjoin_np(p->workers[i], NULL, &grace)) {
 			cx_warn("a worker is still inside a tool past its deadline; leaving it");

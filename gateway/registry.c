@@ -599,7 +599,7 @@ static void *health_main(void *arg)
 		struct timespec ts;
 
 		check_health_once(r);
-		cx_timespec_after_ms(&ts, CLOCK_REALTIME, r->health_interval_ms);
+		cx_deadline_ts(CLOCK_REALTIME, r->health_interval_ms, &ts);
 		pthread_mutex_lock(&r->lock);
 		while (!r->health_stop)
 			if (pthread_cond_timedwait(&r->wake, &r->lock, &ts))

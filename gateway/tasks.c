@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "../common/jsonrpc.h"
 #include "../common/log.h"
 #include "../common/mcp.h"
@@ -42,7 +40,7 @@ struct task {
 	struct cx_tasks *owner;
 	struct task *next;              /* the table */
 	bool listed;                    /* in the table */
-	char id[36];                    /* "task-" + 128 random bits, hex */
+	char id[40];                    /* "task-" + 128 random bits, hex (38 with the NUL) */
 	const struct cx_principal *who; /* the creator; lives as long as the server */
 	const struct cx_reg_tool *rt;
 	json_t *rid;                    /* the tools/call's id (new reference) */
@@ -311,18 +309,16 @@ int cx_tasks_start(void *tasks, struct cx_exchange *x, const struct cx_reg_tool 
 {
 	struct cx_tasks *t = tasks;
 	struct task *k = calloc(1, sizeof(*k));
-	unsigned char rnd[16];
 	bool late = rt->tool->flags & CX_TASK_LATE;
 
-	if (!k || RAND_bytes(rnd, sizeof(rnd)) != 1) {
+	if (k)
+		memcpy(k->id, "task-", 5);
+	if (!k || cx_random_hex(k->id + 5, sizeof(k->id) - 5, 16)) {
 		free(k);
 		json_decref(responses);
-		cx_fmt(msg, msglen, "out of memory");
+		cx_fmt(msg, msglen, "out of memory or no randomness for a task id");
 		return -1;
 	}
-	snprintf(k->id, sizeof(k->id), "task-");
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		snprintf(k->id + 5 + 2 * i, 3, "%02x", rnd[i]);
 	cx_session_init(&k->session);
 	snprintf(k->session.version, sizeof(k->session.version), "%s", CX_MCP_STATELESS);
 	k->x.who = x->who;

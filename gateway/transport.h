@@ -24,7 +24,4 @@ unsigned cx_http_port(const struct cx_http *h);
 void cx_http_quiesce(struct cx_http *h);
 void cx_http_stop(struct cx_http *h);
 
-/* True when host (a literal address or "localhost") is a loopback address. */
-bool cx_http_is_loopback(const char *host);
-
 #endif

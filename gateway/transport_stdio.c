@@ -235,7 +235,7 @@ static bool finish(struct stdio_transport *t)
 	t->closing = true;
 	pthread_cond_signal(&t->more);
 	pthread_mutex_unlock(&t->lock);
-	cx_timespec_after_ms(&until, CLOCK_REALTIME, FLUSH_GRACE_S * 1000);
+	cx_deadline_ts(CLOCK_REALTIME, FLUSH_GRACE_S * 1000, &until);
 	rc = pthread_timedjoin_np(t->writer, NULL, &until);
 	if (rc) {
 		cx_warn("stdio: the client has not read its last answers within %d s; leaving "

@@ -98,7 +98,7 @@ static void fx_wait(struct fx *e)
 {
 	struct timespec ts;
 
-	cx_timespec_after_ms(&ts, CLOCK_REALTIME, 5000);
+	cx_deadline_ts(CLOCK_REALTIME, 5000, &ts);
 	pthread_mutex_lock(&e->lock);
 	while (!e->replies && !pthread_cond_timedwait(&e->cond, &e->lock, &ts))
 		;
@@ -319,7 +319,7 @@ static void call_direct(struct fixture *f, const struct cx_principal *who, const
 	pthread_cond_init(&d->cond, NULL);
 	assert_int_equal(cx_dispatch_tool(cx_server_dispatch(f->s), who, name, a, on_done, d), 0);
 	json_decref(a);
-	cx_timespec_after_ms(&ts, CLOCK_REALTIME, 5000);
+	cx_deadline_ts(CLOCK_REALTIME, 5000, &ts);
 	pthread_mutex_lock(&d->lock);
 	while (!d->called && !pthread_cond_timedwait(&d->cond, &d->lock, &ts))
 		;

@@ -1,0 +1,128 @@
+/* What the HTTP transport's files share, and nothing outside them may use: struct cx_http,
+ * struct req (one POST), the header names, and the helpers that queue answers.
+ *
+ *   transport_http.c  routing (the route table), admission (Host, Origin, token), sessions,
+ *                     GET and DELETE, start-up and shutdown; the helpers below
+ *   http_post.c       one POST from its first byte to its answer: defer, send, reply
+ *   http_stream.c     SSE streams, replay, taps, the stream timer, the push sink (its header
+ *                     carries the lock order)
+ *   http_headers.c    pure parsers: addresses, Host, Origin, Accept, Content-Type
+ *   http_stateless.c  the stateless revision's header checks */
+#ifndef CX_HTTP_INTERNAL_H
+#define CX_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "../common/buf.h"
+#include "http_headers.h"
+#include "session.h"
+#include "transport.h"
+
+#define CT_JSON CX_HTTP_CT_JSON
+#define CT_SSE CX_HTTP_CT_SSE
+#define HDR_SESSION "Mcp-Session-Id"
+#define HDR_VERSION "MCP-Protocol-Version"
+
+struct chan;
+
+/* One POST /mcp request, from its first access-handler call to NOTIFY_COMPLETED. */
+struct req {
+	struct cx_exchange x;           /* handed to the server; see req_of() */
+	struct cx_http *h;
+	struct MHD_Connection *conn;
+	struct cx_buf body;
+	size_t discarded;               /* bytes dropped after the body passed the cap */
+	bool overflow;
+	bool sse;                       /* _meta.progressToken: answer as an SSE stream */
+	bool submitted;
+	int fd;                         /* the socket, once deferred */
+	struct cx_session sess;         /* always initialised; released in req_free */
+
+	pthread_mutex_t mu;             /* the fields below are shared with the replying worker */
+	bool deferred;                  /* the connection was suspended to wait for reply() */
+	bool waiting;                   /* suspended in the access handler; the resumer clears */
+	bool replied;
+	bool orphaned;                  /* MHD finished the request first: reply() frees */
+	bool out_oom;
+	char *out;                      /* serialized answer; NULL for 202 */
+	size_t out_len;
+	struct chan *ch;                /* the answer is this stream (a reference) */
+};
+
+struct cx_http {
+	struct cx_server *srv;
+	const struct cx_gw_config *conf;
+	struct MHD_Daemon *d;
+	MHD_socket quiesced;            /* the listen socket after quiesce; closed after stop */
+	unsigned port;
+	char sentinel;                  /* con_cls of requests already answered early */
+	bool push_added;
+
+	atomic_bool stopping;
+	atomic_bool closing;            /* streams end instead of waiting for more */
+	/* Requests that may still suspend or be resumed: from submit until the answer is queued
+	 * (synchronous) or until reply() has resumed the connection. */
+	atomic_long active;
+	atomic_ulong ping_gen;
+	atomic_uint_fast64_t next_chan;
+
+	pthread_mutex_t lock;           /* chans, their refs and taps, the timer */
+	pthread_cond_t wake;
+	pthread_t timer;
+	bool timer_started;
+	bool timer_stop;
+	unsigned push_rr;               /* spreads pushed messages over a session's streams */
+	unsigned long wake_mark;
+	struct chan *chans;             /* newest first */
+};
+
+/* ---- transport_http.c: answers and sessions ---- */
+
+/* A request header's value, or NULL. */
+const char *cx_http_header(struct MHD_Connection *conn, const char *name);
+/* A response with body (len bytes) and, unless NULL, a Content-Type. Takes body (malloc'd)
+ * when must_free, also on failure. NULL on out of memory. */
+struct MHD_Response *cx_http_resp_new(char *body, size_t len, bool must_free, const char *ctype);
+/* Queues r (may be NULL: out of memory, and MHD closes the connection) and drops our
+ * reference. */
+enum MHD_Result cx_http_queue(struct MHD_Connection *conn, unsigned status,
+			      struct MHD_Response *r);
+/* An HTTP error with a JSON-RPC error body echoing id (borrowed; NULL: json null) and carrying
+ * data (stolen; may be NULL); hname/hval: one extra header, or NULL. */
+enum MHD_Result cx_http_send_rpc_error_id(struct MHD_Connection *conn, unsigned status,
+					  json_t *id, int code, const char *msg, json_t *data,
+					  const char *hname, const char *hval);
+/* The same with id null and no data. */
+enum MHD_Result cx_http_send_rpc_error(struct MHD_Connection *conn, unsigned status, int code,
+				       const char *msg, const char *hname, const char *hval);
+/* The same with code -32600 (invalid request) and no extra header. */
+enum MHD_Result cx_http_send_invalid(struct MHD_Connection *conn, unsigned status,
+				     const char *msg);
+/* 400 for an MCP-Protocol-Version header naming no supported version. */
+enum MHD_Result cx_http_send_bad_version(struct MHD_Connection *conn, const char *v);
+/* Opens the session named by Mcp-Session-Id into sess (release it either way). 0, or -1
+ * with the error answer queued in *ret. version is the MCP-Protocol-Version header. */
+int cx_http_open_session(struct cx_http *h, struct MHD_Connection *conn,
+			 const struct cx_principal *who, const char *version,
+			 struct cx_session *sess, enum MHD_Result *ret);
+
+/* ---- http_post.c: POST /mcp ---- */
+
+/* The first access-handler call of a POST: checks Accept, Content-Type and Content-Length,
+ * then sets *con_cls to a new struct req, or queues the refusal. */
+enum MHD_Result cx_http_post_start(struct cx_http *h, struct MHD_Connection *conn,
+				   const struct cx_principal *who, void **con_cls);
+/* Every later call: body bytes, then the submission, then (resumed) the answer. */
+enum MHD_Result cx_http_post_data(struct req *r, const char *data, size_t *size);
+/* MHD completed the request: frees r, or, when a worker still owes its answer, leaves that to
+ * reply(). */
+void cx_http_post_completed(struct req *r);
+
+#endif

@@ -1,0 +1,130 @@
+/* SSE streams (struct chan), the connections carrying them (struct tap), replay buffers, the
+ * stream timer and the push sink. A GET stream, and the answer of a POST whose call sends
+ * messages before its answer (send()), are streams: a queue of numbered events that outlives
+ * the connection carrying it, so a client whose connection broke can resume it with a GET
+ * carrying Last-Event-ID ("<stream>-<seq>"). A tap's content reader suspends its connection
+ * when it has sent everything queued; whoever queues an event resumes it. A timer thread
+ * resumes idle taps every STREAM_PING_S seconds for a keep-alive comment and forgets streams
+ * nobody has carried for STREAM_KEEP_MS.
+ *
+ * Locks, always taken in this order: req.mu (one POST), cx_http.lock (the list of streams,
+ * their reference counts, which tap carries a stream), chan.mu (one stream's events and its
+ * tap's reading state). MHD_resume_connection is called with none held: a suspended
+ * connection cannot complete, so what it points to stays valid until it is resumed, and
+ * clearing the suspended flag under the lock makes exactly one thread the resumer. A function
+ * whose name ends in _locked expects the lock its comment names held; one that returns a
+ * connection leaves resuming it to the caller, after the locks are released. */
+#ifndef CX_HTTP_STREAM_H
+#define CX_HTTP_STREAM_H
+
+#include "http_internal.h"
+
+/* How long a stream nobody carries can still be resumed. */
+#define STREAM_KEEP_MS 30000
+
+/* One queued SSE event: hdr, then json, then "\n\n". */
+struct event {
+	struct event *next;
+	uint64_t seq;
+	char *json;                     /* from cx_json_dumps */
+	size_t json_len;
+	size_t hdr_len;
+	char hdr[80];                   /* "id: <stream>-<seq>\nevent: message\ndata: " */
+};
+
+/* A stream (see the top of this file). Owned by h->chans; freed by the timer or at stop. */
+struct chan {
+	struct chan *prev, *next;       /* h->chans */
+	uint64_t id;
+	char fp[17];                    /* the session's: only its own client may resume it */
+	bool get;                       /* a GET stream: takes the session's pushed messages */
+	bool resumable;                 /* the session negotiated RESUMABLE_VERSION */
+	/* Guarded by h->lock. */
+	unsigned refs;                  /* the list, the tap carrying it, the POST's req */
+	int64_t idle_ms;                /* when refs last fell to the list's alone */
+	/* Changed with h->lock and mu both held; read under either. */
+	struct tap *att;                /* the connection carrying the stream, or NULL */
+	bool attached_once;
+	int64_t detached_ms;            /* when att last became NULL */
+	/* Guarded by mu. */
+	pthread_mutex_t mu;
+	struct event *head, *tail;      /* oldest first */
+	size_t count, bytes;
+	uint64_t seq;                   /* the newest event's; 0 is the priming event */
+	bool final;                     /* nothing more comes: end after the last event */
+	unsigned long wake_mark;        /* h->lock: wake_taps' pass that visited it */
+};
+
+/* One connection carrying a chan: its MHD response's reader state, freed by tap_free. */
+struct tap {
+	struct cx_http *h;
+	struct chan *ch;
+	struct MHD_Connection *conn;
+	int fd;                         /* the connection's socket, -1 if unknown */
+	/* Guarded by ch->mu. */
+	char pre[160];                  /* comments and the priming event, sent first */
+	size_t pre_len, pre_off;
+	struct event *cur;              /* being sent: never evicted meanwhile */
+	size_t off;
+	uint64_t next_seq;              /* the first event not yet started */
+	unsigned long ping_gen;         /* the h->ping_gen already answered with a ping */
+	bool suspended;                 /* suspended by tap_read; the resumer clears it */
+	bool gone;                      /* the client hung up or another tap took over */
+};
+
+bool cx_http_version_resumable(const char *v);
+/* True when the client of a suspended connection (fd; -1: unknown) has closed its end. */
+bool cx_http_peer_gone(int fd);
+
+/* An event for msg (stolen), not yet numbered. NULL on out of memory. */
+struct event *cx_http_event_new(json_t *msg);
+void cx_http_event_free(struct event *ev);
+
+/* A stream of session fp, not yet linked; NULL on out of memory. */
+struct chan *cx_http_chan_new(struct cx_http *h, const char *fp, bool get, bool resumable);
+void cx_http_chan_free(struct chan *ch);
+/* h->lock held: puts ch on h->chans, which holds a reference from then on. */
+void cx_http_chan_link_locked(struct cx_http *h, struct chan *ch);
+/* h->lock held: drops a reference (now: the time, for forgetting it later). */
+void cx_http_chan_unref_locked(struct chan *ch, int64_t now);
+/* ch->mu held: the connection of ch's tap if reading it suspended it, to resume. */
+struct MHD_Connection *cx_http_chan_wake_locked(struct chan *ch);
+/* ch->mu held: numbers ev (stolen) and queues it; a connection to resume, or NULL. */
+struct MHD_Connection *cx_http_chan_append_locked(struct chan *ch, struct event *ev);
+
+/* A tap for conn (reading from event 1), not attached: the caller sets t->ch and its prelude,
+ * then attaches it, or free()s it. NULL on out of memory. */
+struct tap *cx_http_tap_new(struct cx_http *h, struct MHD_Connection *conn, int fd,
+			    struct chan *ch);
+/* What t sends before the events: comment (or NULL), and with priming the priming event. */
+void cx_http_tap_prelude(struct tap *t, const char *comment, bool priming);
+/* h->lock held: t carries ch from now on; a connection to resume (the tap it replaced). */
+struct MHD_Connection *cx_http_tap_attach_locked(struct chan *ch, struct tap *t);
+/* Queues the SSE response t feeds, with Mcp-Session-Id sid unless NULL. From here the
+ * response owns t, also on failure. */
+enum MHD_Result cx_http_queue_stream(struct MHD_Connection *conn, struct tap *t,
+				     const char *sid);
+
+/* Attaches t (new, not attached) to a GET stream of session fp: the stream Last-Event-ID last
+ * names when it is one of the session's and can still give what follows the id, else a new
+ * one. Suspended GET streams of the session whose peer hung up end first. 0; 1 when the
+ * session already has STREAMS_PER_SESSION GET streams carried (nothing changed); -1 on out
+ * of memory. On failure t is the caller's to free. */
+int cx_http_stream_open_get(struct cx_http *h, struct tap *t, const char *fp, bool resumable,
+			    const char *last);
+
+/* Resumes the suspended taps of session fp (NULL: every session). end: the streams take no
+ * more events and end once the queued ones are sent. No lock held. */
+void cx_http_wake_taps(struct cx_http *h, const char *fp, bool end);
+
+/* The stream timer thread: 0, or pthread_create's error number. */
+int cx_http_timer_start(struct cx_http *h);
+/* Stops and joins it (if it started). */
+void cx_http_timer_stop(struct cx_http *h);
+/* Frees every stream; only once MHD has stopped (no tap or request holds one). */
+void cx_http_chans_free(struct cx_http *h);
+
+/* The server's push sink (cx_server_add_push) for a session's own messages. */
+int cx_http_on_push(void *ctx, const char *fp, json_t *msg);
+
+#endif

@@ -1,0 +1,841 @@
+/* The HTTP transport's pure parsers, as a client and an operator meet them: which Host and
+ * Origin values get past DNS-rebinding protection, which --listen values start the gateway,
+ * which Accept and Content-Type headers a POST needs, and how Base64 in a mirrored header of
+ * the stateless revision is read. Each failure path here is an answer a client gets (403,
+ * 406, 415, 400) or a gateway that refuses to start. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "../../common/util.h"
+#include "../../common/jsonrpc.h"
+#include "../../gateway/http_headers.h"
+#include "../../gateway/http_stateless.h"
+#include "../../gateway/methods.h"
+
+/* ---- loopback ---- */
+
+static void test_loopback_names_and_addresses(void **state)
+{
+	(void)state;
+	assert_true(cx_http_is_loopback("127.0.0.1"));
+	assert_true(cx_http_is_loopback("127.255.3.4"));
+	assert_true(cx_http_is_loopback("::1"));
+	assert_true(cx_http_is_loopback("[::1]"));
+	assert_true(cx_http_is_loopback("localhost"));
+	assert_true(cx_http_is_loopback("LocalHost"));
+	assert_true(cx_http_is_loopback("::ffff:127.0.0.1"));
+}
+
+static void test_not_loopback(void **state)
+{
+	(void)state;
+	assert_false(cx_http_is_loopback(NULL));
+	assert_false(cx_http_is_loopback(""));
+	assert_false(cx_http_is_loopback("128.0.0.1"));
+	assert_false(cx_http_is_loopback("10.0.0.1"));
+	assert_false(cx_http_is_loopback("0.0.0.0"));
+	assert_false(cx_http_is_loopback("::"));
+	assert_false(cx_http_is_loopback("[::2]"));
+	assert_false(cx_http_is_loopback("::ffff:10.0.0.1"));
+	/* A name that merely starts like a loopback one resolves anywhere. */
+	assert_false(cx_http_is_loopback("localhost.evil.example"));
+	assert_false(cx_http_is_loopback("127.0.0.1.evil.example"));
+	assert_false(cx_http_is_loopback("[127.0.0.1"));
+	assert_false(cx_http_is_loopback("[]"));
+	assert_false(cx_http_is_loopback("127.0.0.1:8080"));
+}
+
+/* ---- host:port ---- */
+
+static void expect_split(const char *v, const char *name, size_t hostlen, long port)
+{
+	char got[64];
+	size_t hl = 99;
+	long p = 99;
+
+	assert_true(cx_http_split_hostport(v, got, sizeof(got), &hl, &p));
+	assert_string_equal(got, name);
+	assert_int_equal(hl, hostlen);
+	assert_int_equal(p, port);
+}
+
+static void expect_no_split(const char *v)
+{
+	char got[64];
+	size_t hl;
+	long p;
+
+	if (cx_http_split_hostport(v, got, sizeof(got), &hl, &p))
+		fail_msg("'%s' was split into '%s' port %ld", v ? v : "(null)", got, p);
+}
+
+static void test_split_hostport(void **state)
+{
+	(void)state;
+	expect_split("127.0.0.1:8080", "127.0.0.1", 9, 8080);
+	expect_split("[::1]:8080", "::1", 5, 8080);
+	expect_split("cortex.internal:443", "cortex.internal", 15, 443);
+	expect_split("cortex.internal", "cortex.internal", 15, -1);
+	expect_split("[::1]", "::1", 5, -1);
+	expect_split("h:0", "h", 1, 0);
+	expect_split("h:65535", "h", 1, 65535);
+	/* Up to five digits pass the splitter; the range is the caller's (see listen). */
+	expect_split("h:65536", "h", 1, 65536);
+	expect_split("h:99999", "h", 1, 99999);
+	expect_split("h:00080", "h", 1, 80);
+}
+
+static void test_split_hostport_refuses_junk(void **state)
+{
+	char small[4];
+	size_t hl;
+	long p;
+
+	(void)state;
+	expect_no_split(NULL);
+	expect_no_split("");
+	expect_no_split(":8080");
+	expect_no_split("[]:8080");
+	expect_no_split("h:");
+	expect_no_split("h:123456");
+	expect_no_split("h:80x");
+	expect_no_split("h:-1");
+	expect_no_split("h:+80");
+	expect_no_split("h: 80");
+	expect_no_split("h:80:81");
+	expect_no_split("::1");
+	expect_no_split("::1:8080");
+	expect_no_split("[::1");
+	expect_no_split("[::1]8080");
+	expect_no_split("[::1]:");
+	expect_no_split("[::1]:80]");
+	/* A name that does not fit the buffer is refused, not cut. */
+	assert_false(cx_http_split_hostport("abcd:80", small, sizeof(small), &hl, &p));
+	assert_true(cx_http_split_hostport("abc:80", small, sizeof(small), &hl, &p));
+}
+
+static void expect_listen(const char *listen, int family, const char *addr, unsigned port)
+{
+	struct sockaddr_storage ss;
+	struct cx_err err = {0};
+	char host[64], text[INET6_ADDRSTRLEN];
+	bool v6 = !(family == AF_INET6);
+
+	if (cx_http_parse_listen(listen, &ss, &v6, host, sizeof(host), &err))
+		fail_msg("'%s' refused: %s", listen, err.msg);
+	assert_int_equal(ss.ss_family, family);
+	assert_int_equal(v6, family == AF_INET6);
+	if (family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+
+		assert_int_equal(ntohs(s6->sin6_port), port);
+		assert_non_null(inet_ntop(AF_INET6, &s6->sin6_addr, text, sizeof(text)));
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+
+		assert_int_equal(ntohs(s4->sin_port), port);
+		assert_non_null(inet_ntop(AF_INET, &s4->sin_addr, text, sizeof(text)));
+	}
+	assert_string_equal(text, addr);
+}
+
+static void expect_bad_listen(const char *listen)
+{
+	struct sockaddr_storage ss;
+	struct cx_err err = {0};
+	char host[64];
+	bool v6;
+
+	if (!cx_http_parse_listen(listen, &ss, &v6, host, sizeof(host), &err))
+		fail_msg("'%s' was accepted as a listen address", listen ? listen : "(null)");
+	/* The operator is told what was wrong and what to write instead. */
+	assert_non_null(strstr(err.msg, listen ? "invalid listen address" : "no listen address"));
+	if (listen)
+		assert_non_null(strstr(err.msg, "127.0.0.1:8080"));
+}
+
+static void test_parse_listen(void **state)
+{
+	(void)state;
+	expect_listen("127.0.0.1:8080", AF_INET, "127.0.0.1", 8080);
+	expect_listen("0.0.0.0:0", AF_INET, "0.0.0.0", 0);
+	expect_listen("localhost:65535", AF_INET, "127.0.0.1", 65535);
+	expect_listen("[::1]:8080", AF_INET6, "::1", 8080);
+	expect_listen("[::]:9", AF_INET6, "::", 9);
+}
+
+static void test_parse_listen_refuses(void **state)
+{
+	(void)state;
+	expect_bad_listen(NULL);
+	expect_bad_listen("");
+	expect_bad_listen("127.0.0.1");
+	expect_bad_listen("127.0.0.1:");
+	expect_bad_listen("127.0.0.1:65536");
+	expect_bad_listen("127.0.0.1:99999");
+	expect_bad_listen("127.0.0.1:8080x");
+	expect_bad_listen("127.0.0.1:80:80");
+	expect_bad_listen(":8080");
+	expect_bad_listen("::1:8080");
+	expect_bad_listen("[::1]");
+	expect_bad_listen("[127.0.0.1]:8080");
+	expect_bad_listen("[localhost]:8080");
+	expect_bad_listen("cortex.internal:8080");
+	expect_bad_listen("::1]:8080");
+	expect_bad_listen("256.0.0.1:80");
+}
+
+/* ---- Host and Origin ---- */
+
+static void test_host_allowed(void **state)
+{
+	char *allowed[] = {"cortex.internal:8080", "api.example", NULL};
+
+	(void)state;
+	assert_true(cx_http_host_allowed("127.0.0.1:8080", NULL));
+	assert_true(cx_http_host_allowed("localhost", NULL));
+	assert_true(cx_http_host_allowed("[::1]:8080", NULL));
+	assert_true(cx_http_host_allowed("cortex.internal:8080", allowed));
+	assert_true(cx_http_host_allowed("CORTEX.internal:8080", allowed));
+	/* An entry without a port allows the host on any port. */
+	assert_true(cx_http_host_allowed("api.example", allowed));
+	assert_true(cx_http_host_allowed("api.example:443", allowed));
+}
+
+static void test_host_refused(void **state)
+{
+	char *allowed[] = {"cortex.internal:8080", NULL};
+
+	(void)state;
+	/* DNS rebinding: a page on evil.example resolving to 127.0.0.1 still says its name. */
+	assert_false(cx_http_host_allowed("evil.example", NULL));
+	assert_false(cx_http_host_allowed("evil.example:8080", allowed));
+	assert_false(cx_http_host_allowed(NULL, allowed));
+	assert_false(cx_http_host_allowed("", allowed));
+	/* An entry with a port allows that port only. */
+	assert_false(cx_http_host_allowed("cortex.internal:9090", allowed));
+	assert_false(cx_http_host_allowed("cortex.internal", allowed));
+	assert_false(cx_http_host_allowed("localhost.evil.example", NULL));
+	assert_false(cx_http_host_allowed("127.0.0.1:80:80", NULL));
+	assert_false(cx_http_host_allowed("10.0.0.5:8080", NULL));
+}
+
+static void test_origin_allowed(void **state)
+{
+	char *allowed[] = {"https://app.example", NULL};
+
+	(void)state;
+	assert_true(cx_http_origin_allowed("http://localhost:3000", NULL));
+	assert_true(cx_http_origin_allowed("https://127.0.0.1", NULL));
+	assert_true(cx_http_origin_allowed("HTTP://[::1]:8080", NULL));
+	assert_true(cx_http_origin_allowed("https://app.example", allowed));
+	assert_true(cx_http_origin_allowed("HTTPS://APP.example", allowed));
+}
+
+static void test_origin_refused(void **state)
+{
+	char *allowed[] = {"https://app.example", NULL};
+
+	(void)state;
+	assert_false(cx_http_origin_allowed("https://evil.example", allowed));
+	assert_false(cx_http_origin_allowed("http://app.example", allowed));
+	assert_false(cx_http_origin_allowed("https://app.example:8443", allowed));
+	assert_false(cx_http_origin_allowed("null", NULL));
+	assert_false(cx_http_origin_allowed("", NULL));
+	assert_false(cx_http_origin_allowed("ftp://localhost", NULL));
+	assert_false(cx_http_origin_allowed("localhost", NULL));
+	/* A path after the authority is not an origin. */
+	assert_false(cx_http_origin_allowed("http://localhost/x", NULL));
+	assert_false(cx_http_origin_allowed("http://localhost.evil.example", NULL));
+}
+
+/* ---- Accept and Content-Type ---- */
+
+static void expect_accept(const char *accept, bool json, bool sse)
+{
+	bool j = !json, s = !sse;
+
+	cx_http_parse_accept(accept, &j, &s);
+	if (j != json || s != sse)
+		fail_msg("Accept '%s': json %d sse %d, want %d %d", accept ? accept : "(null)", j,
+			 s, json, sse);
+}
+
+static void test_accept(void **state)
+{
+	(void)state;
+	expect_accept(NULL, false, false);
+	expect_accept("", false, false);
+	expect_accept("application/json", true, false);
+	expect_accept("text/event-stream", false, true);
+	expect_accept("application/json, text/event-stream", true, true);
+	expect_accept("text/event-stream,application/json", true, true);
+	expect_accept("*/*", true, true);
+	expect_accept("application/*", true, false);
+	expect_accept("text/*", false, true);
+	expect_accept("Application/JSON, TEXT/Event-Stream", true, true);
+	expect_accept("application/json;charset=utf-8 , text/event-stream; q=0.5", true, true);
+	expect_accept("text/html, image/png", false, false);
+	expect_accept("application/jsonx, text/event-streams", false, false);
+}
+
+static void test_accept_q_zero_refuses(void **state)
+{
+	(void)state;
+	expect_accept("application/json;q=0, text/event-stream", false, true);
+	expect_accept("application/json; q=0.000, text/event-stream", false, true);
+	expect_accept("application/json, text/event-stream;Q=0", true, false);
+	expect_accept("*/*;q=0", false, false);
+	expect_accept("application/json;q=0;level=1, text/event-stream", false, true);
+	expect_accept("application/json; q=0 , text/event-stream", false, true);
+	expect_accept("application/json;q=0\t;level=1, text/event-stream", false, true);
+	/* q=0 must be the whole value: q=0x is not a refusal (nor a valid weight). */
+	expect_accept("application/json;q=0x, text/event-stream", true, true);
+	/* q=0.1 and q=1 are preferences, not refusals. */
+	expect_accept("application/json;q=0.1, text/event-stream;q=1", true, true);
+	expect_accept("application/json;q=0.01", true, false);
+}
+
+static void test_content_type(void **state)
+{
+	(void)state;
+	assert_true(cx_http_content_type_is_json("application/json"));
+	assert_true(cx_http_content_type_is_json("application/json; charset=utf-8"));
+	assert_true(cx_http_content_type_is_json(" Application/Json ;charset=UTF-8"));
+	assert_false(cx_http_content_type_is_json(NULL));
+	assert_false(cx_http_content_type_is_json(""));
+	assert_false(cx_http_content_type_is_json("text/plain"));
+	assert_false(cx_http_content_type_is_json("application/json-seq"));
+	assert_false(cx_http_content_type_is_json("application/x-www-form-urlencoded"));
+	assert_false(cx_http_content_type_is_json("application/json, text/plain"));
+}
+
+static void test_method_listed(void **state)
+{
+	(void)state;
+	assert_true(cx_http_method_listed("GET, POST, DELETE", "GET"));
+	assert_true(cx_http_method_listed("GET, POST, DELETE", "POST"));
+	assert_true(cx_http_method_listed("GET, POST, DELETE", "DELETE"));
+	assert_true(cx_http_method_listed("GET,HEAD", "HEAD"));
+	assert_false(cx_http_method_listed("GET, POST, DELETE", "PUT"));
+	assert_false(cx_http_method_listed("GET, POST, DELETE", "get"));
+	assert_false(cx_http_method_listed("GET, POST, DELETE", "GE"));
+	assert_false(cx_http_method_listed("GET, POST, DELETE", "POST, DELETE"));
+	assert_false(cx_http_method_listed("GET, HEAD", ""));
+	assert_false(cx_http_method_listed("", "GET"));
+}
+
+/* ---- the stateless revision's headers ---- */
+
+/* A request's headers as a table: names compare case-insensitively, as in HTTP. */
+struct hdr_table {
+	const char *const *kv;          /* name, value, ..., NULL */
+};
+
+static const char *table_get(void *ctx, const char *name)
+{
+	const struct hdr_table *t = ctx;
+
+	for (const char *const *p = t->kv; *p; p += 2) {
+		if (!strcasecmp(p[0], name))
+			return p[1];
+	}
+	return NULL;
+}
+
+static json_t *parse(const char *text)
+{
+	json_error_t je;
+	json_t *v = json_loads(text, JSON_DECODE_ANY, &je);
+
+	if (!v)
+		fail_msg("bad test JSON: %s", je.text);
+	return v;
+}
+
+static void test_which_posts_are_stateless(void **state)
+{
+	(void)state;
+	assert_true(cx_http_is_stateless("2026-07-28", NULL, false));
+	assert_true(cx_http_is_stateless("2026-07-28", "", false));
+	assert_true(cx_http_is_stateless("2026-07-28", NULL, true));
+	/* An unknown version is the server's to answer with -32022... */
+	assert_true(cx_http_is_stateless("2099-01-01", NULL, false));
+	/* ...except in an initialize, which is an older client's: refused with 400 as before. */
+	assert_false(cx_http_is_stateless("2099-01-01", NULL, true));
+	assert_false(cx_http_is_stateless(NULL, NULL, false));
+	assert_false(cx_http_is_stateless("2025-11-25", NULL, false));
+	assert_false(cx_http_is_stateless("2025-03-26", NULL, true));
+	assert_false(cx_http_is_stateless("2026-07-28", "c1.abc", false));
+
+	assert_true(cx_http_stateless_stream_request("2026-07-28", NULL));
+	assert_true(cx_http_stateless_stream_request("2026-07-28", ""));
+	assert_false(cx_http_stateless_stream_request("2026-07-28", "c1.abc"));
+	assert_false(cx_http_stateless_stream_request("2025-11-25", NULL));
+	assert_false(cx_http_stateless_stream_request("2099-01-01", NULL));
+	assert_false(cx_http_stateless_stream_request(NULL, NULL));
+}
+
+/* The member the stateless revision's Mcp-Name header must repeat comes from the method
+ * table, the same row that routes the method. */
+static void test_name_member(void **state)
+{
+	(void)state;
+	assert_string_equal(cx_method_name_member("tools/call"), "name");
+	assert_string_equal(cx_method_name_member("prompts/get"), "name");
+	assert_string_equal(cx_method_name_member("resources/read"), "uri");
+	assert_string_equal(cx_method_name_member("tasks/get"), "taskId");
+	assert_string_equal(cx_method_name_member("tasks/update"), "taskId");
+	assert_string_equal(cx_method_name_member("tasks/cancel"), "taskId");
+	assert_null(cx_method_name_member("tools/list"));
+	assert_null(cx_method_name_member("server/discover"));
+	assert_null(cx_method_name_member("Tools/Call"));
+}
+
+static void expect_decoded(const char *v, const char *want, size_t want_len, bool copied)
+{
+	const char *out;
+	size_t len;
+	char *buf;
+
+	assert_int_equal(cx_http_header_value_decode(v, strlen(v), &buf, &out, &len), 0);
+	assert_int_equal(len, want_len);
+	assert_memory_equal(out, want, want_len);
+	if (copied)
+		assert_ptr_equal(out, buf);
+	else
+		assert_null(buf);
+	free(buf);
+}
+
+static void test_header_value_decode(void **state)
+{
+	const char *out = NULL;
+	size_t len;
+	char *buf = (char *)"x";
+
+	(void)state;
+	expect_decoded("plain value", "plain value", 11, false);
+	expect_decoded("=?base64?aGVsbG8=?=", "hello", 5, true);
+	/* Bytes a header cannot carry as they are: a newline, a NUL, UTF-8. */
+	expect_decoded("=?base64?YQpiAGM=?=", "a\nb\0c", 5, true);
+	expect_decoded("=?base64?w6k=?=", "\xc3\xa9", 2, true);
+	expect_decoded("=?base64?" "?=", "", 0, true);
+	/* Not a wrapper at all: taken literally. */
+	expect_decoded("=?base64?", "=?base64?", 9, false);
+	expect_decoded("=?BASE64?aGVsbG8=?=", "=?BASE64?aGVsbG8=?=", 19, false);
+
+	/* A wrapper around anything but padded standard Base64 is refused, not taken
+	 * literally: the client meant it to be decoded. */
+	assert_int_equal(cx_http_header_value_decode("=?base64?aGVsbG8?=", 18, &buf, &out, &len),
+			 -1);
+	assert_null(buf);
+	assert_int_equal(cx_http_header_value_decode("=?base64?aGV sbG8=?=", 20, &buf, &out,
+						     &len), -1);
+	assert_int_equal(cx_http_header_value_decode("=?base64?aGVsbG8_?=", 19, &buf, &out,
+						     &len), -1);
+}
+
+static void test_arg_matches(void **state)
+{
+	json_t *s = json_string("Hello"), *t = json_true(), *f = json_false();
+	json_t *i = json_integer(42), *r = json_real(0.5), *n = json_null();
+	json_t *nul = json_stringn("a\0b", 3);
+
+	(void)state;
+	assert_true(cx_http_arg_matches(s, "Hello", 5));
+	assert_false(cx_http_arg_matches(s, "hello", 5));
+	assert_false(cx_http_arg_matches(s, "Hello ", 6));
+	assert_false(cx_http_arg_matches(s, "Hell", 4));
+	assert_true(cx_http_arg_matches(nul, "a\0b", 3));
+	assert_false(cx_http_arg_matches(nul, "a", 1));
+	assert_true(cx_http_arg_matches(t, "true", 4));
+	assert_false(cx_http_arg_matches(t, "True", 4));
+	assert_false(cx_http_arg_matches(t, "1", 1));
+	assert_true(cx_http_arg_matches(f, "false", 5));
+	assert_false(cx_http_arg_matches(f, "true", 4));
+	assert_true(cx_http_arg_matches(i, "42", 2));
+	assert_true(cx_http_arg_matches(i, "42.0", 4));
+	assert_true(cx_http_arg_matches(i, "4.2e1", 5));
+	assert_false(cx_http_arg_matches(i, "43", 2));
+	assert_false(cx_http_arg_matches(i, "0x2a", 4));
+	assert_false(cx_http_arg_matches(i, " 42", 3));
+	assert_false(cx_http_arg_matches(i, "", 0));
+	assert_false(cx_http_arg_matches(i, "42abc", 2 + 3));
+	/* Only the first len bytes count: a header value is not NUL-terminated where it ends. */
+	assert_true(cx_http_arg_matches(i, "42abc", 2));
+	assert_true(cx_http_arg_matches(r, ".5", 2));
+	assert_true(cx_http_arg_matches(r, "5e-1", 4));
+	assert_false(cx_http_arg_matches(n, "0", 1));
+	assert_false(cx_http_arg_matches(n, "null", 4));
+	json_decref(s);
+	json_decref(t);
+	json_decref(f);
+	json_decref(i);
+	json_decref(r);
+	json_decref(n);
+	json_decref(nul);
+}
+
+static void test_header_token(void **state)
+{
+	char long_name[130];
+
+	(void)state;
+	assert_true(cx_http_header_token("Region"));
+	assert_true(cx_http_header_token("X-Tenant_Id.v2"));
+	assert_false(cx_http_header_token(""));
+	assert_false(cx_http_header_token("Two Words"));
+	assert_false(cx_http_header_token("Colon:"));
+	assert_false(cx_http_header_token("Line\nBreak"));
+	memset(long_name, 'a', 128);
+	long_name[128] = '\0';
+	assert_true(cx_http_header_token(long_name));
+	long_name[128] = 'a';
+	long_name[129] = '\0';
+	assert_false(cx_http_header_token(long_name));
+}
+
+#define TOOL_DEF "{\"name\": \"t\", \"inputSchema\": {\"type\": \"object\", \"properties\": {" \
+	"\"region\": {\"type\": \"string\", \"x-mcp-header\": \"Region\"}," \
+	"\"count\": {\"type\": \"integer\", \"x-mcp-header\": \"Count\"}," \
+	"\"bad\": {\"type\": \"string\", \"x-mcp-header\": \"Not A Token\"}," \
+	"\"body\": {\"type\": \"string\"}}}}"
+
+/* check_param_headers for args (JSON) against headers kv; the message on failure in msg. */
+static int params_check(const char *args, const char *const *kv, char *msg, size_t msglen)
+{
+	struct hdr_table t = {kv};
+	const struct cx_http_hdrs hd = {table_get, &t};
+	json_t *def = parse(TOOL_DEF), *a = parse(args);
+	int rc;
+
+	msg[0] = '\0';
+	rc = cx_http_check_param_headers(def, a, &hd, msg, msglen);
+	json_decref(def);
+	json_decref(a);
+	return rc;
+}
+
+static void test_param_headers(void **state)
+{
+	const char *both[] = {"mcp-param-region", " eu-west-1\t", "Mcp-Param-Count", "3", NULL};
+	const char *b64[] = {"Mcp-Param-Region", "=?base64?ZXUtd2VzdC0x?=", NULL};
+	const char *none[] = {NULL};
+	char msg[200];
+
+	(void)state;
+	assert_int_equal(params_check("{\"region\": \"eu-west-1\", \"count\": 3}", both, msg,
+				      sizeof(msg)), 0);
+	assert_int_equal(params_check("{\"region\": \"eu-west-1\"}", b64, msg, sizeof(msg)), 0);
+	/* Arguments without an annotation, with a malformed one, or null need no header. */
+	assert_int_equal(params_check("{\"body\": \"x\", \"bad\": \"y\", \"region\": null}", none,
+				      msg, sizeof(msg)), 0);
+	assert_int_equal(params_check("{}", none, msg, sizeof(msg)), 0);
+	assert_int_equal(params_check("[\"region\"]", none, msg, sizeof(msg)), 0);
+
+	assert_int_equal(params_check("{\"region\": \"eu-west-1\"}", none, msg, sizeof(msg)), -1);
+	assert_string_equal(msg, "header mismatch: missing Mcp-Param-Region header (it must "
+				 "repeat arguments.region)");
+	assert_int_equal(params_check("{\"region\": \"us-east-1\"}", b64, msg, sizeof(msg)), -1);
+	assert_string_equal(msg, "header mismatch: Mcp-Param-Region does not match "
+				 "arguments.region");
+	assert_int_equal(params_check("{\"region\": \"eu-west-1\", \"count\": 4}", both, msg,
+				      sizeof(msg)), -1);
+	assert_string_equal(msg, "header mismatch: Mcp-Param-Count does not match arguments.count");
+	{
+		const char *broken[] = {"Mcp-Param-Region", "=?base64?ZXUtd2VzdC0x?=x", NULL};
+		const char *bad64[] = {"Mcp-Param-Region", "=?base64?ZXUtd2VzdC0?=", NULL};
+
+		/* Not a wrapper (it does not end with ?=): compared literally, and differs. */
+		assert_int_equal(params_check("{\"region\": \"eu-west-1\"}", broken, msg,
+					      sizeof(msg)), -1);
+		assert_non_null(strstr(msg, "does not match"));
+		assert_int_equal(params_check("{\"region\": \"eu-west-1\"}", bad64, msg,
+					      sizeof(msg)), -1);
+		assert_string_equal(msg, "header mismatch: Mcp-Param-Region is not valid Base64 "
+					 "inside =?base64?...?=");
+	}
+}
+
+/* check_mirrored_headers for body (JSON) against headers kv (no server: not tools/call). */
+static int mirrored_check(const char *body, const char *const *kv, char *msg, size_t msglen)
+{
+	struct hdr_table t = {kv};
+	const struct cx_http_hdrs hd = {table_get, &t};
+	json_t *m = parse(body);
+	int rc;
+
+	msg[0] = '\0';
+	rc = cx_http_check_mirrored_headers(m, NULL, &hd, msg, msglen);
+	json_decref(m);
+	return rc;
+}
+
+#define PROMPT_GET "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"prompts/get\", " \
+	"\"params\": {\"name\": \"greet\"}}"
+
+static void test_mirrored_headers(void **state)
+{
+	const char *ok[] = {"Mcp-Method", "prompts/get", "Mcp-Name", "greet", NULL};
+	const char *blanks[] = {"mcp-method", "  prompts/get ", "MCP-NAME", "\tgreet", NULL};
+	const char *b64[] = {"Mcp-Method", "prompts/get", "Mcp-Name", "=?base64?Z3JlZXQ=?=", NULL};
+	const char *method_only[] = {"Mcp-Method", "prompts/get", NULL};
+	const char *list[] = {"Mcp-Method", "tools/list", NULL};
+	const char *read[] = {"Mcp-Method", "resources/read", "Mcp-Name", "file:///a b", NULL};
+	const char *none[] = {NULL};
+	char msg[200];
+
+	(void)state;
+	assert_int_equal(mirrored_check(PROMPT_GET, ok, msg, sizeof(msg)), 0);
+	assert_int_equal(mirrored_check(PROMPT_GET, blanks, msg, sizeof(msg)), 0);
+	assert_int_equal(mirrored_check(PROMPT_GET, b64, msg, sizeof(msg)), 0);
+	assert_int_equal(mirrored_check("{\"jsonrpc\": \"2.0\", \"id\": 2, \"method\": "
+					"\"tools/list\"}", list, msg, sizeof(msg)), 0);
+	assert_int_equal(mirrored_check("{\"jsonrpc\": \"2.0\", \"id\": 3, \"method\": "
+					"\"resources/read\", \"params\": {\"uri\": "
+					"\"file:///a b\"}}", read, msg, sizeof(msg)), 0);
+	/* A response to the server carries no method to mirror. */
+	assert_int_equal(mirrored_check("{\"jsonrpc\": \"2.0\", \"id\": \"cortex-1\", "
+					"\"result\": {}}", none, msg, sizeof(msg)), 0);
+	/* No name in the body: nothing for Mcp-Name to repeat. */
+	assert_int_equal(mirrored_check("{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": "
+					"\"prompts/get\", \"params\": {}}", method_only, msg,
+					sizeof(msg)), 0);
+}
+
+static void test_mirrored_headers_refused(void **state)
+{
+	const char *wrong_method[] = {"Mcp-Method", "prompts/list", "Mcp-Name", "greet", NULL};
+	const char *case_method[] = {"Mcp-Method", "Prompts/Get", "Mcp-Name", "greet", NULL};
+	const char *wrong_name[] = {"Mcp-Method", "prompts/get", "Mcp-Name", "Greet", NULL};
+	const char *bad_b64[] = {"Mcp-Method", "prompts/get", "Mcp-Name", "=?base64?Z3JlZXQ?=",
+				 NULL};
+	const char *method_only[] = {"Mcp-Method", "prompts/get", NULL};
+	const char *none[] = {NULL};
+	char msg[200];
+
+	(void)state;
+	assert_int_equal(mirrored_check(PROMPT_GET, none, msg, sizeof(msg)), -1);
+	assert_string_equal(msg, "header mismatch: missing Mcp-Method header (it must repeat the "
+				 "method, 'prompts/get')");
+	assert_int_equal(mirrored_check(PROMPT_GET, wrong_method, msg, sizeof(msg)), -1);
+	assert_string_equal(msg, "header mismatch: Mcp-Method does not match the method "
+				 "'prompts/get'");
+	/* Values compare exactly. */
+	assert_int_equal(mirrored_check(PROMPT_GET, case_method, msg, sizeof(msg)), -1);
+	assert_int_equal(mirrored_check(PROMPT_GET, method_only, msg, sizeof(msg)), -1);
+	assert_string_equal(msg, "header mismatch: missing Mcp-Name header (it must repeat "
+				 "params.name)");
+	assert_int_equal(mirrored_check(PROMPT_GET, wrong_name, msg, sizeof(msg)), -1);
+	assert_string_equal(msg, "header mismatch: Mcp-Name does not match params.name");
+	assert_int_equal(mirrored_check(PROMPT_GET, bad_b64, msg, sizeof(msg)), -1);
+	assert_string_equal(msg, "header mismatch: Mcp-Name does not match params.name");
+}
+
+/* cx_http_stateless_check for body with version and the headers kv. */
+static int stateless_check(const char *body, const char *version, const char *const *kv,
+			   struct cx_http_refusal *no)
+{
+	struct hdr_table t = {kv};
+	const struct cx_http_hdrs hd = {table_get, &t};
+	json_t *m = parse(body);
+	int rc = cx_http_stateless_check(m, version, 16, NULL, &hd, no);
+
+	json_decref(m);
+	return rc;
+}
+
+static void test_stateless_check(void **state)
+{
+	const char *ok[] = {"Mcp-Method", "prompts/get", "Mcp-Name", "greet", NULL};
+	const char *none[] = {NULL};
+	struct cx_http_refusal no;
+
+	(void)state;
+	assert_int_equal(stateless_check(PROMPT_GET, "2026-07-28", ok, &no), 0);
+	/* A version the server does not know, short enough to be one, is the server's to
+	 * answer (-32022 with what it supports). */
+	assert_int_equal(stateless_check(PROMPT_GET, "2099-01-01", ok, &no), 0);
+
+	assert_int_equal(stateless_check("[" PROMPT_GET "]", "2026-07-28", ok, &no), -1);
+	assert_int_equal(no.code, CX_RPC_INVALID_REQUEST);
+	assert_non_null(strstr(no.msg, "no JSON-RPC batches"));
+	assert_null(no.data);
+	assert_int_equal(stateless_check("\"text\"", "2026-07-28", ok, &no), -1);
+	assert_int_equal(no.code, CX_RPC_INVALID_REQUEST);
+	assert_string_equal(no.msg, "invalid request: the body must be a JSON-RPC object");
+
+	assert_int_equal(stateless_check(PROMPT_GET, "2026-07-28", none, &no), -1);
+	assert_int_equal(no.code, CX_RPC_HEADER_MISMATCH);
+	assert_non_null(strstr(no.msg, "missing Mcp-Method"));
+	assert_null(no.data);
+}
+
+static void test_stateless_check_long_version(void **state)
+{
+	const char *ok[] = {"Mcp-Method", "prompts/get", "Mcp-Name", "greet", NULL};
+	const char *v = "2026-07-28-and-more";
+	struct cx_http_refusal no;
+	char body[256];
+
+	(void)state;
+	/* The same over-long version in the header and _meta: unsupported, as the server
+	 * would say, with what is supported and what was asked. */
+	snprintf(body, sizeof(body), "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": "
+		 "\"prompts/get\", \"params\": {\"name\": \"greet\", \"_meta\": {"
+		 "\"io.modelcontextprotocol/protocolVersion\": \"%s\"}}}", v);
+	assert_int_equal(stateless_check(body, v, ok, &no), -1);
+	assert_int_equal(no.code, CX_RPC_UNSUPPORTED_VERSION);
+	assert_string_equal(no.msg, "Unsupported protocol version");
+	assert_non_null(no.data);
+	assert_string_equal(json_string_value(json_object_get(no.data, "requested")), v);
+	assert_string_equal(json_string_value(json_array_get(
+		json_object_get(no.data, "supported"), 0)), "2026-07-28");
+	json_decref(no.data);
+	/* Different from _meta: a header mismatch. */
+	assert_int_equal(stateless_check(PROMPT_GET, v, ok, &no), -1);
+	assert_int_equal(no.code, CX_RPC_HEADER_MISMATCH);
+	assert_string_equal(no.msg,
+			    "MCP-Protocol-Version header does not match _meta protocolVersion");
+	assert_null(no.data);
+}
+
+/* ---- common/util helpers the transport uses ---- */
+
+static void expect_b64(const char *in, const char *want, long want_len)
+{
+	unsigned char out[64];
+	long n = cx_b64_decode(in, strlen(in), out, sizeof(out));
+
+	assert_int_equal(n, want_len);
+	assert_memory_equal(out, want, (size_t)want_len);
+}
+
+static void test_b64_decode(void **state)
+{
+	(void)state;
+	expect_b64("", "", 0);
+	expect_b64("Zg==", "f", 1);
+	expect_b64("Zm8=", "fo", 2);
+	expect_b64("Zm9v", "foo", 3);
+	expect_b64("Zm9vYmFy", "foobar", 6);
+	/* The standard alphabet: '+' and '/' (base64url would have '-' and '_'). */
+	expect_b64("+/+/", "\xfb\xff\xbf", 3);
+	expect_b64("AA==", "\0", 1);
+}
+
+static void test_b64_decode_refuses(void **state)
+{
+	unsigned char out[64];
+	const char *bad[] = {
+		"Zg",       /* padding missing */
+		"Zg=",      /* length not a multiple of 4 */
+		"Zm9v\n",   /* a blank, at the end, the start or inside */
+		" Zm9v",
+		"Zm 9",
+		"Zm9vYmE ",
+		"Zm9v\tZg=",
+		"    Zm9v", /* blanks OpenSSL's decoder alone would skip */
+		"Zm9v    ",
+		"\t\t\t\tZm9v",
+		"Zm9v-A==", /* base64url's alphabet */
+		"Zm9v_A==",
+		"Z===",     /* three '=' */
+		"====",
+		"Zg==Zg==", /* padding inside */
+		"Zm9*",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (cx_b64_decode(bad[i], strlen(bad[i]), out, sizeof(out)) != -1)
+			fail_msg("'%s' decoded", bad[i]);
+	}
+	/* out must hold len / 4 * 3 bytes, padding included. */
+	assert_int_equal(cx_b64_decode("Zm9vYmFy", 8, out, 5), -1);
+	assert_int_equal(cx_b64_decode("Zm9vYg==", 8, out, 6), 4);
+}
+
+static void test_deadline_ts(void **state)
+{
+	struct timespec now, ts;
+	int64_t diff_ms;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	cx_deadline_ts(CLOCK_MONOTONIC, 1999, &ts);
+	assert_true(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+	diff_ms = (int64_t)(ts.tv_sec - now.tv_sec) * 1000 + (ts.tv_nsec - now.tv_nsec) / 1000000;
+	assert_true(diff_ms >= 1999 && diff_ms < 2999);
+	/* A deadline already past is now, not a time in the past. */
+	cx_deadline_ts(CLOCK_MONOTONIC, -5000, &ts);
+	assert_true(ts.tv_sec > now.tv_sec || (ts.tv_sec == now.tv_sec && ts.tv_nsec >= now.tv_nsec));
+}
+
+static void test_random_hex(void **state)
+{
+	char a[33], b[33], small[32];
+
+	(void)state;
+	assert_int_equal(cx_random_hex(a, sizeof(a), 16), 0);
+	assert_int_equal(strlen(a), 32);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 32);
+	assert_int_equal(cx_random_hex(b, sizeof(b), 16), 0);
+	assert_string_not_equal(a, b);
+	/* No room for the NUL: refused, and the buffer left a valid empty string. */
+	memset(small, 'x', sizeof(small));
+	assert_int_equal(cx_random_hex(small, sizeof(small), 16), -1);
+	assert_string_equal(small, "");
+	assert_int_equal(cx_random_hex(a, 1, 0), 0);
+	assert_string_equal(a, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_loopback_names_and_addresses),
+		cmocka_unit_test(test_not_loopback),
+		cmocka_unit_test(test_split_hostport),
+		cmocka_unit_test(test_split_hostport_refuses_junk),
+		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_parse_listen_refuses),
+		cmocka_unit_test(test_host_allowed),
+		cmocka_unit_test(test_host_refused),
+		cmocka_unit_test(test_origin_allowed),
+		cmocka_unit_test(test_origin_refused),
+		cmocka_unit_test(test_accept),
+		cmocka_unit_test(test_accept_q_zero_refuses),
+		cmocka_unit_test(test_content_type),
+		cmocka_unit_test(test_method_listed),
+		cmocka_unit_test(test_which_posts_are_stateless),
+		cmocka_unit_test(test_name_member),
+		cmocka_unit_test(test_header_value_decode),
+		cmocka_unit_test(test_arg_matches),
+		cmocka_unit_test(test_header_token),
+		cmocka_unit_test(test_param_headers),
+		cmocka_unit_test(test_mirrored_headers),
+		cmocka_unit_test(test_mirrored_headers_refused),
+		cmocka_unit_test(test_stateless_check),
+		cmocka_unit_test(test_stateless_check_long_version),
+		cmocka_unit_test(test_b64_decode),
+		cmocka_unit_test(test_b64_decode_refuses),
+		cmocka_unit_test(test_deadline_ts),
+		cmocka_unit_test(test_random_hex),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
