@@ -27,19 +27,19 @@ static const char *const levels[] = {
 struct pending {
 	struct pending *next;
 	char id[40];                    /* random: not guessable by another client */
-	char skey[17];                  /* only this session may answer... */
+	char fp[17];                  /* only this session may answer... */
 	const char *caller;             /* ...with the same token */
 	json_t *answer;                 /* the client's response, new reference */
 	bool done;
 };
 
 struct session_level {
-	char skey[17];
+	char fp[17];
 	int level;
 };
 
 struct subscription {
-	char skey[17];
+	char fp[17];
 	char *uri;
 	int64_t at;                     /* cx_now_ms() when made */
 };
@@ -87,13 +87,13 @@ void cx_hub_free(struct cx_hub *h)
 	free(h);
 }
 
-int cx_hub_subscribe(struct cx_hub *h, const char *skey, const char *uri)
+int cx_hub_subscribe(struct cx_hub *h, const char *fp, const char *uri)
 {
 	int rc = 0;
 
 	pthread_mutex_lock(&h->lock);
 	for (size_t i = 0; i < h->nsubs; i++)
-		if (!strcmp(h->subs[i].skey, skey) && !strcmp(h->subs[i].uri, uri))
+		if (!strcmp(h->subs[i].fp, fp) && !strcmp(h->subs[i].uri, uri))
 			goto out;       /* subscribing twice is subscribing once */
 	if (h->nsubs == SUBSCRIPTIONS_MAX) {
 		/* Sessions end without telling us (they expire); their subscriptions go first. */
@@ -120,7 +120,7 @@ int cx_hub_subscribe(struct cx_hub *h, const char *skey, const char *uri)
 		rc = -1;
 		goto out;
 	}
-	snprintf(h->subs[h->nsubs].skey, sizeof(h->subs[h->nsubs].skey), "%s", skey);
+	snprintf(h->subs[h->nsubs].fp, sizeof(h->subs[h->nsubs].fp), "%s", fp);
 	h->subs[h->nsubs].at = cx_now_ms();
 	h->subs[h->nsubs++].uri = copy;
 out:
@@ -128,12 +128,12 @@ out:
 	return rc;
 }
 
-static void drop_subs(struct cx_hub *h, const char *skey, const char *uri)
+static void drop_subs(struct cx_hub *h, const char *fp, const char *uri)
 {
 	size_t keep = 0;
 
 	for (size_t i = 0; i < h->nsubs; i++) {
-		if (!strcmp(h->subs[i].skey, skey) && (!uri || !strcmp(h->subs[i].uri, uri)))
+		if (!strcmp(h->subs[i].fp, fp) && (!uri || !strcmp(h->subs[i].uri, uri)))
 			free(h->subs[i].uri);
 		else
 			h->subs[keep++] = h->subs[i];
@@ -141,15 +141,15 @@ static void drop_subs(struct cx_hub *h, const char *skey, const char *uri)
 	h->nsubs = keep;
 }
 
-void cx_hub_unsubscribe(struct cx_hub *h, const char *skey, const char *uri)
+void cx_hub_unsubscribe(struct cx_hub *h, const char *fp, const char *uri)
 {
 	pthread_mutex_lock(&h->lock);
-	drop_subs(h, skey, uri);
+	drop_subs(h, fp, uri);
 	pthread_mutex_unlock(&h->lock);
 }
 
 void cx_hub_each_subscriber(struct cx_hub *h, const char *uri,
-			    void (*fn)(void *ctx, const char *skey), void *ctx)
+			    void (*fn)(void *ctx, const char *fp), void *ctx)
 {
 	char (*keys)[17] = NULL;
 	size_t n = 0;
@@ -159,7 +159,7 @@ void cx_hub_each_subscriber(struct cx_hub *h, const char *uri,
 	keys = calloc(h->nsubs ? h->nsubs : 1, sizeof(*keys));
 	for (size_t i = 0; keys && i < h->nsubs; i++)
 		if (!strcmp(h->subs[i].uri, uri))
-			memcpy(keys[n++], h->subs[i].skey, sizeof(keys[0]));
+			memcpy(keys[n++], h->subs[i].fp, sizeof(keys[0]));
 	pthread_mutex_unlock(&h->lock);
 	for (size_t i = 0; i < n; i++)
 		fn(ctx, keys[i]);
@@ -174,7 +174,7 @@ int cx_log_level_index(const char *name)
 	return -1;
 }
 
-int cx_hub_set_level(struct cx_hub *h, const char *skey, const char *level)
+int cx_hub_set_level(struct cx_hub *h, const char *fp, const char *level)
 {
 	int lvl = cx_log_level_index(level);
 	size_t i;
@@ -183,7 +183,7 @@ int cx_hub_set_level(struct cx_hub *h, const char *skey, const char *level)
 		return -1;
 	pthread_mutex_lock(&h->lock);
 	for (i = 0; i < h->nlevels; i++)
-		if (!strcmp(h->levels[i].skey, skey))
+		if (!strcmp(h->levels[i].fp, fp))
 			break;
 	if (i == h->nlevels) {
 		if (h->nlevels == LEVELS_MAX) {
@@ -199,31 +199,31 @@ int cx_hub_set_level(struct cx_hub *h, const char *skey, const char *level)
 			h->levels = n;
 		}
 		h->nlevels++;
-		snprintf(h->levels[i].skey, sizeof(h->levels[i].skey), "%s", skey);
+		snprintf(h->levels[i].fp, sizeof(h->levels[i].fp), "%s", fp);
 	}
 	h->levels[i].level = lvl;
 	pthread_mutex_unlock(&h->lock);
 	return 0;
 }
 
-static int session_level(struct cx_hub *h, const char *skey)
+static int session_level(struct cx_hub *h, const char *fp)
 {
 	int lvl = DEFAULT_LEVEL;
 
 	pthread_mutex_lock(&h->lock);
 	for (size_t i = 0; i < h->nlevels; i++)
-		if (!strcmp(h->levels[i].skey, skey))
+		if (!strcmp(h->levels[i].fp, fp))
 			lvl = h->levels[i].level;
 	pthread_mutex_unlock(&h->lock);
 	return lvl;
 }
 
-void cx_hub_forget(struct cx_hub *h, const char *skey)
+void cx_hub_forget(struct cx_hub *h, const char *fp)
 {
 	pthread_mutex_lock(&h->lock);
-	drop_subs(h, skey, NULL);
+	drop_subs(h, fp, NULL);
 	for (size_t i = 0; i < h->nlevels; i++) {
-		if (!strcmp(h->levels[i].skey, skey)) {
+		if (!strcmp(h->levels[i].fp, fp)) {
 			memmove(h->levels + i, h->levels + i + 1,
 				(h->nlevels - i - 1) * sizeof(*h->levels));
 			h->nlevels--;
@@ -233,7 +233,7 @@ void cx_hub_forget(struct cx_hub *h, const char *skey)
 	pthread_mutex_unlock(&h->lock);
 }
 
-bool cx_hub_deliver(struct cx_hub *h, const char *skey, const char *caller,
+bool cx_hub_deliver(struct cx_hub *h, const char *fp, const char *caller,
 		    const json_t *response)
 {
 	const char *id = json_string_value(json_object_get(response, "id"));
@@ -245,7 +245,7 @@ bool cx_hub_deliver(struct cx_hub *h, const char *skey, const char *caller,
 	for (struct pending *p = h->pending; p; p = p->next) {
 		/* The answer must come from the session and token that were asked: a client
 		 * that learns an id cannot answer another user's question. */
-		if (!p->done && !strcmp(p->id, id) && !strcmp(p->skey, skey) &&
+		if (!p->done && !strcmp(p->id, id) && !strcmp(p->fp, fp) &&
 		    p->caller == caller) {
 			p->answer = json_incref((json_t *)response);
 			p->done = true;
@@ -273,7 +273,7 @@ void cx_channel_init(struct cx_call_channel *ch, struct cx_hub *hub, struct cx_e
 	if (x->session) {
 		ch->client_caps = x->session->client_caps ? json_incref(x->session->client_caps)
 							  : NULL;
-		snprintf(ch->skey, sizeof(ch->skey), "%s", x->session->fp);
+		snprintf(ch->fp, sizeof(ch->fp), "%s", x->session->fp);
 	}
 	ch->cancelled = cancelled;
 	ch->deadline_ms = deadline_ms;
@@ -365,7 +365,7 @@ int cx_call_log(struct cx_call *call, const char *level, const char *logger, jso
 		json_decref(data);
 		return -1;
 	}
-	if (!ch || lvl < (ch->level >= 0 ? ch->level : session_level(ch->hub, ch->skey))) {
+	if (!ch || lvl < (ch->level >= 0 ? ch->level : session_level(ch->hub, ch->fp))) {
 		json_decref(data);
 		return 0;
 	}
@@ -463,7 +463,7 @@ static int ask_client(struct cx_call *call, const char *method, json_t *params,
 		json_decref(params);
 		return cx_err_set(err, "could not make a request id");
 	}
-	snprintf(p.skey, sizeof(p.skey), "%s", ch->skey);
+	snprintf(p.fp, sizeof(p.fp), "%s", ch->fp);
 	p.caller = ch->caller;
 	pthread_mutex_lock(&h->lock);
 	p.next = h->pending;

@@ -19,23 +19,23 @@ struct cx_hub;
 struct cx_hub *cx_hub_new(long session_ttl_s);
 void cx_hub_free(struct cx_hub *h);
 
-/* logging/setLevel for a session (skey: its fingerprint, "" for stdio). 0, or -1 for a level
+/* logging/setLevel for a session (fp: its fingerprint, "" for stdio). 0, or -1 for a level
  * name that is not one of RFC 5424's eight. */
-int cx_hub_set_level(struct cx_hub *h, const char *skey, const char *level);
-/* A JSON-RPC response from a client (session skey, principal caller): wakes the call waiting
+int cx_hub_set_level(struct cx_hub *h, const char *fp, const char *level);
+/* A JSON-RPC response from a client (session fp, principal caller): wakes the call waiting
  * for it. False when no request of this process has that id for that session and caller
  * (already answered, timed out, asked of someone else, or sent by another replica). */
-bool cx_hub_deliver(struct cx_hub *h, const char *skey, const char *caller,
+bool cx_hub_deliver(struct cx_hub *h, const char *fp, const char *caller,
 		    const json_t *response);
 /* Forgets what a session left behind (its log level and subscriptions). */
-void cx_hub_forget(struct cx_hub *h, const char *skey);
+void cx_hub_forget(struct cx_hub *h, const char *fp);
 
 /* resources/subscribe and unsubscribe for a session. 0, or -1 when the table is full. */
-int cx_hub_subscribe(struct cx_hub *h, const char *skey, const char *uri);
-void cx_hub_unsubscribe(struct cx_hub *h, const char *skey, const char *uri);
-/* The sessions subscribed to uri: calls fn(ctx, skey) for each. */
+int cx_hub_subscribe(struct cx_hub *h, const char *fp, const char *uri);
+void cx_hub_unsubscribe(struct cx_hub *h, const char *fp, const char *uri);
+/* The sessions subscribed to uri: calls fn(ctx, fp) for each. */
 void cx_hub_each_subscriber(struct cx_hub *h, const char *uri,
-			    void (*fn)(void *ctx, const char *skey), void *ctx);
+			    void (*fn)(void *ctx, const char *fp), void *ctx);
 
 struct cx_call_channel {
 	struct cx_hub *hub;
@@ -44,7 +44,7 @@ struct cx_call_channel {
 	const char *caller;             /* the principal's name (lives as long as the server) */
 	json_t *progress_token;         /* new reference, or NULL */
 	json_t *client_caps;            /* new reference, or NULL */
-	char skey[17];
+	char fp[17];
 	atomic_bool *cancelled;
 	int64_t deadline_ms;
 	double last_progress;           /* progress must increase */

@@ -478,7 +478,7 @@ void cx_dispatch_hook(struct cx_dispatch *d, struct cx_exchange *x, json_t *id, 
 /* ---- cancellation and tasks ---- */
 
 struct request_key {
-	const char *skey;
+	const char *fp;
 	const struct cx_principal *who;
 	const json_t *id;
 };
@@ -488,14 +488,14 @@ static bool is_request(const struct cx_job *j, const void *key)
 {
 	const struct request_key *k = key;
 
-	return !strcmp(j->skey, k->skey) && j->who == k->who && j->id &&
+	return !strcmp(j->cancel_key, k->fp) && j->who == k->who && j->id &&
 	       json_equal(j->id, (json_t *)k->id);
 }
 
 void cx_dispatch_cancel(struct cx_dispatch *d, const struct cx_exchange *x,
 			const json_t *request_id)
 {
-	struct request_key k = { cx_exchange_skey(x), x->who, request_id };
+	struct request_key k = { cx_exchange_fp(x), x->who, request_id };
 
 	if (request_id)
 		cx_jobs_cancel(d->jobs, is_request, &k, "cancelled by the client");

@@ -61,7 +61,7 @@ struct cx_exchange {
 
 /* The session key an exchange's calls are filed under (cancellation, subscriptions, log
  * levels, answers to server-to-client requests): the session's fingerprint, "" for stdio. */
-static inline const char *cx_exchange_skey(const struct cx_exchange *x)
+static inline const char *cx_exchange_fp(const struct cx_exchange *x)
 {
 	return x->session ? x->session->fp : "";
 }

@@ -30,7 +30,7 @@
 #define HDR_SESSION "Mcp-Session-Id"
 #define HDR_VERSION "MCP-Protocol-Version"
 
-struct chan;
+struct sse_stream;
 
 /* One POST /mcp request, from its first access-handler call to NOTIFY_COMPLETED. */
 struct req {
@@ -53,7 +53,7 @@ struct req {
 	bool out_oom;
 	char *out;                      /* serialized answer; NULL for 202 */
 	size_t out_len;
-	struct chan *ch;                /* the answer is this stream (a reference) */
+	struct sse_stream *ch;                /* the answer is this stream (a reference) */
 };
 
 struct cx_http {
@@ -73,14 +73,14 @@ struct cx_http {
 	atomic_ulong ping_gen;
 	atomic_uint_fast64_t next_chan;
 
-	pthread_mutex_t lock;           /* chans, their refs and taps, the timer */
+	pthread_mutex_t lock;           /* streams, their refs and taps, the timer */
 	pthread_cond_t wake;
 	pthread_t timer;
 	bool timer_started;
 	bool timer_stop;
 	unsigned push_rr;               /* spreads pushed messages over a session's streams */
 	unsigned long wake_mark;
-	struct chan *chans;             /* newest first */
+	struct sse_stream *streams;             /* newest first */
 };
 
 /* ---- transport_http.c: answers and sessions ---- */

@@ -70,7 +70,7 @@ static void req_free(struct req *r)
 
 	if (r->ch) {
 		pthread_mutex_lock(&h->lock);
-		cx_http_chan_unref_locked(r->ch, cx_now_ms());
+		cx_http_stream_unref_locked(r->ch, cx_now_ms());
 		pthread_mutex_unlock(&h->lock);
 	}
 	cx_buf_release(&r->body);
@@ -107,18 +107,18 @@ static void on_defer(struct cx_exchange *x)
 }
 
 /* r's answer becomes a stream. r->mu held; NULL on out of memory. */
-static struct chan *req_stream_locked(struct req *r)
+static struct sse_stream *req_stream_locked(struct req *r)
 {
 	struct cx_http *h = r->h;
-	struct chan *ch;
+	struct sse_stream *ch;
 
 	if (r->ch)
 		return r->ch;
-	ch = cx_http_chan_new(h, r->sess.fp, false, cx_http_version_resumable(r->sess.version));
+	ch = cx_http_stream_new(h, r->sess.fp, false, cx_http_version_resumable(r->sess.version));
 	if (!ch)
 		return NULL;
 	pthread_mutex_lock(&h->lock);
-	cx_http_chan_link_locked(h, ch);
+	cx_http_stream_link_locked(h, ch);
 	ch->refs++;                     /* r's, dropped in req_free */
 	pthread_mutex_unlock(&h->lock);
 	r->ch = ch;
@@ -135,7 +135,7 @@ static int on_send(struct cx_exchange *x, json_t *msg)
 	struct req *r = req_of(x);
 	struct MHD_Connection *resume[2] = {NULL, NULL};
 	struct event *ev = cx_http_event_new(msg);
-	struct chan *ch;
+	struct sse_stream *ch;
 	struct tap *t;
 	bool orphan, gone_early = false, ok;
 	int64_t now = cx_now_ms();
@@ -181,9 +181,9 @@ static int on_send(struct cx_exchange *x, json_t *msg)
 		ok = ch->resumable && now - ch->detached_ms < STREAM_KEEP_MS;
 	/* A tap just found gone is no longer suspended, so at most one of the two is set. */
 	if (!resume[1])
-		resume[1] = cx_http_chan_append_locked(ch, ev);
+		resume[1] = cx_http_stream_append_locked(ch, ev);
 	else
-		(void)cx_http_chan_append_locked(ch, ev);
+		(void)cx_http_stream_append_locked(ch, ev);
 	pthread_mutex_unlock(&ch->mu);
 	for (int i = 0; i < 2; i++) {
 		if (resume[i])
@@ -200,7 +200,7 @@ static void on_reply(struct cx_exchange *x, json_t *response)
 	struct cx_http *h = r->h;
 	struct MHD_Connection *wake = NULL;
 	struct event *ev = NULL;
-	struct chan *ch;
+	struct sse_stream *ch;
 	char *out = NULL;
 	size_t len = 0;
 	bool resume, orphan, deferred, oom = false;
@@ -220,13 +220,13 @@ static void on_reply(struct cx_exchange *x, json_t *response)
 			cx_error("http: out of memory; a stream ends without its answer");
 		pthread_mutex_lock(&ch->mu);
 		if (!ch->final && ev) {
-			wake = cx_http_chan_append_locked(ch, ev);
+			wake = cx_http_stream_append_locked(ch, ev);
 			ev = NULL;
 		}
 		/* reply(NULL): the client cancelled the request; the stream just ends. */
 		ch->final = true;
 		if (!wake)
-			wake = cx_http_chan_wake_locked(ch);
+			wake = cx_http_stream_wake_locked(ch);
 		pthread_mutex_unlock(&ch->mu);
 		cx_http_event_free(ev);
 	} else if (response) {
@@ -263,7 +263,7 @@ static void on_reply(struct cx_exchange *x, json_t *response)
 }
 
 /* Queues r's stream on its own connection, from the priming event on. */
-static enum MHD_Result send_stream(struct req *r, struct chan *ch)
+static enum MHD_Result send_stream(struct req *r, struct sse_stream *ch)
 {
 	struct cx_http *h = r->h;
 	struct MHD_Connection *c;
@@ -312,7 +312,7 @@ static enum MHD_Result submit_post(struct req *r)
 	enum MHD_Result ret;
 	struct cx_err err;
 	char msg[CX_ERR_MSG_MAX + 32];
-	struct chan *ch;
+	struct sse_stream *ch;
 	json_t *m;
 	bool init, deferred;
 
@@ -390,7 +390,7 @@ enum MHD_Result cx_http_post_data(struct req *r, const char *data, size_t *size)
 {
 	struct cx_http *h = r->h;
 	size_t max = (size_t)h->conf->max_body_bytes;
-	struct chan *ch;
+	struct sse_stream *ch;
 	bool replied;
 
 	if (*size) {

@@ -108,7 +108,7 @@ static size_t event_copy(const struct event *ev, size_t off, char *buf, size_t m
 	return n;
 }
 
-/* "<stream>-<seq>" as written by cx_http_chan_append_locked: hex, then decimal. */
+/* "<stream>-<seq>" as written by cx_http_stream_append_locked: hex, then decimal. */
 static bool parse_event_id(const char *s, uint64_t *stream, uint64_t *seq)
 {
 	unsigned long long a, b;
@@ -128,9 +128,9 @@ static bool parse_event_id(const char *s, uint64_t *stream, uint64_t *seq)
 	return true;
 }
 
-struct chan *cx_http_chan_new(struct cx_http *h, const char *fp, bool get, bool resumable)
+struct sse_stream *cx_http_stream_new(struct cx_http *h, const char *fp, bool get, bool resumable)
 {
-	struct chan *ch = calloc(1, sizeof(*ch));
+	struct sse_stream *ch = calloc(1, sizeof(*ch));
 
 	if (!ch)
 		return NULL;
@@ -142,7 +142,7 @@ struct chan *cx_http_chan_new(struct cx_http *h, const char *fp, bool get, bool 
 	return ch;
 }
 
-void cx_http_chan_free(struct chan *ch)
+void cx_http_stream_free(struct sse_stream *ch)
 {
 	struct event *ev, *nx;
 
@@ -155,35 +155,35 @@ void cx_http_chan_free(struct chan *ch)
 }
 
 /* h->lock held for these three. */
-void cx_http_chan_link_locked(struct cx_http *h, struct chan *ch)
+void cx_http_stream_link_locked(struct cx_http *h, struct sse_stream *ch)
 {
 	ch->refs++;
 	ch->prev = NULL;
-	ch->next = h->chans;
-	if (h->chans)
-		h->chans->prev = ch;
-	h->chans = ch;
+	ch->next = h->streams;
+	if (h->streams)
+		h->streams->prev = ch;
+	h->streams = ch;
 }
 
-static void chan_unlink_locked(struct cx_http *h, struct chan *ch)
+static void chan_unlink_locked(struct cx_http *h, struct sse_stream *ch)
 {
 	if (ch->prev)
 		ch->prev->next = ch->next;
 	else
-		h->chans = ch->next;
+		h->streams = ch->next;
 	if (ch->next)
 		ch->next->prev = ch->prev;
 	ch->prev = ch->next = NULL;
 }
 
-void cx_http_chan_unref_locked(struct chan *ch, int64_t now)
+void cx_http_stream_unref_locked(struct sse_stream *ch, int64_t now)
 {
 	if (--ch->refs == 1)
 		ch->idle_ms = now;
 }
 
 /* The connection of ch's tap if reading it suspended it; the caller resumes it. ch->mu held. */
-struct MHD_Connection *cx_http_chan_wake_locked(struct chan *ch)
+struct MHD_Connection *cx_http_stream_wake_locked(struct sse_stream *ch)
 {
 	struct tap *t = ch->att;
 
@@ -195,7 +195,7 @@ struct MHD_Connection *cx_http_chan_wake_locked(struct chan *ch)
 
 /* Drops the oldest events past the replay bounds. Events the carrying tap has not sent yet
  * are kept up to the backlog bounds, and the one it is sending always. ch->mu held. */
-static void chan_evict_locked(struct chan *ch)
+static void chan_evict_locked(struct sse_stream *ch)
 {
 	const struct tap *t = ch->att && !ch->att->gone ? ch->att : NULL;
 	struct event *ev;
@@ -217,7 +217,7 @@ static void chan_evict_locked(struct chan *ch)
 
 /* Numbers ev (stolen) and queues it. Returns a connection for the caller to resume. ch->mu
  * held. */
-struct MHD_Connection *cx_http_chan_append_locked(struct chan *ch, struct event *ev)
+struct MHD_Connection *cx_http_stream_append_locked(struct sse_stream *ch, struct event *ev)
 {
 	ev->seq = ++ch->seq;
 	ev->hdr_len = (size_t)snprintf(ev->hdr, sizeof(ev->hdr),
@@ -231,7 +231,7 @@ struct MHD_Connection *cx_http_chan_append_locked(struct chan *ch, struct event 
 	ch->count++;
 	ch->bytes += event_len(ev);
 	chan_evict_locked(ch);
-	return cx_http_chan_wake_locked(ch);
+	return cx_http_stream_wake_locked(ch);
 }
 
 /* What a tap sends before the events: a comment, and the priming event that gives a
@@ -253,7 +253,7 @@ void cx_http_tap_prelude(struct tap *t, const char *comment, bool priming)
 static ssize_t tap_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct tap *t = cls;
-	struct chan *ch = t->ch;
+	struct sse_stream *ch = t->ch;
 	struct event *ev;
 	unsigned long gen;
 	size_t n = 0, k;
@@ -316,7 +316,7 @@ static void tap_free(void *cls)
 {
 	struct tap *t = cls;
 	struct cx_http *h = t->h;
-	struct chan *ch = t->ch;
+	struct sse_stream *ch = t->ch;
 	int64_t now = cx_now_ms();
 
 	pthread_mutex_lock(&h->lock);
@@ -326,13 +326,13 @@ static void tap_free(void *cls)
 		ch->detached_ms = now;
 	}
 	pthread_mutex_unlock(&ch->mu);
-	cx_http_chan_unref_locked(ch, now);
+	cx_http_stream_unref_locked(ch, now);
 	pthread_mutex_unlock(&h->lock);
 	free(t);
 }
 
 /* A tap for conn (reading from event 1); the caller sets its prelude and attaches it. */
-struct tap *cx_http_tap_new(struct cx_http *h, struct MHD_Connection *conn, int fd, struct chan *ch)
+struct tap *cx_http_tap_new(struct cx_http *h, struct MHD_Connection *conn, int fd, struct sse_stream *ch)
 {
 	struct tap *t = calloc(1, sizeof(*t));
 
@@ -349,7 +349,7 @@ struct tap *cx_http_tap_new(struct cx_http *h, struct MHD_Connection *conn, int 
 
 /* t carries ch from now on; a tap that carried it before ends (its client reconnected).
  * Returns a connection for the caller to resume. h->lock held. */
-struct MHD_Connection *cx_http_tap_attach_locked(struct chan *ch, struct tap *t)
+struct MHD_Connection *cx_http_tap_attach_locked(struct sse_stream *ch, struct tap *t)
 {
 	struct MHD_Connection *resume = NULL;
 	struct tap *old;
@@ -393,15 +393,15 @@ enum MHD_Result cx_http_queue_stream(struct MHD_Connection *conn, struct tap *t,
 /* The stream a GET with Last-Event-ID last resumes: one of session fp's that can still give
  * what follows the id (*seq). NULL for an id that is absent, malformed, unknown, forgotten or
  * another session's. h->lock held. */
-static struct chan *resumed_locked(struct cx_http *h, const char *fp, const char *last,
+static struct sse_stream *resumed_locked(struct cx_http *h, const char *fp, const char *last,
 				   uint64_t *seq)
 {
-	struct chan *it, *ch = NULL;
+	struct sse_stream *it, *ch = NULL;
 	uint64_t sid;
 
 	if (!last || !parse_event_id(last, &sid, seq))
 		return NULL;
-	for (it = h->chans; it && it->id != sid; it = it->next)
+	for (it = h->streams; it && it->id != sid; it = it->next)
 		;
 	if (it && !strcmp(it->fp, fp)) {
 		pthread_mutex_lock(&it->mu);
@@ -416,13 +416,13 @@ static struct chan *resumed_locked(struct cx_http *h, const char *fp, const char
 /* How many of session fp's GET streams other than skip a connection carries. A suspended tap
  * whose peer hung up is ended instead and its connection put in resume (at most max; *n
  * counts them) for the caller to resume. h->lock held. */
-static int live_gets_locked(struct cx_http *h, const char *fp, const struct chan *skip,
+static int live_gets_locked(struct cx_http *h, const char *fp, const struct sse_stream *skip,
 			    struct MHD_Connection **resume, size_t max, size_t *n)
 {
-	struct chan *it;
+	struct sse_stream *it;
 	int count = 0;
 
-	for (it = h->chans; it; it = it->next) {
+	for (it = h->streams; it; it = it->next) {
 		if (it == skip || !it->get || strcmp(it->fp, fp))
 			continue;
 		pthread_mutex_lock(&it->mu);
@@ -447,7 +447,7 @@ int cx_http_stream_open_get(struct cx_http *h, struct tap *t, const char *fp, bo
 			    const char *last)
 {
 	struct MHD_Connection *resume[STREAMS_PER_SESSION * 2 + 1], *c;
-	struct chan *ch;
+	struct sse_stream *ch;
 	uint64_t seq = 0;
 	size_t nres = 0;
 	int rc = 0;
@@ -465,12 +465,12 @@ int cx_http_stream_open_get(struct cx_http *h, struct tap *t, const char *fp, bo
 		t->next_seq = seq + 1;
 		cx_http_tap_prelude(t, SSE_RESUMED, false);
 	} else {
-		ch = cx_http_chan_new(h, fp, true, resumable);
+		ch = cx_http_stream_new(h, fp, true, resumable);
 		if (!ch) {
 			rc = -1;
 			goto out;
 		}
-		cx_http_chan_link_locked(h, ch);
+		cx_http_stream_link_locked(h, ch);
 		t->ch = ch;
 		cx_http_tap_prelude(t, SSE_OPEN, resumable);
 	}
@@ -491,7 +491,7 @@ out:
 void cx_http_wake_taps(struct cx_http *h, const char *fp, bool end)
 {
 	struct MHD_Connection *conns[WAKE_BATCH];
-	struct chan *ch;
+	struct sse_stream *ch;
 	unsigned long mark;
 	size_t n;
 	bool more;
@@ -503,7 +503,7 @@ void cx_http_wake_taps(struct cx_http *h, const char *fp, bool end)
 		n = 0;
 		more = false;
 		pthread_mutex_lock(&h->lock);
-		for (ch = h->chans; ch; ch = ch->next) {
+		for (ch = h->streams; ch; ch = ch->next) {
 			if (ch->wake_mark == mark || (fp && strcmp(ch->fp, fp)))
 				continue;
 			if (n == WAKE_BATCH) {
@@ -514,7 +514,7 @@ void cx_http_wake_taps(struct cx_http *h, const char *fp, bool end)
 			pthread_mutex_lock(&ch->mu);
 			if (end)
 				ch->final = true;
-			conns[n] = cx_http_chan_wake_locked(ch);
+			conns[n] = cx_http_stream_wake_locked(ch);
 			pthread_mutex_unlock(&ch->mu);
 			n += conns[n] != NULL;
 		}
@@ -527,12 +527,12 @@ void cx_http_wake_taps(struct cx_http *h, const char *fp, bool end)
 /* Unlinks the streams to forget (h->lock held) and returns them: those nobody has carried
  * for STREAM_KEEP_MS, then, while all buffers together are over budget, the oldest that
  * nobody carries. */
-static struct chan *gc_locked(struct cx_http *h, int64_t now)
+static struct sse_stream *gc_locked(struct cx_http *h, int64_t now)
 {
-	struct chan *ch, *nx, *dead = NULL, *last = NULL;
+	struct sse_stream *ch, *nx, *dead = NULL, *last = NULL;
 	size_t total = 0;
 
-	for (ch = h->chans; ch; ch = nx) {
+	for (ch = h->streams; ch; ch = nx) {
 		nx = ch->next;
 		if (ch->refs == 1 && now - ch->idle_ms >= STREAM_KEEP_MS) {
 			chan_unlink_locked(h, ch);
@@ -563,7 +563,7 @@ static void *stream_timer(void *arg)
 {
 	struct cx_http *h = arg;
 	int64_t now, next_ping = cx_now_ms() + STREAM_PING_S * 1000;
-	struct chan *dead, *nx;
+	struct sse_stream *dead, *nx;
 	struct timespec ts;
 
 	pthread_mutex_lock(&h->lock);
@@ -579,7 +579,7 @@ static void *stream_timer(void *arg)
 		pthread_mutex_unlock(&h->lock);
 		for (; dead; dead = nx) {
 			nx = dead->next;
-			cx_http_chan_free(dead);
+			cx_http_stream_free(dead);
 		}
 		if (now >= next_ping) {
 			next_ping = now + STREAM_PING_S * 1000;
@@ -611,15 +611,15 @@ void cx_http_timer_stop(struct cx_http *h)
 	h->timer_started = false;
 }
 
-void cx_http_chans_free(struct cx_http *h)
+void cx_http_streams_free(struct cx_http *h)
 {
-	struct chan *ch, *nx;
+	struct sse_stream *ch, *nx;
 
-	for (ch = h->chans; ch; ch = nx) {
+	for (ch = h->streams; ch; ch = nx) {
 		nx = ch->next;
-		cx_http_chan_free(ch);
+		cx_http_stream_free(ch);
 	}
-	h->chans = NULL;
+	h->streams = NULL;
 }
 
 /* The server's sink for a session's own messages (list_changed, resources/updated). The
@@ -639,7 +639,7 @@ int cx_http_on_push(void *ctx, const char *fp, json_t *msg)
 	if (!fp || strcmp(fp, "*"))
 		return push_one(h, fp, msg);
 	pthread_mutex_lock(&h->lock);
-	for (struct chan *ch = h->chans; ch; ch = ch->next) {
+	for (struct sse_stream *ch = h->streams; ch; ch = ch->next) {
 		size_t i;
 
 		if (!ch->get || !ch->fp[0])
@@ -667,7 +667,7 @@ int cx_http_on_push(void *ctx, const char *fp, json_t *msg)
 
 static int push_one(struct cx_http *h, const char *fp, json_t *msg)
 {
-	struct chan *live[STREAMS_PER_SESSION * 2], *later = NULL, *pick, *ch;
+	struct sse_stream *live[STREAMS_PER_SESSION * 2], *later = NULL, *pick, *ch;
 	struct MHD_Connection *resume = NULL;
 	struct event *ev;
 	size_t nlive = 0;
@@ -682,7 +682,7 @@ static int push_one(struct cx_http *h, const char *fp, json_t *msg)
 		return 0;
 	now = cx_now_ms();
 	pthread_mutex_lock(&h->lock);
-	for (ch = h->chans; ch; ch = ch->next) {
+	for (ch = h->streams; ch; ch = ch->next) {
 		if (!ch->get || strcmp(ch->fp, fp))
 			continue;
 		pthread_mutex_lock(&ch->mu);
@@ -702,7 +702,7 @@ static int push_one(struct cx_http *h, const char *fp, json_t *msg)
 	if (pick) {
 		pthread_mutex_lock(&pick->mu);
 		if (!pick->final) {
-			resume = cx_http_chan_append_locked(pick, ev);
+			resume = cx_http_stream_append_locked(pick, ev);
 			ev = NULL;
 		}
 		pthread_mutex_unlock(&pick->mu);

@@ -1,4 +1,4 @@
-/* SSE streams (struct chan), the connections carrying them (struct tap), replay buffers, the
+/* SSE streams (struct sse_stream), the connections carrying them (struct tap), replay buffers, the
  * stream timer and the push sink. A GET stream, and the answer of a POST whose call sends
  * messages before its answer (send()), are streams: a queue of numbered events that outlives
  * the connection carrying it, so a client whose connection broke can resume it with a GET
@@ -8,7 +8,7 @@
  * nobody has carried for STREAM_KEEP_MS.
  *
  * Locks, always taken in this order: req.mu (one POST), cx_http.lock (the list of streams,
- * their reference counts, which tap carries a stream), chan.mu (one stream's events and its
+ * their reference counts, which tap carries a stream), sse_stream.mu (one stream's events and its
  * tap's reading state). MHD_resume_connection is called with none held: a suspended
  * connection cannot complete, so what it points to stays valid until it is resumed, and
  * clearing the suspended flag under the lock makes exactly one thread the resumer. A function
@@ -32,9 +32,9 @@ struct event {
 	char hdr[80];                   /* "id: <stream>-<seq>\nevent: message\ndata: " */
 };
 
-/* A stream (see the top of this file). Owned by h->chans; freed by the timer or at stop. */
-struct chan {
-	struct chan *prev, *next;       /* h->chans */
+/* A stream (see the top of this file). Owned by h->streams; freed by the timer or at stop. */
+struct sse_stream {
+	struct sse_stream *prev, *next;       /* h->streams */
 	uint64_t id;
 	char fp[17];                    /* the session's: only its own client may resume it */
 	bool get;                       /* a GET stream: takes the session's pushed messages */
@@ -55,10 +55,10 @@ struct chan {
 	unsigned long wake_mark;        /* h->lock: wake_taps' pass that visited it */
 };
 
-/* One connection carrying a chan: its MHD response's reader state, freed by tap_free. */
+/* One connection carrying a stream: its MHD response's reader state, freed by tap_free. */
 struct tap {
 	struct cx_http *h;
-	struct chan *ch;
+	struct sse_stream *ch;
 	struct MHD_Connection *conn;
 	int fd;                         /* the connection's socket, -1 if unknown */
 	/* Guarded by ch->mu. */
@@ -81,25 +81,25 @@ struct event *cx_http_event_new(json_t *msg);
 void cx_http_event_free(struct event *ev);
 
 /* A stream of session fp, not yet linked; NULL on out of memory. */
-struct chan *cx_http_chan_new(struct cx_http *h, const char *fp, bool get, bool resumable);
-void cx_http_chan_free(struct chan *ch);
-/* h->lock held: puts ch on h->chans, which holds a reference from then on. */
-void cx_http_chan_link_locked(struct cx_http *h, struct chan *ch);
+struct sse_stream *cx_http_stream_new(struct cx_http *h, const char *fp, bool get, bool resumable);
+void cx_http_stream_free(struct sse_stream *ch);
+/* h->lock held: puts ch on h->streams, which holds a reference from then on. */
+void cx_http_stream_link_locked(struct cx_http *h, struct sse_stream *ch);
 /* h->lock held: drops a reference (now: the time, for forgetting it later). */
-void cx_http_chan_unref_locked(struct chan *ch, int64_t now);
+void cx_http_stream_unref_locked(struct sse_stream *ch, int64_t now);
 /* ch->mu held: the connection of ch's tap if reading it suspended it, to resume. */
-struct MHD_Connection *cx_http_chan_wake_locked(struct chan *ch);
+struct MHD_Connection *cx_http_stream_wake_locked(struct sse_stream *ch);
 /* ch->mu held: numbers ev (stolen) and queues it; a connection to resume, or NULL. */
-struct MHD_Connection *cx_http_chan_append_locked(struct chan *ch, struct event *ev);
+struct MHD_Connection *cx_http_stream_append_locked(struct sse_stream *ch, struct event *ev);
 
 /* A tap for conn (reading from event 1), not attached: the caller sets t->ch and its prelude,
  * then attaches it, or free()s it. NULL on out of memory. */
 struct tap *cx_http_tap_new(struct cx_http *h, struct MHD_Connection *conn, int fd,
-			    struct chan *ch);
+			    struct sse_stream *ch);
 /* What t sends before the events: comment (or NULL), and with priming the priming event. */
 void cx_http_tap_prelude(struct tap *t, const char *comment, bool priming);
 /* h->lock held: t carries ch from now on; a connection to resume (the tap it replaced). */
-struct MHD_Connection *cx_http_tap_attach_locked(struct chan *ch, struct tap *t);
+struct MHD_Connection *cx_http_tap_attach_locked(struct sse_stream *ch, struct tap *t);
 /* Queues the SSE response t feeds, with Mcp-Session-Id sid unless NULL. From here the
  * response owns t, also on failure. */
 enum MHD_Result cx_http_queue_stream(struct MHD_Connection *conn, struct tap *t,
@@ -122,7 +122,7 @@ int cx_http_timer_start(struct cx_http *h);
 /* Stops and joins it (if it started). */
 void cx_http_timer_stop(struct cx_http *h);
 /* Frees every stream; only once MHD has stopped (no tap or request holds one). */
-void cx_http_chans_free(struct cx_http *h);
+void cx_http_streams_free(struct cx_http *h);
 
 /* The server's push sink (cx_server_add_push) for a session's own messages. */
 int cx_http_on_push(void *ctx, const char *fp, json_t *msg);

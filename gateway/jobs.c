@@ -77,7 +77,7 @@ void cx_job_release(struct cx_job *j)
 static void job_copy_request(struct cx_job *j, struct cx_jobs *p, struct cx_exchange *x,
 			     json_t *id, int64_t start_ms)
 {
-	const char *fp = cx_exchange_skey(x);
+	const char *fp = cx_exchange_fp(x);
 
 	j->pool = p;
 	j->x = x;
@@ -90,10 +90,10 @@ static void job_copy_request(struct cx_job *j, struct cx_jobs *p, struct cx_exch
 	if (x->stateless)
 		/* No session: no other request may name this one (cancellation is closing the
 		 * connection). 's' is not a hex digit, so no session key looks like this. */
-		snprintf(j->skey, sizeof(j->skey), "s%lx",
+		snprintf(j->cancel_key, sizeof(j->cancel_key), "s%lx",
 			 (unsigned long)atomic_fetch_add(&p->next_key, 1));
 	else
-		snprintf(j->skey, sizeof(j->skey), "%s", fp);
+		snprintf(j->cancel_key, sizeof(j->cancel_key), "%s", fp);
 	atomic_init(&j->cancelled, false);
 	atomic_init(&j->replied, false);
 }

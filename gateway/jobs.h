@@ -67,7 +67,7 @@ struct cx_job {
 	json_t *id;                     /* the client's id (new reference) */
 	json_t *params;                 /* the request's params (new reference) */
 	const struct cx_principal *who; /* lives as long as the server */
-	char skey[24];                  /* cancellation: the session's key, or a unique one */
+	char cancel_key[24];            /* cancellation: the session fingerprint, or a unique key */
 	char session[17];               /* audit: the session's fingerprint, "" for none */
 	bool stateless;
 	bool has_chan;                  /* inline jobs have no channel */

@@ -265,7 +265,7 @@ static void do_resources_subscribe(struct cx_server *s, struct cx_exchange *x, j
 
 	if (!resource_of(s, x, id, params, &uri))
 		return;
-	if (cx_hub_subscribe(s->hub, cx_exchange_skey(x), uri)) {
+	if (cx_hub_subscribe(s->hub, cx_exchange_fp(x), uri)) {
 		cx_reply_error(x, id, CX_RPC_INTERNAL_ERROR,
 			       "the gateway holds too many subscriptions; try again later");
 		return;
@@ -280,7 +280,7 @@ static void do_resources_unsubscribe(struct cx_server *s, struct cx_exchange *x,
 
 	if (!resource_of(s, x, id, params, &uri))
 		return;
-	cx_hub_unsubscribe(s->hub, cx_exchange_skey(x), uri);
+	cx_hub_unsubscribe(s->hub, cx_exchange_fp(x), uri);
 	cx_reply_result(x, id, json_object());
 }
 
@@ -397,7 +397,7 @@ static void do_set_level(struct cx_server *s, struct cx_exchange *x, json_t *id,
 {
 	const char *level = json_string_value(json_object_get(params, "level"));
 
-	if (!level || cx_hub_set_level(s->hub, cx_exchange_skey(x), level)) {
+	if (!level || cx_hub_set_level(s->hub, cx_exchange_fp(x), level)) {
 		cx_reply_error(x, id, CX_RPC_INVALID_PARAMS,
 			       "invalid params: 'level' must be one of debug, info, notice, "
 			       "warning, error, critical, alert, emergency");

@@ -77,11 +77,11 @@ struct updated_ctx {
 	const char *uri;
 };
 
-static void push_updated(void *ctx, const char *skey)
+static void push_updated(void *ctx, const char *fp)
 {
 	struct updated_ctx *u = ctx;
 
-	cx_server_push(u->s, skey,
+	cx_server_push(u->s, fp,
 		       cx_rpc_notification("notifications/resources/updated",
 					   json_pack("{s:s}", "uri", u->uri)));
 }
@@ -122,13 +122,13 @@ void cx_server_remove_push(struct cx_server *s, cx_push_fn fn, void *ctx)
 	pthread_mutex_unlock(&s->push_lock);
 }
 
-int cx_server_push(struct cx_server *s, const char *skey, json_t *msg)
+int cx_server_push(struct cx_server *s, const char *fp, json_t *msg)
 {
 	int delivered = 0;
 
 	pthread_mutex_lock(&s->push_lock);
 	for (size_t i = 0; msg && i < s->npush; i++)
-		delivered += s->push[i].fn(s->push[i].ctx, skey, json_incref(msg));
+		delivered += s->push[i].fn(s->push[i].ctx, fp, json_incref(msg));
 	pthread_mutex_unlock(&s->push_lock);
 	json_decref(msg);
 	return delivered;

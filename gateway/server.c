@@ -80,9 +80,9 @@ const json_t *cx_server_tool_def(const struct cx_server *s, const char *name)
 	return rt ? rt->def : NULL;
 }
 
-void cx_server_session_ended(struct cx_server *s, const char *skey)
+void cx_server_session_ended(struct cx_server *s, const char *fp)
 {
-	cx_hub_forget(s->hub, skey);
+	cx_hub_forget(s->hub, fp);
 }
 
 /* ---- messages ---- */
@@ -134,7 +134,7 @@ void cx_server_submit_one(struct cx_server *s, struct cx_exchange *x, json_t *ms
 		break;
 	case CX_RPC_RESPONSE:
 		/* The client answering a request a call sent it (sampling, elicitation). */
-		if (!cx_hub_deliver(s->hub, cx_exchange_skey(x), x->who->name, msg))
+		if (!cx_hub_deliver(s->hub, cx_exchange_fp(x), x->who->name, msg))
 			cx_debug("a response for no waiting request (late, or another replica's)");
 		x->reply(x, NULL);
 		break;

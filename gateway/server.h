@@ -25,13 +25,13 @@ struct cx_dispatch;
 
 /* Messages that belong to a session rather than to a request (notifications/resources/updated,
  * notifications/.../list_changed) go to every registered sink; a sink delivers those for the
- * sessions it serves (skey "" is the stdio session, "*" every session) to the session's open
+ * sessions it serves (fp "" is the stdio session, "*" every session) to the session's open
  * streams. Steals msg; returns how many streams took it. Called from any thread. At most 4. */
-typedef int (*cx_push_fn)(void *ctx, const char *skey, json_t *msg);
+typedef int (*cx_push_fn)(void *ctx, const char *fp, json_t *msg);
 int cx_server_add_push(struct cx_server *s, cx_push_fn fn, void *ctx);
 void cx_server_remove_push(struct cx_server *s, cx_push_fn fn, void *ctx);
-/* Hands msg (stolen) to every sink for session skey; returns how many streams took it. */
-int cx_server_push(struct cx_server *s, const char *skey, json_t *msg);
+/* Hands msg (stolen) to every sink for session fp; returns how many streams took it. */
+int cx_server_push(struct cx_server *s, const char *fp, json_t *msg);
 
 struct cx_server *cx_server_new(const struct cx_gw_config *conf, struct cx_registry *reg,
 				struct cx_audit *audit, struct cx_err *err);
@@ -67,6 +67,6 @@ const struct cx_gw_config *cx_server_config(const struct cx_server *s);
 const json_t *cx_server_tool_def(const struct cx_server *s, const char *name);
 
 /* A session ended (HTTP DELETE): forget its subscriptions and log level. */
-void cx_server_session_ended(struct cx_server *s, const char *skey);
+void cx_server_session_ended(struct cx_server *s, const char *fp);
 
 #endif

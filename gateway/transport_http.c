@@ -13,7 +13,7 @@
  *
  * SSE streams, their replay buffers, the stream timer and the push sink are in http_stream.c;
  * its header, http_stream.h, names the order locks are taken in (req.mu, cx_http.lock,
- * chan.mu) and the rule that MHD_resume_connection is called with none held. One POST's life
+ * sse_stream.mu) and the rule that MHD_resume_connection is called with none held. One POST's life
  * is in http_post.c; the pure header parsers in http_headers.c and http_stateless.c;
  * http_internal.h lists the files. What stays here: the route table, admission (Host, Origin,
  * token), sessions, GET and DELETE, start-up and shutdown.
@@ -646,7 +646,7 @@ void cx_http_stop(struct cx_http *h)
 	if (h->quiesced != MHD_INVALID_SOCKET)
 		close(h->quiesced);
 	/* Every tap and request is gone with MHD: only the list holds the streams now. */
-	cx_http_chans_free(h);
+	cx_http_streams_free(h);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
