@@ -24,6 +24,7 @@
 #include "http_headers.h"
 #include "session.h"
 #include "transport.h"
+#include "server.h"
 
 #define CT_JSON CX_HTTP_CT_JSON
 #define CT_SSE CX_HTTP_CT_SSE

@@ -6,7 +6,8 @@
 #include <stdbool.h>
 
 #include "../common/err.h"
-#include "server.h"
+
+struct cx_server;
 
 /* stdio: newline-delimited JSON-RPC on in_fd, replies on out_fd (stdout carries protocol
  * messages only). Returns at end of input or when *stop becomes true (set by another thread),

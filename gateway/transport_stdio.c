@@ -16,6 +16,7 @@
 #include "../common/log.h"
 #include "../common/util.h"
 #include "reply.h"
+#include "server.h"
 
 /* Lines wait here for the writer thread: nothing that answers a call (a worker, the
  * watchdog) ever blocks on a client that stops reading stdout. */
