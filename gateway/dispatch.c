@@ -176,6 +176,27 @@ static void run_inline(struct cx_dispatch *d, struct cx_exchange *x, json_t *id,
 	cx_job_release(&j);
 }
 
+/* A queued job for rt with the client's answers so far (responses: stolen on every path).
+ * NULL on out of memory. */
+static struct cx_job *tool_job_new(struct cx_dispatch *d, struct cx_exchange *x,
+				   const struct cx_reg_tool *rt, json_t *id, json_t *params,
+				   json_t *args, json_t *responses, int64_t start)
+{
+	struct cx_job *j = cx_job_new(d->jobs, x, CX_JOB_TOOL, rt->name, id, params, start);
+
+	if (!j) {
+		json_decref(responses);
+		return NULL;
+	}
+	cx_channel_set_responses(&j->chan, responses);
+	j->run = run_tool;
+	j->owner = d;
+	j->rt = rt;
+	j->state = rt->state;
+	j->args = json_incref(args);
+	return j;
+}
+
 static void enqueue_tool(struct cx_dispatch *d, struct cx_exchange *x, json_t *id,
 			 json_t *params, const struct cx_reg_tool *rt, json_t *args, int64_t start)
 {
@@ -185,20 +206,13 @@ static void enqueue_tool(struct cx_dispatch *d, struct cx_exchange *x, json_t *i
 	if (x->stateless &&
 	    cx_stateless_inputs(d->key, x, id, params, CX_JOB_TOOL, rt->name, &responses))
 		return;
-	j = cx_job_new(d->jobs, x, CX_JOB_TOOL, rt->name, id, params, start);
+	j = tool_job_new(d, x, rt, id, params, args, responses, start);
 	if (!j) {
-		json_decref(responses);
 		answer_unrun(d, x, id, rt, args, start, NULL,
 			     &(struct cx_job_error){ .message = "internal error: out of memory" },
 			     CX_AUDIT_ERROR, "out of memory");
 		return;
 	}
-	cx_channel_set_responses(&j->chan, responses);
-	j->run = run_tool;
-	j->owner = d;
-	j->rt = rt;
-	j->state = rt->state;
-	j->args = json_incref(args);
 	cx_jobs_enqueue(d->jobs, j);
 }
 
@@ -505,16 +519,10 @@ int cx_dispatch_run_task(struct cx_dispatch *d, struct cx_exchange *tx,
 			 const struct cx_reg_tool *rt, json_t *id, json_t *params, json_t *args,
 			 json_t *responses, int64_t deadline_ms)
 {
-	struct cx_job *j = cx_job_new(d->jobs, tx, CX_JOB_TOOL, rt->name, id, params, cx_now_ms());
+	struct cx_job *j = tool_job_new(d, tx, rt, id, params, args, responses, cx_now_ms());
 
 	if (!j)
 		return -1;
-	cx_channel_set_responses(&j->chan, responses);
-	j->run = run_tool;
-	j->owner = d;
-	j->rt = rt;
-	j->state = rt->state;
-	j->args = json_incref(args);
 	j->deadline_ms = j->chan.deadline_ms = deadline_ms;
 	cx_jobs_enqueue(d->jobs, j);
 	return 0;

@@ -58,7 +58,7 @@ void cx_dispatch_cancel(struct cx_dispatch *d, const struct cx_exchange *x,
 			const json_t *request_id);
 
 /* For gateway/tasks.c. Runs rt as a job answering on the task's own exchange tx (which must
- * outlive the job), with the client's answers so far (responses, stolen on success) and its
+ * outlive the job), with the client's answers so far (responses, stolen on every path) and its
  * own deadline; id, params and args are borrowed. -1 on out of memory (tx is not answered). */
 int cx_dispatch_run_task(struct cx_dispatch *d, struct cx_exchange *tx,
 			 const struct cx_reg_tool *rt, json_t *id, json_t *params, json_t *args,

@@ -236,10 +236,10 @@ static void run(struct cx_tasks *t, struct task *k)
 	responses = json_deep_copy(k->responses);
 	pthread_mutex_unlock(&t->lock);
 	atomic_fetch_add(&k->refs, 1);
+	/* cx_dispatch_run_task takes responses whatever happens. */
 	if (responses && !cx_dispatch_run_task(t->d, &k->x, k->rt, k->rid, k->params, k->args,
 					       responses, cx_now_ms() + CX_TASK_RUN_MS))
 		return;
-	json_decref(responses);
 	/* The job never existed: answer as it would have. */
 	task_reply(&k->x, cx_rpc_error_always(k->rid, CX_RPC_INTERNAL_ERROR,
 					      "internal error: out of memory", NULL));

@@ -221,6 +221,26 @@ static void test_out_of_memory_still_answers(void **state)
 
 /* ---- nobody touches an answered exchange ---- */
 
+/* An exchange of the stateless revision, as the HTTP transport makes one. */
+static struct fx *stateless_ask(struct fixture *f)
+{
+	struct fx *e = fx_new(cx_server_stdio_principal(f->s));
+
+	e->x.stateless = true;
+	e->x.initialized = true;
+	snprintf(e->sess.version, sizeof(e->sess.version), "%s", CX_MCP_STATELESS);
+	return e;
+}
+
+/* testkit_ask asks the user (elicitation) from a request that did not declare it. */
+static json_t *ask_without_elicitation(void)
+{
+	return parse("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":"
+		     "{\"name\":\"testkit_ask\",\"arguments\":{\"question\":\"ok?\"},"
+		     "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+		     "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
+}
+
 static struct fx *raced;
 
 /* Between the handler's return and its answer, let the watchdog answer first (the deadline
@@ -239,18 +259,11 @@ static void let_watchdog_win(struct cx_job *j)
 static void test_answered_exchange_is_not_touched(void **state)
 {
 	struct fixture *f = *state;
-	struct fx *e = fx_new(cx_server_stdio_principal(f->s));
-	json_t *msg = parse("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":"
-			    "{\"name\":\"testkit_ask\",\"arguments\":{\"question\":\"ok?\"},"
-			    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
-			    "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
+	struct fx *e = stateless_ask(f);
 
-	e->x.stateless = true;
-	e->x.initialized = true;
-	snprintf(e->sess.version, sizeof(e->sess.version), "%s", CX_MCP_STATELESS);
 	raced = e;
 	cx_jobs_after_run_hook = let_watchdog_win;
-	cx_server_submit(f->s, &e->x, msg);
+	cx_server_submit(f->s, &e->x, ask_without_elicitation());
 	fx_wait(e);
 	/* The worker is past the hook once the job's references are gone: drain proves it. */
 	assert_int_equal(cx_server_drain(f->s), 0);
@@ -266,16 +279,9 @@ static void test_answered_exchange_is_not_touched(void **state)
 static void test_missing_capability_status(void **state)
 {
 	struct fixture *f = *state;
-	struct fx *e = fx_new(cx_server_stdio_principal(f->s));
-	json_t *msg = parse("{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":"
-			    "{\"name\":\"testkit_ask\",\"arguments\":{\"question\":\"ok?\"},"
-			    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
-			    "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
+	struct fx *e = stateless_ask(f);
 
-	e->x.stateless = true;
-	e->x.initialized = true;
-	snprintf(e->sess.version, sizeof(e->sess.version), "%s", CX_MCP_STATELESS);
-	cx_server_submit(f->s, &e->x, msg);
+	cx_server_submit(f->s, &e->x, ask_without_elicitation());
 	fx_wait(e);
 	assert_int_equal(e->status_at_reply, 400);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(e->response, "error"),
