@@ -35,6 +35,8 @@ TEST_ADAPTER_JSON := tests/adapters/testkit.json tests/adapters/testkit-resource
 	tests/adapters/testkit-prompts.json tests/adapters/conformance.json \
 	tests/adapters/conformance-resources.json tests/adapters/conformance-prompts.json
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+# Helpers the unit tests share (the fake exchange that drives the server core).
+UNIT_SUPPORT := tests/unit/fake_exchange.c
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 GW_OBJS := $(GW_SRCS:%.c=$(O)/%.o) $(ADAPTER_JSON:%.json=$(O)/gen/%_json.o)
@@ -65,7 +67,8 @@ $(GATEWAY): $(O)/gateway/main.o $(O)/gateway/adapters_default.o $(GW_OBJS) $(O)/
 $(GATEWAY_TEST): $(O)/gateway/main.o $(GW_OBJS) $(TEST_ADAPTER_OBJS) $(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(O)/tests/unit/%: $(O)/tests/unit/%.o $(GW_OBJS) $(TEST_ADAPTER_OBJS) $(O)/libcortex.a
+$(O)/tests/unit/%: $(O)/tests/unit/%.o $(UNIT_SUPPORT:%.c=$(O)/%.o) $(GW_OBJS) $(TEST_ADAPTER_OBJS) \
+		$(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(FIXED): $(O)/bench/fixed_responder.o

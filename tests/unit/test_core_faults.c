@@ -28,94 +28,10 @@
 #include "../../gateway/registry.h"
 #include "../../gateway/server.h"
 #include "../adapters/testkit.h"
+#include "fake_exchange.h"
 
 #define TOKEN_RO "tok-core-faults-read-only-0123"
-
-/* ---- a fake exchange that remembers what happened to it ---- */
-
-#define POISON 777      /* written into http_status once replied: a later write shows */
-
-struct fx {
-	struct cx_exchange x;           /* first: the callbacks recover the struct */
-	struct cx_session sess;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	json_t *response;
-	int replies;
-	int status_at_reply;
-};
-
-static void fx_reply(struct cx_exchange *x, json_t *response)
-{
-	struct fx *e = (struct fx *)x;
-
-	pthread_mutex_lock(&e->lock);
-	if (e->replies++ == 0) {
-		e->response = response;
-		e->status_at_reply = x->http_status;
-		x->http_status = POISON;
-	} else {
-		json_decref(response);
-	}
-	pthread_cond_broadcast(&e->cond);
-	pthread_mutex_unlock(&e->lock);
-}
-
-static struct fx *fx_new(const struct cx_principal *who)
-{
-	struct fx *e = calloc(1, sizeof(*e));
-
-	assert_non_null(e);
-	pthread_mutex_init(&e->lock, NULL);
-	pthread_cond_init(&e->cond, NULL);
-	cx_session_init(&e->sess);
-	e->x.who = who;
-	e->x.session = &e->sess;
-	e->x.reply = fx_reply;
-	return e;
-}
-
-static void fx_free(struct fx *e)
-{
-	json_decref(e->response);
-	cx_session_release(&e->sess);
-	pthread_mutex_destroy(&e->lock);
-	pthread_cond_destroy(&e->cond);
-	free(e);
-}
-
-static int fx_replies(struct fx *e)
-{
-	int n;
-
-	pthread_mutex_lock(&e->lock);
-	n = e->replies;
-	pthread_mutex_unlock(&e->lock);
-	return n;
-}
-
-static void fx_wait(struct fx *e)
-{
-	struct timespec ts;
-
-	cx_deadline_ts(CLOCK_REALTIME, 5000, &ts);
-	pthread_mutex_lock(&e->lock);
-	while (!e->replies && !pthread_cond_timedwait(&e->cond, &e->lock, &ts))
-		;
-	pthread_mutex_unlock(&e->lock);
-	if (!fx_replies(e))
-		fail_msg("no reply within 5 s");
-}
-
-static json_t *parse(const char *text)
-{
-	json_error_t je;
-	json_t *v = json_loads(text, 0, &je);
-
-	if (!v)
-		fail_msg("bad test JSON '%s': %s", text, je.text);
-	return v;
-}
+#define POISON FX_POISON
 
 /* ---- fixture ---- */
 
@@ -126,6 +42,7 @@ struct fixture {
 	struct cx_audit *audit;
 	char audit_path[64];
 	struct cx_server *s;
+	struct cx_session sess;                 /* the one session the tests use */
 };
 
 static int setup(void **state)
@@ -143,7 +60,7 @@ static int setup(void **state)
 	snprintf(conf, sizeof(conf),
 		 "{\"tokens\": [{\"name\": \"reader\", \"sha256\": \"%s\", \"read_only\": true}]}",
 		 hash);
-	tokens = parse(conf);
+	tokens = fx_parse(conf);
 	if (cx_gw_config_apply(&f->conf, tokens, &err))
 		fail_msg("config: %s", err.msg);
 	json_decref(tokens);
@@ -160,6 +77,7 @@ static int setup(void **state)
 	close(fd);
 	f->audit = cx_audit_open(f->audit_path, &err);
 	assert_non_null(f->audit);
+	cx_session_init(&f->sess);
 	f->s = cx_server_new(&f->conf, f->reg, f->audit, &err);
 	if (!f->s || cx_server_start(f->s, &err))
 		fail_msg("server: %s", err.msg);
@@ -178,6 +96,7 @@ static int teardown(void **state)
 	cx_registry_free(f->reg);
 	cx_gateway_adapter_state_free(f->gw_state);
 	cx_gw_config_release(&f->conf);
+	cx_session_release(&f->sess);
 	unlink(f->audit_path);
 	free(f);
 	alarm(0);
@@ -199,11 +118,11 @@ static void *failing_malloc(size_t n)
 static void test_out_of_memory_still_answers(void **state)
 {
 	struct fixture *f = *state;
-	struct fx *e = fx_new(cx_server_stdio_principal(f->s));
-	json_t *msg = parse("{\"jsonrpc\":\"2.0\",\"id\":41,\"method\":\"no/such/method\"}");
+	struct fx_ex *e = fx_new(cx_server_stdio_principal(f->s), &f->sess);
+	json_t *msg = fx_parse("{\"jsonrpc\":\"2.0\",\"id\":41,\"method\":\"no/such/method\"}");
 	const json_t *error;
 
-	snprintf(e->sess.version, sizeof(e->sess.version), "2025-11-25");
+	snprintf(f->sess.version, sizeof(f->sess.version), "2025-11-25");
 	json_set_alloc_funcs(failing_malloc, free);
 	atomic_store(&fail_allocs, true);
 	cx_server_submit(f->s, &e->x, msg);
@@ -222,26 +141,26 @@ static void test_out_of_memory_still_answers(void **state)
 /* ---- nobody touches an answered exchange ---- */
 
 /* An exchange of the stateless revision, as the HTTP transport makes one. */
-static struct fx *stateless_ask(struct fixture *f)
+static struct fx_ex *stateless_ask(struct fixture *f)
 {
-	struct fx *e = fx_new(cx_server_stdio_principal(f->s));
+	struct fx_ex *e = fx_new(cx_server_stdio_principal(f->s), &f->sess);
 
 	e->x.stateless = true;
 	e->x.initialized = true;
-	snprintf(e->sess.version, sizeof(e->sess.version), "%s", CX_MCP_STATELESS);
+	snprintf(f->sess.version, sizeof(f->sess.version), "%s", CX_MCP_STATELESS);
 	return e;
 }
 
 /* testkit_ask asks the user (elicitation) from a request that did not declare it. */
 static json_t *ask_without_elicitation(void)
 {
-	return parse("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":"
+	return fx_parse("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":"
 		     "{\"name\":\"testkit_ask\",\"arguments\":{\"question\":\"ok?\"},"
 		     "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
 		     "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
 }
 
-static struct fx *raced;
+static struct fx_ex *raced;
 
 /* Between the handler's return and its answer, let the watchdog answer first (the deadline
  * passes here), as a slow worker on a busy machine would. */
@@ -259,7 +178,7 @@ static void let_watchdog_win(struct cx_job *j)
 static void test_answered_exchange_is_not_touched(void **state)
 {
 	struct fixture *f = *state;
-	struct fx *e = stateless_ask(f);
+	struct fx_ex *e = stateless_ask(f);
 
 	raced = e;
 	cx_jobs_after_run_hook = let_watchdog_win;
@@ -279,7 +198,7 @@ static void test_answered_exchange_is_not_touched(void **state)
 static void test_missing_capability_status(void **state)
 {
 	struct fixture *f = *state;
-	struct fx *e = stateless_ask(f);
+	struct fx_ex *e = stateless_ask(f);
 
 	cx_server_submit(f->s, &e->x, ask_without_elicitation());
 	fx_wait(e);
@@ -317,7 +236,7 @@ static void on_done(void *ctx, const json_t *result, int code, const char *msg)
 static void call_direct(struct fixture *f, const struct cx_principal *who, const char *name,
 			const char *args, struct done *d)
 {
-	json_t *a = args ? parse(args) : NULL;
+	json_t *a = args ? fx_parse(args) : NULL;
 	struct timespec ts;
 
 	memset(d, 0, sizeof(*d));

@@ -32,137 +32,11 @@
 #include "../../gateway/server.h"
 #include "../../gateway/session.h"
 #include "../adapters/testkit.h"
+#include "fake_exchange.h"
 
-#define WAIT_MS 5000            /* upper bound for any answer a test waits for */
 #define TOKEN_GW "tok-gateway-only-0123456789"
 #define TOKEN_RO "tok-read-only-0123456789"
 #define DEADLINE_CALLS 8        /* concurrent calls in test_deadline */
-
-/* ---- the fake exchange ---- */
-
-struct fx_ex {
-	struct cx_exchange x;           /* first: the callbacks recover the struct */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	json_t *response;               /* the first reply's response */
-	int replies;
-	int defers;
-	pthread_t reply_thread;
-};
-
-static void fx_reply(struct cx_exchange *x, json_t *response)
-{
-	struct fx_ex *e = (struct fx_ex *)x;
-
-	pthread_mutex_lock(&e->lock);
-	if (e->replies++ == 0) {
-		e->response = response;
-		e->reply_thread = pthread_self();
-	} else {
-		json_decref(response);
-	}
-	pthread_cond_broadcast(&e->cond);
-	pthread_mutex_unlock(&e->lock);
-}
-
-static void fx_defer(struct cx_exchange *x)
-{
-	struct fx_ex *e = (struct fx_ex *)x;
-
-	pthread_mutex_lock(&e->lock);
-	e->defers++;
-	pthread_mutex_unlock(&e->lock);
-}
-
-/* On the heap: when a test fails half-way, a worker may still answer into it during teardown,
- * so it must not live in the failed test's stack frame (it is leaked instead). */
-static struct fx_ex *ex_new(const struct cx_principal *who, struct cx_session *sess)
-{
-	struct fx_ex *e = calloc(1, sizeof(*e));
-
-	assert_non_null(e);
-	pthread_mutex_init(&e->lock, NULL);
-	pthread_cond_init(&e->cond, NULL);
-	e->x.who = who;
-	e->x.session = sess;
-	e->x.defer = fx_defer;
-	e->x.reply = fx_reply;
-	return e;
-}
-
-static void ex_free(struct fx_ex *e)
-{
-	json_decref(e->response);
-	free(e->x.new_session_id);
-	pthread_mutex_destroy(&e->lock);
-	pthread_cond_destroy(&e->cond);
-	free(e);
-}
-
-static int ex_replies(struct fx_ex *e)
-{
-	int n;
-
-	pthread_mutex_lock(&e->lock);
-	n = e->replies;
-	pthread_mutex_unlock(&e->lock);
-	return n;
-}
-
-static int ex_defers(struct fx_ex *e)
-{
-	int n;
-
-	pthread_mutex_lock(&e->lock);
-	n = e->defers;
-	pthread_mutex_unlock(&e->lock);
-	return n;
-}
-
-/* Waits for the reply; returns the response (borrowed, may be NULL). Fails the test when
- * nothing comes within WAIT_MS. */
-static json_t *ex_wait(struct fx_ex *e)
-{
-	struct timespec ts;
-	json_t *r;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += WAIT_MS / 1000;
-	pthread_mutex_lock(&e->lock);
-	while (!e->replies) {
-		if (pthread_cond_timedwait(&e->cond, &e->lock, &ts) == ETIMEDOUT)
-			break;
-	}
-	if (!e->replies) {
-		pthread_mutex_unlock(&e->lock);
-		fail_msg("no reply within %d ms", WAIT_MS);
-	}
-	r = e->response;
-	pthread_mutex_unlock(&e->lock);
-	return r;
-}
-
-static json_t *parse(const char *text)
-{
-	json_error_t je;
-	json_t *v = json_loads(text, JSON_DECODE_ANY, &je);
-
-	if (!v)
-		fail_msg("bad test JSON '%s': %s", text, je.text);
-	return v;
-}
-
-static json_t *packf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_t *packf(const char *fmt, ...)
-{
-	char buf[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	return parse(buf);
-}
 
 /* ---- fixture adapter "spin": a handler that notices its deadline at once ---- */
 
@@ -244,7 +118,7 @@ static int fixture_new(void **state, const struct opts *o)
 	cx_gw_config_defaults(&f->conf);
 	cx_sha256_hex(TOKEN_GW, strlen(TOKEN_GW), gw_hash);
 	cx_sha256_hex(TOKEN_RO, strlen(TOKEN_RO), ro_hash);
-	tokens = packf("{\"tokens\": ["
+	tokens = fx_packf("{\"tokens\": ["
 		       "{\"name\": \"gw-only\", \"sha256\": \"%s\", \"allow\": [\"gateway_*\"]},"
 		       "{\"name\": \"reader\", \"sha256\": \"%s\", \"read_only\": true}]}",
 		       gw_hash, ro_hash);
@@ -336,23 +210,23 @@ static json_t *roundtrip_as(struct fixture *f, const struct cx_principal *who,
 	struct fx_ex *e;
 	json_t *r;
 
-	e = ex_new(who, sess);
+	e = fx_new(who, sess);
 	cx_server_submit(f->s, &e->x, msg);
-	r = json_incref(ex_wait(e));
-	assert_int_equal(ex_replies(e), 1);
-	ex_free(e);
+	r = json_incref(fx_wait(e));
+	assert_int_equal(fx_replies(e), 1);
+	fx_free(e);
 	return r;
 }
 
 static json_t *roundtrip(struct fixture *f, struct cx_session *sess, const char *text)
 {
-	return roundtrip_as(f, f->who, sess, parse(text));
+	return roundtrip_as(f, f->who, sess, fx_parse(text));
 }
 
 static void initialize(struct fixture *f, struct cx_session *sess, const char *version)
 {
 	json_t *r = roundtrip_as(f, f->who, sess,
-				 packf("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\","
+				 fx_packf("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\","
 				       "\"params\":{\"protocolVersion\":\"%s\",\"capabilities\":{},"
 				       "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
 				       version));
@@ -370,7 +244,7 @@ static json_t *tool_call_as(struct fixture *f, const struct cx_principal *who,
 			    struct cx_session *sess, const char *tool, const char *args)
 {
 	return roundtrip_as(f, who, sess,
-			    packf("{\"jsonrpc\":\"2.0\",\"id\":\"call-1\","
+			    fx_packf("{\"jsonrpc\":\"2.0\",\"id\":\"call-1\","
 				  "\"method\":\"tools/call\","
 				  "\"params\":{\"name\":\"%s\",\"arguments\":%s}}", tool, args));
 }
@@ -516,7 +390,7 @@ static void test_ids_echoed_unchanged(void **state)
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		json_t *want = json_loads(ids[i], JSON_DECODE_ANY, NULL);
 		json_t *r = roundtrip_as(f, f->who, &sess,
-					 packf("{\"jsonrpc\":\"2.0\",\"id\":%s,"
+					 fx_packf("{\"jsonrpc\":\"2.0\",\"id\":%s,"
 					       "\"method\":\"ping\"}", ids[i]));
 
 		assert_non_null(want);
@@ -601,13 +475,13 @@ static void test_requests_before_initialize(void **state)
 	/* initialized (set by a transport that restored the session) counts as initialized */
 	{
 		struct fx_ex *e;
-		e = ex_new(f->who, &sess);
+		e = fx_new(f->who, &sess);
 		e->x.initialized = true;
 		cx_server_submit(f->s, &e->x,
-				 parse("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}"));
+				 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}"));
 		assert_true(json_is_array(json_object_get(
-			json_object_get(ex_wait(e), "result"), "tools")));
-		ex_free(e);
+			json_object_get(fx_wait(e), "result"), "tools")));
+		fx_free(e);
 	}
 	cx_session_release(&sess);
 }
@@ -623,7 +497,7 @@ static void test_initialize_negotiation(void **state)
 
 		cx_session_init(&sess);
 		r = roundtrip_as(f, f->who, &sess,
-				 packf("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+				 fx_packf("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
 				       "\"params\":{\"protocolVersion\":\"%s\"}}",
 				       cx_mcp_versions[i]));
 		res = result_of(r);
@@ -698,13 +572,13 @@ static void test_sealed_session_id(void **state)
 	json_t *r, *l;
 
 	cx_session_init(&sess);
-	e = ex_new(f->who, &sess);
+	e = fx_new(f->who, &sess);
 	e->x.want_session_id = true;
 	cx_server_submit(f->s, &e->x,
-			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
 			       "\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},"
 			       "\"clientInfo\":{\"name\":\"probe\",\"version\":\"9\"}}}"));
-	r = ex_wait(e);
+	r = fx_wait(e);
 	assert_string_equal(json_string_value(json_object_get(result_of(r), "protocolVersion")),
 			    "2025-06-18");
 	assert_non_null(e->x.new_session_id);
@@ -718,7 +592,7 @@ static void test_sealed_session_id(void **state)
 	assert_true(sess.fp[0] != '\0');
 	/* bound to the principal that initialized it */
 	assert_string_equal(opened.subject, "stdio");
-	ex_free(e);
+	fx_free(e);
 
 	/* The opened session serves requests, and the audit line carries its fingerprint. */
 	r = tool_call_as(f, f->who, &opened, "testkit_echo", "{\"text\":\"hi\"}");
@@ -733,12 +607,12 @@ static void test_sealed_session_id(void **state)
 
 	/* A token's session names the token. */
 	cx_session_init(&sess);
-	e = ex_new(cx_server_authenticate(f->s, TOKEN_RO), &sess);
+	e = fx_new(cx_server_authenticate(f->s, TOKEN_RO), &sess);
 	e->x.want_session_id = true;
 	cx_server_submit(f->s, &e->x,
-			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
 			       "\"params\":{\"protocolVersion\":\"2025-03-26\"}}"));
-	ex_wait(e);
+	fx_wait(e);
 	assert_non_null(e->x.new_session_id);
 	assert_int_equal(cx_session_open(cx_server_session_key(f->s), e->x.new_session_id, 3600,
 					 &opened),
@@ -746,18 +620,18 @@ static void test_sealed_session_id(void **state)
 	assert_string_equal(opened.subject, "reader");
 	assert_string_equal(opened.version, "2025-03-26");
 	cx_session_release(&opened);
-	ex_free(e);
+	fx_free(e);
 	cx_session_release(&sess);
 
 	/* Without want_session_id nothing is sealed. */
 	cx_session_init(&sess);
-	e = ex_new(f->who, &sess);
+	e = fx_new(f->who, &sess);
 	cx_server_submit(f->s, &e->x,
-			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
 			       "\"params\":{\"protocolVersion\":\"2025-06-18\"}}"));
-	ex_wait(e);
+	fx_wait(e);
 	assert_null(e->x.new_session_id);
-	ex_free(e);
+	fx_free(e);
 	cx_session_release(&sess);
 }
 
@@ -821,9 +695,9 @@ static void test_batch_2025_03_26(void **state)
 
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-03-26");
-	e = ex_new(f->who, &sess);
+	e = fx_new(f->who, &sess);
 	cx_server_submit(f->s, &e->x,
-			 parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
+			 fx_parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
 			       "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"},"
 			       "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"gateway_status\"}},"
@@ -832,8 +706,8 @@ static void test_batch_2025_03_26(void **state)
 			       "\"params\":{\"protocolVersion\":\"2025-03-26\"}},"
 			       "{\"jsonrpc\":\"1.0\",\"id\":5,\"method\":\"ping\"}]"));
 	/* Nothing asynchronous in it: answered before submit returns. */
-	assert_int_equal(ex_replies(e), 1);
-	assert_int_equal(ex_defers(e), 0);
+	assert_int_equal(fx_replies(e), 1);
+	assert_int_equal(fx_defers(e), 0);
 	r = e->response;
 	assert_true(json_is_array(r));
 	assert_int_equal(json_array_size(r), 5);       /* the notification gets none */
@@ -857,7 +731,7 @@ static void test_batch_2025_03_26(void **state)
 	json_decref(id);
 	/* The initialize inside did not touch the session. */
 	assert_string_equal(sess.version, "2025-03-26");
-	ex_free(e);
+	fx_free(e);
 
 	/* Only notifications: nothing to send. */
 	assert_null(roundtrip(f, &sess, "[{\"jsonrpc\":\"2.0\",\"method\":\"a\"},"
@@ -878,17 +752,17 @@ static void test_batch_with_async_calls(void **state)
 
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-03-26");
-	e = ex_new(f->who, &sess);
+	e = fx_new(f->who, &sess);
 	cx_server_submit(f->s, &e->x,
-			 parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+			 fx_parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"testkit_sleep\",\"arguments\":{\"ms\":50}}},"
 			       "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"},"
 			       "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"testkit_echo\","
 			       "\"arguments\":{\"text\":\"b\"}}}]"));
 	/* Deferred once for the whole batch, however many members went to workers. */
-	assert_int_equal(ex_defers(e), 1);
-	r = ex_wait(e);
+	assert_int_equal(fx_defers(e), 1);
+	r = fx_wait(e);
 	assert_true(json_is_array(r));
 	assert_int_equal(json_array_size(r), 3);
 	id = json_integer(1);
@@ -901,8 +775,8 @@ static void test_batch_with_async_calls(void **state)
 	assert_false(is_error_result(by_id(r, id)));
 	json_decref(id);
 	assert_int_equal(cx_server_drain(f->s), 0);
-	assert_int_equal(ex_replies(e), 1);
-	ex_free(e);
+	assert_int_equal(fx_replies(e), 1);
+	fx_free(e);
 	cx_session_release(&sess);
 }
 
@@ -928,7 +802,7 @@ static void test_tools_list_pages(void **state)
 
 		if (cursor)
 			r = roundtrip_as(f, f->who, &sess,
-					 packf("{\"jsonrpc\":\"2.0\",\"id\":1,"
+					 fx_packf("{\"jsonrpc\":\"2.0\",\"id\":1,"
 					       "\"method\":\"tools/list\","
 					       "\"params\":{\"cursor\":\"%s\"}}", cursor));
 		else
@@ -970,7 +844,7 @@ static void test_tools_list_pages(void **state)
 						   "\"Yzk5OTk5OTk5OTk5OQ\"" /* c999999999999 */ };
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			r = roundtrip_as(f, f->who, &sess,
-					 packf("{\"jsonrpc\":\"2.0\",\"id\":9,"
+					 fx_packf("{\"jsonrpc\":\"2.0\",\"id\":9,"
 					       "\"method\":\"tools/list\","
 					       "\"params\":{\"cursor\":%s}}", bad[i]));
 			if (error_code(r) != CX_RPC_INVALID_PARAMS)
@@ -987,7 +861,7 @@ static json_t *list_names_as(struct fixture *f, const struct cx_principal *who,
 			     struct cx_session *sess)
 {
 	json_t *r = roundtrip_as(f, who, sess,
-				 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}"));
+				 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}"));
 	json_t *names = json_array();
 	size_t i;
 	json_t *t;
@@ -1236,12 +1110,12 @@ static void test_nonblocking_tool_is_synchronous(void **state)
 
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-11-25");
-	e = ex_new(f->who, &sess);
+	e = fx_new(f->who, &sess);
 	cx_server_submit(f->s, &e->x,
-			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"gateway_status\"}}"));
-	assert_int_equal(ex_replies(e), 1);
-	assert_int_equal(ex_defers(e), 0);
+	assert_int_equal(fx_replies(e), 1);
+	assert_int_equal(fx_defers(e), 0);
 	assert_true(pthread_equal(e->reply_thread, pthread_self()));
 	r = e->response;
 	assert_false(is_error_result(r));
@@ -1254,10 +1128,10 @@ static void test_nonblocking_tool_is_synchronous(void **state)
 		}
 	assert_true(has_testkit);
 	/* the same JSON as text */
-	text = parse(result_text(r));
+	text = fx_parse(result_text(r));
 	assert_true(json_equal(text, sc));
 	json_decref(text);
-	ex_free(e);
+	fx_free(e);
 	assert_audit(f, "gateway_status", "ok", "stdio", NULL);
 	cx_session_release(&sess);
 }
@@ -1271,25 +1145,25 @@ static void test_blocking_tool_runs_on_worker(void **state)
 
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-11-25");
-	e = ex_new(f->who, &sess);
+	e = fx_new(f->who, &sess);
 	cx_server_submit(f->s, &e->x,
-			 parse("{\"jsonrpc\":\"2.0\",\"id\":\"e\",\"method\":\"tools/call\","
+			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":\"e\",\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"testkit_echo\","
 			       "\"arguments\":{\"text\":\"hi\",\"mode\":\"upper\",\"count\":2}}}"));
-	assert_int_equal(ex_defers(e), 1);
-	r = ex_wait(e);
+	assert_int_equal(fx_defers(e), 1);
+	r = fx_wait(e);
 	assert_false(pthread_equal(e->reply_thread, pthread_self()));
 	assert_string_equal(json_string_value(json_object_get(r, "id")), "e");
 	assert_false(is_error_result(r));
 	assert_string_equal(json_string_value(json_object_get(
 		json_object_get(result_of(r), "structuredContent"), "text")), "HIHI");
-	text = parse(result_text(r));
+	text = fx_parse(result_text(r));
 	assert_string_equal(json_string_value(json_object_get(text, "text")), "HIHI");
 	json_decref(text);
 	assert_int_equal(cx_server_drain(f->s), 0);
-	assert_int_equal(ex_replies(e), 1);
-	assert_int_equal(ex_defers(e), 1);
-	ex_free(e);
+	assert_int_equal(fx_replies(e), 1);
+	assert_int_equal(fx_defers(e), 1);
+	fx_free(e);
 	assert_audit(f, "testkit_echo", "ok", "stdio", NULL);
 	cx_session_release(&sess);
 }
@@ -1351,18 +1225,18 @@ static void test_deadline(void **state)
 	initialize(f, &sess, "2025-11-25");
 	t0 = cx_now_ms();
 	for (i = 0; i < DEADLINE_CALLS; i++) {
-		e[i] = ex_new(f->who, &sess);
+		e[i] = fx_new(f->who, &sess);
 		cx_server_submit(f->s, &e[i]->x,
-				 i % 2 ? parse("{\"jsonrpc\":\"2.0\",\"id\":1,"
+				 i % 2 ? fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,"
 					       "\"method\":\"tools/call\","
 					       "\"params\":{\"name\":\"testkit_sleep\","
 					       "\"arguments\":{\"ms\":5000}}}")
-				       : parse("{\"jsonrpc\":\"2.0\",\"id\":1,"
+				       : fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,"
 					       "\"method\":\"tools/call\","
 					       "\"params\":{\"name\":\"spin_until_cancelled\"}}"));
 	}
 	for (i = 0; i < DEADLINE_CALLS; i++) {
-		json_t *r = ex_wait(e[i]);
+		json_t *r = fx_wait(e[i]);
 
 		assert_is_error(r, "did not finish within");
 		assert_contains(result_text(r), "200 ms");
@@ -1375,8 +1249,8 @@ static void test_deadline(void **state)
 	assert_int_equal(cx_server_drain(f->s), 0);
 	assert_true(cx_now_ms() - t0 < 2000);
 	for (i = 0; i < DEADLINE_CALLS; i++) {
-		assert_int_equal(ex_replies(e[i]), 1);
-		ex_free(e[i]);
+		assert_int_equal(fx_replies(e[i]), 1);
+		fx_free(e[i]);
 	}
 	/* One audit line per call, each saying the deadline passed. */
 	lines = audit_lines(f);
@@ -1401,24 +1275,24 @@ static void test_deadline_in_queue(void **state)
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-11-25");
 	atomic_store(&spin_count_runs, 0);
-	busy = ex_new(f->who, &sess);
-	queued = ex_new(f->who, &sess);
+	busy = fx_new(f->who, &sess);
+	queued = fx_new(f->who, &sess);
 	t0 = cx_now_ms();
 	cx_server_submit(f->s, &busy->x,
-			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"spin_stubborn\"}}"));
 	cx_server_submit(f->s, &queued->x,
-			 parse("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
+			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"spin_count\"}}"));
-	assert_is_error(ex_wait(queued), "did not finish within");
+	assert_is_error(fx_wait(queued), "did not finish within");
 	assert_true(cx_now_ms() - t0 < 380);   /* at its deadline, not when the worker frees */
-	assert_is_error(ex_wait(busy), "did not finish within");
+	assert_is_error(fx_wait(busy), "did not finish within");
 	assert_int_equal(cx_server_drain(f->s), 0);
 	assert_int_equal(atomic_load(&spin_count_runs), 0);
-	assert_int_equal(ex_replies(busy), 1);
-	assert_int_equal(ex_replies(queued), 1);
-	ex_free(busy);
-	ex_free(queued);
+	assert_int_equal(fx_replies(busy), 1);
+	assert_int_equal(fx_replies(queued), 1);
+	fx_free(busy);
+	fx_free(queued);
 	cx_session_release(&sess);
 }
 
@@ -1432,12 +1306,12 @@ static void test_queue_full(void **state)
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-11-25");
 	for (int i = 0; i < 3; i++) {
-		e[i] = ex_new(f->who, &sess);
+		e[i] = fx_new(f->who, &sess);
 		cx_server_submit(f->s, &e[i]->x,
-				 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+				 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 				       "\"params\":{\"name\":\"testkit_sleep\","
 				       "\"arguments\":{\"ms\":300}}}"));
-		if (ex_replies(e[i]) == 1) {
+		if (fx_replies(e[i]) == 1) {
 			assert_is_error(e[i]->response, "saturated");
 			immediate++;
 		}
@@ -1445,7 +1319,7 @@ static void test_queue_full(void **state)
 	assert_true(immediate >= 1);
 	assert_true(immediate <= 2);
 	for (int i = 0; i < 3; i++) {
-		json_t *r = ex_wait(e[i]);
+		json_t *r = fx_wait(e[i]);
 		if (!is_error_result(r)) {
 			assert_string_equal(result_text(r), "slept");
 			slept++;
@@ -1454,8 +1328,8 @@ static void test_queue_full(void **state)
 	assert_int_equal(slept, 3 - immediate);
 	assert_int_equal(cx_server_drain(f->s), 0);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(ex_replies(e[i]), 1);
-		ex_free(e[i]);
+		assert_int_equal(fx_replies(e[i]), 1);
+		fx_free(e[i]);
 	}
 	assert_audit(f, "testkit_sleep", "ok", NULL, NULL);
 	{
@@ -1485,7 +1359,7 @@ static void *drain_main(void *p)
 
 	d->abandoned = cx_server_drain(d->s);
 	d->drained_ms = cx_now_ms();
-	d->replies_when_drained = ex_replies(d->inflight);
+	d->replies_when_drained = fx_replies(d->inflight);
 	return NULL;
 }
 
@@ -1501,11 +1375,11 @@ static void test_drain(void **state)
 
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-11-25");
-	sleeper = ex_new(f->who, &sess);
+	sleeper = fx_new(f->who, &sess);
 	d.inflight = sleeper;
 	t0 = cx_now_ms();
 	cx_server_submit(f->s, &sleeper->x,
-			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"testkit_sleep\","
 			       "\"arguments\":{\"ms\":600}}}"));
 	assert_int_equal(pthread_create(&th, NULL, drain_main, &d), 0);
@@ -1526,7 +1400,7 @@ static void test_drain(void **state)
 	}
 	assert_true(refused);
 	/* the in-flight call was still running when the refusal came */
-	assert_int_equal(ex_replies(sleeper), 0);
+	assert_int_equal(fx_replies(sleeper), 0);
 	assert_audit(f, "testkit_echo", "refused", "stdio", "shutting down");
 
 	assert_int_equal(pthread_join(th, NULL), 0);
@@ -1536,17 +1410,17 @@ static void test_drain(void **state)
 	assert_true(d.drained_ms - t0 >= 590);
 	assert_string_equal(result_text(sleeper->response), "slept");
 	assert_false(is_error_result(sleeper->response));
-	ex_free(sleeper);
+	fx_free(sleeper);
 
 	/* and after drain, still refused */
-	late = ex_new(f->who, &sess);
+	late = fx_new(f->who, &sess);
 	cx_server_submit(f->s, &late->x,
-			 parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 			       "\"params\":{\"name\":\"testkit_echo\","
 			       "\"arguments\":{\"text\":\"x\"}}}"));
-	assert_int_equal(ex_replies(late), 1);
+	assert_int_equal(fx_replies(late), 1);
 	assert_is_error(late->response, "shutting down");
-	ex_free(late);
+	fx_free(late);
 	cx_session_release(&sess);
 }
 
