@@ -27,6 +27,10 @@ long cx_b64url_decode(const char *in, size_t len, unsigned char *out, size_t out
 /* snprintf for messages where cutting is acceptable: always terminated; false if cut. */
 bool cx_fmt(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* path as it is when absolute or when base_dir is NULL or empty, else base_dir/path: a new
+ * string the caller frees; NULL on out of memory. */
+char *cx_path_resolve(const char *base_dir, const char *path);
+
 /* fnmatch-style glob on tool names ('*', '?'). */
 bool cx_glob_match(const char *pattern, const char *name);
 

@@ -56,6 +56,8 @@
 #include "../common/log.h"
 #include "../common/mcp.h"
 #include "../common/util.h"
+#include "authlog.h"
+#include "listen.h"
 
 #define MCP_PATH "/mcp"
 #define HEALTH_PATH "/healthz"
@@ -1970,9 +1972,12 @@ static const struct cx_principal *admit(struct cx_http *h, struct MHD_Connection
 					const char *method, enum MHD_Result *ret)
 {
 	const struct cx_principal *who;
-	const char *origin, *auth, *tok;
+	const char *origin, *tok;
 
 	if (!host_allowed(h->conf, header(conn, MHD_HTTP_HEADER_HOST))) {
+		cx_authlog_http(conn, h->srv, MHD_HTTP_FORBIDDEN, "Host",
+				header(conn, MHD_HTTP_HEADER_HOST),
+				"is not a loopback name, this machine's, or in http.allowed_hosts");
 		*ret = send_invalid(conn, MHD_HTTP_FORBIDDEN,
 				    "forbidden: Host header is not a loopback name or in "
 				    "http.allowed_hosts");
@@ -1980,6 +1985,8 @@ static const struct cx_principal *admit(struct cx_http *h, struct MHD_Connection
 	}
 	origin = header(conn, MHD_HTTP_HEADER_ORIGIN);
 	if (origin && !origin_allowed(h->conf, origin)) {
+		cx_authlog_http(conn, h->srv, MHD_HTTP_FORBIDDEN, "Origin", origin,
+				"is not a loopback origin or in http.allowed_origins");
 		*ret = send_invalid(conn, MHD_HTTP_FORBIDDEN,
 				    "forbidden: Origin is not a loopback origin or in "
 				    "http.allowed_origins");
@@ -1988,15 +1995,12 @@ static const struct cx_principal *admit(struct cx_http *h, struct MHD_Connection
 	if (!cx_server_auth_required(h->srv)) {
 		who = cx_server_anonymous(h->srv);
 	} else {
-		auth = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
-		tok = NULL;
-		if (auth && !strncasecmp(auth, "Bearer", 6) &&
-		    (auth[6] == ' ' || auth[6] == '\t')) {
-			for (tok = auth + 7; *tok == ' ' || *tok == '\t'; tok++)
-				;
-		}
-		who = tok && *tok ? cx_server_authenticate(h->srv, tok) : NULL;
+		tok = cx_auth_bearer(header(conn, MHD_HTTP_HEADER_AUTHORIZATION));
+		who = tok ? cx_server_authenticate(h->srv, tok) : NULL;
 		if (!who) {
+			cx_authlog_http(conn, h->srv, MHD_HTTP_UNAUTHORIZED, "bearer token", NULL,
+					tok ? "is not valid (its SHA-256 is not in tokens)" :
+					      "missing (no Authorization: Bearer header)");
 			/* RFC 6750: error="invalid_token" only when a token was presented. */
 			*ret = send_rpc_error(
 				conn, MHD_HTTP_UNAUTHORIZED, CX_RPC_INVALID_REQUEST,
@@ -2113,56 +2117,6 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 
 /* ---- life cycle ---- */
 
-/* "HOST:PORT" or "[V6]:PORT"; host is a literal address or "localhost". */
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6, char *host,
-			size_t hostlen, struct cx_err *err)
-{
-	const char *colon, *hbeg, *hend;
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	long port;
-
-	memset(ss, 0, sizeof(*ss));
-	if (!listen)
-		return cx_err_set(err, "no listen address");
-	if (listen[0] == '[') {
-		hbeg = listen + 1;
-		hend = strchr(hbeg, ']');
-		colon = hend ? hend + 1 : NULL;
-		if (!hend || *colon != ':')
-			goto bad;
-		*v6 = true;
-	} else {
-		hbeg = listen;
-		colon = hend = strrchr(listen, ':');
-		if (!colon || memchr(listen, ':', (size_t)(colon - listen)))
-			goto bad;
-		*v6 = false;
-	}
-	if (hend == hbeg || (size_t)(hend - hbeg) >= hostlen ||
-	    cx_parse_long(colon + 1, 0, 65535, &port))
-		goto bad;
-	memcpy(host, hbeg, (size_t)(hend - hbeg));
-	host[hend - hbeg] = '\0';
-	if (*v6) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			goto bad;
-		return 0;
-	}
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	if (!strcasecmp(host, "localhost"))
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-		goto bad;
-	return 0;
-bad:
-	return cx_err_set(err, "invalid listen address '%s': expected HOST:PORT with a literal "
-			       "address, e.g. 127.0.0.1:8080 or [::1]:8080", listen ? listen : "");
-}
-
 static unsigned clamp_uint(long v, unsigned lo)
 {
 	if (v < (long)lo)
@@ -2176,18 +2130,16 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 {
 	const struct cx_gw_config *conf = cx_server_config(s);
 	const union MHD_DaemonInfo *info;
-	struct sockaddr_storage ss;
+	struct cx_listen la;
 	struct MHD_OptionItem opts[10];
 	pthread_condattr_t ca;
 	struct cx_http *h;
 	unsigned flags, n = 0;
-	char host[INET6_ADDRSTRLEN + 8];
 	uint64_t base = 0;
-	bool v6 = false;
 
-	if (parse_listen(listen, &ss, &v6, host, sizeof(host), err))
+	if (cx_listen_parse(listen, &la, err))
 		return NULL;
-	if (!cx_http_is_loopback(host) && !cx_server_auth_required(s) && !conf->insecure_no_auth) {
+	if (!la.loopback && !cx_server_auth_required(s) && !conf->insecure_no_auth) {
 		cx_err_set(err, "refusing to listen on '%s' without tokens: configure tokens or "
 				"pass --insecure-no-auth", listen);
 		return NULL;
@@ -2217,11 +2169,11 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 		MHD_USE_ITC | MHD_USE_ERROR_LOG;
-	if (v6)
+	if (la.v6)
 		flags |= MHD_USE_IPv6;
 	/* The logger first, or MHD logs the options before it to stderr by itself. */
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &la.addr};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed,
 					    h};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
@@ -2246,7 +2198,7 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 	h->push_added = true;
 
 	errno = 0;
-	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
+	h->d = MHD_start_daemon(flags, (uint16_t)la.port, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
 				MHD_OPTION_END);
 	if (!h->d) {
 		cx_err_set(err, "could not listen on '%s': %s", listen,
