@@ -1979,8 +1979,8 @@ static const struct cx_principal *admit(struct cx_http *h, struct MHD_Connection
 				header(conn, MHD_HTTP_HEADER_HOST),
 				"is not a loopback name, this machine's, or in http.allowed_hosts");
 		*ret = send_invalid(conn, MHD_HTTP_FORBIDDEN,
-				    "forbidden: Host header is not a loopback name or in "
-				    "http.allowed_hosts");
+				    "forbidden: Host header is not a loopback name, this machine's, "
+				    "or in http.allowed_hosts");
 		return NULL;
 	}
 	origin = header(conn, MHD_HTTP_HEADER_ORIGIN);
