@@ -21,6 +21,14 @@ static void restore_and_reraise(int sig)
 	raise(sig);
 }
 
+/* Prompt text: best effort, a terminal that cannot show it can still be typed into. */
+static void say(int fd, const char *s, size_t n)
+{
+	ssize_t w = write(fd, s, n);
+
+	(void)w;
+}
+
 static int too_long(struct cx_err *err)
 {
 	cx_err_set(err, "token longer than %d bytes", CX_TOKEN_MAX);
@@ -61,8 +69,7 @@ static int read_tty(int fd, int prompt_fd, char *buf, size_t cap, size_t *len,
 		echo_off = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
 	}
 	/* The prompt after echo is off: whatever is typed from now on is not shown. */
-	if (write(prompt_fd, prompt, sizeof(prompt) - 1) < 0)
-		(void)0;
+	say(prompt_fd, prompt, sizeof(prompt) - 1);
 	for (;;) {
 		ssize_t n;
 
@@ -84,8 +91,7 @@ static int read_tty(int fd, int prompt_fd, char *buf, size_t cap, size_t *len,
 	if (echo_off) {
 		tcsetattr(fd, TCSAFLUSH, &saved);
 		/* The newline the user typed was not echoed either. */
-		if (write(prompt_fd, "\n", 1) < 0)
-			(void)0;
+		say(prompt_fd, "\n", 1);
 	}
 	saved_fd = -1;
 	if (handlers) {

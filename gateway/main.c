@@ -26,6 +26,14 @@
 #include "server.h"
 #include "transport.h"
 
+#if defined(__clang__)
+#define CX_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define CX_COMPILER "gcc " __VERSION__
+#else
+#define CX_COMPILER "an unknown compiler"
+#endif
+
 static volatile sig_atomic_t stop_requested;
 
 static void usage(FILE *f)
@@ -83,7 +91,7 @@ static void version(void)
 	       "(AES-256-GCM), TLS no (terminate it in front)\n",
 	       MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? "yes" : "no",
 	       MHD_is_feature_supported(MHD_FEATURE_IPv6) == MHD_YES ? "yes" : "no");
-	printf("build: %s%s\n", __VERSION__,
+	printf("build: %s%s\n", CX_COMPILER,
 #if defined(__SANITIZE_ADDRESS__)
 	       ", AddressSanitizer"
 #else

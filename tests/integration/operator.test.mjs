@@ -229,6 +229,7 @@ test('401 and 403 are logged with the client address and the reason, never the t
   running.push(g);
   const url = await g.ready;
   const port = Number(new URL(url).port);
+  await waitFor(() => / ready: /.test(g.stderr()));
   assert.match(g.stderr(), new RegExp(`ready: 1 tool\\(s\\) from 1 adapter\\(s\\); config '${cfg.replace(/[.]/g, '\\.')}'; auth on, 2 bearer token\\(s\\)`));
 
   let r = await rawInit({ port });
@@ -258,6 +259,7 @@ test('without a config the start-up line says so and that auth is off', async ()
   const g = startHttp([]);
   running.push(g);
   await g.ready;
+  await waitFor(() => / ready: /.test(g.stderr()));
   assert.match(g.stderr(), /ready: .*; config none \(built-in defaults\); auth off \(no tokens; anonymous access on loopback only\)/);
   // The session-key notice comes after the listener is up, not before its error.
   assert.ok(g.stderr().indexOf('listening on') < g.stderr().indexOf('no http.session_key'));
@@ -326,6 +328,18 @@ test('make run: CORTEX_LISTEN overrides the file\'s listen; without it the file\
   }
 });
 
+test('make run CONFIG=FILE hands the file to the script as CORTEX_CONFIG', () => {
+  // A make of our own, not the one running the tests (whose flags would be inherited).
+  const env = { ...process.env };
+  for (const k of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES']) delete env[k];
+  const r = spawnSync('make', ['-n', '--no-print-directory', 'run', 'CONFIG=/etc/cortex/gw.json'],
+    { cwd: root, encoding: 'utf8', timeout: 60000, env });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /CORTEX_CONFIG='\/etc\/cortex\/gw\.json' scripts\/run-gateway\.sh build\/cortex-gateway/);
+  const plain = spawnSync('make', ['-n', '--no-print-directory', 'run'], { cwd: root, encoding: 'utf8', timeout: 60000, env });
+  assert.match(plain.stdout, /^scripts\/run-gateway\.sh build\/cortex-gateway$/m);
+});
+
 // ---- 8. Small things ----
 
 test('--help lists every protocol revision and every log level; --version the libraries and features', () => {
@@ -340,6 +354,7 @@ test('--help lists every protocol revision and every log level; --version the li
   assert.match(v.stdout, /\nprotocols: .*2026-07-28 \(stateless\)\n/);
   assert.match(v.stdout, /\nadapters: gateway \(built in\)\n/, 'the shipped build has no test adapters');
   assert.match(v.stdout, /\nfeatures: stdio, http \(epoll (yes|no), IPv6 (yes|no)\)/);
+  assert.match(v.stdout, /\nbuild: (gcc|clang) \d+\.\d+/);
   const t = run(['--version']);
   assert.match(t.stdout, /\nadapters: gateway \(built in\), testkit/, 'the test build says it has the test kit');
 });
