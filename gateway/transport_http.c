@@ -1977,7 +1977,8 @@ static const struct cx_principal *admit(struct cx_http *h, struct MHD_Connection
 	if (!host_allowed(h->conf, header(conn, MHD_HTTP_HEADER_HOST))) {
 		cx_authlog_http(conn, h->srv, MHD_HTTP_FORBIDDEN, "Host",
 				header(conn, MHD_HTTP_HEADER_HOST),
-				"is not a loopback name, this machine's, or in http.allowed_hosts");
+				"is not a loopback name, this machine's, or in "
+				"http.allowed_hosts");
 		*ret = send_invalid(conn, MHD_HTTP_FORBIDDEN,
 				    "forbidden: Host header is not a loopback name, this machine's, "
 				    "or in http.allowed_hosts");
@@ -2198,8 +2199,10 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 	h->push_added = true;
 
 	errno = 0;
-	h->d = MHD_start_daemon(flags, (uint16_t)la.port, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
-				MHD_OPTION_END);
+	/* MHD binds SOCK_ADDR; the port argument is what it reports, in "Failed to bind to
+	 * port N" among others, so it gets the real one rather than 0. */
+	h->d = MHD_start_daemon(flags, (uint16_t)la.port, NULL, NULL, on_request, h,
+				MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!h->d) {
 		cx_err_set(err, "could not listen on '%s': %s", listen,
 			   errno ? strerror(errno) : "libmicrohttpd refused to start");
