@@ -1,6 +1,7 @@
 # Cortex — one non-recursive Makefile. Out-of-tree builds: build/ (default), build-asan/ (make check).
 #   make            build build/cortex-gateway
-#   make run        install missing Debian packages, build, start the gateway on 127.0.0.1:8080
+#   make run        install missing Debian packages, build, start the gateway (127.0.0.1:8080,
+#                   or CONFIG=FILE / $CORTEX_CONFIG's listen, or $CORTEX_LISTEN)
 #   make test       install what the tests need, build, run every test
 #   make check      the same tests under AddressSanitizer and UndefinedBehaviorSanitizer
 #   make conformance  the official MCP conformance suites, every run
@@ -98,7 +99,7 @@ test-deps:
 
 run: deps
 	@$(MAKE) --no-print-directory $(GATEWAY)
-	@scripts/run-gateway.sh $(GATEWAY)
+	@$(if $(CONFIG),CORTEX_CONFIG='$(CONFIG)' )scripts/run-gateway.sh $(GATEWAY)
 
 test: test-deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)

@@ -12,12 +12,15 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Dotted paths longer than this are refused rather than quoted cut short. */
 #define PATH_MAX_LEN 256
+/* Keys longer than this get no "did you mean" suggestion. */
+#define SUGGEST_KEY_MAX 64
 
 static const struct cx_conf_directive *find(const struct cx_conf_directive *table,
 					    const char *key)
@@ -27,6 +30,55 @@ static const struct cx_conf_directive *find(const struct cx_conf_directive *tabl
 			return table;
 	}
 	return NULL;
+}
+
+/* Levenshtein distance of two short keys, capped: keys are at most a few dozen characters. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[SUGGEST_KEY_MAX + 1], i, j;
+
+	if (la > SUGGEST_KEY_MAX || lb > SUGGEST_KEY_MAX)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+/* The known key an unknown one was most likely meant to be: a few typing mistakes away, or
+ * the start of it ("max_body" for "max_body_bytes"). NULL when nothing is close. */
+static const char *closest_key(const struct cx_conf_directive *table, const char *key)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX, klen = strlen(key);
+
+	for (; table->key; table++) {
+		size_t d = edit_distance(key, table->key), tlen = strlen(table->key);
+		size_t limit = (tlen + 2) / 3;
+
+		if (klen >= 3 && (!strncmp(table->key, key, klen) ||
+				  (tlen >= 4 && !strncmp(key, table->key, tlen))))
+			d = d < limit ? d : limit;
+		if (d <= limit && d < best_d) {
+			best = table->key;
+			best_d = d;
+		}
+	}
+	return best;
 }
 
 static int set_one(const struct cx_conf_directive *d, const json_t *value, void *base,
@@ -114,8 +166,14 @@ int cx_conf_apply(const struct cx_conf_directive *table, const json_t *obj, void
 			  : snprintf(full, sizeof(full), "%s", key);
 		if (n < 0 || (size_t)n >= sizeof(full))
 			return cx_err_set(err, "key '%.64s...' is too long", *path ? path : key);
-		if (!d)
+		if (!d) {
+			const char *near = closest_key(table, key);
+
+			if (near)
+				return cx_err_set(err, "unknown key '%s'; did you mean '%s%s%s'?",
+						  full, path, *path ? "." : "", near);
 			return cx_err_set(err, "unknown key '%s'", full);
+		}
 		if (set_one(d, value, base, full, err))
 			return -1;
 	}

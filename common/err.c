@@ -35,6 +35,8 @@ int cx_err_prefix(struct cx_err *err, const char *fmt, ...)
 
 void cx_err_clear(struct cx_err *err)
 {
-	if (err)
+	if (err) {
+		err->code = 0;
 		err->msg[0] = '\0';
+	}
 }

@@ -1,4 +1,5 @@
-/* Errors as values: a sentence that lives on the caller's handle. */
+/* Errors as values: a sentence, and where the caller must tell failures apart a code, that
+ * live on the caller's handle. */
 #ifndef CX_ERR_H
 #define CX_ERR_H
 
@@ -7,6 +8,8 @@
 #define CX_ERR_MSG_MAX 512
 
 struct cx_err {
+	int code;                       /* 0; set by functions whose contract names codes
+	                                 * (cx_token_read: 2 for a usage error, 1 otherwise) */
 	char msg[CX_ERR_MSG_MAX];       /* lowercase, subject quoted, no full stop */
 };
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 /* A key, a token or a certificate fits; anything larger is a mistake, not a secret. */
 #define SECRET_FILE_MAX (64 * 1024)
@@ -114,6 +115,12 @@ static int load_env(const char *name, struct cx_secret *out, const char *path,
 int cx_secret_load(const json_t *ref, struct cx_secret *out, const char *path,
 		   struct cx_err *err)
 {
+	return cx_secret_load_at(ref, NULL, out, path, err);
+}
+
+int cx_secret_load_at(const json_t *ref, const char *base_dir, struct cx_secret *out,
+		      const char *path, struct cx_err *err)
+{
 	const json_t *file, *env;
 
 	out->data = NULL;
@@ -125,8 +132,16 @@ int cx_secret_load(const json_t *ref, struct cx_secret *out, const char *path,
 	file = json_object_get(ref, "file");
 	env = json_object_get(ref, "env");
 	if (file && json_is_string(file) && json_string_length(file) > 0 &&
-	    strlen(json_string_value(file)) == json_string_length(file))
-		return load_file(json_string_value(file), out, path, err);
+	    strlen(json_string_value(file)) == json_string_length(file)) {
+		char *full = cx_path_resolve(base_dir, json_string_value(file));
+		int rc;
+
+		if (!full)
+			return cx_err_set(err, "'%s': out of memory", path);
+		rc = load_file(full, out, path, err);
+		free(full);
+		return rc;
+	}
 	if (env && json_is_string(env) &&
 	    strlen(json_string_value(env)) == json_string_length(env))
 		return load_env(json_string_value(env), out, path, err);

@@ -18,6 +18,10 @@ struct cx_secret {
  * value never appears in err. */
 int cx_secret_load(const json_t *ref, struct cx_secret *out, const char *path,
 		   struct cx_err *err);
+/* The same, with a relative {"file": ...} taken relative to base_dir (the directory of the
+ * config file that holds the reference) rather than the working directory. */
+int cx_secret_load_at(const json_t *ref, const char *base_dir, struct cx_secret *out,
+		      const char *path, struct cx_err *err);
 /* Wipes and frees. */
 void cx_secret_release(struct cx_secret *s);
 

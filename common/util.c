@@ -232,6 +232,26 @@ bool cx_glob_match(const char *pattern, const char *name)
 	return fnmatch(pattern, name, 0) == 0;
 }
 
+char *cx_path_resolve(const char *base_dir, const char *path)
+{
+	size_t blen, plen;
+	char *out;
+
+	if (path[0] == '/' || !base_dir || !*base_dir)
+		return strdup(path);
+	blen = strlen(base_dir);
+	plen = strlen(path);
+	while (blen > 1 && base_dir[blen - 1] == '/')
+		blen--;
+	out = malloc(blen + 1 + plen + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, base_dir, blen);
+	out[blen] = '/';
+	memcpy(out + blen + 1, path, plen + 1);
+	return out;
+}
+
 bool cx_fmt(char *out, size_t outlen, const char *fmt, ...)
 {
 	va_list ap;

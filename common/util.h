@@ -42,6 +42,10 @@ int cx_random_hex(char *out, size_t outlen, size_t nbytes);
 /* snprintf for messages where cutting is acceptable: always terminated; false if cut. */
 bool cx_fmt(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* path as it is when absolute or when base_dir is NULL or empty, else base_dir/path: a new
+ * string the caller frees; NULL on out of memory. */
+char *cx_path_resolve(const char *base_dir, const char *path);
+
 /* fnmatch-style glob on tool names ('*', '?'). */
 bool cx_glob_match(const char *pattern, const char *name);
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -13,6 +15,7 @@
 #include "../common/conf.h"
 #include "../common/json.h"
 #include "../common/log.h"
+#include "../common/util.h"
 #include "session.h"
 
 #define CONFIG_FILE_MAX   (1024 * 1024)
@@ -153,7 +156,7 @@ static int set_session_key(const json_t *value, void *field, const char *path,
 	unsigned int n = 0;
 	int ok;
 
-	if (cx_secret_load(value, &raw, path, err))
+	if (cx_secret_load_at(value, CONFIG_OF(field, session_key)->config_dir, &raw, path, err))
 		return -1;
 	if (raw.len < SESSION_SECRET_MIN) {
 		cx_secret_release(&raw);
@@ -179,6 +182,24 @@ static int set_session_key(const json_t *value, void *field, const char *path,
 	key->data = data;
 	key->len = CX_SESSION_KEY_LEN;
 	CONFIG_OF(field, session_key)->session_key_set = true;
+	return 0;
+}
+
+/* A relative audit.file is taken from the config file's directory, like secrets. */
+static int set_audit_file(const json_t *value, void *field, const char *path,
+			  struct cx_err *err)
+{
+	char **file = field;
+	char *s;
+
+	if (!json_is_string(value) || json_string_length(value) == 0 ||
+	    strlen(json_string_value(value)) != json_string_length(value))
+		return cx_err_set(err, "'%s' must be a non-empty string (a file path)", path);
+	s = cx_path_resolve(CONFIG_OF(field, audit_file)->config_dir, json_string_value(value));
+	if (!s)
+		return cx_err_set(err, "'%s': out of memory", path);
+	free(*file);
+	*file = s;
 	return 0;
 }
 
@@ -260,6 +281,28 @@ static int hex_digit(char c)
 	return -1;
 }
 
+/* A value someone typed rather than computed: one digit repeated, or a short pattern
+ * ("0123456789abcdef", "deadbeef") over and over. A real SHA-256 has such a period with a
+ * chance of about 16^-48. Also the hash of the empty token. */
+static bool placeholder_hash(const char *hex)
+{
+	static const char empty_sha256[] =
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	size_t period, i;
+
+	if (!strcasecmp(hex, empty_sha256))
+		return true;
+	for (period = 1; period <= 16; period++) {
+		for (i = period; i < 64; i++) {
+			if (hex[i] != hex[i % period])
+				break;
+		}
+		if (i == 64)
+			return true;
+	}
+	return false;
+}
+
 static int set_token_hash(const json_t *value, void *field, const char *path,
 			  struct cx_err *err)
 {
@@ -277,6 +320,10 @@ static int set_token_hash(const json_t *value, void *field, const char *path,
 			goto bad;
 		out[i] = (unsigned char)(hi << 4 | lo);
 	}
+	if (placeholder_hash(s))
+		return cx_err_set(err, "'%s' is a placeholder, not the SHA-256 of a token: put "
+				       "the output of `printf %%s \"$TOKEN\" | cortex-gateway "
+				       "--hash-token` here", path);
 	memcpy(hash, out, sizeof(out));
 	return 0;
 bad:
@@ -324,11 +371,15 @@ static int set_tokens(const json_t *value, void *field, const char *path, struct
 
 	if (!json_is_array(value))
 		return cx_err_set(err, "'%s' must be an array of objects", path);
-	if (n) {
-		toks = calloc(n, sizeof(*toks));
-		if (!toks)
-			return cx_err_set(err, "'%s': out of memory", path);
-	}
+	/* "Every request needs a token" with no token would lock everyone out, and reading it
+	 * as "no tokens" would open the gateway: neither is what the operator meant. */
+	if (!n)
+		return cx_err_set(err, "'%s' is empty: list at least one token (see "
+				       "--hash-token), or remove the key for anonymous access, "
+				       "which is allowed on a loopback address only", path);
+	toks = calloc(n, sizeof(*toks));
+	if (!toks)
+		return cx_err_set(err, "'%s': out of memory", path);
 	json_array_foreach ((json_t *)value, i, entry) {
 		char where[64];
 
@@ -395,7 +446,7 @@ static const struct cx_conf_directive tools_table[] = {
 };
 
 static const struct cx_conf_directive audit_table[] = {
-	{.key = "file", .type = CX_CONF_STRING, .offset = GW(audit_file)},
+	{.key = "file", .type = CX_CONF_CUSTOM, .offset = GW(audit_file), .set = set_audit_file},
 	{.key = NULL},
 };
 
@@ -443,24 +494,72 @@ int cx_gw_config_apply(struct cx_gw_config *c, const json_t *obj, struct cx_err 
 	return cx_conf_apply(gw_table, obj, c, "", err);
 }
 
+/* The directory of path as an absolute path, without resolving symbolic links: a config
+ * mounted through a link (a Kubernetes ConfigMap) keeps the directory it was named by. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char cwd[4096], *dir, *abs;
+
+	if (slash == path)
+		return strdup("/");
+	dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+	if (!dir || dir[0] == '/')
+		return dir;
+	if (!getcwd(cwd, sizeof(cwd))) {
+		free(dir);
+		return NULL;
+	}
+	abs = cx_path_resolve(cwd, strcmp(dir, ".") ? dir : "");
+	free(dir);
+	/* "cwd/" for a file in the working directory: drop the slash. */
+	if (abs && strlen(abs) > 1 && abs[strlen(abs) - 1] == '/')
+		abs[strlen(abs) - 1] = '\0';
+	return abs;
+}
+
 int cx_gw_config_load_file(struct cx_gw_config *c, const char *path, struct cx_err *err)
 {
-	json_t *doc = cx_json_load_file(path, CONFIG_FILE_MAX, err);
+	const char *from = c->config_from_env ? " (from $CORTEX_CONFIG)" : "";
+	json_t *doc;
 	int ret;
 
+	free(c->config_file);
+	free(c->config_dir);
+	c->config_file = strdup(path);
+	c->config_dir = dir_of(path);
+	if (!c->config_file || !c->config_dir)
+		return cx_err_set(err, "config '%s'%s: out of memory", path, from);
+	doc = cx_json_load_file(path, CONFIG_FILE_MAX, err);
 	/* Messages from loading name the file already. */
 	if (!doc)
-		return cx_err_prefix(err, "config: ");
+		return c->config_from_env ? cx_err_prefix(err, "config (from $CORTEX_CONFIG): ")
+					  : cx_err_prefix(err, "config: ");
 	ret = cx_gw_config_apply(c, doc, err);
 	if (ret)
-		cx_err_prefix(err, "config '%s': ", path);
+		cx_err_prefix(err, "config '%s'%s: ", path, from);
 	json_decref(doc);
 	return ret;
 }
 
+void cx_gw_config_where(const struct cx_gw_config *c, const char *key, bool set_by_flag,
+			const char *flag, char *out, size_t outlen)
+{
+	if (set_by_flag)
+		cx_fmt(out, outlen, "%s", flag);
+	else if (c->config_file)
+		cx_fmt(out, outlen, "config '%s'%s: '%s'", c->config_file,
+		       c->config_from_env ? " (from $CORTEX_CONFIG)" : "", key);
+	else
+		cx_fmt(out, outlen, "built-in default '%s'", key);
+}
+
 void cx_gw_config_release(struct cx_gw_config *c)
 {
-	cx_conf_release(gw_table, c);   /* listen, audit_file */
+	cx_conf_release(gw_table, c);   /* listen */
+	free(c->audit_file);
+	free(c->config_file);
+	free(c->config_dir);
 	free(c->log_level);
 	free_strv(c->allowed_origins);
 	free_strv(c->allowed_hosts);

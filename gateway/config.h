@@ -42,15 +42,30 @@ struct cx_gw_config {
 	struct cx_token *tokens;
 	size_t ntokens;
 
-	char *audit_file;               /* NULL: stderr */
+	char *audit_file;               /* NULL: stderr; from the file: relative to config_dir */
 	char *log_level;
 	json_t *adapters;               /* object: adapter name -> its config (new reference) */
+
+	/* Where values came from, for messages ("config 'x' (from $CORTEX_CONFIG): 'listen'"). */
+	char *config_file;              /* as given; NULL: no file, built-in defaults */
+	char *config_dir;               /* absolute directory of config_file: relative paths in
+	                                 * the file (secrets, audit.file) are taken from here */
+	bool config_from_env;           /* config_file came from $CORTEX_CONFIG */
+	bool listen_from_flag;          /* --listen or --stdio decided listen */
+	bool audit_from_flag;           /* --audit-file */
 };
 
 void cx_gw_config_defaults(struct cx_gw_config *c);
 /* Applies a JSON config object on top of the current values. Unknown keys fail. */
 int cx_gw_config_apply(struct cx_gw_config *c, const json_t *obj, struct cx_err *err);
+/* Loads path on top of c and records it as the config file (and its directory). Messages
+ * start "config 'path': ", or "config 'path' (from $CORTEX_CONFIG): " when config_from_env
+ * is set before the call. */
 int cx_gw_config_load_file(struct cx_gw_config *c, const char *path, struct cx_err *err);
+/* Where a key's value came from, for messages: flag when set_by_flag ("--listen"), else
+ * "config 'path': 'key'" (with the $CORTEX_CONFIG note), else "built-in default 'key'". */
+void cx_gw_config_where(const struct cx_gw_config *c, const char *key, bool set_by_flag,
+			const char *flag, char *out, size_t outlen);
 void cx_gw_config_release(struct cx_gw_config *c);
 
 #endif

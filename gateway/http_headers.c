@@ -77,40 +77,6 @@ bool cx_http_split_hostport(const char *v, char *name, size_t namelen, size_t *h
 	return true;
 }
 
-int cx_http_parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6, char *host,
-			 size_t hostlen, struct cx_err *err)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	size_t hlen;
-	long port;
-
-	memset(ss, 0, sizeof(*ss));
-	if (!listen)
-		return cx_err_set(err, "no listen address");
-	*v6 = listen[0] == '[';
-	if (!cx_http_split_hostport(listen, host, hostlen, &hlen, &port) || port < 0 ||
-	    port > 65535)
-		goto bad;
-	if (*v6) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-			goto bad;
-		return 0;
-	}
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	if (!strcasecmp(host, "localhost"))
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-		goto bad;
-	return 0;
-bad:
-	return cx_err_set(err, "invalid listen address '%s': expected HOST:PORT with a literal "
-			       "address, e.g. 127.0.0.1:8080 or [::1]:8080", listen);
-}
-
 /* ---- Host and Origin ---- */
 
 bool cx_http_host_allowed(const char *host, char *const *allowed)

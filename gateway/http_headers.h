@@ -17,18 +17,12 @@
 bool cx_http_is_loopback(const char *host);
 
 /* Splits "host", "host:port", "[v6]" or "[v6]:port", as a Host header or --listen writes
- * it. name (namelen bytes) gets the host without brackets; *hostpart_len the length of the
+ * it; cx_listen_parse (listen.c) reads --listen with it. name (namelen bytes) gets the host without brackets; *hostpart_len the length of the
  * host as written (brackets included); *port the port, or -1 when there is none. false when
  * the value has another shape, the host is empty or does not fit, or the port is not 1 to 5
  * digits. The port's range is the caller's business (a Host header is not checked for it). */
 bool cx_http_split_hostport(const char *v, char *name, size_t namelen, size_t *hostpart_len,
 			    long *port);
-
-/* --listen: "HOST:PORT" or "[V6]:PORT" with a literal address or "localhost" and a port from
- * 0 to 65535, into *ss; *v6 for the bracketed form; host (hostlen bytes) gets the host as
- * written, without brackets. 0, or -1 with the reason in err. */
-int cx_http_parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6, char *host,
-			 size_t hostlen, struct cx_err *err);
 
 /* DNS rebinding protection: a Host header is allowed when its host is a loopback name or
  * address, or when it equals an entry of allowed (NULL-terminated, may be NULL), with or

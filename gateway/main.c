@@ -1,6 +1,10 @@
 /* cortex-gateway: one MCP endpoint in front of an operator's infrastructure. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -16,9 +20,21 @@
 #include "../common/util.h"
 #include "adapters.h"
 #include "config.h"
+#include "hashtoken.h"
+#include "hosts.h"
+#include "listen.h"
+#include "preflight.h"
 #include "registry.h"
 #include "server.h"
 #include "transport.h"
+
+#if defined(__clang__)
+#define CX_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define CX_COMPILER "gcc " __VERSION__
+#else
+#define CX_COMPILER "an unknown compiler"
+#endif
 
 static atomic_bool stop_requested;
 
@@ -31,40 +47,71 @@ static void usage(FILE *f)
 "Protocol endpoint. With no config it serves built-in defaults on 127.0.0.1:8080.\n"
 "\n"
 "  -l, --listen HOST:PORT   serve Streamable HTTP at http://HOST:PORT/mcp (default\n"
-"                           127.0.0.1:8080; port 0 picks a free port)\n"
+"                           127.0.0.1:8080; HOST a literal address or localhost; port 0\n"
+"                           picks a free port)\n"
 "  -s, --stdio              serve newline-delimited JSON-RPC on stdin/stdout, for desktop\n"
 "                           clients that launch the gateway (no HTTP unless --listen)\n"
 "  -c, --config FILE        JSON configuration (else $CORTEX_CONFIG); see\n"
 "                           manifests/examples/gateway.json and docs/OPERATIONS.md\n"
 "      --insecure-no-auth   allow listening on a non-loopback address without tokens\n"
-"      --log-level LEVEL    debug, info, warn or error (default info)\n"
+"      --log-level LEVEL    debug, info, warn, error or off (default info)\n"
 "      --audit-file FILE    append audit lines to FILE (default: stderr)\n"
-"      --check-config       load the config and the adapters, report, and exit\n"
-"      --hash-token         read a bearer token on stdin, print the SHA-256 to put in\n"
-"                           the config's tokens[].sha256, and exit\n"
+"      --check-config       run every start-up check (config, secrets, listen address,\n"
+"                           tokens, audit file, adapters) except binding the port; exit\n"
+"      --hash-token         read a bearer token on stdin (prompted for, not echoed, on a\n"
+"                           terminal), print the SHA-256 for tokens[].sha256, and exit\n"
 "  -h, --help               this text\n"
-"  -V, --version            print the version\n"
+"  -V, --version            the version, the libraries' versions and the build's features\n"
 "\n"
-"Protocol versions: %s, %s, %s. Logs and audit lines go to stderr; in --stdio mode\n"
-"stdout carries protocol messages only. SIGTERM or SIGINT: stop accepting, finish the\n"
-"calls in flight, exit 0. SIGHUP: reopen the audit file (after log rotation).\n",
-		cx_mcp_versions[0], cx_mcp_versions[1], cx_mcp_versions[2]);
+"Protocol versions: ");
+	for (size_t i = 0; cx_mcp_versions[i]; i++)
+		fprintf(f, "%s, ", cx_mcp_versions[i]);
+	fprintf(f,
+"and %s (stateless, HTTP only).\n"
+"Exit status: 0 on a clean stop, 1 when the config or start-up fails, 2 for a usage error.\n"
+"Logs and audit lines go to stderr; in --stdio mode stdout carries protocol messages only.\n"
+"SIGTERM or SIGINT: stop accepting, finish the calls in flight, exit 0. SIGHUP: reopen the\n"
+"audit file (after log rotation).\n", CX_MCP_STATELESS);
+}
+
+static void version(void)
+{
+	const struct cx_adapter *const *a;
+
+	printf("cortex-gateway %s\n", CX_VERSION);
+	printf("libraries: libmicrohttpd %s, jansson %s, %s, libcurl %s\n", MHD_get_version(),
+	       jansson_version_str(), OpenSSL_version(OPENSSL_VERSION), curl_version_info(
+		       CURLVERSION_NOW)->version);
+	printf("protocols: ");
+	for (size_t i = 0; cx_mcp_versions[i]; i++)
+		printf("%s, ", cx_mcp_versions[i]);
+	printf("%s (stateless)\n", CX_MCP_STATELESS);
+	printf("adapters: gateway (built in)");
+	for (a = cx_adapters; *a; a++)
+		printf(", %s", (*a)->name);
+	printf("\nfeatures: stdio, http (epoll %s, IPv6 %s), bearer tokens, sealed sessions "
+	       "(AES-256-GCM), TLS no (terminate it in front)\n",
+	       MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? "yes" : "no",
+	       MHD_is_feature_supported(MHD_FEATURE_IPv6) == MHD_YES ? "yes" : "no");
+	printf("build: %s%s\n", CX_COMPILER,
+#if defined(__SANITIZE_ADDRESS__)
+	       ", AddressSanitizer"
+#else
+	       ""
+#endif
+	);
 }
 
 static int hash_token(void)
 {
-	char buf[4096], hex[65];
-	size_t n = fread(buf, 1, sizeof(buf), stdin);
+	char buf[CX_TOKEN_BUF], hex[65];
+	struct cx_err err = { 0 };
+	size_t n;
 
-	if (n == sizeof(buf)) {
-		fprintf(stderr, "cortex-gateway: token longer than %zu bytes\n", sizeof(buf) - 1);
-		return 2;
-	}
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	if (!n) {
-		fprintf(stderr, "cortex-gateway: no token on stdin\n");
-		return 2;
+	if (cx_token_read(STDIN_FILENO, STDERR_FILENO, buf, sizeof(buf), &n, &err)) {
+		memset(buf, 0, sizeof(buf));
+		fprintf(stderr, "cortex-gateway: %s\n", err.msg);
+		return err.code ? err.code : 1;
 	}
 	cx_sha256_hex(buf, n, hex);
 	memset(buf, 0, sizeof(buf));
@@ -135,6 +182,38 @@ static void *signal_main(void *arg)
 	return NULL;
 }
 
+/* The start-up line: what was loaded and who may call. */
+static void describe_auth(const struct cx_gw_config *c, char *out, size_t outlen)
+{
+	if (c->ntokens)
+		cx_fmt(out, outlen, "on, %zu bearer token(s)", c->ntokens);
+	else if (c->insecure_no_auth)
+		cx_fmt(out, outlen, "off (--insecure-no-auth: anyone who can connect may call)");
+	else
+		cx_fmt(out, outlen, "off (no tokens; anonymous access on loopback only)");
+}
+
+static void describe_config(const struct cx_gw_config *c, char *out, size_t outlen)
+{
+	if (c->config_file)
+		cx_fmt(out, outlen, "'%s'%s", c->config_file,
+		       c->config_from_env ? " (from $CORTEX_CONFIG)" : "");
+	else
+		cx_fmt(out, outlen, "none (built-in defaults)");
+}
+
+/* Replaces *field with a copy of value; false on out of memory. */
+static bool set_str(char **field, const char *value)
+{
+	char *copy = value ? strdup(value) : NULL;
+
+	if (value && !copy)
+		return false;
+	free(*field);
+	*field = copy;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -151,13 +230,17 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen = NULL, *config = NULL, *log_level = NULL, *audit_file = NULL;
-	bool use_stdio = false, insecure = false, check_only = false;
+	bool use_stdio = false, insecure = false, check_only = false, from_env = false;
 	struct cx_gw_config conf;
 	struct cx_registry *reg = NULL;
 	struct cx_audit *audit = NULL;
 	struct cx_server *server = NULL;
 	struct cx_http *http = NULL;
 	struct cx_err err = { 0 };
+	struct cx_listen la;
+	enum cx_log_level lvl;
+	char **own = NULL;
+	char policy[1024], auth[96], cfg[320];
 	void *gw_state = NULL;
 	struct signal_ctx sigs;
 	pthread_t sig_thread;
@@ -174,7 +257,7 @@ int main(int argc, char **argv)
 		case 'C': check_only = true; break;
 		case 'H': return hash_token();
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("cortex-gateway %s\n", CX_VERSION); return 0;
+		case 'V': version(); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -183,39 +266,71 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
+	/* A flag's value is checked here, so that a mistyped flag is a usage error (2). */
+	if (listen && cx_listen_parse(listen, &la, &err)) {
+		fprintf(stderr, "cortex-gateway: --listen: %s\n", err.msg);
+		return 2;
+	}
+	if (log_level && cx_log_parse_level(log_level, &lvl)) {
+		fprintf(stderr, "cortex-gateway: --log-level: unknown level '%s' (debug, info, "
+			"warn, error, off)\n", log_level);
+		return 2;
+	}
+	if (audit_file && !*audit_file) {
+		fprintf(stderr, "cortex-gateway: --audit-file: the path is empty\n");
+		return 2;
+	}
 
 	/* Default, then file, then environment, then flags. */
 	cx_gw_config_defaults(&conf);
-	if (!config)
+	if (!config) {
 		config = getenv("CORTEX_CONFIG");
+		from_env = config && *config;
+	}
+	conf.config_from_env = from_env;
 	if (config && *config && cx_gw_config_load_file(&conf, config, &err)) {
 		fprintf(stderr, "cortex-gateway: %s\n", err.msg);
 		goto out;
 	}
-	if (listen) {
-		free(conf.listen);
-		conf.listen = strdup(listen);
-	} else if (use_stdio) {
-		free(conf.listen);
-		conf.listen = NULL;
+	if (listen || use_stdio) {
+		/* --stdio alone turns HTTP off, whatever the file says. */
+		conf.listen_from_flag = true;
+		if (!set_str(&conf.listen, listen))
+			goto out_of_memory;
 	}
 	if (insecure)
 		conf.insecure_no_auth = true;
 	if (audit_file) {
-		free(conf.audit_file);
-		conf.audit_file = strdup(audit_file);
+		conf.audit_from_flag = true;
+		if (!set_str(&conf.audit_file, audit_file))
+			goto out_of_memory;
 	}
-	if (log_level) {
-		free(conf.log_level);
-		conf.log_level = strdup(log_level);
-	}
-	enum cx_log_level lvl;
+	if (log_level && !set_str(&conf.log_level, log_level))
+		goto out_of_memory;
 	if (cx_log_parse_level(conf.log_level, &lvl)) {
-		fprintf(stderr, "cortex-gateway: unknown log level '%s' (debug, info, warn, error)\n",
-			conf.log_level);
+		fprintf(stderr, "cortex-gateway: unknown log level '%s' (debug, info, warn, error, "
+			"off)\n", conf.log_level ? conf.log_level : "");
 		goto out;
 	}
 	cx_log_set_level(lvl);
+
+	/* Everything start-up would refuse, before anything starts. */
+	if (cx_preflight(&conf, &la, &err)) {
+		fprintf(stderr, "cortex-gateway: %s\n", err.msg);
+		goto out;
+	}
+	if (conf.listen) {
+		own = cx_hosts_own_now(&la);
+		if (!own)
+			goto out_of_memory;
+		cx_hosts_describe(&conf, own, policy, sizeof(policy));
+		if (cx_hosts_extend(&conf, own, &err)) {
+			fprintf(stderr, "cortex-gateway: %s\n", err.msg);
+			goto out;
+		}
+	}
+	describe_auth(&conf, auth, sizeof(auth));
+	describe_config(&conf, cfg, sizeof(cfg));
 
 	/* Signals are taken by one thread; every other thread starts with them blocked. */
 	sigemptyset(&sigs.set);
@@ -233,6 +348,16 @@ int main(int argc, char **argv)
 	if (check_only) {
 		printf("config ok: %zu adapter(s), %zu tool(s)\n", cx_registry_adapter_count(reg),
 		       cx_registry_count(reg));
+		printf("config: %s\n", cfg);
+		if (conf.listen) {
+			printf("listen: %s (checked, not bound: --check-config does not bind the "
+			       "port)\n", conf.listen);
+			printf("http: %s\n", policy);
+		} else {
+			printf("listen: none (stdio only)\n");
+		}
+		printf("auth: %s\n", auth);
+		printf("audit: %s\n", conf.audit_file ? conf.audit_file : "stderr");
 		rc = 0;
 		goto out;
 	}
@@ -250,25 +375,27 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cortex-gateway: %s\n", err.msg);
 		goto out;
 	}
-	if (conf.listen && !conf.session_key_set)
-		cx_info("no http.session_key configured: sessions are valid for this process "
-			"only (configure one key for every replica behind a load balancer)");
 	if (conf.listen) {
 		http = cx_http_start(server, conf.listen, &err);
 		if (!http) {
-			fprintf(stderr, "cortex-gateway: %s\n", err.msg);
+			char where[384];
+
+			cx_gw_config_where(&conf, "listen", conf.listen_from_flag, "--listen",
+					   where, sizeof(where));
+			fprintf(stderr, "cortex-gateway: %s: %s\n", where, err.msg);
 			goto out;
 		}
+		cx_info("listening on http://%s%s%s:%u/mcp", la.v6 ? "[" : "", la.host,
+			la.v6 ? "]" : "", cx_http_port(http));
+		cx_info("http: %s", policy);
+		if (!conf.session_key_set)
+			cx_info("no http.session_key configured: sessions are valid for this "
+				"process only (configure one key for every replica behind a load "
+				"balancer)");
 	}
-	if (http) {
-		const char *colon = strrchr(conf.listen, ':');
-		int hostlen = colon ? (int)(colon - conf.listen) : (int)strlen(conf.listen);
-		cx_info("listening on http://%.*s:%u/mcp", hostlen, conf.listen,
-			cx_http_port(http));
-	}
-	cx_info("cortex-gateway %s ready: %zu tool(s) from %zu adapter(s)%s", CX_VERSION,
-		cx_registry_count(reg), cx_registry_adapter_count(reg),
-		use_stdio ? ", serving stdio" : "");
+	cx_info("cortex-gateway %s ready: %zu tool(s) from %zu adapter(s)%s; config %s; auth %s",
+		CX_VERSION, cx_registry_count(reg), cx_registry_adapter_count(reg),
+		use_stdio ? ", serving stdio" : "", cfg, auth);
 
 	if (use_stdio) {
 		if (pthread_create(&sig_thread, NULL, signal_main, &sigs)) {
@@ -298,7 +425,11 @@ out:
 	cx_registry_free(reg);
 	cx_gateway_adapter_state_free(gw_state);
 	cx_audit_close(audit);
+	cx_hosts_free(own);
 	cx_gw_config_release(&conf);
 	cx_session_cache_clear();
 	return rc;
+out_of_memory:
+	fprintf(stderr, "cortex-gateway: out of memory\n");
+	goto out;
 }

@@ -43,10 +43,12 @@
 #include "../common/log.h"
 #include "../common/mcp.h"
 #include "../common/util.h"
+#include "authlog.h"
 #include "http_headers.h"
 #include "http_internal.h"
 #include "http_stateless.h"
 #include "http_stream.h"
+#include "listen.h"
 
 #define MCP_PATH "/mcp"
 #define HEALTH_PATH "/healthz"
@@ -294,17 +296,22 @@ static const struct cx_principal *admit(struct cx_http *h, struct MHD_Connection
 					enum MHD_Result *ret)
 {
 	const struct cx_principal *who;
-	const char *origin, *auth, *tok;
+	const char *origin, *tok;
 
 	if (!cx_http_host_allowed(cx_http_header(conn, MHD_HTTP_HEADER_HOST),
 				  h->conf->allowed_hosts)) {
+		cx_authlog_http(conn, h->srv, MHD_HTTP_FORBIDDEN, "Host",
+				cx_http_header(conn, MHD_HTTP_HEADER_HOST),
+				"is not a loopback name, this machine's, or in http.allowed_hosts");
 		*ret = cx_http_send_invalid(conn, MHD_HTTP_FORBIDDEN,
-					    "forbidden: Host header is not a loopback name or in "
-					    "http.allowed_hosts");
+					    "forbidden: Host header is not a loopback name, this "
+					    "machine's, or in http.allowed_hosts");
 		return NULL;
 	}
 	origin = cx_http_header(conn, MHD_HTTP_HEADER_ORIGIN);
 	if (origin && !cx_http_origin_allowed(origin, h->conf->allowed_origins)) {
+		cx_authlog_http(conn, h->srv, MHD_HTTP_FORBIDDEN, "Origin", origin,
+				"is not a loopback origin or in http.allowed_origins");
 		*ret = cx_http_send_invalid(conn, MHD_HTTP_FORBIDDEN,
 					    "forbidden: Origin is not a loopback origin or in "
 					    "http.allowed_origins");
@@ -313,15 +320,12 @@ static const struct cx_principal *admit(struct cx_http *h, struct MHD_Connection
 	if (!cx_server_auth_required(h->srv)) {
 		who = cx_server_anonymous(h->srv);
 	} else {
-		auth = cx_http_header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
-		tok = NULL;
-		if (auth && !strncasecmp(auth, "Bearer", 6) &&
-		    (auth[6] == ' ' || auth[6] == '\t')) {
-			for (tok = auth + 7; *tok == ' ' || *tok == '\t'; tok++)
-				;
-		}
-		who = tok && *tok ? cx_server_authenticate(h->srv, tok) : NULL;
+		tok = cx_auth_bearer(cx_http_header(conn, MHD_HTTP_HEADER_AUTHORIZATION));
+		who = tok ? cx_server_authenticate(h->srv, tok) : NULL;
 		if (!who) {
+			cx_authlog_http(conn, h->srv, MHD_HTTP_UNAUTHORIZED, "bearer token", NULL,
+					tok ? "is not valid (its SHA-256 is not in tokens)"
+					    : "missing (no Authorization: Bearer header)");
 			/* RFC 6750: error="invalid_token" only when a token was presented. */
 			*ret = cx_http_send_rpc_error(
 			    conn, MHD_HTTP_UNAUTHORIZED, CX_RPC_INVALID_REQUEST,
@@ -541,17 +545,16 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 {
 	const struct cx_gw_config *conf = cx_server_config(s);
 	const union MHD_DaemonInfo *info;
-	struct sockaddr_storage ss;
 	struct MHD_OptionItem opts[10];
+	struct cx_listen la;
 	struct cx_http *h;
 	unsigned flags;
-	char host[INET6_ADDRSTRLEN + 8];
-	bool v6 = false;
 	int rc;
 
-	if (cx_http_parse_listen(listen, &ss, &v6, host, sizeof(host), err))
+	if (cx_listen_parse(listen, &la, err))
 		return NULL;
-	if (!cx_http_is_loopback(host) && !cx_server_auth_required(s) && !conf->insecure_no_auth) {
+	/* main's start-up checks refuse this first; kept for any other caller. */
+	if (!la.loopback && !cx_server_auth_required(s) && !conf->insecure_no_auth) {
 		cx_err_set(err, "refusing to listen on '%s' without tokens: configure tokens or "
 				"pass --insecure-no-auth", listen);
 		return NULL;
@@ -563,9 +566,9 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 	}
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 		MHD_USE_ITC | MHD_USE_ERROR_LOG;
-	if (v6)
+	if (la.v6)
 		flags |= MHD_USE_IPv6;
-	daemon_options(h, &ss, opts);
+	daemon_options(h, &la.addr, opts);
 
 	if (cx_server_add_push(s, cx_http_on_push, h)) {
 		cx_err_set(err, "could not register the HTTP transport's push sink");
@@ -574,8 +577,10 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 	h->push_added = true;
 
 	errno = 0;
-	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
-				MHD_OPTION_END);
+	/* MHD binds SOCK_ADDR; the port argument is what it reports, in "Failed to bind to
+	 * port N" among others, so it gets the real one rather than 0. */
+	h->d = MHD_start_daemon(flags, (uint16_t)la.port, NULL, NULL, on_request, h,
+				MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!h->d) {
 		cx_err_set(err, "could not listen on '%s': %s", listen,
 			   errno ? strerror(errno) : "libmicrohttpd refused to start");

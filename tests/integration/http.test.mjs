@@ -423,9 +423,9 @@ test('a client that reconnects its GET stream is not refused for its own dead st
 test('a non-loopback listener without tokens refuses to start', () => {
   const cfg = writeConfig({ adapters: { testkit: {} } });
   const r = spawnSync(GATEWAY, ['--listen', '0.0.0.0:0', '--config', cfg], { encoding: 'utf8', timeout: 10000 });
-  assert.notEqual(r.status, 0);
+  assert.equal(r.status, 1, r.stderr);
   assert.equal(r.signal, null, 'exits by itself');
-  assert.match(r.stderr, /refusing to listen on '0\.0\.0\.0:0' without tokens: configure tokens or pass --insecure-no-auth/);
+  assert.match(r.stderr, /--listen: refusing to listen on '0\.0\.0\.0:0' without tokens: .*configure "tokens" .* or pass --insecure-no-auth/);
 });
 
 test('an IPv6 loopback listener serves /mcp at [::1]', async (t) => {
@@ -453,10 +453,10 @@ test('an IPv6 loopback listener serves /mcp at [::1]', async (t) => {
   assert.equal((await post(url, { jsonrpc: '2.0', id: 1, method: 'ping' }, s.headers)).status, 200);
 });
 
-test('a listen address without a port is refused at start', () => {
+test('a listen address without a port is refused at start, as a usage error', () => {
   const r = spawnSync(GATEWAY, ['--listen', '127.0.0.1'], { encoding: 'utf8', timeout: 10000 });
-  assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /invalid listen address '127\.0\.0\.1'/);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--listen: '127\.0\.0\.1' has no port; write HOST:PORT/);
 });
 
 test('replicas sharing http.session_key accept each other\'s session ids; another key does not', async () => {

@@ -153,10 +153,39 @@ static void test_nested(void **state)
 
 static void test_unknown_keys(void **state)
 {
-	expect_error("{\"nmae\":\"x\"}", "unknown key 'nmae'");
-	expect_error("{\"http\":{\"max_bodyy\":1}}", "unknown key 'http.max_bodyy'");
+	expect_error("{\"zzzz\":\"x\"}", "unknown key 'zzzz'");
+	expect_error("{\"http\":{\"qqqqqqq\":1}}", "unknown key 'http.qqqqqqq'");
+	expect_error("{\"http\":{\"cors\":{\"deep\":{\"other\":1}}}}",
+		     "unknown key 'http.cors.deep.other'");
+}
+
+/* A misspelt or shortened key names the one that was probably meant, with its full path; a
+ * key like no other gets no guess. */
+static void test_unknown_key_suggestions(void **state)
+{
+	expect_error("{\"nmae\":\"x\"}", "unknown key 'nmae'; did you mean 'name'?");
+	expect_error("{\"http\":{\"max_body\":1}}",
+		     "unknown key 'http.max_body'; did you mean 'http.max_body_bytes'?");
+	expect_error("{\"http\":{\"max_bodyy\":1}}",
+		     "unknown key 'http.max_bodyy'; did you mean 'http.max_body_bytes'?");
+	expect_error("{\"http\":{\"cors\":{\"orign\":\"x\"}}}",
+		     "unknown key 'http.cors.orign'; did you mean 'http.cors.origin'?");
+	expect_error("{\"wrokers\":1}", "unknown key 'wrokers'; did you mean 'workers'?");
 	expect_error("{\"http\":{\"cors\":{\"deep\":{\"depth4\":1}}}}",
-		     "unknown key 'http.cors.deep.depth4'");
+		     "unknown key 'http.cors.deep.depth4'; did you mean 'http.cors.deep.depth3'?");
+}
+
+static void test_unknown_key_without_suggestion(void **state)
+{
+	struct sample s;
+	struct cx_err err;
+
+	defaults(&s);
+	assert_int_equal(apply(&s, "{\"zzzzzzzz\":1}", &err), -1);
+	assert_string_equal(err.msg, "unknown key 'zzzzzzzz'");
+	assert_int_equal(apply(&s, "{\"x\":1}", &err), -1);
+	assert_string_equal(err.msg, "unknown key 'x'");
+	cx_conf_release(top_table, &s);
 }
 
 static void test_wrong_types(void **state)
@@ -264,6 +293,8 @@ int main(void)
 		cmocka_unit_test(test_absent_keys_keep_defaults),
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_unknown_key_suggestions),
+		cmocka_unit_test(test_unknown_key_without_suggestion),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_not_an_object),

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -242,7 +243,8 @@ static void test_apply_keeps_absent_keys(void **state)
 static void test_unknown_keys_name_their_path(void **state)
 {
 	expect_error("{\"listne\": \"127.0.0.1:1\"}", "unknown key", "'listne'");
-	expect_error("{\"http\": {\"max_body\": 5}}", "unknown key", "'http.max_body'");
+	expect_error("{\"http\": {\"max_body\": 5}}", "unknown key", "'http.max_body'",
+		     "did you mean 'http.max_body_bytes'?");
 	expect_error("{\"calls\": {\"timeout\": 5}}", "'calls.timeout'");
 	expect_error("{\"tools\": {\"pagesize\": 5}}", "'tools.pagesize'");
 	expect_error("{\"audit\": {\"path\": \"/x\"}}", "'audit.path'");
@@ -599,6 +601,150 @@ static void test_load_file_errors_name_the_file(void **state)
 	free(path);
 }
 
+/* "tokens": [] would mean either "nobody may call" or, read as no tokens, anonymous access:
+ * the operator meant neither, so it is refused and the message says how to get each. */
+static void test_empty_token_list_refused(void **state)
+{
+	expect_error("{\"tokens\": []}", "'tokens' is empty", "remove the key",
+		     "loopback");
+}
+
+/* Hashes somebody typed rather than computed never protect anything: refused, with the
+ * command that makes a real one. */
+static void test_placeholder_hashes_refused(void **state)
+{
+	static const char *const placeholders[] = {
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"1111111111111111111111111111111111111111111111111111111111111111",
+		"FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		"deadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeef",
+		"abababababababababababababababababababababababababababababababab",
+		/* SHA-256 of the empty string: a token nobody can send. */
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++) {
+		snprintf(text, sizeof(text), "{\"tokens\": [{\"name\": \"ops\", \"sha256\": "
+			 "\"%s\"}]}", placeholders[i]);
+		expect_error(text, "'tokens[0].sha256' is a placeholder", "--hash-token");
+	}
+	expect_ok("{\"tokens\": [{\"name\": \"ops\", \"sha256\": \"" OPS_TOKEN_SHA "\"}]}");
+}
+
+/* A config file and its secrets travel together: {"file": "secrets/key"} is the file next to
+ * the config, wherever the gateway was started from; so is a relative audit.file. */
+static void test_relative_paths_from_the_config_directory(void **state)
+{
+	static const char secret[] = "a-relative-session-secret-of-32-bytes-or-more";
+	char dir[] = "/tmp/cx-test-reldir-XXXXXX", path[256], sub[256], key[256], cwd[4096];
+	unsigned char want[32];
+	struct cx_gw_config c;
+	struct cx_err err = {0};
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/secrets", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(key, sizeof(key), "%s/secrets/session-key", dir);
+	f = fopen(key, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n", secret);
+	fclose(f);
+	chmod(key, 0600);
+	snprintf(path, sizeof(path), "%s/gateway.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"http\": {\"session_key\": {\"file\": \"secrets/session-key\"}},"
+	      " \"audit\": {\"file\": \"audit.log\"}}", f);
+	fclose(f);
+
+	/* Started from somewhere else entirely. */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir("/"), 0);
+	cx_gw_config_defaults(&c);
+	if (cx_gw_config_load_file(&c, path, &err))
+		fail_msg("refused: %s", err.msg);
+	assert_true(c.session_key_set);
+	sha256(secret, strlen(secret), want);
+	assert_memory_equal(c.session_key.data, want, 32);
+	snprintf(key, sizeof(key), "%s/audit.log", dir);
+	assert_string_equal(c.audit_file, key);
+	assert_string_equal(c.config_dir, dir);
+	cx_gw_config_release(&c);
+
+	/* Named relative to the working directory: the same directory. */
+	assert_int_equal(chdir(dir), 0);
+	cx_gw_config_defaults(&c);
+	if (cx_gw_config_load_file(&c, "gateway.json", &err))
+		fail_msg("refused: %s", err.msg);
+	assert_string_equal(c.config_dir, dir);
+	assert_string_equal(c.audit_file, key);
+	cx_gw_config_release(&c);
+	assert_int_equal(chdir("/"), 0);
+
+	/* A missing relative secret is reported with the path it was looked for at. */
+	snprintf(key, sizeof(key), "%s/secrets/session-key", dir);
+	unlink(key);
+	cx_gw_config_defaults(&c);
+	assert_int_equal(cx_gw_config_load_file(&c, path, &err), -1);
+	assert_non_null(strstr(err.msg, "'http.session_key'"));
+	assert_non_null(strstr(err.msg, key));
+	cx_gw_config_release(&c);
+
+	/* Absolute paths are left alone. */
+	assert_int_equal(apply_text(&c, "{\"audit\": {\"file\": \"/var/log/cortex/a.log\"}}",
+				    &err), 0);
+	assert_string_equal(c.audit_file, "/var/log/cortex/a.log");
+	cx_gw_config_release(&c);
+	expect_error("{\"audit\": {\"file\": \"\"}}", "'audit.file'");
+
+	assert_int_equal(chdir(cwd), 0);
+	unlink(path);
+	rmdir(sub);
+	rmdir(dir);
+}
+
+/* A config named by $CORTEX_CONFIG says so in every message, so the operator who did not
+ * pass --config learns where the file came from. */
+static void test_errors_say_the_config_came_from_the_environment(void **state)
+{
+	struct cx_gw_config c;
+	struct cx_err err = {0};
+	char where[256], *path = write_temp_str("{\"http\": {\"threads\": 0}}");
+
+	cx_gw_config_defaults(&c);
+	c.config_from_env = true;
+	assert_int_equal(cx_gw_config_load_file(&c, path, &err), -1);
+	assert_non_null(strstr(err.msg, path));
+	assert_non_null(strstr(err.msg, "(from $CORTEX_CONFIG)"));
+	assert_non_null(strstr(err.msg, "'http.threads'"));
+	cx_gw_config_where(&c, "listen", false, "--listen", where, sizeof(where));
+	assert_non_null(strstr(where, "(from $CORTEX_CONFIG): 'listen'"));
+	cx_gw_config_where(&c, "listen", true, "--listen", where, sizeof(where));
+	assert_string_equal(where, "--listen");
+	cx_gw_config_release(&c);
+
+	cx_gw_config_defaults(&c);
+	assert_int_equal(cx_gw_config_load_file(&c, path, &err), -1);
+	assert_null(strstr(err.msg, "CORTEX_CONFIG"));
+	cx_gw_config_release(&c);
+
+	cx_gw_config_defaults(&c);
+	c.config_from_env = true;
+	assert_int_equal(cx_gw_config_load_file(&c, "/nonexistent/gw.json", &err), -1);
+	assert_non_null(strstr(err.msg, "(from $CORTEX_CONFIG)"));
+	assert_non_null(strstr(err.msg, "/nonexistent/gw.json"));
+	cx_gw_config_release(&c);
+	cx_gw_config_defaults(&c);
+	cx_gw_config_where(&c, "listen", false, "--listen", where, sizeof(where));
+	assert_string_equal(where, "built-in default 'listen'");
+	cx_gw_config_release(&c);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -615,6 +761,10 @@ int main(void)
 		cmocka_unit_test(test_session_key),
 		cmocka_unit_test(test_adapters_shape),
 		cmocka_unit_test(test_load_file_errors_name_the_file),
+		cmocka_unit_test(test_empty_token_list_refused),
+		cmocka_unit_test(test_placeholder_hashes_refused),
+		cmocka_unit_test(test_relative_paths_from_the_config_directory),
+		cmocka_unit_test(test_errors_say_the_config_came_from_the_environment),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,77 +127,6 @@ static void test_split_hostport_refuses_junk(void **state)
 	assert_true(cx_http_split_hostport("abc:80", small, sizeof(small), &hl, &p));
 }
 
-static void expect_listen(const char *listen, int family, const char *addr, unsigned port)
-{
-	struct sockaddr_storage ss;
-	struct cx_err err = {0};
-	char host[64], text[INET6_ADDRSTRLEN];
-	bool v6 = !(family == AF_INET6);
-
-	if (cx_http_parse_listen(listen, &ss, &v6, host, sizeof(host), &err))
-		fail_msg("'%s' refused: %s", listen, err.msg);
-	assert_int_equal(ss.ss_family, family);
-	assert_int_equal(v6, family == AF_INET6);
-	if (family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
-
-		assert_int_equal(ntohs(s6->sin6_port), port);
-		assert_non_null(inet_ntop(AF_INET6, &s6->sin6_addr, text, sizeof(text)));
-	} else {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
-
-		assert_int_equal(ntohs(s4->sin_port), port);
-		assert_non_null(inet_ntop(AF_INET, &s4->sin_addr, text, sizeof(text)));
-	}
-	assert_string_equal(text, addr);
-}
-
-static void expect_bad_listen(const char *listen)
-{
-	struct sockaddr_storage ss;
-	struct cx_err err = {0};
-	char host[64];
-	bool v6;
-
-	if (!cx_http_parse_listen(listen, &ss, &v6, host, sizeof(host), &err))
-		fail_msg("'%s' was accepted as a listen address", listen ? listen : "(null)");
-	/* The operator is told what was wrong and what to write instead. */
-	assert_non_null(strstr(err.msg, listen ? "invalid listen address" : "no listen address"));
-	if (listen)
-		assert_non_null(strstr(err.msg, "127.0.0.1:8080"));
-}
-
-static void test_parse_listen(void **state)
-{
-	(void)state;
-	expect_listen("127.0.0.1:8080", AF_INET, "127.0.0.1", 8080);
-	expect_listen("0.0.0.0:0", AF_INET, "0.0.0.0", 0);
-	expect_listen("localhost:65535", AF_INET, "127.0.0.1", 65535);
-	expect_listen("[::1]:8080", AF_INET6, "::1", 8080);
-	expect_listen("[::]:9", AF_INET6, "::", 9);
-}
-
-static void test_parse_listen_refuses(void **state)
-{
-	(void)state;
-	expect_bad_listen(NULL);
-	expect_bad_listen("");
-	expect_bad_listen("127.0.0.1");
-	expect_bad_listen("127.0.0.1:");
-	expect_bad_listen("127.0.0.1:65536");
-	expect_bad_listen("127.0.0.1:99999");
-	expect_bad_listen("127.0.0.1:8080x");
-	expect_bad_listen("127.0.0.1:80:80");
-	expect_bad_listen(":8080");
-	expect_bad_listen("::1:8080");
-	expect_bad_listen("[::1]");
-	expect_bad_listen("[127.0.0.1]:8080");
-	expect_bad_listen("[localhost]:8080");
-	expect_bad_listen("cortex.internal:8080");
-	expect_bad_listen("::1]:8080");
-	expect_bad_listen("256.0.0.1:80");
-}
-
 /* ---- Host and Origin ---- */
 
 static void test_host_allowed(void **state)
@@ -811,8 +740,6 @@ int main(void)
 		cmocka_unit_test(test_not_loopback),
 		cmocka_unit_test(test_split_hostport),
 		cmocka_unit_test(test_split_hostport_refuses_junk),
-		cmocka_unit_test(test_parse_listen),
-		cmocka_unit_test(test_parse_listen_refuses),
 		cmocka_unit_test(test_host_allowed),
 		cmocka_unit_test(test_host_refused),
 		cmocka_unit_test(test_origin_allowed),
