@@ -1,5 +1,6 @@
-/* The gateway's configuration: built-in defaults, then the file, then the environment, then
- * flags (a flag beats the environment, which beats the file, which beats the default). */
+/* The gateway's configuration: built-in defaults, then the file, then flags (a flag beats the
+ * file, which beats the default). The environment names only the file ($CORTEX_CONFIG, when
+ * there is no --config) and secrets ({"env": NAME} references); no setting is read from it. */
 #ifndef CX_GW_CONFIG_H
 #define CX_GW_CONFIG_H
 

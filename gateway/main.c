@@ -214,7 +214,30 @@ static bool set_str(char **field, const char *value)
 	return true;
 }
 
-int main(int argc, char **argv)
+/* What the command line asked for. */
+struct flags {
+	const char *listen, *config, *log_level, *audit_file;
+	bool use_stdio, insecure, check_only;
+};
+
+/* Everything a running gateway holds, released by release() in reverse order. */
+struct gateway {
+	struct flags f;
+	struct cx_gw_config conf;
+	struct cx_listen la;
+	struct cx_registry *reg;
+	struct cx_audit *audit;
+	struct cx_server *server;
+	struct cx_http *http;
+	void *gw_state;
+	char **own;                     /* this machine's Host names (HTTP only) */
+	char policy[1024], auth[96], cfg[320];
+	struct signal_ctx sigs;
+};
+
+/* -1 to go on, else the exit status: 0 after --help, --version or --hash-token, 2 for a usage
+ * error (a flag or its value), which is reported here. */
+static int parse_flags(int argc, char **argv, struct flags *f)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -229,32 +252,20 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *listen = NULL, *config = NULL, *log_level = NULL, *audit_file = NULL;
-	bool use_stdio = false, insecure = false, check_only = false, from_env = false;
-	struct cx_gw_config conf;
-	struct cx_registry *reg = NULL;
-	struct cx_audit *audit = NULL;
-	struct cx_server *server = NULL;
-	struct cx_http *http = NULL;
 	struct cx_err err = { 0 };
 	struct cx_listen la;
 	enum cx_log_level lvl;
-	char **own = NULL;
-	char policy[1024], auth[96], cfg[320];
-	void *gw_state = NULL;
-	struct signal_ctx sigs;
-	pthread_t sig_thread;
-	int c, rc = 1;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "l:sc:hV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'l': listen = optarg; break;
-		case 's': use_stdio = true; break;
-		case 'c': config = optarg; break;
-		case 'I': insecure = true; break;
-		case 'L': log_level = optarg; break;
-		case 'A': audit_file = optarg; break;
-		case 'C': check_only = true; break;
+		case 'l': f->listen = optarg; break;
+		case 's': f->use_stdio = true; break;
+		case 'c': f->config = optarg; break;
+		case 'I': f->insecure = true; break;
+		case 'L': f->log_level = optarg; break;
+		case 'A': f->audit_file = optarg; break;
+		case 'C': f->check_only = true; break;
 		case 'H': return hash_token();
 		case 'h': usage(stdout); return 0;
 		case 'V': version(); return 0;
@@ -267,169 +278,218 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* A flag's value is checked here, so that a mistyped flag is a usage error (2). */
-	if (listen && cx_listen_parse(listen, &la, &err)) {
+	if (f->listen && cx_listen_parse(f->listen, &la, &err)) {
 		fprintf(stderr, "cortex-gateway: --listen: %s\n", err.msg);
 		return 2;
 	}
-	if (log_level && cx_log_parse_level(log_level, &lvl)) {
+	if (f->log_level && cx_log_parse_level(f->log_level, &lvl)) {
 		fprintf(stderr, "cortex-gateway: --log-level: unknown level '%s' (debug, info, "
-			"warn, error, off)\n", log_level);
+			"warn, error, off)\n", f->log_level);
 		return 2;
 	}
-	if (audit_file && !*audit_file) {
+	if (f->audit_file && !*f->audit_file) {
 		fprintf(stderr, "cortex-gateway: --audit-file: the path is empty\n");
 		return 2;
 	}
+	return -1;
+}
 
-	/* Default, then file, then environment, then flags. */
-	cx_gw_config_defaults(&conf);
+/* The built-in defaults, then the file (--config, else the one $CORTEX_CONFIG names), then the
+ * flags; then every check start-up would make, before anything starts. 0, or -1 reported. */
+static int configure(struct gateway *g)
+{
+	const struct flags *f = &g->f;
+	const char *config = f->config;
+	struct cx_gw_config *conf = &g->conf;
+	struct cx_err err = { 0 };
+	enum cx_log_level lvl;
+
 	if (!config) {
 		config = getenv("CORTEX_CONFIG");
-		from_env = config && *config;
+		conf->config_from_env = config && *config;
 	}
-	conf.config_from_env = from_env;
-	if (config && *config && cx_gw_config_load_file(&conf, config, &err)) {
-		fprintf(stderr, "cortex-gateway: %s\n", err.msg);
-		goto out;
-	}
-	if (listen || use_stdio) {
-		/* --stdio alone turns HTTP off, whatever the file says. */
-		conf.listen_from_flag = true;
-		if (!set_str(&conf.listen, listen))
+	if (config && *config && cx_gw_config_load_file(conf, config, &err))
+		goto fail;
+	/* --stdio alone turns HTTP off, whatever the file says. */
+	if (f->listen || f->use_stdio) {
+		conf->listen_from_flag = true;
+		if (!set_str(&conf->listen, f->listen))
 			goto out_of_memory;
 	}
-	if (insecure)
-		conf.insecure_no_auth = true;
-	if (audit_file) {
-		conf.audit_from_flag = true;
-		if (!set_str(&conf.audit_file, audit_file))
+	if (f->insecure)
+		conf->insecure_no_auth = true;
+	if (f->audit_file) {
+		conf->audit_from_flag = true;
+		if (!set_str(&conf->audit_file, f->audit_file))
 			goto out_of_memory;
 	}
-	if (log_level && !set_str(&conf.log_level, log_level))
+	if (f->log_level && !set_str(&conf->log_level, f->log_level))
 		goto out_of_memory;
-	if (cx_log_parse_level(conf.log_level, &lvl)) {
-		fprintf(stderr, "cortex-gateway: unknown log level '%s' (debug, info, warn, error, "
-			"off)\n", conf.log_level ? conf.log_level : "");
-		goto out;
+	if (cx_log_parse_level(conf->log_level, &lvl)) {
+		cx_err_set(&err, "unknown log level '%s' (debug, info, warn, error, off)",
+			   conf->log_level ? conf->log_level : "");
+		goto fail;
 	}
 	cx_log_set_level(lvl);
-
-	/* Everything start-up would refuse, before anything starts. */
-	if (cx_preflight(&conf, &la, &err)) {
-		fprintf(stderr, "cortex-gateway: %s\n", err.msg);
-		goto out;
-	}
-	if (conf.listen) {
-		own = cx_hosts_own_now(&la);
-		if (!own)
+	if (cx_preflight(conf, &g->la, &err))
+		goto fail;
+	if (conf->listen) {
+		g->own = cx_hosts_own_now(&g->la);
+		if (!g->own)
 			goto out_of_memory;
-		cx_hosts_describe(&conf, own, policy, sizeof(policy));
-		if (cx_hosts_extend(&conf, own, &err)) {
-			fprintf(stderr, "cortex-gateway: %s\n", err.msg);
-			goto out;
-		}
+		cx_hosts_describe(conf, g->own, g->policy, sizeof(g->policy));
+		if (cx_hosts_extend(conf, g->own, &err))
+			goto fail;
 	}
-	describe_auth(&conf, auth, sizeof(auth));
-	describe_config(&conf, cfg, sizeof(cfg));
+	describe_auth(conf, g->auth, sizeof(g->auth));
+	describe_config(conf, g->cfg, sizeof(g->cfg));
+	return 0;
+out_of_memory:
+	cx_err_set(&err, "out of memory");
+fail:
+	fprintf(stderr, "cortex-gateway: %s\n", err.msg);
+	return -1;
+}
 
-	/* Signals are taken by one thread; every other thread starts with them blocked. */
-	sigemptyset(&sigs.set);
-	sigaddset(&sigs.set, SIGTERM);
-	sigaddset(&sigs.set, SIGINT);
-	sigaddset(&sigs.set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs.set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+/* --check-config's report, once every check has passed. */
+static void report_config(const struct gateway *g)
+{
+	const struct cx_gw_config *conf = &g->conf;
 
-	reg = cx_registry_new();
-	if (!reg || register_adapters(reg, conf.adapters, &gw_state, &err)) {
-		fprintf(stderr, "cortex-gateway: %s\n", reg ? err.msg : "out of memory");
-		goto out;
+	printf("config ok: %zu adapter(s), %zu tool(s)\n", cx_registry_adapter_count(g->reg),
+	       cx_registry_count(g->reg));
+	printf("config: %s\n", g->cfg);
+	if (conf->listen) {
+		printf("listen: %s (checked, not bound: --check-config does not bind the port)\n",
+		       conf->listen);
+		printf("http: %s\n", g->policy);
+	} else {
+		printf("listen: none (stdio only)\n");
 	}
-	if (check_only) {
-		printf("config ok: %zu adapter(s), %zu tool(s)\n", cx_registry_adapter_count(reg),
-		       cx_registry_count(reg));
-		printf("config: %s\n", cfg);
-		if (conf.listen) {
-			printf("listen: %s (checked, not bound: --check-config does not bind the "
-			       "port)\n", conf.listen);
-			printf("http: %s\n", policy);
-		} else {
-			printf("listen: none (stdio only)\n");
-		}
-		printf("auth: %s\n", auth);
-		printf("audit: %s\n", conf.audit_file ? conf.audit_file : "stderr");
-		rc = 0;
-		goto out;
-	}
-	audit = sigs.audit = cx_audit_open(conf.audit_file, &err);
-	if (!audit) {
-		fprintf(stderr, "cortex-gateway: %s\n", err.msg);
-		goto out;
-	}
-	server = cx_server_new(&conf, reg, audit, &err);
-	if (!server || cx_server_start(server, &err)) {
-		fprintf(stderr, "cortex-gateway: %s\n", err.msg);
-		goto out;
-	}
-	if (cx_registry_health_start(reg, 15000, &err)) {
-		fprintf(stderr, "cortex-gateway: %s\n", err.msg);
-		goto out;
-	}
-	if (conf.listen) {
-		http = cx_http_start(server, conf.listen, &err);
-		if (!http) {
-			char where[384];
+	printf("auth: %s\n", g->auth);
+	printf("audit: %s\n", conf->audit_file ? conf->audit_file : "stderr");
+}
 
-			cx_gw_config_where(&conf, "listen", conf.listen_from_flag, "--listen",
-					   where, sizeof(where));
+/* The audit log, the server, the health checks and the HTTP listener, in that order. 0, or
+ * -1 reported. */
+static int start(struct gateway *g)
+{
+	struct cx_gw_config *conf = &g->conf;
+	struct cx_err err = { 0 };
+	char where[384];
+
+	g->audit = g->sigs.audit = cx_audit_open(conf->audit_file, &err);
+	if (!g->audit)
+		goto fail;
+	g->server = cx_server_new(conf, g->reg, g->audit, &err);
+	if (!g->server || cx_server_start(g->server, &err))
+		goto fail;
+	if (cx_registry_health_start(g->reg, 15000, &err))
+		goto fail;
+	if (conf->listen) {
+		g->http = cx_http_start(g->server, conf->listen, &err);
+		if (!g->http) {
+			cx_gw_config_where(conf, "listen", conf->listen_from_flag, "--listen", where,
+					   sizeof(where));
 			fprintf(stderr, "cortex-gateway: %s: %s\n", where, err.msg);
-			goto out;
+			return -1;
 		}
-		cx_info("listening on http://%s%s%s:%u/mcp", la.v6 ? "[" : "", la.host,
-			la.v6 ? "]" : "", cx_http_port(http));
-		cx_info("http: %s", policy);
-		if (!conf.session_key_set)
+		cx_info("listening on http://%s%s%s:%u/mcp", g->la.v6 ? "[" : "", g->la.host,
+			g->la.v6 ? "]" : "", cx_http_port(g->http));
+		cx_info("http: %s", g->policy);
+		if (!conf->session_key_set)
 			cx_info("no http.session_key configured: sessions are valid for this "
 				"process only (configure one key for every replica behind a load "
 				"balancer)");
 	}
 	cx_info("cortex-gateway %s ready: %zu tool(s) from %zu adapter(s)%s; config %s; auth %s",
-		CX_VERSION, cx_registry_count(reg), cx_registry_adapter_count(reg),
-		use_stdio ? ", serving stdio" : "", cfg, auth);
+		CX_VERSION, cx_registry_count(g->reg), cx_registry_adapter_count(g->reg),
+		g->f.use_stdio ? ", serving stdio" : "", g->cfg, g->auth);
+	return 0;
+fail:
+	fprintf(stderr, "cortex-gateway: %s\n", err.msg);
+	return -1;
+}
 
-	if (use_stdio) {
-		if (pthread_create(&sig_thread, NULL, signal_main, &sigs)) {
-			fprintf(stderr, "cortex-gateway: could not start the signal thread\n");
-			goto out;
+/* Serves until end of input (stdio) or a stop signal, then drains. The exit status. */
+static int serve(struct gateway *g)
+{
+	pthread_t sig_thread;
+	int rc, err;
+
+	if (g->f.use_stdio) {
+		err = pthread_create(&sig_thread, NULL, signal_main, &g->sigs);
+		if (err) {
+			fprintf(stderr, "cortex-gateway: could not start the signal thread: %s\n",
+				strerror(err));
+			return 1;
 		}
 		pthread_detach(sig_thread);
-		rc = cx_stdio_run(server, STDIN_FILENO, STDOUT_FILENO, &stop_requested) ? 1 : 0;
+		rc = cx_stdio_run(g->server, STDIN_FILENO, STDOUT_FILENO, &stop_requested) ? 1 : 0;
 	} else {
-		signal_main(&sigs);
+		signal_main(&g->sigs);
 		rc = 0;
 	}
-	if (http)
-		cx_http_quiesce(http);
-	if (cx_server_drain(server)) {
+	if (g->http)
+		cx_http_quiesce(g->http);
+	if (cx_server_drain(g->server)) {
 		/* A handler is still running past its deadline: it may touch the server and its
 		 * adapter, so nothing it can reach is freed. The process ends here. */
 		cx_warn("exiting with a tool call still running past its deadline");
-		cx_audit_close(audit);
+		cx_audit_close(g->audit);
 		_exit(0);
 	}
 	cx_info("stopped cleanly");
-out:
-	if (http)
-		cx_http_stop(http);
-	cx_server_free(server);
-	cx_registry_free(reg);
-	cx_gateway_adapter_state_free(gw_state);
-	cx_audit_close(audit);
-	cx_hosts_free(own);
-	cx_gw_config_release(&conf);
-	cx_session_cache_clear();
 	return rc;
-out_of_memory:
-	fprintf(stderr, "cortex-gateway: out of memory\n");
-	goto out;
+}
+
+static void release(struct gateway *g)
+{
+	if (g->http)
+		cx_http_stop(g->http);
+	cx_server_free(g->server);
+	cx_registry_free(g->reg);
+	cx_gateway_adapter_state_free(g->gw_state);
+	cx_audit_close(g->audit);
+	cx_hosts_free(g->own);
+	cx_gw_config_release(&g->conf);
+	cx_session_cache_clear();
+}
+
+int main(int argc, char **argv)
+{
+	static struct gateway g;        /* static: the signal thread may outlive main's frame */
+	struct cx_err err = { 0 };
+	int rc = parse_flags(argc, argv, &g.f);
+
+	if (rc >= 0)
+		return rc;
+	rc = 1;
+	cx_gw_config_defaults(&g.conf);
+	if (configure(&g))
+		goto out;
+
+	/* Signals are taken by one thread; every other thread starts with them blocked. */
+	sigemptyset(&g.sigs.set);
+	sigaddset(&g.sigs.set, SIGTERM);
+	sigaddset(&g.sigs.set, SIGINT);
+	sigaddset(&g.sigs.set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &g.sigs.set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	g.reg = cx_registry_new();
+	if (!g.reg || register_adapters(g.reg, g.conf.adapters, &g.gw_state, &err)) {
+		fprintf(stderr, "cortex-gateway: %s\n", g.reg ? err.msg : "out of memory");
+		goto out;
+	}
+	if (g.f.check_only) {
+		report_config(&g);
+		rc = 0;
+		goto out;
+	}
+	if (!start(&g))
+		rc = serve(&g);
+out:
+	release(&g);
+	return rc;
 }
