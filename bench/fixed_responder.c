@@ -25,11 +25,11 @@
 
 /* The gateway's answer to tools/call gateway_status with the default config (0.1.0). */
 static const char default_body[] =
-    "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":"
-    "\"{\\\"version\\\":\\\"0.1.0\\\",\\\"uptime_s\\\":0,\\\"adapters\\\":[{\\\"name\\\":"
-    "\\\"gateway\\\",\\\"tools\\\":1,\\\"health\\\":\\\"ok\\\"}]}\"}],"
-    "\"structuredContent\":{\"version\":\"0.1.0\",\"uptime_s\":0,\"adapters\":[{\"name\":"
-    "\"gateway\",\"tools\":1,\"health\":\"ok\"}]}}}";
+	"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":"
+	"\"{\\\"version\\\":\\\"0.1.0\\\",\\\"uptime_s\\\":0,\\\"adapters\\\":[{\\\"name\\\":"
+	"\\\"gateway\\\",\\\"tools\\\":1,\\\"health\\\":\\\"ok\\\"}]}\"}],"
+	"\"structuredContent\":{\"version\":\"0.1.0\",\"uptime_s\":0,\"adapters\":[{\"name\":"
+	"\"gateway\",\"tools\":1,\"health\":\"ok\"}]}}}";
 
 static struct MHD_Response *ok_response;
 static struct MHD_Response *not_allowed_response;
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 {
 	struct MHD_Daemon *d = NULL;
 	const union MHD_DaemonInfo *info;
-	struct sockaddr_in sa = {0};
+	struct sockaddr_in sa = { 0 };
 	unsigned short port;
 	char *file_body = NULL;
 	size_t body_len = sizeof(default_body) - 1;
@@ -126,10 +126,12 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	ok_response = MHD_create_response_from_buffer(
-	    body_len, file_body != NULL ? file_body : (void *)default_body, MHD_RESPMEM_PERSISTENT);
+	ok_response = MHD_create_response_from_buffer(body_len,
+						      file_body != NULL ? file_body
+									: (void *)default_body,
+						      MHD_RESPMEM_PERSISTENT);
 	not_allowed_response =
-	    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (ok_response == NULL || not_allowed_response == NULL) {
 		fprintf(stderr, "fixed-responder: out of memory\n");
 		goto out;
@@ -137,7 +139,7 @@ int main(int argc, char **argv)
 	if (MHD_add_response_header(ok_response, MHD_HTTP_HEADER_CONTENT_TYPE,
 				    "application/json") != MHD_YES ||
 	    MHD_add_response_header(not_allowed_response, MHD_HTTP_HEADER_ALLOW, "POST") !=
-		MHD_YES) {
+		    MHD_YES) {
 		fprintf(stderr, "fixed-responder: cannot set response headers\n");
 		goto out;
 	}
@@ -148,7 +150,7 @@ int main(int argc, char **argv)
 	/* The gateway's flags and defaults (gateway/transport_http.c, http.threads = 2,
 	 * max_connections = 1024), so that only the work per request differs. */
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-				 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+				     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG,
 			     port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
 			     (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)2,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024,

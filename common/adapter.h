@@ -12,36 +12,41 @@
 #include "mcp.h"
 
 /* Tool flags; annotations in tools/list follow them, and dispatch enforces policy on them. */
-#define CX_READ_ONLY    (1u << 0)   /* readOnlyHint: changes nothing */
-#define CX_DESTRUCTIVE  (1u << 1)   /* destructiveHint: may delete or overwrite */
-#define CX_IDEMPOTENT   (1u << 2)   /* idempotentHint: repeating it changes nothing more */
-#define CX_OPEN_WORLD   (1u << 3)   /* openWorldHint: reaches a system outside the gateway */
-#define CX_NONBLOCKING  (1u << 4)   /* never blocks (no I/O, no locks held long): dispatch may
-                                     * run it on the transport thread instead of a worker */
-#define CX_OPAQUE_SCHEMA (1u << 5)  /* the input schema is published as written and not checked
-                                     * by the gateway (keywords beyond common/schema.c's subset);
-                                     * the handler validates its arguments itself */
+#define CX_READ_ONLY   (1u << 0) /* readOnlyHint: changes nothing */
+#define CX_DESTRUCTIVE (1u << 1) /* destructiveHint: may delete or overwrite */
+#define CX_IDEMPOTENT  (1u << 2) /* idempotentHint: repeating it changes nothing more */
+#define CX_OPEN_WORLD  (1u << 3) /* openWorldHint: reaches a system outside the gateway */
+#define CX_NONBLOCKING                                                                             \
+	(1u << 4) /* never blocks (no I/O, no locks held long): dispatch may                       \
+		   * run it on the transport thread instead of a worker */
+#define CX_OPAQUE_SCHEMA                                                                           \
+	(1u << 5) /* the input schema is published as written and not checked                      \
+		   * by the gateway (keywords beyond common/schema.c's subset);                    \
+		   * the handler validates its arguments itself */
 /* Tasks (the io.modelcontextprotocol/tasks extension, 2026-07-28 revision): a client that
  * declares the extension gets a task id at once and polls tasks/get for the result. */
-#define CX_TASK_OPTIONAL (1u << 6)  /* runs as a task for clients that support them, as an
-                                     * ordinary call for the others */
-#define CX_TASK_REQUIRED (1u << 7)  /* runs only as a task: clients without the extension get
-                                     * -32021 */
-#define CX_TASK_LATE     (1u << 8)  /* with one of the above: the call starts as an ordinary
-                                     * one (it may gather input over input-required rounds)
-                                     * and becomes a task when the handler calls
-                                     * cx_call_become_task() */
+#define CX_TASK_OPTIONAL                                                                           \
+	(1u << 6) /* runs as a task for clients that support them, as an                           \
+		   * ordinary call for the others */
+#define CX_TASK_REQUIRED                                                                           \
+	(1u << 7) /* runs only as a task: clients without the extension get                        \
+		   * -32021 */
+#define CX_TASK_LATE                                                                               \
+	(1u << 8) /* with one of the above: the call starts as an ordinary                         \
+		   * one (it may gather input over input-required rounds)                          \
+		   * and becomes a task when the handler calls                                     \
+		   * cx_call_become_task() */
 
-struct cx_call_channel;                 /* the gateway's side of a call; opaque to adapters */
+struct cx_call_channel; /* the gateway's side of a call; opaque to adapters */
 
 /* What a handler knows about the call it serves. Valid for the duration of the call. */
 struct cx_call {
-	const char *tool;               /* full tool name (or the resource URI, prompt name) */
-	const char *caller;             /* token name, "stdio" or "anonymous" */
-	void *state;                    /* the adapter's state from init() */
-	int64_t deadline_ms;            /* cx_now_ms() value after which the call is abandoned */
-	atomic_bool *cancelled;         /* set when the deadline passes or the client cancels */
-	struct cx_call_channel *chan;   /* talks back to the client; NULL: nobody listens */
+	const char *tool;             /* full tool name (or the resource URI, prompt name) */
+	const char *caller;           /* token name, "stdio" or "anonymous" */
+	void *state;                  /* the adapter's state from init() */
+	int64_t deadline_ms;          /* cx_now_ms() value after which the call is abandoned */
+	atomic_bool *cancelled;       /* set when the deadline passes or the client cancels */
+	struct cx_call_channel *chan; /* talks back to the client; NULL: nobody listens */
 };
 
 /* True once the call is cancelled or past its deadline: stop and return promptly. */
@@ -85,7 +90,7 @@ int cx_call_ask(struct cx_call *call, const char *key, const char *method, json_
 void cx_call_become_task(struct cx_call *call);
 
 struct cx_tool {
-	const char *name;       /* "proxmox_list_vms"; must start with the adapter's name + '_' */
+	const char *name; /* "proxmox_list_vms"; must start with the adapter's name + '_' */
 	/* 0 with res filled (res->is_error for backend failures the model should read);
 	 * -1 only for internal faults such as out of memory (becomes JSON-RPC -32603).
 	 * args is borrowed and already valid against the input schema. */
@@ -114,9 +119,9 @@ int cx_prompt_set_available(const char *name, bool available);
 #define CX_NOT_FOUND (-2)
 
 struct cx_adapter {
-	const char *name;               /* config key and tool-name prefix */
-	const char *tools_json;         /* tools.json: [{name, description, inputSchema, ...}] */
-	const struct cx_tool *tools;    /* ends with an entry whose name is NULL */
+	const char *name;            /* config key and tool-name prefix */
+	const char *tools_json;      /* tools.json: [{name, description, inputSchema, ...}] */
+	const struct cx_tool *tools; /* ends with an entry whose name is NULL */
 	/* Tool names need not start with the adapter's name: only for fixture adapters whose
 	 * names are fixed by someone else (the MCP conformance suites). */
 	bool free_tool_names;
@@ -142,8 +147,8 @@ struct cx_adapter {
 
 	/* conf is borrowed (the adapter's object from config, or an empty object). */
 	int (*init)(const json_t *conf, void **state, struct cx_err *err);
-	void (*cleanup)(void *state);                           /* optional */
-	int (*health)(void *state, struct cx_err *err);         /* optional; 0 healthy */
+	void (*cleanup)(void *state);                   /* optional */
+	int (*health)(void *state, struct cx_err *err); /* optional; 0 healthy */
 };
 
 #endif

@@ -25,9 +25,9 @@
 
 struct cx_audit {
 	int fd;
-	bool own_fd;            /* false for stderr, which close leaves open */
-	char *path;             /* for messages; "stderr" when writing there */
-	pthread_mutex_t lock;   /* orders writes and guards the warning clock */
+	bool own_fd;          /* false for stderr, which close leaves open */
+	char *path;           /* for messages; "stderr" when writing there */
+	pthread_mutex_t lock; /* orders writes and guards the warning clock */
 	bool warned;
 	int64_t last_warn_ms;
 };

@@ -8,16 +8,21 @@
 
 struct cx_audit;
 
-enum cx_audit_outcome { CX_AUDIT_OK, CX_AUDIT_IS_ERROR, CX_AUDIT_REFUSED, CX_AUDIT_ERROR };
+enum cx_audit_outcome {
+	CX_AUDIT_OK,
+	CX_AUDIT_IS_ERROR,
+	CX_AUDIT_REFUSED,
+	CX_AUDIT_ERROR
+};
 
 struct cx_audit_rec {
-	const char *caller;     /* token name, "stdio" or "anonymous" */
-	const char *session;    /* short session fingerprint, or NULL */
+	const char *caller;  /* token name, "stdio" or "anonymous" */
+	const char *session; /* short session fingerprint, or NULL */
 	const char *tool;
-	const json_t *args;     /* redacted by the audit log itself before writing */
+	const json_t *args; /* redacted by the audit log itself before writing */
 	enum cx_audit_outcome outcome;
 	long duration_ms;
-	const char *detail;     /* why refused / error text, or NULL */
+	const char *detail; /* why refused / error text, or NULL */
 };
 
 /* path NULL means stderr. The file is opened O_APPEND|O_CREAT, mode 0600. */

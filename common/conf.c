@@ -22,8 +22,7 @@
 /* Keys longer than this get no "did you mean" suggestion. */
 #define SUGGEST_KEY_MAX 64
 
-static const struct cx_conf_directive *find(const struct cx_conf_directive *table,
-					    const char *key)
+static const struct cx_conf_directive *find(const struct cx_conf_directive *table, const char *key)
 {
 	for (; table->key; table++) {
 		if (!strcmp(table->key, key))

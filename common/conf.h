@@ -9,20 +9,20 @@
 #include "err.h"
 
 enum cx_conf_type {
-	CX_CONF_STRING,         /* char * (strdup'd; caller frees with cx_conf_release) */
-	CX_CONF_INT,            /* long, within [min, max] */
-	CX_CONF_BOOL,           /* bool */
-	CX_CONF_OBJECT,         /* nested table `sub`, same base pointer */
-	CX_CONF_JSON,           /* json_t * new reference, any type; for adapters' own tables */
-	CX_CONF_CUSTOM          /* set() decides */
+	CX_CONF_STRING, /* char * (strdup'd; caller frees with cx_conf_release) */
+	CX_CONF_INT,    /* long, within [min, max] */
+	CX_CONF_BOOL,   /* bool */
+	CX_CONF_OBJECT, /* nested table `sub`, same base pointer */
+	CX_CONF_JSON,   /* json_t * new reference, any type; for adapters' own tables */
+	CX_CONF_CUSTOM  /* set() decides */
 };
 
 struct cx_conf_directive {
 	const char *key;
 	enum cx_conf_type type;
-	size_t offset;                          /* into the struct being filled */
-	long min, max;                          /* CX_CONF_INT */
-	const struct cx_conf_directive *sub;    /* CX_CONF_OBJECT */
+	size_t offset;                       /* into the struct being filled */
+	long min, max;                       /* CX_CONF_INT */
+	const struct cx_conf_directive *sub; /* CX_CONF_OBJECT */
 	/* CX_CONF_CUSTOM: value is borrowed; path is "http.allowed_origins" for messages. */
 	int (*set)(const json_t *value, void *field, const char *path, struct cx_err *err);
 };

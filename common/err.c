@@ -29,7 +29,7 @@ int cx_err_prefix(struct cx_err *err, const char *fmt, ...)
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
 	if (snprintf(err->msg, sizeof(err->msg), "%s%s", prefix, old) >= (int)sizeof(err->msg))
-		err->msg[sizeof(err->msg) - 1] = '\0';    /* truncated, still a sentence */
+		err->msg[sizeof(err->msg) - 1] = '\0'; /* truncated, still a sentence */
 	return -1;
 }
 

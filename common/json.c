@@ -95,13 +95,27 @@ static int dump_string(struct cx_buf *b, const char *s, size_t len)
 		run = i + 1;
 		esc[0] = '\\';
 		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
+		case '"':
+			esc[1] = '"';
+			break;
+		case '\\':
+			esc[1] = '\\';
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
 		default:
 			esc[1] = 'u';
 			esc[2] = '0';
@@ -139,7 +153,7 @@ static int dump_real(struct cx_buf *b, double v)
 	int n;
 
 	if (!isfinite(v))
-		return -1;      /* JSON has no infinities or NaN; jansson refuses them too */
+		return -1; /* JSON has no infinities or NaN; jansson refuses them too */
 	n = snprintf(tmp, sizeof(tmp), "%.17g", v);
 
 	if (n < 0 || (size_t)n >= sizeof(tmp) - 2)

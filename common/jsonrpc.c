@@ -64,8 +64,9 @@ void cx_rpc_classify(json_t *msg, struct cx_rpc_msg *out)
 		return;
 	}
 	if (result && error) {
-		invalid(out, id, "invalid request: a response must not have both 'result' and "
-				 "'error'");
+		invalid(out, id,
+			"invalid request: a response must not have both 'result' and "
+			"'error'");
 		return;
 	}
 	if (!id) {
@@ -125,7 +126,7 @@ json_t *cx_rpc_error(json_t *id, int code, const char *message, json_t *data)
 	if (data) {
 		json_t *d = data;
 
-		data = NULL;    /* stolen by the set below, whatever it returns */
+		data = NULL; /* stolen by the set below, whatever it returns */
 		if (json_object_set_new(error, "data", d))
 			goto fail;
 	}
@@ -155,7 +156,7 @@ json_t *cx_rpc_notification(const char *method, json_t *params)
 	if (params) {
 		json_t *p = params;
 
-		params = NULL;  /* stolen by the set below, whatever it returns */
+		params = NULL; /* stolen by the set below, whatever it returns */
 		if (json_object_set_new(env, "params", p))
 			goto fail;
 	}

@@ -10,27 +10,27 @@
 #define CX_RPC_INVALID_PARAMS   (-32602)
 #define CX_RPC_INTERNAL_ERROR   (-32603)
 /* The stateless revision's header and capability errors. */
-#define CX_RPC_HEADER_MISMATCH  (-32020)
-#define CX_RPC_MISSING_CAPABILITY (-32021)
+#define CX_RPC_HEADER_MISMATCH     (-32020)
+#define CX_RPC_MISSING_CAPABILITY  (-32021)
 #define CX_RPC_UNSUPPORTED_VERSION (-32022)
-#define CX_RPC_RESOURCE_NOT_FOUND (-32002)   /* MCP: resources/read of an unknown URI */
+#define CX_RPC_RESOURCE_NOT_FOUND  (-32002) /* MCP: resources/read of an unknown URI */
 
 enum cx_rpc_kind {
-	CX_RPC_REQUEST,         /* method and id: must be answered */
-	CX_RPC_NOTIFICATION,    /* method, no id: never answered */
-	CX_RPC_RESPONSE,        /* result or error with an id: a reply to a server request */
-	CX_RPC_INVALID          /* answer with error code/message and id (json null if unknown) */
+	CX_RPC_REQUEST,      /* method and id: must be answered */
+	CX_RPC_NOTIFICATION, /* method, no id: never answered */
+	CX_RPC_RESPONSE,     /* result or error with an id: a reply to a server request */
+	CX_RPC_INVALID       /* answer with error code/message and id (json null if unknown) */
 };
 
 /* A classified message; every pointer is borrowed from the message it was read from. */
 struct cx_rpc_msg {
 	enum cx_rpc_kind kind;
-	json_t *id;             /* request/response id; NULL for notifications; for INVALID
-	                         * the id if one could be read, else NULL (answer with null) */
-	const char *method;     /* requests and notifications */
-	json_t *params;         /* object or array, or NULL when absent */
-	int err_code;           /* INVALID only */
-	const char *err_msg;    /* INVALID only, static string */
+	json_t *id;          /* request/response id; NULL for notifications; for INVALID
+			      * the id if one could be read, else NULL (answer with null) */
+	const char *method;  /* requests and notifications */
+	json_t *params;      /* object or array, or NULL when absent */
+	int err_code;        /* INVALID only */
+	const char *err_msg; /* INVALID only, static string */
 };
 
 /* Classifies one message (never an array; arrays are batches, see the caller). */

@@ -53,7 +53,7 @@ static void log_v(enum cx_log_level level, const char *fmt, va_list ap)
 		return;
 	n += (size_t)k;
 	if (n > sizeof(line) - 2)
-		n = sizeof(line) - 2;       /* truncated: keep the line a line */
+		n = sizeof(line) - 2; /* truncated: keep the line a line */
 	line[n++] = '\n';
 	/* One write per line so concurrent threads never interleave within a line. */
 	if (write(STDERR_FILENO, line, n) < 0) {

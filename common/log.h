@@ -2,7 +2,13 @@
 #ifndef CX_LOG_H
 #define CX_LOG_H
 
-enum cx_log_level { CX_LOG_DEBUG, CX_LOG_INFO, CX_LOG_WARN, CX_LOG_ERROR, CX_LOG_OFF };
+enum cx_log_level {
+	CX_LOG_DEBUG,
+	CX_LOG_INFO,
+	CX_LOG_WARN,
+	CX_LOG_ERROR,
+	CX_LOG_OFF
+};
 
 void cx_log_set_level(enum cx_log_level level);
 enum cx_log_level cx_log_get_level(void);
@@ -10,8 +16,7 @@ enum cx_log_level cx_log_get_level(void);
 int cx_log_parse_level(const char *name, enum cx_log_level *out);
 
 /* One line: "2026-11-29T04:05:35.123Z info  message". Thread-safe, one write(2) per line. */
-void cx_log(enum cx_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void cx_log(enum cx_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define cx_debug(...) cx_log(CX_LOG_DEBUG, __VA_ARGS__)
 #define cx_info(...)  cx_log(CX_LOG_INFO, __VA_ARGS__)
@@ -24,10 +29,10 @@ int cx_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Writes "BUG: file:line: message" to stderr whatever the log level, then aborts, so a core
  * dump or the sanitizers show where. Kept in release builds. */
 #define CX_BUG(...) cx_bug(__FILE__, __LINE__, __VA_ARGS__)
-#define CX_ASSERT(cond)                                                                  \
-	do {                                                                             \
-		if (!(cond))                                                             \
-			cx_bug(__FILE__, __LINE__, "assertion failed: %s", #cond);      \
+#define CX_ASSERT(cond)                                                                            \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			cx_bug(__FILE__, __LINE__, "assertion failed: %s", #cond);                 \
 	} while (0)
 _Noreturn void cx_bug(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -11,11 +11,11 @@
 
 /* The stateless revision: no initialize, no session; every request carries its version,
  * client info and capabilities in params._meta. */
-#define CX_MCP_STATELESS "2026-07-28"
-#define CX_META_VERSION "io.modelcontextprotocol/protocolVersion"
-#define CX_META_CAPS "io.modelcontextprotocol/clientCapabilities"
-#define CX_META_INFO "io.modelcontextprotocol/clientInfo"
-#define CX_META_LOGLEVEL "io.modelcontextprotocol/logLevel"
+#define CX_MCP_STATELESS   "2026-07-28"
+#define CX_META_VERSION    "io.modelcontextprotocol/protocolVersion"
+#define CX_META_CAPS       "io.modelcontextprotocol/clientCapabilities"
+#define CX_META_INFO       "io.modelcontextprotocol/clientInfo"
+#define CX_META_LOGLEVEL   "io.modelcontextprotocol/logLevel"
 #define CX_META_SERVERINFO "io.modelcontextprotocol/serverInfo"
 /* The tasks extension (SEP-2663), declared under capabilities.extensions. */
 #define CX_TASKS_EXT "io.modelcontextprotocol/tasks"
@@ -31,8 +31,8 @@ bool cx_mcp_allows_batch(const char *version);
 
 /* A tools/call result under construction; owned by the call. */
 struct cx_result {
-	json_t *content;        /* array of content blocks */
-	json_t *structured;     /* structuredContent or NULL */
+	json_t *content;    /* array of content blocks */
+	json_t *structured; /* structuredContent or NULL */
 	bool is_error;
 };
 

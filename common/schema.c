@@ -54,8 +54,7 @@ static void format_double(double d, char *out, size_t outlen)
 	}
 }
 
-static int set_bound(struct bound *b, const json_t *v, const struct seg *path,
-		     struct cx_err *err)
+static int set_bound(struct bound *b, const json_t *v, const struct seg *path, struct cx_err *err)
 {
 	if (!json_is_number(v))
 		return fail(err, path, "must be a number");

@@ -27,7 +27,7 @@ enum {
 
 struct cx_sch_type {
 	const char *name;
-	const char *article;    /* for "must be an integer" */
+	const char *article; /* for "must be an integer" */
 	unsigned bit;
 };
 extern const struct cx_sch_type cx_sch_types[];
@@ -40,7 +40,7 @@ struct bound {
 	bool is_int;
 	json_int_t i;
 	double d;
-	char text[32];  /* as written in messages: shortest form that reads back the same */
+	char text[32]; /* as written in messages: shortest form that reads back the same */
 };
 
 struct prop {
@@ -48,25 +48,29 @@ struct prop {
 	struct cx_schema *schema;
 };
 
-enum additional { ADD_ANY, ADD_NONE, ADD_SCHEMA };
+enum additional {
+	ADD_ANY,
+	ADD_NONE,
+	ADD_SCHEMA
+};
 
 struct cx_schema {
-	unsigned types;                 /* 0: any type */
+	unsigned types; /* 0: any type */
 	struct bound minimum, maximum, xminimum, xmaximum;
-	json_int_t min_length, max_length;      /* -1: unset */
+	json_int_t min_length, max_length; /* -1: unset */
 	bool has_pattern;
 	regex_t pattern;
 	char *pattern_src;
-	json_int_t min_items, max_items;        /* -1: unset */
+	json_int_t min_items, max_items; /* -1: unset */
 	struct cx_schema *items;
 	char **required;
 	size_t nrequired;
-	struct prop *props;             /* in the schema's order, so errors come in that order */
+	struct prop *props; /* in the schema's order, so errors come in that order */
 	size_t nprops;
 	enum additional additional;
 	struct cx_schema *additional_schema;
-	json_t *enum_values;            /* own deep copy, never mutated */
-	char *enum_text;                /* "\"fast\", \"slow\"", rendered at compile time */
+	json_t *enum_values; /* own deep copy, never mutated */
+	char *enum_text;     /* "\"fast\", \"slow\"", rendered at compile time */
 	json_t *const_value;
 	char *const_text;
 };
@@ -75,8 +79,8 @@ struct cx_schema {
  * Paths: a chain of segments on the stack, rendered only when there is something to report. */
 
 struct seg {
-	const struct seg *parent;       /* NULL for the root */
-	const char *key;                /* root name or property name; NULL for an array index */
+	const struct seg *parent; /* NULL for the root */
+	const char *key;          /* root name or property name; NULL for an array index */
 	size_t index;
 };
 

@@ -7,12 +7,9 @@
 #include <string.h>
 
 const struct cx_sch_type cx_sch_types[] = {
-	{ "object", "an ", T_OBJECT },
-	{ "array", "an ", T_ARRAY },
-	{ "string", "a ", T_STRING },
-	{ "number", "a ", T_NUMBER },
-	{ "integer", "an ", T_INTEGER },
-	{ "boolean", "a ", T_BOOLEAN },
+	{ "object", "an ", T_OBJECT },   { "array", "an ", T_ARRAY },
+	{ "string", "a ", T_STRING },    { "number", "a ", T_NUMBER },
+	{ "integer", "an ", T_INTEGER }, { "boolean", "a ", T_BOOLEAN },
 	{ "null", "", T_NULL },
 };
 _Static_assert(sizeof(cx_sch_types) / sizeof(cx_sch_types[0]) == CX_SCH_NTYPES,

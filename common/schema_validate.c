@@ -148,8 +148,8 @@ static int check_string(const struct cx_schema *s, const json_t *v, const struct
 		return report(o, path, "must be at least %" JSON_INTEGER_FORMAT " %s",
 			      s->min_length, plural(s->min_length, "character", "characters"));
 	if (s->max_length >= 0 && chars > (size_t)s->max_length)
-		return report(o, path, "must be at most %" JSON_INTEGER_FORMAT " %s",
-			      s->max_length, plural(s->max_length, "character", "characters"));
+		return report(o, path, "must be at most %" JSON_INTEGER_FORMAT " %s", s->max_length,
+			      plural(s->max_length, "character", "characters"));
 	if (s->has_pattern) {
 		/* REG_STARTEND makes the whole string the subject: "abc\u0000; rm" must not pass
 		 * ^[a-z]+$ by hiding its tail behind a NUL. */

@@ -18,8 +18,10 @@
 
 static int bad_form(const char *path, struct cx_err *err)
 {
-	return cx_err_set(err, "'%s' must be {\"file\": PATH} or {\"env\": NAME}; secrets are "
-			       "never written inline", path);
+	return cx_err_set(err,
+			  "'%s' must be {\"file\": PATH} or {\"env\": NAME}; secrets are "
+			  "never written inline",
+			  path);
 }
 
 /* Copies n bytes into a fresh NUL-terminated buffer in out. */
@@ -37,8 +39,7 @@ static int store(struct cx_secret *out, const void *p, size_t n, const char *pat
 	return 0;
 }
 
-static int load_file(const char *file, struct cx_secret *out, const char *path,
-		     struct cx_err *err)
+static int load_file(const char *file, struct cx_secret *out, const char *path, struct cx_err *err)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
@@ -97,8 +98,7 @@ out:
 	return rc;
 }
 
-static int load_env(const char *name, struct cx_secret *out, const char *path,
-		    struct cx_err *err)
+static int load_env(const char *name, struct cx_secret *out, const char *path, struct cx_err *err)
 {
 	const char *v;
 
@@ -112,8 +112,7 @@ static int load_env(const char *name, struct cx_secret *out, const char *path,
 	return store(out, v, strlen(v), path, err);
 }
 
-int cx_secret_load(const json_t *ref, struct cx_secret *out, const char *path,
-		   struct cx_err *err)
+int cx_secret_load(const json_t *ref, struct cx_secret *out, const char *path, struct cx_err *err)
 {
 	return cx_secret_load_at(ref, NULL, out, path, err);
 }
@@ -142,8 +141,7 @@ int cx_secret_load_at(const json_t *ref, const char *base_dir, struct cx_secret 
 		free(full);
 		return rc;
 	}
-	if (env && json_is_string(env) &&
-	    strlen(json_string_value(env)) == json_string_length(env))
+	if (env && json_is_string(env) && strlen(json_string_value(env)) == json_string_length(env))
 		return load_env(json_string_value(env), out, path, err);
 	return bad_form(path, err);
 }
@@ -161,9 +159,9 @@ void cx_secret_release(struct cx_secret *s)
 bool cx_secret_key_looks_secret(const char *key)
 {
 	static const char *const words[] = {
-		"password", "passwd", "secret", "token", "api_key", "apikey", "api-key",
-		"authorization", "cookie", "private_key", "privatekey", "credential",
-		"session_key",
+		"password",   "passwd",     "secret",        "token",  "api_key",
+		"apikey",     "api-key",    "authorization", "cookie", "private_key",
+		"privatekey", "credential", "session_key",
 	};
 
 	if (!key)

@@ -9,15 +9,14 @@
 #include "err.h"
 
 struct cx_secret {
-	unsigned char *data;    /* NUL-terminated for convenience; len excludes it */
+	unsigned char *data; /* NUL-terminated for convenience; len excludes it */
 	size_t len;
 };
 
 /* ref is {"file": "/run/secrets/x"} or {"env": "NAME"}; one trailing newline of a file is
  * dropped. An empty secret is an error. path names the config key in messages; the secret
  * value never appears in err. */
-int cx_secret_load(const json_t *ref, struct cx_secret *out, const char *path,
-		   struct cx_err *err);
+int cx_secret_load(const json_t *ref, struct cx_secret *out, const char *path, struct cx_err *err);
 /* The same, with a relative {"file": ...} taken relative to base_dir (the directory of the
  * config file that holds the reference) rather than the working directory. */
 int cx_secret_load_at(const json_t *ref, const char *base_dir, struct cx_secret *out,

@@ -14,9 +14,9 @@
 #include "../common/util.h"
 #include "server.h"
 
-#define PEER_MAX (INET6_ADDRSTRLEN + 8)
+#define PEER_MAX  (INET6_ADDRSTRLEN + 8)
 #define VALUE_MAX 128
-#define WHY_MAX 400
+#define WHY_MAX   400
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cx_ratelimit limit;
@@ -85,8 +85,10 @@ void cx_authlog_refused(unsigned status, const struct sockaddr *peer, const char
 	if (token_name)
 		cx_fmt(tok, sizeof(tok), " (token '%s')", token_name);
 	if (dropped)
-		cx_fmt(more, sizeof(more), " [%lu earlier refusal(s) not logged: more than %d a "
-					   "minute]", dropped, CX_AUTHLOG_BURST);
+		cx_fmt(more, sizeof(more),
+		       " [%lu earlier refusal(s) not logged: more than %d a "
+		       "minute]",
+		       dropped, CX_AUTHLOG_BURST);
 	cx_warn("http: %u from %s%s: %s%s", status, who, tok, why, more);
 }
 

@@ -10,13 +10,13 @@
 
 /* Lines per window; past them refusals are counted, and the count is reported with the first
  * line of a later window. */
-#define CX_AUTHLOG_BURST 20
+#define CX_AUTHLOG_BURST     20
 #define CX_AUTHLOG_WINDOW_MS 60000
 
 struct cx_ratelimit {
-	int64_t window_start;           /* ms; 0 before the first line */
-	unsigned logged;                /* lines in this window */
-	unsigned long dropped;          /* refusals not logged since the last line */
+	int64_t window_start;  /* ms; 0 before the first line */
+	unsigned logged;       /* lines in this window */
+	unsigned long dropped; /* refusals not logged since the last line */
 };
 
 /* Whether a refusal at now_ms is logged. When it is, *dropped is how many were not since the

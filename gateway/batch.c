@@ -16,12 +16,12 @@ struct batch {
 	struct cx_exchange *parent;
 	pthread_mutex_t lock;
 	json_t *responses;
-	size_t pending;                 /* members not yet answered, plus one for the loop */
+	size_t pending; /* members not yet answered, plus one for the loop */
 	bool deferred;
 };
 
 struct batch_member {
-	struct cx_exchange x;           /* first: the exchange callbacks recover the member */
+	struct cx_exchange x; /* first: the exchange callbacks recover the member */
 	struct batch *b;
 };
 
@@ -56,7 +56,7 @@ static void batch_add(struct batch *b, json_t *response)
 
 	pthread_mutex_lock(&b->lock);
 	CX_ASSERT(b->pending > 0);
-	if (response)   /* steals even when growing the array fails */
+	if (response) /* steals even when growing the array fails */
 		json_array_append_new(b->responses, response);
 	last = --b->pending == 0;
 	pthread_mutex_unlock(&b->lock);
@@ -94,7 +94,8 @@ static bool refuse_batch(struct cx_exchange *x, size_t n)
 	if (!version || !cx_mcp_allows_batch(version)) {
 		snprintf(msg, sizeof(msg),
 			 "invalid request: JSON-RPC batches are not supported in protocol version "
-			 "%s; send one message at a time", version ? version : "(not initialized)");
+			 "%s; send one message at a time",
+			 version ? version : "(not initialized)");
 		cx_reply_error(x, NULL, CX_RPC_INVALID_REQUEST, msg);
 		return true;
 	}
@@ -146,5 +147,5 @@ void cx_server_submit_batch(struct cx_server *s, struct cx_exchange *x, json_t *
 		}
 		cx_server_submit_one(s, &bm->x, m);
 	}
-	batch_add(b, NULL);                     /* the loop's own count */
+	batch_add(b, NULL); /* the loop's own count */
 }

@@ -16,20 +16,20 @@
 #include "../common/log.h"
 #include "../common/util.h"
 
-#define WAIT_SLICE_MS 50        /* how often a waiting call looks at its cancel flag */
-#define LEVELS_MAX 4096         /* sessions with a log level remembered */
+#define WAIT_SLICE_MS 50   /* how often a waiting call looks at its cancel flag */
+#define LEVELS_MAX    4096 /* sessions with a log level remembered */
 
 static const char *const levels[] = {
 	"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency",
 };
-#define DEFAULT_LEVEL 1         /* info, until the client says otherwise */
+#define DEFAULT_LEVEL 1 /* info, until the client says otherwise */
 
 struct pending {
 	struct pending *next;
-	char id[40];                    /* random: not guessable by another client */
-	char fp[17];                  /* only this session may answer... */
-	const char *caller;             /* ...with the same token */
-	json_t *answer;                 /* the client's response, new reference */
+	char id[40];        /* random: not guessable by another client */
+	char fp[17];        /* only this session may answer... */
+	const char *caller; /* ...with the same token */
+	json_t *answer;     /* the client's response, new reference */
 	bool done;
 };
 
@@ -41,7 +41,7 @@ struct session_level {
 struct subscription {
 	char fp[17];
 	char *uri;
-	int64_t at;                     /* cx_now_ms() when made */
+	int64_t at; /* cx_now_ms() when made */
 };
 
 #define SUBSCRIPTIONS_MAX 10000
@@ -49,7 +49,7 @@ struct subscription {
 struct cx_hub {
 	struct subscription *subs;
 	size_t nsubs;
-	int64_t max_age_ms;             /* a session is dead by then: its subscriptions go */
+	int64_t max_age_ms; /* a session is dead by then: its subscriptions go */
 	pthread_mutex_t lock;
 	pthread_cond_t answered;
 	struct pending *pending;
@@ -94,7 +94,7 @@ int cx_hub_subscribe(struct cx_hub *h, const char *fp, const char *uri)
 	pthread_mutex_lock(&h->lock);
 	for (size_t i = 0; i < h->nsubs; i++)
 		if (!strcmp(h->subs[i].fp, fp) && !strcmp(h->subs[i].uri, uri))
-			goto out;       /* subscribing twice is subscribing once */
+			goto out; /* subscribing twice is subscribing once */
 	if (h->nsubs == SUBSCRIPTIONS_MAX) {
 		/* Sessions end without telling us (they expire); their subscriptions go first. */
 		int64_t now = cx_now_ms();
@@ -151,7 +151,7 @@ void cx_hub_unsubscribe(struct cx_hub *h, const char *fp, const char *uri)
 void cx_hub_each_subscriber(struct cx_hub *h, const char *uri,
 			    void (*fn)(void *ctx, const char *fp), void *ctx)
 {
-	char (*keys)[17] = NULL;
+	char(*keys)[17] = NULL;
 	size_t n = 0;
 
 	/* Collected first: fn pushes to transports, which must not run under the hub lock. */
@@ -194,7 +194,7 @@ int cx_hub_set_level(struct cx_hub *h, const char *fp, const char *level)
 			struct session_level *n = realloc(h->levels, (h->nlevels + 1) * sizeof(*n));
 			if (!n) {
 				pthread_mutex_unlock(&h->lock);
-				return 0;       /* best effort: the default level stays */
+				return 0; /* best effort: the default level stays */
 			}
 			h->levels = n;
 		}
@@ -233,20 +233,18 @@ void cx_hub_forget(struct cx_hub *h, const char *fp)
 	pthread_mutex_unlock(&h->lock);
 }
 
-bool cx_hub_deliver(struct cx_hub *h, const char *fp, const char *caller,
-		    const json_t *response)
+bool cx_hub_deliver(struct cx_hub *h, const char *fp, const char *caller, const json_t *response)
 {
 	const char *id = json_string_value(json_object_get(response, "id"));
 	bool found = false;
 
 	if (!id)
-		return false;   /* our ids are strings */
+		return false; /* our ids are strings */
 	pthread_mutex_lock(&h->lock);
 	for (struct pending *p = h->pending; p; p = p->next) {
 		/* The answer must come from the session and token that were asked: a client
 		 * that learns an id cannot answer another user's question. */
-		if (!p->done && !strcmp(p->id, id) && !strcmp(p->fp, fp) &&
-		    p->caller == caller) {
+		if (!p->done && !strcmp(p->id, id) && !strcmp(p->fp, fp) && p->caller == caller) {
 			p->answer = json_incref((json_t *)response);
 			p->done = true;
 			found = true;
@@ -271,8 +269,8 @@ void cx_channel_init(struct cx_call_channel *ch, struct cx_hub *hub, struct cx_e
 	if (token && (json_is_string(token) || json_is_integer(token)))
 		ch->progress_token = json_incref((json_t *)token);
 	if (x->session) {
-		ch->client_caps = x->session->client_caps ? json_incref(x->session->client_caps)
-							  : NULL;
+		ch->client_caps =
+			x->session->client_caps ? json_incref(x->session->client_caps) : NULL;
 		snprintf(ch->fp, sizeof(ch->fp), "%s", x->session->fp);
 	}
 	ch->cancelled = cancelled;
@@ -449,8 +447,8 @@ static bool wait_answer(struct cx_hub *h, struct cx_call *call, struct pending *
 
 /* The revisions with sessions: the request goes out on the call's own stream under a random
  * id, and the worker waits for the answer that cx_hub_deliver hands over. */
-static int ask_client(struct cx_call *call, const char *method, json_t *params,
-		      json_t **result, struct cx_err *err)
+static int ask_client(struct cx_call *call, const char *method, json_t *params, json_t **result,
+		      struct cx_err *err)
 {
 	struct cx_call_channel *ch = call->chan;
 	struct cx_hub *h = ch->hub;
@@ -479,7 +477,7 @@ static int ask_client(struct cx_call *call, const char *method, json_t *params,
 	if (!wait_answer(h, call, &p)) {
 		cx_err_set(err, "the client did not answer '%s' before the call %s", method,
 			   call->cancelled && atomic_load(call->cancelled) ? "was cancelled"
-									  : "timed out");
+									   : "timed out");
 		goto out;
 	}
 	error = json_object_get(p.answer, "error");
@@ -509,10 +507,10 @@ int cx_call_ask(struct cx_call *call, const char *key, const char *method, json_
 		json_t **result, struct cx_err *err)
 {
 	struct cx_call_channel *ch = call->chan;
-	const char *cap = !strncmp(method, "sampling/", 9)      ? "sampling"
+	const char *cap = !strncmp(method, "sampling/", 9)       ? "sampling"
 			  : !strncmp(method, "elicitation/", 12) ? "elicitation"
 			  : !strncmp(method, "roots/", 6)        ? "roots"
-								  : NULL;
+								 : NULL;
 	char auto_key[16];
 
 	*result = NULL;

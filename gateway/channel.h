@@ -25,8 +25,7 @@ int cx_hub_set_level(struct cx_hub *h, const char *fp, const char *level);
 /* A JSON-RPC response from a client (session fp, principal caller): wakes the call waiting
  * for it. False when no request of this process has that id for that session and caller
  * (already answered, timed out, asked of someone else, or sent by another replica). */
-bool cx_hub_deliver(struct cx_hub *h, const char *fp, const char *caller,
-		    const json_t *response);
+bool cx_hub_deliver(struct cx_hub *h, const char *fp, const char *caller, const json_t *response);
 /* Forgets what a session left behind (its log level and subscriptions). */
 void cx_hub_forget(struct cx_hub *h, const char *fp);
 
@@ -39,23 +38,23 @@ void cx_hub_each_subscriber(struct cx_hub *h, const char *uri,
 
 struct cx_call_channel {
 	struct cx_hub *hub;
-	pthread_mutex_t lock;           /* x and closed */
-	struct cx_exchange *x;          /* NULL once the call has been answered */
-	const char *caller;             /* the principal's name (lives as long as the server) */
-	json_t *progress_token;         /* new reference, or NULL */
-	json_t *client_caps;            /* new reference, or NULL */
+	pthread_mutex_t lock;   /* x and closed */
+	struct cx_exchange *x;  /* NULL once the call has been answered */
+	const char *caller;     /* the principal's name (lives as long as the server) */
+	json_t *progress_token; /* new reference, or NULL */
+	json_t *client_caps;    /* new reference, or NULL */
 	char fp[17];
 	atomic_bool *cancelled;
 	int64_t deadline_ms;
-	double last_progress;           /* progress must increase */
+	double last_progress; /* progress must increase */
 
 	/* The stateless revision: requests to the client become an input-required result. */
 	bool stateless;
-	int level;                      /* log level of this request; -1: the session's */
-	json_t *input_responses;        /* the client's answers so far (object, new reference) */
-	json_t *input_requests;         /* what the call still needs (object), or NULL */
-	char missing_cap[32];           /* a capability the call needed and the client lacks */
-	unsigned next_key;              /* names requests made without a key: r1, r2 ... */
+	int level;               /* log level of this request; -1: the session's */
+	json_t *input_responses; /* the client's answers so far (object, new reference) */
+	json_t *input_requests;  /* what the call still needs (object), or NULL */
+	char missing_cap[32];    /* a capability the call needed and the client lacks */
+	unsigned next_key;       /* names requests made without a key: r1, r2 ... */
 };
 
 /* Stateless requests: the answers the client sent (steals responses, an object). */

@@ -18,15 +18,15 @@
 #include "../common/util.h"
 #include "session.h"
 
-#define CONFIG_FILE_MAX   (1024 * 1024)
-#define KIB               1024L
-#define MIB               (1024L * 1024L)
+#define CONFIG_FILE_MAX    (1024 * 1024)
+#define KIB                1024L
+#define MIB                (1024L * 1024L)
 #define SESSION_SECRET_MIN 32
-#define TOKEN_NAME_MAX    64
+#define TOKEN_NAME_MAX     64
 
 /* The struct that holds a field, from the field's address (the setter gets only the field). */
-#define CONFIG_OF(field, member) \
-	((struct cx_gw_config *)(void *)((char *)(field) - offsetof(struct cx_gw_config, member)))
+#define CONFIG_OF(field, member)                                                                   \
+	((struct cx_gw_config *)(void *)((char *)(field)-offsetof(struct cx_gw_config, member)))
 
 static void free_strv(char **v)
 {
@@ -73,8 +73,8 @@ static int set_strv(const json_t *value, char ***out, const char *path, str_chec
 	v = calloc(n + 1, sizeof(*v));
 	if (!v)
 		return cx_err_set(err, "'%s': out of memory", path);
-	json_array_foreach (value, i, el) {
-		char where[300];    /* conf.c paths stop at 256 */
+	json_array_foreach(value, i, el) {
+		char where[300]; /* conf.c paths stop at 256 */
 
 		snprintf(where, sizeof(where), "%s[%zu]", path, i);
 		if (!json_is_string(el) || json_string_length(el) == 0 ||
@@ -117,8 +117,10 @@ static int check_origin(const char *s, const char *path, struct cx_err *err)
 	else if (!strncmp(s, "https://", 8))
 		rest = s + 8;
 	if (!rest || !*rest || has_space_or_slash(rest))
-		return cx_err_set(err, "'%s': '%s' is not an origin; write scheme://host[:port] "
-				       "without a path, as browsers send it", path, s);
+		return cx_err_set(err,
+				  "'%s': '%s' is not an origin; write scheme://host[:port] "
+				  "without a path, as browsers send it",
+				  path, s);
 	return 0;
 }
 
@@ -147,8 +149,7 @@ static int set_allow(const json_t *value, void *field, const char *path, struct 
 
 /* Any secret of at least SESSION_SECRET_MIN bytes; the key is its SHA-256, so a long random
  * string in any encoding will do, and every replica given the same secret gets the same key. */
-static int set_session_key(const json_t *value, void *field, const char *path,
-			   struct cx_err *err)
+static int set_session_key(const json_t *value, void *field, const char *path, struct cx_err *err)
 {
 	struct cx_secret *key = field;
 	struct cx_secret raw;
@@ -160,9 +161,10 @@ static int set_session_key(const json_t *value, void *field, const char *path,
 		return -1;
 	if (raw.len < SESSION_SECRET_MIN) {
 		cx_secret_release(&raw);
-		return cx_err_set(err, "'%s': the session key must be at least %d bytes; "
-				       "generate one with `openssl rand -base64 48`", path,
-				  SESSION_SECRET_MIN);
+		return cx_err_set(err,
+				  "'%s': the session key must be at least %d bytes; "
+				  "generate one with `openssl rand -base64 48`",
+				  path, SESSION_SECRET_MIN);
 	}
 	data = malloc(CX_SESSION_KEY_LEN + 1);
 	if (!data) {
@@ -186,8 +188,7 @@ static int set_session_key(const json_t *value, void *field, const char *path,
 }
 
 /* A relative audit.file is taken from the config file's directory, like secrets. */
-static int set_audit_file(const json_t *value, void *field, const char *path,
-			  struct cx_err *err)
+static int set_audit_file(const json_t *value, void *field, const char *path, struct cx_err *err)
 {
 	char **file = field;
 	char *s;
@@ -210,8 +211,10 @@ static int set_log_level(const json_t *value, void *field, const char *path, str
 	char *s;
 
 	if (!json_is_string(value) || cx_log_parse_level(json_string_value(value), &parsed))
-		return cx_err_set(err, "'%s' must be one of \"debug\", \"info\", \"warn\", "
-				       "\"error\", \"off\"", path);
+		return cx_err_set(err,
+				  "'%s' must be one of \"debug\", \"info\", \"warn\", "
+				  "\"error\", \"off\"",
+				  path);
 	s = strdup(json_string_value(value));
 	if (!s)
 		return cx_err_set(err, "'%s': out of memory", path);
@@ -229,8 +232,9 @@ static int set_adapters(const json_t *value, void *field, const char *path, stru
 	json_t *conf, *copy;
 
 	if (!json_is_object(value))
-		return cx_err_set(err, "'%s' must be an object: adapter name -> its settings", path);
-	json_object_foreach ((json_t *)value, name, conf) {
+		return cx_err_set(err, "'%s' must be an object: adapter name -> its settings",
+				  path);
+	json_object_foreach((json_t *)value, name, conf) {
 		if (!json_is_object(conf))
 			return cx_err_set(err, "'%s.%s' must be an object", path, name);
 	}
@@ -243,8 +247,7 @@ static int set_adapters(const json_t *value, void *field, const char *path, stru
 	return 0;
 }
 
-static int set_token_name(const json_t *value, void *field, const char *path,
-			  struct cx_err *err)
+static int set_token_name(const json_t *value, void *field, const char *path, struct cx_err *err)
 {
 	char **name = field;
 	const char *s = json_string_value(value);
@@ -259,8 +262,10 @@ static int set_token_name(const json_t *value, void *field, const char *path,
 
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		      c == '_' || c == '.' || c == '-'))
-			return cx_err_set(err, "'%s' may hold only letters, digits, '_', '.' and "
-					       "'-'", path);
+			return cx_err_set(err,
+					  "'%s' may hold only letters, digits, '_', '.' and "
+					  "'-'",
+					  path);
 	}
 	copy = strdup(s);
 	if (!copy)
@@ -303,8 +308,7 @@ static bool placeholder_hash(const char *hex)
 	return false;
 }
 
-static int set_token_hash(const json_t *value, void *field, const char *path,
-			  struct cx_err *err)
+static int set_token_hash(const json_t *value, void *field, const char *path, struct cx_err *err)
 {
 	unsigned char *hash = field;
 	unsigned char out[32];
@@ -321,25 +325,37 @@ static int set_token_hash(const json_t *value, void *field, const char *path,
 		out[i] = (unsigned char)(hi << 4 | lo);
 	}
 	if (placeholder_hash(s))
-		return cx_err_set(err, "'%s' is a placeholder, not the SHA-256 of a token: put "
-				       "the output of `printf %%s \"$TOKEN\" | cortex-gateway "
-				       "--hash-token` here", path);
+		return cx_err_set(err,
+				  "'%s' is a placeholder, not the SHA-256 of a token: put "
+				  "the output of `printf %%s \"$TOKEN\" | cortex-gateway "
+				  "--hash-token` here",
+				  path);
 	memcpy(hash, out, sizeof(out));
 	return 0;
 bad:
-	return cx_err_set(err, "'%s' must be the SHA-256 of the token as 64 hex digits "
-			       "(printf %%s \"$TOKEN\" | sha256sum)", path);
+	return cx_err_set(err,
+			  "'%s' must be the SHA-256 of the token as 64 hex digits "
+			  "(printf %%s \"$TOKEN\" | sha256sum)",
+			  path);
 }
 
 static const struct cx_conf_directive token_table[] = {
-	{.key = "name", .type = CX_CONF_CUSTOM, .offset = offsetof(struct cx_token, name),
-	 .set = set_token_name},
-	{.key = "sha256", .type = CX_CONF_CUSTOM, .offset = offsetof(struct cx_token, hash),
-	 .set = set_token_hash},
-	{.key = "allow", .type = CX_CONF_CUSTOM, .offset = offsetof(struct cx_token, allow),
-	 .set = set_allow},
-	{.key = "read_only", .type = CX_CONF_BOOL, .offset = offsetof(struct cx_token, read_only)},
-	{.key = NULL},
+	{ .key = "name",
+	  .type = CX_CONF_CUSTOM,
+	  .offset = offsetof(struct cx_token, name),
+	  .set = set_token_name },
+	{ .key = "sha256",
+	  .type = CX_CONF_CUSTOM,
+	  .offset = offsetof(struct cx_token, hash),
+	  .set = set_token_hash },
+	{ .key = "allow",
+	  .type = CX_CONF_CUSTOM,
+	  .offset = offsetof(struct cx_token, allow),
+	  .set = set_allow },
+	{ .key = "read_only",
+	  .type = CX_CONF_BOOL,
+	  .offset = offsetof(struct cx_token, read_only) },
+	{ .key = NULL },
 };
 
 static int parse_token(const json_t *entry, struct cx_token *t, const char *where,
@@ -349,9 +365,11 @@ static int parse_token(const json_t *entry, struct cx_token *t, const char *wher
 		return cx_err_set(err, "'%s' must be an object", where);
 	/* Checked before the table so the operator learns what to write instead. */
 	if (json_object_get(entry, "token"))
-		return cx_err_set(err, "'%s.token': plaintext tokens are not accepted; store the "
-				       "token's SHA-256 as \"sha256\" instead "
-				       "(printf %%s \"$TOKEN\" | sha256sum)", where);
+		return cx_err_set(err,
+				  "'%s.token': plaintext tokens are not accepted; store the "
+				  "token's SHA-256 as \"sha256\" instead "
+				  "(printf %%s \"$TOKEN\" | sha256sum)",
+				  where);
 	if (cx_conf_apply(token_table, entry, t, where, err))
 		return -1;
 	if (!t->name)
@@ -374,13 +392,15 @@ static int set_tokens(const json_t *value, void *field, const char *path, struct
 	/* "Every request needs a token" with no token would lock everyone out, and reading it
 	 * as "no tokens" would open the gateway: neither is what the operator meant. */
 	if (!n)
-		return cx_err_set(err, "'%s' is empty: list at least one token (see "
-				       "--hash-token), or remove the key for anonymous access, "
-				       "which is allowed on a loopback address only", path);
+		return cx_err_set(err,
+				  "'%s' is empty: list at least one token (see "
+				  "--hash-token), or remove the key for anonymous access, "
+				  "which is allowed on a loopback address only",
+				  path);
 	toks = calloc(n, sizeof(*toks));
 	if (!toks)
 		return cx_err_set(err, "'%s': out of memory", path);
-	json_array_foreach ((json_t *)value, i, entry) {
+	json_array_foreach((json_t *)value, i, entry) {
 		char where[64];
 
 		snprintf(where, sizeof(where), "%s[%zu]", path, i);
@@ -388,8 +408,10 @@ static int set_tokens(const json_t *value, void *field, const char *path, struct
 			goto fail;
 		for (j = 0; j < i; j++) {
 			if (!strcmp(toks[j].name, toks[i].name)) {
-				cx_err_set(err, "'%s.name': token name '%s' is already used by "
-						"'%s[%zu]'", where, toks[i].name, path, j);
+				cx_err_set(err,
+					   "'%s.name': token name '%s' is already used by "
+					   "'%s[%zu]'",
+					   where, toks[i].name, path, j);
 				goto fail;
 			}
 			if (!memcmp(toks[j].hash, toks[i].hash, sizeof(toks[i].hash))) {
@@ -411,61 +433,88 @@ fail:
 #define GW(member) offsetof(struct cx_gw_config, member)
 
 static const struct cx_conf_directive http_table[] = {
-	{.key = "max_body_bytes", .type = CX_CONF_INT, .offset = GW(max_body_bytes),
-	 .min = KIB, .max = 64 * MIB},
-	{.key = "max_connections", .type = CX_CONF_INT, .offset = GW(max_connections),
-	 .min = 1, .max = 100000},
-	{.key = "threads", .type = CX_CONF_INT, .offset = GW(http_threads), .min = 1, .max = 64},
-	{.key = "connection_timeout_s", .type = CX_CONF_INT, .offset = GW(connection_timeout_s),
-	 .min = 1, .max = 3600},
-	{.key = "allowed_origins", .type = CX_CONF_CUSTOM, .offset = GW(allowed_origins),
-	 .set = set_origins},
-	{.key = "allowed_hosts", .type = CX_CONF_CUSTOM, .offset = GW(allowed_hosts),
-	 .set = set_hosts},
-	{.key = "session_ttl_s", .type = CX_CONF_INT, .offset = GW(session_ttl_s), .min = 60,
-	 .max = 31536000},
-	{.key = "session_key", .type = CX_CONF_CUSTOM, .offset = GW(session_key),
-	 .set = set_session_key},
-	{.key = NULL},
+	{ .key = "max_body_bytes",
+	  .type = CX_CONF_INT,
+	  .offset = GW(max_body_bytes),
+	  .min = KIB,
+	  .max = 64 * MIB },
+	{ .key = "max_connections",
+	  .type = CX_CONF_INT,
+	  .offset = GW(max_connections),
+	  .min = 1,
+	  .max = 100000 },
+	{ .key = "threads", .type = CX_CONF_INT, .offset = GW(http_threads), .min = 1, .max = 64 },
+	{ .key = "connection_timeout_s",
+	  .type = CX_CONF_INT,
+	  .offset = GW(connection_timeout_s),
+	  .min = 1,
+	  .max = 3600 },
+	{ .key = "allowed_origins",
+	  .type = CX_CONF_CUSTOM,
+	  .offset = GW(allowed_origins),
+	  .set = set_origins },
+	{ .key = "allowed_hosts",
+	  .type = CX_CONF_CUSTOM,
+	  .offset = GW(allowed_hosts),
+	  .set = set_hosts },
+	{ .key = "session_ttl_s",
+	  .type = CX_CONF_INT,
+	  .offset = GW(session_ttl_s),
+	  .min = 60,
+	  .max = 31536000 },
+	{ .key = "session_key",
+	  .type = CX_CONF_CUSTOM,
+	  .offset = GW(session_key),
+	  .set = set_session_key },
+	{ .key = NULL },
 };
 
 static const struct cx_conf_directive calls_table[] = {
-	{.key = "workers", .type = CX_CONF_INT, .offset = GW(workers), .min = 1, .max = 256},
-	{.key = "queue_max", .type = CX_CONF_INT, .offset = GW(queue_max), .min = 1,
-	 .max = 1000000},
-	{.key = "timeout_ms", .type = CX_CONF_INT, .offset = GW(call_timeout_ms), .min = 10,
-	 .max = 3600000},
-	{.key = "max_output_bytes", .type = CX_CONF_INT, .offset = GW(max_output_bytes),
-	 .min = KIB, .max = 64 * MIB},
-	{.key = NULL},
+	{ .key = "workers", .type = CX_CONF_INT, .offset = GW(workers), .min = 1, .max = 256 },
+	{ .key = "queue_max",
+	  .type = CX_CONF_INT,
+	  .offset = GW(queue_max),
+	  .min = 1,
+	  .max = 1000000 },
+	{ .key = "timeout_ms",
+	  .type = CX_CONF_INT,
+	  .offset = GW(call_timeout_ms),
+	  .min = 10,
+	  .max = 3600000 },
+	{ .key = "max_output_bytes",
+	  .type = CX_CONF_INT,
+	  .offset = GW(max_output_bytes),
+	  .min = KIB,
+	  .max = 64 * MIB },
+	{ .key = NULL },
 };
 
 static const struct cx_conf_directive tools_table[] = {
-	{.key = "page_size", .type = CX_CONF_INT, .offset = GW(page_size), .min = 1, .max = 1000},
-	{.key = NULL},
+	{ .key = "page_size", .type = CX_CONF_INT, .offset = GW(page_size), .min = 1, .max = 1000 },
+	{ .key = NULL },
 };
 
 static const struct cx_conf_directive audit_table[] = {
-	{.key = "file", .type = CX_CONF_CUSTOM, .offset = GW(audit_file), .set = set_audit_file},
-	{.key = NULL},
+	{ .key = "file", .type = CX_CONF_CUSTOM, .offset = GW(audit_file), .set = set_audit_file },
+	{ .key = NULL },
 };
 
 static const struct cx_conf_directive log_table[] = {
-	{.key = "level", .type = CX_CONF_CUSTOM, .offset = GW(log_level), .set = set_log_level},
-	{.key = NULL},
+	{ .key = "level", .type = CX_CONF_CUSTOM, .offset = GW(log_level), .set = set_log_level },
+	{ .key = NULL },
 };
 
 static const struct cx_conf_directive gw_table[] = {
-	{.key = "listen", .type = CX_CONF_STRING, .offset = GW(listen)},
-	{.key = "insecure_no_auth", .type = CX_CONF_BOOL, .offset = GW(insecure_no_auth)},
-	{.key = "http", .type = CX_CONF_OBJECT, .sub = http_table},
-	{.key = "calls", .type = CX_CONF_OBJECT, .sub = calls_table},
-	{.key = "tools", .type = CX_CONF_OBJECT, .sub = tools_table},
-	{.key = "tokens", .type = CX_CONF_CUSTOM, .offset = GW(tokens), .set = set_tokens},
-	{.key = "audit", .type = CX_CONF_OBJECT, .sub = audit_table},
-	{.key = "log", .type = CX_CONF_OBJECT, .sub = log_table},
-	{.key = "adapters", .type = CX_CONF_CUSTOM, .offset = GW(adapters), .set = set_adapters},
-	{.key = NULL},
+	{ .key = "listen", .type = CX_CONF_STRING, .offset = GW(listen) },
+	{ .key = "insecure_no_auth", .type = CX_CONF_BOOL, .offset = GW(insecure_no_auth) },
+	{ .key = "http", .type = CX_CONF_OBJECT, .sub = http_table },
+	{ .key = "calls", .type = CX_CONF_OBJECT, .sub = calls_table },
+	{ .key = "tools", .type = CX_CONF_OBJECT, .sub = tools_table },
+	{ .key = "tokens", .type = CX_CONF_CUSTOM, .offset = GW(tokens), .set = set_tokens },
+	{ .key = "audit", .type = CX_CONF_OBJECT, .sub = audit_table },
+	{ .key = "log", .type = CX_CONF_OBJECT, .sub = log_table },
+	{ .key = "adapters", .type = CX_CONF_CUSTOM, .offset = GW(adapters), .set = set_adapters },
+	{ .key = NULL },
 };
 
 /* Out of memory here leaves listen, log_level or adapters NULL; apply copes with that. */
@@ -556,7 +605,7 @@ void cx_gw_config_where(const struct cx_gw_config *c, const char *key, bool set_
 
 void cx_gw_config_release(struct cx_gw_config *c)
 {
-	cx_conf_release(gw_table, c);   /* listen */
+	cx_conf_release(gw_table, c); /* listen */
 	free(c->audit_file);
 	free(c->config_file);
 	free(c->config_dir);

@@ -19,41 +19,41 @@ struct cx_token {
 };
 
 struct cx_gw_config {
-	char *listen;                   /* "127.0.0.1:8080"; NULL with --stdio only */
-	bool insecure_no_auth;          /* allow a non-loopback listener without tokens */
+	char *listen;          /* "127.0.0.1:8080"; NULL with --stdio only */
+	bool insecure_no_auth; /* allow a non-loopback listener without tokens */
 
 	/* http */
-	long max_body_bytes;            /* 413 past this */
+	long max_body_bytes; /* 413 past this */
 	long max_connections;
-	long http_threads;              /* libmicrohttpd thread pool */
-	long connection_timeout_s;      /* idle keep-alive connections closed after this */
-	char **allowed_origins;         /* NULL-terminated; NULL = loopback origins only */
-	char **allowed_hosts;           /* extra Host values beside loopback names; NULL-terminated */
-	long session_ttl_s;             /* sealed sessions expire after this */
-	struct cx_secret session_key;   /* 32 bytes after derivation; generated if not configured */
+	long http_threads;            /* libmicrohttpd thread pool */
+	long connection_timeout_s;    /* idle keep-alive connections closed after this */
+	char **allowed_origins;       /* NULL-terminated; NULL = loopback origins only */
+	char **allowed_hosts;         /* extra Host values beside loopback names; NULL-terminated */
+	long session_ttl_s;           /* sealed sessions expire after this */
+	struct cx_secret session_key; /* 32 bytes after derivation; generated if not configured */
 	bool session_key_set;
 
 	/* tool calls */
 	long workers;
 	long queue_max;
 	long call_timeout_ms;
-	long page_size;                 /* tools/list page size */
-	long max_output_bytes;          /* a tool result larger than this becomes an error */
+	long page_size;        /* tools/list page size */
+	long max_output_bytes; /* a tool result larger than this becomes an error */
 
 	struct cx_token *tokens;
 	size_t ntokens;
 
-	char *audit_file;               /* NULL: stderr; from the file: relative to config_dir */
+	char *audit_file; /* NULL: stderr; from the file: relative to config_dir */
 	char *log_level;
-	json_t *adapters;               /* object: adapter name -> its config (new reference) */
+	json_t *adapters; /* object: adapter name -> its config (new reference) */
 
 	/* Where values came from, for messages ("config 'x' (from $CORTEX_CONFIG): 'listen'"). */
-	char *config_file;              /* as given; NULL: no file, built-in defaults */
-	char *config_dir;               /* absolute directory of config_file: relative paths in
-	                                 * the file (secrets, audit.file) are taken from here */
-	bool config_from_env;           /* config_file came from $CORTEX_CONFIG */
-	bool listen_from_flag;          /* --listen or --stdio decided listen */
-	bool audit_from_flag;           /* --audit-file */
+	char *config_file;     /* as given; NULL: no file, built-in defaults */
+	char *config_dir;      /* absolute directory of config_file: relative paths in
+				* the file (secrets, audit.file) are taken from here */
+	bool config_from_env;  /* config_file came from $CORTEX_CONFIG */
+	bool listen_from_flag; /* --listen or --stdio decided listen */
+	bool audit_from_flag;  /* --audit-file */
 };
 
 void cx_gw_config_defaults(struct cx_gw_config *c);

@@ -55,10 +55,10 @@ void cx_dispatch_set_task_hook(struct cx_dispatch *d, const struct cx_task_hook 
  * Returns the result (new reference) or NULL on out of memory or a handler's fault; *outcome
  * and detail say which. */
 static json_t *finish_result(struct cx_dispatch *d, const struct cx_reg_tool *rt, int rc,
-			     struct cx_result *res, bool check_size,
-			     enum cx_audit_outcome *outcome, char *detail, size_t detlen)
+			     struct cx_result *res, bool check_size, enum cx_audit_outcome *outcome,
+			     char *detail, size_t detlen)
 {
-	bool is_error = res->is_error;     /* cx_result_take empties res */
+	bool is_error = res->is_error; /* cx_result_take empties res */
 	json_t *out;
 
 	detail[0] = '\0';
@@ -74,18 +74,21 @@ static json_t *finish_result(struct cx_dispatch *d, const struct cx_reg_tool *rt
 				rt->name);
 			*outcome = CX_AUDIT_IS_ERROR;
 			snprintf(detail, detlen, "no structuredContent");
-			return cx_error_result("'%s' returned no structured result; this is a fault "
-					       "in the gateway's adapter, not in the request",
-					       rt->name);
+			return cx_error_result(
+				"'%s' returned no structured result; this is a fault "
+				"in the gateway's adapter, not in the request",
+				rt->name);
 		}
 		if (cx_schema_validate(rt->output, res->structured, "structuredContent", why,
 				       sizeof(why))) {
 			cx_warn("tool '%s' broke its outputSchema: %s", rt->name, why);
 			*outcome = CX_AUDIT_IS_ERROR;
 			cx_fmt(detail, detlen, "output schema: %s", why);
-			return cx_error_result("'%s' returned a result that does not match its "
-					       "outputSchema (%s); this is a fault in the gateway's "
-					       "adapter, not in the request", rt->name, why);
+			return cx_error_result(
+				"'%s' returned a result that does not match its "
+				"outputSchema (%s); this is a fault in the gateway's "
+				"adapter, not in the request",
+				rt->name, why);
 		}
 	}
 	out = cx_result_take(res);
@@ -100,10 +103,11 @@ static json_t *finish_result(struct cx_dispatch *d, const struct cx_reg_tool *rt
 			json_decref(out);
 			*outcome = CX_AUDIT_IS_ERROR;
 			snprintf(detail, detlen, "output of %zu bytes over the limit", size);
-			return cx_error_result("'%s' produced %zu bytes of output, more than the "
-					       "gateway's limit of %ld; narrow the request (filters, "
-					       "paging) and try again", rt->name, size,
-					       d->conf->max_output_bytes);
+			return cx_error_result(
+				"'%s' produced %zu bytes of output, more than the "
+				"gateway's limit of %ld; narrow the request (filters, "
+				"paging) and try again",
+				rt->name, size, d->conf->max_output_bytes);
 		}
 	}
 	*outcome = is_error ? CX_AUDIT_IS_ERROR : CX_AUDIT_OK;
@@ -197,8 +201,8 @@ static struct cx_job *tool_job_new(struct cx_dispatch *d, struct cx_exchange *x,
 	return j;
 }
 
-static void enqueue_tool(struct cx_dispatch *d, struct cx_exchange *x, json_t *id,
-			 json_t *params, const struct cx_reg_tool *rt, json_t *args, int64_t start)
+static void enqueue_tool(struct cx_dispatch *d, struct cx_exchange *x, json_t *id, json_t *params,
+			 const struct cx_reg_tool *rt, json_t *args, int64_t start)
 {
 	json_t *responses = NULL;
 	struct cx_job *j;
@@ -217,8 +221,8 @@ static void enqueue_tool(struct cx_dispatch *d, struct cx_exchange *x, json_t *i
 }
 
 /* A call to a tool that may run as a task. True when it was answered here. */
-static bool dispatch_task(struct cx_dispatch *d, struct cx_exchange *x, json_t *id,
-			  json_t *params, const struct cx_reg_tool *rt, json_t *args, int64_t start)
+static bool dispatch_task(struct cx_dispatch *d, struct cx_exchange *x, json_t *id, json_t *params,
+			  const struct cx_reg_tool *rt, json_t *args, int64_t start)
 {
 	json_t *responses = NULL;
 	char why[300];
@@ -250,8 +254,8 @@ static bool dispatch_task(struct cx_dispatch *d, struct cx_exchange *x, json_t *
 }
 
 /* The one path of a tool call once its name and arguments are known (args: an object). */
-static void dispatch_tool(struct cx_dispatch *d, struct cx_exchange *x, json_t *id,
-			  json_t *params, const char *name, json_t *args)
+static void dispatch_tool(struct cx_dispatch *d, struct cx_exchange *x, json_t *id, json_t *params,
+			  const char *name, json_t *args)
 {
 	const struct cx_reg_tool *rt = cx_registry_find_tool(d->reg, name);
 	int64_t start = cx_now_ms();
@@ -259,8 +263,10 @@ static void dispatch_tool(struct cx_dispatch *d, struct cx_exchange *x, json_t *
 
 	if (!rt) {
 		char msg[256];
-		cx_fmt(msg, sizeof(msg), "unknown tool '%.128s'; tools/list names the tools this "
-		       "gateway offers", name);
+		cx_fmt(msg, sizeof(msg),
+		       "unknown tool '%.128s'; tools/list names the tools this "
+		       "gateway offers",
+		       name);
 		cx_reply_error(x, id, CX_RPC_INVALID_PARAMS, msg);
 		return;
 	}
@@ -304,7 +310,8 @@ void cx_dispatch_call(struct cx_dispatch *d, struct cx_exchange *x, json_t *id, 
 	if (!args || json_is_null(args)) {
 		args = empty = json_object();
 		if (!args) {
-			cx_reply_error(x, id, CX_RPC_INTERNAL_ERROR, "internal error: out of memory");
+			cx_reply_error(x, id, CX_RPC_INTERNAL_ERROR,
+				       "internal error: out of memory");
 			return;
 		}
 	}
@@ -315,7 +322,7 @@ void cx_dispatch_call(struct cx_dispatch *d, struct cx_exchange *x, json_t *id, 
 /* ---- tool calls without JSON-RPC ---- */
 
 struct direct_call {
-	struct cx_exchange x;           /* first: direct_reply recovers the struct */
+	struct cx_exchange x; /* first: direct_reply recovers the struct */
 	struct cx_session session;
 	cx_tool_done_fn done;
 	void *ctx;
@@ -440,7 +447,8 @@ static void run_hook(struct cx_job *j, struct cx_call *call)
 		return;
 	}
 	if (rc == 0 && json_is_object(result)) {
-		cx_job_finish(j, j->kind == CX_JOB_READ ? cx_cacheable(j->stateless, result) : result,
+		cx_job_finish(j,
+			      j->kind == CX_JOB_READ ? cx_cacheable(j->stateless, result) : result,
 			      NULL, CX_AUDIT_OK, NULL);
 		return;
 	}

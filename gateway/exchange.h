@@ -12,8 +12,8 @@
 /* Who is calling: resolved by the transport (a token, stdio, or anonymous loopback). Lives as
  * long as the server. */
 struct cx_principal {
-	const char *name;                       /* audit caller */
-	const char *const *allow;               /* globs, NULL-terminated; NULL allows all */
+	const char *name;         /* audit caller */
+	const char *const *allow; /* globs, NULL-terminated; NULL allows all */
 	bool read_only;
 };
 

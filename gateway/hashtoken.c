@@ -44,8 +44,7 @@ static int read_fail(struct cx_err *err)
 }
 
 /* One line from a terminal with echo off. */
-static int read_tty(int fd, int prompt_fd, char *buf, size_t cap, size_t *len,
-		    struct cx_err *err)
+static int read_tty(int fd, int prompt_fd, char *buf, size_t cap, size_t *len, struct cx_err *err)
 {
 	static const char prompt[] = "token (not echoed): ";
 	struct sigaction sa, old_int, old_term, old_hup;
@@ -102,8 +101,7 @@ static int read_tty(int fd, int prompt_fd, char *buf, size_t cap, size_t *len,
 	return rc;
 }
 
-int cx_token_read(int in_fd, int prompt_fd, char *buf, size_t cap, size_t *len,
-		  struct cx_err *err)
+int cx_token_read(int in_fd, int prompt_fd, char *buf, size_t cap, size_t *len, struct cx_err *err)
 {
 	*len = 0;
 	if (isatty(in_fd)) {

@@ -16,7 +16,6 @@
  * is typed (restored before returning, and on SIGINT/SIGTERM/SIGHUP), and reads one line;
  * otherwise it reads to the end of input. -1 with err set for no token, a token too long,
  * or a read error; err->code is 2 for the first two (usage errors), 1 for the last. */
-int cx_token_read(int in_fd, int prompt_fd, char *buf, size_t cap, size_t *len,
-		  struct cx_err *err);
+int cx_token_read(int in_fd, int prompt_fd, char *buf, size_t cap, size_t *len, struct cx_err *err);
 
 #endif

@@ -13,7 +13,7 @@
 #include "../common/util.h"
 
 /* A listener has a handful of addresses; a machine with hundreds gets the first ones. */
-#define OWN_MAX 64
+#define OWN_MAX      64
 #define NAME_MAX_LEN 256
 
 void cx_hosts_free(char **v)
@@ -184,8 +184,7 @@ static void append(char *out, size_t outlen, size_t *used, const char *s)
 		*used = strlen(out);
 }
 
-void cx_hosts_describe(const struct cx_gw_config *c, char *const *own, char *out,
-		       size_t outlen)
+void cx_hosts_describe(const struct cx_gw_config *c, char *const *own, char *out, size_t outlen)
 {
 	size_t used = 0;
 

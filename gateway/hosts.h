@@ -28,7 +28,6 @@ int cx_hosts_extend(struct cx_gw_config *c, char *const *own, struct cx_err *err
 /* The policy in one line, for the start-up log: "Host: loopback names, http.allowed_hosts
  * (a), this machine (192.0.2.2, vm); Origin: none, or a loopback origin". Call it before
  * cx_hosts_extend, so that the configured list and the machine's names are told apart. */
-void cx_hosts_describe(const struct cx_gw_config *c, char *const *own, char *out,
-		       size_t outlen);
+void cx_hosts_describe(const struct cx_gw_config *c, char *const *own, char *out, size_t outlen);
 
 #endif

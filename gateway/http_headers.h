@@ -11,16 +11,17 @@
 #include "../common/err.h"
 
 #define CX_HTTP_CT_JSON "application/json"
-#define CX_HTTP_CT_SSE "text/event-stream"
+#define CX_HTTP_CT_SSE  "text/event-stream"
 
 /* True when host (a literal address, "[v6]" or "localhost") is a loopback address. */
 bool cx_http_is_loopback(const char *host);
 
 /* Splits "host", "host:port", "[v6]" or "[v6]:port", as a Host header or --listen writes
- * it; cx_listen_parse (listen.c) reads --listen with it. name (namelen bytes) gets the host without brackets; *hostpart_len the length of the
- * host as written (brackets included); *port the port, or -1 when there is none. false when
- * the value has another shape, the host is empty or does not fit, or the port is not 1 to 5
- * digits. The port's range is the caller's business (a Host header is not checked for it). */
+ * it; cx_listen_parse (listen.c) reads --listen with it. name (namelen bytes) gets the host without
+ * brackets; *hostpart_len the length of the host as written (brackets included); *port the port, or
+ * -1 when there is none. false when the value has another shape, the host is empty or does not fit,
+ * or the port is not 1 to 5 digits. The port's range is the caller's business (a Host header is not
+ * checked for it). */
 bool cx_http_split_hostport(const char *v, char *name, size_t namelen, size_t *hostpart_len,
 			    long *port);
 

@@ -26,8 +26,8 @@
 #include "transport.h"
 #include "server.h"
 
-#define CT_JSON CX_HTTP_CT_JSON
-#define CT_SSE CX_HTTP_CT_SSE
+#define CT_JSON     CX_HTTP_CT_JSON
+#define CT_SSE      CX_HTTP_CT_SSE
 #define HDR_SESSION "Mcp-Session-Id"
 #define HDR_VERSION "MCP-Protocol-Version"
 
@@ -35,53 +35,53 @@ struct sse_stream;
 
 /* One POST /mcp request, from its first access-handler call to NOTIFY_COMPLETED. */
 struct req {
-	struct cx_exchange x;           /* handed to the server; see req_of() */
+	struct cx_exchange x; /* handed to the server; see req_of() */
 	struct cx_http *h;
 	struct MHD_Connection *conn;
 	struct cx_buf body;
-	size_t discarded;               /* bytes dropped after the body passed the cap */
+	size_t discarded; /* bytes dropped after the body passed the cap */
 	bool overflow;
-	bool sse;                       /* _meta.progressToken: answer as an SSE stream */
+	bool sse; /* _meta.progressToken: answer as an SSE stream */
 	bool submitted;
-	int fd;                         /* the socket, once deferred */
-	struct cx_session sess;         /* always initialised; released in req_free */
+	int fd;                 /* the socket, once deferred */
+	struct cx_session sess; /* always initialised; released in req_free */
 
-	pthread_mutex_t mu;             /* the fields below are shared with the replying worker */
-	bool deferred;                  /* the connection was suspended to wait for reply() */
-	bool waiting;                   /* suspended in the access handler; the resumer clears */
+	pthread_mutex_t mu; /* the fields below are shared with the replying worker */
+	bool deferred;      /* the connection was suspended to wait for reply() */
+	bool waiting;       /* suspended in the access handler; the resumer clears */
 	bool replied;
-	bool orphaned;                  /* MHD finished the request first: reply() frees */
+	bool orphaned; /* MHD finished the request first: reply() frees */
 	bool out_oom;
-	char *out;                      /* serialized answer; NULL for 202 */
+	char *out; /* serialized answer; NULL for 202 */
 	size_t out_len;
-	struct sse_stream *ch;                /* the answer is this stream (a reference) */
+	struct sse_stream *ch; /* the answer is this stream (a reference) */
 };
 
 struct cx_http {
 	struct cx_server *srv;
 	const struct cx_gw_config *conf;
 	struct MHD_Daemon *d;
-	MHD_socket quiesced;            /* the listen socket after quiesce; closed after stop */
+	MHD_socket quiesced; /* the listen socket after quiesce; closed after stop */
 	unsigned port;
-	char sentinel;                  /* con_cls of requests already answered early */
+	char sentinel; /* con_cls of requests already answered early */
 	bool push_added;
 
 	atomic_bool stopping;
-	atomic_bool closing;            /* streams end instead of waiting for more */
+	atomic_bool closing; /* streams end instead of waiting for more */
 	/* Requests that may still suspend or be resumed: from submit until the answer is queued
 	 * (synchronous) or until reply() has resumed the connection. */
 	atomic_long active;
 	atomic_ulong ping_gen;
 	atomic_uint_fast64_t next_chan;
 
-	pthread_mutex_t lock;           /* streams, their refs and taps, the timer */
+	pthread_mutex_t lock; /* streams, their refs and taps, the timer */
 	pthread_cond_t wake;
 	pthread_t timer;
 	bool timer_started;
 	bool timer_stop;
-	unsigned push_rr;               /* spreads pushed messages over a session's streams */
+	unsigned push_rr; /* spreads pushed messages over a session's streams */
 	unsigned long wake_mark;
-	struct sse_stream *streams;             /* newest first */
+	struct sse_stream *streams; /* newest first */
 };
 
 /* ---- transport_http.c: answers and sessions ---- */
@@ -93,19 +93,17 @@ const char *cx_http_header(struct MHD_Connection *conn, const char *name);
 struct MHD_Response *cx_http_resp_new(char *body, size_t len, bool must_free, const char *ctype);
 /* Queues r (may be NULL: out of memory, and MHD closes the connection) and drops our
  * reference. */
-enum MHD_Result cx_http_queue(struct MHD_Connection *conn, unsigned status,
-			      struct MHD_Response *r);
+enum MHD_Result cx_http_queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r);
 /* An HTTP error with a JSON-RPC error body echoing id (borrowed; NULL: json null) and carrying
  * data (stolen; may be NULL); hname/hval: one extra header, or NULL. */
-enum MHD_Result cx_http_send_rpc_error_id(struct MHD_Connection *conn, unsigned status,
-					  json_t *id, int code, const char *msg, json_t *data,
+enum MHD_Result cx_http_send_rpc_error_id(struct MHD_Connection *conn, unsigned status, json_t *id,
+					  int code, const char *msg, json_t *data,
 					  const char *hname, const char *hval);
 /* The same with id null and no data. */
 enum MHD_Result cx_http_send_rpc_error(struct MHD_Connection *conn, unsigned status, int code,
 				       const char *msg, const char *hname, const char *hval);
 /* The same with code -32600 (invalid request) and no extra header. */
-enum MHD_Result cx_http_send_invalid(struct MHD_Connection *conn, unsigned status,
-				     const char *msg);
+enum MHD_Result cx_http_send_invalid(struct MHD_Connection *conn, unsigned status, const char *msg);
 /* 400 for an MCP-Protocol-Version header naming no supported version. */
 enum MHD_Result cx_http_send_bad_version(struct MHD_Connection *conn, const char *v);
 /* Opens the session named by Mcp-Session-Id into sess (release it either way). 0, or -1

@@ -48,7 +48,7 @@ static const char *conn_header(void *ctx, const char *name)
 static int stateless_prepare(struct req *r, const json_t *m, const char *version,
 			     enum MHD_Result *ret)
 {
-	const struct cx_http_hdrs hd = {conn_header, r->conn};
+	const struct cx_http_hdrs hd = { conn_header, r->conn };
 	json_t *id = json_is_object(m) ? json_object_get(m, "id") : NULL;
 	struct cx_http_refusal no;
 
@@ -119,7 +119,7 @@ static struct sse_stream *req_stream_locked(struct req *r)
 		return NULL;
 	pthread_mutex_lock(&h->lock);
 	cx_http_stream_link_locked(h, ch);
-	ch->refs++;                     /* r's, dropped in req_free */
+	ch->refs++; /* r's, dropped in req_free */
 	pthread_mutex_unlock(&h->lock);
 	r->ch = ch;
 	return ch;
@@ -133,7 +133,7 @@ static struct sse_stream *req_stream_locked(struct req *r)
 static int on_send(struct cx_exchange *x, json_t *msg)
 {
 	struct req *r = req_of(x);
-	struct MHD_Connection *resume[2] = {NULL, NULL};
+	struct MHD_Connection *resume[2] = { NULL, NULL };
 	struct event *ev = cx_http_event_new(msg);
 	struct sse_stream *ch;
 	struct tap *t;
@@ -344,12 +344,12 @@ static enum MHD_Result submit_post(struct req *r)
 		}
 	} else if (!version && !init && !cx_http_header(conn, HDR_SESSION)) {
 		ret = cx_http_send_rpc_error_id(
-		    conn, MHD_HTTP_BAD_REQUEST, json_is_object(m) ? json_object_get(m, "id") : NULL,
-		    CX_RPC_HEADER_MISMATCH,
-		    "Missing MCP-Protocol-Version header: send "
-		    "MCP-Protocol-Version: " CX_MCP_STATELESS " (and _meta), or "
-		    "initialize first and send the Mcp-Session-Id it returns",
-		    NULL, NULL, NULL);
+			conn, MHD_HTTP_BAD_REQUEST,
+			json_is_object(m) ? json_object_get(m, "id") : NULL, CX_RPC_HEADER_MISMATCH,
+			"Missing MCP-Protocol-Version header: send "
+			"MCP-Protocol-Version: " CX_MCP_STATELESS " (and _meta), or "
+			"initialize first and send the Mcp-Session-Id it returns",
+			NULL, NULL, NULL);
 		json_decref(m);
 		return ret;
 	} else if (!init && cx_http_open_session(h, conn, r->x.who, version, &r->sess, &ret)) {
@@ -380,7 +380,7 @@ static enum MHD_Result submit_post(struct req *r)
 	ch = r->ch;
 	pthread_mutex_unlock(&r->mu);
 	if (deferred)
-		return MHD_YES;       /* reply() resumes us and MHD calls on_request again */
+		return MHD_YES; /* reply() resumes us and MHD calls on_request again */
 	atomic_fetch_sub(&h->active, 1);
 	return ch ? send_stream(r, ch) : send_reply(r);
 }
@@ -400,7 +400,7 @@ enum MHD_Result cx_http_post_data(struct req *r, const char *data, size_t *size)
 			if (r->discarded > (max > DISCARD_MIN ? max : DISCARD_MIN))
 				return MHD_NO;
 		} else if (cx_buf_append(&r->body, data, *size)) {
-			return MHD_NO;          /* out of memory */
+			return MHD_NO; /* out of memory */
 		}
 		*size = 0;
 		return MHD_YES;
@@ -435,13 +435,13 @@ enum MHD_Result cx_http_post_start(struct cx_http *h, struct MHD_Connection *con
 	cx_http_parse_accept(cx_http_header(conn, MHD_HTTP_HEADER_ACCEPT), &json, &sse);
 	if (!json || !sse)
 		return cx_http_send_invalid(
-		    conn, MHD_HTTP_NOT_ACCEPTABLE,
-		    "not acceptable: the client must accept both application/json "
-		    "and text/event-stream");
+			conn, MHD_HTTP_NOT_ACCEPTABLE,
+			"not acceptable: the client must accept both application/json "
+			"and text/event-stream");
 	if (!cx_http_content_type_is_json(cx_http_header(conn, MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return cx_http_send_invalid(
-		    conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-		    "unsupported media type: the body must be application/json");
+			conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+			"unsupported media type: the body must be application/json");
 	cl = cx_http_header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && (cx_parse_long(cl, 0, LONG_MAX, &len) || len > h->conf->max_body_bytes)) {
 		snprintf(msg, sizeof(msg), "payload too large: the body exceeds %ld bytes",

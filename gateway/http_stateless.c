@@ -11,7 +11,7 @@
 #include "methods.h"
 #include "server.h"
 
-#define B64_OPEN "=?base64?"
+#define B64_OPEN  "=?base64?"
 #define B64_CLOSE "?="
 
 bool cx_http_is_stateless(const char *version, const char *sid, bool init)
@@ -119,13 +119,16 @@ static int check_param(const char *key, const json_t *arg, const char *ann,
 	snprintf(hname, sizeof(hname), CX_HTTP_HDR_PARAM "%s", ann);
 	v = header_trimmed(hd, hname, &len);
 	if (!v) {
-		cx_fmt(msg, msglen, "header mismatch: missing %s header (it must repeat "
-		       "arguments.%.100s)", hname, key);
+		cx_fmt(msg, msglen,
+		       "header mismatch: missing %s header (it must repeat "
+		       "arguments.%.100s)",
+		       hname, key);
 		return -1;
 	}
 	if (cx_http_header_value_decode(v, len, &buf, &val, &vlen)) {
-		cx_fmt(msg, msglen, "header mismatch: %s is not valid Base64 inside "
-		       B64_OPEN "..." B64_CLOSE, hname);
+		cx_fmt(msg, msglen,
+		       "header mismatch: %s is not valid Base64 inside " B64_OPEN "..." B64_CLOSE,
+		       hname);
 		return -1;
 	}
 	same = cx_http_arg_matches(arg, val, vlen);
@@ -172,19 +175,23 @@ static int check_name(const json_t *want, const char *member, const struct cx_ht
 
 	v = header_trimmed(hd, CX_HTTP_HDR_NAME, &len);
 	if (!v) {
-		cx_fmt(msg, msglen, "header mismatch: missing " CX_HTTP_HDR_NAME " header (it must "
-		       "repeat params.%s)", member);
+		cx_fmt(msg, msglen,
+		       "header mismatch: missing " CX_HTTP_HDR_NAME " header (it must "
+		       "repeat params.%s)",
+		       member);
 		return -1;
 	}
 	same = bytes_equal(v, len, json_string_value(want), json_string_length(want));
 	if (!same && !cx_http_header_value_decode(v, len, &buf, &val, &vlen)) {
-		same = buf && bytes_equal(val, vlen, json_string_value(want),
-					  json_string_length(want));
+		same = buf &&
+		       bytes_equal(val, vlen, json_string_value(want), json_string_length(want));
 		free(buf);
 	}
 	if (!same) {
-		cx_fmt(msg, msglen, "header mismatch: " CX_HTTP_HDR_NAME " does not match "
-		       "params.%s", member);
+		cx_fmt(msg, msglen,
+		       "header mismatch: " CX_HTTP_HDR_NAME " does not match "
+		       "params.%s",
+		       member);
 		return -1;
 	}
 	return 0;
@@ -199,19 +206,23 @@ int cx_http_check_mirrored_headers(const json_t *m, const struct cx_server *srv,
 	size_t len;
 
 	if (!method)
-		return 0;       /* a response to the server mirrors nothing */
+		return 0; /* a response to the server mirrors nothing */
 	v = header_trimmed(hd, CX_HTTP_HDR_METHOD, &len);
 	if (!v) {
-		cx_fmt(msg, msglen, "header mismatch: missing " CX_HTTP_HDR_METHOD " header (it "
-		       "must repeat the method, '%.100s')", method);
+		cx_fmt(msg, msglen,
+		       "header mismatch: missing " CX_HTTP_HDR_METHOD " header (it "
+		       "must repeat the method, '%.100s')",
+		       method);
 		return -1;
 	}
 	if (!bytes_equal(v, len, method, strlen(method))) {
-		cx_fmt(msg, msglen, "header mismatch: " CX_HTTP_HDR_METHOD " does not match the "
-		       "method '%.100s'", method);
+		cx_fmt(msg, msglen,
+		       "header mismatch: " CX_HTTP_HDR_METHOD " does not match the "
+		       "method '%.100s'",
+		       method);
 		return -1;
 	}
-	member = cx_method_name_member(method);   /* the method table says */
+	member = cx_method_name_member(method); /* the method table says */
 	want = member ? json_object_get(params, member) : NULL;
 	if (json_is_string(want) && check_name(want, member, hd, msg, msglen))
 		return -1;
@@ -231,11 +242,12 @@ int cx_http_stateless_check(const json_t *m, const char *version, size_t version
 	no->code = CX_RPC_INVALID_REQUEST;
 	no->data = NULL;
 	if (!json_is_object(m)) {
-		snprintf(no->msg, sizeof(no->msg), "%s",
-			 json_is_array(m) ?
-			 "invalid request: there are no JSON-RPC batches in protocol version "
-			 CX_MCP_STATELESS "; send one message per request" :
-			 "invalid request: the body must be a JSON-RPC object");
+		snprintf(
+			no->msg, sizeof(no->msg), "%s",
+			json_is_array(m)
+				? "invalid request: there are no JSON-RPC batches in protocol version " CX_MCP_STATELESS
+				  "; send one message per request"
+				: "invalid request: the body must be a JSON-RPC object");
 		return -1;
 	}
 	no->code = CX_RPC_HEADER_MISMATCH;
@@ -244,8 +256,9 @@ int cx_http_stateless_check(const json_t *m, const char *version, size_t version
 	if (strlen(version) < version_cap)
 		return 0;
 	/* Too long to be any version: answered here as the server would. */
-	pv = json_string_value(json_object_get(
-		json_object_get(json_object_get(m, "params"), "_meta"), CX_META_VERSION));
+	pv = json_string_value(
+		json_object_get(json_object_get(json_object_get(m, "params"), "_meta"),
+				CX_META_VERSION));
 	if (pv && !strcmp(pv, version)) {
 		no->code = CX_RPC_UNSUPPORTED_VERSION;
 		snprintf(no->msg, sizeof(no->msg), "Unsupported protocol version");

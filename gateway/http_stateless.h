@@ -14,8 +14,8 @@
 struct cx_server;
 
 #define CX_HTTP_HDR_METHOD "Mcp-Method"
-#define CX_HTTP_HDR_NAME "Mcp-Name"
-#define CX_HTTP_HDR_PARAM "Mcp-Param-"
+#define CX_HTTP_HDR_NAME   "Mcp-Name"
+#define CX_HTTP_HDR_PARAM  "Mcp-Param-"
 
 /* Where the checks read the request's headers: get returns a header's value (borrowed, valid
  * during the check), or NULL when the request has none. */

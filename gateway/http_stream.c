@@ -13,25 +13,25 @@
 #include "../common/log.h"
 #include "../common/util.h"
 
-#define STREAM_PING_S 15
+#define STREAM_PING_S       15
 #define STREAMS_PER_SESSION 4
-#define SSE_OPEN ": cortex stream open\n\n"
-#define SSE_RESUMED ": cortex stream resumed\n\n"
-#define SSE_PING ": keep-alive\n\n"
+#define SSE_OPEN            ": cortex stream open\n\n"
+#define SSE_RESUMED         ": cortex stream resumed\n\n"
+#define SSE_PING            ": keep-alive\n\n"
 /* The revision whose streams start with a priming event (an id, empty data, retry:) so the
  * client may reconnect; 2026-07-28 drops resumability again. */
 #define RESUMABLE_VERSION "2025-11-25"
-#define RETRY_MS 1000
+#define RETRY_MS          1000
 /* The replay buffer of one stream. Events a connected client has not been sent yet are kept
  * beyond it, up to the BACKLOG bounds, so a slow reader loses nothing short of those. */
-#define REPLAY_EVENTS 256
-#define REPLAY_BYTES (1024 * 1024)
+#define REPLAY_EVENTS  256
+#define REPLAY_BYTES   (1024 * 1024)
 #define BACKLOG_EVENTS 4096
-#define BACKLOG_BYTES (16 * 1024 * 1024)
+#define BACKLOG_BYTES  (16 * 1024 * 1024)
 /* All streams' buffers together; past it, streams nobody carries are forgotten early. */
 #define REPLAY_TOTAL_BYTES (64 * 1024 * 1024)
-#define TICK_MS 1000
-#define READ_BLOCK 16384
+#define TICK_MS            1000
+#define READ_BLOCK         16384
 
 bool cx_http_version_resumable(const char *v)
 {
@@ -43,7 +43,7 @@ bool cx_http_version_resumable(const char *v)
  * per-session limit taken by its own dead streams until a keep-alive write fails. */
 bool cx_http_peer_gone(int fd)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
 
 	if (fd < 0 || poll(&p, 1, 0) != 1)
 		return false;
@@ -89,8 +89,8 @@ static size_t event_len(const struct event *ev)
 /* Copies the event's text from off into buf, at most max bytes; returns how many. */
 static size_t event_copy(const struct event *ev, size_t off, char *buf, size_t max)
 {
-	const char *seg[3] = {ev->hdr, ev->json, "\n\n"};
-	const size_t len[3] = {ev->hdr_len, ev->json_len, 2};
+	const char *seg[3] = { ev->hdr, ev->json, "\n\n" };
+	const size_t len[3] = { ev->hdr_len, ev->json_len, 2 };
 	size_t n = 0, k;
 
 	for (int i = 0; i < 3 && n < max; i++) {
@@ -220,9 +220,10 @@ static void chan_evict_locked(struct sse_stream *ch)
 struct MHD_Connection *cx_http_stream_append_locked(struct sse_stream *ch, struct event *ev)
 {
 	ev->seq = ++ch->seq;
-	ev->hdr_len = (size_t)snprintf(ev->hdr, sizeof(ev->hdr),
-				       "id: %" PRIx64 "-%" PRIu64 "\nevent: message\ndata: ",
-				       ch->id, ev->seq);
+	ev->hdr_len =
+		(size_t)snprintf(ev->hdr, sizeof(ev->hdr),
+				 "id: %" PRIx64 "-%" PRIu64 "\nevent: message\ndata: ", ch->id,
+				 ev->seq);
 	if (ch->tail)
 		ch->tail->next = ev;
 	else
@@ -332,7 +333,8 @@ static void tap_free(void *cls)
 }
 
 /* A tap for conn (reading from event 1); the caller sets its prelude and attaches it. */
-struct tap *cx_http_tap_new(struct cx_http *h, struct MHD_Connection *conn, int fd, struct sse_stream *ch)
+struct tap *cx_http_tap_new(struct cx_http *h, struct MHD_Connection *conn, int fd,
+			    struct sse_stream *ch)
 {
 	struct tap *t = calloc(1, sizeof(*t));
 
@@ -375,8 +377,7 @@ enum MHD_Result cx_http_queue_stream(struct MHD_Connection *conn, struct tap *t,
 {
 	struct MHD_Response *r;
 
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, READ_BLOCK, tap_read, t,
-					      tap_free);
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, READ_BLOCK, tap_read, t, tap_free);
 	if (!r) {
 		tap_free(t);
 		return MHD_NO;
@@ -394,7 +395,7 @@ enum MHD_Result cx_http_queue_stream(struct MHD_Connection *conn, struct tap *t,
  * what follows the id (*seq). NULL for an id that is absent, malformed, unknown, forgotten or
  * another session's. h->lock held. */
 static struct sse_stream *resumed_locked(struct cx_http *h, const char *fp, const char *last,
-				   uint64_t *seq)
+					 uint64_t *seq)
 {
 	struct sse_stream *it, *ch = NULL;
 	uint64_t sid;
@@ -632,7 +633,7 @@ static int push_one(struct cx_http *h, const char *fp, json_t *msg);
 int cx_http_on_push(void *ctx, const char *fp, json_t *msg)
 {
 	struct cx_http *h = ctx;
-	char (*fps)[17] = NULL;
+	char(*fps)[17] = NULL;
 	size_t n = 0, cap = 0;
 	int delivered = 0;
 
@@ -649,7 +650,7 @@ int cx_http_on_push(void *ctx, const char *fp, json_t *msg)
 		if (i < n)
 			continue;
 		if (n == cap) {
-			char (*more)[17] = realloc(fps, (cap ? cap * 2 : 16) * sizeof(*fps));
+			char(*more)[17] = realloc(fps, (cap ? cap * 2 : 16) * sizeof(*fps));
 			if (!more)
 				break;
 			fps = more;

@@ -26,33 +26,33 @@
 struct event {
 	struct event *next;
 	uint64_t seq;
-	char *json;                     /* from cx_json_dumps */
+	char *json; /* from cx_json_dumps */
 	size_t json_len;
 	size_t hdr_len;
-	char hdr[80];                   /* "id: <stream>-<seq>\nevent: message\ndata: " */
+	char hdr[80]; /* "id: <stream>-<seq>\nevent: message\ndata: " */
 };
 
 /* A stream (see the top of this file). Owned by h->streams; freed by the timer or at stop. */
 struct sse_stream {
-	struct sse_stream *prev, *next;       /* h->streams */
+	struct sse_stream *prev, *next; /* h->streams */
 	uint64_t id;
-	char fp[17];                    /* the session's: only its own client may resume it */
-	bool get;                       /* a GET stream: takes the session's pushed messages */
-	bool resumable;                 /* the session negotiated RESUMABLE_VERSION */
+	char fp[17];    /* the session's: only its own client may resume it */
+	bool get;       /* a GET stream: takes the session's pushed messages */
+	bool resumable; /* the session negotiated RESUMABLE_VERSION */
 	/* Guarded by h->lock. */
-	unsigned refs;                  /* the list, the tap carrying it, the POST's req */
-	int64_t idle_ms;                /* when refs last fell to the list's alone */
+	unsigned refs;   /* the list, the tap carrying it, the POST's req */
+	int64_t idle_ms; /* when refs last fell to the list's alone */
 	/* Changed with h->lock and mu both held; read under either. */
-	struct tap *att;                /* the connection carrying the stream, or NULL */
+	struct tap *att; /* the connection carrying the stream, or NULL */
 	bool attached_once;
-	int64_t detached_ms;            /* when att last became NULL */
+	int64_t detached_ms; /* when att last became NULL */
 	/* Guarded by mu. */
 	pthread_mutex_t mu;
-	struct event *head, *tail;      /* oldest first */
+	struct event *head, *tail; /* oldest first */
 	size_t count, bytes;
-	uint64_t seq;                   /* the newest event's; 0 is the priming event */
-	bool final;                     /* nothing more comes: end after the last event */
-	unsigned long wake_mark;        /* h->lock: wake_taps' pass that visited it */
+	uint64_t seq;            /* the newest event's; 0 is the priming event */
+	bool final;              /* nothing more comes: end after the last event */
+	unsigned long wake_mark; /* h->lock: wake_taps' pass that visited it */
 };
 
 /* One connection carrying a stream: its MHD response's reader state, freed by tap_free. */
@@ -60,16 +60,16 @@ struct tap {
 	struct cx_http *h;
 	struct sse_stream *ch;
 	struct MHD_Connection *conn;
-	int fd;                         /* the connection's socket, -1 if unknown */
+	int fd; /* the connection's socket, -1 if unknown */
 	/* Guarded by ch->mu. */
-	char pre[160];                  /* comments and the priming event, sent first */
+	char pre[160]; /* comments and the priming event, sent first */
 	size_t pre_len, pre_off;
-	struct event *cur;              /* being sent: never evicted meanwhile */
+	struct event *cur; /* being sent: never evicted meanwhile */
 	size_t off;
-	uint64_t next_seq;              /* the first event not yet started */
-	unsigned long ping_gen;         /* the h->ping_gen already answered with a ping */
-	bool suspended;                 /* suspended by tap_read; the resumer clears it */
-	bool gone;                      /* the client hung up or another tap took over */
+	uint64_t next_seq;      /* the first event not yet started */
+	unsigned long ping_gen; /* the h->ping_gen already answered with a ping */
+	bool suspended;         /* suspended by tap_read; the resumer clears it */
+	bool gone;              /* the client hung up or another tap took over */
 };
 
 bool cx_http_version_resumable(const char *v);
@@ -102,8 +102,7 @@ void cx_http_tap_prelude(struct tap *t, const char *comment, bool priming);
 struct MHD_Connection *cx_http_tap_attach_locked(struct sse_stream *ch, struct tap *t);
 /* Queues the SSE response t feeds, with Mcp-Session-Id sid unless NULL. From here the
  * response owns t, also on failure. */
-enum MHD_Result cx_http_queue_stream(struct MHD_Connection *conn, struct tap *t,
-				     const char *sid);
+enum MHD_Result cx_http_queue_stream(struct MHD_Connection *conn, struct tap *t, const char *sid);
 
 /* Attaches t (new, not attached) to a GET stream of session fp: the stream Last-Event-ID last
  * names when it is one of the session's and can still give what follows the id, else a new

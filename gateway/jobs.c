@@ -33,16 +33,16 @@ struct cx_jobs {
 	struct cx_hub *hub;
 
 	pthread_mutex_t lock;
-	pthread_cond_t work;            /* workers wait for jobs */
-	pthread_cond_t tick;            /* the watchdog waits for the earliest deadline */
-	pthread_cond_t idle;            /* drain waits for unanswered jobs to reach zero */
+	pthread_cond_t work; /* workers wait for jobs */
+	pthread_cond_t tick; /* the watchdog waits for the earliest deadline */
+	pthread_cond_t idle; /* drain waits for unanswered jobs to reach zero */
 	struct cx_job *qhead, *qtail;
 	size_t qlen;
 	struct cx_job *dhead, *dtail;
 	size_t unanswered;
-	bool stopping;                  /* workers and watchdog exit */
-	atomic_bool refusing;           /* new jobs are refused */
-	atomic_ulong next_key;          /* unique keys for jobs no other request may name */
+	bool stopping;         /* workers and watchdog exit */
+	atomic_bool refusing;  /* new jobs are refused */
+	atomic_ulong next_key; /* unique keys for jobs no other request may name */
 
 	pthread_t *workers;
 	size_t nworkers;
@@ -74,8 +74,8 @@ void cx_job_release(struct cx_job *j)
 }
 
 /* What every job copies from its exchange: after this the worker never reads x. */
-static void job_copy_request(struct cx_job *j, struct cx_jobs *p, struct cx_exchange *x,
-			     json_t *id, int64_t start_ms)
+static void job_copy_request(struct cx_job *j, struct cx_jobs *p, struct cx_exchange *x, json_t *id,
+			     int64_t start_ms)
 {
 	const char *fp = cx_exchange_fp(x);
 
@@ -195,12 +195,13 @@ void cx_job_answer_deadline(struct cx_job *j)
 		return;
 	snprintf(detail, sizeof(detail), "deadline of %ld ms passed", ms);
 	if (j->kind == CX_JOB_TOOL) {
-		cx_job_finish(j,
-			      cx_error_result("'%s' did not finish within %ld ms and was abandoned; "
-					      "the backend may be slow or unreachable — check "
-					      "gateway_status, then retry or narrow the request",
-					      j->name, ms),
-			      NULL, CX_AUDIT_IS_ERROR, detail);
+		cx_job_finish(
+			j,
+			cx_error_result("'%s' did not finish within %ld ms and was abandoned; "
+					"the backend may be slow or unreachable — check "
+					"gateway_status, then retry or narrow the request",
+					j->name, ms),
+			NULL, CX_AUDIT_IS_ERROR, detail);
 		return;
 	}
 	cx_fmt(msg, sizeof(msg), "'%s' did not finish within %ld ms and was abandoned", j->name,
@@ -270,7 +271,7 @@ static void *worker_main(void *arg)
 		p->qlen--;
 		pthread_mutex_unlock(&p->lock);
 
-		if (!atomic_load(&j->replied)) {        /* else timed out or cancelled queued */
+		if (!atomic_load(&j->replied)) { /* else timed out or cancelled queued */
 			struct cx_call call = {
 				.tool = j->name,
 				.caller = j->who->name,
@@ -388,7 +389,7 @@ bool cx_jobs_cancel(struct cx_jobs *p, bool (*match)(const struct cx_job *j, con
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (!found)
-		return false;   /* finished already, or never the caller's: nothing to do */
+		return false; /* finished already, or never the caller's: nothing to do */
 	atomic_store(&found->cancelled, true);
 	cx_debug("call cancelled: '%s' (%s)", found->name, detail);
 	cx_job_finish(found, NULL, &(struct cx_job_error){ .cancelled = true }, CX_AUDIT_IS_ERROR,

@@ -24,7 +24,12 @@
 #include "exchange.h"
 #include "registry.h"
 
-enum cx_job_kind { CX_JOB_TOOL, CX_JOB_READ, CX_JOB_PROMPT, CX_JOB_COMPLETE };
+enum cx_job_kind {
+	CX_JOB_TOOL,
+	CX_JOB_READ,
+	CX_JOB_PROMPT,
+	CX_JOB_COMPLETE
+};
 /* "tool", "read", "prompt", "complete": sealed into the stateless revision's request state. */
 extern const char *const cx_job_kinds[];
 
@@ -33,11 +38,11 @@ struct cx_job;
 
 /* How a job ends when it has no result: a JSON-RPC error, or silence for a cancelled one. */
 struct cx_job_error {
-	int code;                       /* 0: -32603 */
-	const char *message;            /* NULL: a generic sentence */
-	json_t *data;                   /* stolen */
-	bool cancelled;                 /* reply(NULL): the client asked us to stop */
-	int http_status;                /* the stateless revision's status for this error, or 0 */
+	int code;            /* 0: -32603 */
+	const char *message; /* NULL: a generic sentence */
+	json_t *data;        /* stolen */
+	bool cancelled;      /* reply(NULL): the client asked us to stop */
+	int http_status;     /* the stateless revision's status for this error, or 0 */
 };
 
 /* Runs the job's adapter code on a worker and answers through cx_job_finish (or not at all when
@@ -49,17 +54,17 @@ struct cx_job {
 	struct cx_job *qnext;
 	struct cx_job *dprev, *dnext;
 	bool on_dlist;
-	bool queued;                    /* counted among the unanswered (not an inline job) */
+	bool queued; /* counted among the unanswered (not an inline job) */
 	struct cx_jobs *pool;
 
 	/* Set by the maker. */
 	enum cx_job_kind kind;
 	cx_job_run_fn run;
-	void *owner;                    /* the maker's context for run */
-	const struct cx_reg_tool *rt;   /* CX_JOB_TOOL */
-	const struct cx_adapter *adapter;       /* the hooks */
-	void *state;                    /* the adapter's state */
-	json_t *args;                   /* CX_JOB_TOOL: new reference */
+	void *owner;                      /* the maker's context for run */
+	const struct cx_reg_tool *rt;     /* CX_JOB_TOOL */
+	const struct cx_adapter *adapter; /* the hooks */
+	void *state;                      /* the adapter's state */
+	json_t *args;                     /* CX_JOB_TOOL: new reference */
 
 	/* Copied from the request at creation. */
 	const char *name;               /* tool name, URI or prompt name */
@@ -70,7 +75,7 @@ struct cx_job {
 	char cancel_key[24];            /* cancellation: the session fingerprint, or a unique key */
 	char session[17];               /* audit: the session's fingerprint, "" for none */
 	bool stateless;
-	bool has_chan;                  /* inline jobs have no channel */
+	bool has_chan; /* inline jobs have no channel */
 	struct cx_call_channel chan;
 	int64_t start_ms;
 	int64_t deadline_ms;
@@ -79,7 +84,7 @@ struct cx_job {
 	struct cx_exchange *x;
 	atomic_bool cancelled;
 	atomic_bool replied;
-	atomic_int refs;                /* worker side + deadline-list side */
+	atomic_int refs; /* worker side + deadline-list side */
 };
 
 /* The pool. hub serves the jobs' channels; audit gets one line per tool job. */

@@ -11,8 +11,9 @@
 #include "../common/util.h"
 #include "http_headers.h"
 
-#define EXAMPLE "write HOST:PORT with a literal address, e.g. 127.0.0.1:8080, 0.0.0.0:8080 " \
-		"or [::1]:8080"
+#define EXAMPLE                                                                                    \
+	"write HOST:PORT with a literal address, e.g. 127.0.0.1:8080, 0.0.0.0:8080 "               \
+	"or [::1]:8080"
 
 static bool all_digits(const char *s)
 {
@@ -40,8 +41,10 @@ static int explain(const char *listen, struct cx_err *err)
 	} else {
 		colon = strchr(listen, ':');
 		if (colon && strchr(colon + 1, ':'))
-			return cx_err_set(err, "'%s' has more than one ':'; an IPv6 address needs "
-					       "brackets, e.g. [::1]:8080", listen);
+			return cx_err_set(err,
+					  "'%s' has more than one ':'; an IPv6 address needs "
+					  "brackets, e.g. [::1]:8080",
+					  listen);
 		if (colon == listen)
 			return cx_err_set(err, "'%s' has no host; " EXAMPLE, listen);
 		hend = colon;
@@ -72,8 +75,10 @@ int cx_listen_parse(const char *listen, struct cx_listen *out, struct cx_err *er
 	    port < 0)
 		return explain(listen, err);
 	if (port > 65535)
-		return cx_err_set(err, "'%s': port %ld is out of range (0-65535; 0 picks a free "
-				       "port)", listen, port);
+		return cx_err_set(err,
+				  "'%s': port %ld is out of range (0-65535; 0 picks a free "
+				  "port)",
+				  listen, port);
 	out->port = (unsigned)port;
 	out->v6 = listen[0] == '[';
 	if (out->v6) {
@@ -93,8 +98,10 @@ int cx_listen_parse(const char *listen, struct cx_listen *out, struct cx_err *er
 	if (!strcasecmp(out->host, "localhost"))
 		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	else if (inet_pton(AF_INET, out->host, &sin->sin_addr) != 1)
-		return cx_err_set(err, "'%s': '%s' is not an IPv4 address or 'localhost' (host "
-				       "names are not resolved); " EXAMPLE, listen, out->host);
+		return cx_err_set(err,
+				  "'%s': '%s' is not an IPv4 address or 'localhost' (host "
+				  "names are not resolved); " EXAMPLE,
+				  listen, out->host);
 	out->loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
 	out->wildcard = sin->sin_addr.s_addr == htonl(INADDR_ANY);
 	return 0;

@@ -13,12 +13,12 @@
 #define CX_LISTEN_HOST_MAX 64
 
 struct cx_listen {
-	struct sockaddr_storage addr;   /* port in network order; 0 picks a free port */
+	struct sockaddr_storage addr; /* port in network order; 0 picks a free port */
 	bool v6;
-	bool loopback;                  /* 127/8, ::1 or "localhost" */
-	bool wildcard;                  /* 0.0.0.0 or :: (every address of the machine) */
+	bool loopback; /* 127/8, ::1 or "localhost" */
+	bool wildcard; /* 0.0.0.0 or :: (every address of the machine) */
 	unsigned port;
-	char host[CX_LISTEN_HOST_MAX];  /* as written, without brackets */
+	char host[CX_LISTEN_HOST_MAX]; /* as written, without brackets */
 };
 
 /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:0", "localhost:8080": HOST is a literal address or

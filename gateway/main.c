@@ -41,37 +41,38 @@ static atomic_bool stop_requested;
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: cortex-gateway [--listen HOST:PORT] [--stdio] [--config FILE] [options]\n"
-"\n"
-"Cortex puts Proxmox VE, UniFi, Sandfly, Cloudflare and Kubernetes behind one Model Context\n"
-"Protocol endpoint. With no config it serves built-in defaults on 127.0.0.1:8080.\n"
-"\n"
-"  -l, --listen HOST:PORT   serve Streamable HTTP at http://HOST:PORT/mcp (default\n"
-"                           127.0.0.1:8080; HOST a literal address or localhost; port 0\n"
-"                           picks a free port)\n"
-"  -s, --stdio              serve newline-delimited JSON-RPC on stdin/stdout, for desktop\n"
-"                           clients that launch the gateway (no HTTP unless --listen)\n"
-"  -c, --config FILE        JSON configuration (else $CORTEX_CONFIG); see\n"
-"                           manifests/examples/gateway.json and docs/OPERATIONS.md\n"
-"      --insecure-no-auth   allow listening on a non-loopback address without tokens\n"
-"      --log-level LEVEL    debug, info, warn, error or off (default info)\n"
-"      --audit-file FILE    append audit lines to FILE (default: stderr)\n"
-"      --check-config       run every start-up check (config, secrets, listen address,\n"
-"                           tokens, audit file, adapters) except binding the port; exit\n"
-"      --hash-token         read a bearer token on stdin (prompted for, not echoed, on a\n"
-"                           terminal), print the SHA-256 for tokens[].sha256, and exit\n"
-"  -h, --help               this text\n"
-"  -V, --version            the version, the libraries' versions and the build's features\n"
-"\n"
-"Protocol versions: ");
+		"usage: cortex-gateway [--listen HOST:PORT] [--stdio] [--config FILE] [options]\n"
+		"\n"
+		"Cortex puts Proxmox VE, UniFi, Sandfly, Cloudflare and Kubernetes behind one Model Context\n"
+		"Protocol endpoint. With no config it serves built-in defaults on 127.0.0.1:8080.\n"
+		"\n"
+		"  -l, --listen HOST:PORT   serve Streamable HTTP at http://HOST:PORT/mcp (default\n"
+		"                           127.0.0.1:8080; HOST a literal address or localhost; port 0\n"
+		"                           picks a free port)\n"
+		"  -s, --stdio              serve newline-delimited JSON-RPC on stdin/stdout, for desktop\n"
+		"                           clients that launch the gateway (no HTTP unless --listen)\n"
+		"  -c, --config FILE        JSON configuration (else $CORTEX_CONFIG); see\n"
+		"                           manifests/examples/gateway.json and docs/OPERATIONS.md\n"
+		"      --insecure-no-auth   allow listening on a non-loopback address without tokens\n"
+		"      --log-level LEVEL    debug, info, warn, error or off (default info)\n"
+		"      --audit-file FILE    append audit lines to FILE (default: stderr)\n"
+		"      --check-config       run every start-up check (config, secrets, listen address,\n"
+		"                           tokens, audit file, adapters) except binding the port; exit\n"
+		"      --hash-token         read a bearer token on stdin (prompted for, not echoed, on a\n"
+		"                           terminal), print the SHA-256 for tokens[].sha256, and exit\n"
+		"  -h, --help               this text\n"
+		"  -V, --version            the version, the libraries' versions and the build's features\n"
+		"\n"
+		"Protocol versions: ");
 	for (size_t i = 0; cx_mcp_versions[i]; i++)
 		fprintf(f, "%s, ", cx_mcp_versions[i]);
 	fprintf(f,
-"and %s (stateless, HTTP only).\n"
-"Exit status: 0 on a clean stop, 1 when the config or start-up fails, 2 for a usage error.\n"
-"Logs and audit lines go to stderr; in --stdio mode stdout carries protocol messages only.\n"
-"SIGTERM or SIGINT: stop accepting, finish the calls in flight, exit 0. SIGHUP: reopen the\n"
-"audit file (after log rotation).\n", CX_MCP_STATELESS);
+		"and %s (stateless, HTTP only).\n"
+		"Exit status: 0 on a clean stop, 1 when the config or start-up fails, 2 for a usage error.\n"
+		"Logs and audit lines go to stderr; in --stdio mode stdout carries protocol messages only.\n"
+		"SIGTERM or SIGINT: stop accepting, finish the calls in flight, exit 0. SIGHUP: reopen the\n"
+		"audit file (after log rotation).\n",
+		CX_MCP_STATELESS);
 }
 
 static void version(void)
@@ -80,8 +81,8 @@ static void version(void)
 
 	printf("cortex-gateway %s\n", CX_VERSION);
 	printf("libraries: libmicrohttpd %s, jansson %s, %s, libcurl %s\n", MHD_get_version(),
-	       jansson_version_str(), OpenSSL_version(OPENSSL_VERSION), curl_version_info(
-		       CURLVERSION_NOW)->version);
+	       jansson_version_str(), OpenSSL_version(OPENSSL_VERSION),
+	       curl_version_info(CURLVERSION_NOW)->version);
 	printf("protocols: ");
 	for (size_t i = 0; cx_mcp_versions[i]; i++)
 		printf("%s, ", cx_mcp_versions[i]);
@@ -146,7 +147,8 @@ static int register_adapters(struct cx_registry *reg, const json_t *adapters, vo
 					break;
 				used += (size_t)k;
 			}
-			return cx_err_set(err, "config 'adapters.%s': no such adapter in this build%s%s",
+			return cx_err_set(err,
+					  "config 'adapters.%s': no such adapter in this build%s%s",
 					  name, used ? " (it has: " : "", used ? have : "");
 		}
 		if (cx_registry_add(reg, *a, conf, err))
@@ -230,7 +232,7 @@ struct gateway {
 	struct cx_server *server;
 	struct cx_http *http;
 	void *gw_state;
-	char **own;                     /* this machine's Host names (HTTP only) */
+	char **own; /* this machine's Host names (HTTP only) */
 	char policy[1024], auth[96], cfg[320];
 	struct signal_ctx sigs;
 };
@@ -259,17 +261,38 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 
 	while ((c = getopt_long(argc, argv, "l:sc:hV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'l': f->listen = optarg; break;
-		case 's': f->use_stdio = true; break;
-		case 'c': f->config = optarg; break;
-		case 'I': f->insecure = true; break;
-		case 'L': f->log_level = optarg; break;
-		case 'A': f->audit_file = optarg; break;
-		case 'C': f->check_only = true; break;
-		case 'H': return hash_token();
-		case 'h': usage(stdout); return 0;
-		case 'V': version(); return 0;
-		default: usage(stderr); return 2;
+		case 'l':
+			f->listen = optarg;
+			break;
+		case 's':
+			f->use_stdio = true;
+			break;
+		case 'c':
+			f->config = optarg;
+			break;
+		case 'I':
+			f->insecure = true;
+			break;
+		case 'L':
+			f->log_level = optarg;
+			break;
+		case 'A':
+			f->audit_file = optarg;
+			break;
+		case 'C':
+			f->check_only = true;
+			break;
+		case 'H':
+			return hash_token();
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			version();
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {
@@ -283,8 +306,10 @@ static int parse_flags(int argc, char **argv, struct flags *f)
 		return 2;
 	}
 	if (f->log_level && cx_log_parse_level(f->log_level, &lvl)) {
-		fprintf(stderr, "cortex-gateway: --log-level: unknown level '%s' (debug, info, "
-			"warn, error, off)\n", f->log_level);
+		fprintf(stderr,
+			"cortex-gateway: --log-level: unknown level '%s' (debug, info, "
+			"warn, error, off)\n",
+			f->log_level);
 		return 2;
 	}
 	if (f->audit_file && !*f->audit_file) {
@@ -389,8 +414,8 @@ static int start(struct gateway *g)
 	if (conf->listen) {
 		g->http = cx_http_start(g->server, conf->listen, &err);
 		if (!g->http) {
-			cx_gw_config_where(conf, "listen", conf->listen_from_flag, "--listen", where,
-					   sizeof(where));
+			cx_gw_config_where(conf, "listen", conf->listen_from_flag, "--listen",
+					   where, sizeof(where));
 			fprintf(stderr, "cortex-gateway: %s: %s\n", where, err.msg);
 			return -1;
 		}
@@ -458,7 +483,7 @@ static void release(struct gateway *g)
 
 int main(int argc, char **argv)
 {
-	static struct gateway g;        /* static: the signal thread may outlive main's frame */
+	static struct gateway g; /* static: the signal thread may outlive main's frame */
 	struct cx_err err = { 0 };
 	int rc = parse_flags(argc, argv, &g.f);
 

@@ -33,8 +33,9 @@ static void do_initialize(struct cx_server *s, struct cx_exchange *x, json_t *id
 	}
 	requested = json_string_value(json_object_get(params, "protocolVersion"));
 	if (!json_is_object(params) || !requested) {
-		cx_reply_error(x, id, CX_RPC_INVALID_PARAMS,
-			       "invalid params: initialize needs params.protocolVersion (a string)");
+		cx_reply_error(
+			x, id, CX_RPC_INVALID_PARAMS,
+			"invalid params: initialize needs params.protocolVersion (a string)");
 		return;
 	}
 	caps = json_object_get(params, "capabilities");
@@ -65,16 +66,14 @@ static void do_initialize(struct cx_server *s, struct cx_exchange *x, json_t *id
 	cx_debug("session %s initialized with protocol %s (client asked for %s)",
 		 sess->fp[0] ? sess->fp : "stdio", version, requested);
 
-	result = json_pack("{s:s, s:{s:{s:b}, s:{s:b, s:b}, s:{s:b}, s:{}, s:{}}, s:{s:s, s:s, s:s},"
-			   " s:s}",
-			   "protocolVersion", version,
-			   "capabilities", "tools", "listChanged", 1,
-			   "resources", "subscribe", 1, "listChanged", 1,
-			   "prompts", "listChanged", 1,
-			   "logging", "completions",
-			   "serverInfo", "name", CX_SERVER_NAME, "title", CX_SERVER_TITLE,
-			   "version", CX_VERSION,
-			   "instructions", CX_SERVER_INSTRUCTIONS);
+	result =
+		json_pack("{s:s, s:{s:{s:b}, s:{s:b, s:b}, s:{s:b}, s:{}, s:{}}, s:{s:s, s:s, s:s},"
+			  " s:s}",
+			  "protocolVersion", version, "capabilities", "tools", "listChanged", 1,
+			  "resources", "subscribe", 1, "listChanged", 1, "prompts", "listChanged",
+			  1, "logging", "completions", "serverInfo", "name", CX_SERVER_NAME,
+			  "title", CX_SERVER_TITLE, "version", CX_VERSION, "instructions",
+			  CX_SERVER_INSTRUCTIONS);
 	cx_reply_result(x, id, result);
 }
 
@@ -115,8 +114,8 @@ static int decode_cursor(const char *cursor, size_t *offset)
 
 /* What the caller may see of one list, i-th item: its published definition, or NULL to skip it
  * (withdrawn by its adapter, or outside the caller's policy). */
-typedef const json_t *(*list_item_fn)(struct cx_server *s, const struct cx_exchange *x,
-				      int kind, size_t i);
+typedef const json_t *(*list_item_fn)(struct cx_server *s, const struct cx_exchange *x, int kind,
+				      size_t i);
 
 /* tools/list, resources/list, resources/templates/list, prompts/list: one page of what the
  * caller may see under key, page_size at a time, with an opaque cursor to the next page. */
@@ -158,13 +157,11 @@ static void reply_page(struct cx_server *s, struct cx_exchange *x, json_t *id, j
 	cx_reply_result(x, id, cx_cacheable(x->stateless, result));
 }
 
-static const json_t *tool_item(struct cx_server *s, const struct cx_exchange *x, int kind,
-			       size_t i)
+static const json_t *tool_item(struct cx_server *s, const struct cx_exchange *x, int kind, size_t i)
 {
 	const struct cx_reg_tool *rt = cx_registry_at(s->reg, i);
 
-	return cx_registry_available(rt) && cx_policy_allows(x->who, rt, NULL, 0) ? rt->def
-										: NULL;
+	return cx_registry_available(rt) && cx_policy_allows(x->who, rt, NULL, 0) ? rt->def : NULL;
 }
 
 static void do_tools_list(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
@@ -205,8 +202,7 @@ static void do_templates_list(struct cx_server *s, struct cx_exchange *x, json_t
 	catalog_list(s, x, id, params, CX_REG_TEMPLATE);
 }
 
-static void do_prompts_list(struct cx_server *s, struct cx_exchange *x, json_t *id,
-			    json_t *params)
+static void do_prompts_list(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
 {
 	catalog_list(s, x, id, params, CX_REG_PROMPT);
 }
@@ -223,8 +219,7 @@ static void do_tools_call(struct cx_server *s, struct cx_exchange *x, json_t *id
 /* The entry serving params.uri for this caller, or NULL when answered: -32602 without a uri,
  * not found (-32002; the stateless revision: -32602) with data.uri. */
 static const struct cx_reg_entry *resource_of(struct cx_server *s, struct cx_exchange *x,
-					      json_t *id, const json_t *params,
-					      const char **uri)
+					      json_t *id, const json_t *params, const char **uri)
 {
 	const struct cx_reg_entry *e;
 	char msg[300];
@@ -239,7 +234,8 @@ static const struct cx_reg_entry *resource_of(struct cx_server *s, struct cx_exc
 	if (!e || !cx_policy_sees_adapter(x->who, s->reg, e->adapter)) {
 		cx_fmt(msg, sizeof(msg), "resource not found: '%.200s'", *uri);
 		cx_reply_error_full(x, id, 0,
-				    x->stateless ? CX_RPC_INVALID_PARAMS : CX_RPC_RESOURCE_NOT_FOUND,
+				    x->stateless ? CX_RPC_INVALID_PARAMS
+						 : CX_RPC_RESOURCE_NOT_FOUND,
 				    msg, json_pack("{s:s}", "uri", *uri));
 		return NULL;
 	}
@@ -297,8 +293,8 @@ static int check_prompt_args(struct cx_exchange *x, json_t *id, const char *name
 
 	json_object_foreach((json_t *)args, key, v) {
 		if (!json_is_string(v)) {
-			cx_fmt(msg, sizeof(msg), "invalid params: argument '%.100s' must be a string",
-			       key);
+			cx_fmt(msg, sizeof(msg),
+			       "invalid params: argument '%.100s' must be a string", key);
 			cx_reply_error(x, id, CX_RPC_INVALID_PARAMS, msg);
 			return -1;
 		}
@@ -306,8 +302,10 @@ static int check_prompt_args(struct cx_exchange *x, json_t *id, const char *name
 	json_array_foreach(json_object_get(e->def, "arguments"), i, a) {
 		const char *an = json_string_value(json_object_get(a, "name"));
 		if (json_is_true(json_object_get(a, "required")) && !json_object_get(args, an)) {
-			cx_fmt(msg, sizeof(msg), "invalid params: prompt '%.100s' needs argument "
-			       "'%.100s'", name, an);
+			cx_fmt(msg, sizeof(msg),
+			       "invalid params: prompt '%.100s' needs argument "
+			       "'%.100s'",
+			       name, an);
 			cx_reply_error(x, id, CX_RPC_INVALID_PARAMS, msg);
 			return -1;
 		}
@@ -323,7 +321,8 @@ static void do_prompts_get(struct cx_server *s, struct cx_exchange *x, json_t *i
 	char msg[300];
 
 	if (!name || (args && !json_is_object(args))) {
-		cx_reply_error(x, id, CX_RPC_INVALID_PARAMS, "invalid params: prompts/get needs "
+		cx_reply_error(x, id, CX_RPC_INVALID_PARAMS,
+			       "invalid params: prompts/get needs "
 			       "'name' (a string) and optional 'arguments' (an object)");
 		return;
 	}
@@ -374,7 +373,8 @@ static void do_complete(struct cx_server *s, struct cx_exchange *x, json_t *id, 
 	if (!json_is_string(json_object_get(ref, "type")) ||
 	    !json_is_string(json_object_get(arg, "name")) ||
 	    !json_is_string(json_object_get(arg, "value"))) {
-		cx_reply_error(x, id, CX_RPC_INVALID_PARAMS, "invalid params: completion/complete "
+		cx_reply_error(x, id, CX_RPC_INVALID_PARAMS,
+			       "invalid params: completion/complete "
 			       "needs 'ref' and 'argument' {name, value}");
 		return;
 	}
@@ -386,8 +386,9 @@ static void do_complete(struct cx_server *s, struct cx_exchange *x, json_t *id, 
 	}
 	if (!e->adapter->complete) {
 		/* Nothing to suggest is a valid answer. */
-		cx_reply_result(x, id, json_pack("{s:{s:[], s:i, s:b}}", "completion", "values",
-						 "total", 0, "hasMore", 0));
+		cx_reply_result(x, id,
+				json_pack("{s:{s:[], s:i, s:b}}", "completion", "values", "total",
+					  0, "hasMore", 0));
 		return;
 	}
 	cx_dispatch_hook(s->dispatch, x, id, params, CX_JOB_COMPLETE, e, name);
@@ -413,14 +414,12 @@ static void do_tasks_get(struct cx_server *s, struct cx_exchange *x, json_t *id,
 	cx_tasks_get(s->tasks, x, id, params);
 }
 
-static void do_tasks_update(struct cx_server *s, struct cx_exchange *x, json_t *id,
-			    json_t *params)
+static void do_tasks_update(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
 {
 	cx_tasks_update(s->tasks, x, id, params);
 }
 
-static void do_tasks_cancel(struct cx_server *s, struct cx_exchange *x, json_t *id,
-			    json_t *params)
+static void do_tasks_cancel(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
 {
 	cx_tasks_cancel(s->tasks, x, id, params);
 }

@@ -10,11 +10,11 @@
 
 #include "exchange.h"
 
-#define CX_SERVER_NAME "cortex-gateway"
+#define CX_SERVER_NAME  "cortex-gateway"
 #define CX_SERVER_TITLE "Cortex"
-#define CX_SERVER_INSTRUCTIONS                                                                   \
-	"Cortex exposes an operator's infrastructure as tools. Call gateway_status first to see " \
-	"which adapters are configured and healthy. Tools marked destructiveHint change or "    \
+#define CX_SERVER_INSTRUCTIONS                                                                     \
+	"Cortex exposes an operator's infrastructure as tools. Call gateway_status first to see "  \
+	"which adapters are configured and healthy. Tools marked destructiveHint change or "       \
 	"delete real systems."
 
 struct cx_server;
@@ -25,18 +25,18 @@ typedef void (*cx_method_fn)(struct cx_server *s, struct cx_exchange *x, json_t 
 
 /* Which protocol revisions have a method. */
 enum {
-	CX_IN_SESSIONS = 1,             /* 2025-03-26, 2025-06-18, 2025-11-25 (initialize) */
-	CX_IN_STATELESS = 2,            /* 2026-07-28 (server/discover, per-request _meta) */
+	CX_IN_SESSIONS = 1,  /* 2025-03-26, 2025-06-18, 2025-11-25 (initialize) */
+	CX_IN_STATELESS = 2, /* 2026-07-28 (server/discover, per-request _meta) */
 	CX_IN_BOTH = 3,
 };
 
 struct cx_method {
 	const char *name;
 	cx_method_fn fn;
-	bool before_init;               /* may come before initialize has completed */
-	unsigned revisions;             /* CX_IN_* */
-	const char *name_member;        /* the params member Mcp-Name repeats, or NULL */
-	bool audited;                   /* one audit line per call (tools/call) */
+	bool before_init;        /* may come before initialize has completed */
+	unsigned revisions;      /* CX_IN_* */
+	const char *name_member; /* the params member Mcp-Name repeats, or NULL */
+	bool audited;            /* one audit line per call (tools/call) */
 };
 
 /* The row for name, or NULL for a method the gateway does not have. */

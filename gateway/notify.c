@@ -35,7 +35,8 @@ int cx_tool_set_available(const char *tool, bool available)
 	if (changed) {
 		cx_info("tool '%s' %s", tool, available ? "is available again" : "was withdrawn");
 		/* Every session with a stream open hears it ("*"); others see it next list. */
-		cx_server_push(s, "*", cx_rpc_notification("notifications/tools/list_changed", NULL));
+		cx_server_push(s, "*",
+			       cx_rpc_notification("notifications/tools/list_changed", NULL));
 	}
 	return 0;
 }

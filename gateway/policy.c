@@ -9,9 +9,10 @@ bool cx_policy_allows(const struct cx_principal *p, const struct cx_reg_tool *rt
 {
 	if (p->read_only && !(rt->tool->flags & CX_READ_ONLY)) {
 		if (why)
-			snprintf(why, whylen,
-				 "refused: token '%s' is read-only and '%s' is not a read-only tool",
-				 p->name, rt->name);
+			snprintf(
+				why, whylen,
+				"refused: token '%s' is read-only and '%s' is not a read-only tool",
+				p->name, rt->name);
 		return false;
 	}
 	if (!p->allow)

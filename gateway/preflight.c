@@ -26,11 +26,11 @@ int cx_preflight_audit_file(const char *path, struct cx_err *err)
 		return 0;
 	}
 	if (errno != ENOENT)
-		return cx_err_set(err, "could not open audit file '%s': %s", path,
-				  strerror(errno));
+		return cx_err_set(err, "could not open audit file '%s': %s", path, strerror(errno));
 	slash = strrchr(path, '/');
-	dir = slash == path ? strdup("/") : slash ? strndup(path, (size_t)(slash - path))
-						   : strdup(".");
+	dir = slash == path ? strdup("/")
+	      : slash       ? strndup(path, (size_t)(slash - path))
+			    : strdup(".");
 	if (!dir)
 		return cx_err_set(err, "out of memory");
 	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
@@ -61,10 +61,11 @@ int cx_preflight(const struct cx_gw_config *c, struct cx_listen *la, struct cx_e
 		if (cx_listen_parse(c->listen, la, err))
 			return cx_err_prefix(err, "%s: ", where);
 		if (!la->loopback && !c->ntokens && !c->insecure_no_auth)
-			return cx_err_set(err, "%s: refusing to listen on '%s' without tokens: "
-					       "anyone who can reach it could call every tool; "
-					       "configure \"tokens\" (see --hash-token) or pass "
-					       "--insecure-no-auth on a trusted network",
+			return cx_err_set(err,
+					  "%s: refusing to listen on '%s' without tokens: "
+					  "anyone who can reach it could call every tool; "
+					  "configure \"tokens\" (see --hash-token) or pass "
+					  "--insecure-no-auth on a trusted network",
 					  where, c->listen);
 	}
 	if (c->audit_file) {

@@ -10,14 +10,14 @@
 #include "../common/util.h"
 
 #define TOOLS_JSON_MAX (4u << 20)
-#define TOOL_NAME_MAX 64
+#define TOOL_NAME_MAX  64
 
 struct reg_adapter {
 	const struct cx_adapter *adapter;
 	void *state;
-	bool owns_state;                /* cleanup() is ours to call */
+	bool owns_state; /* cleanup() is ours to call */
 	/* health, written by the health thread under r->lock */
-	int health;                     /* 1 ok, 0 failing, -1 unknown */
+	int health; /* 1 ok, 0 failing, -1 unknown */
 	char health_msg[CX_ERR_MSG_MAX];
 };
 
@@ -26,10 +26,10 @@ struct cx_registry {
 	size_t nadapters;
 	struct cx_reg_tool *tools;
 	size_t ntools;
-	struct cx_reg_entry *entries[3];        /* by enum cx_reg_kind */
+	struct cx_reg_entry *entries[3]; /* by enum cx_reg_kind */
 	size_t nentries[3];
 
-	pthread_mutex_t lock;           /* health fields */
+	pthread_mutex_t lock; /* health fields */
 	pthread_cond_t wake;
 	pthread_t health_thread;
 	bool health_running;
@@ -49,10 +49,9 @@ struct cx_registry *cx_registry_new(void)
 }
 
 /* The keys a tools.json entry may carry (MCP Tool object). */
-static const char *const tool_keys[] = {
-	"name", "title", "description", "inputSchema", "outputSchema", "annotations", "_meta",
-	"icons", NULL
-};
+static const char *const tool_keys[] = { "name",        "title",        "description",
+					 "inputSchema", "outputSchema", "annotations",
+					 "_meta",       "icons",        NULL };
 
 static const struct {
 	const char *hint;
@@ -80,8 +79,8 @@ static bool valid_tool_name(const char *name, const char *prefix)
 	return true;
 }
 
-static int check_object_schema(const json_t *schema, const char *tool, const char *key,
-			       bool opaque, struct cx_schema **out, struct cx_err *err)
+static int check_object_schema(const json_t *schema, const char *tool, const char *key, bool opaque,
+			       struct cx_schema **out, struct cx_err *err)
 {
 	const json_t *type;
 	json_t *any;
@@ -122,9 +121,9 @@ static int merge_annotations(json_t *def, const struct cx_tool *t, struct cx_err
 		bool want = (t->flags & hints[i].flag) != 0;
 
 		if (v && (!json_is_boolean(v) || json_is_true(v) != want))
-			return cx_err_set(err,
-					  "tool '%s': annotation %s contradicts the handler's flags",
-					  t->name, hints[i].hint);
+			return cx_err_set(
+				err, "tool '%s': annotation %s contradicts the handler's flags",
+				t->name, hints[i].hint);
 		if (json_object_set_new(ann, hints[i].hint, json_boolean(want)))
 			return cx_err_set(err, "out of memory");
 	}
@@ -155,9 +154,11 @@ static int add_tool(struct cx_registry *r, const struct cx_adapter *a, void *sta
 			return cx_err_set(err, "tool '%s': unknown key '%s'", name, key);
 	}
 	if (!valid_tool_name(name, a->free_tool_names ? NULL : a->name))
-		return cx_err_set(err,
-				  "tool '%s': names are lowercase [a-z0-9_], at most %d characters, "
-				  "and start with '%s_'", name, TOOL_NAME_MAX, a->name);
+		return cx_err_set(
+			err,
+			"tool '%s': names are lowercase [a-z0-9_], at most %d characters, "
+			"and start with '%s_'",
+			name, TOOL_NAME_MAX, a->name);
 	if (cx_registry_find(r, name))
 		return cx_err_set(err, "tool '%s' is defined twice", name);
 	for (t = a->tools; t->name; t++)
@@ -342,8 +343,8 @@ static int pair_catalog(struct cx_registry *r, const struct cx_adapter *a, void 
 	if (a->resources_json) {
 		if (!a->read_resource)
 			return cx_err_set(err, "resources without a read_resource function");
-		doc = cx_json_loadb(a->resources_json, strlen(a->resources_json),
-				    TOOLS_JSON_MAX, err);
+		doc = cx_json_loadb(a->resources_json, strlen(a->resources_json), TOOLS_JSON_MAX,
+				    err);
 		if (!json_is_object(doc)) {
 			if (doc)
 				cx_err_set(err, "resources must be an object");
@@ -367,8 +368,7 @@ static int pair_catalog(struct cx_registry *r, const struct cx_adapter *a, void 
 	if (a->prompts_json) {
 		if (!a->get_prompt)
 			return cx_err_set(err, "prompts without a get_prompt function");
-		doc = cx_json_loadb(a->prompts_json, strlen(a->prompts_json), TOOLS_JSON_MAX,
-				    err);
+		doc = cx_json_loadb(a->prompts_json, strlen(a->prompts_json), TOOLS_JSON_MAX, err);
 		if (!json_is_array(doc)) {
 			if (doc)
 				cx_err_set(err, "prompts must be an array");
@@ -392,8 +392,8 @@ size_t cx_registry_entry_count(const struct cx_registry *r, enum cx_reg_kind kin
 	return r->nentries[kind];
 }
 
-const struct cx_reg_entry *cx_registry_entry_at(const struct cx_registry *r,
-						enum cx_reg_kind kind, size_t i)
+const struct cx_reg_entry *cx_registry_entry_at(const struct cx_registry *r, enum cx_reg_kind kind,
+						size_t i)
 {
 	return i < r->nentries[kind] ? &r->entries[kind][i] : NULL;
 }
@@ -410,8 +410,8 @@ const struct cx_reg_entry *cx_registry_find_prompt(const struct cx_registry *r, 
 	return entry_available(e) ? e : NULL;
 }
 
-int cx_registry_set_entry_available(struct cx_registry *r, enum cx_reg_kind kind,
-				    const char *key, bool available)
+int cx_registry_set_entry_available(struct cx_registry *r, enum cx_reg_kind kind, const char *key,
+				    bool available)
 {
 	struct cx_reg_entry *e = (struct cx_reg_entry *)find_entry(r, kind, key);
 
@@ -458,8 +458,8 @@ const struct cx_reg_entry *cx_registry_resolve_uri(const struct cx_registry *r, 
 	return NULL;
 }
 
-static int add_adapter(struct cx_registry *r, const struct cx_adapter *a, void *state,
-		       bool owns, struct cx_err *err)
+static int add_adapter(struct cx_registry *r, const struct cx_adapter *a, void *state, bool owns,
+		       struct cx_err *err)
 {
 	struct reg_adapter *ra;
 
@@ -560,8 +560,7 @@ size_t cx_registry_adapter_count(const struct cx_registry *r)
 	return r->nadapters;
 }
 
-const struct cx_adapter *cx_registry_adapter_at(const struct cx_registry *r, size_t i,
-						void **state)
+const struct cx_adapter *cx_registry_adapter_at(const struct cx_registry *r, size_t i, void **state)
 {
 	if (i >= r->nadapters)
 		return NULL;
@@ -623,7 +622,7 @@ int cx_registry_health_start(struct cx_registry *r, long interval_ms, struct cx_
 	r->health_interval_ms = interval_ms;
 	r->health_stop = false;
 	rc = pthread_create(&r->health_thread, NULL, health_main, r);
-	if (rc)         /* pthread_create returns the error; errno is not set */
+	if (rc) /* pthread_create returns the error; errno is not set */
 		return cx_err_set(err, "could not start the health thread: %s", strerror(rc));
 	r->health_running = true;
 	return 0;
@@ -643,7 +642,7 @@ void cx_registry_health_stop(struct cx_registry *r)
 
 int cx_registry_health(const struct cx_registry *r, size_t i, char *msg, size_t msglen)
 {
-	struct cx_registry *m = (struct cx_registry *)r;   /* the lock is not part of the value */
+	struct cx_registry *m = (struct cx_registry *)r; /* the lock is not part of the value */
 	int h;
 
 	if (i >= r->nadapters)

@@ -11,23 +11,23 @@
 #include "../common/schema.h"
 
 struct cx_reg_tool {
-	const char *name;                       /* borrowed from def */
+	const char *name; /* borrowed from def */
 	const struct cx_tool *tool;
 	const struct cx_adapter *adapter;
-	void *state;                            /* the adapter's */
+	void *state; /* the adapter's */
 	struct cx_schema *input;
-	struct cx_schema *output;               /* NULL when the tool declares none */
-	json_t *def;                            /* published tools/list entry; never mutated */
-	atomic_bool hidden;                     /* withdrawn by its adapter for now */
+	struct cx_schema *output; /* NULL when the tool declares none */
+	json_t *def;              /* published tools/list entry; never mutated */
+	atomic_bool hidden;       /* withdrawn by its adapter for now */
 };
 
 /* A resource, resource template or prompt some adapter offers. */
 struct cx_reg_entry {
-	const char *key;                        /* uri, uriTemplate or prompt name (in def) */
+	const char *key; /* uri, uriTemplate or prompt name (in def) */
 	const struct cx_adapter *adapter;
 	void *state;
-	json_t *def;                            /* published list entry; never mutated */
-	atomic_bool hidden;                     /* withdrawn by its adapter for now */
+	json_t *def;        /* published list entry; never mutated */
+	atomic_bool hidden; /* withdrawn by its adapter for now */
 };
 
 struct cx_registry;
@@ -72,24 +72,26 @@ const struct cx_adapter *cx_registry_adapter_at(const struct cx_registry *r, siz
 						void **state);
 
 /* Resources, templates and prompts, in registration order. */
-enum cx_reg_kind { CX_REG_RESOURCE, CX_REG_TEMPLATE, CX_REG_PROMPT };
+enum cx_reg_kind {
+	CX_REG_RESOURCE,
+	CX_REG_TEMPLATE,
+	CX_REG_PROMPT
+};
 size_t cx_registry_entry_count(const struct cx_registry *r, enum cx_reg_kind kind);
-const struct cx_reg_entry *cx_registry_entry_at(const struct cx_registry *r,
-						enum cx_reg_kind kind, size_t i);
+const struct cx_reg_entry *cx_registry_entry_at(const struct cx_registry *r, enum cx_reg_kind kind,
+						size_t i);
 /* Available prompts only. */
-const struct cx_reg_entry *cx_registry_find_prompt(const struct cx_registry *r,
-						   const char *name);
+const struct cx_reg_entry *cx_registry_find_prompt(const struct cx_registry *r, const char *name);
 bool cx_registry_entry_available(const struct cx_reg_entry *e);
 /* The entry serving uri: the resource with exactly that URI, else the first template that
  * matches it (RFC 6570 simple expansion: each {var} matches one or more characters other
  * than '/'). NULL when none does. */
-const struct cx_reg_entry *cx_registry_resolve_uri(const struct cx_registry *r,
-						   const char *uri);
+const struct cx_reg_entry *cx_registry_resolve_uri(const struct cx_registry *r, const char *uri);
 bool cx_uri_template_match(const char *tmpl, const char *uri);
 /* Withdraws or restores a resource (by URI), template (by uriTemplate) or prompt (by name);
  * as cx_registry_set_available. Withdrawn entries are left out of lists and lookups. */
-int cx_registry_set_entry_available(struct cx_registry *r, enum cx_reg_kind kind,
-				    const char *key, bool available);
+int cx_registry_set_entry_available(struct cx_registry *r, enum cx_reg_kind kind, const char *key,
+				    bool available);
 
 /* Calls every adapter's cleanup and frees everything. */
 void cx_registry_free(struct cx_registry *r);

@@ -113,8 +113,10 @@ static void handle_request(struct cx_server *s, struct cx_exchange *x, const cha
 	}
 	if (!m || !(m->revisions & CX_IN_SESSIONS)) {
 		if (m)
-			cx_fmt(msg, sizeof(msg), "method not found: '%s' exists only in protocol "
-			       "version %s", method, CX_MCP_STATELESS);
+			cx_fmt(msg, sizeof(msg),
+			       "method not found: '%s' exists only in protocol "
+			       "version %s",
+			       method, CX_MCP_STATELESS);
 		else
 			cx_fmt(msg, sizeof(msg), "method not found: '%.100s'", method);
 		cx_reply_error(x, id, CX_RPC_METHOD_NOT_FOUND, msg);
@@ -256,7 +258,7 @@ void cx_server_free(struct cx_server *s)
 	cx_notify_detach(s);
 	if (s->tasks)
 		cx_tasks_cancel_all(s->tasks);
-	cx_jobs_free(s->jobs);          /* drains first if it still runs */
+	cx_jobs_free(s->jobs); /* drains first if it still runs */
 	cx_tasks_free(s->tasks);
 	cx_dispatch_free(s->dispatch);
 	cx_hub_free(s->hub);

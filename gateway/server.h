@@ -55,7 +55,7 @@ void cx_server_free(struct cx_server *s);
  * SHA-256 of a bearer token (constant time); NULL for an unknown token. */
 bool cx_server_auth_required(const struct cx_server *s);
 const struct cx_principal *cx_server_authenticate(const struct cx_server *s, const char *token);
-const struct cx_principal *cx_server_anonymous(const struct cx_server *s);   /* "anonymous" */
+const struct cx_principal *cx_server_anonymous(const struct cx_server *s);       /* "anonymous" */
 const struct cx_principal *cx_server_stdio_principal(const struct cx_server *s); /* "stdio" */
 
 const unsigned char *cx_server_session_key(const struct cx_server *s);

@@ -28,10 +28,10 @@ struct cx_server {
 	struct cx_principal stdio;
 
 	/* Built in this order, each on the ones before it. */
-	struct cx_hub *hub;             /* requests to clients, log levels, subscriptions */
-	struct cx_jobs *jobs;           /* the queue, workers and watchdog */
-	struct cx_dispatch *dispatch;   /* tools and hooks */
-	struct cx_tasks *tasks;         /* the tasks extension's table */
+	struct cx_hub *hub;           /* requests to clients, log levels, subscriptions */
+	struct cx_jobs *jobs;         /* the queue, workers and watchdog */
+	struct cx_dispatch *dispatch; /* tools and hooks */
+	struct cx_tasks *tasks;       /* the tasks extension's table */
 
 	struct {
 		cx_push_fn fn;

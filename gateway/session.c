@@ -18,15 +18,15 @@
 #include "../common/mcp.h"
 #include "../common/util.h"
 
-#define ID_PREFIX       "c1."
-#define ID_PREFIX_LEN   3
-#define ID_AAD          "c1"            /* the format version, authenticated with the state */
-#define ID_AAD_LEN      2
-#define NONCE_LEN       12
-#define TAG_LEN         16
-#define PT_MIN          2               /* "{}" */
-#define FUTURE_SKEW_S   300             /* clocks of replicas may disagree this much */
-#define INFO_CHARS_MAX  128             /* code points kept of clientInfo strings when trimming */
+#define ID_PREFIX      "c1."
+#define ID_PREFIX_LEN  3
+#define ID_AAD         "c1" /* the format version, authenticated with the state */
+#define ID_AAD_LEN     2
+#define NONCE_LEN      12
+#define TAG_LEN        16
+#define PT_MIN         2   /* "{}" */
+#define FUTURE_SKEW_S  300 /* clocks of replicas may disagree this much */
+#define INFO_CHARS_MAX 128 /* code points kept of clientInfo strings when trimming */
 
 /* Length of the id for a plaintext of ptlen bytes (base64url without padding). */
 static size_t id_len_for(size_t ptlen)
@@ -73,7 +73,7 @@ static json_t *string_prefix(const json_t *v, size_t max_chars)
 /* clientInfo reduced to what logs and audit lines need: name and version, shortened. */
 static json_t *trim_info(const json_t *info)
 {
-	static const char *const keep[] = {"name", "version"};
+	static const char *const keep[] = { "name", "version" };
 	json_t *out = json_object();
 	size_t i;
 
@@ -101,7 +101,7 @@ static json_t *trim_caps(const json_t *caps)
 
 	if (!out)
 		return NULL;
-	json_object_foreach ((json_t *)caps, key, v) {
+	json_object_foreach((json_t *)caps, key, v) {
 		if (json_object_set_new(out, key, json_object()) < 0) {
 			json_decref(out);
 			return NULL;
@@ -150,7 +150,8 @@ static char *seal_kind(const unsigned char *key, const char *kind, const char *p
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) != 1 ||
 	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, raw) != 1 ||
 	    EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)kind, ID_AAD_LEN) != 1 ||
-	    EVP_EncryptUpdate(ctx, raw + NONCE_LEN, &n, (const unsigned char *)pt, (int)ptlen) != 1 ||
+	    EVP_EncryptUpdate(ctx, raw + NONCE_LEN, &n, (const unsigned char *)pt, (int)ptlen) !=
+		    1 ||
 	    EVP_EncryptFinal_ex(ctx, raw + NONCE_LEN + n, &fin) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_LEN, raw + NONCE_LEN + ptlen) != 1)
 		goto out;
@@ -235,8 +236,8 @@ out:
 
 /* Authenticates and decrypts raw (nonce || ciphertext || tag) into pt; plaintext length or
  * -1 when the tag does not verify under key. */
-static long open_kind(const unsigned char *key, const char *kind, unsigned char *raw,
-		      size_t rawlen, unsigned char *pt)
+static long open_kind(const unsigned char *key, const char *kind, unsigned char *raw, size_t rawlen,
+		      unsigned char *pt)
 {
 	size_t ctlen = rawlen - NONCE_LEN - TAG_LEN;
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
@@ -262,7 +263,7 @@ out:
 /* out is initialised on every path and holds state only when the result is CX_SESSION_OK.
  * Out of memory while opening reads as CX_SESSION_INVALID: the client starts over. */
 static enum cx_session_status session_open(const unsigned char key[CX_SESSION_KEY_LEN],
-					  const char *id, long ttl_s, struct cx_session *out)
+					   const char *id, long ttl_s, struct cx_session *out)
 {
 	/* An id of CX_SESSION_ID_MAX characters decodes to less than that many bytes. */
 	unsigned char raw[CX_SESSION_ID_MAX];
@@ -343,7 +344,7 @@ out:
 #define CACHE_SLOTS 8
 
 struct cache_entry {
-	char *id;                       /* NULL: empty */
+	char *id; /* NULL: empty */
 	unsigned char key[CX_SESSION_KEY_LEN];
 	struct cx_session s;
 };
@@ -359,8 +360,8 @@ static void session_copy(struct cx_session *dst, const struct cx_session *src)
 	json_incref(dst->client_info);
 }
 
-enum cx_session_status cx_session_open(const unsigned char key[CX_SESSION_KEY_LEN],
-				       const char *id, long ttl_s, struct cx_session *out)
+enum cx_session_status cx_session_open(const unsigned char key[CX_SESSION_KEY_LEN], const char *id,
+				       long ttl_s, struct cx_session *out)
 {
 	enum cx_session_status st;
 	struct cache_entry *e;
@@ -369,7 +370,8 @@ enum cx_session_status cx_session_open(const unsigned char key[CX_SESSION_KEY_LE
 		pthread_mutex_lock(&cache_lock);
 		for (unsigned i = 0; i < CACHE_SLOTS; i++) {
 			e = &cache[i];
-			if (!e->id || strcmp(e->id, id) || !cx_ct_equal(e->key, key, sizeof(e->key)))
+			if (!e->id || strcmp(e->id, id) ||
+			    !cx_ct_equal(e->key, key, sizeof(e->key)))
 				continue;
 			if (ttl_s > 0 && now_s() - e->s.issued_s > ttl_s)
 				break;
@@ -384,7 +386,7 @@ enum cx_session_status cx_session_open(const unsigned char key[CX_SESSION_KEY_LE
 		return st;
 	char *copy = strdup(id);
 	if (!copy)
-		return st;              /* not cached; the answer stands */
+		return st; /* not cached; the answer stands */
 	pthread_mutex_lock(&cache_lock);
 	e = &cache[cache_next++ % CACHE_SLOTS];
 	free(e->id);
@@ -413,17 +415,17 @@ void cx_session_cache_clear(void)
  * are never deleted one by one; a rebuild drops the expired ones. */
 #define REVOKED_MAX       100000
 #define REVOKED_SLOTS_MIN 64
-#define REVOKED_SLOTS_MAX 262144        /* a power of two above 2 * REVOKED_MAX */
+#define REVOKED_SLOTS_MAX 262144 /* a power of two above 2 * REVOKED_MAX */
 
 struct revoked_slot {
 	uint64_t fp;
-	int64_t expires_s;      /* 0: empty; never stored for an already expired entry */
+	int64_t expires_s; /* 0: empty; never stored for an already expired entry */
 };
 
 static pthread_mutex_t revoked_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct revoked_slot *revoked_slots;
-static size_t revoked_nslots;   /* 0 or a power of two */
-static size_t revoked_count;    /* occupied slots, expired or not */
+static size_t revoked_nslots; /* 0 or a power of two */
+static size_t revoked_count;  /* occupied slots, expired or not */
 
 static bool parse_fp(const char *fp, uint64_t *out)
 {
@@ -500,7 +502,7 @@ int cx_session_revoke(const char *fp, int64_t expires_s)
 	if (!parse_fp(fp, &key))
 		return -1;
 	if (expires_s <= now)
-		return 0;       /* the session cannot be used any more anyway */
+		return 0; /* the session cannot be used any more anyway */
 	pthread_mutex_lock(&revoked_lock);
 	if (revoked_nslots) {
 		slot = revoked_find(revoked_slots, revoked_nslots, key);
@@ -554,8 +556,7 @@ void cx_session_revoked_clear(void)
 	pthread_mutex_unlock(&revoked_lock);
 }
 
-char *cx_seal_json(const unsigned char key[CX_SESSION_KEY_LEN], const char *kind,
-		   const json_t *doc)
+char *cx_seal_json(const unsigned char key[CX_SESSION_KEY_LEN], const char *kind, const json_t *doc)
 {
 	size_t len;
 	char *pt = cx_json_dumps(doc, &len);

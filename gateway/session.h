@@ -10,19 +10,23 @@
 #include <stdint.h>
 
 #define CX_SESSION_KEY_LEN 32
-#define CX_SESSION_ID_MAX 4096          /* a longer Mcp-Session-Id is refused */
+#define CX_SESSION_ID_MAX  4096 /* a longer Mcp-Session-Id is refused */
 
 struct cx_session {
-	char version[16];               /* negotiated protocol version */
-	json_t *client_caps;            /* object (new reference) or NULL */
-	json_t *client_info;            /* object (new reference) or NULL */
-	int64_t issued_s;               /* unix seconds */
-	char subject[65];               /* the principal that created it ("" for none): a session
-	                                 * is only valid for the token that initialized it */
-	char fp[17];                    /* short fingerprint for logs and audit, hex */
+	char version[16];    /* negotiated protocol version */
+	json_t *client_caps; /* object (new reference) or NULL */
+	json_t *client_info; /* object (new reference) or NULL */
+	int64_t issued_s;    /* unix seconds */
+	char subject[65];    /* the principal that created it ("" for none): a session
+			      * is only valid for the token that initialized it */
+	char fp[17];         /* short fingerprint for logs and audit, hex */
 };
 
-enum cx_session_status { CX_SESSION_OK, CX_SESSION_INVALID, CX_SESSION_EXPIRED };
+enum cx_session_status {
+	CX_SESSION_OK,
+	CX_SESSION_INVALID,
+	CX_SESSION_EXPIRED
+};
 
 void cx_session_init(struct cx_session *s);
 void cx_session_release(struct cx_session *s);
@@ -31,8 +35,8 @@ void cx_session_release(struct cx_session *s);
  * too large for CX_SESSION_ID_MAX (client info is trimmed first). Sets s->fp. */
 char *cx_session_seal(const unsigned char key[CX_SESSION_KEY_LEN], struct cx_session *s);
 /* Opens id; fills out (release it) when OK. ttl_s <= 0 means no expiry. */
-enum cx_session_status cx_session_open(const unsigned char key[CX_SESSION_KEY_LEN],
-				       const char *id, long ttl_s, struct cx_session *out);
+enum cx_session_status cx_session_open(const unsigned char key[CX_SESSION_KEY_LEN], const char *id,
+				       long ttl_s, struct cx_session *out);
 
 /* Other state handed to clients and taken back (the request state of multi-round results):
  * sealed the same way under a two-character kind ("r1") that is authenticated with it, so a

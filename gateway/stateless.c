@@ -22,8 +22,10 @@ bool cx_stateless_refuse(const struct cx_method *m, struct cx_exchange *x, const
 	char msg[300];
 
 	if (m && !(m->revisions & CX_IN_STATELESS)) {
-		cx_fmt(msg, sizeof(msg), "method not found: '%s' does not exist in protocol "
-		       "version %s (there are no sessions)", method, CX_MCP_STATELESS);
+		cx_fmt(msg, sizeof(msg),
+		       "method not found: '%s' does not exist in protocol "
+		       "version %s (there are no sessions)",
+		       method, CX_MCP_STATELESS);
 		cx_reply_error_full(x, id, 404, CX_RPC_METHOD_NOT_FOUND, msg, NULL);
 		return true;
 	}
@@ -40,7 +42,8 @@ bool cx_stateless_refuse(const struct cx_method *m, struct cx_exchange *x, const
 	if (strcmp(v, x->session->version)) {
 		cx_reply_error_full(x, id, 400, CX_RPC_HEADER_MISMATCH,
 				    "MCP-Protocol-Version header does not match _meta "
-				    "protocolVersion", NULL);
+				    "protocolVersion",
+				    NULL);
 		return true;
 	}
 	if (strcmp(v, CX_MCP_STATELESS)) {
@@ -58,8 +61,7 @@ bool cx_stateless_refuse(const struct cx_method *m, struct cx_exchange *x, const
 	return false;
 }
 
-void cx_stateless_discover(struct cx_server *s, struct cx_exchange *x, json_t *id,
-			   json_t *params)
+void cx_stateless_discover(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params)
 {
 	json_t *versions = json_array(), *result;
 
@@ -68,12 +70,10 @@ void cx_stateless_discover(struct cx_server *s, struct cx_exchange *x, json_t *i
 		json_array_append_new(versions, json_string(cx_mcp_versions[i]));
 	result = json_pack("{s:o, s:{s:{}, s:{}, s:{}, s:{}, s:{}, s:{s:{}}}, s:s,"
 			   " s:{s:{s:s, s:s, s:s}}}",
-			   "supportedVersions", versions,
-			   "capabilities", "tools", "resources", "prompts", "completions",
-			   "logging", "extensions", CX_TASKS_EXT,
-			   "instructions", CX_SERVER_INSTRUCTIONS,
-			   "_meta", CX_META_SERVERINFO, "name", CX_SERVER_NAME, "title",
-			   CX_SERVER_TITLE, "version", CX_VERSION);
+			   "supportedVersions", versions, "capabilities", "tools", "resources",
+			   "prompts", "completions", "logging", "extensions", CX_TASKS_EXT,
+			   "instructions", CX_SERVER_INSTRUCTIONS, "_meta", CX_META_SERVERINFO,
+			   "name", CX_SERVER_NAME, "title", CX_SERVER_TITLE, "version", CX_VERSION);
 	cx_reply_result(x, id, cx_cacheable(x->stateless, result));
 }
 
@@ -90,8 +90,8 @@ json_t *cx_cacheable(bool stateless, json_t *result)
 static void request_digest(const json_t *params, char hex[65])
 {
 	const json_t *args = json_object_get(params, "arguments");
-	char *text = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
-			  : NULL;
+	char *text =
+		args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
 
 	cx_sha256_hex(text ? text : "", text ? strlen(text) : 0, hex);
 	free(text);
@@ -114,8 +114,7 @@ static bool state_matches(const json_t *doc, const json_t *params, enum cx_job_k
 }
 
 int cx_stateless_inputs(const unsigned char *key, struct cx_exchange *x, json_t *id,
-			const json_t *params, enum cx_job_kind kind, const char *name,
-			json_t **out)
+			const json_t *params, enum cx_job_kind kind, const char *name, json_t **out)
 {
 	const json_t *rs = json_object_get(params, "requestState");
 	const json_t *ir = json_object_get(params, "inputResponses");
@@ -126,10 +125,11 @@ int cx_stateless_inputs(const unsigned char *key, struct cx_exchange *x, json_t 
 		doc = json_is_string(rs) ? cx_unseal_json(key, "r1", json_string_value(rs)) : NULL;
 		if (!doc || !state_matches(doc, params, kind, name)) {
 			json_decref(doc);
-			cx_reply_error(x, id, CX_RPC_INVALID_PARAMS,
-				       "invalid params: requestState was not issued by this gateway "
-				       "for this request (altered, or from another call); start the "
-				       "call again without it");
+			cx_reply_error(
+				x, id, CX_RPC_INVALID_PARAMS,
+				"invalid params: requestState was not issued by this gateway "
+				"for this request (altered, or from another call); start the "
+				"call again without it");
 			return -1;
 		}
 		responses = json_deep_copy(json_object_get(doc, "responses"));
@@ -145,8 +145,7 @@ int cx_stateless_inputs(const unsigned char *key, struct cx_exchange *x, json_t 
 	return 0;
 }
 
-bool cx_stateless_finish(struct cx_job *j, const unsigned char *key, long state_ttl_s,
-			 bool failed)
+bool cx_stateless_finish(struct cx_job *j, const unsigned char *key, long state_ttl_s, bool failed)
 {
 	struct cx_call_channel *ch = &j->chan;
 	json_t *state, *result;
@@ -158,8 +157,10 @@ bool cx_stateless_finish(struct cx_job *j, const unsigned char *key, long state_
 	/* A handler that found a way without the capability keeps its answer. */
 	if (ch->missing_cap[0] && failed) {
 		char msg[200];
-		cx_fmt(msg, sizeof(msg), "'%s' needs the client capability '%s', which this request "
-		       "did not declare", j->name, ch->missing_cap);
+		cx_fmt(msg, sizeof(msg),
+		       "'%s' needs the client capability '%s', which this request "
+		       "did not declare",
+		       j->name, ch->missing_cap);
 		cx_job_finish(j, NULL,
 			      &(struct cx_job_error){
 				      .code = CX_RPC_MISSING_CAPABILITY,

@@ -21,8 +21,7 @@ bool cx_stateless_refuse(const struct cx_method *m, struct cx_exchange *x, const
 			 json_t *id, const json_t *params);
 
 /* server/discover: what the stateless revision asks instead of initialize. */
-void cx_stateless_discover(struct cx_server *s, struct cx_exchange *x, json_t *id,
-			   json_t *params);
+void cx_stateless_discover(struct cx_server *s, struct cx_exchange *x, json_t *id, json_t *params);
 
 /* Lists and reads in the stateless revision say how long a client may cache them. Nothing a
  * gateway serves is known to stay fresh, so: not at all, and only for this client. Returns
@@ -42,7 +41,6 @@ int cx_stateless_inputs(const unsigned char *key, struct cx_exchange *x, json_t 
  * -32021), or the call asked the client for something (an input-required result carrying
  * every request and the sealed state to send back with the answers; it expires after
  * state_ttl_s). True when it answered. */
-bool cx_stateless_finish(struct cx_job *j, const unsigned char *key, long state_ttl_s,
-			 bool failed);
+bool cx_stateless_finish(struct cx_job *j, const unsigned char *key, long state_ttl_s, bool failed);
 
 #endif

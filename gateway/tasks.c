@@ -3,9 +3,9 @@
  *   working -> input_required -> working -> completed | failed | cancelled
  *
  * A task owns an exchange of its own (struct task.x): each run of the handler is an ordinary
- * job (gateway/dispatch.c, gateway/jobs.c) answering on it, so the queue, the deadline watchdog, cancellation, the
- * stateless revision's recorded questions and the audit line all work as for any call. The
- * job's answer lands in task_reply(), which turns it into the task's state: a result is
+ * job (gateway/dispatch.c, gateway/jobs.c) answering on it, so the queue, the deadline watchdog,
+ * cancellation, the stateless revision's recorded questions and the audit line all work as for any
+ * call. The job's answer lands in task_reply(), which turns it into the task's state: a result is
  * "completed" (isError results too: the tool ran), a JSON-RPC error "failed", an input-required
  * result "input_required" with its questions, and no answer at all (the job was cancelled)
  * "cancelled". tasks/update adds the client's answers; once every question is answered the
@@ -29,34 +29,39 @@
 #include "channel.h"
 #include "reply.h"
 
-enum task_status { TASK_WORKING, TASK_INPUT_REQUIRED, TASK_COMPLETED, TASK_FAILED,
-		   TASK_CANCELLED };
+enum task_status {
+	TASK_WORKING,
+	TASK_INPUT_REQUIRED,
+	TASK_COMPLETED,
+	TASK_FAILED,
+	TASK_CANCELLED
+};
 static const char *const status_names[] = { "working", "input_required", "completed", "failed",
 					    "cancelled" };
 
 struct task {
-	struct cx_exchange x;           /* the jobs answer here (task_reply) */
-	struct cx_session session;      /* x.session: the stateless revision, no id */
+	struct cx_exchange x;      /* the jobs answer here (task_reply) */
+	struct cx_session session; /* x.session: the stateless revision, no id */
 	struct cx_tasks *owner;
 	struct task *next;              /* the table */
 	bool listed;                    /* in the table */
 	char id[40];                    /* "task-" + 128 random bits, hex (38 with the NUL) */
 	const struct cx_principal *who; /* the creator; lives as long as the server */
 	const struct cx_reg_tool *rt;
-	json_t *rid;                    /* the tools/call's id (new reference) */
-	json_t *params;                 /* the tools/call's params (new reference) */
-	json_t *args;                   /* new reference */
-	json_t *responses;              /* the client's answers so far (object) */
-	json_t *pending;                /* questions not yet answered (object), input_required */
-	json_t *result;                 /* completed: the CallToolResult */
-	json_t *error;                  /* failed: the JSON-RPC error object */
+	json_t *rid;       /* the tools/call's id (new reference) */
+	json_t *params;    /* the tools/call's params (new reference) */
+	json_t *args;      /* new reference */
+	json_t *responses; /* the client's answers so far (object) */
+	json_t *pending;   /* questions not yet answered (object), input_required */
+	json_t *result;    /* completed: the CallToolResult */
+	json_t *error;     /* failed: the JSON-RPC error object */
 	enum task_status status;
-	bool running;                   /* a job is queued or running */
-	bool published;                 /* the client has the id */
-	struct cx_exchange *origin;     /* the tools/call still waiting for its answer */
-	char created[32], updated[32];  /* ISO 8601, UTC */
-	int64_t expires_ms;             /* cx_now_ms(): forgotten after this, unless running */
-	atomic_int refs;                /* the table + a running job + whoever works on it */
+	bool running;                  /* a job is queued or running */
+	bool published;                /* the client has the id */
+	struct cx_exchange *origin;    /* the tools/call still waiting for its answer */
+	char created[32], updated[32]; /* ISO 8601, UTC */
+	int64_t expires_ms;            /* cx_now_ms(): forgotten after this, unless running */
+	atomic_int refs;               /* the table + a running job + whoever works on it */
 };
 
 struct cx_tasks {
@@ -191,7 +196,7 @@ static void task_reply(struct cx_exchange *x, json_t *response)
 		k->origin = NULL;
 		if (k->listed) {
 			unlist(t, k);
-			task_unref(k);          /* the table's */
+			task_unref(k); /* the table's */
 		}
 	} else if (!terminal(k)) {
 		const char *rt = json_string_value(json_object_get(result, "resultType"));
@@ -223,7 +228,7 @@ static void task_reply(struct cx_exchange *x, json_t *response)
 	} else {
 		json_decref(response);
 	}
-	task_unref(k);                          /* the job's */
+	task_unref(k); /* the job's */
 }
 
 /* Runs the handler once more for k (a new job with the answers so far). The job's reference
@@ -303,9 +308,8 @@ void cx_tasks_hook(struct cx_tasks *t, struct cx_task_hook *hook)
 	hook->start = cx_tasks_start;
 }
 
-int cx_tasks_start(void *tasks, struct cx_exchange *x, const struct cx_reg_tool *rt,
-		   json_t *id, json_t *params, json_t *args, json_t *responses, char *msg,
-		   size_t msglen)
+int cx_tasks_start(void *tasks, struct cx_exchange *x, const struct cx_reg_tool *rt, json_t *id,
+		   json_t *params, json_t *args, json_t *responses, char *msg, size_t msglen)
 {
 	struct cx_tasks *t = tasks;
 	struct task *k = calloc(1, sizeof(*k));
@@ -341,7 +345,7 @@ int cx_tasks_start(void *tasks, struct cx_exchange *x, const struct cx_reg_tool 
 	cx_wall_iso8601(k->created, sizeof(k->created));
 	memcpy(k->updated, k->created, sizeof(k->updated));
 	k->expires_ms = cx_now_ms() + CX_TASK_TTL_MS;
-	atomic_init(&k->refs, 1);               /* the table's; run() adds the job's */
+	atomic_init(&k->refs, 1); /* the table's; run() adds the job's */
 	if (!k->responses) {
 		task_unref(k);
 		cx_fmt(msg, msglen, "out of memory");
@@ -353,15 +357,17 @@ int cx_tasks_start(void *tasks, struct cx_exchange *x, const struct cx_reg_tool 
 	if (t->count >= CX_TASKS_MAX) {
 		pthread_mutex_unlock(&t->lock);
 		task_unref(k);
-		cx_fmt(msg, msglen, "the gateway holds %d tasks, its limit; wait for some to finish "
-		       "or cancel them, then retry", CX_TASKS_MAX);
+		cx_fmt(msg, msglen,
+		       "the gateway holds %d tasks, its limit; wait for some to finish "
+		       "or cancel them, then retry",
+		       CX_TASKS_MAX);
 		return -1;
 	}
 	k->next = t->head;
 	t->head = k;
 	k->listed = true;
 	t->count++;
-	atomic_fetch_add(&k->refs, 1);          /* ours, until the end of this function */
+	atomic_fetch_add(&k->refs, 1); /* ours, until the end of this function */
 	pthread_mutex_unlock(&t->lock);
 
 	/* The task exists before the client hears of it: a tasks/get right after the answer
@@ -466,8 +472,8 @@ static struct task *lookup(struct cx_tasks *t, struct cx_exchange *x, json_t *id
 		cx_reply_error_full(x, id, 400, CX_RPC_MISSING_CAPABILITY,
 				    "'" CX_TASKS_EXT "' is needed for tasks; declare it in "
 				    "_meta clientCapabilities.extensions",
-				    json_pack("{s:{s:{s:{}}}}", "requiredCapabilities", "extensions",
-					      CX_TASKS_EXT));
+				    json_pack("{s:{s:{s:{}}}}", "requiredCapabilities",
+					      "extensions", CX_TASKS_EXT));
 		return NULL;
 	}
 	if (!task_id) {
@@ -479,8 +485,10 @@ static struct task *lookup(struct cx_tasks *t, struct cx_exchange *x, json_t *id
 	k = find(t, x, task_id);
 	if (!k) {
 		pthread_mutex_unlock(&t->lock);
-		cx_fmt(msg, sizeof(msg), "invalid params: unknown task '%.64s' (finished tasks "
-		       "are kept for %d s)", task_id, CX_TASK_TTL_MS / 1000);
+		cx_fmt(msg, sizeof(msg),
+		       "invalid params: unknown task '%.64s' (finished tasks "
+		       "are kept for %d s)",
+		       task_id, CX_TASK_TTL_MS / 1000);
 		cx_reply_error(x, id, CX_RPC_INVALID_PARAMS, msg);
 	}
 	return k;
@@ -511,7 +519,7 @@ void cx_tasks_update(struct cx_tasks *t, struct cx_exchange *x, json_t *id, json
 	}
 	k = lookup(t, x, id, params);
 	if (k)
-		do_update(t, x, id, k, answers);        /* unlocks */
+		do_update(t, x, id, k, answers); /* unlocks */
 }
 
 void cx_tasks_cancel(struct cx_tasks *t, struct cx_exchange *x, json_t *id, json_t *params)
@@ -519,7 +527,7 @@ void cx_tasks_cancel(struct cx_tasks *t, struct cx_exchange *x, json_t *id, json
 	struct task *k = lookup(t, x, id, params);
 
 	if (k)
-		do_cancel(t, x, id, k);                 /* unlocks */
+		do_cancel(t, x, id, k); /* unlocks */
 }
 
 void cx_tasks_cancel_all(struct cx_tasks *t)
@@ -535,6 +543,6 @@ void cx_tasks_cancel_all(struct cx_tasks *t)
 			pthread_mutex_unlock(&t->lock);
 			return;
 		}
-		do_cancel(t, NULL, NULL, k);    /* unlocks */
+		do_cancel(t, NULL, NULL, k); /* unlocks */
 	}
 }

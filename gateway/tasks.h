@@ -18,10 +18,10 @@
 #include "exchange.h"
 #include "registry.h"
 
-#define CX_TASKS_MAX 1000               /* live tasks per process, all principals together */
-#define CX_TASK_TTL_MS 3600000          /* kept this long after its last change */
-#define CX_TASK_RUN_MS 1800000          /* one run of the handler (each round) */
-#define CX_TASK_POLL_MS 500             /* suggested tasks/get interval */
+#define CX_TASKS_MAX    1000    /* live tasks per process, all principals together */
+#define CX_TASK_TTL_MS  3600000 /* kept this long after its last change */
+#define CX_TASK_RUN_MS  1800000 /* one run of the handler (each round) */
+#define CX_TASK_POLL_MS 500     /* suggested tasks/get interval */
 
 struct cx_tasks;
 
@@ -41,9 +41,8 @@ bool cx_tasks_declared(const struct cx_exchange *x, const json_t *params);
  * call answers until its handler calls cx_call_become_task(). responses (stolen, may be NULL)
  * are the answers the request brought. -1 when no task could be made (the table is full, out
  * of memory): x is not answered and msg says why. */
-int cx_tasks_start(void *tasks, struct cx_exchange *x, const struct cx_reg_tool *rt,
-		   json_t *id, json_t *params, json_t *args, json_t *responses, char *msg,
-		   size_t msglen);
+int cx_tasks_start(void *tasks, struct cx_exchange *x, const struct cx_reg_tool *rt, json_t *id,
+		   json_t *params, json_t *args, json_t *responses, char *msg, size_t msglen);
 
 /* tasks/get, tasks/update and tasks/cancel (stateless requests only: the method table sees to
  * that). Each answers x once. */

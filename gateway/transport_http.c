@@ -5,9 +5,9 @@
  * standard headers (Mcp-Method, Mcp-Name, Mcp-Param-*) are checked against the body by
  * http_stateless.c; the server checks its _meta. It has no GET streams and no DELETE (405).
  *
- * Threading: every callback of the transport runs on one of MHD's pool threads except reply() and send(),
- * which a worker may call, and the push sink, which any thread may call. A message that goes
- * to a worker suspends its connection in defer(); the worker stores the serialized answer and
+ * Threading: every callback of the transport runs on one of MHD's pool threads except reply() and
+ * send(), which a worker may call, and the push sink, which any thread may call. A message that
+ * goes to a worker suspends its connection in defer(); the worker stores the serialized answer and
  * resumes the connection in reply(); MHD then calls the access handler again, which queues
  * what was stored. Nothing here blocks an MHD thread or polls.
  *
@@ -50,10 +50,10 @@
 #include "http_stream.h"
 #include "listen.h"
 
-#define MCP_PATH "/mcp"
-#define HEALTH_PATH "/healthz"
+#define MCP_PATH          "/mcp"
+#define HEALTH_PATH       "/healthz"
 #define HDR_LAST_EVENT_ID "Last-Event-ID"
-#define ALLOW_MCP "GET, POST, DELETE"
+#define ALLOW_MCP         "GET, POST, DELETE"
 
 /* Not a JSON-RPC standard code: the MCP specification's answer for an unknown session. */
 #define RPC_SESSION_NOT_FOUND (-32001)
@@ -73,8 +73,8 @@ struct MHD_Response *cx_http_resp_new(char *body, size_t len, bool must_free, co
 	struct MHD_Response *r;
 
 	r = MHD_create_response_from_buffer(len, body,
-					    must_free ? MHD_RESPMEM_MUST_FREE :
-							MHD_RESPMEM_PERSISTENT);
+					    must_free ? MHD_RESPMEM_MUST_FREE
+						      : MHD_RESPMEM_PERSISTENT);
 	if (!r) {
 		if (must_free)
 			free(body);
@@ -98,8 +98,8 @@ enum MHD_Result cx_http_queue(struct MHD_Connection *conn, unsigned status, stru
 	return ret;
 }
 
-static enum MHD_Result send_static(struct MHD_Connection *conn, unsigned status,
-				   const char *body, const char *ctype)
+static enum MHD_Result send_static(struct MHD_Connection *conn, unsigned status, const char *body,
+				   const char *ctype)
 {
 	return cx_http_queue(conn, status,
 			     cx_http_resp_new((char *)body, strlen(body), false, ctype));
@@ -169,9 +169,9 @@ int cx_http_open_session(struct cx_http *h, struct MHD_Connection *conn,
 	cx_session_init(sess);
 	if (!id || !*id) {
 		*ret = cx_http_send_invalid(
-		    conn, MHD_HTTP_BAD_REQUEST,
-		    "bad request: missing Mcp-Session-Id header; send initialize "
-		    "first and echo the id it returns");
+			conn, MHD_HTTP_BAD_REQUEST,
+			"bad request: missing Mcp-Session-Id header; send initialize "
+			"first and echo the id it returns");
 		return -1;
 	}
 	if (cx_session_open(cx_server_session_key(h->srv), id, h->conf->session_ttl_s, sess) !=
@@ -180,8 +180,8 @@ int cx_http_open_session(struct cx_http *h, struct MHD_Connection *conn,
 		/* A session belongs to the token that created it: another token holding
 		 * the id is answered as if the session did not exist. */
 		*ret = cx_http_send_rpc_error(
-		    conn, MHD_HTTP_NOT_FOUND, RPC_SESSION_NOT_FOUND,
-		    "session not found; send initialize to start a new one", NULL, NULL);
+			conn, MHD_HTTP_NOT_FOUND, RPC_SESSION_NOT_FOUND,
+			"session not found; send initialize to start a new one", NULL, NULL);
 		return -1;
 	}
 	/* The header SHOULD repeat the negotiated version; another revision that also has
@@ -191,7 +191,8 @@ int cx_http_open_session(struct cx_http *h, struct MHD_Connection *conn,
 	    (!strcmp(version, CX_MCP_STATELESS) || !strcmp(sess->version, CX_MCP_STATELESS))) {
 		snprintf(msg, sizeof(msg),
 			 "bad request: MCP-Protocol-Version '%.20s' does not match the session's "
-			 "'%s'", version, sess->version);
+			 "'%s'",
+			 version, sess->version);
 		*ret = cx_http_send_invalid(conn, MHD_HTTP_BAD_REQUEST, msg);
 		return -1;
 	}
@@ -203,7 +204,7 @@ int cx_http_open_session(struct cx_http *h, struct MHD_Connection *conn,
 /* A new GET stream, or with Last-Event-ID the resumption of the stream that id belongs to:
  * the events after it, then live ones (a POST's stream ends after its answer). */
 static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn,
-				   const struct cx_principal *who)
+				  const struct cx_principal *who)
 {
 	const union MHD_ConnectionInfo *ci;
 	struct cx_session sess;
@@ -253,7 +254,7 @@ static enum MHD_Result handle_get(struct cx_http *h, struct MHD_Connection *conn
 /* ---- DELETE ---- */
 
 static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *conn,
-				      const struct cx_principal *who)
+				     const struct cx_principal *who)
 {
 	struct cx_session sess;
 	const char *version;
@@ -282,9 +283,10 @@ static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *c
 	}
 	cx_session_release(&sess);
 	if (rc)
-		return cx_http_send_rpc_error(
-		    conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CX_RPC_INTERNAL_ERROR,
-		    "internal error: could not end the session", NULL, NULL);
+		return cx_http_send_rpc_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					      CX_RPC_INTERNAL_ERROR,
+					      "internal error: could not end the session", NULL,
+					      NULL);
 	return cx_http_queue(conn, MHD_HTTP_NO_CONTENT, cx_http_resp_new("", 0, false, NULL));
 }
 
@@ -328,12 +330,12 @@ static const struct cx_principal *admit(struct cx_http *h, struct MHD_Connection
 					    : "missing (no Authorization: Bearer header)");
 			/* RFC 6750: error="invalid_token" only when a token was presented. */
 			*ret = cx_http_send_rpc_error(
-			    conn, MHD_HTTP_UNAUTHORIZED, CX_RPC_INVALID_REQUEST,
-			    tok ? "unauthorized: the bearer token is not valid"
-				: "unauthorized: send Authorization: Bearer <token>",
-			    MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-			    tok ? "Bearer realm=\"cortex\", error=\"invalid_token\""
-				: "Bearer realm=\"cortex\"");
+				conn, MHD_HTTP_UNAUTHORIZED, CX_RPC_INVALID_REQUEST,
+				tok ? "unauthorized: the bearer token is not valid"
+				    : "unauthorized: send Authorization: Bearer <token>",
+				MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				tok ? "Bearer realm=\"cortex\", error=\"invalid_token\""
+				    : "Bearer realm=\"cortex\"");
 			return NULL;
 		}
 	}
@@ -356,32 +358,31 @@ static enum MHD_Result handle_mcp(struct cx_http *h, struct MHD_Connection *conn
 	if (cx_http_stateless_stream_request(cx_http_header(conn, HDR_VERSION),
 					     cx_http_header(conn, HDR_SESSION)))
 		return cx_http_send_rpc_error(
-		    conn, MHD_HTTP_METHOD_NOT_ALLOWED, CX_RPC_INVALID_REQUEST,
-		    "method not allowed: protocol version " CX_MCP_STATELESS
-		    " has no sessions or streams; send "
-		    "each request as a POST",
-		    MHD_HTTP_HEADER_ALLOW, "POST");
+			conn, MHD_HTTP_METHOD_NOT_ALLOWED, CX_RPC_INVALID_REQUEST,
+			"method not allowed: protocol version " CX_MCP_STATELESS
+			" has no sessions or streams; send "
+			"each request as a POST",
+			MHD_HTTP_HEADER_ALLOW, "POST");
 	if (!strcmp(method, MHD_HTTP_METHOD_GET))
 		return handle_get(h, conn, who);
 	return handle_delete(h, conn, who);
 }
 
 /* A handler is called only with a method its row lists; who is NULL unless the row admits. */
-typedef enum MHD_Result route_fn(struct cx_http *h, struct MHD_Connection *conn,
-				 const char *method, const struct cx_principal *who,
-				 void **con_cls);
+typedef enum MHD_Result route_fn(struct cx_http *h, struct MHD_Connection *conn, const char *method,
+				 const struct cx_principal *who, void **con_cls);
 
 /* Every path the gateway serves; any other is 404. A method the row does not list is 405
  * with the row's Allow, after admit() when the row has it. */
 static const struct route {
 	const char *path;
-	const char *allow;              /* the methods served, as Allow lists them */
-	bool admit;                     /* Host, Origin and credentials are checked first */
-	const char *refusal;            /* a 405's JSON-RPC error message; NULL: empty body */
+	const char *allow;   /* the methods served, as Allow lists them */
+	bool admit;          /* Host, Origin and credentials are checked first */
+	const char *refusal; /* a 405's JSON-RPC error message; NULL: empty body */
 	route_fn *handler;
 } routes[] = {
-	{HEALTH_PATH, "GET, HEAD", false, NULL, handle_health},
-	{MCP_PATH, ALLOW_MCP, true, "method not allowed: use POST, GET or DELETE", handle_mcp},
+	{ HEALTH_PATH, "GET, HEAD", false, NULL, handle_health },
+	{ MCP_PATH, ALLOW_MCP, true, "method not allowed: use POST, GET or DELETE", handle_mcp },
 };
 
 static enum MHD_Result send_not_allowed(struct MHD_Connection *conn, const struct route *rt)
@@ -452,8 +453,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	cx_http_post_completed(r);
 }
 
-__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt,
-							  va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -521,24 +521,24 @@ static void daemon_options(struct cx_http *h, struct sockaddr_storage *ss,
 	unsigned n = 0;
 
 	/* The logger first, or MHD logs the options before it to stderr by itself. */
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ss};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed,
-					    h};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
-					    (intptr_t)clamp_uint(conf->max_connections, 1), NULL};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
-					    (intptr_t)clamp_uint(conf->connection_timeout_s, 0),
-					    NULL};
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, ss };
+	opts[n++] =
+		(struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
+					     (intptr_t)clamp_uint(conf->max_connections, 1), NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+					     (intptr_t)clamp_uint(conf->connection_timeout_s, 0),
+					     NULL };
 	/* MHD clears a connection's memory pool for every request; 16 KiB holds the largest
 	 * headers we accept (a 4 KiB session id among them) and costs half the default. */
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16384, NULL};
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16384, NULL };
 	/* A pool of one is the plain internal polling thread. */
 	if (conf->http_threads > 1)
-		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
-						    (intptr_t)clamp_uint(conf->http_threads, 1),
-						    NULL};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+						     (intptr_t)clamp_uint(conf->http_threads, 1),
+						     NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 }
 
 struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx_err *err)
@@ -555,8 +555,10 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 		return NULL;
 	/* main's start-up checks refuse this first; kept for any other caller. */
 	if (!la.loopback && !cx_server_auth_required(s) && !conf->insecure_no_auth) {
-		cx_err_set(err, "refusing to listen on '%s' without tokens: configure tokens or "
-				"pass --insecure-no-auth", listen);
+		cx_err_set(err,
+			   "refusing to listen on '%s' without tokens: configure tokens or "
+			   "pass --insecure-no-auth",
+			   listen);
 		return NULL;
 	}
 	h = http_new(s);
@@ -637,14 +639,15 @@ void cx_http_stop(struct cx_http *h)
 
 	deadline = cx_now_ms() + STOP_WAIT_MS;
 	while ((left = atomic_load(&h->active)) > 0 && cx_now_ms() < deadline) {
-		struct timespec ts = {0, 5 * 1000 * 1000};
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
 	}
 	if (left > 0) {
 		/* Stopping MHD now would abort the process; leaving it is the lesser harm. */
 		cx_error("http: %ld request(s) still wait for an answer; leaving the listener "
-			 "open", left);
+			 "open",
+			 left);
 		return;
 	}
 	MHD_stop_daemon(h->d);

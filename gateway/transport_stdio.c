@@ -36,22 +36,22 @@ struct out_line {
 struct stdio_transport {
 	struct cx_server *server;
 	int out_fd;
-	struct cx_session session;      /* the one session of this connection */
-	pthread_mutex_t lock;           /* the queue, the counters and the flags */
-	pthread_cond_t idle;            /* outstanding reached 0 */
-	pthread_cond_t more;            /* the writer has lines, or should stop */
-	pthread_cond_t flushed;         /* the queue is empty */
+	struct cx_session session; /* the one session of this connection */
+	pthread_mutex_t lock;      /* the queue, the counters and the flags */
+	pthread_cond_t idle;       /* outstanding reached 0 */
+	pthread_cond_t more;       /* the writer has lines, or should stop */
+	pthread_cond_t flushed;    /* the queue is empty */
 	struct out_line *head, *tail;
-	size_t queued;                  /* bytes waiting */
-	size_t outstanding;             /* messages submitted and not yet answered */
-	bool writing;                   /* the writer holds a line outside the queue */
+	size_t queued;      /* bytes waiting */
+	size_t outstanding; /* messages submitted and not yet answered */
+	bool writing;       /* the writer holds a line outside the queue */
 	bool out_broken;
 	bool closing;
 	pthread_t writer;
 };
 
 struct stdio_exchange {
-	struct cx_exchange x;           /* first, so the callbacks recover the struct */
+	struct cx_exchange x; /* first, so the callbacks recover the struct */
 	struct stdio_transport *t;
 };
 
@@ -240,7 +240,8 @@ static bool finish(struct stdio_transport *t)
 	rc = pthread_timedjoin_np(t->writer, NULL, &until);
 	if (rc) {
 		cx_warn("stdio: the client has not read its last answers within %d s; leaving "
-			"them", FLUSH_GRACE_S);
+			"them",
+			FLUSH_GRACE_S);
 		pthread_detach(t->writer);
 		return false;
 	}
@@ -273,7 +274,7 @@ int cx_stdio_run(struct cx_server *s, int in_fd, int out_fd, const atomic_bool *
 	read_loop(t, in_fd, stop, &rc);
 	cx_server_remove_push(s, stdio_push, t);
 	if (!finish(t))
-		return rc;      /* the writer still uses t: the process is about to exit */
+		return rc; /* the writer still uses t: the process is about to exit */
 	cx_session_release(&t->session);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->idle);
@@ -289,7 +290,7 @@ static void read_loop(struct stdio_transport *t, int in_fd, const atomic_bool *s
 	const struct cx_gw_config *conf = cx_server_config(t->server);
 	struct cx_buf line = CX_BUF_INIT((size_t)conf->max_body_bytes);
 	char chunk[65536];
-	bool skipping = false;          /* inside a line that passed the size limit */
+	bool skipping = false; /* inside a line that passed the size limit */
 
 	while (!atomic_load(stop)) {
 		struct pollfd pfd = { .fd = in_fd, .events = POLLIN };

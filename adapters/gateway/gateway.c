@@ -43,7 +43,7 @@ static json_t *adapter_entry(const struct cx_registry *reg, size_t i)
 	for (size_t t = 0; t < cx_registry_count(reg); t++)
 		ntools += cx_registry_at(reg, t)->adapter == a;
 	if (a == &cx_gateway_adapter) {
-		h = 1;          /* it is answering */
+		h = 1; /* it is answering */
 		detail[0] = '\0';
 	} else {
 		h = cx_registry_health(reg, i, detail, sizeof(detail));
@@ -70,8 +70,9 @@ static int gateway_status(struct cx_call *call, const json_t *args, struct cx_re
 			return -1;
 		}
 	}
-	status = json_pack("{s:s, s:I, s:o}", "version", CX_VERSION, "uptime_s",
-			   (json_int_t)((cx_now_ms() - g->started_ms) / 1000), "adapters", adapters);
+	status =
+		json_pack("{s:s, s:I, s:o}", "version", CX_VERSION, "uptime_s",
+			  (json_int_t)((cx_now_ms() - g->started_ms) / 1000), "adapters", adapters);
 	if (!status)
 		return -1;
 	return cx_result_structured(res, status);

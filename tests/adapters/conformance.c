@@ -46,8 +46,8 @@ static int fx_image(struct cx_call *call, const json_t *args, struct cx_result *
 
 static int fx_audio(struct cx_call *call, const json_t *args, struct cx_result *res)
 {
-	return cx_result_content(res, json_pack("{s:s, s:s, s:s}", "type", "audio", "data",
-						wav_b64, "mimeType", "audio/wav"));
+	return cx_result_content(res, json_pack("{s:s, s:s, s:s}", "type", "audio", "data", wav_b64,
+						"mimeType", "audio/wav"));
 }
 
 static int fx_embedded(struct cx_call *call, const json_t *args, struct cx_result *res)
@@ -151,11 +151,10 @@ static int fx_elicitation(struct cx_call *call, const json_t *args, struct cx_re
 	if (!message)
 		return cx_result_errorf(res, "'message' (a string) is required");
 	return elicit(call, message,
-		      json_pack("{s:s, s:{s:{s:s, s:s}, s:{s:s, s:s}}, s:[s, s]}", "type",
-				"object", "properties", "username", "type", "string",
-				"description", "User's response", "email", "type", "string",
-				"description", "User's email address", "required", "username",
-				"email"),
+		      json_pack("{s:s, s:{s:{s:s, s:s}, s:{s:s, s:s}}, s:[s, s]}", "type", "object",
+				"properties", "username", "type", "string", "description",
+				"User's response", "email", "type", "string", "description",
+				"User's email address", "required", "username", "email"),
 		      "User response: ", res);
 }
 
@@ -164,13 +163,10 @@ static int fx_sep1034(struct cx_call *call, const json_t *args, struct cx_result
 	json_t *schema = json_pack(
 		"{s:s, s:{s:{s:s, s:s}, s:{s:s, s:i}, s:{s:s, s:f}, s:{s:s, s:[s, s, s], s:s},"
 		" s:{s:s, s:b}}}",
-		"type", "object", "properties",
-		"name", "type", "string", "default", "John Doe",
-		"age", "type", "integer", "default", 30,
-		"score", "type", "number", "default", 95.5,
+		"type", "object", "properties", "name", "type", "string", "default", "John Doe",
+		"age", "type", "integer", "default", 30, "score", "type", "number", "default", 95.5,
 		"status", "type", "string", "enum", "active", "inactive", "pending", "default",
-		"active",
-		"verified", "type", "boolean", "default", 1);
+		"active", "verified", "type", "boolean", "default", 1);
 
 	return elicit(call, "Please review and update the form fields with defaults", schema,
 		      "Elicitation completed: ", res);
@@ -199,8 +195,8 @@ static int fx_sep1330(struct cx_call *call, const json_t *args, struct cx_result
 
 	if (!schema)
 		return -1;
-	return elicit(call, "Please choose from the options", schema, "Elicitation completed: ",
-		      res);
+	return elicit(call, "Please choose from the options", schema,
+		      "Elicitation completed: ", res);
 }
 
 static int fx_reconnection(struct cx_call *call, const json_t *args, struct cx_result *res)
@@ -249,8 +245,7 @@ static int ask_user(struct cx_call *call, const char *key, const char *message, 
 			   answer, err);
 }
 
-static int fx_streaming_elicitation(struct cx_call *call, const json_t *args,
-				    struct cx_result *res)
+static int fx_streaming_elicitation(struct cx_call *call, const json_t *args, struct cx_result *res)
 {
 	struct cx_err err = { 0 };
 	json_t *answer = NULL;
@@ -334,10 +329,10 @@ static int fx_ir_request_state(struct cx_call *call, const json_t *args, struct 
 	if (ask_user(call, "confirm", "Confirm to continue", text_schema("ok", "boolean"), &answer,
 		     &err))
 		return cx_result_errorf(res, "%s", err.msg);
-	rc = cx_result_text(res, json_is_true(json_object_get(json_object_get(answer, "content"),
-							       "ok"))
-					 ? "state-ok: confirmed"
-					 : "state-ok: declined");
+	rc = cx_result_text(res,
+			    json_is_true(json_object_get(json_object_get(answer, "content"), "ok"))
+				    ? "state-ok: confirmed"
+				    : "state-ok: declined");
 	json_decref(answer);
 	return rc;
 }
@@ -464,8 +459,7 @@ static int fx_failing_job(struct cx_call *call, const json_t *args, struct cx_re
 	return cx_result_errorf(res, "failing_job failed on purpose (a tool execution error)");
 }
 
-static int fx_protocol_error_job(struct cx_call *call, const json_t *args,
-				 struct cx_result *res)
+static int fx_protocol_error_job(struct cx_call *call, const json_t *args, struct cx_result *res)
 {
 	/* What an internal fault looks like: the gateway answers -32603. */
 	nap(call, 200);
@@ -601,8 +595,8 @@ static int fx_prompt(struct cx_call *call, const char *name, const json_t *args,
 		if (ask_user(call, "user_context", "What context should the prompt use?",
 			     text_schema("context", "string"), &answer, err))
 			return -1;
-		ctx = json_string_value(json_object_get(json_object_get(answer, "content"),
-							"context"));
+		ctx = json_string_value(
+			json_object_get(json_object_get(answer, "content"), "context"));
 		snprintf(text, sizeof(text), "Use this context: %.300s", ctx ? ctx : "");
 		json_decref(answer);
 		*result = json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "messages", "role", "user",

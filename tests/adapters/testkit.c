@@ -93,7 +93,7 @@ static int tk_sleep(struct cx_call *call, const json_t *args, struct cx_result *
 static int tk_fail(struct cx_call *call, const json_t *args, struct cx_result *res)
 {
 	return cx_result_errorf(res, "the test kit backend refused: this tool always fails; "
-				"try testkit_echo instead");
+				     "try testkit_echo instead");
 }
 
 static int tk_delete(struct cx_call *call, const json_t *args, struct cx_result *res)
@@ -188,8 +188,8 @@ static int tk_sample(struct cx_call *call, const json_t *args, struct cx_result 
 	int rc;
 
 	rc = cx_call_request(call, "sampling/createMessage",
-			     json_pack("{s:[{s:s, s:{s:s, s:s}}], s:i}", "messages", "role",
-				       "user", "content", "type", "text", "text",
+			     json_pack("{s:[{s:s, s:{s:s, s:s}}], s:i}", "messages", "role", "user",
+				       "content", "type", "text", "text",
 				       json_string_value(json_object_get(args, "prompt")),
 				       "maxTokens", 100),
 			     &answer, &err);
@@ -221,7 +221,10 @@ static int tk_withdraw(struct cx_call *call, const json_t *args, struct cx_resul
 
 	if (rc)
 		return cx_result_errorf(res, "nothing named '%s'",
-					tool ? tool : resource ? resource : prompt ? prompt : "");
+					tool       ? tool
+					: resource ? resource
+					: prompt   ? prompt
+						   : "");
 	return cx_result_text(res, "done");
 }
 
@@ -258,8 +261,8 @@ static int tk_prompt(struct cx_call *call, const char *name, const json_t *args,
 	char text[512];
 
 	snprintf(text, sizeof(text), "Summarise %.200s%s%.100s.",
-		 json_string_value(json_object_get(args, "topic")), tone ? " in a tone that is " : "",
-		 tone ? tone : "");
+		 json_string_value(json_object_get(args, "topic")),
+		 tone ? " in a tone that is " : "", tone ? tone : "");
 	*result = json_pack("{s:s, s:[{s:s, s:{s:s, s:s}}]}", "description", "a summary request",
 			    "messages", "role", "user", "content", "type", "text", "text", text);
 	return *result ? 0 : -1;

@@ -9,17 +9,17 @@
 
 #include "../../gateway/exchange.h"
 
-#define FX_WAIT_MS 5000         /* upper bound for any answer a test waits for */
-#define FX_POISON 777           /* http_status once replied: a later write by the core shows */
+#define FX_WAIT_MS 5000 /* upper bound for any answer a test waits for */
+#define FX_POISON  777  /* http_status once replied: a later write by the core shows */
 
 struct fx_ex {
-	struct cx_exchange x;           /* first: the callbacks recover the struct */
+	struct cx_exchange x; /* first: the callbacks recover the struct */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	json_t *response;               /* the first reply's response */
+	json_t *response; /* the first reply's response */
 	int replies;
 	int defers;
-	int status_at_reply;            /* x.http_status when reply() came */
+	int status_at_reply; /* x.http_status when reply() came */
 	pthread_t reply_thread;
 };
 

@@ -71,7 +71,7 @@ static json_t *parse_lines(const char *text)
 		json_error_t e;
 		json_t *v;
 
-		assert_non_null(nl);    /* no partial last line */
+		assert_non_null(nl); /* no partial last line */
 		v = json_loadb(p, (size_t)(nl - p), 0, &e);
 		if (!v)
 			fail_msg("line is not JSON: %.*s (%s)", (int)(nl - p), p, e.text);
@@ -93,10 +93,10 @@ static void test_outcome_names(void **state)
 static void test_record_fields_and_reopen(void **state)
 {
 	const char *path = tmp_path("audit.log");
-	json_t *args = json_pack("{s:i,s:s,s:{s:s}}", "vmid", 101, "password", "hunter2",
-				 "auth", "token", "abc");
-	struct cx_audit_rec rec = { "ops-token", "ab12cd", "proxmox_start_vm", args,
-				    CX_AUDIT_OK, 42, NULL };
+	json_t *args = json_pack("{s:i,s:s,s:{s:s}}", "vmid", 101, "password", "hunter2", "auth",
+				 "token", "abc");
+	struct cx_audit_rec rec = { "ops-token", "ab12cd", "proxmox_start_vm", args, CX_AUDIT_OK,
+				    42,          NULL };
 	struct cx_err err;
 	struct cx_audit *a;
 	json_t *lines, *l0, *l1;
@@ -147,8 +147,9 @@ static void test_record_fields_and_reopen(void **state)
 		assert_int_equal(json_integer_value(json_object_get(a0, "vmid")), 101);
 		assert_string_equal(json_string_value(json_object_get(a0, "password")),
 				    "[redacted]");
-		assert_string_equal(json_string_value(json_object_get(
-					    json_object_get(a0, "auth"), "token")), "[redacted]");
+		assert_string_equal(json_string_value(
+					    json_object_get(json_object_get(a0, "auth"), "token")),
+				    "[redacted]");
 	}
 	/* The caller's arguments are not modified by the redaction. */
 	assert_string_equal(json_string_value(json_object_get(args, "password")), "hunter2");
@@ -177,8 +178,8 @@ static void test_outcomes_written(void **state)
 
 	assert_non_null(a);
 	for (int o = CX_AUDIT_OK; o <= CX_AUDIT_ERROR; o++) {
-		struct cx_audit_rec rec = { "stdio", NULL, "t", NULL, (enum cx_audit_outcome)o, o,
-					    NULL };
+		struct cx_audit_rec rec = { "stdio", NULL, "t", NULL, (enum cx_audit_outcome)o,
+					    o,       NULL };
 
 		cx_audit_write(a, &rec);
 	}
@@ -225,8 +226,8 @@ static char *capture_stderr(void (*fn)(void *), void *arg)
 static void write_to_stderr(void *arg)
 {
 	struct cx_audit *a = cx_audit_open(NULL, NULL);
-	struct cx_audit_rec rec = { "anonymous", NULL, "gateway_health", NULL, CX_AUDIT_IS_ERROR,
-				    7, "backend down" };
+	struct cx_audit_rec rec = { "anonymous",       NULL, "gateway_health", NULL,
+				    CX_AUDIT_IS_ERROR, 7,    "backend down" };
 
 	assert_non_null(a);
 	cx_audit_write(a, &rec);
@@ -277,7 +278,7 @@ static void test_write_failure_warns_once(void **state)
 	free(out);
 }
 
-#define THREADS 8
+#define THREADS    8
 #define PER_THREAD 200
 
 struct writer {
@@ -357,8 +358,9 @@ static void test_invalid_utf8_detail_still_written(void **state)
 	const char *path = tmp_path("utf8.log");
 	struct cx_err err;
 	struct cx_audit *a = cx_audit_open(path, &err);
-	struct cx_audit_rec rec = { "stdio", NULL, "t", NULL, CX_AUDIT_ERROR, 1,
-				    "backend said \xff\xfe" };
+	struct cx_audit_rec rec = {
+		"stdio", NULL, "t", NULL, CX_AUDIT_ERROR, 1, "backend said \xff\xfe"
+	};
 	json_t *lines;
 	char *text;
 
@@ -368,9 +370,9 @@ static void test_invalid_utf8_detail_still_written(void **state)
 	text = slurp(path, NULL);
 	lines = parse_lines(text);
 	assert_int_equal(json_array_size(lines), 1);
-	assert_non_null(strstr(json_string_value(json_object_get(json_array_get(lines, 0),
-								 "detail")),
-			       "backend said"));
+	assert_non_null(
+		strstr(json_string_value(json_object_get(json_array_get(lines, 0), "detail")),
+		       "backend said"));
 	json_decref(lines);
 	free(text);
 }

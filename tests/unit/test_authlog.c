@@ -13,7 +13,7 @@
 
 static void test_burst_then_quiet(void **state)
 {
-	struct cx_ratelimit rl = {0};
+	struct cx_ratelimit rl = { 0 };
 	unsigned long dropped = 99;
 	int64_t t = 1000000;
 	int i, logged = 0;
@@ -38,7 +38,7 @@ static void test_burst_then_quiet(void **state)
 
 static void test_slow_refusals_are_all_logged(void **state)
 {
-	struct cx_ratelimit rl = {0};
+	struct cx_ratelimit rl = { 0 };
 	unsigned long dropped;
 	int64_t t = 5;
 
@@ -51,7 +51,7 @@ static void test_slow_refusals_are_all_logged(void **state)
 
 static void test_clock_going_back_starts_a_window(void **state)
 {
-	struct cx_ratelimit rl = {0};
+	struct cx_ratelimit rl = { 0 };
 	unsigned long dropped;
 
 	for (int i = 0; i < CX_AUTHLOG_BURST + 5; i++)

@@ -104,16 +104,20 @@ static void test_all_types(void **state)
 	struct cx_err err;
 
 	defaults(&s);
-	assert_int_equal(apply(&s, "{\"name\":\"gw\",\"workers\":16,\"anything\":-99999999999,"
-				   "\"verbose\":false,\"adapters\":{\"proxmox\":{\"url\":\"x\"}},"
-				   "\"allow\":\"proxmox_*\"}", &err), 0);
+	assert_int_equal(apply(&s,
+			       "{\"name\":\"gw\",\"workers\":16,\"anything\":-99999999999,"
+			       "\"verbose\":false,\"adapters\":{\"proxmox\":{\"url\":\"x\"}},"
+			       "\"allow\":\"proxmox_*\"}",
+			       &err),
+			 0);
 	assert_string_equal(s.name, "gw");
 	assert_int_equal(s.workers, 16);
 	assert_int_equal(s.anything, -99999999999L);
 	assert_false(s.verbose);
 	assert_true(json_is_object(s.adapters));
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(s.adapters, "proxmox"), "url")), "x");
+	assert_string_equal(json_string_value(
+				    json_object_get(json_object_get(s.adapters, "proxmox"), "url")),
+			    "x");
 	assert_int_equal(s.custom_calls, 1);
 	assert_string_equal(s.custom_seen, "allow");
 	cx_conf_release(top_table, &s);
@@ -142,8 +146,11 @@ static void test_nested(void **state)
 	struct cx_err err;
 
 	defaults(&s);
-	assert_int_equal(apply(&s, "{\"http\":{\"max_body_bytes\":2048,\"cors\":{\"origin\":"
-				   "\"https://a\",\"deep\":{\"depth3\":7}}}}", &err), 0);
+	assert_int_equal(apply(&s,
+			       "{\"http\":{\"max_body_bytes\":2048,\"cors\":{\"origin\":"
+			       "\"https://a\",\"deep\":{\"depth3\":7}}}}",
+			       &err),
+			 0);
 	assert_int_equal(s.max_body_bytes, 2048);
 	assert_string_equal(s.origin, "https://a");
 	assert_int_equal(s.depth3, 7);
@@ -268,7 +275,7 @@ static void test_reapply_replaces(void **state)
 	assert_true(json_is_array(s.adapters));
 	assert_int_equal(s.adapters->refcount, 1);
 	cx_conf_release(top_table, &s);
-	cx_conf_release(top_table, &s);     /* idempotent */
+	cx_conf_release(top_table, &s); /* idempotent */
 }
 
 static void test_json_holds_reference(void **state)
@@ -281,7 +288,7 @@ static void test_json_holds_reference(void **state)
 	defaults(&s);
 	assert_int_equal(cx_conf_apply(top_table, obj, &s, "", &err), 0);
 	assert_ptr_equal(s.adapters, inner);
-	json_decref(obj);       /* the config keeps its own reference */
+	json_decref(obj); /* the config keeps its own reference */
 	assert_int_equal(json_integer_value(json_object_get(s.adapters, "k")), 1);
 	cx_conf_release(top_table, &s);
 }

@@ -164,7 +164,7 @@ static void test_full_file(void **state)
 		"}\n";
 	unsigned char ops_hash[32], key[32];
 	struct cx_gw_config c;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	json_t *want;
 	char *path;
 
@@ -206,7 +206,7 @@ static void test_full_file(void **state)
 	assert_null(c.tokens[0].allow[2]);
 	assert_false(c.tokens[0].read_only);
 	assert_string_equal(c.tokens[1].name, "ci.bot-1");
-	assert_null(c.tokens[1].allow);         /* absent: every tool */
+	assert_null(c.tokens[1].allow); /* absent: every tool */
 	assert_true(c.tokens[1].read_only);
 
 	assert_string_equal(c.audit_file, "/var/log/cortex/audit.jsonl");
@@ -283,11 +283,14 @@ static void test_bad_types(void **state)
 	expect_error("{\"tokens\": {}}", "'tokens'", "array");
 	expect_error("{\"tokens\": [\"ops\"]}", "'tokens[0]'", "object");
 	expect_error("{\"tokens\": [{\"name\": \"ops\", \"sha256\": \"" OPS_TOKEN_SHA "\","
-		     " \"allow\": \"gateway_*\"}]}", "'tokens[0].allow'", "array");
+		     " \"allow\": \"gateway_*\"}]}",
+		     "'tokens[0].allow'", "array");
 	expect_error("{\"tokens\": [{\"name\": \"ops\", \"sha256\": \"" OPS_TOKEN_SHA "\","
-		     " \"allow\": [\"\"]}]}", "'tokens[0].allow[0]'");
+		     " \"allow\": [\"\"]}]}",
+		     "'tokens[0].allow[0]'");
 	expect_error("{\"tokens\": [{\"name\": \"ops\", \"sha256\": \"" OPS_TOKEN_SHA "\","
-		     " \"read_only\": \"no\"}]}", "'tokens[0].read_only'");
+		     " \"read_only\": \"no\"}]}",
+		     "'tokens[0].read_only'");
 	expect_error("{\"audit\": {\"file\": false}}", "'audit.file'");
 	expect_error("{\"log\": {\"level\": 3}}", "'log.level'");
 	expect_error("{\"log\": {\"level\": \"verbose\"}}", "'log.level'", "\"warn\"");
@@ -305,27 +308,28 @@ struct bound {
 static void test_bounds(void **state)
 {
 	static const struct bound bounds[] = {
-		{"http", "max_body_bytes", 1024, 64L << 20,
-		 offsetof(struct cx_gw_config, max_body_bytes)},
-		{"http", "max_connections", 1, 100000,
-		 offsetof(struct cx_gw_config, max_connections)},
-		{"http", "threads", 1, 64, offsetof(struct cx_gw_config, http_threads)},
-		{"http", "connection_timeout_s", 1, 3600,
-		 offsetof(struct cx_gw_config, connection_timeout_s)},
-		{"http", "session_ttl_s", 60, 31536000,
-		 offsetof(struct cx_gw_config, session_ttl_s)},
-		{"calls", "workers", 1, 256, offsetof(struct cx_gw_config, workers)},
-		{"calls", "queue_max", 1, 1000000, offsetof(struct cx_gw_config, queue_max)},
-		{"calls", "timeout_ms", 10, 3600000, offsetof(struct cx_gw_config, call_timeout_ms)},
-		{"calls", "max_output_bytes", 1024, 64L << 20,
-		 offsetof(struct cx_gw_config, max_output_bytes)},
-		{"tools", "page_size", 1, 1000, offsetof(struct cx_gw_config, page_size)},
+		{ "http", "max_body_bytes", 1024, 64L << 20,
+		  offsetof(struct cx_gw_config, max_body_bytes) },
+		{ "http", "max_connections", 1, 100000,
+		  offsetof(struct cx_gw_config, max_connections) },
+		{ "http", "threads", 1, 64, offsetof(struct cx_gw_config, http_threads) },
+		{ "http", "connection_timeout_s", 1, 3600,
+		  offsetof(struct cx_gw_config, connection_timeout_s) },
+		{ "http", "session_ttl_s", 60, 31536000,
+		  offsetof(struct cx_gw_config, session_ttl_s) },
+		{ "calls", "workers", 1, 256, offsetof(struct cx_gw_config, workers) },
+		{ "calls", "queue_max", 1, 1000000, offsetof(struct cx_gw_config, queue_max) },
+		{ "calls", "timeout_ms", 10, 3600000,
+		  offsetof(struct cx_gw_config, call_timeout_ms) },
+		{ "calls", "max_output_bytes", 1024, 64L << 20,
+		  offsetof(struct cx_gw_config, max_output_bytes) },
+		{ "tools", "page_size", 1, 1000, offsetof(struct cx_gw_config, page_size) },
 	};
 	size_t i, k;
 
 	for (i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
 		const struct bound *b = &bounds[i];
-		const long vals[] = {b->min - 1, b->min, b->max, b->max + 1, -1};
+		const long vals[] = { b->min - 1, b->min, b->max, b->max + 1, -1 };
 		char text[128], path[64];
 
 		snprintf(path, sizeof(path), "'%s.%s'", b->section, b->key);
@@ -343,7 +347,8 @@ static void test_bounds(void **state)
 			if (!in && (ret != -1 || !strstr(err.msg, path)))
 				fail_msg("%s: got %d \"%s\"", text, ret, err.msg);
 			if (in)
-				assert_int_equal(*(long *)(void *)((char *)&c + b->offset), vals[k]);
+				assert_int_equal(*(long *)(void *)((char *)&c + b->offset),
+						 vals[k]);
 			cx_gw_config_release(&c);
 		}
 	}
@@ -359,10 +364,14 @@ static void test_plaintext_token_refused(void **state)
 	expect_error("{\"tokens\": [{\"name\": \"ops\", \"token\": \"TOPSECRETVALUE\"}]}",
 		     "'tokens[0].token'", "sha256", "sha256sum");
 	expect_error("{\"tokens\": [{\"name\": \"ops\", \"sha256\": \"" OPS_TOKEN_SHA "\","
-		     " \"token\": \"TOPSECRETVALUE\"}]}", "'tokens[0].token'");
+		     " \"token\": \"TOPSECRETVALUE\"}]}",
+		     "'tokens[0].token'");
 	/* The message must not repeat the token it refuses. */
-	assert_int_equal(apply_text(&c, "{\"tokens\": [{\"name\": \"ops\","
-					" \"token\": \"TOPSECRETVALUE\"}]}", &err), -1);
+	assert_int_equal(apply_text(&c,
+				    "{\"tokens\": [{\"name\": \"ops\","
+				    " \"token\": \"TOPSECRETVALUE\"}]}",
+				    &err),
+			 -1);
 	assert_null(strstr(err.msg, "TOPSECRETVALUE"));
 	cx_gw_config_release(&c);
 }
@@ -392,7 +401,8 @@ static void test_token_hash(void **state)
 
 	/* Upper-case digits, as some tools print them, give the same hash. */
 	for (i = 0; i < 64; i++)
-		upper[i] = (char)(OPS_TOKEN_SHA[i] >= 'a' ? OPS_TOKEN_SHA[i] - 32 : OPS_TOKEN_SHA[i]);
+		upper[i] =
+			(char)(OPS_TOKEN_SHA[i] >= 'a' ? OPS_TOKEN_SHA[i] - 32 : OPS_TOKEN_SHA[i]);
 	upper[64] = '\0';
 	snprintf(text, sizeof(text), "{\"tokens\": [{\"name\": \"ops\", \"sha256\": \"%s\"}]}",
 		 upper);
@@ -421,8 +431,8 @@ static void test_token_names(void **state)
 		     "required");
 	expect_error("{\"tokens\": [{\"name\": \"\", \"sha256\": \"" OPS_TOKEN_SHA "\"}]}",
 		     "'tokens[0].name'");
-	expect_error("{\"tokens\": [{\"name\": \"ops team\", \"sha256\": \"" OPS_TOKEN_SHA
-		     "\"}]}", "'tokens[0].name'");
+	expect_error("{\"tokens\": [{\"name\": \"ops team\", \"sha256\": \"" OPS_TOKEN_SHA "\"}]}",
+		     "'tokens[0].name'");
 	expect_error("{\"tokens\": [{\"name\": \"ops\\\"\", \"sha256\": \"" OPS_TOKEN_SHA "\"}]}",
 		     "'tokens[0].name'");
 	expect_error("{\"tokens\": [{\"name\": 7, \"sha256\": \"" OPS_TOKEN_SHA "\"}]}",
@@ -448,12 +458,14 @@ static void test_tokens_replace_whole_list(void **state)
 	struct cx_err err;
 	json_t *bad = parse("{\"tokens\": [{\"name\": \"x\", \"sha256\": \"" CI_TOKEN_SHA "\"},"
 			    " {\"name\": \"x\", \"sha256\": \"" OPS_TOKEN_SHA "\"}]}");
-	json_t *good = parse("{\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" CI_TOKEN_SHA
-			     "\"}]}");
+	json_t *good =
+		parse("{\"tokens\": [{\"name\": \"ci\", \"sha256\": \"" CI_TOKEN_SHA "\"}]}");
 
-	assert_int_equal(apply_text(&c, "{\"tokens\": [{\"name\": \"ops\", \"sha256\": \""
-					OPS_TOKEN_SHA "\"}, {\"name\": \"b\", \"sha256\": \""
-					CI_TOKEN_SHA "\"}]}", &err), 0);
+	assert_int_equal(apply_text(&c,
+				    "{\"tokens\": [{\"name\": \"ops\", \"sha256\": \"" OPS_TOKEN_SHA
+				    "\"}, {\"name\": \"b\", \"sha256\": \"" CI_TOKEN_SHA "\"}]}",
+				    &err),
+			 0);
 	assert_int_equal(cx_gw_config_apply(&c, bad, &err), -1);
 	assert_int_equal(c.ntokens, 2);
 	assert_string_equal(c.tokens[0].name, "ops");
@@ -478,7 +490,8 @@ static void test_session_key(void **state)
 	/* From the environment. */
 	assert_int_equal(setenv("CX_TEST_SK", from_env, 1), 0);
 	assert_int_equal(apply_text(&c, "{\"http\": {\"session_key\": {\"env\": \"CX_TEST_SK\"}}}",
-				    &err), 0);
+				    &err),
+			 0);
 	assert_true(c.session_key_set);
 	assert_int_equal(c.session_key.len, 32);
 	sha256(from_env, strlen(from_env), want);
@@ -502,7 +515,8 @@ static void test_session_key(void **state)
 	expect_ok("{\"http\": {\"session_key\": {\"env\": \"CX_TEST_SK\"}}}");
 	assert_int_equal(setenv("CX_TEST_SK", "0123456789abcdef0123456789abcde", 1), 0);
 	assert_int_equal(apply_text(&c, "{\"http\": {\"session_key\": {\"env\": \"CX_TEST_SK\"}}}",
-				    &err), -1);
+				    &err),
+			 -1);
 	assert_non_null(strstr(err.msg, "'http.session_key'"));
 	assert_non_null(strstr(err.msg, "at least 32 bytes"));
 	assert_null(strstr(err.msg, "0123456789abcde"));
@@ -536,8 +550,8 @@ static void test_adapters_shape(void **state)
 	assert_int_equal(cx_gw_config_apply(&c, doc, &err), 0);
 	json_object_set_new(json_object_get(json_object_get(doc, "adapters"), "proxmox"), "url",
 			    json_string("https://changed"));
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(c.adapters, "proxmox"), "url")),
+	assert_string_equal(json_string_value(
+				    json_object_get(json_object_get(c.adapters, "proxmox"), "url")),
 			    "https://pve");
 	json_decref(doc);
 	doc = parse("{\"adapters\": {\"unifi\": {}}}");
@@ -551,7 +565,7 @@ static void test_adapters_shape(void **state)
 static void test_load_file_errors_name_the_file(void **state)
 {
 	struct cx_gw_config c;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	char *path, *big;
 	size_t n = 1024 * 1024 + 16;
 
@@ -605,8 +619,7 @@ static void test_load_file_errors_name_the_file(void **state)
  * the operator meant neither, so it is refused and the message says how to get each. */
 static void test_empty_token_list_refused(void **state)
 {
-	expect_error("{\"tokens\": []}", "'tokens' is empty", "remove the key",
-		     "loopback");
+	expect_error("{\"tokens\": []}", "'tokens' is empty", "remove the key", "loopback");
 }
 
 /* Hashes somebody typed rather than computed never protect anything: refused, with the
@@ -626,8 +639,10 @@ static void test_placeholder_hashes_refused(void **state)
 	char text[256];
 
 	for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++) {
-		snprintf(text, sizeof(text), "{\"tokens\": [{\"name\": \"ops\", \"sha256\": "
-			 "\"%s\"}]}", placeholders[i]);
+		snprintf(text, sizeof(text),
+			 "{\"tokens\": [{\"name\": \"ops\", \"sha256\": "
+			 "\"%s\"}]}",
+			 placeholders[i]);
 		expect_error(text, "'tokens[0].sha256' is a placeholder", "--hash-token");
 	}
 	expect_ok("{\"tokens\": [{\"name\": \"ops\", \"sha256\": \"" OPS_TOKEN_SHA "\"}]}");
@@ -641,7 +656,7 @@ static void test_relative_paths_from_the_config_directory(void **state)
 	char dir[] = "/tmp/cx-test-reldir-XXXXXX", path[256], sub[256], key[256], cwd[4096];
 	unsigned char want[32];
 	struct cx_gw_config c;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	FILE *f;
 
 	assert_non_null(mkdtemp(dir));
@@ -657,7 +672,8 @@ static void test_relative_paths_from_the_config_directory(void **state)
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("{\"http\": {\"session_key\": {\"file\": \"secrets/session-key\"}},"
-	      " \"audit\": {\"file\": \"audit.log\"}}", f);
+	      " \"audit\": {\"file\": \"audit.log\"}}",
+	      f);
 	fclose(f);
 
 	/* Started from somewhere else entirely. */
@@ -694,8 +710,8 @@ static void test_relative_paths_from_the_config_directory(void **state)
 	cx_gw_config_release(&c);
 
 	/* Absolute paths are left alone. */
-	assert_int_equal(apply_text(&c, "{\"audit\": {\"file\": \"/var/log/cortex/a.log\"}}",
-				    &err), 0);
+	assert_int_equal(apply_text(&c, "{\"audit\": {\"file\": \"/var/log/cortex/a.log\"}}", &err),
+			 0);
 	assert_string_equal(c.audit_file, "/var/log/cortex/a.log");
 	cx_gw_config_release(&c);
 	expect_error("{\"audit\": {\"file\": \"\"}}", "'audit.file'");
@@ -711,7 +727,7 @@ static void test_relative_paths_from_the_config_directory(void **state)
 static void test_errors_say_the_config_came_from_the_environment(void **state)
 {
 	struct cx_gw_config c;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	char where[256], *path = write_temp_str("{\"http\": {\"threads\": 0}}");
 
 	cx_gw_config_defaults(&c);

@@ -31,7 +31,7 @@
 #include "fake_exchange.h"
 
 #define TOKEN_RO "tok-core-faults-read-only-0123"
-#define POISON FX_POISON
+#define POISON   FX_POISON
 
 /* ---- fixture ---- */
 
@@ -42,7 +42,7 @@ struct fixture {
 	struct cx_audit *audit;
 	char audit_path[64];
 	struct cx_server *s;
-	struct cx_session sess;                 /* the one session the tests use */
+	struct cx_session sess; /* the one session the tests use */
 };
 
 static int setup(void **state)
@@ -155,9 +155,9 @@ static struct fx_ex *stateless_ask(struct fixture *f)
 static json_t *ask_without_elicitation(void)
 {
 	return fx_parse("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":"
-		     "{\"name\":\"testkit_ask\",\"arguments\":{\"question\":\"ok?\"},"
-		     "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
-		     "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
+			"{\"name\":\"testkit_ask\",\"arguments\":{\"question\":\"ok?\"},"
+			"\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+			"\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
 }
 
 static struct fx_ex *raced;
@@ -189,8 +189,8 @@ static void test_answered_exchange_is_not_touched(void **state)
 	assert_int_equal(fx_replies(e), 1);
 	assert_int_equal(e->status_at_reply, 0);
 	assert_int_equal(e->x.http_status, POISON);
-	assert_true(json_is_true(json_object_get(json_object_get(e->response, "result"),
-						 "isError")));
+	assert_true(
+		json_is_true(json_object_get(json_object_get(e->response, "result"), "isError")));
 	fx_free(e);
 }
 
@@ -203,8 +203,8 @@ static void test_missing_capability_status(void **state)
 	cx_server_submit(f->s, &e->x, ask_without_elicitation());
 	fx_wait(e);
 	assert_int_equal(e->status_at_reply, 400);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(e->response, "error"),
-							    "code")),
+	assert_int_equal(json_integer_value(
+				 json_object_get(json_object_get(e->response, "error"), "code")),
 			 CX_RPC_MISSING_CAPABILITY);
 	fx_free(e);
 }
@@ -282,8 +282,9 @@ static void test_dispatch_tool_without_jsonrpc(void **state)
 	/* A worker tool: the result as a client would get it, and an audit line. */
 	call_direct(f, anyone, "testkit_echo", "{\"text\": \"hello\", \"mode\": \"upper\"}", &d);
 	assert_non_null(d.result);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(d.result, "structuredContent"), "text")),
+	assert_string_equal(json_string_value(
+				    json_object_get(json_object_get(d.result, "structuredContent"),
+						    "text")),
 			    "HELLO");
 	assert_null(json_object_get(d.result, "isError"));
 	done_release(&d);
@@ -318,7 +319,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_answered_exchange_is_not_touched, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_missing_capability_status, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dispatch_tool_without_jsonrpc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dispatch_tool_without_jsonrpc, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,7 +39,7 @@ static void screen_until(int master, char *screen, size_t cap, const char *want)
 	size_t used = strlen(screen);
 
 	while (!strstr(screen, want) && used + 1 < cap) {
-		struct pollfd p = {.fd = master, .events = POLLIN};
+		struct pollfd p = { .fd = master, .events = POLLIN };
 		ssize_t n;
 
 		if (poll(&p, 1, 5000) <= 0)
@@ -55,7 +55,7 @@ static void screen_until(int master, char *screen, size_t cap, const char *want)
 static void test_terminal_does_not_echo(void **state)
 {
 	static const char secret[] = "tty-s3cret-value";
-	struct reader r = {0};
+	struct reader r = { 0 };
 	struct termios t;
 	char screen[4096] = "";
 	pthread_t th;
@@ -68,13 +68,13 @@ static void test_terminal_does_not_echo(void **state)
 	r.fd = open(ptsname(master), O_RDWR | O_NOCTTY);
 	assert_true(r.fd >= 0);
 	assert_int_equal(tcgetattr(r.fd, &t), 0);
-	assert_true(t.c_lflag & ECHO);  /* a terminal echoes by default */
+	assert_true(t.c_lflag & ECHO); /* a terminal echoes by default */
 
 	assert_int_equal(pthread_create(&th, NULL, read_main, &r), 0);
 	/* Type only once the prompt is there: echo is off by then. */
 	screen_until(master, screen, sizeof(screen), "token (not echoed): ");
 	assert_int_equal(write(master, secret, strlen(secret)), (ssize_t)strlen(secret));
-	assert_int_equal(write(master, "\r", 1), 1);    /* Enter: ICRNL makes it '\n' */
+	assert_int_equal(write(master, "\r", 1), 1); /* Enter: ICRNL makes it '\n' */
 	assert_int_equal(pthread_join(th, NULL), 0);
 	screen_until(master, screen, sizeof(screen), "\n");
 
@@ -109,7 +109,7 @@ static int read_from_pipe(const char *input, size_t n, struct reader *r)
 
 static void test_pipe(void **state)
 {
-	struct reader r = {0};
+	struct reader r = { 0 };
 	char *big;
 
 	assert_int_equal(read_from_pipe("s3cret-token\r\n", 14, &r), 0);

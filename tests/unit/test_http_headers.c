@@ -131,7 +131,7 @@ static void test_split_hostport_refuses_junk(void **state)
 
 static void test_host_allowed(void **state)
 {
-	char *allowed[] = {"cortex.internal:8080", "api.example", NULL};
+	char *allowed[] = { "cortex.internal:8080", "api.example", NULL };
 
 	(void)state;
 	assert_true(cx_http_host_allowed("127.0.0.1:8080", NULL));
@@ -146,7 +146,7 @@ static void test_host_allowed(void **state)
 
 static void test_host_refused(void **state)
 {
-	char *allowed[] = {"cortex.internal:8080", NULL};
+	char *allowed[] = { "cortex.internal:8080", NULL };
 
 	(void)state;
 	/* DNS rebinding: a page on evil.example resolving to 127.0.0.1 still says its name. */
@@ -164,7 +164,7 @@ static void test_host_refused(void **state)
 
 static void test_origin_allowed(void **state)
 {
-	char *allowed[] = {"https://app.example", NULL};
+	char *allowed[] = { "https://app.example", NULL };
 
 	(void)state;
 	assert_true(cx_http_origin_allowed("http://localhost:3000", NULL));
@@ -176,7 +176,7 @@ static void test_origin_allowed(void **state)
 
 static void test_origin_refused(void **state)
 {
-	char *allowed[] = {"https://app.example", NULL};
+	char *allowed[] = { "https://app.example", NULL };
 
 	(void)state;
 	assert_false(cx_http_origin_allowed("https://evil.example", allowed));
@@ -271,7 +271,7 @@ static void test_method_listed(void **state)
 
 /* A request's headers as a table: names compare case-insensitively, as in HTTP. */
 struct hdr_table {
-	const char *const *kv;          /* name, value, ..., NULL */
+	const char *const *kv; /* name, value, ..., NULL */
 };
 
 static const char *table_get(void *ctx, const char *name)
@@ -362,7 +362,9 @@ static void test_header_value_decode(void **state)
 	/* Bytes a header cannot carry as they are: a newline, a NUL, UTF-8. */
 	expect_decoded("=?base64?YQpiAGM=?=", "a\nb\0c", 5, true);
 	expect_decoded("=?base64?w6k=?=", "\xc3\xa9", 2, true);
-	expect_decoded("=?base64?" "?=", "", 0, true);
+	expect_decoded("=?base64?"
+		       "?=",
+		       "", 0, true);
 	/* Not a wrapper at all: taken literally. */
 	expect_decoded("=?base64?", "=?base64?", 9, false);
 	expect_decoded("=?BASE64?aGVsbG8=?=", "=?BASE64?aGVsbG8=?=", 19, false);
@@ -372,10 +374,10 @@ static void test_header_value_decode(void **state)
 	assert_int_equal(cx_http_header_value_decode("=?base64?aGVsbG8?=", 18, &buf, &out, &len),
 			 -1);
 	assert_null(buf);
-	assert_int_equal(cx_http_header_value_decode("=?base64?aGV sbG8=?=", 20, &buf, &out,
-						     &len), -1);
-	assert_int_equal(cx_http_header_value_decode("=?base64?aGVsbG8_?=", 19, &buf, &out,
-						     &len), -1);
+	assert_int_equal(cx_http_header_value_decode("=?base64?aGV sbG8=?=", 20, &buf, &out, &len),
+			 -1);
+	assert_int_equal(cx_http_header_value_decode("=?base64?aGVsbG8_?=", 19, &buf, &out, &len),
+			 -1);
 }
 
 static void test_arg_matches(void **state)
@@ -438,17 +440,18 @@ static void test_header_token(void **state)
 	assert_false(cx_http_header_token(long_name));
 }
 
-#define TOOL_DEF "{\"name\": \"t\", \"inputSchema\": {\"type\": \"object\", \"properties\": {" \
-	"\"region\": {\"type\": \"string\", \"x-mcp-header\": \"Region\"}," \
-	"\"count\": {\"type\": \"integer\", \"x-mcp-header\": \"Count\"}," \
-	"\"bad\": {\"type\": \"string\", \"x-mcp-header\": \"Not A Token\"}," \
+#define TOOL_DEF                                                                                   \
+	"{\"name\": \"t\", \"inputSchema\": {\"type\": \"object\", \"properties\": {"              \
+	"\"region\": {\"type\": \"string\", \"x-mcp-header\": \"Region\"},"                        \
+	"\"count\": {\"type\": \"integer\", \"x-mcp-header\": \"Count\"},"                         \
+	"\"bad\": {\"type\": \"string\", \"x-mcp-header\": \"Not A Token\"},"                      \
 	"\"body\": {\"type\": \"string\"}}}}"
 
 /* check_param_headers for args (JSON) against headers kv; the message on failure in msg. */
 static int params_check(const char *args, const char *const *kv, char *msg, size_t msglen)
 {
-	struct hdr_table t = {kv};
-	const struct cx_http_hdrs hd = {table_get, &t};
+	struct hdr_table t = { kv };
+	const struct cx_http_hdrs hd = { table_get, &t };
 	json_t *def = parse(TOOL_DEF), *a = parse(args);
 	int rc;
 
@@ -461,18 +464,20 @@ static int params_check(const char *args, const char *const *kv, char *msg, size
 
 static void test_param_headers(void **state)
 {
-	const char *both[] = {"mcp-param-region", " eu-west-1\t", "Mcp-Param-Count", "3", NULL};
-	const char *b64[] = {"Mcp-Param-Region", "=?base64?ZXUtd2VzdC0x?=", NULL};
-	const char *none[] = {NULL};
+	const char *both[] = { "mcp-param-region", " eu-west-1\t", "Mcp-Param-Count", "3", NULL };
+	const char *b64[] = { "Mcp-Param-Region", "=?base64?ZXUtd2VzdC0x?=", NULL };
+	const char *none[] = { NULL };
 	char msg[200];
 
 	(void)state;
 	assert_int_equal(params_check("{\"region\": \"eu-west-1\", \"count\": 3}", both, msg,
-				      sizeof(msg)), 0);
+				      sizeof(msg)),
+			 0);
 	assert_int_equal(params_check("{\"region\": \"eu-west-1\"}", b64, msg, sizeof(msg)), 0);
 	/* Arguments without an annotation, with a malformed one, or null need no header. */
 	assert_int_equal(params_check("{\"body\": \"x\", \"bad\": \"y\", \"region\": null}", none,
-				      msg, sizeof(msg)), 0);
+				      msg, sizeof(msg)),
+			 0);
 	assert_int_equal(params_check("{}", none, msg, sizeof(msg)), 0);
 	assert_int_equal(params_check("[\"region\"]", none, msg, sizeof(msg)), 0);
 
@@ -483,18 +488,21 @@ static void test_param_headers(void **state)
 	assert_string_equal(msg, "header mismatch: Mcp-Param-Region does not match "
 				 "arguments.region");
 	assert_int_equal(params_check("{\"region\": \"eu-west-1\", \"count\": 4}", both, msg,
-				      sizeof(msg)), -1);
+				      sizeof(msg)),
+			 -1);
 	assert_string_equal(msg, "header mismatch: Mcp-Param-Count does not match arguments.count");
 	{
-		const char *broken[] = {"Mcp-Param-Region", "=?base64?ZXUtd2VzdC0x?=x", NULL};
-		const char *bad64[] = {"Mcp-Param-Region", "=?base64?ZXUtd2VzdC0?=", NULL};
+		const char *broken[] = { "Mcp-Param-Region", "=?base64?ZXUtd2VzdC0x?=x", NULL };
+		const char *bad64[] = { "Mcp-Param-Region", "=?base64?ZXUtd2VzdC0?=", NULL };
 
 		/* Not a wrapper (it does not end with ?=): compared literally, and differs. */
 		assert_int_equal(params_check("{\"region\": \"eu-west-1\"}", broken, msg,
-					      sizeof(msg)), -1);
+					      sizeof(msg)),
+				 -1);
 		assert_non_null(strstr(msg, "does not match"));
 		assert_int_equal(params_check("{\"region\": \"eu-west-1\"}", bad64, msg,
-					      sizeof(msg)), -1);
+					      sizeof(msg)),
+				 -1);
 		assert_string_equal(msg, "header mismatch: Mcp-Param-Region is not valid Base64 "
 					 "inside =?base64?...?=");
 	}
@@ -503,8 +511,8 @@ static void test_param_headers(void **state)
 /* check_mirrored_headers for body (JSON) against headers kv (no server: not tools/call). */
 static int mirrored_check(const char *body, const char *const *kv, char *msg, size_t msglen)
 {
-	struct hdr_table t = {kv};
-	const struct cx_http_hdrs hd = {table_get, &t};
+	struct hdr_table t = { kv };
+	const struct cx_http_hdrs hd = { table_get, &t };
 	json_t *m = parse(body);
 	int rc;
 
@@ -514,18 +522,20 @@ static int mirrored_check(const char *body, const char *const *kv, char *msg, si
 	return rc;
 }
 
-#define PROMPT_GET "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"prompts/get\", " \
+#define PROMPT_GET                                                                                 \
+	"{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"prompts/get\", "                          \
 	"\"params\": {\"name\": \"greet\"}}"
 
 static void test_mirrored_headers(void **state)
 {
-	const char *ok[] = {"Mcp-Method", "prompts/get", "Mcp-Name", "greet", NULL};
-	const char *blanks[] = {"mcp-method", "  prompts/get ", "MCP-NAME", "\tgreet", NULL};
-	const char *b64[] = {"Mcp-Method", "prompts/get", "Mcp-Name", "=?base64?Z3JlZXQ=?=", NULL};
-	const char *method_only[] = {"Mcp-Method", "prompts/get", NULL};
-	const char *list[] = {"Mcp-Method", "tools/list", NULL};
-	const char *read[] = {"Mcp-Method", "resources/read", "Mcp-Name", "file:///a b", NULL};
-	const char *none[] = {NULL};
+	const char *ok[] = { "Mcp-Method", "prompts/get", "Mcp-Name", "greet", NULL };
+	const char *blanks[] = { "mcp-method", "  prompts/get ", "MCP-NAME", "\tgreet", NULL };
+	const char *b64[] = { "Mcp-Method", "prompts/get", "Mcp-Name",
+			      "=?base64?Z3JlZXQ=?=", NULL };
+	const char *method_only[] = { "Mcp-Method", "prompts/get", NULL };
+	const char *list[] = { "Mcp-Method", "tools/list", NULL };
+	const char *read[] = { "Mcp-Method", "resources/read", "Mcp-Name", "file:///a b", NULL };
+	const char *none[] = { NULL };
 	char msg[200];
 
 	(void)state;
@@ -533,28 +543,35 @@ static void test_mirrored_headers(void **state)
 	assert_int_equal(mirrored_check(PROMPT_GET, blanks, msg, sizeof(msg)), 0);
 	assert_int_equal(mirrored_check(PROMPT_GET, b64, msg, sizeof(msg)), 0);
 	assert_int_equal(mirrored_check("{\"jsonrpc\": \"2.0\", \"id\": 2, \"method\": "
-					"\"tools/list\"}", list, msg, sizeof(msg)), 0);
+					"\"tools/list\"}",
+					list, msg, sizeof(msg)),
+			 0);
 	assert_int_equal(mirrored_check("{\"jsonrpc\": \"2.0\", \"id\": 3, \"method\": "
 					"\"resources/read\", \"params\": {\"uri\": "
-					"\"file:///a b\"}}", read, msg, sizeof(msg)), 0);
+					"\"file:///a b\"}}",
+					read, msg, sizeof(msg)),
+			 0);
 	/* A response to the server carries no method to mirror. */
 	assert_int_equal(mirrored_check("{\"jsonrpc\": \"2.0\", \"id\": \"cortex-1\", "
-					"\"result\": {}}", none, msg, sizeof(msg)), 0);
+					"\"result\": {}}",
+					none, msg, sizeof(msg)),
+			 0);
 	/* No name in the body: nothing for Mcp-Name to repeat. */
 	assert_int_equal(mirrored_check("{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": "
-					"\"prompts/get\", \"params\": {}}", method_only, msg,
-					sizeof(msg)), 0);
+					"\"prompts/get\", \"params\": {}}",
+					method_only, msg, sizeof(msg)),
+			 0);
 }
 
 static void test_mirrored_headers_refused(void **state)
 {
-	const char *wrong_method[] = {"Mcp-Method", "prompts/list", "Mcp-Name", "greet", NULL};
-	const char *case_method[] = {"Mcp-Method", "Prompts/Get", "Mcp-Name", "greet", NULL};
-	const char *wrong_name[] = {"Mcp-Method", "prompts/get", "Mcp-Name", "Greet", NULL};
-	const char *bad_b64[] = {"Mcp-Method", "prompts/get", "Mcp-Name", "=?base64?Z3JlZXQ?=",
-				 NULL};
-	const char *method_only[] = {"Mcp-Method", "prompts/get", NULL};
-	const char *none[] = {NULL};
+	const char *wrong_method[] = { "Mcp-Method", "prompts/list", "Mcp-Name", "greet", NULL };
+	const char *case_method[] = { "Mcp-Method", "Prompts/Get", "Mcp-Name", "greet", NULL };
+	const char *wrong_name[] = { "Mcp-Method", "prompts/get", "Mcp-Name", "Greet", NULL };
+	const char *bad_b64[] = { "Mcp-Method", "prompts/get", "Mcp-Name",
+				  "=?base64?Z3JlZXQ?=", NULL };
+	const char *method_only[] = { "Mcp-Method", "prompts/get", NULL };
+	const char *none[] = { NULL };
 	char msg[200];
 
 	(void)state;
@@ -579,8 +596,8 @@ static void test_mirrored_headers_refused(void **state)
 static int stateless_check(const char *body, const char *version, const char *const *kv,
 			   struct cx_http_refusal *no)
 {
-	struct hdr_table t = {kv};
-	const struct cx_http_hdrs hd = {table_get, &t};
+	struct hdr_table t = { kv };
+	const struct cx_http_hdrs hd = { table_get, &t };
 	json_t *m = parse(body);
 	int rc = cx_http_stateless_check(m, version, 16, NULL, &hd, no);
 
@@ -590,8 +607,8 @@ static int stateless_check(const char *body, const char *version, const char *co
 
 static void test_stateless_check(void **state)
 {
-	const char *ok[] = {"Mcp-Method", "prompts/get", "Mcp-Name", "greet", NULL};
-	const char *none[] = {NULL};
+	const char *ok[] = { "Mcp-Method", "prompts/get", "Mcp-Name", "greet", NULL };
+	const char *none[] = { NULL };
 	struct cx_http_refusal no;
 
 	(void)state;
@@ -616,7 +633,7 @@ static void test_stateless_check(void **state)
 
 static void test_stateless_check_long_version(void **state)
 {
-	const char *ok[] = {"Mcp-Method", "prompts/get", "Mcp-Name", "greet", NULL};
+	const char *ok[] = { "Mcp-Method", "prompts/get", "Mcp-Name", "greet", NULL };
 	const char *v = "2026-07-28-and-more";
 	struct cx_http_refusal no;
 	char body[256];
@@ -624,16 +641,19 @@ static void test_stateless_check_long_version(void **state)
 	(void)state;
 	/* The same over-long version in the header and _meta: unsupported, as the server
 	 * would say, with what is supported and what was asked. */
-	snprintf(body, sizeof(body), "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": "
+	snprintf(body, sizeof(body),
+		 "{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": "
 		 "\"prompts/get\", \"params\": {\"name\": \"greet\", \"_meta\": {"
-		 "\"io.modelcontextprotocol/protocolVersion\": \"%s\"}}}", v);
+		 "\"io.modelcontextprotocol/protocolVersion\": \"%s\"}}}",
+		 v);
 	assert_int_equal(stateless_check(body, v, ok, &no), -1);
 	assert_int_equal(no.code, CX_RPC_UNSUPPORTED_VERSION);
 	assert_string_equal(no.msg, "Unsupported protocol version");
 	assert_non_null(no.data);
 	assert_string_equal(json_string_value(json_object_get(no.data, "requested")), v);
-	assert_string_equal(json_string_value(json_array_get(
-		json_object_get(no.data, "supported"), 0)), "2026-07-28");
+	assert_string_equal(json_string_value(
+				    json_array_get(json_object_get(no.data, "supported"), 0)),
+			    "2026-07-28");
 	json_decref(no.data);
 	/* Different from _meta: a header mismatch. */
 	assert_int_equal(stateless_check(PROMPT_GET, v, ok, &no), -1);
@@ -671,21 +691,14 @@ static void test_b64_decode_refuses(void **state)
 {
 	unsigned char out[64];
 	const char *bad[] = {
-		"Zg",       /* padding missing */
-		"Zg=",      /* length not a multiple of 4 */
-		"Zm9v\n",   /* a blank, at the end, the start or inside */
-		" Zm9v",
-		"Zm 9",
-		"Zm9vYmE ",
-		"Zm9v\tZg=",
-		"    Zm9v", /* blanks OpenSSL's decoder alone would skip */
-		"Zm9v    ",
-		"\t\t\t\tZm9v",
-		"Zm9v-A==", /* base64url's alphabet */
-		"Zm9v_A==",
-		"Z===",     /* three '=' */
-		"====",
-		"Zg==Zg==", /* padding inside */
+		"Zg",     /* padding missing */
+		"Zg=",    /* length not a multiple of 4 */
+		"Zm9v\n", /* a blank, at the end, the start or inside */
+		" Zm9v",     "Zm 9",         "Zm9vYmE ",
+		"Zm9v\tZg=", "    Zm9v", /* blanks OpenSSL's decoder alone would skip */
+		"Zm9v    ",  "\t\t\t\tZm9v", "Zm9v-A==", /* base64url's alphabet */
+		"Zm9v_A==",  "Z===",                     /* three '=' */
+		"====",      "Zg==Zg==",                 /* padding inside */
 		"Zm9*",
 	};
 
@@ -712,7 +725,8 @@ static void test_deadline_ts(void **state)
 	assert_true(diff_ms >= 1999 && diff_ms < 2999);
 	/* A deadline already past is now, not a time in the past. */
 	cx_deadline_ts(CLOCK_MONOTONIC, -5000, &ts);
-	assert_true(ts.tv_sec > now.tv_sec || (ts.tv_sec == now.tv_sec && ts.tv_nsec >= now.tv_nsec));
+	assert_true(ts.tv_sec > now.tv_sec ||
+		    (ts.tv_sec == now.tv_sec && ts.tv_nsec >= now.tv_nsec));
 }
 
 static void test_random_hex(void **state)

@@ -71,8 +71,9 @@ static void test_containers(void **state)
 {
 	assert_same_as_jansson(json_object());
 	assert_same_as_jansson(json_array());
-	assert_same_as_jansson(load("{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"content\":[{\"type\":"
-				    "\"text\",\"text\":\"{\\\"a\\\":1}\"}],\"isError\":true}}"));
+	assert_same_as_jansson(
+		load("{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"content\":[{\"type\":"
+		     "\"text\",\"text\":\"{\\\"a\\\":1}\"}],\"isError\":true}}"));
 	assert_same_as_jansson(load("[1,[2,[3,[4,{}]]],{\"k\\\"ey\":[null,false,1.5]}]"));
 	assert_same_as_jansson(load("{\"z\":1,\"a\":2,\"m\":{\"y\":[],\"b\":{}}}"));
 }

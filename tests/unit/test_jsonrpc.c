@@ -50,9 +50,9 @@ static void expect_invalid(const char *text, bool keeps_id, const char *msg_part
 static void test_request(void **state)
 {
 	struct cx_rpc_msg m;
-	json_t *msg = classify(
-		"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\","
-		"\"params\":{\"a\":1}}", &m);
+	json_t *msg = classify("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\","
+			       "\"params\":{\"a\":1}}",
+			       &m);
 
 	assert_int_equal(m.kind, CX_RPC_REQUEST);
 	assert_ptr_equal(m.id, json_object_get(msg, "id"));
@@ -76,7 +76,8 @@ static void test_request_array_params(void **state)
 {
 	struct cx_rpc_msg m;
 	json_t *msg = classify("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\","
-			       "\"params\":[1]}", &m);
+			       "\"params\":[1]}",
+			       &m);
 
 	assert_int_equal(m.kind, CX_RPC_REQUEST);
 	assert_true(json_is_array(m.params));
@@ -86,8 +87,8 @@ static void test_request_array_params(void **state)
 static void test_notification(void **state)
 {
 	struct cx_rpc_msg m;
-	json_t *msg = classify(
-		"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", &m);
+	json_t *msg =
+		classify("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", &m);
 
 	assert_int_equal(m.kind, CX_RPC_NOTIFICATION);
 	assert_null(m.id);
@@ -106,7 +107,8 @@ static void test_response_result_and_error(void **state)
 	json_decref(msg);
 
 	msg = classify("{\"jsonrpc\":\"2.0\",\"id\":\"s\","
-		       "\"error\":{\"code\":-1,\"message\":\"x\"}}", &m);
+		       "\"error\":{\"code\":-1,\"message\":\"x\"}}",
+		       &m);
 	assert_int_equal(m.kind, CX_RPC_RESPONSE);
 	assert_string_equal(json_string_value(m.id), "s");
 	json_decref(msg);
@@ -248,7 +250,7 @@ static void test_error_with_data(void **state)
 
 	assert_non_null(env);
 	assert_int_equal(json_integer_value(json_object_get(e, "code")), -32602);
-	assert_ptr_equal(json_object_get(e, "data"), data);     /* stolen, not copied */
+	assert_ptr_equal(json_object_get(e, "data"), data); /* stolen, not copied */
 	assert_int_equal(data->refcount, 1);
 	json_decref(env);
 	json_decref(id);

@@ -46,7 +46,7 @@ static void broken_assertion(void)
 {
 	int refs = 0;
 
-	cx_log_set_level(CX_LOG_OFF);   /* a bug is reported even with logging off */
+	cx_log_set_level(CX_LOG_OFF); /* a bug is reported even with logging off */
 	CX_ASSERT(refs > 0);
 }
 

@@ -168,7 +168,7 @@ static void test_structured(void **state)
 	assert_int_equal(cx_result_structured(&r, value), 0);
 	res = cx_result_take(&r);
 	assert_ptr_equal(json_object_get(res, "structuredContent"), value);
-	assert_int_equal(value->refcount, 1);  /* stolen */
+	assert_int_equal(value->refcount, 1); /* stolen */
 	/* The text block is the same JSON, compact. */
 	assert_string_equal(block_text(res, 0), "{\"count\":2,\"names\":[\"a\",\"b\"]}");
 	back = json_loads(block_text(res, 0), 0, &e);
@@ -208,7 +208,7 @@ static void test_take_leaves_result_reusable(void **state)
 	assert_non_null(json_object_get(a, "structuredContent"));
 	json_decref(a);
 	json_decref(b);
-	cx_result_release(&r);      /* harmless after take */
+	cx_result_release(&r); /* harmless after take */
 }
 
 static void test_release_frees(void **state)

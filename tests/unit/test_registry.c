@@ -45,7 +45,7 @@ static const struct cx_tool fx_two[] = {
 	{ NULL, NULL, 0 },
 };
 
-#define SCHEMA "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\"}}}"
+#define SCHEMA      "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\"}}}"
 #define ENTRY(name) "{\"name\":\"" name "\",\"description\":\"d\",\"inputSchema\":" SCHEMA "}"
 
 static struct cx_adapter fx(const char *name, const char *json, const struct cx_tool *tools)
@@ -93,8 +93,8 @@ static json_t *parse(const char *text)
 
 /* Asserts that adding a is refused with a message containing every needle (NULL-terminated)
  * and that the registry is exactly as before. */
-static void expect_refused_v(struct cx_registry *r, const struct cx_adapter *a,
-			     const json_t *conf, const char *const *needles)
+static void expect_refused_v(struct cx_registry *r, const struct cx_adapter *a, const json_t *conf,
+			     const char *const *needles)
 {
 	size_t ntools = cx_registry_count(r), nadapters = cx_registry_adapter_count(r);
 	struct cx_err err = { 0 };
@@ -116,7 +116,7 @@ static void expect_refused_v(struct cx_registry *r, const struct cx_adapter *a,
 		assert_ptr_equal(cx_registry_at(r, i)->def, defs[i]);
 }
 
-#define expect_refused(r, a, conf, ...) \
+#define expect_refused(r, a, conf, ...)                                                            \
 	expect_refused_v((r), (a), (conf), (const char *const[]){ __VA_ARGS__, NULL })
 
 /* A registry that already holds a valid adapter, so "unchanged" is checked against a
@@ -128,7 +128,9 @@ static struct cx_registry *registry_with_base(void)
 		{ NULL, NULL, 0 },
 	};
 	static const struct cx_adapter base = {
-		.name = "base", .tools_json = "[" ENTRY("base_x") "]", .tools = base_tools,
+		.name = "base",
+		.tools_json = "[" ENTRY("base_x") "]",
+		.tools = base_tools,
 	};
 	struct cx_registry *r = cx_registry_new();
 	struct cx_err err = { 0 };
@@ -143,7 +145,9 @@ static struct cx_registry *registry_with_base(void)
 /* After a run of refusals, a valid fx adapter still goes in and is complete. Static: the
  * registry keeps the adapter pointer. */
 static const struct cx_adapter valid_fx = {
-	.name = "fx", .tools_json = "[" ENTRY("fx_a") "]", .tools = fx_one,
+	.name = "fx",
+	.tools_json = "[" ENTRY("fx_a") "]",
+	.tools = fx_one,
 };
 
 static void expect_valid_add_works(struct cx_registry *r)
@@ -203,14 +207,10 @@ static void test_refuses_bad_names(void **st)
 	static const char long65[] = "fx_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 				     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	static const struct cx_tool bad[] = {
-		{ "other_a", fx_ok, CX_READ_ONLY },
-		{ "fxa", fx_ok, CX_READ_ONLY },
-		{ "fx_", fx_ok, CX_READ_ONLY },
-		{ "fx_Upper", fx_ok, CX_READ_ONLY },
-		{ "fx_has-dash", fx_ok, CX_READ_ONLY },
-		{ "fx_has space", fx_ok, CX_READ_ONLY },
-		{ long65, fx_ok, CX_READ_ONLY },
-		{ NULL, NULL, 0 },
+		{ "other_a", fx_ok, CX_READ_ONLY },     { "fxa", fx_ok, CX_READ_ONLY },
+		{ "fx_", fx_ok, CX_READ_ONLY },         { "fx_Upper", fx_ok, CX_READ_ONLY },
+		{ "fx_has-dash", fx_ok, CX_READ_ONLY }, { "fx_has space", fx_ok, CX_READ_ONLY },
+		{ long65, fx_ok, CX_READ_ONLY },        { NULL, NULL, 0 },
 	};
 	struct cx_registry *r = registry_with_base();
 
@@ -301,9 +301,11 @@ static void test_refuses_bad_input_schema(void **st)
 		  "inputSchema" },
 		{ "[{\"name\":\"fx_a\",\"description\":\"d\",\"inputSchema\":{}}]", "inputSchema" },
 		{ "[{\"name\":\"fx_a\",\"description\":\"d\","
-		  "\"inputSchema\":{\"type\":\"array\"}}]", "inputSchema" },
+		  "\"inputSchema\":{\"type\":\"array\"}}]",
+		  "inputSchema" },
 		{ "[{\"name\":\"fx_a\",\"description\":\"d\","
-		  "\"inputSchema\":{\"type\":[\"object\",\"null\"]}}]", "inputSchema" },
+		  "\"inputSchema\":{\"type\":[\"object\",\"null\"]}}]",
+		  "inputSchema" },
 		{ "[{\"name\":\"fx_a\",\"description\":\"d\",\"inputSchema\":{\"type\":\"object\","
 		  "\"properties\":{\"n\":{\"oneOf\":[{\"type\":\"integer\"},"
 		  "{\"type\":\"string\"}]}}}}]",
@@ -394,10 +396,11 @@ static void test_refuses_unknown_key(void **st)
 				 "[{\"name\":\"fx_a\",\"description\":\"d\",\"inputSchema\":" SCHEMA
 				 ",\"readOnly\":true}]",
 				 fx_one);
-	struct cx_adapter typo = fx("fx",
-				    "[{\"name\":\"fx_a\",\"description\":\"d\",\"inputschema\":"
-				    SCHEMA ",\"inputSchema\":" SCHEMA "}]",
-				    fx_one);
+	struct cx_adapter typo =
+		fx("fx",
+		   "[{\"name\":\"fx_a\",\"description\":\"d\",\"inputschema\":" SCHEMA
+		   ",\"inputSchema\":" SCHEMA "}]",
+		   fx_one);
 
 	expect_refused(r, &a, NULL, "'fx_a'", "'readOnly'");
 	expect_refused(r, &typo, NULL, "'fx_a'", "'inputschema'");
@@ -408,11 +411,11 @@ static void test_refuses_unknown_key(void **st)
 static void test_refuses_missing_description(void **st)
 {
 	struct cx_registry *r = registry_with_base();
-	struct cx_adapter none = fx("fx", "[{\"name\":\"fx_a\",\"inputSchema\":" SCHEMA "}]",
-				    fx_one);
-	struct cx_adapter empty = fx("fx",
-				     "[{\"name\":\"fx_a\",\"description\":\"\",\"inputSchema\":"
-				     SCHEMA "}]", fx_one);
+	struct cx_adapter none =
+		fx("fx", "[{\"name\":\"fx_a\",\"inputSchema\":" SCHEMA "}]", fx_one);
+	struct cx_adapter empty =
+		fx("fx", "[{\"name\":\"fx_a\",\"description\":\"\",\"inputSchema\":" SCHEMA "}]",
+		   fx_one);
 
 	expect_refused(r, &none, NULL, "'fx_a'", "description");
 	expect_refused(r, &empty, NULL, "'fx_a'", "description");
@@ -426,11 +429,12 @@ static void test_refuses_malformed_tools_json(void **st)
 	struct cx_adapter notjson = fx("fx", "[" ENTRY("fx_a"), fx_one);
 	struct cx_adapter notarray = fx("fx", ENTRY("fx_a"), fx_one);
 	struct cx_adapter notobj = fx("fx", "[\"fx_a\"]", fx_one);
-	struct cx_adapter noname = fx("fx", "[{\"description\":\"d\",\"inputSchema\":" SCHEMA "}]",
-				      fx_one);
+	struct cx_adapter noname =
+		fx("fx", "[{\"description\":\"d\",\"inputSchema\":" SCHEMA "}]", fx_one);
 	struct cx_adapter dupkey = fx("fx",
 				      "[{\"name\":\"fx_a\",\"name\":\"fx_a\",\"description\":\"d\","
-				      "\"inputSchema\":" SCHEMA "}]", fx_one);
+				      "\"inputSchema\":" SCHEMA "}]",
+				      fx_one);
 
 	expect_refused(r, &notjson, NULL, "adapter 'fx'", "tools.json");
 	expect_refused(r, &notarray, NULL, "adapter 'fx'", "array");
@@ -457,8 +461,8 @@ static void test_init_failure_is_prefixed(void **st)
 	assert_int_equal(fx_cleanups, 0);
 
 	/* The real test kit reports its own config errors the same way. */
-	expect_refused(r, &cx_testkit_adapter, bad, "adapter 'testkit': ",
-		       "'healthy' must be true or false");
+	expect_refused(r, &cx_testkit_adapter, bad,
+		       "adapter 'testkit': ", "'healthy' must be true or false");
 	json_decref(bad);
 	expect_valid_add_works(r);
 	cx_registry_free(r);
@@ -579,9 +583,12 @@ static void test_success_publishes_defs(void **st)
 	assert_ptr_equal(cx_registry_find(r, "good_read")->tool->call, fx_ok);
 	assert_non_null(cx_registry_find(r, "good_read")->output);
 	assert_null(cx_registry_find(r, "good_write")->output);
-	assert_string_equal(json_string_value(json_object_get(
-		json_object_get(cx_registry_find(r, "good_read")->def, "annotations"), "title")),
-		"Reader");
+	assert_string_equal(json_string_value(
+				    json_object_get(json_object_get(cx_registry_find(r, "good_read")
+									    ->def,
+								    "annotations"),
+						    "title")),
+			    "Reader");
 
 	/* exact-name lookup only */
 	assert_null(cx_registry_find(r, "good"));
@@ -602,8 +609,8 @@ static void test_order_across_adapters(void **st)
 	struct cx_adapter a = fx("good", good_json, good_tools);
 	struct cx_err err = { 0 };
 	void *gw = cx_gateway_adapter_state_new(r), *state = NULL;
-	static const char *const want[] = { "gateway_status", "good_read", "good_write",
-					    "good_plain", "testkit_echo", "testkit_sleep" };
+	static const char *const want[] = { "gateway_status", "good_read",    "good_write",
+					    "good_plain",     "testkit_echo", "testkit_sleep" };
 
 	assert_int_equal(cx_registry_add_state(r, &cx_gateway_adapter, gw, &err), 0);
 	assert_int_equal(cx_registry_add(r, &a, NULL, &err), 0);
@@ -664,7 +671,7 @@ static void test_health(void **st)
 	assert_int_equal(cx_registry_health(r, 0, msg, sizeof(msg)), -1);
 	assert_int_equal(cx_registry_health(r, 2, msg, sizeof(msg)), -1);
 	cx_registry_health_stop(r);
-	cx_registry_health_stop(r);     /* idempotent */
+	cx_registry_health_stop(r); /* idempotent */
 	cx_registry_free(r);
 	cx_gateway_adapter_state_free(gw);
 }
@@ -684,7 +691,7 @@ static void test_health_healthy(void **st)
 	/* Stopping does not wait for the next interval. */
 	cx_registry_health_stop(r);
 	assert_true(cx_now_ms() - t0 < 2000);
-	cx_registry_free(r);    /* frees while the thread is stopped: no double join */
+	cx_registry_free(r); /* frees while the thread is stopped: no double join */
 }
 
 /* Adapters without a health hook: start is a no-op and free does not hang. */

@@ -108,10 +108,28 @@ static void test_compile_rejects_non_object_schema(void **state)
 static void test_compile_rejects_unsupported_keywords(void **state)
 {
 	static const char *const unsupported[] = {
-		"anyOf", "oneOf", "allOf", "not", "$ref", "$defs", "definitions",
-		"patternProperties", "propertyNames", "if", "then", "else", "dependentRequired",
-		"dependentSchemas", "dependencies", "uniqueItems", "contains", "prefixItems",
-		"multipleOf", "minProperties", "maxProperties", "unevaluatedProperties",
+		"anyOf",
+		"oneOf",
+		"allOf",
+		"not",
+		"$ref",
+		"$defs",
+		"definitions",
+		"patternProperties",
+		"propertyNames",
+		"if",
+		"then",
+		"else",
+		"dependentRequired",
+		"dependentSchemas",
+		"dependencies",
+		"uniqueItems",
+		"contains",
+		"prefixItems",
+		"multipleOf",
+		"minProperties",
+		"maxProperties",
+		"unevaluatedProperties",
 		"typo",
 	};
 	char schema[256], expected[256];
@@ -428,10 +446,10 @@ static void test_pattern_sees_past_nul(void **state)
 
 static void test_array_items_and_counts(void **state)
 {
-	struct cx_schema *s = compile_ok(
-		"{\"type\": \"object\", \"properties\": {\"tags\": {\"type\": \"array\","
-		" \"minItems\": 1, \"maxItems\": 5, \"items\": {\"type\": \"string\","
-		" \"maxLength\": 4}}}}");
+	struct cx_schema *s =
+		compile_ok("{\"type\": \"object\", \"properties\": {\"tags\": {\"type\": \"array\","
+			   " \"minItems\": 1, \"maxItems\": 5, \"items\": {\"type\": \"string\","
+			   " \"maxLength\": 4}}}}");
 
 	assert_invalid(s, "{\"tags\": []}", "arguments.tags: must have at least 1 item");
 	assert_valid(s, "{\"tags\": [\"a\"]}");

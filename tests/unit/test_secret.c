@@ -87,7 +87,7 @@ static void load_file_ok(const char *content, size_t n, const char *expect, size
 	assert_int_equal(c.s.len, expect_len);
 	assert_memory_equal(c.s.data, expect, expect_len);
 	assert_int_equal(c.s.data[c.s.len], '\0');
-	assert_string_equal(c.log, "");     /* 0600: nothing to warn about */
+	assert_string_equal(c.log, ""); /* 0600: nothing to warn about */
 	cx_secret_release(&c.s);
 	assert_null(c.s.data);
 	assert_int_equal(c.s.len, 0);
@@ -179,7 +179,7 @@ static void test_file_readable_by_others_warns(void **state)
 	struct captured c;
 
 	load_captured(ref, &c);
-	assert_int_equal(c.rc, 0);      /* a warning, not a refusal */
+	assert_int_equal(c.rc, 0); /* a warning, not a refusal */
 	assert_string_equal((char *)c.s.data, SECRET_VALUE);
 	assert_non_null(strstr(c.log, "readable by group or others"));
 	assert_non_null(strstr(c.log, path));
@@ -258,14 +258,14 @@ static void test_release_twice(void **state)
 static void test_looks_secret(void **state)
 {
 	static const char *const yes[] = {
-		"password", "PASSWORD", "db_passwd", "client_secret", "Secret", "token",
-		"refresh_token", "api_key", "X-API-Key", "apikey", "ApiKey", "Authorization",
-		"cookie", "Set-Cookie", "private_key", "ssh_privatekey", "credential",
-		"credentials", "session_key",
+		"password",       "PASSWORD",      "db_passwd",   "client_secret", "Secret",
+		"token",          "refresh_token", "api_key",     "X-API-Key",     "apikey",
+		"ApiKey",         "Authorization", "cookie",      "Set-Cookie",    "private_key",
+		"ssh_privatekey", "credential",    "credentials", "session_key",
 	};
 	static const char *const no[] = {
-		"name", "node", "vmid", "description", "author", "key", "session", "api",
-		"pass", "auth", "",
+		"name",    "node", "vmid", "description", "author", "key",
+		"session", "api",  "pass", "auth",        "",
 	};
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
@@ -318,7 +318,7 @@ static void test_redact_nested(void **state)
 
 static void test_redact_scalars_and_arrays(void **state)
 {
-	json_t *s = json_string("password");  /* a value, not a key: kept */
+	json_t *s = json_string("password"); /* a value, not a key: kept */
 	json_t *out = cx_secret_redact(s);
 	json_t *arr = json_pack("[{s:s},s]", "secret", "x", "plain");
 

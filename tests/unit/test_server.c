@@ -34,9 +34,9 @@
 #include "../adapters/testkit.h"
 #include "fake_exchange.h"
 
-#define TOKEN_GW "tok-gateway-only-0123456789"
-#define TOKEN_RO "tok-read-only-0123456789"
-#define DEADLINE_CALLS 8        /* concurrent calls in test_deadline */
+#define TOKEN_GW       "tok-gateway-only-0123456789"
+#define TOKEN_RO       "tok-read-only-0123456789"
+#define DEADLINE_CALLS 8 /* concurrent calls in test_deadline */
 
 /* ---- fixture adapter "spin": a handler that notices its deadline at once ---- */
 
@@ -95,7 +95,7 @@ struct fixture {
 	struct cx_audit *audit;
 	char audit_path[64];
 	struct cx_server *s;
-	const struct cx_principal *who;         /* stdio unless a test says otherwise */
+	const struct cx_principal *who; /* stdio unless a test says otherwise */
 };
 
 struct opts {
@@ -119,9 +119,9 @@ static int fixture_new(void **state, const struct opts *o)
 	cx_sha256_hex(TOKEN_GW, strlen(TOKEN_GW), gw_hash);
 	cx_sha256_hex(TOKEN_RO, strlen(TOKEN_RO), ro_hash);
 	tokens = fx_packf("{\"tokens\": ["
-		       "{\"name\": \"gw-only\", \"sha256\": \"%s\", \"allow\": [\"gateway_*\"]},"
-		       "{\"name\": \"reader\", \"sha256\": \"%s\", \"read_only\": true}]}",
-		       gw_hash, ro_hash);
+			  "{\"name\": \"gw-only\", \"sha256\": \"%s\", \"allow\": [\"gateway_*\"]},"
+			  "{\"name\": \"reader\", \"sha256\": \"%s\", \"read_only\": true}]}",
+			  gw_hash, ro_hash);
 	if (cx_gw_config_apply(&f->conf, tokens, &err))
 		fail_msg("config: %s", err.msg);
 	json_decref(tokens);
@@ -225,13 +225,14 @@ static json_t *roundtrip(struct fixture *f, struct cx_session *sess, const char 
 
 static void initialize(struct fixture *f, struct cx_session *sess, const char *version)
 {
-	json_t *r = roundtrip_as(f, f->who, sess,
-				 fx_packf("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\","
-				       "\"params\":{\"protocolVersion\":\"%s\",\"capabilities\":{},"
-				       "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
-				       version));
-	const char *got = json_string_value(
-		json_object_get(json_object_get(r, "result"), "protocolVersion"));
+	json_t *r =
+		roundtrip_as(f, f->who, sess,
+			     fx_packf("{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\","
+				      "\"params\":{\"protocolVersion\":\"%s\",\"capabilities\":{},"
+				      "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}",
+				      version));
+	const char *got =
+		json_string_value(json_object_get(json_object_get(r, "result"), "protocolVersion"));
 
 	if (!got)
 		fail_msg("initialize failed: %s", json_dumps(r, 0));
@@ -245,8 +246,9 @@ static json_t *tool_call_as(struct fixture *f, const struct cx_principal *who,
 {
 	return roundtrip_as(f, who, sess,
 			    fx_packf("{\"jsonrpc\":\"2.0\",\"id\":\"call-1\","
-				  "\"method\":\"tools/call\","
-				  "\"params\":{\"name\":\"%s\",\"arguments\":%s}}", tool, args));
+				     "\"method\":\"tools/call\","
+				     "\"params\":{\"name\":\"%s\",\"arguments\":%s}}",
+				     tool, args));
 }
 
 static long error_code(const json_t *r)
@@ -270,8 +272,9 @@ static bool is_error_result(const json_t *r)
 
 static const char *result_text(const json_t *r)
 {
-	const char *t = json_string_value(json_object_get(
-		json_array_get(json_object_get(result_of(r), "content"), 0), "text"));
+	const char *t = json_string_value(
+		json_object_get(json_array_get(json_object_get(result_of(r), "content"), 0),
+				"text"));
 
 	assert_non_null(t);
 	return t;
@@ -381,7 +384,7 @@ static void test_invalid_jsonrpc_version(void **state)
 
 static void test_ids_echoed_unchanged(void **state)
 {
-	static const char *const ids[] = { "\"abc\"", "\"\"", "42", "0", "-5",
+	static const char *const ids[] = { "\"abc\"",          "\"\"", "42", "0", "-5",
 					   "9007199254740993", "\"1\"" };
 	struct fixture *f = *state;
 	struct cx_session sess;
@@ -391,7 +394,8 @@ static void test_ids_echoed_unchanged(void **state)
 		json_t *want = json_loads(ids[i], JSON_DECODE_ANY, NULL);
 		json_t *r = roundtrip_as(f, f->who, &sess,
 					 fx_packf("{\"jsonrpc\":\"2.0\",\"id\":%s,"
-					       "\"method\":\"ping\"}", ids[i]));
+						  "\"method\":\"ping\"}",
+						  ids[i]));
 
 		assert_non_null(want);
 		if (!json_equal(json_object_get(r, "id"), want) ||
@@ -432,14 +436,16 @@ static void test_notifications_and_responses_get_no_answer(void **state)
 			      "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"));
 	assert_null(roundtrip(f, &sess, "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}"));
 	/* A tools/call without an id is a notification: never answered, never run. */
-	assert_null(roundtrip(f, &sess, "{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\","
-				        "\"params\":{\"name\":\"testkit_echo\","
-				        "\"arguments\":{\"text\":\"x\"}}}"));
+	assert_null(roundtrip(f, &sess,
+			      "{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\","
+			      "\"params\":{\"name\":\"testkit_echo\","
+			      "\"arguments\":{\"text\":\"x\"}}}"));
 	assert_null(roundtrip(f, &sess, "{\"jsonrpc\":\"2.0\",\"method\":\"no/such\"}"));
 	/* Responses to server requests. */
 	assert_null(roundtrip(f, &sess, "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}"));
-	assert_null(roundtrip(f, &sess, "{\"jsonrpc\":\"2.0\",\"id\":6,"
-				        "\"error\":{\"code\":-1,\"message\":\"no\"}}"));
+	assert_null(roundtrip(f, &sess,
+			      "{\"jsonrpc\":\"2.0\",\"id\":6,"
+			      "\"error\":{\"code\":-1,\"message\":\"no\"}}"));
 	assert_int_equal(audit_count(f), before);
 	cx_session_release(&sess);
 }
@@ -462,8 +468,9 @@ static void test_requests_before_initialize(void **state)
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		r = roundtrip(f, &sess, reqs[i]);
 		assert_int_equal(error_code(r), CX_RPC_INVALID_REQUEST);
-		assert_contains(json_string_value(json_object_get(json_object_get(r, "error"),
-								  "message")), "initialize");
+		assert_contains(json_string_value(
+					json_object_get(json_object_get(r, "error"), "message")),
+				"initialize");
 		json_decref(r);
 	}
 	r = roundtrip(f, &sess, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}");
@@ -477,10 +484,11 @@ static void test_requests_before_initialize(void **state)
 		struct fx_ex *e;
 		e = fx_new(f->who, &sess);
 		e->x.initialized = true;
-		cx_server_submit(f->s, &e->x,
-				 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}"));
-		assert_true(json_is_array(json_object_get(
-			json_object_get(fx_wait(e), "result"), "tools")));
+		cx_server_submit(
+			f->s, &e->x,
+			fx_parse("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}"));
+		assert_true(json_is_array(
+			json_object_get(json_object_get(fx_wait(e), "result"), "tools")));
 		fx_free(e);
 	}
 	cx_session_release(&sess);
@@ -498,15 +506,17 @@ static void test_initialize_negotiation(void **state)
 		cx_session_init(&sess);
 		r = roundtrip_as(f, f->who, &sess,
 				 fx_packf("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
-				       "\"params\":{\"protocolVersion\":\"%s\"}}",
-				       cx_mcp_versions[i]));
+					  "\"params\":{\"protocolVersion\":\"%s\"}}",
+					  cx_mcp_versions[i]));
 		res = result_of(r);
 		assert_string_equal(json_string_value(json_object_get(res, "protocolVersion")),
 				    cx_mcp_versions[i]);
-		assert_true(json_is_object(json_object_get(json_object_get(res, "capabilities"),
-							   "tools")));
-		assert_string_equal(json_string_value(json_object_get(
-			json_object_get(res, "serverInfo"), "name")), "cortex-gateway");
+		assert_true(json_is_object(
+			json_object_get(json_object_get(res, "capabilities"), "tools")));
+		assert_string_equal(json_string_value(
+					    json_object_get(json_object_get(res, "serverInfo"),
+							    "name")),
+				    "cortex-gateway");
 		assert_string_equal(sess.version, cx_mcp_versions[i]);
 		json_decref(r);
 		cx_session_release(&sess);
@@ -517,17 +527,19 @@ static void test_initialize_negotiation(void **state)
 		struct cx_session sess;
 
 		cx_session_init(&sess);
-		r = roundtrip(f, &sess, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
-				        "\"params\":{\"protocolVersion\":\"2024-11-05\"}}");
-		assert_string_equal(json_string_value(json_object_get(result_of(r),
-								      "protocolVersion")),
+		r = roundtrip(f, &sess,
+			      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+			      "\"params\":{\"protocolVersion\":\"2024-11-05\"}}");
+		assert_string_equal(json_string_value(
+					    json_object_get(result_of(r), "protocolVersion")),
 				    "2025-11-25");
 		assert_string_equal(sess.version, "2025-11-25");
 		json_decref(r);
 
 		/* A second initialize on the same session is refused, and changes nothing. */
-		r = roundtrip(f, &sess, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\","
-				        "\"params\":{\"protocolVersion\":\"2025-03-26\"}}");
+		r = roundtrip(f, &sess,
+			      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\","
+			      "\"params\":{\"protocolVersion\":\"2025-03-26\"}}");
 		assert_true(json_is_object(json_object_get(r, "error")));
 		assert_int_equal(error_code(r), CX_RPC_INVALID_REQUEST);
 		assert_int_equal(json_integer_value(json_object_get(r, "id")), 2);
@@ -555,8 +567,9 @@ static void test_initialize_negotiation(void **state)
 			/* still not initialized */
 			assert_string_equal(sess.version, "");
 			json_decref(r);
-			r = roundtrip(f, &sess, "{\"jsonrpc\":\"2.0\",\"id\":2,"
-					        "\"method\":\"tools/list\"}");
+			r = roundtrip(f, &sess,
+				      "{\"jsonrpc\":\"2.0\",\"id\":2,"
+				      "\"method\":\"tools/list\"}");
 			assert_int_equal(error_code(r), CX_RPC_INVALID_REQUEST);
 			json_decref(r);
 			cx_session_release(&sess);
@@ -574,10 +587,11 @@ static void test_sealed_session_id(void **state)
 	cx_session_init(&sess);
 	e = fx_new(f->who, &sess);
 	e->x.want_session_id = true;
-	cx_server_submit(f->s, &e->x,
-			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
-			       "\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},"
-			       "\"clientInfo\":{\"name\":\"probe\",\"version\":\"9\"}}}"));
+	cx_server_submit(
+		f->s, &e->x,
+		fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+			 "\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},"
+			 "\"clientInfo\":{\"name\":\"probe\",\"version\":\"9\"}}}"));
 	r = fx_wait(e);
 	assert_string_equal(json_string_value(json_object_get(result_of(r), "protocolVersion")),
 			    "2025-06-18");
@@ -611,7 +625,7 @@ static void test_sealed_session_id(void **state)
 	e->x.want_session_id = true;
 	cx_server_submit(f->s, &e->x,
 			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
-			       "\"params\":{\"protocolVersion\":\"2025-03-26\"}}"));
+				  "\"params\":{\"protocolVersion\":\"2025-03-26\"}}"));
 	fx_wait(e);
 	assert_non_null(e->x.new_session_id);
 	assert_int_equal(cx_session_open(cx_server_session_key(f->s), e->x.new_session_id, 3600,
@@ -628,7 +642,7 @@ static void test_sealed_session_id(void **state)
 	e = fx_new(f->who, &sess);
 	cx_server_submit(f->s, &e->x,
 			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
-			       "\"params\":{\"protocolVersion\":\"2025-06-18\"}}"));
+				  "\"params\":{\"protocolVersion\":\"2025-06-18\"}}"));
 	fx_wait(e);
 	assert_null(e->x.new_session_id);
 	fx_free(e);
@@ -648,10 +662,11 @@ static void test_batch_refused_after_2025_03_26(void **state)
 
 		cx_session_init(&sess);
 		initialize(f, &sess, versions[i]);
-		r = roundtrip(f, &sess, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
-				        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
-				        "\"params\":{\"name\":\"testkit_echo\","
-				        "\"arguments\":{\"text\":\"x\"}}}]");
+		r = roundtrip(f, &sess,
+			      "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
+			      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
+			      "\"params\":{\"name\":\"testkit_echo\","
+			      "\"arguments\":{\"text\":\"x\"}}}]");
 		assert_true(json_is_object(r));
 		assert_int_equal(error_code(r), CX_RPC_INVALID_REQUEST);
 		assert_true(json_is_null(json_object_get(r, "id")));
@@ -698,19 +713,19 @@ static void test_batch_2025_03_26(void **state)
 	e = fx_new(f->who, &sess);
 	cx_server_submit(f->s, &e->x,
 			 fx_parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
-			       "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"},"
-			       "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"tools/call\","
-			       "\"params\":{\"name\":\"gateway_status\"}},"
-			       "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"no/such\"},"
-			       "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"initialize\","
-			       "\"params\":{\"protocolVersion\":\"2025-03-26\"}},"
-			       "{\"jsonrpc\":\"1.0\",\"id\":5,\"method\":\"ping\"}]"));
+				  "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"},"
+				  "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":\"tools/call\","
+				  "\"params\":{\"name\":\"gateway_status\"}},"
+				  "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"no/such\"},"
+				  "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"initialize\","
+				  "\"params\":{\"protocolVersion\":\"2025-03-26\"}},"
+				  "{\"jsonrpc\":\"1.0\",\"id\":5,\"method\":\"ping\"}]"));
 	/* Nothing asynchronous in it: answered before submit returns. */
 	assert_int_equal(fx_replies(e), 1);
 	assert_int_equal(fx_defers(e), 0);
 	r = e->response;
 	assert_true(json_is_array(r));
-	assert_int_equal(json_array_size(r), 5);       /* the notification gets none */
+	assert_int_equal(json_array_size(r), 5); /* the notification gets none */
 
 	id = json_integer(1);
 	assert_true(json_is_object(json_object_get(by_id(r, id), "result")));
@@ -723,8 +738,9 @@ static void test_batch_2025_03_26(void **state)
 	json_decref(id);
 	id = json_integer(4);
 	assert_int_equal(error_code(by_id(r, id)), CX_RPC_INVALID_REQUEST);
-	assert_contains(json_string_value(json_object_get(json_object_get(by_id(r, id), "error"),
-							  "message")), "batch");
+	assert_contains(json_string_value(
+				json_object_get(json_object_get(by_id(r, id), "error"), "message")),
+			"batch");
 	json_decref(id);
 	id = json_integer(5);
 	assert_int_equal(error_code(by_id(r, id)), CX_RPC_INVALID_REQUEST);
@@ -734,8 +750,9 @@ static void test_batch_2025_03_26(void **state)
 	fx_free(e);
 
 	/* Only notifications: nothing to send. */
-	assert_null(roundtrip(f, &sess, "[{\"jsonrpc\":\"2.0\",\"method\":\"a\"},"
-				        "{\"jsonrpc\":\"2.0\",\"method\":\"b\"}]"));
+	assert_null(roundtrip(f, &sess,
+			      "[{\"jsonrpc\":\"2.0\",\"method\":\"a\"},"
+			      "{\"jsonrpc\":\"2.0\",\"method\":\"b\"}]"));
 	/* An empty batch is invalid. */
 	r = roundtrip(f, &sess, "[]");
 	assert_int_equal(error_code(r), CX_RPC_INVALID_REQUEST);
@@ -753,13 +770,14 @@ static void test_batch_with_async_calls(void **state)
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-03-26");
 	e = fx_new(f->who, &sess);
-	cx_server_submit(f->s, &e->x,
-			 fx_parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
-			       "\"params\":{\"name\":\"testkit_sleep\",\"arguments\":{\"ms\":50}}},"
-			       "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"},"
-			       "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\","
-			       "\"params\":{\"name\":\"testkit_echo\","
-			       "\"arguments\":{\"text\":\"b\"}}}]"));
+	cx_server_submit(
+		f->s, &e->x,
+		fx_parse("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+			 "\"params\":{\"name\":\"testkit_sleep\",\"arguments\":{\"ms\":50}}},"
+			 "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"},"
+			 "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\","
+			 "\"params\":{\"name\":\"testkit_echo\","
+			 "\"arguments\":{\"text\":\"b\"}}}]"));
 	/* Deferred once for the whole batch, however many members went to workers. */
 	assert_int_equal(fx_defers(e), 1);
 	r = fx_wait(e);
@@ -803,8 +821,9 @@ static void test_tools_list_pages(void **state)
 		if (cursor)
 			r = roundtrip_as(f, f->who, &sess,
 					 fx_packf("{\"jsonrpc\":\"2.0\",\"id\":1,"
-					       "\"method\":\"tools/list\","
-					       "\"params\":{\"cursor\":\"%s\"}}", cursor));
+						  "\"method\":\"tools/list\","
+						  "\"params\":{\"cursor\":\"%s\"}}",
+						  cursor));
 		else
 			r = roundtrip(f, &sess,
 				      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
@@ -845,8 +864,9 @@ static void test_tools_list_pages(void **state)
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			r = roundtrip_as(f, f->who, &sess,
 					 fx_packf("{\"jsonrpc\":\"2.0\",\"id\":9,"
-					       "\"method\":\"tools/list\","
-					       "\"params\":{\"cursor\":%s}}", bad[i]));
+						  "\"method\":\"tools/list\","
+						  "\"params\":{\"cursor\":%s}}",
+						  bad[i]));
 			if (error_code(r) != CX_RPC_INVALID_PARAMS)
 				fail_msg("cursor %s: %s", bad[i], json_dumps(r, JSON_COMPACT));
 			json_decref(r);
@@ -860,8 +880,9 @@ static void test_tools_list_pages(void **state)
 static json_t *list_names_as(struct fixture *f, const struct cx_principal *who,
 			     struct cx_session *sess)
 {
-	json_t *r = roundtrip_as(f, who, sess,
-				 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}"));
+	json_t *r =
+		roundtrip_as(f, who, sess,
+			     fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}"));
 	json_t *names = json_array();
 	size_t i;
 	json_t *t;
@@ -1030,8 +1051,9 @@ static void test_call_param_errors(void **state)
 	}
 	{
 		json_t *r = roundtrip(f, &sess, bad[0]);
-		assert_contains(json_string_value(json_object_get(json_object_get(r, "error"),
-								  "message")), "'nope_tool'");
+		assert_contains(json_string_value(
+					json_object_get(json_object_get(r, "error"), "message")),
+				"'nope_tool'");
 		json_decref(r);
 	}
 	cx_session_release(&sess);
@@ -1057,8 +1079,9 @@ static void test_call_schema_violation(void **state)
 	assert_is_error(r, "extra");
 	json_decref(r);
 	/* null arguments are no arguments: the schema still applies */
-	r = roundtrip(f, &sess, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
-			        "\"params\":{\"name\":\"testkit_sleep\",\"arguments\":null}}");
+	r = roundtrip(f, &sess,
+		      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		      "\"params\":{\"name\":\"testkit_sleep\",\"arguments\":null}}");
 	assert_is_error(r, "ms");
 	json_decref(r);
 	cx_session_release(&sess);
@@ -1113,7 +1136,7 @@ static void test_nonblocking_tool_is_synchronous(void **state)
 	e = fx_new(f->who, &sess);
 	cx_server_submit(f->s, &e->x,
 			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
-			       "\"params\":{\"name\":\"gateway_status\"}}"));
+				  "\"params\":{\"name\":\"gateway_status\"}}"));
 	assert_int_equal(fx_replies(e), 1);
 	assert_int_equal(fx_defers(e), 0);
 	assert_true(pthread_equal(e->reply_thread, pthread_self()));
@@ -1146,17 +1169,20 @@ static void test_blocking_tool_runs_on_worker(void **state)
 	cx_session_init(&sess);
 	initialize(f, &sess, "2025-11-25");
 	e = fx_new(f->who, &sess);
-	cx_server_submit(f->s, &e->x,
-			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":\"e\",\"method\":\"tools/call\","
-			       "\"params\":{\"name\":\"testkit_echo\","
-			       "\"arguments\":{\"text\":\"hi\",\"mode\":\"upper\",\"count\":2}}}"));
+	cx_server_submit(
+		f->s, &e->x,
+		fx_parse("{\"jsonrpc\":\"2.0\",\"id\":\"e\",\"method\":\"tools/call\","
+			 "\"params\":{\"name\":\"testkit_echo\","
+			 "\"arguments\":{\"text\":\"hi\",\"mode\":\"upper\",\"count\":2}}}"));
 	assert_int_equal(fx_defers(e), 1);
 	r = fx_wait(e);
 	assert_false(pthread_equal(e->reply_thread, pthread_self()));
 	assert_string_equal(json_string_value(json_object_get(r, "id")), "e");
 	assert_false(is_error_result(r));
-	assert_string_equal(json_string_value(json_object_get(
-		json_object_get(result_of(r), "structuredContent"), "text")), "HIHI");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(result_of(r),
+									      "structuredContent"),
+							      "text")),
+			    "HIHI");
 	text = fx_parse(result_text(r));
 	assert_string_equal(json_string_value(json_object_get(text, "text")), "HIHI");
 	json_decref(text);
@@ -1185,10 +1211,12 @@ static void test_secrets_redacted_in_audit(void **state)
 	json_decref(r);
 	l = audit_last(f, "testkit_echo");
 	assert_non_null(l);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(l, "arguments"),
-							      "password")), "[redacted]");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(l, "arguments"),
-							      "text")), "visible");
+	assert_string_equal(json_string_value(
+				    json_object_get(json_object_get(l, "arguments"), "password")),
+			    "[redacted]");
+	assert_string_equal(json_string_value(
+				    json_object_get(json_object_get(l, "arguments"), "text")),
+			    "visible");
 	json_decref(l);
 
 	/* Also when the call is refused before it runs. */
@@ -1226,14 +1254,15 @@ static void test_deadline(void **state)
 	t0 = cx_now_ms();
 	for (i = 0; i < DEADLINE_CALLS; i++) {
 		e[i] = fx_new(f->who, &sess);
-		cx_server_submit(f->s, &e[i]->x,
-				 i % 2 ? fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,"
-					       "\"method\":\"tools/call\","
-					       "\"params\":{\"name\":\"testkit_sleep\","
-					       "\"arguments\":{\"ms\":5000}}}")
-				       : fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,"
-					       "\"method\":\"tools/call\","
-					       "\"params\":{\"name\":\"spin_until_cancelled\"}}"));
+		cx_server_submit(
+			f->s, &e[i]->x,
+			i % 2 ? fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,"
+					 "\"method\":\"tools/call\","
+					 "\"params\":{\"name\":\"testkit_sleep\","
+					 "\"arguments\":{\"ms\":5000}}}")
+			      : fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,"
+					 "\"method\":\"tools/call\","
+					 "\"params\":{\"name\":\"spin_until_cancelled\"}}"));
 	}
 	for (i = 0; i < DEADLINE_CALLS; i++) {
 		json_t *r = fx_wait(e[i]);
@@ -1280,12 +1309,12 @@ static void test_deadline_in_queue(void **state)
 	t0 = cx_now_ms();
 	cx_server_submit(f->s, &busy->x,
 			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
-			       "\"params\":{\"name\":\"spin_stubborn\"}}"));
+				  "\"params\":{\"name\":\"spin_stubborn\"}}"));
 	cx_server_submit(f->s, &queued->x,
 			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\","
-			       "\"params\":{\"name\":\"spin_count\"}}"));
+				  "\"params\":{\"name\":\"spin_count\"}}"));
 	assert_is_error(fx_wait(queued), "did not finish within");
-	assert_true(cx_now_ms() - t0 < 380);   /* at its deadline, not when the worker frees */
+	assert_true(cx_now_ms() - t0 < 380); /* at its deadline, not when the worker frees */
 	assert_is_error(fx_wait(busy), "did not finish within");
 	assert_int_equal(cx_server_drain(f->s), 0);
 	assert_int_equal(atomic_load(&spin_count_runs), 0);
@@ -1309,8 +1338,8 @@ static void test_queue_full(void **state)
 		e[i] = fx_new(f->who, &sess);
 		cx_server_submit(f->s, &e[i]->x,
 				 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
-				       "\"params\":{\"name\":\"testkit_sleep\","
-				       "\"arguments\":{\"ms\":300}}}"));
+					  "\"params\":{\"name\":\"testkit_sleep\","
+					  "\"arguments\":{\"ms\":300}}}"));
 		if (fx_replies(e[i]) == 1) {
 			assert_is_error(e[i]->response, "saturated");
 			immediate++;
@@ -1380,8 +1409,8 @@ static void test_drain(void **state)
 	t0 = cx_now_ms();
 	cx_server_submit(f->s, &sleeper->x,
 			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
-			       "\"params\":{\"name\":\"testkit_sleep\","
-			       "\"arguments\":{\"ms\":600}}}"));
+				  "\"params\":{\"name\":\"testkit_sleep\","
+				  "\"arguments\":{\"ms\":600}}}"));
 	assert_int_equal(pthread_create(&th, NULL, drain_main, &d), 0);
 
 	/* Until drain has begun, calls are still taken (and answered); then they are refused.
@@ -1416,8 +1445,8 @@ static void test_drain(void **state)
 	late = fx_new(f->who, &sess);
 	cx_server_submit(f->s, &late->x,
 			 fx_parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
-			       "\"params\":{\"name\":\"testkit_echo\","
-			       "\"arguments\":{\"text\":\"x\"}}}"));
+				  "\"params\":{\"name\":\"testkit_echo\","
+				  "\"arguments\":{\"text\":\"x\"}}}"));
 	assert_int_equal(fx_replies(late), 1);
 	assert_is_error(late->response, "shutting down");
 	fx_free(late);

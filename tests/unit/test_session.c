@@ -101,9 +101,11 @@ static char *seal_raw(const unsigned char *key, const char *aad, const char *pt)
 	assert_int_equal(RAND_bytes(raw, 12), 1);
 	assert_int_equal(EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, raw), 1);
 	assert_int_equal(EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)aad,
-					   (int)strlen(aad)), 1);
+					   (int)strlen(aad)),
+			 1);
 	assert_int_equal(EVP_EncryptUpdate(ctx, raw + 12, &n, (const unsigned char *)pt,
-					   (int)ptlen), 1);
+					   (int)ptlen),
+			 1);
 	assert_int_equal(EVP_EncryptFinal_ex(ctx, raw + 12 + n, &fin), 1);
 	assert_int_equal(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, raw + 12 + ptlen), 1);
 	EVP_CIPHER_CTX_free(ctx);
@@ -195,7 +197,7 @@ static void test_seal_refuses_unopenable_state(void **state)
 static void test_replicas_with_same_key_share_sessions(void **state)
 {
 	unsigned char key_a[CX_SESSION_KEY_LEN], key_b[CX_SESSION_KEY_LEN];
-	unsigned char key_c[CX_SESSION_KEY_LEN], zero[CX_SESSION_KEY_LEN] = {0};
+	unsigned char key_c[CX_SESSION_KEY_LEN], zero[CX_SESSION_KEY_LEN] = { 0 };
 	struct cx_session sa, sb, o;
 	char *id_a, *id_b;
 
@@ -245,7 +247,9 @@ static void test_every_single_character_flip_is_invalid(void **state)
 		size_t nalt = i == len - 1 ? sizeof(alphabet) - 1 : 2;
 
 		for (k = 0; k < nalt; k++) {
-			char c = i == len - 1 ? alphabet[k] : orig == alphabet[k] ? 'Z' : alphabet[k];
+			char c = i == len - 1          ? alphabet[k]
+				 : orig == alphabet[k] ? 'Z'
+						       : alphabet[k];
 
 			if (c == orig)
 				continue;
@@ -356,7 +360,8 @@ static void test_authentic_but_bad_content_is_invalid(void **state)
 	/* The format as written by another implementation opens: the tests pin the format. */
 	snprintf(pt, sizeof(pt),
 		 "{\"v\":\"2025-11-25\",\"iat\":%lld,\"caps\":{\"roots\":{}},"
-		 "\"info\":{\"name\":\"x\"}}", now);
+		 "\"info\":{\"name\":\"x\"}}",
+		 now);
 	id = seal_raw(key, "c1", pt);
 	assert_int_equal(cx_session_open(key, id, 60, &o), CX_SESSION_OK);
 	assert_string_equal(o.version, "2025-11-25");
@@ -532,8 +537,8 @@ static void test_oversize_client_info_is_trimmed(void **state)
 	name = json_object_get(o.client_info, "name");
 	ver = json_object_get(o.client_info, "version");
 	assert_int_equal(json_string_length(name), 128);
-	assert_memory_equal(json_string_value(name), json_string_value(json_object_get(info, "name")),
-			    128);
+	assert_memory_equal(json_string_value(name),
+			    json_string_value(json_object_get(info, "name")), 128);
 	/* 128 characters, not 128 bytes: no UTF-8 sequence is cut. */
 	assert_int_equal(json_string_length(ver), 256);
 	/* Capabilities fit, so they are kept whole. */
@@ -612,7 +617,7 @@ static void test_size_bound_is_exact(void **state)
 		assert_int_equal(cx_session_open(key, id, 0, &o), CX_SESSION_OK);
 		name = json_object_get(o.client_info, "name");
 		if (json_string_length(name) == n) {
-			assert_false(trimmed_seen);     /* trimming is monotonic in size */
+			assert_false(trimmed_seen); /* trimming is monotonic in size */
 			if (strlen(id) > longest_whole)
 				longest_whole = strlen(id);
 		} else {

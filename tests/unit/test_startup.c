@@ -21,12 +21,11 @@
 #include "../../gateway/listen.h"
 #include "../../gateway/preflight.h"
 
-
 static void listen_ok(const char *v, const char *host, unsigned port, bool v6, bool loopback,
 		      bool wildcard)
 {
 	struct cx_listen la;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 
 	if (cx_listen_parse(v, &la, &err))
 		fail_msg("'%s' refused: %s", v, err.msg);
@@ -45,7 +44,7 @@ static void listen_ok(const char *v, const char *host, unsigned port, bool v6, b
 static void listen_bad(const char *v, const char *want)
 {
 	struct cx_listen la;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 
 	if (!cx_listen_parse(v, &la, &err))
 		fail_msg("'%s' was accepted", v);
@@ -98,13 +97,13 @@ static void conf_with(struct cx_gw_config *c, const char *listen, size_t ntokens
 	cx_gw_config_defaults(c);
 	free(c->listen);
 	c->listen = listen ? strdup(listen) : NULL;
-	c->ntokens = ntokens;   /* only counted here; no token is ever looked up */
+	c->ntokens = ntokens; /* only counted here; no token is ever looked up */
 }
 
 static void expect_preflight(struct cx_gw_config *c, const char *want1, const char *want2)
 {
 	struct cx_listen la;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 
 	if (!cx_preflight(c, &la, &err))
 		fail_msg("preflight passed for listen '%s'", c->listen);
@@ -124,8 +123,10 @@ static void test_preflight_names_the_source(void **state)
 	expect_preflight(&c, "--listen: '127.0.0.1:99999': port 99999 is out of range", NULL);
 	c.listen_from_flag = false;
 	c.config_file = strdup("/etc/cortex/gateway.json");
-	expect_preflight(&c, "config '/etc/cortex/gateway.json': 'listen': '127.0.0.1:99999': "
-			     "port 99999 is out of range", NULL);
+	expect_preflight(&c,
+			 "config '/etc/cortex/gateway.json': 'listen': '127.0.0.1:99999': "
+			 "port 99999 is out of range",
+			 NULL);
 	c.config_from_env = true;
 	expect_preflight(&c, "config '/etc/cortex/gateway.json' (from $CORTEX_CONFIG): 'listen'",
 			 NULL);
@@ -136,7 +137,7 @@ static void test_preflight_public_listener_needs_tokens(void **state)
 {
 	struct cx_gw_config c;
 	struct cx_listen la;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 
 	conf_with(&c, "0.0.0.0:8080", 0);
 	c.listen_from_flag = true;
@@ -165,7 +166,7 @@ static void test_preflight_audit_file(void **state)
 	char dir[] = "/tmp/cx-test-audit-XXXXXX", path[256], sub[300];
 	struct cx_gw_config c;
 	struct cx_listen la;
-	struct cx_err err = {0};
+	struct cx_err err = { 0 };
 	struct stat st;
 
 	assert_non_null(mkdtemp(dir));
@@ -182,8 +183,10 @@ static void test_preflight_audit_file(void **state)
 	free(c.audit_file);
 	c.audit_file = strdup(sub);
 	c.config_file = strdup("/etc/cortex/gateway.json");
-	expect_preflight(&c, "config '/etc/cortex/gateway.json': 'audit.file': could not create "
-			     "audit file", "/nope' does not exist");
+	expect_preflight(&c,
+			 "config '/etc/cortex/gateway.json': 'audit.file': could not create "
+			 "audit file",
+			 "/nope' does not exist");
 	c.audit_from_flag = true;
 	expect_preflight(&c, "--audit-file: could not create audit file", NULL);
 
@@ -222,8 +225,8 @@ static struct ifaddrs ifs[8];
  * fe80::1 (link-local), and one with no address. */
 static struct ifaddrs *fake_ifaddrs(void)
 {
-	static const char *const v4[] = {"127.0.0.1", "192.0.2.2"};
-	static const char *const v6[] = {"::1", "fd00::2", "fe80::1"};
+	static const char *const v4[] = { "127.0.0.1", "192.0.2.2" };
+	static const char *const v6[] = { "::1", "fd00::2", "fe80::1" };
 	size_t n = 0, i;
 
 	memset(addrs, 0, sizeof(addrs));
