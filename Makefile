@@ -106,6 +106,7 @@ test: test-deps
 	@scripts/run-tests.sh $(O)
 
 check: test-deps
+	@scripts/check-source.sh
 	@$(MAKE) --no-print-directory O=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-bins
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -127,8 +128,12 @@ bench: test-deps
 compile_commands.json:
 	bear -- $(MAKE) -B all $(UNIT_BINS)
 
+# Every C file of the project, as scripts/check-source.sh checks them.
+C_SOURCES = $(wildcard common/*.[ch] gateway/*.[ch] adapters/*/*.[ch] tests/unit/*.[ch] \
+	tests/adapters/*.[ch] bench/*.c tools/*.c)
+
 format:
-	clang-format -i $(LIB_SRCS) $(wildcard common/*.h gateway/*.c gateway/*.h)
+	clang-format -i $(C_SOURCES)
 
 clean:
 	rm -rf build build-asan

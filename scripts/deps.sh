@@ -5,7 +5,7 @@
 set -eu
 
 build="build-essential pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev"
-test="$build libcmocka-dev nodejs npm curl"
+test="$build libcmocka-dev nodejs npm curl clang-format"
 bench="wrk nginx-light curl"
 
 case "${1:-build}" in
