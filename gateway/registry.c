@@ -132,6 +132,14 @@ static int merge_annotations(json_t *def, const struct cx_tool *t, struct cx_err
 	return 0;
 }
 
+/* Frees what a paired tool owns (not the struct: it lives in r->tools). */
+static void tool_release(struct cx_reg_tool *rt)
+{
+	cx_schema_free(rt->input);
+	cx_schema_free(rt->output);
+	json_decref(rt->def);
+}
+
 static int add_tool(struct cx_registry *r, const struct cx_adapter *a, void *state,
 		    const json_t *src, struct cx_err *err)
 {
@@ -198,21 +206,15 @@ static int add_tool(struct cx_registry *r, const struct cx_adapter *a, void *sta
 	r->tools[r->ntools++] = rt;
 	return 0;
 fail:
-	cx_schema_free(rt.input);
-	cx_schema_free(rt.output);
-	json_decref(rt.def);
+	tool_release(&rt);
 	return -1;
 }
 
 /* Removes the tools pair_tools just added for a (they are the last ones). */
 static void unpair_tools(struct cx_registry *r, const struct cx_adapter *a)
 {
-	while (r->ntools && r->tools[r->ntools - 1].adapter == a) {
-		struct cx_reg_tool *rt = &r->tools[--r->ntools];
-		cx_schema_free(rt->input);
-		cx_schema_free(rt->output);
-		json_decref(rt->def);
-	}
+	while (r->ntools && r->tools[r->ntools - 1].adapter == a)
+		tool_release(&r->tools[--r->ntools]);
 }
 
 static int pair_tools(struct cx_registry *r, const struct cx_adapter *a, void *state,
@@ -246,12 +248,8 @@ static int pair_tools(struct cx_registry *r, const struct cx_adapter *a, void *s
 	rc = 0;
 	goto out;
 undo:
-	while (r->ntools > first) {
-		struct cx_reg_tool *rt = &r->tools[--r->ntools];
-		cx_schema_free(rt->input);
-		cx_schema_free(rt->output);
-		json_decref(rt->def);
-	}
+	while (r->ntools > first)
+		tool_release(&r->tools[--r->ntools]);
 out:
 	json_decref(list);
 	return rc;
@@ -660,11 +658,8 @@ void cx_registry_free(struct cx_registry *r)
 	if (!r)
 		return;
 	cx_registry_health_stop(r);
-	for (size_t i = 0; i < r->ntools; i++) {
-		cx_schema_free(r->tools[i].input);
-		cx_schema_free(r->tools[i].output);
-		json_decref(r->tools[i].def);
-	}
+	for (size_t i = 0; i < r->ntools; i++)
+		tool_release(&r->tools[i]);
 	for (int k = 0; k < 3; k++) {
 		for (size_t i = 0; i < r->nentries[k]; i++)
 			json_decref(r->entries[k][i].def);
