@@ -552,7 +552,7 @@ static void test_retry_after_past_deadline_not_waited(void **state)
 	cx_http_client_free(c);
 }
 
-static void test_connection_refused_retried_then_said(void **state)
+static void test_connection_refused_said(void **state)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
@@ -918,7 +918,7 @@ int main(void)
 		cmocka_unit_test_setup(test_retry_after_seconds_honoured, reset_both),
 		cmocka_unit_test_setup(test_retry_after_date_honoured, reset_both),
 		cmocka_unit_test_setup(test_retry_after_past_deadline_not_waited, reset_both),
-		cmocka_unit_test_setup(test_connection_refused_retried_then_said, reset_both),
+		cmocka_unit_test_setup(test_connection_refused_said, reset_both),
 		cmocka_unit_test_setup(test_deadline_bounds_a_slow_answer, reset_both),
 		cmocka_unit_test_setup(test_cancel_ends_the_transfer_at_once, reset_both),
 		cmocka_unit_test_setup(test_cap_refuses_a_larger_answer, reset_both),
