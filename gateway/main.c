@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../common/audit.h"
+#include "../common/http_client.h"
 #include "../common/log.h"
 #include "../common/mcp.h"
 #include "../common/util.h"
@@ -490,6 +491,8 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	rc = 1;
+	if (cx_http_global_init())
+		goto out;
 	cx_gw_config_defaults(&g.conf);
 	if (configure(&g))
 		goto out;
