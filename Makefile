@@ -28,8 +28,10 @@ ALL_LDFLAGS := $(LDFLAGS) $(SAN)
 
 LIB_SRCS := $(wildcard common/*.c)
 GW_SRCS := $(filter-out gateway/main.c gateway/adapters_default.c,$(wildcard gateway/*.c)) \
-	adapters/gateway/gateway.c
-ADAPTER_JSON := adapters/gateway/tools.json
+	adapters/gateway/gateway.c $(wildcard adapters/proxmox/*.c) \
+	$(wildcard adapters/cloudflare/*.c)
+ADAPTER_JSON := adapters/gateway/tools.json adapters/proxmox/tools.json \
+	adapters/proxmox/resources.json adapters/cloudflare/tools.json
 TEST_ADAPTER_SRCS := tests/adapters/testkit.c tests/adapters/conformance.c \
 	tests/adapters/adapters_test.c
 TEST_ADAPTER_JSON := tests/adapters/testkit.json tests/adapters/testkit-resources.json \

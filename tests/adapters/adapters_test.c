@@ -1,5 +1,7 @@
 /* The adapter list of build/cortex-gateway-test: the test kit and the conformance fixtures
- * (the shipped list has no backend adapters yet). */
+ * and every backend adapter of the shipped list, so tests run them side by side. */
+#include "../../adapters/cloudflare/cloudflare.h"
+#include "../../adapters/proxmox/proxmox.h"
 #include "../../gateway/adapters.h"
 #include "conformance.h"
 #include "testkit.h"
@@ -7,5 +9,7 @@
 const struct cx_adapter *const cx_adapters[] = {
 	&cx_testkit_adapter,
 	&cx_conformance_adapter,
+	&cx_proxmox_adapter,
+	&cx_cloudflare_adapter,
 	NULL,
 };

@@ -1,0 +1,207 @@
+/* The Proxmox VE adapter: configuration, health, and the tool table (handlers in tools.c,
+ * requests in api.c).
+ *
+ *   "proxmox": {"url": "https://pve1:8006", "token_id": "cortex@pve!gateway",
+ *               "token_secret": {"file": "/run/secrets/pve-token"},
+ *               "fingerprint": "AB:CD:...", "timeout_ms": 15000, "retries": 3}
+ *
+ * or "username" + "password" (a {"file"}/{"env"} reference) for ticket authentication. */
+#include "proxmox.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/log.h"
+#include "../../common/util.h"
+#include "api.h"
+#include "tools.h"
+
+extern const char adapters_proxmox_tools_json[];
+extern const char adapters_proxmox_resources_json[];
+
+#define PX_KEYS                                                                                    \
+	"url, token_id, token_secret, username, password, fingerprint, ca_file, "                  \
+	"insecure_skip_verify, timeout_ms, retries, task_poll_ms"
+
+static const char *const known_keys[] = {
+	"url",        "token_id",    "token_secret", "username",
+	"password",   "fingerprint", "ca_file",      "insecure_skip_verify",
+	"timeout_ms", "retries",     "task_poll_ms", NULL
+};
+
+static void px_free(struct px_state *s)
+{
+	if (!s)
+		return;
+	cx_http_client_free(s->http);
+	free(s->url);
+	free(s->username);
+	cx_secret_release(&s->token_header);
+	cx_secret_release(&s->password);
+	cx_secret_release(&s->ticket);
+	cx_secret_release(&s->csrf);
+	pthread_mutex_destroy(&s->ticket_lock);
+	free(s);
+}
+
+static int check_keys(const json_t *conf, struct cx_err *err)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)conf, key, v) {
+		size_t i;
+		for (i = 0; known_keys[i] && strcmp(known_keys[i], key); i++)
+			;
+		if (!known_keys[i])
+			return cx_err_set(err, "unknown key '%s' (known: " PX_KEYS ")", key);
+	}
+	return 0;
+}
+
+/* An optional integer key within [min, max]; *out keeps its default when absent. */
+static int int_key(const json_t *conf, const char *key, long min, long max, long *out,
+		   struct cx_err *err)
+{
+	const json_t *v = json_object_get(conf, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return cx_err_set(err, "'%s' must be an integer from %ld to %ld", key, min, max);
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
+static const char *str_key(const json_t *conf, const char *key)
+{
+	return json_string_value(json_object_get(conf, key));
+}
+
+/* token_id + token_secret, or username + password: exactly one. */
+static int load_credentials(struct px_state *s, const json_t *conf, struct cx_err *err)
+{
+	const char *token_id = str_key(conf, "token_id"), *user = str_key(conf, "username");
+	struct cx_secret secret = { 0 };
+	int rc;
+
+	if (!token_id == !user)
+		return cx_err_set(err,
+				  "set either 'token_id' with 'token_secret' (an API token) or "
+				  "'username' with 'password' (a ticket)");
+	if (token_id) {
+		if (!strchr(token_id, '@') || !strchr(token_id, '!'))
+			return cx_err_set(err, "'token_id' must look like USER@REALM!TOKENID, e.g. "
+					       "cortex@pve!gateway");
+		if (cx_secret_load(json_object_get(conf, "token_secret"), &secret, "token_secret",
+				   err))
+			return -1;
+		s->token_header.data = malloc(strlen(token_id) + secret.len + 64);
+		rc = s->token_header.data ? 0 : cx_err_set(err, "out of memory");
+		if (!rc)
+			s->token_header.len = (size_t)snprintf((char *)s->token_header.data,
+							       strlen(token_id) + secret.len + 64,
+							       "Authorization: PVEAPIToken=%s=%s",
+							       token_id, secret.data);
+		cx_secret_release(&secret);
+		return rc;
+	}
+	s->username = strdup(user);
+	if (!s->username)
+		return cx_err_set(err, "out of memory");
+	return cx_secret_load(json_object_get(conf, "password"), &s->password, "password", err);
+}
+
+static int build_client(struct px_state *s, const json_t *conf, long retries, struct cx_err *err)
+{
+	const json_t *skip = json_object_get(conf, "insecure_skip_verify");
+	struct cx_http_client_opts o = { .service = "proxmox", .retries = (int)retries };
+	char base[600];
+
+	if (!s->url || (strncmp(s->url, "https://", 8) && strncmp(s->url, "http://", 7)) ||
+	    strchr(s->url + 8, '/'))
+		return cx_err_set(err,
+				  "'url' must be the host, e.g. https://pve1:8006 (the adapter "
+				  "adds /api2/json)");
+	if (skip && !json_is_boolean(skip))
+		return cx_err_set(err, "'insecure_skip_verify' must be true or false");
+	if (!cx_fmt(base, sizeof(base), "%s/api2/json", s->url))
+		return cx_err_set(err, "'url' is too long");
+	o.base_url = base;
+	o.ca_file = str_key(conf, "ca_file");
+	o.fingerprint = str_key(conf, "fingerprint");
+	o.insecure_skip_verify = json_is_true(skip);
+	s->http = cx_http_client_new(&o, err);
+	if (!s->http)
+		return -1;
+	if (o.insecure_skip_verify)
+		cx_warn("adapter 'proxmox': insecure_skip_verify is set: the server's certificate "
+			"is not checked, so anyone in the path can read the API token");
+	return 0;
+}
+
+static int px_init(const json_t *conf, void **state, struct cx_err *err)
+{
+	struct px_state *s = calloc(1, sizeof(*s));
+	long retries = 3;
+
+	if (!s)
+		return cx_err_set(err, "out of memory");
+	pthread_mutex_init(&s->ticket_lock, NULL);
+	s->timeout_ms = 15000;
+	s->task_poll_ms = 500;
+	s->url = str_key(conf, "url") ? strdup(str_key(conf, "url")) : NULL;
+	if (check_keys(conf, err) ||
+	    int_key(conf, "timeout_ms", 100, 600000, &s->timeout_ms, err) ||
+	    int_key(conf, "retries", 0, 10, &retries, err) ||
+	    int_key(conf, "task_poll_ms", 50, 10000, &s->task_poll_ms, err) ||
+	    build_client(s, conf, retries, err) || load_credentials(s, conf, err)) {
+		px_free(s);
+		return -1;
+	}
+	*state = s;
+	return 0;
+}
+
+static void px_cleanup(void *state)
+{
+	px_free(state);
+}
+
+/* The API answers /version to any authenticated caller: reachability, TLS and credentials. */
+static int px_health(void *state, struct cx_err *err)
+{
+	json_t *data = NULL;
+	int rc = px_request(state, NULL, "GET", "/version", NULL, &data, err);
+
+	json_decref(data);
+	return rc;
+}
+
+static const struct cx_tool px_tools[] = {
+	{ "proxmox_list_nodes", px_list_nodes, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "proxmox_get_node_status", px_get_node_status,
+	  CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "proxmox_list_vms", px_list_vms, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "proxmox_get_vm_status", px_get_vm_status, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "proxmox_get_vm_config", px_get_vm_config, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "proxmox_get_cluster_resources", px_get_cluster_resources,
+	  CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "proxmox_get_cluster_status", px_get_cluster_status,
+	  CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "proxmox_get_task_status", px_get_task_status,
+	  CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "proxmox_vm_action", px_vm_action, CX_DESTRUCTIVE | CX_OPEN_WORLD | CX_TASK_OPTIONAL },
+	{ NULL, NULL, 0 },
+};
+
+const struct cx_adapter cx_proxmox_adapter = {
+	.name = "proxmox",
+	.tools_json = adapters_proxmox_tools_json,
+	.tools = px_tools,
+	.init = px_init,
+	.cleanup = px_cleanup,
+	.health = px_health,
+	.resources_json = adapters_proxmox_resources_json,
+	.read_resource = px_read_resource,
+};

@@ -1,0 +1,122 @@
+// Every Proxmox and Cloudflare tool against Prism mocking the backends' published OpenAPI
+// descriptions (../shared/specs): Prism validates each request the adapters send, and a test
+// fails if it reports any violation, or if a tool's request never reached it. The mocked
+// answers are examples, not a backend's state: what is checked here is what Cortex sends.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startStdio, writeConfig } from './lib.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const PRISM = join(here, '..', 'node_modules', '.bin', 'prism');
+const SPECS = process.env.CORTEX_SPECS_DIR || join(here, '..', '..', '..', 'shared', 'specs');
+
+const running = [];
+after(() => running.forEach((p) => p.kill('SIGKILL')));
+
+function freePort() {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
+  });
+}
+
+async function startPrism(spec) {
+  const port = await freePort();
+  const child = spawn(PRISM, ['mock', '-h', '127.0.0.1', '-p', String(port), join(SPECS, spec)],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.push(child);
+  let log = '';
+  child.stdout.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => { log += d; });
+  const until = Date.now() + 60000;
+  while (!/Prism is listening/.test(log)) {
+    if (Date.now() > until || child.exitCode !== null) throw new Error('prism did not start: ' + log);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url: `http://127.0.0.1:${port}`, log: () => log };
+}
+
+// The violations Prism reported: its validator's error lines.
+function violations(log) {
+  return log.split('\n').filter((l) => /\[VALIDATOR\].*(✖|error)/.test(l) || /sl-violations/.test(l));
+}
+
+async function callAll(g, calls) {
+  const out = {};
+  for (const [name, args] of calls) {
+    const r = await g.request('tools/call', { name, arguments: args });
+    assert.ok(r.result, `${name} answered with a result, not a JSON-RPC error: ${JSON.stringify(r)}`);
+    out[name + JSON.stringify(args)] = r.result;
+  }
+  return out;
+}
+
+const skip = !existsSync(PRISM) || !existsSync(SPECS) ? 'prism or the specs are missing' : false;
+
+test('every Proxmox tool sends requests the Proxmox VE API description accepts', { skip }, async () => {
+  const prism = await startPrism('proxmox-pve-subset-api2json.json');
+  const conf = writeConfig({ adapters: { proxmox: {
+    url: prism.url, token_id: 'cortex@pve!gateway', token_secret: { env: 'PX_TOKEN_SECRET' },
+    retries: 0, task_poll_ms: 50 } } });
+  const g = startStdio(['--config', conf], { env: { PX_TOKEN_SECRET: 'prism-secret-value' } });
+  running.push(g.child);
+  await g.initialize();
+  await callAll(g, [
+    ['proxmox_list_nodes', {}],
+    ['proxmox_get_node_status', { node: 'pve1' }],
+    ['proxmox_list_vms', { status: 'running' }],
+    ['proxmox_get_cluster_resources', { type: 'vm' }],
+    ['proxmox_get_cluster_status', {}],
+    ['proxmox_get_vm_status', { vmid: 101, node: 'pve1', type: 'qemu' }],
+    ['proxmox_get_vm_status', { vmid: 200, node: 'pve1', type: 'lxc' }],
+    ['proxmox_get_vm_config', { vmid: 101, node: 'pve1', type: 'qemu' }],
+    ['proxmox_get_task_status', { upid: 'UPID:pve1:0000AAAA:0001BBBB:65000000:qmstart:101:root@pam:' }],
+    ['proxmox_vm_action', { vmid: 101, node: 'pve1', type: 'qemu', action: 'start', wait: false }],
+    ['proxmox_vm_action', { vmid: 101, node: 'pve1', type: 'qemu', action: 'reset', wait: false }],
+    ['proxmox_vm_action', { vmid: 200, node: 'pve1', type: 'lxc', action: 'shutdown', wait: false }],
+  ]);
+  const log = prism.log();
+  assert.deepEqual(violations(log), [], 'Prism found no request that breaks the description');
+  for (const path of ['/api2/json/nodes', '/api2/json/nodes/pve1/status', '/api2/json/cluster/resources',
+    '/api2/json/cluster/status', '/api2/json/nodes/pve1/qemu/101/status/current',
+    '/api2/json/nodes/pve1/lxc/200/status/current', '/api2/json/nodes/pve1/qemu/101/config',
+    '/api2/json/nodes/pve1/tasks/', '/api2/json/nodes/pve1/qemu/101/status/start',
+    '/api2/json/nodes/pve1/qemu/101/status/reset', '/api2/json/nodes/pve1/lxc/200/status/shutdown']) {
+    assert.ok(log.includes(path), `a request for ${path} reached Prism`);
+  }
+  assert.ok(!g.stderr().includes('prism-secret-value'), 'the token secret is never logged');
+  await g.close();
+});
+
+test('every Cloudflare tool sends requests the Cloudflare API description accepts', { skip }, async () => {
+  const prism = await startPrism('cloudflare-zones-dns.json');
+  const conf = writeConfig({ adapters: { cloudflare: {
+    url: prism.url, api_token: { env: 'CF_API_TOKEN' }, retries: 0 } } });
+  const g = startStdio(['--config', conf], { env: { CF_API_TOKEN: 'prism-cf-token-value' } });
+  running.push(g.child);
+  await g.initialize();
+  const zone = '023e105f4ecef8ad9ca31a8372d0c353';
+  const rec = '372e67954025e0ba6aaa6d586b9e0b59';
+  await callAll(g, [
+    ['cloudflare_list_zones', {}],
+    ['cloudflare_list_zones', { name: 'example.com', status: 'active', page: 1, per_page: 20 }],
+    ['cloudflare_get_dns', { zone_id: zone, type: 'A', page: 1 }],
+    ['cloudflare_get_dns', { zone_id: zone, name: 'www.example.com', content: '192.0.2.1', page: 1 }],
+    ['cloudflare_create_dns_record', { zone_id: zone, type: 'A', name: 'api.example.com', content: '192.0.2.10', ttl: 300, proxied: false }],
+    ['cloudflare_create_dns_record', { zone_id: zone, type: 'MX', name: 'example.com', content: 'mx.example.com', priority: 10 }],
+    ['cloudflare_update_dns_record', { zone_id: zone, record_id: rec, content: '192.0.2.11' }],
+    ['cloudflare_delete_dns_record', { zone_id: zone, record_id: rec }],
+  ]);
+  const log = prism.log();
+  assert.deepEqual(violations(log), [], 'Prism found no request that breaks the description');
+  for (const path of ['/zones', `/zones/${zone}/dns_records`, `/zones/${zone}/dns_records/${rec}`, '/user/tokens/verify']) {
+    assert.ok(log.includes(path), `a request for ${path} reached Prism`);
+  }
+  assert.ok(!g.stderr().includes('prism-cf-token-value'), 'the API token is never logged');
+  await g.close();
+});
