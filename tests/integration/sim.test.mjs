@@ -210,6 +210,134 @@ test('proxmox: configs, node status, cluster status and resources by type', asyn
   assert.deepEqual(lxc.body.data.map((g) => g.vmid), [201]);
 });
 
+const CF_TOKEN = 'cfsim-token-0123456789abcdef0123456789abcdef';
+const cfAuth = { Authorization: 'Bearer ' + CF_TOKEN };
+const CF = shared.url + '/client/v4';
+const ZONE = '023e105f4ecef8ad9ca31a8372d0c353';
+
+async function cf(path, { method = 'GET', headers = cfAuth, body } = {}) {
+  const r = await fetch(CF + path, {
+    method, body: body === undefined ? undefined : JSON.stringify(body),
+    headers: body === undefined ? headers : { ...headers, 'Content-Type': 'application/json' },
+  });
+  return { status: r.status, body: await r.json(), headers: r.headers };
+}
+
+test('cloudflare: a Bearer token is verified; a wrong or missing one gets the real error envelope', async () => {
+  await reset();
+  const v = await cf('/user/tokens/verify');
+  assert.equal(v.status, 200);
+  assert.equal(v.body.success, true);
+  assert.equal(v.body.result.status, 'active');
+  assert.match(v.body.result.id, /^[0-9a-f]{32}$/);
+
+  const wrong = await cf('/zones', { headers: { Authorization: 'Bearer nope' } });
+  assert.equal(wrong.status, 403);
+  assert.deepEqual(wrong.body, { success: false, errors: [{ code: 10000, message: 'Authentication error' }], messages: [], result: null });
+  const wrongVerify = await cf('/user/tokens/verify', { headers: { Authorization: 'Bearer nope' } });
+  assert.equal(wrongVerify.status, 401);
+  assert.equal(wrongVerify.body.errors[0].code, 1000);
+  const none = await cf('/zones', { headers: {} });
+  assert.equal(none.status, 400);
+  assert.equal(none.body.errors[0].code, 9106);
+});
+
+test('cloudflare: zones filter by name and status, page with per_page 5-50, and unknown ids are refused', async () => {
+  await reset();
+  const all = await cf('/zones');
+  assert.equal(all.status, 200);
+  assert.deepEqual(all.body.result.map((z) => z.name), ['example.com', 'example.net']);
+  assert.deepEqual(all.body.result_info, { page: 1, per_page: 20, count: 2, total_count: 2, total_pages: 1 });
+  assert.deepEqual((await cf('/zones?status=pending')).body.result.map((z) => z.name), ['example.net']);
+  assert.deepEqual((await cf('/zones?name=example.com')).body.result.map((z) => z.id), [ZONE]);
+  assert.deepEqual((await cf('/zones?name=contains:.net')).body.result.map((z) => z.name), ['example.net']);
+  const small = await cf('/zones?per_page=4');
+  assert.equal(small.status, 400);
+  assert.equal(small.body.success, false);
+  assert.equal((await cf('/zones?per_page=51')).status, 400);
+  assert.equal((await cf('/zones?per_page=5&page=2')).body.result.length, 0);
+
+  const one = await cf('/zones/' + ZONE);
+  assert.equal(one.body.result.name, 'example.com');
+  const unknown = await cf('/zones/0123456789abcdef0123456789abcdef');
+  assert.equal(unknown.status, 400);
+  assert.equal(unknown.body.errors[0].code, 7003);
+});
+
+test('cloudflare: 120 DNS records come in pages that together hold each record once', async () => {
+  await reset();
+  const ids = new Set();
+  const counts = [];
+  for (let page = 1; page <= 3; page++) {
+    const r = await cf(`/zones/${ZONE}/dns_records?per_page=50&page=${page}`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.result_info, { page, per_page: 50, count: r.body.result.length, total_count: 120, total_pages: 3 });
+    counts.push(r.body.result.length);
+    r.body.result.forEach((rec) => ids.add(rec.id));
+  }
+  assert.deepEqual(counts, [50, 50, 20]);
+  assert.equal(ids.size, 120);
+  assert.ok([...ids].every((id) => /^[0-9a-f]{32}$/.test(id)));
+  const past = await cf(`/zones/${ZONE}/dns_records?per_page=50&page=4`);
+  assert.equal(past.body.result.length, 0);
+  assert.equal((await cf(`/zones/${ZONE}/dns_records`)).body.result.length, 100, 'per_page defaults to 100');
+
+  const mx = await cf(`/zones/${ZONE}/dns_records?type=MX`);
+  assert.deepEqual(mx.body.result.map((r) => [r.name, r.content, r.priority]), [['example.com', 'mail.example.com', 10]]);
+  const byName = await cf(`/zones/${ZONE}/dns_records?name=host007.example.com`);
+  assert.deepEqual(byName.body.result.map((r) => r.content), ['10.0.0.7']);
+  const byContent = await cf(`/zones/${ZONE}/dns_records?content=192.0.2.25`);
+  assert.deepEqual(byContent.body.result.map((r) => r.name), ['mail.example.com']);
+});
+
+test('cloudflare: create, patch, overwrite and delete change the records a later read sees', async () => {
+  await reset();
+  const made = await cf(`/zones/${ZONE}/dns_records`, { method: 'POST', body: { type: 'A', name: 'api', content: '192.0.2.80', ttl: 300, comment: 'new' } });
+  assert.equal(made.status, 200);
+  const rec = made.body.result;
+  assert.match(rec.id, /^[0-9a-f]{32}$/);
+  assert.equal(rec.name, 'api.example.com');
+  assert.equal((await cf(`/zones/${ZONE}/dns_records?per_page=5`)).body.result_info.total_count, 121);
+  assert.equal((await cf(`/zones/${ZONE}/dns_records/${rec.id}`)).body.result.content, '192.0.2.80');
+
+  const patched = await cf(`/zones/${ZONE}/dns_records/${rec.id}`, { method: 'PATCH', body: { content: '192.0.2.81' } });
+  assert.equal(patched.status, 200);
+  const read = (await cf(`/zones/${ZONE}/dns_records/${rec.id}`)).body.result;
+  assert.equal(read.content, '192.0.2.81');
+  assert.equal(read.ttl, 300, 'PATCH keeps what it was not given');
+  assert.equal(read.comment, 'new');
+
+  const put = await cf(`/zones/${ZONE}/dns_records/${rec.id}`, { method: 'PUT', body: { type: 'CNAME', name: 'api', content: 'example.com' } });
+  assert.equal(put.status, 200);
+  const over = (await cf(`/zones/${ZONE}/dns_records/${rec.id}`)).body.result;
+  assert.deepEqual([over.type, over.content, over.ttl, over.comment], ['CNAME', 'example.com', 1, null]);
+
+  const del = await cf(`/zones/${ZONE}/dns_records/${rec.id}`, { method: 'DELETE' });
+  assert.deepEqual(del.body.result, { id: rec.id });
+  const gone = await cf(`/zones/${ZONE}/dns_records/${rec.id}`);
+  assert.equal(gone.status, 404);
+  assert.equal(gone.body.errors[0].code, 81044);
+  assert.equal((await cf(`/zones/${ZONE}/dns_records?per_page=5`)).body.result_info.total_count, 120);
+});
+
+test('cloudflare: invalid records get 1004 with the reason in error_chain; conflicts their own codes', async () => {
+  await reset();
+  const post = (body) => cf(`/zones/${ZONE}/dns_records`, { method: 'POST', body });
+  const badIp = await post({ type: 'A', name: 'x', content: '192.0.2.300' });
+  assert.equal(badIp.status, 400);
+  assert.equal(badIp.body.errors[0].code, 1004);
+  assert.equal(badIp.body.errors[0].error_chain[0].code, 9005);
+  assert.equal(badIp.body.result, null);
+  assert.equal((await post({ type: 'A', name: 'x', content: '192.0.2.1', ttl: 5 })).body.errors[0].error_chain[0].code, 9021);
+  assert.equal((await post({ type: 'BOGUS', name: 'x', content: 'y' })).status, 400);
+  assert.equal((await post({ type: 'MX', name: 'x', content: 'mail.example.com' })).status, 400, 'MX needs a priority');
+  assert.equal((await post({ type: 'A', name: 'mail', content: '192.0.2.25' })).body.errors[0].code, 81058);
+  assert.equal((await post({ type: 'A', name: 'www', content: '192.0.2.9' })).body.errors[0].code, 81053);
+  const notJson = await fetch(`${CF}/zones/${ZONE}/dns_records`, { method: 'POST', headers: cfAuth, body: '{' });
+  assert.equal(notJson.status, 400);
+  assert.equal((await cf(`/zones/${ZONE}/dns_records?per_page=5`)).body.result_info.total_count, 120, 'nothing was added');
+});
+
 test('every simulator stops cleanly on SIGTERM', async () => {
   await assertAllStopCleanly(running, assert, 2);
 });
