@@ -338,6 +338,190 @@ test('cloudflare: invalid records get 1004 with the reason in error_chain; confl
   assert.equal((await cf(`/zones/${ZONE}/dns_records?per_page=5`)).body.result_info.total_count, 120, 'nothing was added');
 });
 
+async function addFault(f, s = shared) {
+  const r = await fetch(s.url + '/_sim/faults', { method: 'POST', body: JSON.stringify(f) });
+  const body = await r.json();
+  assert.equal(r.status, 200, JSON.stringify(body));
+  return body;
+}
+
+test('faults: added latency is measured by the client; only for count requests and its method', async () => {
+  await reset();
+  await addFault({ method: 'GET', path: '/api2/json/version', kind: 'latency', latency_ms: 400, count: 1 });
+  const post = await pve('/version', { method: 'POST' });
+  assert.equal(post.status, 501, 'a POST is not matched by a GET fault');
+  let t0 = Date.now();
+  assert.equal((await pve('/version')).status, 200);
+  assert.ok(Date.now() - t0 >= 380, `took ${Date.now() - t0} ms`);
+  t0 = Date.now();
+  await pve('/version');
+  assert.ok(Date.now() - t0 < 300, 'the fault was spent');
+});
+
+test('faults: 429 carries Retry-After; "503 twice then OK" is scripted with a count', async () => {
+  await reset();
+  await addFault({ path: '/client/v4/zones*', kind: 'status', status: 429, retry_after: 7, count: 1 });
+  const limited = await cf('/zones');
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get('retry-after'), '7');
+  assert.equal(limited.body.success, false);
+  assert.equal((await cf('/zones')).status, 200);
+
+  await addFault({ path: '/api2/json/nodes', kind: 'status', status: 503, count: 2 });
+  const seen = [];
+  for (let i = 0; i < 3; i++) seen.push((await pve('/nodes')).status);
+  assert.deepEqual(seen, [503, 503, 200]);
+  const listed = await (await fetch(shared.url + '/_sim/faults')).json();
+  const f = listed.faults.find((x) => x.status === 503);
+  assert.equal(f.hits, 2);
+  assert.equal(f.remaining, 0);
+
+  await addFault([{ path: '/api2/json/cluster/status', kind: 'status', status: 500, count: 1 },
+    { path: '/api2/json/cluster/resources', kind: 'status', status: 502, count: 1 }]);
+  const e500 = await pve('/cluster/status');
+  assert.equal(e500.status, 500);
+  assert.deepEqual(e500.body, { data: null, message: 'Internal Server Error\n' });
+  assert.equal((await pve('/cluster/resources')).status, 502);
+});
+
+test('faults: truncated JSON, invalid JSON and an oversized body reach the client as such', async () => {
+  await reset();
+  const whole = await (await fetch(PVE + '/nodes', { headers: pveAuth })).text();
+  await addFault({ path: '/api2/json/nodes', kind: 'truncate', count: 1 });
+  const cut = await fetch(PVE + '/nodes', { headers: pveAuth });
+  assert.equal(cut.status, 200);
+  const cutText = await cut.text();
+  assert.ok(cutText.length < whole.length && whole.startsWith(cutText), 'a prefix of the real answer');
+  assert.throws(() => JSON.parse(cutText));
+
+  await addFault({ path: '/client/v4/zones', kind: 'invalid_json', count: 1 });
+  const bad = await fetch(CF + '/zones', { headers: cfAuth });
+  assert.equal(bad.status, 200);
+  assert.match(bad.headers.get('content-type'), /application\/json/);
+  await assert.rejects(bad.json(), SyntaxError);
+
+  await addFault({ path: '/api2/json/version', kind: 'oversize', size_mib: 3, count: 1 });
+  const big = await fetch(PVE + '/version', { headers: pveAuth });
+  assert.equal(Number(big.headers.get('content-length')), 3 * 1024 * 1024 + 11);
+  const text = await big.text();
+  assert.equal(text.length, 3 * 1024 * 1024 + 11);
+  assert.equal(JSON.parse(text).data.length, 3 * 1024 * 1024);
+});
+
+test('faults: a connection dropped mid-body is an error for fetch; a trickle arrives whole but slowly', async () => {
+  await reset();
+  await addFault({ path: '/api2/json/nodes', kind: 'drop', after_bytes: 40, count: 1 });
+  await assert.rejects(async () => {
+    const r = await fetch(PVE + '/nodes', { headers: pveAuth });
+    await r.text();
+  });
+  assert.equal((await pve('/nodes')).status, 200, 'the next request is served');
+
+  const whole = await (await fetch(PVE + '/cluster/status', { headers: pveAuth })).text();
+  await addFault({ path: '/api2/json/cluster/status', kind: 'trickle', bytes_per_sec: 1000, count: 1 });
+  const t0 = Date.now();
+  const slow = await (await fetch(PVE + '/cluster/status', { headers: pveAuth })).text();
+  const took = Date.now() - t0;
+  assert.equal(slow, whole);
+  assert.ok(took >= whole.length * 0.8, `${whole.length} bytes at 1000 B/s took ${took} ms`);
+});
+
+test('control: the request log has names of headers, never values; bad faults are refused; reset restores state', async () => {
+  await reset();
+  await pve('/nodes', { headers: { ...pveAuth, 'X-Trace': 'abc' } });
+  await cf('/zones', { headers: {} });
+  const log = await (await fetch(shared.url + '/_sim/requests')).json();
+  assert.equal(log.requests.length, 2, 'control requests are not logged');
+  const [a, b] = log.requests;
+  assert.deepEqual([a.method, a.path, a.authorization], ['GET', '/api2/json/nodes', true]);
+  assert.ok(a.headers.map((h) => h.toLowerCase()).includes('x-trace'));
+  assert.deepEqual([b.path, b.authorization], ['/client/v4/zones', false]);
+  assert.doesNotMatch(JSON.stringify(log), /5e1f3c9a|abc/, 'no header values');
+  await fetch(shared.url + '/_sim/requests', { method: 'DELETE' });
+  assert.equal((await (await fetch(shared.url + '/_sim/requests')).json()).requests.length, 0);
+
+  for (const f of [{ path: '/x', kind: 'nope' }, { kind: 'status', path: '/x', status: 200 }, { path: '/x' }, { path: '/x', kind: 'latency', latency_ms: 1, extra: 1 }]) {
+    const r = await fetch(shared.url + '/_sim/faults', { method: 'POST', body: JSON.stringify(f) });
+    assert.equal(r.status, 400, JSON.stringify(f));
+  }
+  await addFault({ path: '*', kind: 'status', status: 503 });
+  assert.equal((await pve('/nodes')).status, 503);
+  await fetch(shared.url + '/_sim/faults', { method: 'DELETE' });
+  assert.equal((await pve('/nodes')).status, 200);
+
+  const rec = (await cf(`/zones/${ZONE}/dns_records?type=TXT`)).body.result[0];
+  await cf(`/zones/${ZONE}/dns_records/${rec.id}`, { method: 'DELETE' });
+  await pve('/nodes/pve1/qemu/100/status/stop', { method: 'POST' });
+  await reset();
+  assert.equal((await cf(`/zones/${ZONE}/dns_records/${rec.id}`)).status, 200);
+  assert.equal((await pve('/nodes/pve1/qemu/100/status/current')).body.data.status, 'running');
+});
+
+test('config: faults from --config apply from the start and again after a reset; unknown keys fail', async () => {
+  const s = await sim(['--config', writeConfig({
+    proxmox: { task_ms: 0 },
+    faults: [{ path: '/api2/json/version', kind: 'status', status: 503, count: 1 }],
+  })]);
+  const base = s.url + '/api2/json';
+  assert.equal((await pve('/version', { base })).status, 503);
+  assert.equal((await pve('/version', { base })).status, 200);
+  await reset(s);
+  assert.equal((await pve('/version', { base })).status, 503);
+  const start = await pve('/nodes/pve1/qemu/101/status/start', { base, method: 'POST' });
+  assert.equal((await pve(`/nodes/pve1/tasks/${encodeURIComponent(start.body.data)}/status`, { base })).body.data.exitstatus, 'OK', 'task_ms 0 finishes at once');
+
+  const bad = startSim(['--config', writeConfig({ proxmox: { nodez: [] } })]);
+  running.push(bad);
+  bad.ready.catch(() => {});
+  const { code } = await bad.exited;
+  assert.equal(code, 1);
+  assert.match(bad.stderr(), /proxmox\.nodez/);
+});
+
+test('listen: only loopback addresses; --help names the default credentials and the control endpoints', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { SIM } = await import('./lib.mjs');
+  const wide = spawnSync(SIM, ['--listen', '0.0.0.0:0'], { encoding: 'utf8' });
+  assert.equal(wide.status, 2);
+  assert.match(wide.stderr, /loopback/);
+  const help = spawnSync(SIM, ['--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  for (const s of [PVE_TOKEN.slice('PVEAPIToken='.length), 'sim-password', CF_TOKEN, '/_sim/faults', '/_sim/requests', '/_sim/reset', 'bytes_per_sec'])
+    assert.ok(help.stdout.includes(s), s);
+});
+
+test('tls: HTTPS with a fresh certificate whose printed fingerprint is the PEM\'s SHA-256', async () => {
+  const { X509Certificate } = await import('node:crypto');
+  const { readFileSync } = await import('node:fs');
+  const https = await import('node:https');
+  const { tmpDir } = await import('./lib.mjs');
+  const pemPath = tmpDir() + '/sim.pem';
+  const s = await sim(['--tls', '--cert-out', pemPath]);
+  assert.match(s.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+  const pem = readFileSync(pemPath, 'utf8');
+  const cert = new X509Certificate(pem);
+  assert.match(s.fingerprint(), /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  assert.equal(s.fingerprint(), cert.fingerprint256);
+  assert.match(cert.subjectAltName, /IP Address:127\.0\.0\.1/);
+  assert.match(cert.subjectAltName, /DNS:localhost/);
+
+  // Trusting only that PEM, the connection verifies (name and chain) and carries that certificate.
+  const got = await new Promise((res, rej) => {
+    const req = https.get(s.url + '/api2/json/version', { ca: pem, headers: pveAuth }, (r) => {
+      const fp = r.socket.getPeerCertificate().fingerprint256;
+      let body = '';
+      r.on('data', (d) => { body += d; });
+      r.on('end', () => res({ status: r.statusCode, body, fp }));
+    });
+    req.on('error', rej);
+  });
+  assert.equal(got.status, 200);
+  assert.equal(JSON.parse(got.body).data.release, '8.2');
+  assert.equal(got.fp, s.fingerprint());
+  // Without it, the self-signed certificate is refused.
+  await assert.rejects(fetch(s.url + '/api2/json/version'));
+});
+
 test('every simulator stops cleanly on SIGTERM', async () => {
   await assertAllStopCleanly(running, assert, 2);
 });
