@@ -31,41 +31,40 @@
 struct cx_http_client;
 
 struct cx_http_client_opts {
-	const char *service;            /* "proxmox", "cloudflare": the subject of messages */
-	const char *base_url;           /* "https://pve1:8006/api2/json" (no trailing '/') */
-	const char *ca_file;            /* PEM bundle to trust instead of the system CAs, or NULL */
-	const char *fingerprint;        /* "AB:CD:..." (64 hex digits, ':' optional), or NULL */
-	bool insecure_skip_verify;      /* no certificate check at all (warned about at start) */
-	int retries;                    /* extra attempts for safe requests; 0 none */
-	size_t max_response_bytes;      /* 0: CX_HTTP_MAX_RESPONSE_DEFAULT */
-	const char *user_agent;         /* NULL: "cortex-gateway/<version>" */
+	const char *service;       /* "proxmox", "cloudflare": the subject of messages */
+	const char *base_url;      /* "https://pve1:8006/api2/json" (no trailing '/') */
+	const char *ca_file;       /* PEM bundle to trust instead of the system CAs, or NULL */
+	const char *fingerprint;   /* "AB:CD:..." (64 hex digits, ':' optional), or NULL */
+	bool insecure_skip_verify; /* no certificate check at all (warned about at start) */
+	int retries;               /* extra attempts for safe requests; 0 none */
+	size_t max_response_bytes; /* 0: CX_HTTP_MAX_RESPONSE_DEFAULT */
+	const char *user_agent;    /* NULL: "cortex-gateway/<version>" */
 };
 
 /* Validates o (copied) — the URL's scheme, the fingerprint's form, ca_file readable — and
  * builds the client. No connection is made. NULL with err naming the bad setting. */
-struct cx_http_client *cx_http_client_new(const struct cx_http_client_opts *o,
-					  struct cx_err *err);
+struct cx_http_client *cx_http_client_new(const struct cx_http_client_opts *o, struct cx_err *err);
 /* After every call using it has returned. */
 void cx_http_client_free(struct cx_http_client *c);
 
 struct cx_http_req {
-	const char *method;             /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" */
-	const char *path;               /* appended to base_url, query included ("/nodes?x=1") */
-	const char *const *headers;     /* "Name: value" lines, NULL-terminated, may be NULL;
-	                                 * credentials go here and are never logged */
-	const char *body;               /* NULL: none */
+	const char *method;         /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" */
+	const char *path;           /* appended to base_url, query included ("/nodes?x=1") */
+	const char *const *headers; /* "Name: value" lines, NULL-terminated, may be NULL;
+				     * credentials go here and are never logged */
+	const char *body;           /* NULL: none */
 	size_t body_len;
-	const char *content_type;       /* for body; NULL: application/json */
-	bool idempotent;                /* a write the API documents as idempotent: retried */
+	const char *content_type; /* for body; NULL: application/json */
+	bool idempotent;          /* a write the API documents as idempotent: retried */
 };
 
 struct cx_http_resp {
-	long status;                    /* HTTP status of the last attempt */
-	char *body;                     /* NUL-terminated, body_len bytes (malloc'd) */
+	long status; /* HTTP status of the last attempt */
+	char *body;  /* NUL-terminated, body_len bytes (malloc'd) */
 	size_t body_len;
-	json_t *json;                   /* the body parsed, when it is JSON; else NULL */
-	long retry_after_s;             /* Retry-After of the last attempt in seconds, or -1 */
-	int attempts;                   /* how many were made (1 + retries used) */
+	json_t *json;       /* the body parsed, when it is JSON; else NULL */
+	long retry_after_s; /* Retry-After of the last attempt in seconds, or -1 */
+	int attempts;       /* how many were made (1 + retries used) */
 };
 
 /* Sends req for call (its deadline and cancellation bound it; call may be NULL for health
