@@ -40,6 +40,8 @@ TEST_ADAPTER_JSON := tests/adapters/testkit.json tests/adapters/testkit-resource
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 # Helpers the unit tests share (the fake exchange that drives the server core).
 UNIT_SUPPORT := tests/unit/fake_exchange.c
+# The backend simulator the adapters' tests run against (tests/sim/).
+SIM_SRCS := $(wildcard tests/sim/*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 GW_OBJS := $(GW_SRCS:%.c=$(O)/%.o) $(ADAPTER_JSON:%.json=$(O)/gen/%_json.o)
@@ -49,6 +51,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(O)/%)
 GATEWAY := $(O)/cortex-gateway
 GATEWAY_TEST := $(O)/cortex-gateway-test
 FIXED := $(O)/bench/fixed-responder
+SIM := $(O)/cortex-sim
 EMBED := $(O)/tools/embed
 
 .PHONY: all run test check bench deps test-deps unit integration clean format compile_commands.json \
@@ -57,7 +60,7 @@ EMBED := $(O)/tools/embed
 # Keep generated sources (tools.json as C) between builds.
 .SECONDARY:
 
-all: $(GATEWAY) $(GATEWAY_TEST)
+all: $(GATEWAY) $(GATEWAY_TEST) $(SIM)
 
 $(O)/libcortex.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -75,6 +78,9 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(UNIT_SUPPORT:%.c=$(O)/%.o) $(GW_OBJS) $
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(FIXED): $(O)/bench/fixed_responder.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(SIM): $(SIM_SRCS:%.c=$(O)/%.o) $(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/%.o: %.c
@@ -132,7 +138,7 @@ compile_commands.json:
 
 # Every C file of the project, as scripts/check-source.sh checks them.
 C_SOURCES = $(wildcard common/*.[ch] gateway/*.[ch] adapters/*/*.[ch] tests/unit/*.[ch] \
-	tests/adapters/*.[ch] bench/*.c tools/*.c)
+	tests/adapters/*.[ch] tests/sim/*.[ch] bench/*.c tools/*.c)
 
 format:
 	clang-format -i $(C_SOURCES)

@@ -37,6 +37,7 @@ done
 echo "== integration tests"
 export CORTEX_GATEWAY_BIN="$root/$O/cortex-gateway-test"
 export CORTEX_GATEWAY_SHIPPED_BIN="$root/$O/cortex-gateway"
+export CORTEX_SIM_BIN="$root/$O/cortex-sim"
 out=$(node --test --test-concurrency=1 --test-reporter=tap tests/integration/ 2>&1)
 rc=$?
 printf '%s\n' "$out" | grep -E '^(not ok|# (tests|pass|fail|skipped))' 

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const GATEWAY = process.env.CORTEX_GATEWAY_BIN || join(root, 'build/cortex-gateway-test');
 export const SHIPPED = process.env.CORTEX_GATEWAY_SHIPPED_BIN || join(root, 'build/cortex-gateway');
+export const SIM = process.env.CORTEX_SIM_BIN || join(root, 'build/cortex-sim');
 
 // Temporary folders of a test file, removed when its process ends.
 const made = [];
@@ -104,6 +105,33 @@ export function startHttp(args = [], { bin = GATEWAY, env = {} } = {}) {
     child, exited, ready,
     stderr: () => stderr,
     stdout: () => stdout,
+    kill() { if (child.exitCode === null) child.kill('SIGKILL'); },
+  };
+}
+
+// The backend simulator (tests/sim/) on a free loopback port; ready resolves with its base URL
+// once it prints it, fingerprint() then gives the certificate's SHA-256 line under --tls.
+export function startSim(args = [], { bin = SIM } = {}) {
+  const child = spawn(bin, ['--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  const ready = new Promise((res, rej) => {
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      const m = stdout.match(/^cortex-sim listening on (https?:\/\/127\.0\.0\.1:\d+)$/m);
+      if (m) res(m[1]);
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d) => { stderr += d; });
+    exited.then(({ code }) => rej(new Error('cortex-sim exited with ' + code + ': ' + stderr)));
+  });
+  return {
+    child, exited, ready,
+    stderr: () => stderr,
+    stdout: () => stdout,
+    fingerprint: () => stdout.match(/^cortex-sim certificate sha256 ([0-9A-F:]+)$/m)?.[1],
     kill() { if (child.exitCode === null) child.kill('SIGKILL'); },
   };
 }
