@@ -5,7 +5,8 @@
 #   make test       install what the tests need, build, run every test
 #   make check      the same tests under AddressSanitizer and UndefinedBehaviorSanitizer
 #   make conformance  the official MCP conformance suites, every run
-#   make bench      load benchmark (wrk): gateway vs a fixed-response server
+#   make bench      load benchmarks (wrk): gateway vs a fixed-response server and nginx;
+#                   proxmox_list_vms through the gateway vs straight to the simulator
 #   make compile_commands.json   (needs bear)
 
 VERSION := 0.1.0
@@ -132,6 +133,8 @@ bench: test-deps
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all $(FIXED)
 	@bench/run.sh $(O)
+	@echo
+	@bench/backend.sh $(O)
 
 compile_commands.json:
 	bear -- $(MAKE) -B all $(UNIT_BINS)

@@ -4,7 +4,7 @@
 -- errors: done() prints one line
 --   CXBENCH responses=N bad_status=N no_result=N
 -- that run.sh parses; bad_status counts non-200 answers, no_result counts 200 answers whose body
--- holds no JSON-RPC "result" (an error object, an empty body).
+-- holds no JSON-RPC "result" (an error object, an empty body) or an isError result.
 
 local session = os.getenv("MCP_SESSION_ID")
 if session == nil or session == "" then
@@ -12,9 +12,15 @@ if session == nil or session == "" then
 	os.exit(2)
 end
 
+-- BENCH_TOOL names another tool (default gateway_status), called without arguments.
+local tool = os.getenv("BENCH_TOOL")
+if tool == nil or tool == "" then
+	tool = "gateway_status"
+end
+
 wrk.method = "POST"
 wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call",'
-	.. '"params":{"name":"gateway_status","arguments":{}}}'
+	.. '"params":{"name":"' .. tool .. '","arguments":{}}}'
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Mcp-Session-Id"] = session
@@ -40,7 +46,8 @@ function response(status, headers, body)
 		if first_bad == "" then
 			first_bad = tostring(status) .. " " .. string.sub(body or "", 1, 200)
 		end
-	elseif body == nil or not string.find(body, '"result"', 1, true) then
+	elseif body == nil or not string.find(body, '"result"', 1, true)
+		or string.find(body, '"isError":true', 1, true) then
 		no_result = no_result + 1
 		if first_bad == "" then
 			first_bad = "200 " .. string.sub(body or "", 1, 200)

@@ -3,9 +3,10 @@
  * its attempts are in http_request.c; certificate pins in http_pin.c.
  *
  * Each cx_http_do takes an easy handle (with its own multi handle) from the client's pool and
- * gives it back at the end, so no two threads ever use one handle; all of a client's handles
- * share one CURLSH — DNS, TLS sessions and the connection cache — so a warm client reuses its
- * connections whichever handle a thread gets.
+ * gives it back at the end, so no two threads ever use one handle; each pooled handle keeps
+ * its own connection, and all of a client's handles share one CURLSH for DNS and TLS sessions
+ * (resumed, not renegotiated). The connection cache is not shared: with libcurl 7.88, sharing
+ * it between multi handles driven by different threads corrupted the heap under load.
  *
  * Lock order: pool_lock is a leaf, held only to push or pop a handle; the share's locks are
  * taken by libcurl alone, never while pool_lock is held.
@@ -193,8 +194,7 @@ struct cx_http_client *cx_http_client_new(const struct cx_http_client_opts *o, s
 	    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock) ||
 	    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock) ||
 	    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) ||
-	    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) ||
-	    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT)) {
+	    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION)) {
 		cx_err_set(err, "could not set up libcurl's share handle");
 		goto fail;
 	}

@@ -3,8 +3,8 @@
  * - The call's deadline bounds everything (connect, retries, transfer); a call that is
  *   cancelled (cx_call_cancelled) aborts its transfer at once, from libcurl's progress callback.
  * - Connections are reused: a call takes an easy handle from its client's pool (no two threads
- *   use one at once), and one share handle per client (with locks) shares DNS, TLS sessions and
- *   connections between them.
+ *   use one at once), each keeping its connection open, and one share handle per client (with
+ *   locks) shares DNS and TLS sessions between them.
  * - Retries only where safe — GET and HEAD, and requests the caller marks idempotent — on 429,
  *   502, 503, 504 and connection failures: Retry-After (seconds or an HTTP date) when it fits
  *   the deadline, else exponential backoff with full jitter; never past the deadline.

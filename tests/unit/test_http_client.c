@@ -437,6 +437,53 @@ static void test_keepalive_reuses_one_connection(void **state)
 	cx_http_client_free(c);
 }
 
+/* Workers share one client: each call takes a pooled handle, so calls from many threads at
+ * once all succeed, and connections are still reused (at most one per pooled handle). Under
+ * load, sharing libcurl's connection cache across handles used by different threads corrupted
+ * the heap (found by the backend benchmark); this drives the same pattern. */
+#define SHARED_THREADS 8
+#define SHARED_CALLS   250
+
+struct shared_run {
+	struct cx_http_client *c;
+	int ok;
+};
+
+static void *shared_worker(void *arg)
+{
+	struct shared_run *r = arg;
+
+	for (int i = 0; i < SHARED_CALLS; i++) {
+		struct cx_http_resp resp;
+		struct cx_err err = { 0 };
+
+		if (!get(r->c, NULL, "/json", &resp, &err)) {
+			r->ok += resp.status == 200 && resp.json != NULL;
+			cx_http_resp_release(&resp);
+		}
+	}
+	return NULL;
+}
+
+static void test_threads_share_one_client(void **state)
+{
+	struct cx_http_client *c = client(&plain, 0, NULL, NULL, false);
+	struct shared_run runs[SHARED_THREADS];
+	pthread_t t[SHARED_THREADS];
+
+	for (int i = 0; i < SHARED_THREADS; i++) {
+		runs[i] = (struct shared_run){ .c = c };
+		assert_int_equal(pthread_create(&t[i], NULL, shared_worker, &runs[i]), 0);
+	}
+	for (int i = 0; i < SHARED_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(runs[i].ok, SHARED_CALLS);
+	}
+	assert_int_equal(atomic_load(&plain.requests), SHARED_THREADS * SHARED_CALLS);
+	assert_true(atomic_load(&plain.started) <= SHARED_THREADS + 2);
+	cx_http_client_free(c);
+}
+
 /* ---- retries ---- */
 
 static void test_get_retried_on_503(void **state)
@@ -909,6 +956,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_get_json, reset_both),
+		cmocka_unit_test_setup(test_threads_share_one_client, reset_both),
 		cmocka_unit_test_setup(test_post_body_and_content_type, reset_both),
 		cmocka_unit_test_setup(test_invalid_json_leaves_json_null, reset_both),
 		cmocka_unit_test_setup(test_keepalive_reuses_one_connection, reset_both),
