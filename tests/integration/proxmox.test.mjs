@@ -209,3 +209,35 @@ test('TLS: refused by default, trusted with ca_file or the fingerprint; a wrong 
   assert.deepEqual(log, [], 'no request, and so no token, reached the backend');
   assert.ok(readFileSync(pem, 'utf8').includes('BEGIN CERTIFICATE'));
 });
+
+test('a backend that answers badly is a sentence, never a crash: invalid or cut JSON, a dropped connection, an oversized body', async () => {
+  const s = await sim();
+  const g = await gateway(tokenConf(s, { retries: 0 }));
+  const cases = [
+    [{ kind: 'invalid_json' }, /not Proxmox's JSON envelope/],
+    [{ kind: 'truncate' }, /not Proxmox's JSON envelope|connection|answer/i],
+    [{ kind: 'drop' }, /failed: .*partial|connection|closed|empty/i],
+    [{ kind: 'oversize', size_mib: 10 }, /more than \d+ bytes/],
+  ];
+  for (const [fault, want] of cases) {
+    await simCall(s, '/_sim/faults', { method: 'DELETE' });
+    await simCall(s, '/_sim/faults', { method: 'POST', body: { method: 'GET', path: '/api2/json/nodes', ...fault } });
+    const r = await g.call('proxmox_list_nodes');
+    assert.equal(r.isError, true, fault.kind + ': ' + JSON.stringify(r));
+    assert.match(text(r), want, fault.kind);
+  }
+  await simCall(s, '/_sim/faults', { method: 'DELETE' });
+  assert.equal((await g.call('proxmox_list_nodes')).isError, undefined, 'and the next call works');
+  await g.close();
+});
+
+test('an expired ticket is renewed with a fresh login, without the caller noticing', async () => {
+  const s = await sim(['--config', writeConfig({ proxmox: { ticket_lifetime_s: 1 } })]);
+  const g = await gateway({ url: s.url, username: 'root@pam', password: { env: 'PX_PASSWORD' } });
+  assert.equal((await g.call('proxmox_list_nodes')).isError, undefined);
+  await new Promise((r) => setTimeout(r, 1500));
+  const again = await g.call('proxmox_list_nodes');
+  assert.equal(again.isError, undefined, text(again));
+  const logins = (await simCall(s, '/_sim/requests')).requests.filter((r) => r.path.endsWith('/access/ticket'));
+  assert.ok(logins.length >= 2, 'a second login after the first ticket expired');
+});
