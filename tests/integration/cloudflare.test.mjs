@@ -4,6 +4,9 @@
 // Retry-After.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startSim, startStdio, writeConfig } from './lib.mjs';
 
 const running = [];
@@ -12,16 +15,16 @@ after(() => running.forEach((p) => p.kill()));
 const TOKEN = 'cfsim-token-0123456789abcdef0123456789abcdef';
 const ZONE = '023e105f4ecef8ad9ca31a8372d0c353';
 
-async function sim() {
-  const s = startSim();
+async function sim(args = []) {
+  const s = startSim(args);
   running.push(s);
   s.url = await s.ready;
   return s;
 }
 
-async function gateway(s, token = TOKEN) {
+async function gateway(s, token = TOKEN, extra = {}) {
   const conf = writeConfig({ calls: { timeout_ms: 8000 }, adapters: { cloudflare: {
-    url: s.url + '/client/v4', api_token: { env: 'CF_TOKEN' }, retries: 2 } } });
+    url: s.url + '/client/v4', api_token: { env: 'CF_TOKEN' }, retries: 2, ...extra } } });
   const g = startStdio(['--config', conf], { env: { CF_TOKEN: token } });
   running.push(g);
   await g.initialize();
@@ -102,4 +105,20 @@ test('a wrong token is said plainly and never logged; a 429 is retried after Ret
   assert.equal(ok.isError, undefined, text(ok));
   assert.ok(Date.now() - t0 >= 900, 'Retry-After was waited for');
   await g.close();
+});
+
+test("TLS: the simulator's self-signed certificate is refused, then trusted by ca_file or its pin", async () => {
+  const pem = join(mkdtempSync(join(tmpdir(), 'cortex-cf-tls-')), 'sim.pem');
+  const s = await sim(['--tls', '--cert-out', pem]);
+  const refused = await gateway(s);
+  const r = await refused.call('cloudflare_list_zones');
+  assert.equal(r.isError, true);
+  assert.match(text(r), /TLS|certificate/i);
+  await refused.close();
+  for (const extra of [{ ca_file: pem }, { fingerprint: s.fingerprint() }]) {
+    const g = await gateway(s, TOKEN, extra);
+    const ok = await g.call('cloudflare_list_zones');
+    assert.equal(ok.isError, undefined, JSON.stringify(extra) + ': ' + text(ok));
+    await g.close();
+  }
 });

@@ -241,3 +241,18 @@ test('an expired ticket is renewed with a fresh login, without the caller notici
   const logins = (await simCall(s, '/_sim/requests')).requests.filter((r) => r.path.endsWith('/access/ticket'));
   assert.ok(logins.length >= 2, 'a second login after the first ticket expired');
 });
+
+test('a cancelled call stops its backend request at once: the only worker is free again', async () => {
+  const s = await sim();
+  const g = await gateway(tokenConf(s), { calls: { timeout_ms: 20000, workers: 1 } });
+  await simCall(s, '/_sim/faults', { method: 'POST', body: { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 15000 } });
+  g.send({ jsonrpc: '2.0', id: 'slow', method: 'tools/call', params: { name: 'proxmox_get_cluster_status', arguments: {} } });
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = Date.now();
+  g.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow', reason: 'test' } });
+  const next = await g.request('tools/call', { name: 'proxmox_list_nodes', arguments: {} }, 'next');
+  assert.equal(next.id, 'next', 'the cancelled call is never answered');
+  assert.equal(next.result.isError, undefined);
+  assert.ok(Date.now() - t0 < 1000, `the single worker was free within ${Date.now() - t0} ms, not after the 15 s backend delay`);
+  await g.close();
+});
