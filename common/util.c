@@ -175,6 +175,30 @@ static bool b64_char(char c)
 	       c == '+' || c == '/';
 }
 
+bool cx_url_escape(const char *in, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			     (*p >= '0' && *p <= '9') || strchr("._~-", *p);
+		if (n + (plain ? 1 : 3) >= outlen)
+			return false;
+		if (plain) {
+			out[n++] = (char)*p;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		}
+	}
+	if (n >= outlen)
+		return false;
+	out[n] = '\0';
+	return true;
+}
+
 long cx_b64_decode(const char *in, size_t len, unsigned char *out, size_t outmax)
 {
 	size_t pad = 0;

@@ -30,6 +30,10 @@ long cx_b64url_decode(const char *in, size_t len, unsigned char *out, size_t out
  * blanks, no missing padding. Unused bits of the last group are not checked. */
 long cx_b64_decode(const char *in, size_t len, unsigned char *out, size_t outmax);
 
+/* in percent-encoded for a URL path segment or query value: everything but the unreserved
+ * characters [A-Za-z0-9._~-] becomes %XX. false when it does not fit in out (outlen bytes). */
+bool cx_url_escape(const char *in, char *out, size_t outlen);
+
 /* The moment ms milliseconds from now on clock, as pthread_cond_timedwait and
  * pthread_timedjoin_np want it (a condition variable waits on CLOCK_REALTIME unless it was
  * created with pthread_condattr_setclock). ms < 0 counts as 0. */

@@ -8,30 +8,6 @@
 
 #include "../../common/util.h"
 
-bool cf_escape(const char *in, char *out, size_t outlen)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-			     (*p >= '0' && *p <= '9') || strchr("._~-", *p);
-		if (n + (plain ? 1 : 3) >= outlen)
-			return false;
-		if (plain) {
-			out[n++] = (char)*p;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 15];
-		}
-	}
-	if (n >= outlen)
-		return false;
-	out[n] = '\0';
-	return true;
-}
-
 /* Cloudflare's own words: "code 1004: DNS Validation Error; ..." from errors[]. */
 static void backend_message(const json_t *body, char *out, size_t outlen)
 {
@@ -167,7 +143,7 @@ int cf_zone_id(struct cf_state *s, const struct cx_call *call, const json_t *arg
 	if (!name)
 		return cx_err_set(err, "name the zone with 'zone_id' or 'zone' (its domain name); "
 				       "cloudflare_list_zones lists them");
-	if (!cf_escape(name, esc, sizeof(esc)))
+	if (!cx_url_escape(name, esc, sizeof(esc)))
 		return cx_err_set(err, "the zone name is too long");
 	snprintf(path, sizeof(path), "/zones?name=%s", esc);
 	rc = cf_list(s, call, path, 1, 5, &zones, &total, err);

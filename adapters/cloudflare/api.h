@@ -36,7 +36,4 @@ int cf_list(struct cf_state *s, const struct cx_call *call, const char *path, lo
 int cf_zone_id(struct cf_state *s, const struct cx_call *call, const json_t *args, char *out,
 	       size_t outlen, struct cx_err *err);
 
-/* A query value percent-encoded (false when it does not fit). */
-bool cf_escape(const char *in, char *out, size_t outlen);
-
 #endif

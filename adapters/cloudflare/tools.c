@@ -51,7 +51,7 @@ static bool add_filters(const json_t *args, const char *const *keys, char *q, si
 			text = num;
 		if (!text)
 			continue;
-		if (!cf_escape(text, esc, sizeof(esc)) ||
+		if (!cx_url_escape(text, esc, sizeof(esc)) ||
 		    !cx_fmt(q + n, qlen - n, "%c%s=%s", n ? '&' : '?', keys[i], esc))
 			return false;
 	}
@@ -79,7 +79,7 @@ int cf_list_zones(struct cx_call *call, const json_t *args, struct cx_result *re
 	if (s->account_id) {
 		size_t n = strlen(path);
 		char esc[128];
-		if (!cf_escape(s->account_id, esc, sizeof(esc)) ||
+		if (!cx_url_escape(s->account_id, esc, sizeof(esc)) ||
 		    !cx_fmt(path + n, sizeof(path) - n, "%caccount.id=%s", n ? '&' : '?', esc))
 			return cx_result_errorf(res, "the account id is too long");
 	}

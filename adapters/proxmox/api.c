@@ -12,30 +12,6 @@
 #include "../../common/log.h"
 #include "../../common/util.h"
 
-bool px_escape(const char *in, char *out, size_t outlen)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-			     (*p >= '0' && *p <= '9') || strchr("._~-", *p);
-		if (n + (plain ? 1 : 3) >= outlen)
-			return false;
-		if (plain) {
-			out[n++] = (char)*p;
-		} else {
-			out[n++] = '%';
-			out[n++] = hex[*p >> 4];
-			out[n++] = hex[*p & 15];
-		}
-	}
-	if (n >= outlen)
-		return false;
-	out[n] = '\0';
-	return true;
-}
-
 /* Replaces s with a formatted secret (wiping the old one). 0 or -1 on out of memory. */
 static int secret_printf(struct cx_secret *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -113,8 +89,8 @@ int px_login(struct px_state *s, const struct cx_call *call, struct cx_err *err)
 	int rc = -1;
 
 	pw = malloc(s->password.len * 3 + 1);
-	if (!pw || !px_escape(s->username, user, sizeof(user)) ||
-	    !px_escape((const char *)s->password.data, pw, s->password.len * 3 + 1) ||
+	if (!pw || !cx_url_escape(s->username, user, sizeof(user)) ||
+	    !cx_url_escape((const char *)s->password.data, pw, s->password.len * 3 + 1) ||
 	    secret_printf(&form, "username=%s&password=%s", user, pw)) {
 		cx_err_set(err, "proxmox: could not build the login request");
 		goto out;

@@ -40,8 +40,4 @@ int px_request(struct px_state *s, const struct cx_call *call, const char *metho
 /* Logs in now (ticket authentication), replacing any ticket. 0 or -1 with err. */
 int px_login(struct px_state *s, const struct cx_call *call, struct cx_err *err);
 
-/* A path segment or query value with everything but [A-Za-z0-9._~-] percent-encoded into out.
- * false when it does not fit. */
-bool px_escape(const char *in, char *out, size_t outlen);
-
 #endif

@@ -87,7 +87,7 @@ int px_get_node_status(struct cx_call *call, const json_t *args, struct cx_resul
 	json_t *data = NULL, *out;
 	int rc;
 
-	if (!px_escape(node, esc, sizeof(esc)))
+	if (!cx_url_escape(node, esc, sizeof(esc)))
 		return cx_result_errorf(res, "the node name is too long");
 	snprintf(path, sizeof(path), "/nodes/%s/status", esc);
 	rc = px_get(call, path, &data, res);
@@ -193,7 +193,7 @@ bool px_guest_path(const struct guest *g, const char *tail, char *out, size_t ou
 {
 	char esc[256];
 
-	return px_escape(g->node, esc, sizeof(esc)) &&
+	return cx_url_escape(g->node, esc, sizeof(esc)) &&
 	       cx_fmt(out, outlen, "/nodes/%s/%s/%ld%s", esc, g->type, g->vmid, tail);
 }
 
@@ -313,7 +313,7 @@ int px_task_status(struct cx_call *call, const char *node, const char *upid, jso
 {
 	char en[256], eu[512], path[sizeof(en) + sizeof(eu) + 32];
 
-	if (!px_escape(node, en, sizeof(en)) || !px_escape(upid, eu, sizeof(eu)))
+	if (!cx_url_escape(node, en, sizeof(en)) || !cx_url_escape(upid, eu, sizeof(eu)))
 		return cx_result_errorf(res, "the task id is too long") ? -1 : 1;
 	snprintf(path, sizeof(path), "/nodes/%s/tasks/%s/status", en, eu);
 	return px_get(call, path, data, res);

@@ -1,7 +1,7 @@
 /* The HTTP transport's pure parsers, as a client and an operator meet them: which Host and
  * Origin values get past DNS-rebinding protection, which --listen values start the gateway,
  * which Accept and Content-Type headers a POST needs, and how Base64 in a mirrored header of
- * the stateless revision is read. Each failure path here is an answer a client gets (403,
+ * the stateless revision is read. Each failure path here is an answer a client receives (403,
  * 406, 415, 400) or a gateway that refuses to start. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -674,6 +674,24 @@ static void expect_b64(const char *in, const char *want, long want_len)
 	assert_memory_equal(out, want, (size_t)want_len);
 }
 
+/* Adapters put node names, task ids and DNS names into paths and queries with it. */
+static void test_url_escape(void **state)
+{
+	char out[64], small[4];
+
+	(void)state;
+	assert_true(cx_url_escape("pve1.lab-2_x~", out, sizeof(out)));
+	assert_string_equal(out, "pve1.lab-2_x~");
+	assert_true(cx_url_escape("UPID:pve1:00/a b&c=d", out, sizeof(out)));
+	assert_string_equal(out, "UPID%3Apve1%3A00%2Fa%20b%26c%3Dd");
+	assert_true(cx_url_escape("\xc3\xa9", out, sizeof(out)));
+	assert_string_equal(out, "%C3%A9");
+	/* What does not fit is refused, never cut. */
+	assert_false(cx_url_escape("abcd", small, sizeof(small)));
+	assert_false(cx_url_escape("a/", small, sizeof(small)));
+	assert_true(cx_url_escape("abc", small, sizeof(small)));
+}
+
 static void test_b64_decode(void **state)
 {
 	(void)state;
@@ -772,6 +790,7 @@ int main(void)
 		cmocka_unit_test(test_mirrored_headers_refused),
 		cmocka_unit_test(test_stateless_check),
 		cmocka_unit_test(test_stateless_check_long_version),
+		cmocka_unit_test(test_url_escape),
 		cmocka_unit_test(test_b64_decode),
 		cmocka_unit_test(test_b64_decode_refuses),
 		cmocka_unit_test(test_deadline_ts),
