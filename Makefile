@@ -39,8 +39,9 @@ TEST_ADAPTER_JSON := tests/adapters/testkit.json tests/adapters/testkit-resource
 	tests/adapters/testkit-prompts.json tests/adapters/conformance.json \
 	tests/adapters/conformance-resources.json tests/adapters/conformance-prompts.json
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
-# Helpers the unit tests share (the fake exchange that drives the server core).
-UNIT_SUPPORT := tests/unit/fake_exchange.c
+# Helpers the unit tests share: the fake exchange that drives the server core, the HTTP(S)
+# servers the HTTP client is tested against.
+UNIT_SUPPORT := tests/unit/fake_exchange.c tests/unit/http_test_server.c
 # The backend simulator the adapters' tests run against (tests/sim/).
 SIM_SRCS := $(wildcard tests/sim/*.c)
 
