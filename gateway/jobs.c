@@ -447,11 +447,6 @@ void cx_jobs_refuse(struct cx_jobs *p)
 	atomic_store(&p->refusing, true);
 }
 
-bool cx_jobs_refusing(struct cx_jobs *p)
-{
-	return atomic_load(&p->refusing);
-}
-
 size_t cx_jobs_drain(struct cx_jobs *p)
 {
 	size_t abandoned = 0;
