@@ -14,7 +14,7 @@ O ?= build
 SAN ?=
 CC ?= cc
 
-PKGS := libmicrohttpd jansson libcurl openssl
+PKGS := libmicrohttpd jansson libcurl openssl yaml-0.1 libssh2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -28,11 +28,12 @@ LDLIBS := $(PKG_LIBS) -lpthread
 ALL_LDFLAGS := $(LDFLAGS) $(SAN)
 
 LIB_SRCS := $(wildcard common/*.c)
+# The backend adapters, one folder each (adapters/NAME/*.c, its tools.json and resources.json);
+# a new adapter adds its name here and its entry to gateway/adapters_default.c.
+BACKENDS := proxmox cloudflare
 GW_SRCS := $(filter-out gateway/main.c gateway/adapters_default.c,$(wildcard gateway/*.c)) \
-	adapters/gateway/gateway.c $(wildcard adapters/proxmox/*.c) \
-	$(wildcard adapters/cloudflare/*.c)
-ADAPTER_JSON := adapters/gateway/tools.json adapters/proxmox/tools.json \
-	adapters/proxmox/resources.json adapters/cloudflare/tools.json
+	adapters/gateway/gateway.c $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.c))
+ADAPTER_JSON := adapters/gateway/tools.json $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.json))
 TEST_ADAPTER_SRCS := tests/adapters/testkit.c tests/adapters/conformance.c \
 	tests/adapters/adapters_test.c
 TEST_ADAPTER_JSON := tests/adapters/testkit.json tests/adapters/testkit-resources.json \
