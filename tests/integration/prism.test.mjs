@@ -4,58 +4,12 @@
 // answers are examples, not a backend's state: what is checked here is what Cortex sends.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { startStdio, writeConfig } from './lib.mjs';
+import { PRISM, SPECS, running, startPrism, violations, callAll } from './prism-lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const PRISM = join(here, '..', 'node_modules', '.bin', 'prism');
-const SPECS = process.env.CORTEX_SPECS_DIR || join(here, '..', '..', '..', 'shared', 'specs');
-
-const running = [];
 after(() => running.forEach((p) => p.kill('SIGKILL')));
-
-function freePort() {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
-  });
-}
-
-async function startPrism(spec) {
-  const port = await freePort();
-  const child = spawn(PRISM, ['mock', '-h', '127.0.0.1', '-p', String(port), join(SPECS, spec)],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  let log = '';
-  child.stdout.on('data', (d) => { log += d; });
-  child.stderr.on('data', (d) => { log += d; });
-  const until = Date.now() + 60000;
-  while (!/Prism is listening/.test(log)) {
-    if (Date.now() > until || child.exitCode !== null) throw new Error('prism did not start: ' + log);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { url: `http://127.0.0.1:${port}`, log: () => log };
-}
-
-// The violations Prism reported about requests: its validator's error lines, less those about
-// the examples it answers with (response.*), which are the description's own business.
-function violations(log) {
-  return log.split('\n').filter((l) => /\[VALIDATOR\].*(✖|error)/.test(l) && !/Violation: response\./.test(l));
-}
-
-async function callAll(g, calls) {
-  const out = {};
-  for (const [name, args] of calls) {
-    const r = await g.request('tools/call', { name, arguments: args });
-    assert.ok(r.result, `${name} answered with a result, not a JSON-RPC error: ${JSON.stringify(r)}`);
-    out[name + JSON.stringify(args)] = r.result;
-  }
-  return out;
-}
 
 // The specs live in ../shared/specs beside the project (CI lays them out the same way); a
 // checkout without them cannot run these tests, and says so rather than passing quietly.
