@@ -7,7 +7,8 @@
 #   direct           that same GET, with the same API token, straight to the simulator
 # in alternating rounds, and prints each one's calls/s, p50 and p99, the gateway's added
 # latency (p50, p99) and the ratio of throughputs, against the targets: added p50 < 0.3 ms,
-# throughput >= 0.8 of direct. Every answer is checked (no error, no isError result).
+# throughput >= 0.8 of direct, and the CPU time the gateway and the simulator spent per answer.
+# Every answer is checked (no error, no isError result).
 #
 # Environment: BENCH_SECONDS (5), BENCH_CONNECTIONS (8), BENCH_THREADS (2), BENCH_ROUNDS (3),
 # BENCH_STRICT (0: a missed target does not fail the run).
@@ -54,7 +55,8 @@ port_of() { # port_of LOG PID: the port of the first http://127.0.0.1:PORT in LO
 
 "$build/cortex-sim" --listen 127.0.0.1:0 >"$tmp/sim.log" 2>&1 &
 pids+=($!)
-sim_port=$(port_of "$tmp/sim.log" "${pids[-1]}") || die "cortex-sim did not start: $(cat "$tmp/sim.log")"
+sim_pid=${pids[-1]}
+sim_port=$(port_of "$tmp/sim.log" "$sim_pid") || die "cortex-sim did not start: $(cat "$tmp/sim.log")"
 
 cat >"$tmp/gateway.json" <<JSON
 {"audit": {"file": "$tmp/audit.log"},
@@ -90,10 +92,16 @@ to_ms() {
 		if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u != "ms") { print "nan"; exit }
 		printf "%.3f", n }'
 }
-declare -A all_rps all_p50 all_p99
+declare -A all_rps all_p50 all_p99 all_gw_us all_sim_us
 errors=0
+hz=$(getconf CLK_TCK)
+cpu_ticks() { # cpu_ticks PID: user + system clock ticks the process has used
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
 load() { # load NAME: one measured run
-	local name=$1 out=$tmp/wrk.$1 line
+	local name=$1 out=$tmp/wrk.$1 line gw0 sim0 n
+	gw0=$(cpu_ticks "$gw_pid")
+	sim0=$(cpu_ticks "$sim_pid")
 	if [ "$name" = through-gateway ]; then
 		BENCH_TOOL=proxmox_list_vms MCP_SESSION_ID=$session wrk -t"$threads" -c"$conns" \
 			-d"${secs}s" --latency -s "$here/call.lua" "$gw_url" >"$out" 2>&1 || true
@@ -107,6 +115,13 @@ load() { # load NAME: one measured run
 		echo "bench: '$name' had failed answers: $line $(grep -h 'first_bad\|Socket errors' "$out")" >&2
 	fi
 	all_rps[$name]+="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out") "
+	# CPU each process spent per answer, in microseconds: what the figures above cannot show
+	# on a machine where the load, the simulator and the gateway share the same cores.
+	n=$(sed -n 's/^CXBENCH responses=\([0-9]*\).*/\1/p' "$out")
+	all_gw_us[$name]+="$(awk -v t="$(($(cpu_ticks "$gw_pid") - gw0))" -v n="$n" -v hz="$hz" \
+		'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }') "
+	all_sim_us[$name]+="$(awk -v t="$(($(cpu_ticks "$sim_pid") - sim0))" -v n="$n" -v hz="$hz" \
+		'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }') "
 	all_p50[$name]+="$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")") "
 	all_p99[$name]+="$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")") "
 }
@@ -121,13 +136,15 @@ for ((r = 1; r <= rounds; r++)); do
 	echo "round $r: through-gateway $(echo "${all_rps[through-gateway]}" | awk '{print $NF}')/s;" \
 		"direct $(echo "${all_rps[direct]}" | awk '{print $NF}')/s"
 done
-printf '\n%-16s %10s %9s %9s\n' path calls/s "p50 ms" "p99 ms"
+printf '\n%-16s %10s %9s %9s %16s %16s\n' path calls/s "p50 ms" "p99 ms" "gateway CPU/call" \
+	"sim CPU/call"
 declare -A rps p50 p99
 for t in through-gateway direct; do
 	rps[$t]=$(median <<<"${all_rps[$t]}")
 	p50[$t]=$(median <<<"${all_p50[$t]}")
 	p99[$t]=$(median <<<"${all_p99[$t]}")
-	printf '%-16s %10s %9s %9s\n' "$t" "${rps[$t]}" "${p50[$t]}" "${p99[$t]}"
+	printf '%-16s %10s %9s %9s %13s us %13s us\n' "$t" "${rps[$t]}" "${p50[$t]}" "${p99[$t]}" \
+		"$(median <<<"${all_gw_us[$t]}")" "$(median <<<"${all_sim_us[$t]}")"
 done
 added50=$(awk -v a="${p50[through-gateway]}" -v b="${p50[direct]}" 'BEGIN { printf "%.3f", a - b }')
 added99=$(awk -v a="${p99[through-gateway]}" -v b="${p99[direct]}" 'BEGIN { printf "%.3f", a - b }')

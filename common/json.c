@@ -15,17 +15,11 @@
 
 json_t *cx_json_loadb(const char *buf, size_t len, size_t max, struct cx_err *err)
 {
-	json_error_t jerr;
-	json_t *v;
-
 	if (len > max) {
 		cx_err_set(err, "document of %zu bytes is larger than the %zu allowed", len, max);
 		return NULL;
 	}
-	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-	if (!v)
-		cx_err_set(err, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-	return v;
+	return cx_json_parse(buf, len, err);
 }
 
 json_t *cx_json_load_file(const char *path, size_t max, struct cx_err *err)
@@ -76,10 +70,52 @@ static const unsigned char needs_escape[256] = {
 	['\\'] = 1,
 };
 
+static const char hex_digits[] = "0123456789ABCDEF";
+
+/* Writes s escaped straight into b's memory, room for the worst case (every byte as \u00XX)
+ * made first: one bounds check for the whole string instead of one per escape. -1 when that
+ * room is past b's maximum or memory runs out; b is unchanged then. */
+static int dump_string_direct(struct cx_buf *b, const char *s, size_t len)
+{
+	static const char short_esc[32] = { ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n',
+					    ['\r'] = 'r', ['\t'] = 't' };
+	char *o;
+
+	if (len > (SIZE_MAX / 8) || 6 * len + 2 > b->max - b->len ||
+	    cx_buf_reserve(b, 6 * len + 2))
+		return -1;
+	o = b->data + b->len;
+	*o++ = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!needs_escape[c]) {
+			*o++ = (char)c;
+		} else if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+		} else if (short_esc[c]) {
+			*o++ = '\\';
+			*o++ = short_esc[c];
+		} else {
+			memcpy(o, "\\u00", 4);
+			o[4] = hex_digits[c >> 4];
+			o[5] = hex_digits[c & 15];
+			o += 6;
+		}
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
+	return 0;
+}
+
 static int dump_string(struct cx_buf *b, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789ABCDEF";
+	static const char *const hex = hex_digits;
 	size_t run = 0;
+
+	if (!dump_string_direct(b, s, len))
+		return 0;
 
 	if (cx_buf_append(b, "\"", 1))
 		return -1;
@@ -261,4 +297,34 @@ char *cx_json_dumps(const json_t *v, size_t *len)
 		return NULL;
 	}
 	return cx_buf_detach(&b, len);
+}
+
+/* Every byte dump_value could write for v: strings as if each byte took a \u00XX escape,
+ * numbers at their widest. A cheap walk with no formatting. */
+size_t cx_json_size_bound(const json_t *v)
+{
+	const char *key;
+	json_t *item;
+	size_t i, n;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		n = 2;
+		json_object_foreach((json_t *)v, key, item)
+			n += 6 * strlen(key) + 4 + cx_json_size_bound(item);
+		return n;
+	case JSON_ARRAY:
+		n = 2;
+		json_array_foreach(v, i, item)
+			n += 1 + cx_json_size_bound(item);
+		return n;
+	case JSON_STRING:
+		return 6 * json_string_length(v) + 2;
+	case JSON_INTEGER:
+		return 20;
+	case JSON_REAL:
+		return 40;
+	default:
+		return 5;
+	}
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/json.h"
 #include "../common/jsonrpc.h"
 #include "../common/log.h"
 #include "../common/mcp.h"
@@ -97,8 +98,17 @@ static json_t *finish_result(struct cx_dispatch *d, const struct cx_reg_tool *rt
 		snprintf(detail, detlen, "out of memory");
 		return NULL;
 	}
-	if (check_size) {
-		size_t size = json_dumpb(out, NULL, 0, JSON_COMPACT);
+	/* The exact size is written out only when the cheap bound passes the limit. */
+	if (check_size && cx_json_size_bound(out) > (size_t)d->conf->max_output_bytes) {
+		size_t size = 0;
+		char *text = cx_json_dumps(out, &size);
+		if (!text) {
+			json_decref(out);
+			*outcome = CX_AUDIT_ERROR;
+			snprintf(detail, detlen, "out of memory");
+			return NULL;
+		}
+		free(text);
 		if (size > (size_t)d->conf->max_output_bytes) {
 			json_decref(out);
 			*outcome = CX_AUDIT_IS_ERROR;

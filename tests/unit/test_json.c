@@ -65,6 +65,48 @@ static void test_string_escapes(void **state)
 	assert_same_as_jansson(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
 	assert_same_as_jansson(json_stringn("nul\0inside", 10));
 	assert_same_as_jansson(load("\"\\u2028\\u2029\""));
+	/* Every ASCII byte, NUL and each control character among them, alone and in a run. */
+	char all[128];
+	for (int c = 0; c < 128; c++) {
+		char one = (char)c;
+		all[c] = (char)c;
+		assert_same_as_jansson(json_stringn(&one, 1));
+	}
+	assert_same_as_jansson(json_stringn(all, sizeof(all)));
+}
+
+/* A string whose worst case does not fit the buffer's maximum, but whose text does, is still
+ * written (the escape-by-escape path), and exactly. */
+static void test_string_near_the_cap(void **state)
+{
+	struct cx_buf b = CX_BUF_INIT(20);
+	json_t *v = json_string("a\"b\nc");
+
+	assert_int_equal(cx_json_dump_buf(v, &b), 0);
+	assert_string_equal(b.data, "\"a\\\"b\\nc\"");
+	json_decref(v);
+	cx_buf_release(&b);
+}
+
+/* The bound the output-size check relies on is never below the real size. */
+static void test_size_bound(void **state)
+{
+	const char *docs[] = {
+		"{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"a\\\":\\u0001}\"}],"
+		"\"structuredContent\":{\"n\":-9223372036854775808,\"r\":-2.2250738585072014e-308,"
+		"\"t\":true,\"f\":false,\"z\":null,\"k\\n\":[[],{}]}}",
+		"[\"\\u0000\\u0000\\u0000\"]", "[]", "{}",
+	};
+
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		json_t *v = load(docs[i]);
+		size_t len = 0;
+		char *text = cx_json_dumps(v, &len);
+		assert_non_null(text);
+		assert_true(cx_json_size_bound(v) >= len);
+		free(text);
+		json_decref(v);
+	}
 }
 
 static void test_containers(void **state)
@@ -127,6 +169,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scalars),
 		cmocka_unit_test(test_string_escapes),
+		cmocka_unit_test(test_string_near_the_cap),
+		cmocka_unit_test(test_size_bound),
 		cmocka_unit_test(test_containers),
 		cmocka_unit_test(test_limits_and_failures),
 		cmocka_unit_test(test_loadb_rejects_duplicates_and_caps),

@@ -1,0 +1,509 @@
+/* The JSON parser behind cx_json_loadb: every document from outside (client requests, backend
+ * answers, config files) comes through here. It builds the same jansson values json_loadb
+ * (JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL) builds and refuses what it refuses — an array or
+ * object at the top, strict RFC 8259 grammar, valid UTF-8 only, no duplicate keys, no NUL in
+ * keys, integers that fit json_int_t, finite reals, depth at most 2048 — but reads the buffer
+ * in place instead of through jansson's byte-at-a-time stream, which made parsing a backend's
+ * answer the largest single cost of a tool call (about four fifths of jansson's time went to
+ * the lexer, not to building values). tests/unit/test_json_parse.c holds it to jansson's
+ * answers on valid, invalid and randomly mutated documents. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "json.h"
+
+#define PARSE_DEPTH_MAX 2048
+#define NUMBER_MAX      1024 /* longer numbers are refused, as no real needs them */
+
+struct parser {
+	const char *start, *p, *end;
+	int depth;
+	struct cx_buf scratch; /* decoded strings with escapes or multi-byte characters */
+	const char *why;       /* the first error, at p */
+};
+
+static int fail(struct parser *ps, const char *why)
+{
+	if (!ps->why)
+		ps->why = why;
+	return -1;
+}
+
+static void skip_ws(struct parser *ps)
+{
+	const char *p = ps->p;
+
+	while (p < ps->end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	ps->p = p;
+}
+
+/* Bytes that end the fast scan of a string: '"', '\\', control characters, and every byte of
+ * a multi-byte UTF-8 sequence (checked on the slow path). */
+static const unsigned char string_stop[256] = {
+	[0x00 ... 0x1f] = 1,
+	['"'] = 1,
+	['\\'] = 1,
+	[0x80 ... 0xff] = 1,
+};
+
+static int hex4(const char *p, unsigned *out)
+{
+	unsigned v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int put_utf8(struct cx_buf *b, unsigned cp)
+{
+	char u[4];
+	size_t n;
+
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (char)(0xf0 | (cp >> 18));
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	return cx_buf_append(b, u, n);
+}
+
+/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0: no overlong forms, no
+ * surrogates, nothing past U+10FFFF (RFC 3629). */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = p[0];
+	size_t n;
+	unsigned cp;
+
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if ((size_t)(end - p) < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* One \u escape at p (just past the backslash and 'u'), a surrogate pair taken whole. */
+static int unicode_escape(struct parser *ps, const char **pp)
+{
+	const char *p = *pp;
+	unsigned cp, lo;
+
+	if (ps->end - p < 4 || hex4(p, &cp))
+		return fail(ps, "invalid escape");
+	p += 4;
+	if (cp >= 0xdc00 && cp <= 0xdfff)
+		return fail(ps, "invalid Unicode escape (a lone low surrogate)");
+	if (cp >= 0xd800 && cp <= 0xdbff) {
+		if (ps->end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) ||
+		    lo < 0xdc00 || lo > 0xdfff)
+			return fail(ps, "invalid Unicode escape (a high surrogate without its pair)");
+		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+		p += 6;
+	}
+	*pp = p;
+	return put_utf8(&ps->scratch, cp) ? fail(ps, "out of memory") : 0;
+}
+
+/* The slow path of a string, from p (after the fast run already in scratch) to its closing
+ * quote; ps->p is left past it. */
+static int string_slow(struct parser *ps, const char *p)
+{
+	static const char simple[256] = {
+		['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
+		['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+	};
+	const char *run = p;
+
+	for (;;) {
+		unsigned char c;
+		if (p >= ps->end) {
+			ps->p = p;
+			return fail(ps, "premature end of input in a string");
+		}
+		c = (unsigned char)*p;
+		if (!string_stop[c]) {
+			p++;
+			continue;
+		}
+		if (cx_buf_append(&ps->scratch, run, (size_t)(p - run)))
+			return fail(ps, "out of memory");
+		if (c == '"') {
+			ps->p = p + 1;
+			return 0;
+		}
+		if (c >= 0x80) {
+			size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)ps->end);
+			if (!n) {
+				ps->p = p;
+				return fail(ps, "invalid UTF-8 in a string");
+			}
+			run = p;
+			p += n;
+			continue;
+		}
+		if (c < 0x20) {
+			ps->p = p;
+			return fail(ps, "control character in a string");
+		}
+		/* a backslash */
+		if (p + 1 >= ps->end) {
+			ps->p = p;
+			return fail(ps, "premature end of input in a string");
+		}
+		if (p[1] == 'u') {
+			p += 2;
+			if (unicode_escape(ps, &p)) {
+				ps->p = p;
+				return -1;
+			}
+		} else if (simple[(unsigned char)p[1]]) {
+			if (cx_buf_append(&ps->scratch, &simple[(unsigned char)p[1]], 1))
+				return fail(ps, "out of memory");
+			p += 2;
+		} else {
+			ps->p = p;
+			return fail(ps, "invalid escape");
+		}
+		run = p;
+	}
+}
+
+/* A string at ps->p (its opening quote): *s and *len point either into the input (no escapes,
+ * ASCII) or into ps->scratch, valid until the next string. */
+static int string_span(struct parser *ps, const char **s, size_t *len)
+{
+	const char *p = ps->p + 1, *begin = p;
+
+	while (p < ps->end && !string_stop[(unsigned char)*p])
+		p++;
+	if (p < ps->end && *p == '"') {
+		*s = begin;
+		*len = (size_t)(p - begin);
+		ps->p = p + 1;
+		return 0;
+	}
+	cx_buf_reset(&ps->scratch);
+	if (cx_buf_append(&ps->scratch, begin, (size_t)(p - begin)) || string_slow(ps, p))
+		return fail(ps, "out of memory");
+	*s = ps->scratch.data ? ps->scratch.data : "";
+	*len = ps->scratch.len;
+	return 0;
+}
+
+static json_t *parse_number(struct parser *ps)
+{
+	const char *p = ps->p, *begin = p;
+	bool real = false, neg = false;
+	char tmp[NUMBER_MAX + 1];
+	json_t *v;
+
+	if (*p == '-') {
+		neg = true;
+		p++;
+	}
+	if (p < ps->end && *p == '0') {
+		p++;
+	} else if (p < ps->end && *p >= '1' && *p <= '9') {
+		while (p < ps->end && *p >= '0' && *p <= '9')
+			p++;
+	} else {
+		fail(ps, "invalid number");
+		return NULL;
+	}
+	if (p < ps->end && *p == '.') {
+		real = true;
+		if (++p >= ps->end || *p < '0' || *p > '9') {
+			ps->p = p;
+			fail(ps, "invalid number: a digit must follow '.'");
+			return NULL;
+		}
+		while (p < ps->end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < ps->end && (*p == 'e' || *p == 'E')) {
+		real = true;
+		if (++p < ps->end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= ps->end || *p < '0' || *p > '9') {
+			ps->p = p;
+			fail(ps, "invalid number: a digit must follow the exponent");
+			return NULL;
+		}
+		while (p < ps->end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < ps->end && *p >= '0' && *p <= '9') {
+		fail(ps, "invalid number: a leading zero");
+		return NULL;
+	}
+	if (!real) {
+		uint64_t u = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+		for (const char *d = begin + neg; d < p; d++) {
+			unsigned dig = (unsigned)(*d - '0');
+			if (u > (lim - dig) / 10) {
+				fail(ps, neg ? "too big negative integer" : "too big integer");
+				return NULL;
+			}
+			u = u * 10 + dig;
+		}
+		v = json_integer(neg ? (json_int_t)(0 - u) : (json_int_t)u);
+	} else {
+		double d;
+		if (p - begin > NUMBER_MAX) {
+			fail(ps, "number too long");
+			return NULL;
+		}
+		memcpy(tmp, begin, (size_t)(p - begin));
+		tmp[p - begin] = '\0';
+		errno = 0;
+		d = strtod(tmp, NULL);
+		if (errno == ERANGE && (d > 1.0 || d < -1.0)) {
+			fail(ps, "real number overflow");
+			return NULL;
+		}
+		v = json_real(d);
+	}
+	if (!v)
+		fail(ps, "out of memory");
+	ps->p = p;
+	return v;
+}
+
+static json_t *parse_value(struct parser *ps);
+
+static int parse_members(struct parser *ps, json_t *obj)
+{
+	for (;;) {
+		const char *key;
+		size_t klen;
+		json_t *v;
+		char small[128], *k = small;
+		int rc;
+
+		skip_ws(ps);
+		if (ps->p >= ps->end || *ps->p != '"')
+			return fail(ps, "string or '}' expected");
+		if (string_span(ps, &key, &klen))
+			return -1;
+		if (memchr(key, '\0', klen))
+			return fail(ps, "NUL byte in object key not supported");
+		/* A key decoded into scratch is copied out: the value's strings reuse scratch. */
+		if (key >= ps->start && key < ps->end) {
+			k = (char *)key;
+		} else {
+			if (klen >= sizeof(small) && !(k = malloc(klen + 1)))
+				return fail(ps, "out of memory");
+			memcpy(k, key, klen);
+		}
+		rc = json_object_getn(obj, k, klen) ? fail(ps, "duplicate object key") : 0;
+		skip_ws(ps);
+		if (!rc && (ps->p >= ps->end || *ps->p != ':'))
+			rc = fail(ps, "':' expected");
+		if (!rc) {
+			ps->p++;
+			v = parse_value(ps);
+			rc = !v || json_object_setn_new_nocheck(obj, k, klen, v) ? -1 : 0;
+			if (rc && v)
+				fail(ps, "out of memory");
+		}
+		if (k != small && k != key)
+			free(k);
+		if (rc)
+			return -1;
+		skip_ws(ps);
+		if (ps->p < ps->end && *ps->p == ',') {
+			ps->p++;
+			continue;
+		}
+		if (ps->p < ps->end && *ps->p == '}') {
+			ps->p++;
+			return 0;
+		}
+		return fail(ps, "',' or '}' expected");
+	}
+}
+
+static int parse_items(struct parser *ps, json_t *arr)
+{
+	for (;;) {
+		json_t *v = parse_value(ps);
+		if (!v)
+			return -1;
+		if (json_array_append_new(arr, v))
+			return fail(ps, "out of memory");
+		skip_ws(ps);
+		if (ps->p < ps->end && *ps->p == ',') {
+			ps->p++;
+			continue;
+		}
+		if (ps->p < ps->end && *ps->p == ']') {
+			ps->p++;
+			return 0;
+		}
+		return fail(ps, "',' or ']' expected");
+	}
+}
+
+static json_t *parse_container(struct parser *ps, char open)
+{
+	json_t *v = open == '{' ? json_object() : json_array();
+	int rc;
+
+	if (!v) {
+		fail(ps, "out of memory");
+		return NULL;
+	}
+	if (++ps->depth > PARSE_DEPTH_MAX) {
+		json_decref(v);
+		fail(ps, "maximum parsing depth reached");
+		return NULL;
+	}
+	ps->p++;
+	skip_ws(ps);
+	if (ps->p < ps->end && *ps->p == (open == '{' ? '}' : ']')) {
+		ps->p++;
+		rc = 0;
+	} else {
+		rc = open == '{' ? parse_members(ps, v) : parse_items(ps, v);
+	}
+	ps->depth--;
+	if (rc) {
+		json_decref(v);
+		return NULL;
+	}
+	return v;
+}
+
+static json_t *parse_literal(struct parser *ps, const char *word, size_t n, json_t *v)
+{
+	if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n)) {
+		fail(ps, "invalid token");
+		return NULL;
+	}
+	ps->p += n;
+	return v;
+}
+
+static json_t *parse_value(struct parser *ps)
+{
+	const char *s;
+	size_t len;
+	json_t *v;
+
+	skip_ws(ps);
+	if (ps->p >= ps->end) {
+		fail(ps, "premature end of input");
+		return NULL;
+	}
+	switch (*ps->p) {
+	case '{':
+	case '[':
+		return parse_container(ps, *ps->p);
+	case '"':
+		if (string_span(ps, &s, &len))
+			return NULL;
+		if (!(v = json_stringn_nocheck(s, len)))
+			fail(ps, "out of memory");
+		return v;
+	case 't':
+		return parse_literal(ps, "true", 4, json_true());
+	case 'f':
+		return parse_literal(ps, "false", 5, json_false());
+	case 'n':
+		return parse_literal(ps, "null", 4, json_null());
+	default:
+		if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
+			return parse_number(ps);
+		fail(ps, "invalid token");
+		return NULL;
+	}
+}
+
+static void locate(const struct parser *ps, int *line, int *column)
+{
+	*line = 1;
+	*column = 1;
+	for (const char *q = ps->start; q < ps->p && q < ps->end; q++) {
+		if (*q == '\n') {
+			(*line)++;
+			*column = 1;
+		} else if (((unsigned char)*q & 0xc0) != 0x80) {
+			(*column)++;
+		}
+	}
+}
+
+json_t *cx_json_parse(const char *buf, size_t len, struct cx_err *err)
+{
+	struct parser ps = { .start = buf, .p = buf, .end = buf + len };
+	json_t *v = NULL;
+	int line, column;
+
+	ps.scratch = (struct cx_buf)CX_BUF_INIT(SIZE_MAX - 1);
+	skip_ws(&ps);
+	if (ps.p >= ps.end || (*ps.p != '{' && *ps.p != '['))
+		fail(&ps, "'[' or '{' expected");
+	else if ((v = parse_value(&ps)) != NULL) {
+		skip_ws(&ps);
+		if (ps.p < ps.end) {
+			fail(&ps, "end of input expected");
+			json_decref(v);
+			v = NULL;
+		}
+	}
+	cx_buf_release(&ps.scratch);
+	if (!v) {
+		locate(&ps, &line, &column);
+		cx_err_set(err, "line %d column %d: %s", line, column, ps.why);
+	}
+	return v;
+}
