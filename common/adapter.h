@@ -149,6 +149,11 @@ struct cx_adapter {
 	int (*init)(const json_t *conf, void **state, struct cx_err *err);
 	void (*cleanup)(void *state);                   /* optional */
 	int (*health)(void *state, struct cx_err *err); /* optional; 0 healthy */
+	/* What gateway_status shows of this adapter beside its health: an object with "tls" (how
+	 * the backend's certificate is checked) and "warnings" (an array of sentences about a
+	 * risky setting, insecure_skip_verify above all), both optional; new reference or NULL.
+	 * Called on the transport thread: it must not block or touch the backend. Optional. */
+	json_t *(*status)(void *state);
 };
 
 #endif

@@ -207,6 +207,22 @@ fail:
 	return NULL;
 }
 
+json_t *cx_http_client_status(const struct cx_http_client *c)
+{
+	json_t *st = json_pack("{s:s}", "tls", c->tls);
+	char warning[512];
+
+	if (st && c->insecure) {
+		cx_fmt(warning, sizeof(warning),
+		       "TLS certificates of %s at %s are NOT VERIFIED (insecure_skip_verify): "
+		       "anyone on the path can read and change its traffic, credentials "
+		       "included; set ca_file or fingerprint instead",
+		       c->service, c->hostport);
+		json_object_set_new(st, "warnings", json_pack("[s]", warning));
+	}
+	return st;
+}
+
 static void handle_free(struct cx_http_handle *h)
 {
 	if (h->multi)

@@ -90,6 +90,11 @@ int cx_http_fail(const struct cx_http_client *c, const struct cx_http_req *req,
  * (insecure_skip_verify)"). */
 const char *cx_http_client_tls(const struct cx_http_client *c);
 
+/* cx_adapter.status for an adapter with one backend client: {"tls": cx_http_client_tls(c)},
+ * and "warnings": ["TLS certificates of <service> are NOT VERIFIED ..."] when
+ * insecure_skip_verify is set. New reference; NULL on out of memory. */
+json_t *cx_http_client_status(const struct cx_http_client *c);
+
 /* Process-wide libcurl set-up; once, before any thread starts (main, tests). 0 or -1. */
 int cx_http_global_init(void);
 

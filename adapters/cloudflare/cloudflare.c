@@ -127,6 +127,13 @@ static int cf_health(void *state, struct cx_err *err)
 	return rc;
 }
 
+static json_t *cf_status(void *state)
+{
+	const struct cf_state *s = state;
+
+	return cx_http_client_status(s->http);
+}
+
 static const struct cx_tool cf_tools[] = {
 	{ "cloudflare_list_zones", cf_list_zones, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
 	{ "cloudflare_get_dns", cf_get_dns, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
@@ -144,4 +151,5 @@ const struct cx_adapter cx_cloudflare_adapter = {
 	.init = cf_init,
 	.cleanup = cf_cleanup,
 	.health = cf_health,
+	.status = cf_status,
 };

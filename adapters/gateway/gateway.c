@@ -53,6 +53,17 @@ static json_t *adapter_entry(const struct cx_registry *reg, size_t i)
 		      health);
 	if (e && h == 0 && detail[0])
 		json_object_set_new(e, "detail", json_string(detail));
+	if (e && a->status) {
+		void *state = NULL;
+		json_t *st;
+		cx_registry_adapter_at(reg, i, &state);
+		st = a->status(state);
+		if (json_is_string(json_object_get(st, "tls")))
+			json_object_set(e, "tls", json_object_get(st, "tls"));
+		if (json_array_size(json_object_get(st, "warnings")))
+			json_object_set(e, "warnings", json_object_get(st, "warnings"));
+		json_decref(st);
+	}
 	return e;
 }
 

@@ -174,6 +174,13 @@ static int px_health(void *state, struct cx_err *err)
 	return rc;
 }
 
+static json_t *px_status(void *state)
+{
+	const struct px_state *s = state;
+
+	return cx_http_client_status(s->http);
+}
+
 static const struct cx_tool px_tools[] = {
 	{ "proxmox_list_nodes", px_list_nodes, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
 	{ "proxmox_get_node_status", px_get_node_status,
@@ -198,6 +205,7 @@ const struct cx_adapter cx_proxmox_adapter = {
 	.init = px_init,
 	.cleanup = px_cleanup,
 	.health = px_health,
+	.status = px_status,
 	.resources_json = adapters_proxmox_resources_json,
 	.read_resource = px_read_resource,
 };

@@ -242,7 +242,7 @@ test('an expired ticket is renewed with a fresh login, without the caller notici
   assert.ok(logins.length >= 2, 'a second login after the first ticket expired');
 });
 
-test('a cancelled call stops its backend request at once: the only worker is free again', async () => {
+test('a cancelled call closes its backend connection within 100 ms: the only worker is free again', async () => {
   const s = await sim();
   const g = await gateway(tokenConf(s), { calls: { timeout_ms: 20000, workers: 1 } });
   await simCall(s, '/_sim/faults', { method: 'POST', body: { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 15000 } });
@@ -254,5 +254,51 @@ test('a cancelled call stops its backend request at once: the only worker is fre
   assert.equal(next.id, 'next', 'the cancelled call is never answered');
   assert.equal(next.result.isError, undefined);
   assert.ok(Date.now() - t0 < 1000, `the single worker was free within ${Date.now() - t0} ms, not after the 15 s backend delay`);
+  // The simulator saw the gateway hang up during its delay; both clocks are this machine's.
+  const slow = (await simCall(s, '/_sim/requests')).requests.find((r) => r.path === '/api2/json/cluster/status');
+  assert.ok(slow && slow.client_closed_at_ms, 'the backend connection was closed during the delay: ' + JSON.stringify(slow));
+  const closedIn = slow.client_closed_at_ms - t0;
+  assert.ok(closedIn < 100, `the backend connection closed ${closedIn} ms after the cancellation`);
   await g.close();
+});
+
+test('a slow trickle is read to the end within the deadline, and cut off with a sentence past it', async () => {
+  const s = await sim();
+  // The adapter's own timeout (one backend request) is shorter than the call's deadline.
+  const g = await gateway(tokenConf(s, { retries: 0, timeout_ms: 1000 }), { calls: { timeout_ms: 5000 } });
+  // /nodes is a few hundred bytes: at 2,000 bytes a second it arrives whole in time.
+  await simCall(s, '/_sim/faults', { method: 'POST', body: { path: '/api2/json/nodes', kind: 'trickle', bytes_per_sec: 2000, count: 1 } });
+  const t0 = Date.now();
+  const ok = await g.call('proxmox_list_nodes');
+  assert.equal(ok.isError, undefined, text(ok));
+  assert.ok(ok.structuredContent.nodes.length > 0);
+  assert.ok(Date.now() - t0 >= 80, 'the answer really trickled in');
+  // At 20 bytes a second it cannot arrive within the 1 s the adapter allows a request.
+  await simCall(s, '/_sim/faults', { method: 'POST', body: { path: '/api2/json/nodes', kind: 'trickle', bytes_per_sec: 20, count: 1 } });
+  const t1 = Date.now();
+  const late = await g.call('proxmox_list_nodes');
+  assert.equal(late.isError, true);
+  assert.match(text(late), /proxmox at 127.0.0.1:\d+ did not answer within 1000 ms/);
+  assert.ok(Date.now() - t1 < 3000, `cut off near the 1 s limit, after ${Date.now() - t1} ms`);
+  await g.close();
+});
+
+test('insecure_skip_verify: accepted with a warning at start and in gateway_status', async () => {
+  const s = await sim(['--tls']);
+  const g = await gateway(tokenConf(s, { insecure_skip_verify: true }));
+  const ok = await g.call('proxmox_list_nodes');
+  assert.equal(ok.isError, undefined, text(ok));
+  assert.match(g.stderr(), /NOT VERIFIED \(insecure_skip_verify\)/);
+  const st = (await g.call('gateway_status')).structuredContent;
+  const px = st.adapters.find((a) => a.name === 'proxmox');
+  assert.match(px.tls, /NOT VERIFIED/);
+  assert.equal(px.warnings.length, 1);
+  assert.match(px.warnings[0], /NOT VERIFIED.*set ca_file or fingerprint/);
+  await g.close();
+  const verified = await gateway(tokenConf(s, { fingerprint: s.fingerprint() }));
+  const st2 = (await verified.call('gateway_status')).structuredContent;
+  const px2 = st2.adapters.find((a) => a.name === 'proxmox');
+  assert.match(px2.tls, /pinned/);
+  assert.equal(px2.warnings, undefined, 'no warning when the certificate is checked');
+  await verified.close();
 });

@@ -7,11 +7,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "../../common/buf.h"
@@ -49,7 +51,9 @@ static const char usage[] =
 	"\n"
 	"Control endpoints (no auth):\n"
 	"  GET    /_sim/requests  {\"requests\": [{method, path, query, headers (names only),\n"
-	"                         authorization (present or not)}]}, oldest first\n"
+	"                         authorization (present or not), at_ms (when it arrived, ms\n"
+	"                         since the epoch), client_closed_at_ms (when the client hung\n"
+	"                         up during a fault's delay)}]}, oldest first\n"
 	"  DELETE /_sim/requests  empties the log\n"
 	"  GET    /_sim/faults    the fault table, with hits and what remains of each count\n"
 	"  POST   /_sim/faults    adds a fault, an array of them, or {\"faults\": [...]}\n"
@@ -88,7 +92,17 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 	return MHD_YES;
 }
 
-static void log_request(struct MHD_Connection *conn, const char *method, const char *url)
+static int64_t epoch_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Appends the request to the log; returns its entry (a new reference, NULL on out of memory)
+ * so what happens later to the request can be added to it. */
+static json_t *log_request(struct MHD_Connection *conn, const char *method, const char *url)
 {
 	json_t *headers = json_array(), *query = json_object();
 	bool auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -97,13 +111,44 @@ static void log_request(struct MHD_Connection *conn, const char *method, const c
 
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_name, headers);
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, query);
-	entry = json_pack("{s:s,s:s,s:o,s:o,s:b}", "method", method, "path", url, "query", query,
-			  "headers", headers, "authorization", auth);
+	entry = json_pack("{s:s,s:s,s:o,s:o,s:b,s:I}", "method", method, "path", url, "query",
+			  query, "headers", headers, "authorization", auth, "at_ms",
+			  (json_int_t)epoch_ms());
+	if (!entry)
+		return NULL;
 	pthread_mutex_lock(&state_lock);
 	if (json_array_size(requests) >= LOG_MAX)
 		json_array_remove(requests, 0);
-	json_array_append_new(requests, entry);
+	json_array_append(requests, entry);
 	pthread_mutex_unlock(&state_lock);
+	return entry;
+}
+
+/* A fault's delay, watching the client: when it hangs up first, the log entry says when
+ * (client_closed_at_ms), so tests can tell how fast a cancelled call reaches the backend. */
+static void delay_watching(struct MHD_Connection *conn, long ms, json_t *entry)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int64_t end = cx_now_ms() + ms;
+	struct pollfd p = { .fd = ci ? ci->connect_fd : -1, .events = POLLRDHUP };
+
+	while (!atomic_load(&sim_stopping)) {
+		int64_t left = end - cx_now_ms();
+		if (left <= 0)
+			return;
+		if (p.fd < 0) {
+			sim_sleep_ms(left);
+			return;
+		}
+		if (poll(&p, 1, left > 20 ? 20 : (int)left) > 0 &&
+		    (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			pthread_mutex_lock(&state_lock);
+			json_object_set_new(entry, "client_closed_at_ms", json_integer(epoch_ms()));
+			pthread_mutex_unlock(&state_lock);
+			return;
+		}
+	}
 }
 
 static json_t *control_error(const char *msg)
@@ -130,8 +175,9 @@ static void control(const char *method, const char *url, const char *body, size_
 	json_t *v;
 
 	if (strcmp(url, "/_sim/requests") == 0 && strcmp(method, "GET") == 0) {
+		/* A copy: other connections' threads append to the log while this one is written. */
 		pthread_mutex_lock(&state_lock);
-		v = json_pack("{s:O}", "requests", requests);
+		v = json_pack("{s:o}", "requests", json_deep_copy(requests));
 		pthread_mutex_unlock(&state_lock);
 		sim_reply(resp, 200, v);
 	} else if (strcmp(url, "/_sim/requests") == 0 && strcmp(method, "DELETE") == 0) {
@@ -187,6 +233,7 @@ static enum MHD_Result answer(struct MHD_Connection *conn, const char *url, cons
 	struct sim_fault fault;
 	const struct sim_backend *b = NULL;
 	struct MHD_Response *r;
+	json_t *entry = NULL;
 	bool faulty = false;
 	size_t plen = 0;
 	enum MHD_Result rc;
@@ -196,10 +243,11 @@ static enum MHD_Result answer(struct MHD_Connection *conn, const char *url, cons
 	} else if (strncmp(url, "/_sim/", 6) == 0) {
 		control(method, url, ctx->body.data ? ctx->body.data : "", ctx->body.len, &resp);
 	} else {
-		log_request(conn, method, url);
+		entry = log_request(conn, method, url);
 		faulty = sim_faults_take(method, url, &fault);
 		if (faulty && fault.latency_ms > 0)
-			sim_sleep_ms(fault.latency_ms);
+			delay_watching(conn, fault.latency_ms, entry);
+		json_decref(entry);
 		b = backend_for(url, &plen);
 	}
 	if (b != NULL) {
