@@ -125,11 +125,11 @@ static int check_tls(struct cx_http_client *c, const struct cx_http_client_opts 
 		c->pinned = true;
 		cx_http_pin_text(c->pin, c->pin_text);
 		cx_fmt(c->tls, sizeof(c->tls), "pinned (SHA-256 %s)", c->pin_text);
-	} else if (o->ca_file) {
-		if (access(o->ca_file, R_OK))
-			return cx_err_set(err, "could not read ca_file '%s': %s", o->ca_file,
+	} else if (c->ca_file) {
+		if (access(c->ca_file, R_OK))
+			return cx_err_set(err, "could not read ca_file '%s': %s", c->ca_file,
 					  strerror(errno));
-		cx_fmt(c->tls, sizeof(c->tls), "verified (ca_file '%s')", o->ca_file);
+		cx_fmt(c->tls, sizeof(c->tls), "verified (ca_file '%s')", c->ca_file);
 	} else if (o->insecure_skip_verify) {
 		c->insecure = true;
 		cx_fmt(c->tls, sizeof(c->tls), "NOT VERIFIED (insecure_skip_verify)");
@@ -177,7 +177,9 @@ struct cx_http_client *cx_http_client_new(const struct cx_http_client_opts *o, s
 	c->max = o->max_response_bytes ? o->max_response_bytes : CX_HTTP_MAX_RESPONSE_DEFAULT;
 	c->service = dup_or_null(o->service, &oom);
 	c->base_url = dup_or_null(o->base_url, &oom);
-	c->ca_file = dup_or_null(o->ca_file, &oom);
+	/* A relative ca_file is the config file's neighbour, as every path in the config. */
+	if (o->ca_file && !(c->ca_file = cx_path_resolve(cx_path_base(), o->ca_file)))
+		oom = true;
 	c->user_agent =
 		dup_or_null(o->user_agent ? o->user_agent : "cortex-gateway/" CX_VERSION, &oom);
 	if (oom) {

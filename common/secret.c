@@ -114,7 +114,7 @@ static int load_env(const char *name, struct cx_secret *out, const char *path, s
 
 int cx_secret_load(const json_t *ref, struct cx_secret *out, const char *path, struct cx_err *err)
 {
-	return cx_secret_load_at(ref, NULL, out, path, err);
+	return cx_secret_load_at(ref, cx_path_base(), out, path, err);
 }
 
 int cx_secret_load_at(const json_t *ref, const char *base_dir, struct cx_secret *out,

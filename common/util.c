@@ -255,6 +255,24 @@ bool cx_glob_match(const char *pattern, const char *name)
 	return fnmatch(pattern, name, 0) == 0;
 }
 
+static char *path_base;
+
+int cx_path_set_base(const char *dir)
+{
+	char *copy = dir ? strdup(dir) : NULL;
+
+	if (dir && !copy)
+		return -1;
+	free(path_base);
+	path_base = copy;
+	return 0;
+}
+
+const char *cx_path_base(void)
+{
+	return path_base;
+}
+
 char *cx_path_resolve(const char *base_dir, const char *path)
 {
 	size_t blen, plen;

@@ -49,6 +49,11 @@ bool cx_fmt(char *out, size_t outlen, const char *fmt, ...) __attribute__((forma
 /* path as it is when absolute or when base_dir is NULL or empty, else base_dir/path: a new
  * string the caller frees; NULL on out of memory. */
 char *cx_path_resolve(const char *base_dir, const char *path);
+/* The directory relative paths in the configuration are read against: the config file's own,
+ * set once at start before any adapter is configured (NULL: the working directory). Secret
+ * references ({"file": ...}), ca_file and every path an adapter takes resolve against it. */
+int cx_path_set_base(const char *dir);
+const char *cx_path_base(void);
 
 /* fnmatch-style glob on tool names ('*', '?'). */
 bool cx_glob_match(const char *pattern, const char *name);

@@ -505,6 +505,11 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &g.sigs.set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Adapters read relative paths (secrets, ca_file, ...) against the config file's folder. */
+	if (cx_path_set_base(g.conf.config_dir)) {
+		fprintf(stderr, "cortex-gateway: out of memory\n");
+		goto out;
+	}
 	g.reg = cx_registry_new();
 	if (!g.reg || register_adapters(g.reg, g.conf.adapters, &g.gw_state, &err)) {
 		fprintf(stderr, "cortex-gateway: %s\n", g.reg ? err.msg : "out of memory");

@@ -5,10 +5,10 @@
 // nothing at all.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startSim, startStdio, writeConfig } from './lib.mjs';
 
 const running = [];
@@ -301,4 +301,24 @@ test('insecure_skip_verify: accepted with a warning at start and in gateway_stat
   assert.match(px2.tls, /pinned/);
   assert.equal(px2.warnings, undefined, 'no warning when the certificate is checked');
   await verified.close();
+});
+
+test('relative paths in the adapter config (a secret file, ca_file) are read next to the config file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cortex-px-rel-'));
+  const pem = join(dir, 'issued.pem');
+  const s = await sim(['--tls', '--cert-out', pem]);
+  const conf = writeConfig({ calls: { timeout_ms: 8000 }, adapters: { proxmox: {
+    url: s.url, token_id: TOKEN_ID, token_secret: { file: 'secrets/pve-token' }, ca_file: 'sim.pem' } } });
+  const confDir = dirname(conf);
+  mkdirSync(join(confDir, 'secrets'), { mode: 0o700 });
+  writeFileSync(join(confDir, 'secrets', 'pve-token'), SECRET + '\n', { mode: 0o600 });
+  copyFileSync(pem, join(confDir, 'sim.pem'));
+  // The gateway runs from the repository, not from the config's folder.
+  const g = startStdio(['--config', conf]);
+  running.push(g);
+  await g.initialize();
+  const r = (await g.request('tools/call', { name: 'proxmox_list_nodes', arguments: {} })).result;
+  assert.equal(r.isError, undefined, text(r) + g.stderr());
+  assert.ok(!g.stderr().includes(SECRET), 'the secret read from the file is never logged');
+  await g.close();
 });
