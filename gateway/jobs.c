@@ -1,8 +1,11 @@
 /* The job queue, its workers and the deadline watchdog (see jobs.h).
  *
- * One lock guards the run queue, the deadline list and the counters: the critical sections
- * are a few pointer moves, and two cores do not reward finer locks. It is never held while a
- * handler runs or while anyone is answered.
+ * One lock guards the run queue and the deadline list: the critical sections are a few
+ * pointer moves, and two cores do not reward finer locks. It is never held while a handler
+ * runs or while anyone is answered, and a busy call takes it twice: once to queue, once in
+ * the worker (the previous job off the deadline list and the next one off the queue in one
+ * go). The unanswered count is atomic, so answering takes no lock; the watchdog is woken only
+ * when a job's deadline comes before the time it would look again anyway.
  *
  * A queued job holds two references: the worker side (dropped after it ran, or when it was
  * refused) and the deadline-list side (dropped by whoever takes it off the list: the worker
@@ -22,6 +25,9 @@
 #include "reply.h"
 
 #define DRAIN_GRACE_S 2
+/* An idle watchdog looks again this often, so queueing a call with a longer timeout (every
+ * call, by default) never has to wake it. */
+#define WATCH_IDLE_MS 1000
 
 const char *const cx_job_kinds[] = { "tool", "read", "prompt", "complete" };
 
@@ -39,8 +45,10 @@ struct cx_jobs {
 	struct cx_job *qhead, *qtail;
 	size_t qlen;
 	struct cx_job *dhead, *dtail;
-	size_t unanswered;
-	bool stopping;         /* workers and watchdog exit */
+	int64_t watch_until;     /* the watchdog looks again by then at the latest */
+	atomic_size_t unanswered; /* queued jobs not answered yet */
+	atomic_bool draining;     /* answering the last one wakes drain */
+	bool stopping;            /* workers and watchdog exit */
 	atomic_bool refusing;  /* new jobs are refused */
 	atomic_ulong next_key; /* unique keys for jobs no other request may name */
 
@@ -172,11 +180,14 @@ void cx_job_finish(struct cx_job *j, json_t *result, struct cx_job_error *e,
 				    e ? e->data : NULL);
 	if (!j->queued)
 		return;
-	pthread_mutex_lock(&p->lock);
-	CX_ASSERT(p->unanswered > 0);
-	if (--p->unanswered == 0)
+	size_t was = atomic_fetch_sub(&p->unanswered, 1);
+	CX_ASSERT(was > 0);
+	/* drain sets draining before it reads the count, under the lock it waits with. */
+	if (was == 1 && atomic_load(&p->draining)) {
+		pthread_mutex_lock(&p->lock);
 		pthread_cond_broadcast(&p->idle);
-	pthread_mutex_unlock(&p->lock);
+		pthread_mutex_unlock(&p->lock);
+	}
 }
 
 bool cx_job_overdue(const struct cx_job *j)
@@ -249,27 +260,51 @@ static void dlist_insert_locked(struct cx_jobs *p, struct cx_job *j)
 
 /* ---- threads ---- */
 
+static struct cx_job *take_locked(struct cx_jobs *p)
+{
+	struct cx_job *j = p->qhead;
+
+	if (!j)
+		return NULL;
+	p->qhead = j->qnext;
+	if (!p->qhead)
+		p->qtail = NULL;
+	p->qlen--;
+	return j;
+}
+
 static void *worker_main(void *arg)
 {
 	struct cx_jobs *p = arg;
+	struct cx_job *done = NULL;
 
 	for (;;) {
 		struct cx_job *j;
-		bool listed;
+		bool listed = false;
 
+		/* The job that just ran leaves the deadline list as the next one is taken. */
 		pthread_mutex_lock(&p->lock);
-		while (!p->qhead && !p->stopping)
-			pthread_cond_wait(&p->work, &p->lock);
-		if (!p->qhead) {
-			pthread_mutex_unlock(&p->lock);
-			return NULL;
+		if (done) {
+			listed = done->on_dlist;
+			dlist_remove_locked(p, done);
 		}
-		j = p->qhead;
-		p->qhead = j->qnext;
-		if (!p->qhead)
-			p->qtail = NULL;
-		p->qlen--;
+		j = take_locked(p);
 		pthread_mutex_unlock(&p->lock);
+		if (done) {
+			if (listed)
+				job_unref(done);
+			job_unref(done);
+			done = NULL;
+		}
+		if (!j) {
+			pthread_mutex_lock(&p->lock);
+			while (!p->qhead && !p->stopping)
+				pthread_cond_wait(&p->work, &p->lock);
+			j = take_locked(p);
+			pthread_mutex_unlock(&p->lock);
+			if (!j)
+				return NULL;
+		}
 
 		if (!atomic_load(&j->replied)) { /* else timed out or cancelled queued */
 			struct cx_call call = {
@@ -282,14 +317,7 @@ static void *worker_main(void *arg)
 			};
 			j->run(j, &call);
 		}
-
-		pthread_mutex_lock(&p->lock);
-		listed = j->on_dlist;
-		dlist_remove_locked(p, j);
-		pthread_mutex_unlock(&p->lock);
-		if (listed)
-			job_unref(j);
-		job_unref(j);
+		done = j;
 	}
 }
 
@@ -302,14 +330,11 @@ static void *watchdog_main(void *arg)
 		struct cx_job *j = p->dhead;
 		int64_t now = cx_now_ms();
 
-		if (!j) {
-			pthread_cond_wait(&p->tick, &p->lock);
-			continue;
-		}
-		if (j->deadline_ms > now) {
+		if (!j || j->deadline_ms > now) {
 			/* The condition variable was created with CLOCK_MONOTONIC. */
 			struct timespec ts;
-			cx_deadline_ts(CLOCK_MONOTONIC, j->deadline_ms - now, &ts);
+			p->watch_until = j ? j->deadline_ms : now + WATCH_IDLE_MS;
+			cx_deadline_ts(CLOCK_MONOTONIC, p->watch_until - now, &ts);
 			pthread_cond_timedwait(&p->tick, &p->lock, &ts);
 			continue;
 		}
@@ -333,6 +358,7 @@ void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 {
 	struct cx_exchange *x = j->x;
 	const char *busy = NULL;
+	bool wake_watchdog = false;
 
 	if (!j->run || !j->has_chan)
 		CX_BUG("job '%s' queued without a runner or a channel", j->name);
@@ -344,8 +370,6 @@ void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 	else if (p->qlen >= (size_t)p->conf->queue_max)
 		busy = "the gateway is saturated (call queue full); retry in a moment";
 	if (!busy) {
-		bool first = p->dhead == NULL;
-
 		j->queued = true;
 		j->qnext = NULL;
 		if (p->qtail)
@@ -354,15 +378,20 @@ void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 			p->qhead = j;
 		p->qtail = j;
 		p->qlen++;
-		p->unanswered++;
+		atomic_fetch_add(&p->unanswered, 1);
 		dlist_insert_locked(p, j);
-		if (first || p->dhead == j)
-			pthread_cond_signal(&p->tick);
-		pthread_cond_signal(&p->work);
+		wake_watchdog = j->deadline_ms < p->watch_until;
+		if (wake_watchdog)
+			p->watch_until = j->deadline_ms;
 	}
 	pthread_mutex_unlock(&p->lock);
-	if (!busy)
+	/* Signalled after the unlock, so a woken worker does not block on the lock at once. */
+	if (!busy) {
+		if (wake_watchdog)
+			pthread_cond_signal(&p->tick);
+		pthread_cond_signal(&p->work);
 		return;
+	}
 	if (j->kind == CX_JOB_TOOL) {
 		cx_job_finish(j, cx_error_result("'%s' was not run: %s", j->name, busy), NULL,
 			      CX_AUDIT_REFUSED, busy);
@@ -417,6 +446,8 @@ struct cx_jobs *cx_jobs_new(const struct cx_gw_config *conf, struct cx_audit *au
 	pthread_cond_init(&p->tick, &ca);
 	pthread_condattr_destroy(&ca);
 	atomic_init(&p->refusing, false);
+	atomic_init(&p->unanswered, 0);
+	atomic_init(&p->draining, false);
 	atomic_init(&p->next_key, 1);
 	return p;
 }
@@ -454,10 +485,12 @@ size_t cx_jobs_drain(struct cx_jobs *p)
 
 	cx_jobs_refuse(p);
 	pthread_mutex_lock(&p->lock);
-	if (p->unanswered)
-		cx_info("draining: waiting for %zu call(s) in flight", p->unanswered);
+	atomic_store(&p->draining, true);
+	if (atomic_load(&p->unanswered))
+		cx_info("draining: waiting for %zu call(s) in flight",
+			(size_t)atomic_load(&p->unanswered));
 	/* Bounded: the watchdog answers every job by its deadline. */
-	while (p->unanswered)
+	while (atomic_load(&p->unanswered))
 		pthread_cond_wait(&p->idle, &p->lock);
 	p->stopping = true;
 	pthread_cond_broadcast(&p->work);
