@@ -77,12 +77,11 @@ static const char hex_digits[] = "0123456789ABCDEF";
  * room is past b's maximum or memory runs out; b is unchanged then. */
 static int dump_string_direct(struct cx_buf *b, const char *s, size_t len)
 {
-	static const char short_esc[32] = { ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n',
-					    ['\r'] = 'r', ['\t'] = 't' };
+	static const char short_esc
+		[32] = { ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't' };
 	char *o;
 
-	if (len > (SIZE_MAX / 8) || 6 * len + 2 > b->max - b->len ||
-	    cx_buf_reserve(b, 6 * len + 2))
+	if (len > (SIZE_MAX / 8) || 6 * len + 2 > b->max - b->len || cx_buf_reserve(b, 6 * len + 2))
 		return -1;
 	o = b->data + b->len;
 	*o++ = '"';

@@ -145,7 +145,8 @@ static int unicode_escape(struct parser *ps, const char **pp)
 	if (cp >= 0xd800 && cp <= 0xdbff) {
 		if (ps->end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) ||
 		    lo < 0xdc00 || lo > 0xdfff)
-			return fail(ps, "invalid Unicode escape (a high surrogate without its pair)");
+			return fail(ps,
+				    "invalid Unicode escape (a high surrogate without its pair)");
 		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 		p += 6;
 	}
@@ -158,8 +159,8 @@ static int unicode_escape(struct parser *ps, const char **pp)
 static int string_slow(struct parser *ps, const char *p)
 {
 	static const char simple[256] = {
-		['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
-		['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+		['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+		['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t',
 	};
 	const char *run = p;
 
@@ -181,7 +182,8 @@ static int string_slow(struct parser *ps, const char *p)
 			return 0;
 		}
 		if (c >= 0x80) {
-			size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)ps->end);
+			size_t n =
+				utf8_len((const unsigned char *)p, (const unsigned char *)ps->end);
 			if (!n) {
 				ps->p = p;
 				return fail(ps, "invalid UTF-8 in a string");

@@ -45,12 +45,12 @@ struct cx_jobs {
 	struct cx_job *qhead, *qtail;
 	size_t qlen;
 	struct cx_job *dhead, *dtail;
-	int64_t watch_until;     /* the watchdog looks again by then at the latest */
+	int64_t watch_until;      /* the watchdog looks again by then at the latest */
 	atomic_size_t unanswered; /* queued jobs not answered yet */
 	atomic_bool draining;     /* answering the last one wakes drain */
 	bool stopping;            /* workers and watchdog exit */
-	atomic_bool refusing;  /* new jobs are refused */
-	atomic_ulong next_key; /* unique keys for jobs no other request may name */
+	atomic_bool refusing;     /* new jobs are refused */
+	atomic_ulong next_key;    /* unique keys for jobs no other request may name */
 
 	pthread_t *workers;
 	size_t nworkers;

@@ -175,7 +175,8 @@ static void control(const char *method, const char *url, const char *body, size_
 	json_t *v;
 
 	if (strcmp(url, "/_sim/requests") == 0 && strcmp(method, "GET") == 0) {
-		/* A copy: other connections' threads append to the log while this one is written. */
+		/* A copy: other connections' threads append to the log while this one is written.
+		 */
 		pthread_mutex_lock(&state_lock);
 		v = json_pack("{s:o}", "requests", json_deep_copy(requests));
 		pthread_mutex_unlock(&state_lock);

@@ -95,7 +95,9 @@ static void test_size_bound(void **state)
 		"{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"a\\\":\\u0001}\"}],"
 		"\"structuredContent\":{\"n\":-9223372036854775808,\"r\":-2.2250738585072014e-308,"
 		"\"t\":true,\"f\":false,\"z\":null,\"k\\n\":[[],{}]}}",
-		"[\"\\u0000\\u0000\\u0000\"]", "[]", "{}",
+		"[\"\\u0000\\u0000\\u0000\"]",
+		"[]",
+		"{}",
 	};
 
 	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
