@@ -14,7 +14,7 @@ O ?= build
 SAN ?=
 CC ?= cc
 
-PKGS := libmicrohttpd jansson libcurl openssl yaml-0.1 libssh2
+PKGS := libmicrohttpd jansson libcurl openssl yaml-0.1 libssh2 hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

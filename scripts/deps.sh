@@ -4,8 +4,8 @@
 #   scripts/deps.sh build|test|bench
 set -eu
 
-build="build-essential pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libyaml-dev libssh2-1-dev"
-test="$build libcmocka-dev nodejs npm curl clang-format openssh-server"
+build="build-essential pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libyaml-dev libssh2-1-dev libhiredis-dev"
+test="$build libcmocka-dev nodejs npm curl clang-format openssh-server redis-server"
 bench="wrk nginx-light curl"
 
 case "${1:-build}" in
