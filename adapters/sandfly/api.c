@@ -144,7 +144,10 @@ static int login_locked(struct sf_state *s, const struct cx_call *call, struct c
 		backend_message(resp.json, msg, sizeof(msg));
 		cx_http_fail(s->http, &req, &resp, msg[0] ? msg : NULL,
 			     resp.status == 401 ? "the adapter's username or password is wrong"
-						: NULL,
+			     : resp.status == 404
+				     ? "no Sandfly login at this address; 'url' must be "
+				       "the Sandfly server (the adapter adds /v4)"
+				     : NULL,
 			     err);
 		if (resp.status == 400 || resp.status == 401 || resp.status == 403) {
 			s->login_failed_ms = cx_now_ms();

@@ -92,13 +92,33 @@ static bool fits(const char *to, const json_t *v)
 	return json_is_string(v);
 }
 
-/* Adds the renamed fields of src that are present, and of the expected type, to dst. */
+/* src's value for a key: the flat key of a summary record ("data.status"), or else the same
+ * path in a full record ({"data": {"status": ...}}), which a server may send instead. */
+static json_t *lookup(const json_t *src, const char *key)
+{
+	json_t *v = json_object_get(src, key);
+	const char *dot = strchr(key, '.');
+	char head[32];
+
+	if (v || !dot || (size_t)(dot - key) >= sizeof(head))
+		return v;
+	memcpy(head, key, (size_t)(dot - key));
+	head[dot - key] = '\0';
+	return json_object_get(json_object_get(src, head), dot + 1);
+}
+
+/* Adds the renamed fields of src that are present, and of the expected type, to dst (an id
+ * sent as a number becomes a string). */
 static void pick(json_t *dst, const json_t *src, const struct rename *r)
 {
 	for (; dst && r->to; r++) {
-		json_t *v = json_object_get(src, r->from);
+		json_t *v = lookup(src, r->from);
 
-		if (v && fits(r->to, v))
+		if (v && !strcmp(r->to, "id") && json_is_integer(v))
+			json_object_set_new(dst, "id",
+					    json_sprintf("%" JSON_INTEGER_FORMAT,
+							 json_integer_value(v)));
+		else if (v && fits(r->to, v))
 			json_object_set(dst, r->to, v);
 	}
 }
