@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../common/log.h"
 #include "../../common/util.h"
@@ -202,9 +203,17 @@ static int refresh_locked(struct sf_state *s, const struct cx_call *call, struct
 static int auth_header(struct sf_state *s, const struct cx_call *call, uint64_t refused_gen,
 		       struct cx_secret *out, uint64_t *gen, struct cx_err *err)
 {
+	long wait_ms = call ? cx_call_remaining_ms(call) : s->timeout_ms;
+	struct timespec until;
 	int rc = 0;
 
-	pthread_mutex_lock(&s->lock);
+	/* Another worker may be logging in: wait for it, but not past this call's deadline. */
+	cx_deadline_ts(CLOCK_REALTIME, wait_ms, &until);
+	if (pthread_mutex_timedlock(&s->lock, &until))
+		return cx_err_set(err,
+				  "sandfly: waited %ld ms for the login another call is making; "
+				  "retry in a moment",
+				  wait_ms);
 	if (!s->access.len)
 		rc = login_locked(s, call, err);
 	else if (refused_gen && refused_gen == s->gen)
