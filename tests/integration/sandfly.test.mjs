@@ -317,6 +317,13 @@ test('faults: retried where safe, sentences otherwise, and the next call works',
   assert.match(text(down), /sandfly answered 503 .*POST \/auth\/login/);
   await clearFaults(s);
 
+  // A body that trickles in slower than the deadline allows.
+  await fault(s, { method: 'GET', path: '/v4/hosts', kind: 'trickle', bytes_per_sec: 200 });
+  const slow = await g.call('sandfly_list_hosts');
+  assert.equal(slow.isError, true);
+  assert.match(text(slow), /did not (answer|finish) within/);
+  await clearFaults(s);
+
   // One backend request hangs past the call's deadline; another call is answered meanwhile.
   await fault(s, { path: '/v4/results', kind: 'latency', latency_ms: 10000 });
   g.send({ jsonrpc: '2.0', id: 'hang', method: 'tools/call', params: { name: 'sandfly_get_results', arguments: {} } });
@@ -362,4 +369,66 @@ test('TLS: refused by default, trusted with ca_file or the fingerprint; a wrong 
   assert.match(text(r), /certificate fingerprint mismatch/);
   await g.close();
   assert.deepEqual(await requests(s), [], 'no request, and so no password, reached the backend');
+});
+
+test('tokens expire on their own (access_ttl_ms): the next call refreshes, and logs in again once the refresh token has expired too', async () => {
+  const s = await sim(['--config', writeConfig({ sandfly: { access_ttl_ms: 400, refresh_ttl_ms: 1500 } })]);
+  const g = await gateway(conf(s));
+  sc(await g.call('sandfly_list_hosts'));
+  const logins = await count(s, '/v4/auth/login');
+  await new Promise((r) => setTimeout(r, 600));
+  sc(await g.call('sandfly_get_results', { limit: 1 }));
+  assert.ok(await count(s, '/v4/auth/login_refresh') >= 1, 'the expired access token was refreshed');
+  assert.equal(await count(s, '/v4/auth/login'), logins, 'without a new login');
+  await new Promise((r) => setTimeout(r, 1700));
+  sc(await g.call('sandfly_get_results', { limit: 1 }));
+  assert.ok(await count(s, '/v4/auth/login') > logins, 'an expired refresh token ends in a fresh login');
+  await g.close();
+  assertNoSecrets(g);
+});
+
+test('the simulator checks what Sandfly checks: token kinds, login bodies, search bodies', async () => {
+  const s = await sim();
+  const post = async (path, body, token) => {
+    const r = await fetch(s.url + path, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: 'Bearer ' + token } : {}) } });
+    return { status: r.status, body: await r.json() };
+  };
+  assert.equal((await post('/v4/auth/login', 'not json')).status, 400);
+  assert.equal((await post('/v4/auth/login', { username: 'admin' })).status, 400);
+  const bad = await post('/v4/auth/login', { username: 'admin', password: 'nope' });
+  assert.deepEqual([bad.status, bad.body.status, bad.body.detail], [401, 401, 'Invalid username or password']);
+  const { body: pair } = await post('/v4/auth/login', { username: 'admin', password: PASSWORD });
+  assert.ok(pair.access_token && pair.refresh_token);
+  assert.equal((await post('/v4/auth/login_refresh', {}, pair.access_token)).status, 401, 'an access token does not refresh');
+  const hosts = await fetch(s.url + '/v4/hosts', { headers: { Authorization: 'Bearer ' + pair.refresh_token } });
+  assert.equal(hosts.status, 401, 'a refresh token does not open the API');
+  assert.equal((await fetch(s.url + '/v4/hosts')).status, 401, 'nor does no token');
+  const renewed = await post('/v4/auth/login_refresh', {}, pair.refresh_token);
+  assert.equal(renewed.status, 200);
+  assert.notEqual(renewed.body.access_token, pair.access_token);
+
+  const t = renewed.body.access_token;
+  for (const [body, want] of [
+    [{ filter: { items: [] } }, /logicOperator/],
+    [{ filter: { items: [], logicOperator: 'and' }, result_ids: ['1'] }, /mutually exclusive/],
+    [{ sort: [{ field: 'data.end_time', sort: 'up' }] }, /asc or desc/],
+    [{ sort: [{ field: 'data.tags', sort: 'asc' }] }, /unsortable/],
+    [{ size: 0 }, /size/],
+    [{ filter: { items: [{ field: 'data.end_time', operator: 'after', value: 'soon' }], logicOperator: 'and' } }, /Invalid value/],
+    [{ filter: { items: [{ columnField: 'data.status', operatorValue: 'equals', value: 'alert' }], logicOperator: 'and' } }, /field and an operator/],
+    [{ bogus: 1 }, /unknown key/],
+  ]) {
+    const r = await post('/v4/results', body, t);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.match(r.body.detail, want, JSON.stringify(body));
+  }
+  const none = await post('/v4/results', { filter: { items: [{ field: 'header.hostname', operator: 'equals', value: 'zzz' }], logicOperator: 'and' } }, t);
+  assert.deepEqual([none.status, none.body.detail], [404, 'No results found']);
+  const notEq = await post('/v4/results', { summary: true, filter: { items: [{ field: 'header.tags', operator: 'notContains', value: 'prod' }], logicOperator: 'and' } }, t);
+  assert.deepEqual(notEq.body.data.map((r) => r['header.hostname']), ['legacy01']);
+  const one = await fetch(s.url + '/v4/results/1004', { headers: { Authorization: 'Bearer ' + t } });
+  assert.equal((await one.json()).data.name, 'file_hidden_binary_tmp');
+  assert.equal((await fetch(s.url + '/v4/results/99', { headers: { Authorization: 'Bearer ' + t } })).status, 404);
+  assert.equal((await fetch(s.url + '/v4/hosts/2', { headers: { Authorization: 'Bearer ' + t } })).status, 200, 'a host by sequence id');
 });
