@@ -67,6 +67,17 @@ async function gateway(sandfly, { calls = { timeout_ms: 8000 }, env = {} } = {})
   return g;
 }
 
+// The adapter's health as gateway_status reports it, once the first check has run.
+async function health(g) {
+  for (let i = 0; i < 50; i++) {
+    const st = (await g.call('gateway_status')).structuredContent;
+    const a = st.adapters.find((x) => x.name === 'sandfly');
+    if (a.health !== 'unknown') return a;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
+}
+
 const conf = (s, extra = {}) => ({ url: s.url, username: 'admin', password: { env: 'SF_PASSWORD' }, ...extra });
 const text = (r) => r.content.map((c) => c.text).join('\n');
 const sc = (r) => {
@@ -85,6 +96,8 @@ function assertNoSecrets(g, password = PASSWORD) {
 test('the read tools: hosts, one host by id, name or address, results filtered and paged', async () => {
   const s = await sim();
   const g = await gateway(conf(s));
+  assert.equal((await health(g)).health, 'ok', 'the health check (GET /v4/version) passes');
+  assert.ok((await requests(s)).some((r) => r.path === '/v4/version' && r.authorization));
   const hosts = sc(await g.call('sandfly_list_hosts'));
   assert.deepEqual(hosts.hosts.map((h) => h.hostname), ['web01', 'db01', 'legacy01']);
   assert.equal(hosts.more_results, false);
@@ -257,6 +270,10 @@ test('a wrong password is said plainly, never logged, and does not become a logi
     assert.ok(!text(r).includes(wrong));
   }
   assert.ok(await count(s, '/v4/auth/login') <= 2, 'waiting calls reuse the failed login\'s answer');
+  const h = await health(g);
+  assert.equal(h.health, 'failing');
+  assert.match(h.detail, /401/);
+  assert.ok(!h.detail.includes(wrong));
   await g.close();
   assertNoSecrets(g, wrong);
 
