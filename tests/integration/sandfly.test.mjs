@@ -140,7 +140,7 @@ test('the read tools: hosts, one host by id, name or address, results filtered a
   const sinceDate = sc(await g.call('sandfly_get_results', { since: '2024-05-03' }));
   assert.equal(sinceDate.count, 4, 'a bare date is midnight UTC');
   const limited = sc(await g.call('sandfly_get_results', { limit: 2 }));
-  assert.deepEqual([limited.count, limited.total, limited.more_results], [2, 8, true]);
+  assert.deepEqual([limited.count, limited.total, limited.more_results], [2, 2, true], 'total: the records in this page, as ScrollingResponse has it');
   const none = sc(await g.call('sandfly_get_results', { status: 'error', hostname: 'web01' }));
   assert.deepEqual([none.count, none.results, none.more_results], [0, [], false], 'no match is an empty list, not an error');
   const badSince = await g.call('sandfly_get_results', { since: 'yesterday' });

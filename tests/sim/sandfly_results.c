@@ -2,7 +2,9 @@
  * searched by POST /v4/results with a ResultsSearch body — filter items {field, operator,
  * value} joined by logicOperator, with the operators the description allows for each field's
  * type; result_ids; time_since; sort [{field, sort}]; size and page; summary (the flat
- * ResultSummary records). Anything the description rejects is a 400. */
+ * ResultSummary records). "total" is, as ScrollingResponse says, the number of records in this
+ * page; "more_results" whether another page follows. Anything the description rejects is a
+ * 400. */
 #include "sim.h"
 
 #include <stdio.h>
@@ -579,7 +581,8 @@ void sf_search_results(const struct sim_request *req, struct sim_response *resp)
 	for (i = from; i < n && i < from + (size_t)size; i++)
 		json_array_append_new(data, summary ? summary_of(hits[i]) : json_incref(hits[i]));
 	sim_reply(resp, 200,
-		  json_pack("{s:O,s:I,s:b}", "data", data, "total", (json_int_t)n, "more_results",
+		  json_pack("{s:O,s:I,s:b}", "data", data, "total",
+			    (json_int_t)json_array_size(data), "more_results",
 			    from + (size_t)size < n));
 out:
 	free(hits);
