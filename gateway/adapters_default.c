@@ -2,10 +2,12 @@
 
 #include "../adapters/cloudflare/cloudflare.h"
 #include "../adapters/proxmox/proxmox.h"
+#include "../adapters/sandfly/sandfly.h"
 
 /* Backend adapters (proxmox, unifi, sandfly, cloudflare, kubectl) are added here as they land. */
 const struct cx_adapter *const cx_adapters[] = {
 	&cx_proxmox_adapter,
 	&cx_cloudflare_adapter,
+	&cx_sandfly_adapter,
 	NULL,
 };

@@ -2,14 +2,12 @@
  * and every backend adapter of the shipped list, so tests run them side by side. */
 #include "../../adapters/cloudflare/cloudflare.h"
 #include "../../adapters/proxmox/proxmox.h"
+#include "../../adapters/sandfly/sandfly.h"
 #include "../../gateway/adapters.h"
 #include "conformance.h"
 #include "testkit.h"
 
 const struct cx_adapter *const cx_adapters[] = {
-	&cx_testkit_adapter,
-	&cx_conformance_adapter,
-	&cx_proxmox_adapter,
-	&cx_cloudflare_adapter,
-	NULL,
+	&cx_testkit_adapter,    &cx_conformance_adapter, &cx_proxmox_adapter,
+	&cx_cloudflare_adapter, &cx_sandfly_adapter,     NULL,
 };
