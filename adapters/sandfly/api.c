@@ -168,13 +168,14 @@ out:
 	return rc;
 }
 
-/* POST /auth/login_refresh with the refresh token; a fresh login when Sandfly refuses it (or
- * there is none). s->lock held. */
+/* POST /auth/login_refresh (Sandfly's published API) with the refresh token — or
+ * /auth/refresh, the name some deployments and older documents use, when the first is not
+ * served (404/405); a fresh login when Sandfly refuses it (or there is none). s->lock held. */
 static int refresh_locked(struct sf_state *s, const struct cx_call *call, struct cx_err *err)
 {
+	static const char *const paths[] = { "/auth/login_refresh", "/auth/refresh" };
 	const char *headers[] = { (const char *)s->refresh.data, NULL };
 	struct cx_http_req req = { .method = "POST",
-				   .path = "/auth/login_refresh",
 				   .headers = headers,
 				   .body = "{}",
 				   .body_len = 2 };
@@ -183,8 +184,14 @@ static int refresh_locked(struct sf_state *s, const struct cx_call *call, struct
 
 	if (!s->refresh.len)
 		return login_locked(s, call, err);
-	if (cx_http_do(s->http, call, s->timeout_ms, &req, &resp, err))
-		return -1;
+	for (size_t i = 0; i < 2; i++) {
+		req.path = paths[i];
+		cx_http_resp_release(&resp);
+		if (cx_http_do(s->http, call, s->timeout_ms, &req, &resp, err))
+			return -1;
+		if (resp.status != 404 && resp.status != 405)
+			break;
+	}
 	if (resp.status == 200 && !take_tokens(s, resp.json, err)) {
 		cx_http_resp_release(&resp);
 		return 0;

@@ -253,6 +253,14 @@ test('tokens: one login for many concurrent calls, one refresh on 401, a fresh l
   await fault(s, { method: 'POST', path: '/v4/auth/login_refresh', kind: 'status', status: 401, count: 1 });
   sc(await g.call('sandfly_list_hosts'));
   assert.equal(await count(s, '/v4/auth/login'), 3);
+
+  // A server without /auth/login_refresh (404) is asked at /auth/refresh before a new login.
+  await simCall(s, '/v4/_sim/expire', { method: 'POST', body: {} });
+  await fault(s, { method: 'POST', path: '/v4/auth/login_refresh', kind: 'status', status: 404, count: 1 });
+  sc(await g.call('sandfly_list_hosts'));
+  const tail = (await requests(s)).map((r) => r.path).filter((p) => p.startsWith('/v4/auth/')).slice(-3);
+  assert.deepEqual(tail, ['/v4/auth/login_refresh', '/v4/auth/refresh', '/v4/auth/login'],
+    'login_refresh, then the older refresh path, then (this simulator serving neither) a login');
   await g.close();
   assertNoSecrets(g);
 });
