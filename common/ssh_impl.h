@@ -32,7 +32,8 @@ void ssh_known_release(struct ssh_known *k);
 
 /* The host key algorithms to offer for name (a cx_ssh_known_hosts_name), best first, among
  * those this libssh2 supports ("ssh-ed25519,ecdsa-sha2-nistp256"): only the types the file
- * lists for the host, so a server with several keys shows the pinned one. "" when none. */
+ * lists for the host, so a server with several keys shows the pinned one; every supported
+ * one, in OpenSSH's order (ed25519 first), for a host the file does not list. */
 void ssh_known_algorithms(LIBSSH2_SESSION *session, const struct ssh_known *k, const char *name,
 			  char *out, size_t outlen);
 /* How many key types are listed for name. */

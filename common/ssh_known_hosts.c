@@ -167,12 +167,14 @@ void ssh_known_algorithms(LIBSSH2_SESSION *session, const struct ssh_known *k, c
 	int nalgs = libssh2_session_supported_algs(session, LIBSSH2_METHOD_HOSTKEY, &algs);
 	size_t len = 0;
 
+	bool any = ssh_known_types(k, name) > 0;
+
 	out[0] = '\0';
 	for (size_t i = 0; i < NTYPES && nalgs > 0; i++) {
 		size_t n = strlen(key_types[i].alg);
 
 		if (!supported(algs, nalgs, key_types[i].alg) ||
-		    !lists_type(k, name, key_types[i].known) || len + n + 2 > outlen)
+		    (any && !lists_type(k, name, key_types[i].known)) || len + n + 2 > outlen)
 			continue;
 		if (len)
 			out[len++] = ',';
