@@ -36,6 +36,7 @@ struct conn {
 	bool call_bounds;  /* the call's deadline comes before the stage's limit */
 	bool command;      /* the stage is the command (not the connection) */
 	bool known_loaded; /* known must be released */
+	bool running;      /* the command started and its channel is not closed */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -320,6 +321,7 @@ static int start_command(struct conn *c, const char *command, struct cx_err *err
 	if (rc)
 		return fail(err, CX_SSH_PROTOCOL, "%s did not start the command: %s", c->where,
 			    ssh_reason(c));
+	c->running = true;
 	/* Nothing comes on stdin: a command that reads it sees its end at once. */
 	while ((rc = libssh2_channel_send_eof(c->ch)) == LIBSSH2_ERROR_EAGAIN)
 		if (wait_io(c, 0, err))
@@ -379,6 +381,7 @@ static int finish(struct conn *c, struct cx_ssh_output *o, struct cx_err *err)
 	size_t siglen = 0;
 	int rc;
 
+	c->running = false; /* the command has ended: nothing to stop */
 	while ((rc = libssh2_channel_close(c->ch)) == LIBSSH2_ERROR_EAGAIN)
 		if (wait_io(c, 0, err))
 			return -1;
@@ -402,6 +405,14 @@ static int finish(struct conn *c, struct cx_ssh_output *o, struct cx_err *err)
  * waiting for an answer). */
 static void teardown(struct conn *c)
 {
+	/* A command still running goes on after its channel closes (no terminal, so no hangup).
+	 * libssh2 1.11 can ask sshd to end it with the "signal" request (RFC 4254 6.9), which
+	 * OpenSSH sends to the command's process group; one try, no answer awaited. libssh2
+	 * 1.10 cannot send it on a channel that ran exec. */
+#if LIBSSH2_VERSION_NUM >= 0x010b00
+	if (c->ch && c->running)
+		libssh2_channel_signal_ex(c->ch, "TERM", 4);
+#endif
 	if (c->ch)
 		libssh2_channel_close(c->ch);
 	if (c->s && c->sock >= 0)
