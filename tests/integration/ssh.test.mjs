@@ -110,7 +110,7 @@ function knownHosts(lines) {
   return path;
 }
 
-const TEST_ALLOW = ['uptime', 'df -h', 'pveversion', 'false', 'ls PATH', 'seq N', 'sleep N',
+const TEST_ALLOW = ['uptime', 'df -h', 'pveversion', 'false', 'ls PATH', 'seq N', 'sleep N', 'head -c N PATH',
   'ls ' + Array(30).fill('PATH').join(' ')];
 
 function sshConf(extra = {}) {
@@ -229,6 +229,23 @@ test('a failing command is a result with its exit status and stderr, not an erro
   const pv = await g.call('pveversion');
   assert.equal(pv.structuredContent.exit_status, 127);
   assert.match(pv.structuredContent.stderr, /pveversion.*not found/);
+});
+
+test('a command ended by a signal reports the signal; bytes that are not UTF-8 become U+FFFD', async () => {
+  const g = await gateway(sshConf({ timeout_ms: 60000 }));
+  const pending = g.call('sleep 26');
+  await waitFor(() => pidsOf(['sleep', '26']).length > 0, 15000, 'the command to start on the node');
+  for (const pid of pidsOf(['sleep', '26'])) process.kill(pid, 'SIGTERM');
+  const r = await pending;
+  assert.equal(r.isError, undefined, text(r));
+  assert.equal(r.structuredContent.exit_status, null);
+  assert.equal(r.structuredContent.signal, 'TERM');
+
+  const bin = await g.call('head -c 64 /usr/bin/true');
+  assert.equal(bin.structuredContent?.exit_status, 0, text(bin));
+  assert.ok(bin.structuredContent.stdout.startsWith('\u007fELF'));
+  assert.ok(bin.structuredContent.stdout.includes('\ufffd'), 'invalid bytes replaced, not the whole output lost');
+  assert.ok(bin.structuredContent.stdout.includes('\u0000'), 'NUL bytes kept');
 });
 
 test('stdout and stderr are capped separately; the command still runs to its end', async () => {
