@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libssh2.h>
+#include <openssl/crypto.h>
+
 #include "../../common/log.h"
 #include "../../common/secret.h"
 #include "../../common/ssh.h"
@@ -175,6 +178,34 @@ static int parse_hosts(struct px_ssh *s, const json_t *hosts, struct cx_err *err
 	return 0;
 }
 
+#if LIBSSH2_VERSION_NUM < 0x010b00
+/* An RSA key: PEM "BEGIN RSA", or an OpenSSH-format key whose public part (never encrypted)
+ * names ssh-rsa. The body is decoded into a buffer that is wiped afterwards. */
+static bool key_is_rsa(const struct cx_secret *key)
+{
+	const char *k = (const char *)key->data, *p = strchr(k, '\n');
+	unsigned char *b64 = malloc(key->len + 1), *raw = malloc(key->len + 1);
+	size_t n = 0;
+	long len = -1;
+	bool rsa = strstr(k, "BEGIN RSA PRIVATE KEY") != NULL;
+
+	if (!rsa && p && b64 && raw && strstr(k, "BEGIN OPENSSH PRIVATE KEY")) {
+		for (p++; *p && *p != '-'; p++)
+			if (*p != '\n' && *p != '\r')
+				b64[n++] = (unsigned char)*p;
+		len = cx_b64_decode((const char *)b64, n, raw, key->len + 1);
+		rsa = len > 11 && memmem(raw, (size_t)len, "\0\0\0\7ssh-rsa", 11);
+	}
+	if (b64)
+		OPENSSL_cleanse(b64, key->len + 1);
+	if (raw)
+		OPENSSL_cleanse(raw, key->len + 1);
+	free(b64);
+	free(raw);
+	return rsa;
+}
+#endif
+
 /* A private key, not its public half or something else given by mistake. */
 static int check_key(const struct cx_secret *key, struct cx_err *err)
 {
@@ -183,6 +214,12 @@ static int check_key(const struct cx_secret *key, struct cx_err *err)
 	if (strncmp(k, "-----BEGIN ", 11) || !strstr(k, "PRIVATE KEY-----"))
 		return cx_err_set(err, "'ssh.key' must hold a private key (-----BEGIN ... PRIVATE "
 				       "KEY-----), not a public key or anything else");
+#if LIBSSH2_VERSION_NUM < 0x010b00
+	if (key_is_rsa(key))
+		cx_warn("proxmox: 'ssh.key' is an RSA key: libssh2 %s signs with ssh-rsa (SHA-1), "
+			"which OpenSSH 8.8 and later refuse; use an Ed25519 or ECDSA key",
+			LIBSSH2_VERSION);
+#endif
 	return 0;
 }
 

@@ -77,8 +77,9 @@ before(async () => {
   keygen('-t', 'ed25519', '-N', '', '-C', 'cortex', '-f', join(dir, 'id_cortex'));
   keygen('-t', 'ed25519', '-N', PASSPHRASE, '-C', 'cortex-enc', '-f', join(dir, 'id_encrypted'));
   keygen('-t', 'ed25519', '-N', '', '-C', 'stranger', '-f', join(dir, 'id_stranger'));
-  writeFileSync(join(dir, 'authorized_keys'),
-    readFileSync(join(dir, 'id_cortex.pub'), 'utf8') + readFileSync(join(dir, 'id_encrypted.pub'), 'utf8'));
+  keygen('-t', 'rsa', '-b', '2048', '-N', '', '-C', 'cortex-rsa', '-f', join(dir, 'id_rsa'));
+  writeFileSync(join(dir, 'authorized_keys'), ['id_cortex', 'id_encrypted', 'id_rsa']
+    .map((k) => readFileSync(join(dir, k + '.pub'), 'utf8')).join(''));
   writeFileSync(join(dir, 'passphrase'), PASSPHRASE + '\n', { mode: 0o600 });
   // Run as root, sshd wants its privilege-separation directory.
   if (process.getuid() === 0 && !existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
@@ -365,6 +366,21 @@ test('key authentication: a key the node does not know, an encrypted key with an
   const bad = await nopass.call('uptime');
   assert.equal(bad.isError, true);
   assert.match(text(bad), /the private key could not be used/);
+
+  // libssh2 1.10 signs with ssh-rsa (SHA-1), which this OpenSSH refuses: said at start-up.
+  // 1.11 signs with rsa-sha2 and just works.
+  const version = spawnSync('pkg-config', ['--modversion', 'libssh2'], { encoding: 'utf8' }).stdout.trim();
+  const rsa = await gateway(sshConf({ key: { file: join(dir, 'id_rsa') } }));
+  const rr = await rsa.call('uptime');
+  if (/^1\.10\./.test(version)) {
+    assert.match(rsa.stderr(), /'ssh\.key' is an RSA key: libssh2 1\.10\.\d+ signs with ssh-rsa \(SHA-1\), which OpenSSH 8\.8 and later refuse/);
+    assert.match(text(rr), /refused the key/);
+    assert.match(sshd.log, /signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms/);
+  } else {
+    assert.equal(rr.structuredContent?.exit_status, 0, `libssh2 ${version}: ` + text(rr));
+    assert.doesNotMatch(rsa.stderr(), /RSA key/);
+  }
+  assert.doesNotMatch(enc.stderr(), /RSA key/);
 });
 
 test('commands outside the allow-list are refused without connecting, with the list', async () => {
@@ -431,7 +447,7 @@ test('bad ssh settings stop start-up, naming the key and never quoting the key f
 
 test('no private key or passphrase in anything the gateways wrote', async () => {
   const secrets = [PASSPHRASE];
-  for (const k of ['id_cortex', 'id_encrypted', 'id_stranger']) {
+  for (const k of ['id_cortex', 'id_encrypted', 'id_stranger', 'id_rsa']) {
     for (const line of readFileSync(join(dir, k), 'utf8').split('\n')) {
       if (line.length > 20 && !line.startsWith('-----')) secrets.push(line);
     }
