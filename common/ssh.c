@@ -86,7 +86,7 @@ static void stage(struct conn *c, long limit_ms, bool command)
 	c->deadline = now + limit_ms;
 	c->command = command;
 	c->call_bounds = false;
-	if (c->call && c->call->deadline_ms < c->deadline) {
+	if (c->call && c->call->deadline_ms > 0 && c->call->deadline_ms < c->deadline) {
 		c->deadline = c->call->deadline_ms;
 		c->call_bounds = true;
 	}
@@ -196,7 +196,8 @@ static int open_session(struct conn *c, struct cx_err *err)
 		return fail(err, CX_SSH_CONNECT, "out of memory");
 	libssh2_session_set_blocking(c->s, 0);
 	if (ssh_known_load(c->s, c->t->known_hosts, &c->known, err)) {
-		err->code = CX_SSH_HOSTKEY;
+		if (err)
+			err->code = CX_SSH_HOSTKEY;
 		return -1;
 	}
 	c->known_loaded = true;
