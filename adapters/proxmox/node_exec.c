@@ -289,7 +289,7 @@ struct px_ssh *px_ssh_new(const json_t *conf, struct cx_err *err)
 		goto fail;
 	s->allow = px_allow_new(json_object_get(conf, "allow"), err);
 	if (!s->allow) {
-		cx_err_prefix(err, "'ssh.");
+		cx_err_prefix(err, "ssh.");
 		goto fail;
 	}
 	if (cx_secret_load(json_object_get(conf, "key"), &s->key, "ssh.key", err) ||
