@@ -108,7 +108,7 @@ static int check_time(struct conn *c, struct cx_err *err)
 			err, CX_SSH_TIMEOUT,
 			"the command did not finish within %ld ms on %s; its channel was closed",
 			c->limit_ms, c->where);
-	return fail(err, CX_SSH_TIMEOUT, "%s did not complete the SSH connection within %ld ms",
+	return fail(err, CX_SSH_CONNECT, "%s did not complete the SSH connection within %ld ms",
 		    c->where, c->limit_ms);
 }
 
@@ -180,7 +180,7 @@ static int tcp_connect(struct conn *c, struct cx_err *err)
 	rc = -1;
 	for (ai = res; ai && rc; ai = ai->ai_next) {
 		rc = try_address(c, ai, err);
-		if (rc && err && err->code != CX_SSH_CONNECT)
+		if (rc && (!err || err->code == CX_SSH_CANCELLED || cx_now_ms() >= c->deadline))
 			break; /* out of time: no other address */
 	}
 	freeaddrinfo(res);

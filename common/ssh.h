@@ -29,10 +29,11 @@
 
 /* err->code after cx_ssh_exec fails. */
 enum cx_ssh_failure {
-	CX_SSH_CONNECT = 1, /* name resolution, TCP connection, SSH handshake */
+	CX_SSH_CONNECT = 1, /* name resolution, TCP connection, SSH handshake, or all that
+			     * not done within connect_timeout_ms */
 	CX_SSH_HOSTKEY,     /* unknown host, changed or revoked key, unreadable known_hosts */
 	CX_SSH_AUTH,        /* the server refused the key, or the key could not be used */
-	CX_SSH_TIMEOUT,     /* connect_timeout_ms or timeout_ms passed */
+	CX_SSH_TIMEOUT,     /* the command ran past timeout_ms */
 	CX_SSH_CANCELLED,   /* the call was cancelled or reached its deadline */
 	CX_SSH_PROTOCOL,    /* the channel or the command could not be started */
 };

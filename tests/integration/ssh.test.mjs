@@ -268,6 +268,32 @@ test('stdout and stderr are capped separately; the command still runs to its end
   assert.equal(e.structuredContent.exit_status, 2);
 });
 
+test('connect_timeout_ms bounds a server that never speaks SSH; a closed port is said plainly', async () => {
+  const silent = net.createServer((sock) => { sock.on('error', () => {}); });
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  const closed = await freePort();
+  try {
+    const g = await gateway(sshConf({
+      connect_timeout_ms: 800,
+      hosts: { pve1: { address: '127.0.0.1', port }, mute: { address: '127.0.0.1', port: silent.address().port },
+        gone: { address: '127.0.0.1', port: closed } },
+    }));
+    const t0 = Date.now();
+    const r = await g.call('uptime', 'mute');
+    const took = Date.now() - t0;
+    assert.equal(r.isError, true);
+    assert.match(text(r), /^mute \(\[127\.0\.0\.1\]:\d+\) did not complete the SSH connection within 800 ms; check that the node is up/);
+    assert.ok(took >= 800 && took < 5000, `took ${took} ms`);
+    const c = await g.call('uptime', 'gone');
+    assert.match(text(c), /^could not connect to gone \(\[127\.0\.0\.1\]:\d+\): Connection refused; check that the node is up/);
+    // Several calls at once, each on its own connection.
+    const all = await Promise.all([1, 2, 3].map(() => g.call('uptime')));
+    for (const x of all) assert.equal(x.structuredContent?.exit_status, 0, text(x));
+  } finally {
+    silent.close();
+  }
+});
+
 test('a command that overruns ssh.timeout_ms is stopped: isError, the connection closed', async () => {
   const g = await gateway(sshConf({ timeout_ms: 1500 }));
   const t0 = Date.now();
@@ -386,6 +412,8 @@ test('key authentication: a key the node does not know, an encrypted key with an
 test('commands outside the allow-list are refused without connecting, with the list', async () => {
   const before = sshdCount(/Connection from/g);
   const g = await gateway(sshConf({ allow: undefined })); // the default list
+  assert.doesNotMatch(g.stderr(), /goes beyond the read-only default list/);
+  assert.match(gateways[0].stderr(), /proxmox: ssh\.allow goes beyond the read-only default list/);
   for (const cmd of ['rm -rf /', 'qm start 100', 'qm list --full', 'journalctl -u pveproxy -n 10 -f', 'ls /', 'sleep 1']) {
     const r = await g.call(cmd);
     assert.equal(r.isError, true, cmd);
