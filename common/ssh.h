@@ -73,8 +73,9 @@ void cx_ssh_output_release(struct cx_ssh_output *out);
 /* The lookup name OpenSSH uses in known_hosts: "address", or "[address]:port" when port is
  * not 22. false when it does not fit. */
 bool cx_ssh_known_hosts_name(const char *address, int port, char *out, size_t outlen);
-/* How many usable host keys the known_hosts file lists for address:port (revoked keys and
- * @cert-authority lines do not count); -1 with err when the file cannot be read. */
+/* How many key types (ed25519, ecdsa-256, rsa ...) the known_hosts file lists for
+ * address:port, 0 when none (@revoked and @cert-authority lines do not count); -1 with err
+ * when the file cannot be read. */
 int cx_ssh_known_hosts_count(const char *path, const char *address, int port, struct cx_err *err);
 
 /* Process-wide libssh2 set-up; safe to call more than once and from any thread. 0 or -1. */
