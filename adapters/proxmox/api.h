@@ -11,6 +11,8 @@
 #include "../../common/http_client.h"
 #include "../../common/secret.h"
 
+struct px_ssh;
+
 /* A ticket lasts two hours; it is renewed when less than this is left. */
 #define PX_TICKET_RENEW_S (90 * 60)
 
@@ -28,6 +30,7 @@ struct px_state {
 	struct cx_secret ticket; /* "PVEAuthCookie=..." cookie header, or empty */
 	struct cx_secret csrf;   /* "CSRFPreventionToken: ..." header, or empty */
 	int64_t ticket_at_s;     /* wall clock of the login */
+	struct px_ssh *ssh;      /* proxmox_node_exec's settings (node_exec.c); NULL: none */
 };
 
 /* One request to /api2/json<path> for call; form (may be NULL) is an

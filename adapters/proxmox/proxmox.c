@@ -5,7 +5,8 @@
  *               "token_secret": {"file": "/run/secrets/pve-token"},
  *               "fingerprint": "AB:CD:...", "timeout_ms": 15000, "retries": 3}
  *
- * or "username" + "password" (a {"file"}/{"env"} reference) for ticket authentication. */
+ * or "username" + "password" (a {"file"}/{"env"} reference) for ticket authentication, and
+ * optionally "ssh" for proxmox_node_exec (node_exec.h). */
 #include "proxmox.h"
 
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "../../common/log.h"
 #include "../../common/util.h"
 #include "api.h"
+#include "node_exec.h"
 #include "tools.h"
 
 extern const char adapters_proxmox_tools_json[];
@@ -21,12 +23,13 @@ extern const char adapters_proxmox_resources_json[];
 
 #define PX_KEYS                                                                                    \
 	"url, token_id, token_secret, username, password, fingerprint, ca_file, "                  \
-	"insecure_skip_verify, timeout_ms, retries, task_poll_ms"
+	"insecure_skip_verify, timeout_ms, retries, task_poll_ms, ssh"
 
 static const char *const known_keys[] = {
 	"url",        "token_id",    "token_secret", "username",
 	"password",   "fingerprint", "ca_file",      "insecure_skip_verify",
-	"timeout_ms", "retries",     "task_poll_ms", NULL
+	"timeout_ms", "retries",     "task_poll_ms", "ssh",
+	NULL
 };
 
 static void px_free(struct px_state *s)
@@ -41,6 +44,7 @@ static void px_free(struct px_state *s)
 	cx_secret_release(&s->ticket);
 	cx_secret_release(&s->csrf);
 	pthread_mutex_destroy(&s->ticket_lock);
+	px_ssh_free(s->ssh);
 	free(s);
 }
 
@@ -151,7 +155,9 @@ static int px_init(const json_t *conf, void **state, struct cx_err *err)
 	    int_key(conf, "timeout_ms", 100, 600000, &s->timeout_ms, err) ||
 	    int_key(conf, "retries", 0, 10, &retries, err) ||
 	    int_key(conf, "task_poll_ms", 50, 10000, &s->task_poll_ms, err) ||
-	    build_client(s, conf, retries, err) || load_credentials(s, conf, err)) {
+	    build_client(s, conf, retries, err) || load_credentials(s, conf, err) ||
+	    (json_object_get(conf, "ssh") &&
+	     !(s->ssh = px_ssh_new(json_object_get(conf, "ssh"), err)))) {
 		px_free(s);
 		return -1;
 	}
@@ -195,6 +201,9 @@ static const struct cx_tool px_tools[] = {
 	{ "proxmox_get_task_status", px_get_task_status,
 	  CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
 	{ "proxmox_vm_action", px_vm_action, CX_DESTRUCTIVE | CX_OPEN_WORLD | CX_TASK_OPTIONAL },
+	/* Static flags: the interface cannot change them at configure time, and ssh.allow may
+	 * let it run commands that change the node, so never read-only. */
+	{ "proxmox_node_exec", px_node_exec, CX_DESTRUCTIVE | CX_OPEN_WORLD },
 	{ NULL, NULL, 0 },
 };
 
