@@ -154,6 +154,12 @@ struct cx_adapter {
 	 * risky setting, insecure_skip_verify above all), both optional; new reference or NULL.
 	 * Called on the transport thread: it must not block or touch the backend. Optional. */
 	json_t *(*status)(void *state);
+	/* For the few tools whose effect the configuration decides (a command allow-list that
+	 * goes past read-only diagnostics, say): the tool's flags as configured, given the
+	 * table's. Called once per tool after init(); only CX_READ_ONLY, CX_DESTRUCTIVE,
+	 * CX_IDEMPOTENT and CX_OPEN_WORLD may change, and tools.json must then leave those
+	 * annotations out (tools/list shows what this returns). Optional. */
+	unsigned (*tool_flags)(void *state, const char *tool, unsigned flags);
 };
 
 #endif

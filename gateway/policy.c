@@ -7,7 +7,7 @@
 bool cx_policy_allows(const struct cx_principal *p, const struct cx_reg_tool *rt, char *why,
 		      size_t whylen)
 {
-	if (p->read_only && !(rt->tool->flags & CX_READ_ONLY)) {
+	if (p->read_only && !(rt->flags & CX_READ_ONLY)) {
 		if (why)
 			snprintf(
 				why, whylen,

@@ -105,7 +105,8 @@ static int check_object_schema(const json_t *schema, const char *tool, const cha
 
 /* Checks annotations against the flags and fills in the hints the file left out, so that
  * tools/list always tells clients the truth the handler table encodes. */
-static int merge_annotations(json_t *def, const struct cx_tool *t, struct cx_err *err)
+static int merge_annotations(json_t *def, const struct cx_tool *t, unsigned flags,
+			     struct cx_err *err)
 {
 	json_t *ann = json_object_get(def, "annotations");
 
@@ -118,7 +119,7 @@ static int merge_annotations(json_t *def, const struct cx_tool *t, struct cx_err
 	}
 	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
 		const json_t *v = json_object_get(ann, hints[i].hint);
-		bool want = (t->flags & hints[i].flag) != 0;
+		bool want = (flags & hints[i].flag) != 0;
 
 		if (v && (!json_is_boolean(v) || json_is_true(v) != want))
 			return cx_err_set(
@@ -127,7 +128,7 @@ static int merge_annotations(json_t *def, const struct cx_tool *t, struct cx_err
 		if (json_object_set_new(ann, hints[i].hint, json_boolean(want)))
 			return cx_err_set(err, "out of memory");
 	}
-	if ((t->flags & CX_READ_ONLY) && (t->flags & CX_DESTRUCTIVE))
+	if ((flags & CX_READ_ONLY) && (flags & CX_DESTRUCTIVE))
 		return cx_err_set(err, "tool '%s': read-only and destructive at once", t->name);
 	return 0;
 }
@@ -190,7 +191,13 @@ static int add_tool(struct cx_registry *r, const struct cx_adapter *a, void *sta
 	v = json_object_get(src, "outputSchema");
 	if (v && check_object_schema(v, name, "outputSchema", false, &rt.output, err))
 		goto fail;
-	if (merge_annotations(rt.def, t, err))
+	rt.flags = t->flags;
+	if (a->tool_flags) {
+		const unsigned hinted =
+			CX_READ_ONLY | CX_DESTRUCTIVE | CX_IDEMPOTENT | CX_OPEN_WORLD;
+		rt.flags = (t->flags & ~hinted) | (a->tool_flags(state, name, t->flags) & hinted);
+	}
+	if (merge_annotations(rt.def, t, rt.flags, err))
 		goto fail;
 
 	struct cx_reg_tool *tools = realloc(r->tools, (r->ntools + 1) * sizeof(*tools));

@@ -13,6 +13,7 @@
 struct cx_reg_tool {
 	const char *name; /* borrowed from def */
 	const struct cx_tool *tool;
+	unsigned flags; /* the tool's flags as configured (cx_adapter.tool_flags), else tool's */
 	const struct cx_adapter *adapter;
 	void *state; /* the adapter's */
 	struct cx_schema *input;

@@ -49,6 +49,11 @@ static const char *const ssh_keys[] = { "user",
 					"max_output_bytes",
 					NULL };
 
+bool px_ssh_read_only(const struct px_ssh *s)
+{
+	return !s || px_allow_read_only(s->allow);
+}
+
 void px_ssh_free(struct px_ssh *s)
 {
 	if (!s)

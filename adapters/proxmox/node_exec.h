@@ -22,6 +22,8 @@ struct px_ssh;
  * known_hosts read. NULL with err naming the key ("ssh.hosts.pve1.port: ...") when bad. */
 struct px_ssh *px_ssh_new(const json_t *conf, struct cx_err *err);
 void px_ssh_free(struct px_ssh *s);
+/* true when the allow-list is the read-only default (or inside it). */
+bool px_ssh_read_only(const struct px_ssh *s);
 
 int px_node_exec(struct cx_call *call, const json_t *args, struct cx_result *res);
 

@@ -187,6 +187,17 @@ static json_t *px_status(void *state)
 	return cx_http_client_status(s->http);
 }
 
+/* proxmox_node_exec is what its allow-list makes it: read-only diagnostics by default, a
+ * tool that may change the node when the operator allows more. */
+static unsigned px_tool_flags(void *state, const char *tool, unsigned flags)
+{
+	const struct px_state *s = state;
+
+	if (strcmp(tool, "proxmox_node_exec") || px_ssh_read_only(s->ssh))
+		return flags;
+	return (flags & ~CX_READ_ONLY) | CX_DESTRUCTIVE;
+}
+
 static const struct cx_tool px_tools[] = {
 	{ "proxmox_list_nodes", px_list_nodes, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
 	{ "proxmox_get_node_status", px_get_node_status,
@@ -203,7 +214,8 @@ static const struct cx_tool px_tools[] = {
 	{ "proxmox_vm_action", px_vm_action, CX_DESTRUCTIVE | CX_OPEN_WORLD | CX_TASK_OPTIONAL },
 	/* Static flags: the interface cannot change them at configure time, and ssh.allow may
 	 * let it run commands that change the node, so never read-only. */
-	{ "proxmox_node_exec", px_node_exec, CX_DESTRUCTIVE | CX_OPEN_WORLD },
+	/* Read-only as the table says; destructive when ssh.allow goes past the defaults. */
+	{ "proxmox_node_exec", px_node_exec, CX_READ_ONLY | CX_OPEN_WORLD },
 	{ NULL, NULL, 0 },
 };
 
@@ -215,6 +227,7 @@ const struct cx_adapter cx_proxmox_adapter = {
 	.cleanup = px_cleanup,
 	.health = px_health,
 	.status = px_status,
+	.tool_flags = px_tool_flags,
 	.resources_json = adapters_proxmox_resources_json,
 	.read_resource = px_read_resource,
 };

@@ -179,15 +179,20 @@ async function waitFor(cond, ms, what) {
 
 const sshdCount = (re) => (sshd.log.match(re) || []).length;
 
-test('tools/list: proxmox_node_exec is destructive and never read-only (ssh.allow may allow anything)', async () => {
-  const g = await gateway(sshConf());
-  const list = await g.request('tools/list', {});
-  const tool = list.result.tools.find((t) => t.name === 'proxmox_node_exec');
-  assert.ok(tool, 'listed');
-  assert.equal(tool.annotations.readOnlyHint, false);
-  assert.equal(tool.annotations.destructiveHint, true);
-  assert.equal(tool.annotations.openWorldHint, true);
-  assert.deepEqual(tool.inputSchema.required, ['node', 'command']);
+test('tools/list: proxmox_node_exec is read-only with the default allow-list, destructive when ssh.allow allows more', async () => {
+  const byDefault = await gateway(sshConf({ allow: undefined }));
+  const t1 = (await byDefault.request('tools/list', {})).result.tools.find((t) => t.name === 'proxmox_node_exec');
+  assert.ok(t1, 'listed');
+  assert.equal(t1.annotations.readOnlyHint, true);
+  assert.equal(t1.annotations.destructiveHint, false);
+  assert.equal(t1.annotations.openWorldHint, true);
+  assert.deepEqual(t1.inputSchema.required, ['node', 'command']);
+  const widened = await gateway(sshConf()); // TEST_ALLOW goes past the defaults (sleep, cat ...)
+  const t2 = (await widened.request('tools/list', {})).result.tools.find((t) => t.name === 'proxmox_node_exec');
+  assert.equal(t2.annotations.readOnlyHint, false);
+  assert.equal(t2.annotations.destructiveHint, true);
+  assert.equal(t2.annotations.openWorldHint, true);
+  assert.match(widened.stderr(), /ssh\.allow goes beyond the read-only default list/);
 });
 
 test('a command that succeeds: stdout, empty stderr, exit 0; spaces normalised', async () => {
@@ -413,7 +418,8 @@ test('commands outside the allow-list are refused without connecting, with the l
   const before = sshdCount(/Connection from/g);
   const g = await gateway(sshConf({ allow: undefined })); // the default list
   assert.doesNotMatch(g.stderr(), /goes beyond the read-only default list/);
-  assert.match(gateways[0].stderr(), /proxmox: ssh\.allow goes beyond the read-only default list/);
+  assert.ok(gateways.some((x) => /proxmox: ssh\.allow goes beyond the read-only default list/.test(x.stderr())),
+    'a gateway with the wider test list warned about it');
   for (const cmd of ['rm -rf /', 'qm start 100', 'qm list --full', 'journalctl -u pveproxy -n 10 -f', 'ls /', 'sleep 1']) {
     const r = await g.call(cmd);
     assert.equal(r.isError, true, cmd);

@@ -387,6 +387,44 @@ static void test_refuses_read_only_and_destructive(void **st)
 	cx_registry_free(r);
 }
 
+/* An adapter whose configuration decides a tool's effect (tool_flags): tools/list and the
+ * flags policy reads say what the hook returns; only the hint flags can change. */
+static unsigned fx_widen(void *state, const char *tool, unsigned flags)
+{
+	if (strcmp(tool, "fx_b"))
+		return flags;
+	return (flags & ~CX_READ_ONLY) | CX_DESTRUCTIVE | CX_NONBLOCKING;
+}
+
+static void test_tool_flags_hook(void **st)
+{
+	static const struct cx_tool tools[] = {
+		{ "fx_a", fx_ok, CX_READ_ONLY },
+		{ "fx_b", fx_other, CX_READ_ONLY | CX_IDEMPOTENT },
+		{ NULL, NULL, 0 },
+	};
+	struct cx_registry *r = cx_registry_new();
+	struct cx_err err = { 0 };
+	struct cx_adapter a = fx("fx", "[" ENTRY("fx_a") "," ENTRY("fx_b") "]", tools);
+	const struct cx_reg_tool *ra, *rb;
+	const json_t *ann;
+
+	a.tool_flags = fx_widen;
+	if (cx_registry_add(r, &a, NULL, &err))
+		fail_msg("refused: %s", err.msg);
+	ra = cx_registry_find(r, "fx_a");
+	rb = cx_registry_find(r, "fx_b");
+	assert_int_equal(ra->flags, CX_READ_ONLY);
+	assert_int_equal(rb->flags, CX_DESTRUCTIVE | CX_IDEMPOTENT); /* NONBLOCKING not taken */
+	ann = json_object_get(rb->def, "annotations");
+	assert_true(json_is_false(json_object_get(ann, "readOnlyHint")));
+	assert_true(json_is_true(json_object_get(ann, "destructiveHint")));
+	assert_true(json_is_true(json_object_get(ann, "idempotentHint")));
+	ann = json_object_get(ra->def, "annotations");
+	assert_true(json_is_true(json_object_get(ann, "readOnlyHint")));
+	cx_registry_free(r);
+}
+
 /* ---- the shape of tools.json ---- */
 
 static void test_refuses_unknown_key(void **st)
@@ -720,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_refuses_bad_output_schema),
 		cmocka_unit_test(test_refuses_contradicting_annotations),
 		cmocka_unit_test(test_refuses_read_only_and_destructive),
+		cmocka_unit_test(test_tool_flags_hook),
 		cmocka_unit_test(test_refuses_unknown_key),
 		cmocka_unit_test(test_refuses_missing_description),
 		cmocka_unit_test(test_refuses_malformed_tools_json),
