@@ -2,10 +2,12 @@
 
 #include "../adapters/cloudflare/cloudflare.h"
 #include "../adapters/proxmox/proxmox.h"
+#include "../adapters/unifi/unifi.h"
 
 /* Backend adapters (proxmox, unifi, sandfly, cloudflare, kubectl) are added here as they land. */
 const struct cx_adapter *const cx_adapters[] = {
 	&cx_proxmox_adapter,
 	&cx_cloudflare_adapter,
+	&cx_unifi_adapter,
 	NULL,
 };

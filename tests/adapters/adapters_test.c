@@ -2,6 +2,7 @@
  * and every backend adapter of the shipped list, so tests run them side by side. */
 #include "../../adapters/cloudflare/cloudflare.h"
 #include "../../adapters/proxmox/proxmox.h"
+#include "../../adapters/unifi/unifi.h"
 #include "../../gateway/adapters.h"
 #include "conformance.h"
 #include "testkit.h"
@@ -11,5 +12,6 @@ const struct cx_adapter *const cx_adapters[] = {
 	&cx_conformance_adapter,
 	&cx_proxmox_adapter,
 	&cx_cloudflare_adapter,
+	&cx_unifi_adapter,
 	NULL,
 };
