@@ -238,6 +238,14 @@ static void legacy_stats(json_t *out, const json_t *d)
 	put_num(out, "clients", json_object_get(d, "num_sta"));
 }
 
+/* The Integration API's id of the device: the UUID the model gave, else the one found. */
+static const char *device_id(const char *want, const json_t *dev)
+{
+	const char *id = json_string_value(json_object_get(dev, "id"));
+
+	return un_is_uuid(want) || !id ? want : id;
+}
+
 int un_get_device_stats(struct cx_call *call, const json_t *args, struct cx_result *res)
 {
 	struct un_state *s = state_of(call);
@@ -258,7 +266,7 @@ int un_get_device_stats(struct cx_call *call, const json_t *args, struct cx_resu
 		legacy_stats(out, dev);
 	} else {
 		snprintf(path, sizeof(path), "/sites/%s/devices/%s/statistics/latest", site.path,
-			 json_string_value(json_object_get(out, "id")));
+			 device_id(want, out));
 		if (un_get(s, call, path, &st, &err)) {
 			json_decref(dev);
 			json_decref(out);
@@ -299,7 +307,7 @@ int un_restart_device(struct cx_call *call, const json_t *args, struct cx_result
 				 json_string_value(json_object_get(out, "mac")));
 	} else {
 		snprintf(path, sizeof(path), "/sites/%s/devices/%s/actions", site.path,
-			 json_string_value(json_object_get(out, "id")));
+			 device_id(want, out));
 		body = json_pack("{s:s}", "action", "RESTART");
 	}
 	if (un_post(s, call, path, body, &answer, &err)) {
