@@ -42,8 +42,7 @@ static void backend_message(const json_t *body, char *out, size_t outlen)
 	const char *code = json_string_value(json_object_get(body, "code"));
 
 	if (!msg)
-		msg = json_string_value(
-			json_object_get(json_object_get(body, "error"), "message"));
+		msg = json_string_value(json_object_get(json_object_get(body, "error"), "message"));
 	if (!msg)
 		msg = json_string_value(json_object_get(body, "message"));
 	out[0] = '\0';
@@ -59,10 +58,11 @@ static const char *hint_for(const struct un_state *s, long status, const char *m
 		return "no such site; unifi_list_sites lists them";
 	switch (status) {
 	case 401:
-		return s->legacy ? "the session was refused even after a fresh login; check the "
-				   "account's access to UniFi Network"
-				 : "check the adapter's api_key (UniFi Network > Settings > Control "
-				   "Plane > Integrations)";
+		return s->legacy
+			       ? "the session was refused even after a fresh login; check the "
+				 "account's access to UniFi Network"
+			       : "check the adapter's api_key (UniFi Network > Settings > Control "
+				 "Plane > Integrations)";
 	case 403:
 		return "the account lacks a permission for this, or the console refused the "
 		       "request's CSRF token; ask an operator";
@@ -102,7 +102,8 @@ static int take_session(struct un_state *s, const struct cx_http_resp *resp, str
 		return cx_err_set(err,
 				  "unifi accepted the login but set no %s cookie; is the url a %s "
 				  "(check 'controller')?",
-				  name, s->classic ? "classic UniFi controller" : "UniFi OS console");
+				  name,
+				  s->classic ? "classic UniFi controller" : "UniFi OS console");
 	if (!csrf) /* the classic controller's is a cookie */
 		csrf = cookie_in(resp->kept[0], "csrf_token", &clen);
 	else
@@ -230,12 +231,14 @@ static int unwrap(struct un_state *s, const struct cx_http_req *req, struct cx_h
 				     : "unifi answered %s %.200s with a body that is not the "
 				       "legacy API's {meta, data} envelope%.0s; is the url a UniFi "
 				       "console or controller, and 'controller' right?",
-				  req->method, req->path, msg[0] ? msg : "an error without a message");
+				  req->method, req->path,
+				  msg[0] ? msg : "an error without a message");
 	if (!s->legacy && resp->body_len && !resp->json)
-		return cx_err_set(err,
-				  "unifi answered %s %.200s with a body that is not JSON; is the url "
-				  "a UniFi console or controller?",
-				  req->method, req->path);
+		return cx_err_set(
+			err,
+			"unifi answered %s %.200s with a body that is not JSON; is the url "
+			"a UniFi console or controller?",
+			req->method, req->path);
 	*out = s->legacy ? json_object_get(resp->json, "data") : resp->json;
 	*out = *out ? json_incref(*out) : json_null();
 	return 0;

@@ -25,11 +25,11 @@
 
 struct un_state {
 	struct cx_http_client *http;
-	bool legacy;      /* mode "legacy" */
-	bool classic;     /* controller "classic": no /proxy/network, /api/login */
-	char base[64];    /* path of the API below url: "/proxy/network/integration/v1" */
-	long timeout_ms;  /* one backend request, when the call allows it */
-	char *site;       /* the site a tool uses when none is named */
+	bool legacy;              /* mode "legacy" */
+	bool classic;             /* controller "classic": no /proxy/network, /api/login */
+	char base[64];            /* path of the API below url: "/proxy/network/integration/v1" */
+	long timeout_ms;          /* one backend request, when the call allows it */
+	char *site;               /* the site a tool uses when none is named */
 	struct cx_secret api_key; /* "X-API-KEY: ..." (integration) */
 	char *username;           /* legacy */
 	struct cx_secret password;

@@ -46,10 +46,9 @@ bool un_norm_mac(const char *in, char out[18])
 const char *un_device_state(const json_t *dev, bool legacy)
 {
 	static const char *const names[] = {
-		"OFFLINE",   "ONLINE",        "PENDING_ADOPTION",
-		"FIRMWARE_MISMATCH", "UPDATING", "GETTING_READY",
-		"CONNECTION_INTERRUPTED", "ADOPTING", "DELETING",
-		"INFORM_ERROR", "ADOPTION_FAILED", "ISOLATED",
+		"OFFLINE",  "ONLINE",        "PENDING_ADOPTION",       "FIRMWARE_MISMATCH",
+		"UPDATING", "GETTING_READY", "CONNECTION_INTERRUPTED", "ADOPTING",
+		"DELETING", "INFORM_ERROR",  "ADOPTION_FAILED",        "ISOLATED",
 	};
 	const json_t *st = json_object_get(dev, "state");
 	json_int_t n = json_integer_value(st);
@@ -135,14 +134,15 @@ static json_t *matches(const json_t *list, const char *want, bool legacy)
 	for (int pass = 0; pass < 3 && out && !json_array_size(out); pass++)
 		json_array_foreach((json_t *)list, i, v) {
 			const char *name = str_of(v, "name");
-			bool hit = pass == 0 ? !strcmp(want, str_of(v, legacy ? "_id" : "id")) ||
-						       (is_mac &&
-							un_norm_mac(str_of(v, legacy ? "mac"
-										  : "macAddress"),
-								    vmac) &&
-							!strcmp(mac, vmac))
-				 : pass == 1 ? !strcmp(want, name)
-					     : !strcasecmp(want, name);
+			bool hit = pass == 0
+					   ? !strcmp(want, str_of(v, legacy ? "_id" : "id")) ||
+						     (is_mac &&
+						      un_norm_mac(str_of(v, legacy ? "mac"
+										   : "macAddress"),
+								  vmac) &&
+						      !strcmp(mac, vmac))
+				   : pass == 1 ? !strcmp(want, name)
+					       : !strcasecmp(want, name);
 			if (hit)
 				json_array_append(out, v);
 		}
@@ -176,8 +176,8 @@ static int pick(const json_t *list, const struct un_site *site, const char *want
 	return rc ? -1 : 1;
 }
 
-int un_find_device(struct cx_call *call, const struct un_site *site, const char *want,
-		   json_t **dev, struct cx_result *res)
+int un_find_device(struct cx_call *call, const struct un_site *site, const char *want, json_t **dev,
+		   struct cx_result *res)
 {
 	struct un_state *s = call->state;
 	struct cx_err err = { 0 };

@@ -91,9 +91,9 @@ static json_t *client_json(const json_t *v, bool legacy)
 		put_str(o, "uplink_device_id", json_object_get(v, "uplinkDeviceId"));
 		return o;
 	}
-	json_object_set_new(o, "type", json_string(json_is_true(json_object_get(v, "is_wired"))
-							   ? "WIRED"
-							   : "WIRELESS"));
+	json_object_set_new(o, "type",
+			    json_string(json_is_true(json_object_get(v, "is_wired")) ? "WIRED"
+										     : "WIRELESS"));
 	put_num(o, "uptime_s", json_object_get(v, "uptime"));
 	put_str(o, "uplink_mac", json_object_get(v, "ap_mac"));
 	put_str(o, "uplink_mac", json_object_get(v, "sw_mac"));
@@ -134,8 +134,8 @@ int un_list_sites(struct cx_call *call, const json_t *args, struct cx_result *re
 }
 
 /* GET (legacy) or every page up to max (integration) of the site's devices or clients. */
-static int site_list(struct cx_call *call, const struct un_site *site, const char *what,
-		     long max, json_t **list, long *total, struct cx_result *res)
+static int site_list(struct cx_call *call, const struct un_site *site, const char *what, long max,
+		     json_t **list, long *total, struct cx_result *res)
 {
 	struct un_state *s = state_of(call);
 	struct cx_err err = { 0 };
@@ -172,10 +172,10 @@ static int list_of(struct cx_call *call, const json_t *args, const char *what,
 		return rc < 0 ? -1 : 0;
 	items = convert(list, max, conv, s->legacy);
 	json_decref(list);
-	return cx_result_structured(res, json_pack("{s:s,s:o,s:I,s:I}", "site", site.label, what,
-						   items, "count",
-						   (json_int_t)json_array_size(items), "total",
-						   (json_int_t)total));
+	return cx_result_structured(res,
+				    json_pack("{s:s,s:o,s:I,s:I}", "site", site.label, what, items,
+					      "count", (json_int_t)json_array_size(items), "total",
+					      (json_int_t)total));
 }
 
 int un_list_devices(struct cx_call *call, const json_t *args, struct cx_result *res)
@@ -221,7 +221,8 @@ static void legacy_stats(json_t *out, const json_t *d)
 	const json_t *sys = json_object_get(d, "system-stats");
 	const json_t *load = json_object_get(d, "sys_stats");
 	const json_t *up = json_object_get(d, "uplink");
-	const json_t *tx = json_object_get(up, "tx_bytes-r"), *rx = json_object_get(up, "rx_bytes-r");
+	const json_t *tx = json_object_get(up, "tx_bytes-r"),
+		     *rx = json_object_get(up, "rx_bytes-r");
 
 	put_num(out, "uptime_s", json_object_get(d, "uptime"));
 	put_num(out, "cpu_pct", json_object_get(sys, "cpu"));
@@ -297,8 +298,9 @@ int un_restart_device(struct cx_call *call, const json_t *args, struct cx_result
 	json_decref(dev);
 	if (!json_object_get(out, s->legacy ? "mac" : "id")) {
 		json_decref(out);
-		return cx_result_errorf(res, "unifi listed the device without its %s; it cannot "
-					     "be restarted through the API",
+		return cx_result_errorf(res,
+					"unifi listed the device without its %s; it cannot "
+					"be restarted through the API",
 					s->legacy ? "MAC" : "id");
 	}
 	if (s->legacy) {
@@ -315,9 +317,10 @@ int un_restart_device(struct cx_call *call, const json_t *args, struct cx_result
 		return fail(res, &err);
 	}
 	json_decref(answer);
-	json_object_set_new(out, "state_before", json_object_get(out, "state")
-							 ? json_incref(json_object_get(out, "state"))
-							 : json_null());
+	json_object_set_new(out, "state_before",
+			    json_object_get(out, "state")
+				    ? json_incref(json_object_get(out, "state"))
+				    : json_null());
 	json_object_del(out, "state");
 	json_object_set_new(out, "site", json_string(site.label));
 	json_object_set_new(out, "action", json_string("restart"));

@@ -9,10 +9,10 @@
 #include "../../common/mcp.h"
 
 struct un_site {
-	char id[64];       /* UUID (integration) or _id (legacy); "" when not known */
-	char ref[64];      /* the short name ("default"); "" when not known */
-	char path[200];    /* the site in request paths: its id (integration), ref (legacy) */
-	char label[64];    /* how answers name it: ref, else id */
+	char id[64];    /* UUID (integration) or _id (legacy); "" when not known */
+	char ref[64];   /* the short name ("default"); "" when not known */
+	char path[200]; /* the site in request paths: its id (integration), ref (legacy) */
+	char label[64]; /* how answers name it: ref, else id */
 };
 
 /* The site args names ("site", else the adapter's default): 0, or 1 after an isError result
@@ -22,8 +22,8 @@ int un_find_site(struct cx_call *call, const json_t *args, struct un_site *site,
 /* The device want names on site: 0 with *dev the API's object for it (new reference), or 1
  * after an isError result, -1 on a fault. Integration: the device's details when want is a
  * UUID, else its entry in the list; legacy: its stat/device entry. */
-int un_find_device(struct cx_call *call, const struct un_site *site, const char *want,
-		   json_t **dev, struct cx_result *res);
+int un_find_device(struct cx_call *call, const struct un_site *site, const char *want, json_t **dev,
+		   struct cx_result *res);
 /* "aa:bb:cc:dd:ee:ff" from a MAC written with ':', '-', '.' or nothing between the digits. */
 bool un_norm_mac(const char *in, char out[18]);
 bool un_is_uuid(const char *s);

@@ -27,13 +27,11 @@ extern const char adapters_unifi_tools_json[];
 	"url, mode, controller, api_key, username, password, site, ca_file, fingerprint, "         \
 	"insecure_skip_verify, timeout_ms, retries"
 
-static const char *const known_keys[] = { "url",         "mode",
-					  "controller",  "api_key",
-					  "username",    "password",
-					  "site",        "ca_file",
-					  "fingerprint", "insecure_skip_verify",
-					  "timeout_ms",  "retries",
-					  NULL };
+static const char *const known_keys[] = {
+	"url",        "mode",    "controller", "api_key",     "username",
+	"password",   "site",    "ca_file",    "fingerprint", "insecure_skip_verify",
+	"timeout_ms", "retries", NULL
+};
 
 static void un_free(struct un_state *s)
 {
@@ -58,8 +56,8 @@ static const char *str_key(const json_t *conf, const char *key)
 /* Unknown keys, wrong types and ranges, each named. */
 static int check_conf(const json_t *conf, long *timeout_ms, long *retries, struct cx_err *err)
 {
-	static const char *const strings[] = { "url",     "mode",        "controller", "username",
-					       "site",    "ca_file",     "fingerprint", NULL };
+	static const char *const strings[] = { "url",  "mode",    "controller",  "username",
+					       "site", "ca_file", "fingerprint", NULL };
 	const char *key;
 	json_t *v;
 

@@ -10,6 +10,7 @@
 const struct cx_adapter *const cx_adapters[] = {
 	&cx_testkit_adapter,
 	&cx_conformance_adapter,
+	/* the backend adapters, one a line */
 	&cx_proxmox_adapter,
 	&cx_cloudflare_adapter,
 	&cx_unifi_adapter,

@@ -47,9 +47,12 @@ static const struct {
 	bool wired;
 	int uplink;
 } seed_clients[] = {
-	{ "alice-laptop", "192.168.1.50", false, 2 }, { "bob-phone", "192.168.1.51", false, 2 },
-	{ "nas", "192.168.1.10", true, 1 },           { "printer", "192.168.1.11", true, 1 },
-	{ "living-room-tv", "192.168.1.52", false, 2 }, { "branch-pos", "10.20.0.20", true, 4 },
+	{ "alice-laptop", "192.168.1.50", false, 2 },
+	{ "bob-phone", "192.168.1.51", false, 2 },
+	{ "nas", "192.168.1.10", true, 1 },
+	{ "printer", "192.168.1.11", true, 1 },
+	{ "living-room-tv", "192.168.1.52", false, 2 },
+	{ "branch-pos", "10.20.0.20", true, 4 },
 };
 
 /* --- state ------------------------------------------------------------------------------- */
@@ -133,13 +136,12 @@ static int load(const json_t *conf, char *err, size_t errlen)
 	release();
 	if (conf != NULL && sim_check_keys(conf, "unifi", keys, err, errlen) != 0)
 		return -1;
-	if (conf != NULL &&
-	    (json_unpack((json_t *)conf, "{s?s,s?o,s?F,s?I,s?I}", "api_key", &key, "users", &users,
-			 "session_lifetime_s", &lifetime, "restart_ms", &restart, "extra_clients",
-			 &extra) != 0 ||
-	     strlen(key) >= sizeof(uf.api_key) || (users && !json_is_object(users)) ||
-	     lifetime <= 0 || restart < 0 || restart > 600000 || extra < 0 ||
-	     extra > UF_MAX_CLIENTS - 16)) {
+	if (conf != NULL && (json_unpack((json_t *)conf, "{s?s,s?o,s?F,s?I,s?I}", "api_key", &key,
+					 "users", &users, "session_lifetime_s", &lifetime,
+					 "restart_ms", &restart, "extra_clients", &extra) != 0 ||
+			     strlen(key) >= sizeof(uf.api_key) ||
+			     (users && !json_is_object(users)) || lifetime <= 0 || restart < 0 ||
+			     restart > 600000 || extra < 0 || extra > UF_MAX_CLIENTS - 16)) {
 		snprintf(err, errlen,
 			 "'unifi': api_key (string), users {name: password}, session_lifetime_s "
 			 "(> 0), restart_ms (0-600000), extra_clients (0-%d) have the wrong type "
@@ -148,8 +150,8 @@ static int load(const json_t *conf, char *err, size_t errlen)
 		return -1;
 	}
 	snprintf(uf.api_key, sizeof(uf.api_key), "%s", key);
-	uf.users = users ? json_deep_copy(users)
-			 : json_pack("{s:s}", "admin", "sim-unifi-password");
+	uf.users =
+		users ? json_deep_copy(users) : json_pack("{s:s}", "admin", "sim-unifi-password");
 	uf.session_lifetime_s = lifetime;
 	uf.restart_ms = (long)restart;
 	add_site("default", "Default");
@@ -295,9 +297,11 @@ static void login(const struct sim_request *req, bool classic, struct sim_respon
 		uf.n_sessions++;
 		snprintf(cookie, sizeof(cookie), "%s=%s; path=/; secure; httponly",
 			 classic ? "unifises" : "TOKEN", s->token);
-		snprintf(csrf_cookie, sizeof(csrf_cookie), "csrf_token=%s; path=/; secure", s->csrf);
+		snprintf(csrf_cookie, sizeof(csrf_cookie), "csrf_token=%s; path=/; secure",
+			 s->csrf);
 		if (classic) {
-			sim_reply(resp, 200, json_pack("{s:{s:s},s:[]}", "meta", "rc", "ok", "data"));
+			sim_reply(resp, 200,
+				  json_pack("{s:{s:s},s:[]}", "meta", "rc", "ok", "data"));
 			resp->headers = json_pack("{s:[s,s]}", "Set-Cookie", cookie, csrf_cookie);
 		} else {
 			sim_reply(resp, 200,

@@ -28,7 +28,8 @@ json_t *uf_integration_error(unsigned int status, const char *code, const char *
 			 : status == 404 ? "NOT_FOUND"
 					 : MHD_get_reason_phrase_for(status),
 			 "code", code, "message", message, "timestamp", when, "requestPath",
-			 "/integration/v1", path, "requestId", "3fa85f64-5717-4562-b3fc-2c963f66afa6");
+			 "/integration/v1", path, "requestId",
+			 "3fa85f64-5717-4562-b3fc-2c963f66afa6");
 }
 
 static void fail(struct sim_response *resp, unsigned int status, const char *code,
@@ -61,15 +62,17 @@ static void iso_ago(int64_t since_ms, char *out, size_t outlen)
 
 static const char *state_name(const struct uf_device *d)
 {
-	return d->state == UF_ONLINE ? "ONLINE" : d->state == UF_OFFLINE ? "OFFLINE" : "GETTING_READY";
+	return d->state == UF_ONLINE    ? "ONLINE"
+	       : d->state == UF_OFFLINE ? "OFFLINE"
+					: "GETTING_READY";
 }
 
 static json_t *device_overview(const struct uf_device *d)
 {
 	bool ap = !strcmp(d->type, "uap");
 	json_t *features = !strcmp(d->type, "udm") ? json_pack("[s,s]", "switching", "gateway")
-			   : ap			    ? json_pack("[s]", "accessPoint")
-						    : json_pack("[s]", "switching");
+			   : ap                    ? json_pack("[s]", "accessPoint")
+						   : json_pack("[s]", "switching");
 
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s,s:b,s:o,s:[s]}", "id", d->id,
 			 "macAddress", d->mac, "ipAddress", d->ip, "name", d->name, "model",
@@ -116,10 +119,10 @@ static json_t *device_stats(const struct uf_device *d)
 		return json_pack("{s:{}}", "interfaces");
 	iso_ago(cx_now_ms() - 5000, beat, sizeof(beat));
 	iso_ago(cx_now_ms() + 5000, next, sizeof(next));
-	radios = !strcmp(d->type, "uap") ? json_pack("[{s:f,s:f},{s:i,s:f}]", "frequencyGHz", 2.4,
-						     "txRetriesPct", 3.2, "frequencyGHz", 5,
-						     "txRetriesPct", 1.4)
-					 : json_array();
+	radios = !strcmp(d->type, "uap")
+			 ? json_pack("[{s:f,s:f},{s:i,s:f}]", "frequencyGHz", 2.4, "txRetriesPct",
+				     3.2, "frequencyGHz", 5, "txRetriesPct", 1.4)
+			 : json_array();
 	return json_pack("{s:I,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:{s:I,s:I},s:{s:o}}", "uptimeSec",
 			 (json_int_t)uf_uptime_s(d), "lastHeartbeatAt", beat, "nextHeartbeatAt",
 			 next, "loadAverage1Min", d->load1, "loadAverage5Min", d->load5,
@@ -148,7 +151,8 @@ static bool paging(const struct sim_request *req, const char *path, long *offset
 
 	*offset = 0;
 	*limit = 25;
-	if ((o && cx_parse_long(o, 0, 1L << 30, offset)) || (l && cx_parse_long(l, 0, 200, limit))) {
+	if ((o && cx_parse_long(o, 0, 1L << 30, offset)) ||
+	    (l && cx_parse_long(l, 0, 200, limit))) {
 		fail(resp, 400, "api.request.argument-type-mismatch",
 		     "'offset' must be an integer of at least 0 and 'limit' one from 0 to 200",
 		     path);
@@ -211,7 +215,8 @@ static void action(const struct sim_request *req, const char *path, size_t dev,
 		fail(resp, 400, "api.request.argument-type-mismatch",
 		     "the body must be a JSON object with 'action'", path);
 	else if (strcmp(act, "RESTART"))
-		fail(resp, 400, "api.request.argument-type-mismatch", "unknown device action", path);
+		fail(resp, 400, "api.request.argument-type-mismatch", "unknown device action",
+		     path);
 	else if (uf.devices[dev].state == UF_OFFLINE)
 		fail(resp, 400, "api.request.device-offline", "the device is offline", path);
 	else {

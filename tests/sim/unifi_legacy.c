@@ -34,10 +34,10 @@ static char *num(char *buf, size_t len, double v)
 static json_t *device_json(const struct uf_device *d)
 {
 	int state = d->state == UF_ONLINE ? 1 : d->state == UF_OFFLINE ? 0 : 5;
-	json_t *v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:i,s:s,s:I}", "_id",
-			      d->legacy_id, "mac", d->mac, "name", d->name, "model", d->model,
-			      "type", d->type, "ip", d->ip, "version", d->firmware, "adopted", 1,
-			      "state", state, "site_id", uf.sites[d->site].legacy_id, "last_seen",
+	json_t *v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:i,s:s,s:I}", "_id", d->legacy_id,
+			      "mac", d->mac, "name", d->name, "model", d->model, "type", d->type,
+			      "ip", d->ip, "version", d->firmware, "adopted", 1, "state", state,
+			      "site_id", uf.sites[d->site].legacy_id, "last_seen",
 			      (json_int_t)time(NULL) - (d->state == UF_ONLINE ? 5 : 3600));
 	char cpu[16], mem[16], l1[16], l5[16], l15[16];
 	long uptime = uf_uptime_s(d);
@@ -54,9 +54,8 @@ static json_t *device_json(const struct uf_device *d)
 				      num(mem, sizeof(mem), d->mem), "uptime",
 				      json_sprintf("%ld", uptime)));
 	json_object_set_new(v, "sys_stats",
-			    json_pack("{s:s,s:s,s:s}", "loadavg_1",
-				      num(l1, sizeof(l1), d->load1), "loadavg_5",
-				      num(l5, sizeof(l5), d->load5), "loadavg_15",
+			    json_pack("{s:s,s:s,s:s}", "loadavg_1", num(l1, sizeof(l1), d->load1),
+				      "loadavg_5", num(l5, sizeof(l5), d->load5), "loadavg_15",
 				      num(l15, sizeof(l15), d->load15)));
 	json_object_set_new(v, "uplink",
 			    json_pack("{s:s,s:b,s:I,s:I}", "type", "wire", "up", 1, "tx_bytes-r",
@@ -104,8 +103,7 @@ static void restart(const struct sim_request *req, int site, struct sim_response
 }
 
 /* /s/{site}/stat/device[/{mac}], /s/{site}/stat/sta, /s/{site}/cmd/devmgr */
-static void site_routes(const struct sim_request *req, const char *rest,
-			struct sim_response *resp)
+static void site_routes(const struct sim_request *req, const char *rest, struct sim_response *resp)
 {
 	char name[64];
 	size_t len = strcspn(rest, "/");
@@ -148,10 +146,11 @@ void uf_legacy(const struct sim_request *req, const char *path, bool classic,
 		json_t *data = json_array();
 
 		for (size_t i = 0; i < uf.n_sites; i++)
-			json_array_append_new(
-				data, json_pack("{s:s,s:s,s:s,s:s,s:b}", "_id", uf.sites[i].legacy_id,
-						"name", uf.sites[i].name, "desc", uf.sites[i].desc,
-						"role", "admin", "attr_no_delete", i == 0));
+			json_array_append_new(data,
+					      json_pack("{s:s,s:s,s:s,s:s,s:b}", "_id",
+							uf.sites[i].legacy_id, "name",
+							uf.sites[i].name, "desc", uf.sites[i].desc,
+							"role", "admin", "attr_no_delete", i == 0));
 		ok(resp, data);
 	} else if (!strncmp(path, "/s/", 3)) {
 		site_routes(req, path + 3, resp);
