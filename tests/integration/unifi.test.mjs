@@ -6,6 +6,9 @@
 // fault of the simulator, and no secret in anything the gateway writes.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startSim, startStdio, writeConfig } from './lib.mjs';
 
 const running = [];
@@ -14,8 +17,8 @@ after(() => running.forEach((p) => p.kill()));
 const API_KEY = 'sim-unifi-api-key-6f1d2c3b4a5e';
 const PASSWORD = 'sim-unifi-password';
 
-async function sim(unifi = { restart_ms: 700 }) {
-  const s = startSim(['--config', writeConfig({ unifi })]);
+async function sim(unifi = { restart_ms: 700 }, args = []) {
+  const s = startSim(['--config', writeConfig({ unifi }), ...args]);
   running.push(s);
   s.url = await s.ready;
   return s;
@@ -191,6 +194,11 @@ for (const mode of ['unifi_os', 'classic']) {
     ok(await g.call('unifi_list_clients'), 'after a 401');
     logins = (await requests(s)).filter((q) => q.path === LOGIN_PATH[mode]).length;
     assert.equal(logins, 1, 'one login after the 401');
+    await simCall(s, '/_sim/requests', { method: 'DELETE' });
+    ok(await g.call('unifi_restart_device', { device: 'Branch Switch', site: 'branch' }), 'restart');
+    const post = (await requests(s)).find((q) => q.method === 'POST' && q.path.endsWith('/cmd/devmgr'));
+    // UniFi OS sends its token in a header, the classic controller in a second Set-Cookie.
+    assert.ok(post.headers.map((h) => h.toLowerCase()).includes('x-csrf-token'), 'the CSRF token on the write');
     // A session refused again right after a fresh login is an error, not a loop.
     await fault(s, { path: '/unifi/*stat/sta', kind: 'status', status: 401, count: 3 });
     const r = await g.call('unifi_list_clients');
@@ -287,6 +295,57 @@ for (const mode of Object.keys(MODES)) {
     await g.close();
   });
 }
+
+async function health(g) {
+  for (let i = 0; i < 100; i++) {
+    const st = (await g.call('gateway_status')).structuredContent;
+    const a = st.adapters.find((x) => x.name === 'unifi');
+    if (a.health !== 'unknown') return a;
+    await sleep(50);
+  }
+  assert.fail('no health check ran');
+}
+
+test('health: ok when the console answers and takes the credentials, failing with the reason when not', async () => {
+  const s = await sim();
+  for (const mode of Object.keys(MODES)) {
+    const g = await gateway(MODES[mode](s));
+    assert.equal((await health(g)).health, 'ok', mode);
+    await g.close();
+  }
+  const g = await gateway(MODES.integration(s), { env: { UF_KEY: 'not-the-key' } });
+  const h = await health(g);
+  assert.equal(h.health, 'failing');
+  assert.match(h.detail, /401.*api_key/);
+  await g.close();
+  const down = await gateway({ ...MODES.unifi_os(s), url: 'http://127.0.0.1:1/unifi' });
+  const d = await health(down);
+  assert.equal(d.health, 'failing');
+  assert.match(d.detail, /could not connect to unifi/);
+  await down.close();
+});
+
+test('TLS: refused by default, trusted with ca_file or the fingerprint; a wrong pin is refused', async () => {
+  const pem = join(mkdtempSync(join(tmpdir(), 'cortex-uf-tls-')), 'sim.pem');
+  const s = await sim(undefined, ['--tls', '--cert-out', pem]);
+  const fp = s.fingerprint();
+  const plain = await gateway(MODES.integration(s));
+  const refused = await plain.call('unifi_list_sites');
+  assert.equal(refused.isError, true);
+  assert.match(text(refused), /TLS|certificate/i);
+  await plain.close();
+  for (const extra of [{ ca_file: pem }, { fingerprint: fp }]) {
+    const g = await gateway({ ...MODES.unifi_os(s), ...extra });
+    ok(await g.call('unifi_list_sites'), JSON.stringify(extra));
+    await g.close();
+  }
+  const wrongPin = fp.replace(/^[0-9A-F]{2}/, fp.startsWith('00') ? '11' : '00');
+  const g = await gateway({ ...MODES.unifi_os(s), fingerprint: wrongPin });
+  const r = await g.call('unifi_list_sites');
+  assert.equal(r.isError, true);
+  assert.match(text(r), /certificate fingerprint mismatch/);
+  await g.close();
+});
 
 test('no secret, cookie or CSRF token in anything any gateway wrote to stderr', () => {
   assert.ok(gateways.length >= 8);
