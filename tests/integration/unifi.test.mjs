@@ -347,9 +347,13 @@ test('TLS: refused by default, trusted with ca_file or the fingerprint; a wrong 
   await g.close();
 });
 
-test('no secret, cookie or CSRF token in anything any gateway wrote to stderr', () => {
+test('every gateway stopped cleanly, and no secret, cookie or CSRF token is in anything it wrote to stderr', async () => {
   assert.ok(gateways.length >= 8);
   for (const g of gateways) {
+    const { code, signal } = await g.exited;
+    assert.equal(signal, null, g.stderr());
+    assert.equal(code, 0, g.stderr());
+    assert.doesNotMatch(g.stderr(), /Sanitizer|runtime error/, g.stderr());
     const err = g.stderr();
     for (const secret of [API_KEY, PASSWORD, 'TOKEN=', 'unifises=', 'csrf_token=', 'X-CSRF-Token:']) {
       assert.ok(!err.includes(secret), `${secret} in stderr: ${err}`);
