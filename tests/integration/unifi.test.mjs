@@ -296,6 +296,31 @@ for (const mode of Object.keys(MODES)) {
   });
 }
 
+for (const mode of ['unifi_os', 'classic']) {
+  test(`${mode}: workers share one session, and a login the console fails is a sentence`, async () => {
+    const s = await sim();
+    const g = await gateway(MODES[mode](s), { calls: { timeout_ms: 8000, workers: 4 } });
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    ids.forEach((id) => g.send({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'unifi_list_clients', arguments: {} } }));
+    for (let i = 0; i < ids.length; i++) {
+      const m = await g.next();
+      assert.equal(m.result.isError, undefined, JSON.stringify(m));
+    }
+    assert.equal((await requests(s)).filter((q) => q.path === LOGIN_PATH[mode]).length, 1, 'one login for every worker');
+    await g.close();
+
+    // Before the gateway starts, so that its first health check cannot log in either.
+    await fault(s, { method: 'POST', path: LOGIN_PATH[mode], kind: 'status', status: 503 });
+    const fresh = await gateway(MODES[mode](s));
+    const r = await fresh.call('unifi_list_sites');
+    assert.equal(r.isError, true);
+    assert.match(text(r), /unifi answered 503 .* to POST \/api\/(auth\/)?login/);
+    await clearFaults(s);
+    ok(await fresh.call('unifi_list_sites'), 'the next call logs in');
+    await fresh.close();
+  });
+}
+
 async function health(g) {
   for (let i = 0; i < 100; i++) {
     const st = (await g.call('gateway_status')).structuredContent;
