@@ -28,6 +28,7 @@
 #include "err.h"
 
 #define CX_HTTP_MAX_RESPONSE_DEFAULT (8u << 20)
+#define CX_HTTP_KEEP_MAX             4 /* response headers one request may keep */
 
 struct cx_http_client;
 
@@ -57,6 +58,9 @@ struct cx_http_req {
 	size_t body_len;
 	const char *content_type; /* for body; NULL: application/json */
 	bool idempotent;          /* a write the API documents as idempotent: retried */
+	/* Response headers to hand back ("Set-Cookie", "X-CSRF-Token"), NULL-terminated, at
+	 * most CX_HTTP_KEEP_MAX; may be NULL. Their values may be credentials: never logged. */
+	const char *const *keep_headers;
 };
 
 struct cx_http_resp {
@@ -66,6 +70,9 @@ struct cx_http_resp {
 	json_t *json;       /* the body parsed, when it is JSON; else NULL */
 	long retry_after_s; /* Retry-After of the last attempt in seconds, or -1 */
 	int attempts;       /* how many were made (1 + retries used) */
+	/* The values of req->keep_headers, in order: every instance of a header joined by
+	 * '\n', or NULL when the answer had none (malloc'd; wiped and freed on release). */
+	char *kept[CX_HTTP_KEEP_MAX];
 };
 
 /* Sends req for call (its deadline and cancellation bound it; call may be NULL for health

@@ -404,8 +404,35 @@ static bool looks_json(CURL *e, const struct cx_buf *b)
 	return b->len && (b->data[0] == '{' || b->data[0] == '[');
 }
 
-static int finish(const struct cx_http_client *c, CURL *e, struct cx_http_xfer *x, long status,
-		  struct cx_http_resp *resp, struct cx_err *err)
+/* Every instance of the response header name, joined by '\n', or NULL (none, or no memory). */
+static char *kept_header(CURL *e, const char *name)
+{
+	struct cx_buf b = CX_BUF_INIT(64 * 1024);
+	struct curl_header *hd;
+	size_t i = 0, amount = 1, len;
+	char *out;
+
+	for (; i < amount; i++) {
+		if (curl_easy_header(e, name, i, CURLH_HEADER, -1, &hd) != CURLHE_OK)
+			break;
+		amount = hd->amount;
+		if ((i && cx_buf_append(&b, "\n", 1)) ||
+		    cx_buf_append(&b, hd->value, strlen(hd->value)))
+			break;
+	}
+	if (i < amount || !b.len) {
+		if (b.data)
+			memset(b.data, 0, b.len);
+		cx_buf_release(&b);
+		return NULL;
+	}
+	out = cx_buf_detach(&b, &len);
+	return out;
+}
+
+static int finish(const struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
+		  struct cx_http_xfer *x, long status, struct cx_http_resp *resp,
+		  struct cx_err *err)
 {
 	long ra = retry_after_ms(e);
 	bool json = looks_json(e, &x->body);
@@ -418,6 +445,8 @@ static int finish(const struct cx_http_client *c, CURL *e, struct cx_http_xfer *
 	/* Invalid JSON leaves json NULL: the adapter says what it expected. */
 	if (json)
 		resp->json = cx_json_loadb(resp->body, resp->body_len, c->max, NULL);
+	for (int i = 0; req->keep_headers && req->keep_headers[i] && i < CX_HTTP_KEEP_MAX; i++)
+		resp->kept[i] = kept_header(e, req->keep_headers[i]);
 	return 0;
 }
 
@@ -456,7 +485,7 @@ int cx_http_do(struct cx_http_client *c, const struct cx_call *call, long timeou
 		}
 	}
 	if (rc == CURLE_OK)
-		ret = finish(c, h.easy, &x, status, resp, err);
+		ret = finish(c, h.easy, req, &x, status, resp, err);
 	else
 		fail_transport(c, req, &p, h.easy, rc, &x, errbuf, err);
 	cx_http_handle_put(c, &h);
@@ -471,6 +500,11 @@ out:
 
 void cx_http_resp_release(struct cx_http_resp *resp)
 {
+	for (int i = 0; i < CX_HTTP_KEEP_MAX; i++) {
+		if (resp->kept[i])
+			memset(resp->kept[i], 0, strlen(resp->kept[i]));
+		free(resp->kept[i]);
+	}
 	free(resp->body);
 	json_decref(resp->json);
 	memset(resp, 0, sizeof(*resp));

@@ -3,11 +3,18 @@
 #include "../../adapters/cloudflare/cloudflare.h"
 #include "../../adapters/proxmox/proxmox.h"
 #include "../../adapters/sandfly/sandfly.h"
+#include "../../adapters/unifi/unifi.h"
 #include "../../gateway/adapters.h"
 #include "conformance.h"
 #include "testkit.h"
 
 const struct cx_adapter *const cx_adapters[] = {
-	&cx_testkit_adapter,    &cx_conformance_adapter, &cx_proxmox_adapter,
-	&cx_cloudflare_adapter, &cx_sandfly_adapter,     NULL,
+	&cx_testkit_adapter,
+	&cx_conformance_adapter,
+	/* the backend adapters, one a line */
+	&cx_proxmox_adapter,
+	&cx_cloudflare_adapter,
+	&cx_sandfly_adapter,
+	&cx_unifi_adapter,
+	NULL,
 };

@@ -23,7 +23,8 @@
 
 #define LOG_MAX 10000
 
-static const struct sim_backend *const backends[] = { &sim_proxmox, &sim_cloudflare, &sim_sandfly };
+static const struct sim_backend *const backends[] = { &sim_proxmox, &sim_cloudflare, &sim_sandfly,
+						      &sim_unifi };
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -40,14 +41,15 @@ static const char usage[] =
 	"\n"
 	"  --listen ADDR:PORT  a loopback address (127.0.0.0/8 or localhost); port 0 picks one\n"
 	"                      (default 127.0.0.1:0)\n"
-	"  --config FILE       JSON: {\"proxmox\": {...}, \"cloudflare\": {...}, \"faults\": [...]};\n"
+	"  --config FILE       JSON: {\"proxmox\": {...}, \"cloudflare\": {...}, \"unifi\": {...},\n"
+	"                      \"faults\": [...]};\n"
 	"                      each key of a backend's object replaces that default\n"
 	"  --tls               HTTPS with a self-signed certificate made at start (EC P-256, CN and\n"
 	"                      SAN 127.0.0.1, SAN localhost)\n"
 	"  --cert-out FILE     write that certificate (PEM) to FILE\n"
 	"\n"
 	"Backends and default credentials:\n"
-	"%s%s%s"
+	"%s%s%s%s"
 	"\n"
 	"Control endpoints (no auth):\n"
 	"  GET    /_sim/requests  {\"requests\": [{method, path, query, headers (names only),\n"
@@ -214,6 +216,20 @@ static void control(const char *method, const char *url, const char *body, size_
 	}
 }
 
+static void add_headers(struct MHD_Response *r, const json_t *headers)
+{
+	const char *name;
+	json_t *v, *one;
+	size_t i;
+
+	json_object_foreach((json_t *)headers, name, v) {
+		if (json_is_string(v))
+			MHD_add_response_header(r, name, json_string_value(v));
+		json_array_foreach(v, i, one)
+			MHD_add_response_header(r, name, json_string_value(one));
+	}
+}
+
 static const struct sim_backend *backend_for(const char *url, size_t *plen)
 {
 	size_t i;
@@ -267,6 +283,9 @@ static enum MHD_Result answer(struct MHD_Connection *conn, const char *url, cons
 		r = MHD_create_response_from_buffer(resp.len, resp.body ? resp.body : (void *)"",
 						    MHD_RESPMEM_MUST_COPY);
 	free(resp.body);
+	if (r != NULL)
+		add_headers(r, resp.headers);
+	json_decref(resp.headers);
 	if (r == NULL)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
@@ -361,7 +380,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		const char *a = argv[i];
 
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			printf(usage, sim_proxmox.help, sim_cloudflare.help, sim_sandfly.help);
+			printf(usage, sim_proxmox.help, sim_cloudflare.help, sim_sandfly.help,
+			       sim_unifi.help);
 			exit(0);
 		} else if (strcmp(a, "--tls") == 0) {
 			o->tls = true;
@@ -386,7 +406,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 static int load_config(const char *path)
 {
-	static const char *const keys[] = { "proxmox", "cloudflare", "sandfly", "faults", NULL };
+	static const char *const keys[] = { "proxmox", "cloudflare", "sandfly",
+					    "unifi",   "faults",     NULL };
 	char err[512];
 	struct cx_err jerr;
 

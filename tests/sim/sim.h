@@ -26,6 +26,8 @@ struct sim_response {
 	unsigned int status;
 	char *body; /* malloc'd, owned by the response */
 	size_t len;
+	/* Extra headers, {"Name": "value" or ["value", ...]}, owned; NULL for none. */
+	json_t *headers;
 };
 
 /* A query-string argument or a request header (borrowed from MHD), NULL when absent. */
@@ -70,6 +72,7 @@ struct sim_backend {
 extern const struct sim_backend sim_proxmox;
 extern const struct sim_backend sim_cloudflare;
 extern const struct sim_backend sim_sandfly;
+extern const struct sim_backend sim_unifi;
 
 /* Faults (faults.c). A fault matches a method and a path glob; the first that matches a request
  * is taken (its count, if any, goes down by one) and copied out for the daemon to apply. */
