@@ -148,6 +148,13 @@ static int sf_health(void *state, struct cx_err *err)
 	return rc;
 }
 
+static json_t *sf_status(void *state)
+{
+	const struct sf_state *s = state;
+
+	return cx_http_client_status(s->http);
+}
+
 static const struct cx_tool sf_tools[] = {
 	{ "sandfly_list_hosts", sf_list_hosts, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
 	{ "sandfly_get_host", sf_get_host, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
@@ -164,4 +171,5 @@ const struct cx_adapter cx_sandfly_adapter = {
 	.init = sf_init,
 	.cleanup = sf_cleanup,
 	.health = sf_health,
+	.status = sf_status,
 };

@@ -210,6 +210,13 @@ static int un_health(void *state, struct cx_err *err)
 	return rc;
 }
 
+static json_t *un_status(void *state)
+{
+	const struct un_state *s = state;
+
+	return cx_http_client_status(s->http);
+}
+
 static const struct cx_tool un_tools[] = {
 	{ "unifi_list_sites", un_list_sites, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
 	{ "unifi_list_devices", un_list_devices, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
@@ -227,4 +234,5 @@ const struct cx_adapter cx_unifi_adapter = {
 	.init = un_init,
 	.cleanup = un_cleanup,
 	.health = un_health,
+	.status = un_status,
 };

@@ -383,8 +383,15 @@ test('TLS: refused by default, trusted with ca_file or the fingerprint; a wrong 
   for (const extra of [{ ca_file: pem }, { fingerprint: fp }, { insecure_skip_verify: true }]) {
     const g = await gateway(conf(s, extra));
     sc(await g.call('sandfly_list_hosts'));
+    const sf = (await g.call('gateway_status')).structuredContent.adapters.find((a) => a.name === 'sandfly');
     await g.close();
-    if (extra.insecure_skip_verify) assert.match(g.stderr(), /insecure_skip_verify/i, 'skipping verification is warned about');
+    if (extra.insecure_skip_verify) {
+      assert.match(g.stderr(), /insecure_skip_verify/i, 'skipping verification is warned about');
+      assert.match(sf.warnings[0], /NOT VERIFIED/, 'and gateway_status says so');
+    } else {
+      assert.equal(sf.warnings, undefined);
+      assert.match(sf.tls, extra.ca_file ? /ca_file/ : /pinned/);
+    }
   }
 
   await simCall(s, '/_sim/requests', { method: 'DELETE' });
