@@ -257,9 +257,10 @@ static int pick_container(struct kc_state *s, struct cx_call *call, const char *
 				  want, names);
 	}
 	if (!want && json_array_size(list) != 1) {
+		n = json_array_size(list);
 		json_decref(obj);
 		return cx_err_set(err, "pod '%s' has %zu containers; name one with 'container': %s",
-				  pod, json_array_size(list), names);
+				  pod, n, names);
 	}
 	cx_fmt(out, outlen, "%s",
 	       want ? want : json_string_value(json_object_get(json_array_get(list, 0), "name")));

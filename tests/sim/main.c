@@ -21,7 +21,9 @@
 
 #define LOG_MAX 10000
 
-static const struct sim_backend *const backends[] = { &sim_proxmox, &sim_cloudflare };
+static const struct sim_backend *const backends[] = { &sim_proxmox, &sim_cloudflare,
+						      &sim_kubernetes, &sim_kubernetes_apis,
+						      &sim_kubernetes_version };
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -45,7 +47,7 @@ static const char usage[] =
 	"  --cert-out FILE     write that certificate (PEM) to FILE\n"
 	"\n"
 	"Backends and default credentials:\n"
-	"%s%s"
+	"%s%s%s"
 	"\n"
 	"Control endpoints (no auth):\n"
 	"  GET    /_sim/requests  {\"requests\": [{method, path, query, headers (names only),\n"
@@ -312,7 +314,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		const char *a = argv[i];
 
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			printf(usage, sim_proxmox.help, sim_cloudflare.help);
+			printf(usage, sim_proxmox.help, sim_cloudflare.help, sim_kubernetes.help);
 			exit(0);
 		} else if (strcmp(a, "--tls") == 0) {
 			o->tls = true;
@@ -337,7 +339,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 static int load_config(const char *path)
 {
-	static const char *const keys[] = { "proxmox", "cloudflare", "faults", NULL };
+	static const char *const keys[] = { "proxmox", "cloudflare", "kubernetes", "faults", NULL };
 	char err[512];
 	struct cx_err jerr;
 
