@@ -157,6 +157,25 @@ test('discovery: a custom resource is found through aggregated discovery; unknow
   await g.close();
 });
 
+test('discovery: a server without aggregated discovery is read group by group', async () => {
+  const dir = tmpDir();
+  const conf = join(dir, 'sim.json');
+  writeFileSync(conf, JSON.stringify({ kubernetes: { legacy_discovery: true } }));
+  const s = await sim(['--config', conf]);
+  const g = await gateway({ kubeconfig: kubeconfig(simConfig(s.url)) });
+  assert.deepEqual(ok(await g.call('kubectl_get', { kind: 'widget' })).items.map((i) => i.name), ['w1']);
+  const paths = (await requests(s)).map((r) => r.path);
+  for (const p of ['/api', '/api/v1', '/apis', '/apis/apps/v1', '/apis/example.com/v1']) {
+    assert.ok(paths.includes(p), `discovery read ${p}`);
+  }
+  // Cached: another custom kind lookup that hits needs no discovery; a miss looks again (at
+  // most every few seconds).
+  await simCall(s, '/_sim/requests', { method: 'DELETE' });
+  ok(await g.call('kubectl_get', { kind: 'wd' }));
+  assert.ok(!(await requests(s)).some((r) => r.path === '/api'), 'the cached discovery answered');
+  await g.close();
+});
+
 test('describe: the object, its conditions and its events', async () => {
   const s = await sim();
   const g = await gateway({ kubeconfig: kubeconfig(simConfig(s.url)) });
@@ -510,4 +529,38 @@ test('in cluster: the service account token (re-read as it rotates), its CA and 
   ok(await g.call('kubectl_get', { kind: 'pods' }));
   assert.ok(!g.stderr().includes(TOKEN));
   await g.close();
+});
+
+test('the simulator answers failures with Status objects, as the API server does', async () => {
+  const s = await sim();
+  const req = async (method, path, { token = TOKEN, body, type = 'application/json' } = {}) => {
+    const r = await fetch(s.url + path, { method, body, headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), 'Content-Type': type } });
+    return { status: r.status, body: await r.json() };
+  };
+  const expect = (r, code, reason, msg) => {
+    assert.equal(r.status, code);
+    assert.equal(r.body.kind, 'Status');
+    assert.equal(r.body.status, 'Failure');
+    assert.equal(r.body.code, code);
+    assert.equal(r.body.reason, reason);
+    if (msg) assert.match(r.body.message, msg);
+  };
+  expect(await req('GET', '/api/v1/pods', { token: null }), 401, 'Unauthorized');
+  expect(await req('GET', '/api/v1/namespaces/default/pods/none'), 404, 'NotFound', /pods "none" not found/);
+  expect(await req('GET', '/apis/apps/v1/namespaces/default/frobs'), 404, 'NotFound');
+  const cm = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'app-config' } });
+  expect(await req('POST', '/api/v1/namespaces/default/configmaps', { body: cm }), 409, 'AlreadyExists', /configmaps "app-config" already exists/);
+  expect(await req('DELETE', '/api/v1/namespaces/default/configmaps/app-config', { token: READONLY }), 403, 'Forbidden', /cannot DELETE resource "configmaps"/);
+  expect(await req('PATCH', '/api/v1/namespaces/default/configmaps/app-config', { body: cm }), 415, 'UnsupportedMediaType');
+  expect(await req('PATCH', '/api/v1/namespaces/default/configmaps/app-config', { body: cm, type: 'application/apply-patch+yaml' }), 422, 'Invalid', /fieldManager: Required value/);
+  expect(await req('GET', '/api/v1/pods?labelSelector=%3D%3D'), 400, 'BadRequest');
+  expect(await req('GET', '/api/v1/pods?fieldSelector=spec.secret%3Dx'), 400, 'BadRequest', /field label not supported/);
+  const created = await req('POST', '/api/v1/namespaces/default/configmaps', { body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'new' } }) });
+  assert.equal(created.status, 201);
+  assert.ok(Number(created.body.metadata.resourceVersion) > 0);
+  const stale = JSON.stringify({ ...created.body, metadata: { ...created.body.metadata, resourceVersion: '1' } });
+  expect(await req('PUT', '/api/v1/namespaces/default/configmaps/new', { body: stale }), 409, 'Conflict', /the object has been modified/);
+  const apis = await req('GET', '/apis');
+  assert.equal(apis.body.kind, 'APIGroupList');
+  assert.deepEqual(apis.body.groups.map((g) => g.name), ['apps', 'apiextensions.k8s.io', 'example.com']);
 });

@@ -182,8 +182,8 @@ static void release(void)
 
 static int load(const json_t *conf, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "tokens", "readonly_tokens", "objects",
-					    "logs",   "previous_logs",   NULL };
+	static const char *const keys[] = { "tokens",        "readonly_tokens",  "objects", "logs",
+					    "previous_logs", "legacy_discovery", NULL };
 	json_t *d = json_loads(defaults, 0, NULL), *o;
 	size_t i;
 
@@ -204,6 +204,7 @@ static int load(const json_t *conf, char *err, size_t errlen)
 	k8s.logs = json_incref(json_object_get(d, "logs"));
 	k8s.previous_logs = json_incref(json_object_get(d, "previous_logs"));
 	k8s.owners = json_object();
+	k8s.legacy_discovery = json_is_true(json_object_get(d, "legacy_discovery"));
 	json_decref(d);
 	json_array_foreach(k8s.objects, i, o) {
 		const struct k8s_resource *r =
@@ -324,8 +325,8 @@ static bool wants_aggregated(const struct sim_request *req)
 {
 	const char *a = sim_header(req, "Accept");
 
-	return a && strstr(a, "as=APIGroupDiscoveryList") && strstr(a, "g=apidiscovery.k8s.io") &&
-	       strstr(a, "v=v2");
+	return !k8s.legacy_discovery && a && strstr(a, "as=APIGroupDiscoveryList") &&
+	       strstr(a, "g=apidiscovery.k8s.io") && strstr(a, "v=v2");
 }
 
 static json_t *groups(bool aggregated)

@@ -23,6 +23,7 @@ struct k8s_state {
 	json_t *logs;            /* "ns/pod/container" -> text */
 	json_t *previous_logs;   /* the same, for previous=true */
 	long rv;                 /* the last resourceVersion handed out */
+	bool legacy_discovery;   /* answer as servers before aggregated discovery (1.26) */
 };
 
 extern struct k8s_state k8s;
