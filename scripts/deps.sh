@@ -5,7 +5,7 @@
 set -eu
 
 build="build-essential pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libyaml-dev libssh2-1-dev"
-test="$build libcmocka-dev nodejs npm curl clang-format openssh-server"
+test="$build libcmocka-dev nodejs npm curl clang-format openssh-server openssl"
 bench="wrk nginx-light curl"
 
 case "${1:-build}" in
