@@ -8,10 +8,6 @@
 #include "testkit.h"
 
 const struct cx_adapter *const cx_adapters[] = {
-	&cx_testkit_adapter,
-	&cx_conformance_adapter,
-	&cx_proxmox_adapter,
-	&cx_cloudflare_adapter,
-	&cx_kubectl_adapter,
-	NULL,
+	&cx_testkit_adapter,    &cx_conformance_adapter, &cx_proxmox_adapter,
+	&cx_cloudflare_adapter, &cx_kubectl_adapter,     NULL,
 };
