@@ -79,6 +79,13 @@ async function gateway(kubectl, { calls = { timeout_ms: 8000 }, env = {} } = {})
   running.push(g);
   await g.initialize();
   g.call = async (name, args = {}) => (await g.request('tools/call', { name, arguments: args })).result;
+  // A clean stop, and nothing a sanitizer would say (under make check's ASan build).
+  const close = g.close.bind(g);
+  g.close = async () => {
+    const { code } = await close();
+    assert.equal(code, 0, g.stderr());
+    assert.doesNotMatch(g.stderr(), /Sanitizer|runtime error/);
+  };
   return g;
 }
 
