@@ -82,7 +82,7 @@ int kc_do(struct kc_state *s, const struct cx_call *call, const struct kc_req *r
 {
 	struct cx_secret auth = { 0 };
 	const char *headers[3] = { NULL, NULL, NULL };
-	char accept[200], msg[600];
+	char accept[256], msg[600];
 	struct cx_http_req req = { .method = r->method,
 				   .path = r->path,
 				   .body = r->body,

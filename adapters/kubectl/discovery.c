@@ -11,8 +11,10 @@
 
 #define KD_REFRESH_MS 5000 /* a miss fetches discovery again at most this often */
 
+/* v2, else v2beta1 (1.26 to 1.29: the same shape), else the legacy documents. */
 #define KD_AGGREGATED                                                                              \
 	"Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"            \
+	"application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"               \
 	"application/json"
 
 static const struct {
