@@ -180,6 +180,11 @@ test('discovery: a server without aggregated discovery is read group by group', 
   await simCall(s, '/_sim/requests', { method: 'DELETE' });
   ok(await g.call('kubectl_get', { kind: 'wd' }));
   assert.ok(!(await requests(s)).some((r) => r.path === '/api'), 'the cached discovery answered');
+  assert.equal((await g.call('kubectl_get', { kind: 'frobs' })).isError, true);
+  assert.ok(!(await requests(s)).some((r) => r.path === '/api'), 'a miss right after discovery does not run it again');
+  await new Promise((r) => setTimeout(r, 5300));
+  assert.equal((await g.call('kubectl_get', { kind: 'frobs' })).isError, true);
+  assert.ok((await requests(s)).some((r) => r.path === '/api'), 'a later miss runs discovery again');
   await g.close();
 });
 
