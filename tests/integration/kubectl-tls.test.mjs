@@ -1,15 +1,16 @@
-// kubeconfig client certificates against a TLS server that demands one (node:https with
-// requestCert, standing in for an API server; the simulator's TLS does not ask for client
-// certificates): the certificate and key as files (relative to the kubeconfig) or as
-// client-certificate-data / client-key-data, a missing or untrusted certificate refused, and
-// the key never in the gateway's log.
+// kubeconfig client certificates: against a TLS server that demands one (node:https with
+// requestCert, standing in for an API server that refuses the handshake) and against the
+// simulator started with --client-ca (which, like an API server, takes a verified certificate's
+// CN as the user and answers 401 to anything else): the certificate and key as files (relative
+// to the kubeconfig) or as client-certificate-data / client-key-data, a missing or untrusted
+// certificate refused, and the key never in the gateway's log.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:https';
+import { createServer, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { startStdio, tmpDir, writeConfig } from './lib.mjs';
+import { startSim, startStdio, tmpDir, writeConfig } from './lib.mjs';
 
 const running = [];
 after(() => running.forEach((p) => p.kill()));
@@ -113,4 +114,35 @@ test('a client certificate from files or data authenticates; none or an untruste
   for (const run of [files, data, none, rogue]) {
     assert.ok(!run.stderr.includes(key) && !run.stderr.includes(b64(f('client.key')).slice(0, 40)), 'no key material logged');
   }
+});
+
+test('the simulator takes a client certificate its client CA signed as the credentials', async () => {
+  const dir = tmpDir();
+  const f = pki(dir);
+  const s = startSim(['--tls', '--cert-out', join(dir, 'sim.crt'), '--client-ca', f('ca.crt')]);
+  running.push(s);
+  const url = await s.ready;
+  const kc = (user) => {
+    const p = config(url, user, dir);
+    writeFileSync(p, readFileSync(p, 'utf8').replace('certificate-authority: ca.crt', 'certificate-authority: sim.crt'));
+    return p;
+  };
+  const good = await call(kc(`    client-certificate-data: ${b64(f('client.crt'))}\n    client-key-data: ${b64(f('client.key'))}`));
+  assert.equal(good.r.isError, undefined, JSON.stringify(good.r));
+  assert.deepEqual(good.r.structuredContent.items.map((i) => i.name), ['web-7d4b9c-abcde', 'web-7d4b9c-fghij', 'multi']);
+  const rogue = await call(kc(`    client-certificate: rogue.crt\n    client-key: rogue.key`));
+  assert.equal(rogue.r.isError, true);
+  assert.match(rogue.r.content[0].text, /kubernetes answered 401 Unauthorized/);
+  const none = await call(kc('    {}'));
+  assert.match(none.r.content[0].text, /401 Unauthorized/);
+  const log = await new Promise((res, rej) => {
+    const req = httpsRequest(url + '/_sim/requests', { ca: readFileSync(join(dir, 'sim.crt')) }, (r) => {
+      let d = '';
+      r.on('data', (c) => { d += c; });
+      r.on('end', () => res(JSON.parse(d).requests));
+    });
+    req.on('error', rej);
+    req.end();
+  });
+  assert.ok(log.length >= 4 && log.every((r) => !r.authorization), 'no bearer token was sent');
 });

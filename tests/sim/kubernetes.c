@@ -379,11 +379,15 @@ static bool token_in(const json_t *list, const char *tok)
 static int authenticate(const struct sim_request *req, struct sim_response *resp)
 {
 	const char *h = sim_header(req, "Authorization");
+	char cn[128];
 
 	if (h && !strncmp(h, "Bearer ", 7) && token_in(k8s.tokens, h + 7))
 		return 0;
 	if (h && !strncmp(h, "Bearer ", 7) && token_in(k8s.readonly_tokens, h + 7))
 		return 1;
+	/* A client certificate the API server's client CA signed: its CN is the user. */
+	if (!h && sim_client_cert_cn(req->conn, cn, sizeof(cn)))
+		return token_in(k8s.readonly_tokens, cn) ? 1 : 0;
 	k8s_fail(resp, 401, "Unauthorized", "Unauthorized");
 	return -1;
 }
