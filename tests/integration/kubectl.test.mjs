@@ -307,6 +307,13 @@ spec:
   assert.equal(mixed.isError, true);
   assert.deepEqual(mixed.structuredContent.results.map((x) => x.error ? 'error' : x.action), ['configured', 'error', 'error']);
   assert.match(mixed.structuredContent.results[2].error, /apiVersion, kind and metadata.name/);
+  const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'j1' }, data: { n: '1' } },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'j2', namespace: 'team-a' }, data: { on: 'yes' } }] });
+  const js = ok(await g.call('kubectl_apply', { manifest: list }));
+  assert.deepEqual(js.results.map((x) => [x.name, x.namespace, x.action]), [['j1', 'default', 'created'], ['j2', 'team-a', 'created']]);
+  assert.equal(ok(await g.call('kubectl_get', { kind: 'cm', name: 'j2', namespace: 'team-a', full: true })).objects[0].data.on, 'yes',
+    'a JSON string stays a string');
   const bad = await g.call('kubectl_apply', { manifest: 'a: [unclosed' });
   assert.match(text(bad), /not valid YAML or JSON: line \d+ column \d+: did not find expected/);
   const wrongNs = await g.call('kubectl_apply', { manifest: MANIFEST, namespace: 'default' });
