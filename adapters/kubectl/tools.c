@@ -9,9 +9,11 @@
 #include "../../common/util.h"
 #include "discovery.h"
 
-#define KC_LOG_MAX    (512 * 1024) /* limit_bytes' ceiling and default */
-#define KC_PATH_MAX   2048
-#define KC_EVENTS_MAX 50
+/* The text and structuredContent both carry the log, and the call's output is capped
+ * (calls.max_output_bytes, 1 MiB by default): so is the log's default size. */
+#define KC_LOG_DEFAULT 131072
+#define KC_PATH_MAX    2048
+#define KC_EVENTS_MAX  50
 
 const char *kc_arg(const json_t *args, const char *key)
 {
@@ -100,8 +102,10 @@ int kc_get(struct cx_call *call, const json_t *args, struct cx_result *res)
 		if (kc_arg(args, "field_selector"))
 			kc_query(path, sizeof(path), "fieldSelector",
 				 kc_arg(args, "field_selector"));
+		/* full objects are larger: a smaller default page keeps the answer under the
+		 * gateway's output cap */
 		if (!json_object_get(args, "limit"))
-			kc_query(path, sizeof(path), "limit", "100");
+			kc_query(path, sizeof(path), "limit", full ? "20" : "100");
 		add_num(path, sizeof(path), args, "limit", "limit");
 		if (kc_arg(args, "continue"))
 			kc_query(path, sizeof(path), "continue", kc_arg(args, "continue"));
@@ -305,7 +309,7 @@ int kc_logs(struct cx_call *call, const json_t *args, struct cx_result *res)
 	const char *ns = kc_arg(args, "namespace") ? kc_arg(args, "namespace") : s->creds.ns;
 	json_int_t limit = json_is_integer(json_object_get(args, "limit_bytes"))
 				   ? json_integer_value(json_object_get(args, "limit_bytes"))
-				   : KC_LOG_MAX;
+				   : KC_LOG_DEFAULT;
 	struct kc_req r = { .method = "GET", .accept = "text/plain" };
 	struct cx_err err = { 0 };
 	struct cx_http_resp resp;

@@ -129,6 +129,7 @@ test('get: kinds, namespaces, selectors and pages', async () => {
   const ns = ok(await g.call('kubectl_get', { kind: 'ns', namespace: 'ignored-for-cluster-scope' }));
   assert.deepEqual(ns.items.map((i) => i.name), ['default', 'kube-system', 'team-a']);
   assert.equal(ns.items[0].phase, 'Active');
+  assert.equal(ok(await g.call('kubectl_get', { kind: 'pods', full: true })).objects.length, 3);
   const ev = ok(await g.call('kubectl_get', { kind: 'ev', field_selector: 'type=Warning' }));
   assert.deepEqual(ev.items.map((e) => e.reason), ['BackOff']);
 
@@ -136,6 +137,9 @@ test('get: kinds, namespaces, selectors and pages', async () => {
   assert.ok(log.every((r) => r.authorization), 'every request carried the bearer token');
   assert.ok(log.some((r) => r.path === '/api/v1/namespaces/default/pods' && r.query.labelSelector === 'app=web'));
   assert.ok(log.some((r) => r.path === '/api/v1/pods'), 'all namespaces reads the cluster-wide list');
+  assert.ok(log.some((r) => r.path === '/api/v1/namespaces/default/pods' && r.query.limit === '100'), 'pages of 100 by default');
+  assert.ok(log.some((r) => r.path === '/api/v1/namespaces/default/pods' && r.query.limit === '20'), 'pages of 20 with full objects');
+  assert.ok(log.some((r) => r.path === '/apis/apps/v1/namespaces/default/deployments/web' && r.query.limit === undefined));
   assert.ok(!log.some((r) => r.path === '/api' || r.path === '/apis'), 'well-known kinds need no discovery');
   assert.ok(!g.stderr().includes(TOKEN), 'the token is never logged');
   await g.close();
@@ -231,6 +235,7 @@ test('logs: one container, a named one, tail and previous; several containers ne
   const q = (await requests(s)).filter((r) => r.path.endsWith('/log')).map((r) => r.query);
   assert.ok(q.some((x) => x.container === 'app' && x.tailLines === '1'));
   assert.ok(q.some((x) => x.previous === 'true'));
+  assert.ok(q.every((x) => Number(x.limitBytes) <= 131072), 'a log is capped below the gateway\'s output limit by default');
   await g.close();
 });
 
