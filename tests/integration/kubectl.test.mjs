@@ -207,6 +207,13 @@ test('describe: the object, its conditions and its events', async () => {
   assert.ok(dep.conditions.some((c) => c.type === 'Available' && c.status === 'True'));
   const ev = (await requests(s)).find((r) => r.path.endsWith('/events'));
   assert.match(ev.query.fieldSelector, /involvedObject.name=multi/);
+  // Events the credentials may not read do not hide the object.
+  await fault(s, { path: '/api/v1/namespaces/default/events', kind: 'status', status: 403 });
+  const noev = ok(await g.call('kubectl_describe', { kind: 'pod', name: 'multi' }));
+  assert.equal(noev.events, undefined);
+  assert.match(noev.eventsError, /403 Forbidden/);
+  assert.equal(noev.object.metadata.name, 'multi');
+  await clearFaults(s);
   const missing = await g.call('kubectl_describe', { kind: 'pod', name: 'nope' });
   assert.equal(missing.isError, true);
   assert.match(text(missing), /kubernetes answered 404 Not Found to GET \/api\/v1\/namespaces\/default\/pods\/nope: NotFound: pods "nope" not found/);
