@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../adapters/kubectl/api.h"
@@ -169,6 +170,27 @@ static void test_list_merged_first_wins(void **state)
 	assert_int_equal(kc_load_kubeconfig(NULL, NULL, &c, &err), 0);
 	kc_creds_release(&c);
 	unsetenv("KUBECONFIG");
+	{ /* neither: ~/.kube/config */
+		char kdir[160], kfile[200];
+		const char *home = getenv("HOME");
+		char *saved = home ? strdup(home) : NULL;
+
+		snprintf(kdir, sizeof(kdir), "%s/.kube", dir);
+		snprintf(kfile, sizeof(kfile), "%s/config", kdir);
+		assert_int_equal(mkdir(kdir, 0700), 0);
+		write_file(kfile,
+			   "current-context: h\ncontexts: [{name: h, context: {cluster: "
+			   "c}}]\nclusters: [{name: c, cluster: {server: 'https://home'}}]\n");
+		setenv("HOME", dir, 1);
+		assert_int_equal(kc_load_kubeconfig(NULL, NULL, &c, &err), 0);
+		assert_string_equal(c.server, "https://home");
+		kc_creds_release(&c);
+		if (saved)
+			setenv("HOME", saved, 1);
+		free(saved);
+		unlink(kfile);
+		rmdir(kdir);
+	}
 	snprintf(list, sizeof(list), "%s/none", dir);
 	assert_int_equal(kc_load_kubeconfig(list, NULL, &c, &err), -1);
 	assert_non_null(strstr(err.msg, "no kubeconfig file found"));
