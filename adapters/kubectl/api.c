@@ -110,8 +110,10 @@ int kc_do(struct kc_state *s, const struct cx_call *call, const struct kc_req *r
 		return 0;
 	status_message(resp, msg, sizeof(msg));
 	cx_http_fail(s->http, &req, resp, msg,
-		     r->hint && (!r->hint_status || r->hint_status == resp->status)
-			     ? r->hint
+		     r->hint && (!r->hint_status || r->hint_status == resp->status) ? r->hint
+		     : resp->status == 404 && strstr(msg, "could not find the requested resource")
+			     ? "the API server does not serve this kind at this group and version; "
+			       "check the kind's spelling and the cluster's version"
 			     : hint_for(s, resp->status),
 		     err);
 	cx_http_resp_release(resp);
