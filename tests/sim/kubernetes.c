@@ -298,9 +298,10 @@ static json_t *group_discovery(const char *group)
 
 	for (size_t i = 0; i < k8s_nresources; i++) {
 		const struct k8s_resource *r = &k8s_resources[i];
-		json_t *subs = json_array();
+		json_t *subs;
 		if (strcmp(r->group, group))
 			continue;
+		subs = json_array();
 		if (has_sub(r, "scale"))
 			json_array_append_new(subs,
 					      json_pack("{s:s,s:{s:s,s:s,s:s},s:[s,s,s]}",
