@@ -30,7 +30,7 @@ ALL_LDFLAGS := $(LDFLAGS) $(SAN)
 LIB_SRCS := $(wildcard common/*.c)
 # The backend adapters, one folder each (adapters/NAME/*.c, its tools.json and resources.json);
 # a new adapter adds its name here and its entry to gateway/adapters_default.c.
-BACKENDS := proxmox cloudflare sandfly unifi
+BACKENDS := proxmox cloudflare sandfly unifi kubectl
 GW_SRCS := $(filter-out gateway/main.c gateway/adapters_default.c,$(wildcard gateway/*.c)) \
 	adapters/gateway/gateway.c $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.c))
 ADAPTER_JSON := adapters/gateway/tools.json $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.json))
@@ -84,7 +84,7 @@ $(FIXED): $(O)/bench/fixed_responder.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(SIM): $(SIM_SRCS:%.c=$(O)/%.o) $(O)/libcortex.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lgnutls
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "http_client_impl.h"
 #include "log.h"
@@ -93,7 +94,8 @@ static int check_url(struct cx_http_client *c, struct cx_err *err)
 		cx_err_set(err, "base_url must carry neither credentials nor a query");
 		goto out;
 	}
-	if ((c->pinned || c->ca_file || c->insecure) && strcmp(scheme, "https")) {
+	if ((c->pinned || c->ca_file || c->ca_pem || c->insecure || c->cert_file || c->cert_pem) &&
+	    strcmp(scheme, "https")) {
 		cx_err_set(err, "TLS settings given for the plain http:// base_url '%s'",
 			   c->base_url);
 		goto out;
@@ -110,12 +112,38 @@ out:
 	return rc;
 }
 
+/* A client certificate needs its key, from a file or as data; files must be readable. */
+static int check_client_cert(const struct cx_http_client_opts *o, struct cx_err *err)
+{
+	bool cert = o->client_cert_file || o->client_cert_pem;
+	bool key = o->client_key_file || o->client_key_pem;
+
+	if ((o->client_cert_file && o->client_cert_pem) ||
+	    (o->client_key_file && o->client_key_pem))
+		return cx_err_set(err, "give the client certificate and key either as files or as "
+				       "data, not both");
+	if (cert != key)
+		return cx_err_set(err, "a client certificate needs its key, and a key its "
+				       "certificate");
+	if (o->client_cert_file && access(o->client_cert_file, R_OK))
+		return cx_err_set(err, "could not read the client certificate '%s': %s",
+				  o->client_cert_file, strerror(errno));
+	if (o->client_key_file && access(o->client_key_file, R_OK))
+		return cx_err_set(err, "could not read the client key '%s': %s", o->client_key_file,
+				  strerror(errno));
+	return 0;
+}
+
 static int check_tls(struct cx_http_client *c, const struct cx_http_client_opts *o,
 		     struct cx_err *err)
 {
-	if ((o->ca_file != NULL) + (o->fingerprint != NULL) + o->insecure_skip_verify > 1)
+	if ((o->ca_file != NULL) + (o->ca_pem != NULL) + (o->fingerprint != NULL) +
+		    o->insecure_skip_verify >
+	    1)
 		return cx_err_set(err, "set at most one of ca_file, fingerprint and "
 				       "insecure_skip_verify");
+	if (check_client_cert(o, err))
+		return -1;
 	if (o->fingerprint) {
 		if (cx_http_pin_parse(o->fingerprint, c->pin))
 			return cx_err_set(err,
@@ -130,6 +158,8 @@ static int check_tls(struct cx_http_client *c, const struct cx_http_client_opts 
 			return cx_err_set(err, "could not read ca_file '%s': %s", c->ca_file,
 					  strerror(errno));
 		cx_fmt(c->tls, sizeof(c->tls), "verified (ca_file '%s')", c->ca_file);
+	} else if (o->ca_pem) {
+		cx_fmt(c->tls, sizeof(c->tls), "verified (CA data)");
 	} else if (o->insecure_skip_verify) {
 		c->insecure = true;
 		cx_fmt(c->tls, sizeof(c->tls), "NOT VERIFIED (insecure_skip_verify)");
@@ -180,6 +210,11 @@ struct cx_http_client *cx_http_client_new(const struct cx_http_client_opts *o, s
 	/* A relative ca_file is the config file's neighbour, as every path in the config. */
 	if (o->ca_file && !(c->ca_file = cx_path_resolve(cx_path_base(), o->ca_file)))
 		oom = true;
+	c->ca_pem = dup_or_null(o->ca_pem, &oom);
+	c->cert_file = dup_or_null(o->client_cert_file, &oom);
+	c->key_file = dup_or_null(o->client_key_file, &oom);
+	c->cert_pem = dup_or_null(o->client_cert_pem, &oom);
+	c->key_pem = dup_or_null(o->client_key_pem, &oom);
 	c->user_agent =
 		dup_or_null(o->user_agent ? o->user_agent : "cortex-gateway/" CX_VERSION, &oom);
 	if (oom) {
@@ -248,6 +283,14 @@ void cx_http_client_free(struct cx_http_client *c)
 	free(c->service);
 	free(c->base_url);
 	free(c->ca_file);
+	free(c->ca_pem);
+	free(c->cert_file);
+	free(c->key_file);
+	free(c->cert_pem);
+	if (c->key_pem) {
+		OPENSSL_cleanse(c->key_pem, strlen(c->key_pem));
+		free(c->key_pem);
+	}
 	free(c->user_agent);
 	free(c);
 }

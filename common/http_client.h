@@ -41,6 +41,13 @@ struct cx_http_client_opts {
 	int retries;               /* extra attempts for safe requests; 0 none */
 	size_t max_response_bytes; /* 0: CX_HTTP_MAX_RESPONSE_DEFAULT */
 	const char *user_agent;    /* NULL: "cortex-gateway/<version>" */
+	/* Trust and identity as data rather than files (kubeconfig's *-data keys): PEM texts,
+	 * copied; the key is wiped when the client is freed. ca_pem counts as ca_file does. */
+	const char *ca_pem;
+	const char *client_cert_file; /* a client certificate (PEM) for TLS client auth */
+	const char *client_key_file;  /* its private key (PEM); needed with a certificate */
+	const char *client_cert_pem;
+	const char *client_key_pem;
 };
 
 /* Validates o (copied) — the URL's scheme, the fingerprint's form, ca_file readable — and

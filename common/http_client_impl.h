@@ -23,9 +23,12 @@ struct cx_http_handle {
 
 /* Read-only after cx_http_client_new, except the pool. */
 struct cx_http_client {
-	char *service;  /* the subject of every sentence */
-	char *base_url; /* without a trailing '/' */
-	char *ca_file;  /* or NULL */
+	char *service;              /* the subject of every sentence */
+	char *base_url;             /* without a trailing '/' */
+	char *ca_file;              /* or NULL */
+	char *ca_pem;               /* or NULL */
+	char *cert_file, *key_file; /* client certificate and key files, or NULL */
+	char *cert_pem, *key_pem;   /* the same as PEM texts, or NULL (key_pem wiped at free) */
 	char *user_agent;
 	char hostport[160]; /* "pve1:8006", for messages: never the URL's path or query */
 	char tls[CX_HTTP_PIN_TEXT + 160]; /* cx_http_client_tls */

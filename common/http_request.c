@@ -170,6 +170,36 @@ static int setup_method(CURL *e, const struct cx_http_req *req)
 	return bad;
 }
 
+/* CA and client certificate given as data or files (kubeconfig); libcurl copies blobs. */
+static int setup_tls_data(struct cx_http_client *c, CURL *e)
+{
+	struct curl_blob b = { .flags = CURL_BLOB_COPY };
+	int bad = 0;
+
+	if (c->ca_pem) {
+		b.data = c->ca_pem;
+		b.len = strlen(c->ca_pem);
+		bad |= curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b) != CURLE_OK;
+	}
+	if (c->cert_file) {
+		bad |= curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file) != CURLE_OK;
+	}
+	if (c->cert_pem) {
+		b.data = c->cert_pem;
+		b.len = strlen(c->cert_pem);
+		bad |= curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &b) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK;
+	}
+	if (c->key_pem) {
+		b.data = c->key_pem;
+		b.len = strlen(c->key_pem);
+		bad |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK;
+	}
+	return bad;
+}
+
 /* Every option, on a handle reset to its defaults (its connections and caches stay). */
 static int setup(struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
 		 const struct cx_http_plan *p, struct cx_http_xfer *x, long left_ms, char *errbuf)
@@ -199,6 +229,7 @@ static int setup(struct cx_http_client *c, CURL *e, const struct cx_http_req *re
 	bad |= curl_easy_setopt(e, CURLOPT_XFERINFODATA, x) != CURLE_OK;
 	if (c->ca_file)
 		bad |= curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file) != CURLE_OK;
+	bad |= setup_tls_data(c, e);
 	if (c->pinned || c->insecure) {
 		bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK;
 		bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK;

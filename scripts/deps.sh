@@ -5,7 +5,7 @@
 set -eu
 
 build="build-essential pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libyaml-dev libssh2-1-dev libhiredis-dev"
-test="$build libcmocka-dev nodejs npm curl clang-format openssh-server redis-server"
+test="$build libcmocka-dev nodejs npm curl clang-format openssh-server redis-server openssl"
 bench="wrk nginx-light curl"
 
 case "${1:-build}" in

@@ -1,6 +1,7 @@
 /* The adapter list of build/cortex-gateway-test: the test kit and the conformance fixtures
  * and every backend adapter of the shipped list, so tests run them side by side. */
 #include "../../adapters/cloudflare/cloudflare.h"
+#include "../../adapters/kubectl/kubectl.h"
 #include "../../adapters/proxmox/proxmox.h"
 #include "../../adapters/sandfly/sandfly.h"
 #include "../../adapters/unifi/unifi.h"
@@ -16,5 +17,6 @@ const struct cx_adapter *const cx_adapters[] = {
 	&cx_cloudflare_adapter,
 	&cx_sandfly_adapter,
 	&cx_unifi_adapter,
+	&cx_kubectl_adapter,
 	NULL,
 };

@@ -352,8 +352,9 @@ test('--help lists every protocol revision and every log level; --version the li
   assert.match(v.stdout, /^cortex-gateway \d+\.\d+\.\d+\n/);
   assert.match(v.stdout, /\nlibraries: libmicrohttpd \d+\.\d+\.\d+, jansson \d+\.\d+(\.\d+)?, OpenSSL \d+\.\d+\.\d+.*, libcurl \d+\.\d+\.\d+\n/);
   assert.match(v.stdout, /\nprotocols: .*2026-07-28 \(stateless\)\n/);
-  assert.match(v.stdout, /\nadapters: gateway \(built in\), proxmox, cloudflare\n/,
-    'the shipped build has the backend adapters and no test adapters');
+  const adapters = v.stdout.match(/\nadapters: (.*)\n/)[1].split(', ');
+  assert.deepEqual([...adapters].sort(), ['cloudflare', 'gateway (built in)', 'kubectl', 'proxmox', 'sandfly', 'unifi'],
+    'the shipped build has the five backend adapters and no test adapters');
   assert.match(v.stdout, /\nfeatures: stdio, http \(epoll (yes|no), IPv6 (yes|no)\)/);
   assert.match(v.stdout, /\nbuild: (gcc|clang) \d+\.\d+/);
   const t = run(['--version']);

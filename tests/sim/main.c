@@ -23,8 +23,10 @@
 
 #define LOG_MAX 10000
 
-static const struct sim_backend *const backends[] = { &sim_proxmox, &sim_cloudflare, &sim_sandfly,
-						      &sim_unifi };
+static const struct sim_backend *const backends[] = {
+	&sim_proxmox,         &sim_cloudflare,         &sim_sandfly, &sim_unifi, &sim_kubernetes,
+	&sim_kubernetes_apis, &sim_kubernetes_version,
+};
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -32,7 +34,8 @@ static json_t *config;   /* the --config file, or {}; reset loads it again */
 static json_t *requests; /* the request log, under state_lock */
 
 static const char usage[] =
-	"usage: cortex-sim [--listen 127.0.0.1:PORT] [--config FILE] [--tls [--cert-out FILE]]\n"
+	"usage: cortex-sim [--listen 127.0.0.1:PORT] [--config FILE] [--tls [--cert-out FILE]\n"
+	"                  [--client-ca FILE]]\n"
 	"\n"
 	"Plays the backends Cortex's adapters call, for tests: their published APIs (paths,\n"
 	"envelopes, paging, auth, errors), state that changes, and faults scripted per route.\n"
@@ -47,9 +50,11 @@ static const char usage[] =
 	"  --tls               HTTPS with a self-signed certificate made at start (EC P-256, CN and\n"
 	"                      SAN 127.0.0.1, SAN localhost)\n"
 	"  --cert-out FILE     write that certificate (PEM) to FILE\n"
+	"  --client-ca FILE    ask clients for a certificate and trust those this CA (PEM) signed\n"
+	"                      (Kubernetes accepts them as credentials)\n"
 	"\n"
 	"Backends and default credentials:\n"
-	"%s%s%s%s"
+	"%s%s%s%s%s"
 	"\n"
 	"Control endpoints (no auth):\n"
 	"  GET    /_sim/requests  {\"requests\": [{method, path, query, headers (names only),\n"
@@ -367,7 +372,7 @@ static int write_file(const char *path, const char *text)
 }
 
 struct options {
-	const char *listen, *config, *cert_out;
+	const char *listen, *config, *cert_out, *client_ca;
 	bool tls;
 };
 
@@ -381,7 +386,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			printf(usage, sim_proxmox.help, sim_cloudflare.help, sim_sandfly.help,
-			       sim_unifi.help);
+			       sim_unifi.help, sim_kubernetes.help);
 			exit(0);
 		} else if (strcmp(a, "--tls") == 0) {
 			o->tls = true;
@@ -391,14 +396,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->config = argv[++i];
 		} else if (i + 1 < argc && strcmp(a, "--cert-out") == 0) {
 			o->cert_out = argv[++i];
+		} else if (i + 1 < argc && strcmp(a, "--client-ca") == 0) {
+			o->client_ca = argv[++i];
 		} else {
 			fprintf(stderr,
 				"cortex-sim: unknown or incomplete option '%s'; see --help\n", a);
 			return -1;
 		}
 	}
-	if (o->cert_out != NULL && !o->tls) {
-		fprintf(stderr, "cortex-sim: --cert-out needs --tls\n");
+	if ((o->cert_out != NULL || o->client_ca != NULL) && !o->tls) {
+		fprintf(stderr, "cortex-sim: --cert-out and --client-ca need --tls\n");
 		return -1;
 	}
 	return 0;
@@ -406,8 +413,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 static int load_config(const char *path)
 {
-	static const char *const keys[] = { "proxmox", "cloudflare", "sandfly",
-					    "unifi",   "faults",     NULL };
+	static const char *const keys[] = { "proxmox",    "cloudflare", "sandfly", "unifi",
+					    "kubernetes", "faults",     NULL };
 	char err[512];
 	struct cx_err jerr;
 
@@ -430,7 +437,7 @@ int main(int argc, char **argv)
 	struct MHD_Daemon *d = NULL;
 	const union MHD_DaemonInfo *info;
 	struct sockaddr_in sa;
-	char *key_pem = NULL, *cert_pem = NULL, fp[96], err[256];
+	char *key_pem = NULL, *cert_pem = NULL, *trust_pem = NULL, fp[96], err[256];
 	unsigned int flags =
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
 	sigset_t sigs;
@@ -461,6 +468,10 @@ int main(int argc, char **argv)
 		}
 		flags |= MHD_USE_TLS;
 	}
+	if (o.client_ca != NULL && (trust_pem = sim_read_text(o.client_ca)) == NULL) {
+		fprintf(stderr, "cortex-sim: cannot read '%s': %s\n", o.client_ca, strerror(errno));
+		goto out;
+	}
 
 	/* Blocked before MHD starts its threads, so they inherit the mask and main gets them. */
 	sigemptyset(&sigs);
@@ -475,6 +486,7 @@ int main(int argc, char **argv)
 		{ MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL },
 		{ o.tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key_pem },
 		{ o.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert_pem },
+		{ trust_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, trust_pem },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 	d = MHD_start_daemon(flags, ntohs(sa.sin_port), NULL, NULL, on_request, NULL,
@@ -504,5 +516,6 @@ out:
 	json_decref(config);
 	free(key_pem);
 	free(cert_pem);
+	free(trust_pem);
 	return rc;
 }

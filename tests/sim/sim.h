@@ -73,6 +73,7 @@ extern const struct sim_backend sim_proxmox;
 extern const struct sim_backend sim_cloudflare;
 extern const struct sim_backend sim_sandfly;
 extern const struct sim_backend sim_unifi;
+extern const struct sim_backend sim_kubernetes, sim_kubernetes_apis, sim_kubernetes_version;
 
 /* Faults (faults.c). A fault matches a method and a path glob; the first that matches a request
  * is taken (its count, if any, goes down by one) and copied out for the daemon to apply. */
@@ -122,5 +123,10 @@ void sim_sleep_ms(long ms);
  * 96 characters and a NUL). 0, or -1 with a message in err. */
 int sim_tls_make_cert(char **key_pem, char **cert_pem, char fingerprint[96], char *err,
 		      size_t errlen);
+/* A whole (small) text file, NUL-terminated; caller frees. NULL with errno. */
+char *sim_read_text(const char *path);
+/* The common name of the client certificate the connection presented, if --client-ca's CA
+ * signed it (GnuTLS verified it): true with cn filled. */
+bool sim_client_cert_cn(struct MHD_Connection *conn, char *cn, size_t cnlen);
 
 #endif

@@ -2,6 +2,9 @@
  * run printed rather than a key that lives in the tree. */
 #include "sim.h"
 
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -94,4 +97,44 @@ out:
 	X509_free(cert);
 	EVP_PKEY_free(key);
 	return rc;
+}
+
+char *sim_read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	buf = malloc(SIM_BODY_MAX + 1);
+	n = buf ? fread(buf, 1, SIM_BODY_MAX, f) : 0;
+	fclose(f);
+	if (buf)
+		buf[n] = '\0';
+	else
+		errno = ENOMEM;
+	return buf;
+}
+
+bool sim_client_cert_cn(struct MHD_Connection *conn, char *cn, size_t cnlen)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const gnutls_datum_t *peers;
+	gnutls_x509_crt_t crt;
+	unsigned int status = 1, n = 0;
+	size_t len = cnlen;
+	bool ok;
+
+	if (ci == NULL || ci->tls_session == NULL ||
+	    gnutls_certificate_verify_peers2(ci->tls_session, &status) != 0 || status != 0)
+		return false;
+	peers = gnutls_certificate_get_peers(ci->tls_session, &n);
+	if (peers == NULL || n == 0 || gnutls_x509_crt_init(&crt) != 0)
+		return false;
+	ok = gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0 &&
+	     gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &len) == 0;
+	gnutls_x509_crt_deinit(crt);
+	return ok;
 }

@@ -1,0 +1,173 @@
+/* The Kubernetes adapter: configuration, health and the tool table (reads in tools.c, writes
+ * in tools_write.c, kinds in discovery.c, credentials in kubeconfig.c, requests in api.c).
+ *
+ *   "kubectl": {"kubeconfig": "/etc/cortex/kubeconfig", "context": "prod",
+ *               "namespace": "default", "timeout_ms": 15000, "retries": 3}
+ *
+ * or {"in_cluster": true} in a pod (service-account token re-read as it rotates). */
+#include "kubectl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/log.h"
+#include "../../common/util.h"
+#include "api.h"
+#include "discovery.h"
+#include "tools.h"
+
+extern const char adapters_kubectl_tools_json[];
+
+#define KC_KEYS                                                                                    \
+	"kubeconfig, context, in_cluster, service_account_dir, namespace, timeout_ms, retries"
+
+static const char *const known_keys[] = { "kubeconfig", "context",
+					  "in_cluster", "service_account_dir",
+					  "namespace",  "timeout_ms",
+					  "retries",    NULL };
+
+static void kc_free(struct kc_state *s)
+{
+	if (!s)
+		return;
+	cx_http_client_free(s->http);
+	kc_creds_release(&s->creds);
+	json_decref(s->disc);
+	json_decref(s->builtin);
+	pthread_mutex_destroy(&s->disc_lock);
+	free(s);
+}
+
+static int check_conf(const json_t *conf, long *timeout_ms, long *retries, struct cx_err *err)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)conf, key, v) {
+		size_t i;
+		for (i = 0; known_keys[i] && strcmp(known_keys[i], key); i++)
+			;
+		if (!known_keys[i])
+			return cx_err_set(err, "unknown key '%s' (known: " KC_KEYS ")", key);
+		if (strcmp(key, "in_cluster") && strcmp(key, "timeout_ms") &&
+		    strcmp(key, "retries") && !json_is_string(v))
+			return cx_err_set(err, "'%s' must be a string", key);
+	}
+	v = json_object_get(conf, "in_cluster");
+	if (v && !json_is_boolean(v))
+		return cx_err_set(err, "'in_cluster' must be true or false");
+	if (json_is_true(v) &&
+	    (json_object_get(conf, "kubeconfig") || json_object_get(conf, "context")))
+		return cx_err_set(err, "set either 'in_cluster' or 'kubeconfig'/'context'");
+	v = json_object_get(conf, "timeout_ms");
+	if (v &&
+	    (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 600000))
+		return cx_err_set(err, "'timeout_ms' must be an integer from 100 to 600000");
+	if (v)
+		*timeout_ms = (long)json_integer_value(v);
+	v = json_object_get(conf, "retries");
+	if (v && (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 10))
+		return cx_err_set(err, "'retries' must be an integer from 0 to 10");
+	if (v)
+		*retries = (long)json_integer_value(v);
+	return 0;
+}
+
+static int build_client(struct kc_state *s, long retries, struct cx_err *err)
+{
+	struct kc_creds *c = &s->creds;
+	struct cx_http_client_opts o = {
+		.service = "kubernetes",
+		.base_url = c->server,
+		.ca_file = c->ca_file,
+		.ca_pem = c->ca_pem,
+		.insecure_skip_verify = c->insecure,
+		.retries = (int)retries,
+		.client_cert_file = c->cert_file,
+		.client_key_file = c->key_file,
+		.client_cert_pem = c->cert_pem,
+		.client_key_pem = (const char *)c->key_pem.data,
+	};
+
+	s->http = cx_http_client_new(&o, err);
+	if (!s->http)
+		return cx_err_prefix(err, "kubeconfig context '%s': ", c->context);
+	return 0;
+}
+
+static int kc_init(const json_t *conf, void **state, struct cx_err *err)
+{
+	struct kc_state *s = calloc(1, sizeof(*s));
+	const char *ns = json_string_value(json_object_get(conf, "namespace"));
+	long retries = 3;
+	int rc;
+
+	if (!s)
+		return cx_err_set(err, "out of memory");
+	pthread_mutex_init(&s->disc_lock, NULL);
+	s->timeout_ms = 15000;
+	s->builtin = kd_builtin();
+	if (!s->builtin || check_conf(conf, &s->timeout_ms, &retries, err))
+		goto fail;
+	if (json_is_true(json_object_get(conf, "in_cluster")))
+		rc = kc_load_in_cluster(json_string_value(
+						json_object_get(conf, "service_account_dir")),
+					&s->creds, err);
+	else
+		rc = kc_load_kubeconfig(json_string_value(json_object_get(conf, "kubeconfig")),
+					json_string_value(json_object_get(conf, "context")),
+					&s->creds, err);
+	if (rc || build_client(s, retries, err))
+		goto fail;
+	if (ns) {
+		free(s->creds.ns);
+		if (!(s->creds.ns = strdup(ns))) {
+			cx_err_set(err, "out of memory");
+			goto fail;
+		}
+	}
+	cx_info("kubectl: %s (context '%s', default namespace '%s', TLS %s)", s->creds.server,
+		s->creds.context, s->creds.ns, cx_http_client_tls(s->http));
+	*state = s;
+	return 0;
+fail:
+	kc_free(s);
+	return -1;
+}
+
+static void kc_cleanup(void *state)
+{
+	kc_free(state);
+}
+
+/* /version answers any authenticated caller: reachability, TLS and credentials. */
+static int kc_health(void *state, struct cx_err *err)
+{
+	json_t *v = NULL;
+	int rc = kc_get_json(state, NULL, "/version", &v, err);
+
+	json_decref(v);
+	return rc;
+}
+
+static const struct cx_tool kc_tools[] = {
+	{ "kubectl_get", kc_get, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "kubectl_describe", kc_describe, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "kubectl_logs", kc_logs, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "kubectl_rollout_status", kc_rollout_status,
+	  CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "kubectl_apply", kc_apply, CX_DESTRUCTIVE | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "kubectl_delete", kc_delete, CX_DESTRUCTIVE | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "kubectl_scale", kc_scale, CX_DESTRUCTIVE | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "kubectl_rollout_restart", kc_rollout_restart, CX_OPEN_WORLD },
+	{ NULL, NULL, 0 },
+};
+
+const struct cx_adapter cx_kubectl_adapter = {
+	.name = "kubectl",
+	.tools_json = adapters_kubectl_tools_json,
+	.tools = kc_tools,
+	.init = kc_init,
+	.cleanup = kc_cleanup,
+	.health = kc_health,
+};
