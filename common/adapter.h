@@ -160,6 +160,11 @@ struct cx_adapter {
 	 * CX_IDEMPOTENT and CX_OPEN_WORLD may change, and tools.json must then leave those
 	 * annotations out (tools/list shows what this returns). Optional. */
 	unsigned (*tool_flags)(void *state, const char *tool, unsigned flags);
+	/* What the audit line records of a call's arguments, for tools whose arguments can hold
+	 * secrets no key name gives away (a Kubernetes Secret inside a manifest, say): a new
+	 * object standing for args (a digest, the kinds and names), or NULL to record args as
+	 * usual (secret-looking keys are redacted either way). Runs on a worker. Optional. */
+	json_t *(*audit_args)(const char *tool, const json_t *args);
 };
 
 #endif

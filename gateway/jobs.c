@@ -137,17 +137,21 @@ void cx_job_init_inline(struct cx_job *j, struct cx_jobs *p, struct cx_exchange 
 
 static void audit_job(struct cx_job *j, enum cx_audit_outcome outcome, const char *detail)
 {
+	json_t *shown = j->rt && j->rt->adapter->audit_args && j->args
+				? j->rt->adapter->audit_args(j->name, j->args)
+				: NULL;
 	struct cx_audit_rec rec = {
 		.caller = j->who->name,
 		.session = j->session[0] ? j->session : NULL,
 		.tool = j->name,
-		.args = j->args,
+		.args = shown ? shown : j->args,
 		.outcome = outcome,
 		.duration_ms = (long)(cx_now_ms() - j->start_ms),
 		.detail = detail && detail[0] ? detail : NULL,
 	};
 
 	cx_audit_write(j->pool->audit, &rec);
+	json_decref(shown);
 }
 
 void cx_job_finish(struct cx_job *j, json_t *result, struct cx_job_error *e,

@@ -615,3 +615,28 @@ test('kubeconfig: a relative "kubeconfig" path is read next to the gateway\'s co
   assert.equal(r.isError, undefined, text(r) + g.stderr());
   await g.close();
 });
+
+test('apply: the audit line records what was applied, never the manifest (a Secret\'s data stays out)', async () => {
+  const s = await sim();
+  const audit = join(tmpDir(), 'audit.log');
+  const conf = writeConfig({ calls: { timeout_ms: 8000 }, audit: { file: audit },
+    adapters: { kubectl: { retries: 0, kubeconfig: kubeconfig(simConfig(s.url)) } } });
+  const g = startStdio(['--config', conf]);
+  running.push(g);
+  await g.initialize();
+  const manifest = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db-creds\n  namespace: default\n' +
+    'stringData:\n  hunter: s3cr3t-pa55w0rd-in-a-manifest\n';
+  // The simulator serves no Secrets, so the object fails; what the audit keeps is the point.
+  const r = (await g.request('tools/call', { name: 'kubectl_apply', arguments: { manifest, dry_run: true } })).result;
+  assert.ok(r.content.length > 0);
+  await g.close();
+  const lines = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const line = lines.find((l) => l.tool === 'kubectl_apply');
+  assert.ok(line, 'the call was audited');
+  assert.ok(!JSON.stringify(lines).includes('s3cr3t-pa55w0rd'), 'no secret value in the audit log');
+  assert.deepEqual(line.arguments.manifest.objects, [{ kind: 'Secret', name: 'db-creds', namespace: 'default' }]);
+  assert.equal(line.arguments.manifest.bytes, manifest.length);
+  assert.match(line.arguments.manifest.sha256, /^[0-9a-f]{64}$/);
+  assert.equal(line.arguments.dry_run, true);
+  assert.ok(!g.stderr().includes('s3cr3t-pa55w0rd'));
+});
