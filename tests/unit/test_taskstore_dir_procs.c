@@ -580,8 +580,6 @@ static void test_waiting_claimer_woken_by_another_process(void **state)
 	close(times[1]);
 	s = open_at(NULL); /* after the fork: see fork_child */
 	assert_non_null(s);
-	s = open_at(NULL); /* after the fork: see fork_child */
-	assert_non_null(s);
 	for (int i = 0; i < ROUNDS; i++) {
 		json_t *t = NULL;
 		int64_t start, woke;
