@@ -481,6 +481,50 @@ static void test_files_written_by_others(void **state)
 	cx_task_store_close(s);
 }
 
+/* The largest batch allowed, seen whole by a second store on the same directory (its own
+ * inotify queue), and by a store opened afterwards (what a restart sees). */
+static void test_batch_of_10000_and_reopen(void **state)
+{
+	char path[256], json[512];
+	struct cx_task_store *s = fresh(path, sizeof(path), NULL), *other, *later;
+	struct cx_err err = { 0 };
+	json_t *specs = json_array(), *made = NULL, *m = NULL, *conf;
+	int64_t t0;
+
+	snprintf(json, sizeof(json), "{\"dir\": \"%s\"}", path);
+	conf = json_loads(json, 0, NULL);
+	other = cx_task_store_open(conf, &err);
+	assert_non_null(other);
+	for (int i = 0; i < CX_TASK_BATCH_MAX; i++)
+		json_array_append_new(specs, json_pack("{s:s, s:i}", "query", "bulk", "priority",
+						       1 + i % 5));
+	t0 = cx_now_ms();
+	assert_int_equal(cx_task_create(s, specs, &made, &err), 0);
+	print_message("      10,000 tasks in one create (fsync on): %lld ms\n",
+		      (long long)(cx_now_ms() - t0));
+	assert_int_equal(json_array_size(made), CX_TASK_BATCH_MAX);
+	assert_int_equal(count_files(path, "task-"), CX_TASK_BATCH_MAX);
+	assert_int_equal(cx_task_metrics(other, &m, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(m, "total")), CX_TASK_BATCH_MAX);
+	json_decref(m);
+	cx_task_store_close(other);
+	cx_task_store_close(s);
+	later = cx_task_store_open(conf, &err);
+	assert_non_null(later);
+	json_t *t = NULL;
+	assert_int_equal(cx_task_claim(later, "w", NULL, 0, &t, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(t, "priority")), 1);
+	assert_string_equal(id_of(t), id_of(json_array_get(made, 0)));
+	json_decref(t);
+	assert_int_equal(cx_task_metrics(later, &m, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(m, "total")), CX_TASK_BATCH_MAX);
+	json_decref(m);
+	cx_task_store_close(later);
+	json_decref(conf);
+	json_decref(made);
+	json_decref(specs);
+}
+
 /* ---- threads ---- */
 
 #define THREADS      8
@@ -579,6 +623,7 @@ int main(void)
 		cmocka_unit_test(test_approval_and_cancel),
 		cmocka_unit_test(test_children_agents_metrics),
 		cmocka_unit_test(test_files_written_by_others),
+		cmocka_unit_test(test_batch_of_10000_and_reopen),
 		cmocka_unit_test(test_threads_claim_each_task_once),
 	};
 
