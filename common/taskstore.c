@@ -37,6 +37,17 @@ static bool in(const char *key, const char *const *list)
 	return false;
 }
 
+static int unknown_key(const char *key, const struct cx_task_store_ops *ops, struct cx_err *err)
+{
+	char known[256] = "store, lease_ms, max_attempts";
+	size_t n = strlen(known);
+
+	for (const char *const *k = ops->keys; k && *k && n < sizeof(known); k++)
+		n += (size_t)snprintf(known + n, sizeof(known) - n, ", %s", *k);
+	return cx_err_set(err, "tasks: unknown key '%.64s' (the %s store takes %s)", key, ops->name,
+			  known);
+}
+
 /* Every key of conf is a common one or ops's own; another backend's key is named as such. */
 static int check_keys(const json_t *conf, const struct cx_task_store_ops *ops, struct cx_err *err)
 {
@@ -52,11 +63,7 @@ static int check_keys(const json_t *conf, const struct cx_task_store_ops *ops, s
 					  "tasks: '%.64s' is a key of the %s store, not of the %s "
 					  "store",
 					  key, other->name, ops->name);
-		return cx_err_set(err,
-				  "tasks: unknown key '%.64s' (the %s store takes store, lease_ms, "
-				  "max_attempts%s%s)",
-				  key, ops->name, ops->keys && ops->keys[0] ? ", " : "",
-				  ops->keys && ops->keys[0] ? ops->keys[0] : "");
+		return unknown_key(key, ops, err);
 	}
 	return 0;
 }

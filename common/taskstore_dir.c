@@ -306,7 +306,8 @@ static void reload(struct dir_store *d, const char *name, const char *id, uint64
 	pthread_mutex_lock(&d->mu);
 	index_set_locked(d, id, rc ? NULL : task);
 	if (!rc && mark)
-		(*slot(d, id))->seen = mark;
+		if (*slot(d, id)) /* absent only when memory ran out */
+			(*slot(d, id))->seen = mark;
 	pthread_cond_broadcast(&d->changed);
 	pthread_mutex_unlock(&d->mu);
 }
