@@ -734,35 +734,71 @@ static void test_create_19_with_fsync(void **state)
 	cx_task_store_close(s);
 }
 
-/* An empty worker loop (claim, finish) over tasks already queued, fsync on. */
-static void test_claim_to_claim_throughput(void **state)
-{
+/* An empty worker loop (claim, finish) over tasks already queued, fsync on: how many tasks
+ * per second n workers (threads of one process) get through. */
+struct loop {
 	struct cx_task_store *s;
-	struct cx_err err = { 0 };
-	json_t *made;
-	int64_t t0, us;
-	int n = 0;
+	char name[16];
+	int done, errors;
+};
 
-	new_dir();
-	s = open_at(NULL);
-	made = create_n(s, 300, NULL);
-	t0 = now_us();
+static void *worker_loop(void *arg)
+{
+	struct loop *l = arg;
+	struct cx_err err = { 0 };
+
 	for (;;) {
 		json_t *t = NULL;
 
-		assert_int_equal(cx_task_claim(s, "loop", NULL, 0, &t, &err), 0);
+		if (cx_task_claim(l->s, l->name, NULL, 0, &t, &err)) {
+			l->errors++;
+			break;
+		}
 		if (!t)
 			break;
-		assert_int_equal(cx_task_finish(s, id_of(t), "loop", "completed", NULL, &err), 0);
+		if (cx_task_finish(l->s, id_of(t), l->name, "completed", NULL, &err))
+			l->errors++;
 		json_decref(t);
-		n++;
+		l->done++;
+	}
+	return NULL;
+}
+
+static void drain_with(int workers, int tasks)
+{
+	struct cx_task_store *s;
+	struct loop l[8];
+	pthread_t th[8];
+	json_t *made;
+	int64_t t0, us;
+	int total = 0;
+
+	new_dir();
+	s = open_at(NULL);
+	made = create_n(s, tasks, NULL);
+	t0 = now_us();
+	for (int i = 0; i < workers; i++) {
+		l[i] = (struct loop){ .s = s };
+		snprintf(l[i].name, sizeof(l[i].name), "w%d", i);
+		assert_int_equal(pthread_create(&th[i], NULL, worker_loop, &l[i]), 0);
+	}
+	for (int i = 0; i < workers; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(l[i].errors, 0);
+		total += l[i].done;
 	}
 	us = now_us() - t0;
-	assert_int_equal(n, 300);
-	print_message("      claim + finish, one worker, fsync on: %.0f tasks/s (%.2f ms each)\n",
-		      n * 1e6 / us, us / 1000.0 / n);
+	assert_int_equal(total, tasks);
+	print_message("      claim + finish, %d worker%s, fsync on: %.0f tasks/s\n", workers,
+		      workers > 1 ? "s" : "", total * 1e6 / us);
 	json_decref(made);
 	cx_task_store_close(s);
+}
+
+static void test_claim_to_claim_throughput(void **state)
+{
+	drain_with(1, 300);
+	drain_with(8, 600);
 }
 
 int main(void)
