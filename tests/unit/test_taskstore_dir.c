@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../../common/taskstore.h"
+#include "../../common/taskstore_dir.h"
 #include "../../common/taskstore_impl.h"
 #include "../../common/util.h"
 
@@ -525,6 +526,59 @@ static void test_batch_of_10000_and_reopen(void **state)
 	json_decref(specs);
 }
 
+/* When the inotify queue overflows (the event thread held up, 16384 events queued, a task's
+ * own event dropped), the store reads the directory again and tells the watcher. */
+static pthread_mutex_t heard_mu = PTHREAD_MUTEX_INITIALIZER;
+static char heard[CX_TASK_ID_MAX];
+
+static void on_heard(void *ctx, const char *id)
+{
+	pthread_mutex_lock(&heard_mu);
+	snprintf(heard, sizeof(heard), "%s", id);
+	pthread_mutex_unlock(&heard_mu);
+}
+
+static void test_event_queue_overflow_rescans(void **state)
+{
+	char path[256], a[512], b[512];
+	struct cx_task_store *s = fresh(path, sizeof(path), "\"fsync\": false");
+	struct dir_store *d = (struct dir_store *)s;
+	struct cx_err err = { 0 };
+	json_t *made, *t = NULL;
+	bool got = false;
+
+	assert_int_equal(cx_task_watch(s, on_heard, NULL, &err), 0);
+	snprintf(a, sizeof(a), "%s/.a", path);
+	snprintf(b, sizeof(b), "%s/.b", path);
+	fclose(fopen(a, "w"));
+	pthread_mutex_lock(&d->ev_mu); /* the event thread cannot drain meanwhile */
+	for (int i = 0; i < 9000; i++) /* two events each, ignored names */
+		assert_int_equal(rename(i % 2 ? b : a, i % 2 ? a : b), 0);
+	/* written behind the store's back, as another process would: its event is dropped */
+	json_t *specs = json_loads("[{\"query\": \"lost event\"}]", 0, NULL);
+	made = cx_task_build(specs, cx_task_now_ms(), &err);
+	snprintf(a, sizeof(a), "%s/%s.json", path, id_of(json_array_get(made, 0)));
+	assert_int_equal(json_dump_file(json_array_get(made, 0), b, 0), 0);
+	assert_int_equal(rename(b, a), 0);
+	pthread_mutex_unlock(&d->ev_mu);
+	assert_int_equal(cx_task_claim(s, "w", NULL, 2000, &t, &err), 0);
+	assert_non_null(t);
+	assert_string_equal(id_of(t), id_of(json_array_get(made, 0)));
+	json_decref(t);
+	for (int i = 0; i < 200 && !got; i++) {
+		pthread_mutex_lock(&heard_mu);
+		got = !strcmp(heard, id_of(json_array_get(made, 0)));
+		pthread_mutex_unlock(&heard_mu);
+		if (!got)
+			usleep(10000);
+	}
+	assert_true(got);
+	cx_task_unwatch(s);
+	json_decref(specs);
+	json_decref(made);
+	cx_task_store_close(s);
+}
+
 /* ---- threads ---- */
 
 #define THREADS      8
@@ -624,6 +678,7 @@ int main(void)
 		cmocka_unit_test(test_children_agents_metrics),
 		cmocka_unit_test(test_files_written_by_others),
 		cmocka_unit_test(test_batch_of_10000_and_reopen),
+		cmocka_unit_test(test_event_queue_overflow_rescans),
 		cmocka_unit_test(test_threads_claim_each_task_once),
 	};
 
