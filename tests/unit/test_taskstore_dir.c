@@ -579,6 +579,64 @@ static void test_event_queue_overflow_rescans(void **state)
 	cx_task_store_close(s);
 }
 
+/* A live worker that heartbeats keeps its task past many leases; when it stops, the task is
+ * taken again after the lease. */
+struct beater {
+	struct cx_task_store *s;
+	const char *id;
+	int beats, lost;
+};
+
+static void *beat(void *arg)
+{
+	struct beater *b = arg;
+	struct cx_err err = { 0 };
+	bool cancel = false;
+
+	for (int i = 0; i < 12; i++) {
+		usleep(100 * 1000);
+		if (cx_task_heartbeat(b->s, b->id, "alive", &cancel, &err))
+			b->lost++;
+		else
+			b->beats++;
+	}
+	return NULL;
+}
+
+static void test_heartbeats_keep_the_task(void **state)
+{
+	char path[256];
+	struct cx_task_store *s = fresh(path, sizeof(path), "\"lease_ms\": 300");
+	struct cx_err err = { 0 };
+	json_t *made = create(s, "[{\"query\": \"long job\"}]"), *t = NULL;
+	struct beater b = { .s = s, .id = id_of(json_array_get(made, 0)) };
+	pthread_t th;
+	int64_t t0;
+
+	assert_int_equal(cx_task_claim(s, "alive", NULL, 0, &t, &err), 0);
+	assert_non_null(t);
+	json_decref(t);
+	t = NULL;
+	assert_int_equal(pthread_create(&th, NULL, beat, &b), 0);
+	/* 1.1 s of trying, nearly four leases: never taken while the heartbeats come */
+	assert_int_equal(cx_task_claim(s, "thief", NULL, 1100, &t, &err), 0);
+	assert_null(t);
+	pthread_join(th, NULL);
+	assert_int_equal(b.lost, 0);
+	assert_int_equal(b.beats, 12);
+	t0 = cx_now_ms();
+	assert_int_equal(cx_task_claim(s, "next", NULL, 2000, &t, &err), 0);
+	assert_non_null(t);
+	assert_true(cx_now_ms() - t0 < 1000);
+	assert_int_equal(json_integer_value(meta(t, "attempts")), 2);
+	json_decref(t);
+	/* the old holder's calls now say it lost the task */
+	assert_int_equal(cx_task_heartbeat(s, b.id, "alive", NULL, &err), 1);
+	assert_int_equal(cx_task_finish(s, b.id, "alive", "completed", NULL, &err), 1);
+	json_decref(made);
+	cx_task_store_close(s);
+}
+
 /* ---- threads ---- */
 
 #define THREADS      8
@@ -677,6 +735,7 @@ int main(void)
 		cmocka_unit_test(test_approval_and_cancel),
 		cmocka_unit_test(test_children_agents_metrics),
 		cmocka_unit_test(test_files_written_by_others),
+		cmocka_unit_test(test_heartbeats_keep_the_task),
 		cmocka_unit_test(test_batch_of_10000_and_reopen),
 		cmocka_unit_test(test_event_queue_overflow_rescans),
 		cmocka_unit_test(test_threads_claim_each_task_once),
