@@ -17,6 +17,9 @@
  * a member out of libcortex.a. */
 extern const struct cx_task_store_ops cx_task_store_redis_ops __attribute__((weak));
 
+/* A claim waits at most a day; a caller wanting longer asks again. */
+#define CLAIM_WAIT_MAX_MS (24L * 3600 * 1000)
+
 static const char *const common_keys[] = { "store", "lease_ms", "max_attempts", NULL };
 
 static const struct cx_task_store_ops *backend(const char *name)
@@ -314,7 +317,11 @@ int cx_task_claim(struct cx_task_store *s, const char *worker, const char *const
 		return cx_err_set(err, "a worker's name must be 1 to 63 of [A-Za-z0-9._:-]");
 	if (!categories_ok(categories, err))
 		return -1;
-	return s->ops->claim(s, worker, categories, wait_ms < 0 ? 0 : wait_ms, task, err);
+	if (wait_ms < 0)
+		wait_ms = 0;
+	if (wait_ms > CLAIM_WAIT_MAX_MS) /* deadlines stay far from overflow */
+		wait_ms = CLAIM_WAIT_MAX_MS;
+	return s->ops->claim(s, worker, categories, wait_ms, task, err);
 }
 
 /* One change to a task through the backend's update. */
