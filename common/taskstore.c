@@ -17,9 +17,6 @@
  * a member out of libcortex.a. */
 extern const struct cx_task_store_ops cx_task_store_redis_ops __attribute__((weak));
 
-/* A claim waits at most a day; a caller wanting longer asks again. */
-#define CLAIM_WAIT_MAX_MS (24L * 3600 * 1000)
-
 static const char *const common_keys[] = { "store", "lease_ms", "max_attempts", NULL };
 
 static const struct cx_task_store_ops *backend(const char *name)
@@ -308,6 +305,9 @@ static bool categories_ok(const char *const *categories, struct cx_err *err)
 	}
 	return true;
 }
+
+/* A claim waits at most a day; a caller wanting longer asks again. */
+#define CLAIM_WAIT_MAX_MS (24L * 3600 * 1000)
 
 int cx_task_claim(struct cx_task_store *s, const char *worker, const char *const *categories,
 		  long wait_ms, json_t **task, struct cx_err *err)
