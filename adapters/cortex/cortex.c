@@ -12,6 +12,7 @@
 
 #include "../../common/log.h"
 #include "tools.h"
+#include "../../common/taskstore_impl.h" /* cx_task_time_ms, cx_task_id_valid */
 #include "views.h"
 
 extern const char adapters_cortex_tools_json[];
@@ -85,7 +86,7 @@ static int ct_read(struct cx_call *call, const char *uri, json_t **result, struc
 	char *text;
 	int rc;
 
-	if (strncmp(uri, CT_URI_PREFIX, strlen(CT_URI_PREFIX)) || !ct_valid_id(id)) {
+	if (strncmp(uri, CT_URI_PREFIX, strlen(CT_URI_PREFIX)) || !cx_task_id_valid(id)) {
 		cx_err_set(err, "no task at '%s'; task URIs look like " CT_URI_PREFIX "task-...",
 			   uri);
 		return CX_NOT_FOUND;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/taskstore_impl.h" /* cx_task_time_ms, cx_task_id_valid */
 #include "views.h"
 
 /* Summaries in a create result, and ids listed before the list is cut (10,000 ids of up to
@@ -127,7 +128,7 @@ int ct_get_tasks(struct cx_call *call, const json_t *args, struct cx_result *res
 	char *next = NULL;
 
 	if (since) {
-		int64_t ms = ct_parse_rfc3339(since);
+		int64_t ms = cx_task_time_ms(since);
 		if (ms < 0)
 			return cx_result_errorf(res,
 						"since '%s' is not an RFC 3339 time after 1970; "

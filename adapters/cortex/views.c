@@ -2,11 +2,8 @@
  * the tools flatten what a model needs into stable, compact field names. */
 #include "views.h"
 
-#include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../../common/taskstore.h"
 
@@ -141,88 +138,4 @@ char *ct_resource_text(const json_t *task)
 	text = json_dumps(copy, JSON_COMPACT);
 	json_decref(copy);
 	return text;
-}
-
-/* n digits at *p into *out, advancing p. */
-static bool digits(const char **p, int n, int *out)
-{
-	*out = 0;
-	for (int i = 0; i < n; i++, (*p)++) {
-		if (!isdigit((unsigned char)**p))
-			return false;
-		*out = *out * 10 + (**p - '0');
-	}
-	return true;
-}
-
-static bool expect(const char **p, char c)
-{
-	if (**p != c)
-		return false;
-	(*p)++;
-	return true;
-}
-
-/* Fractional seconds: any number of digits, kept to milliseconds. */
-static int frac_ms(const char **p)
-{
-	int ms = 0, n = 0;
-
-	if (**p != '.')
-		return 0;
-	for ((*p)++; isdigit((unsigned char)**p); (*p)++, n++)
-		if (n < 3)
-			ms = ms * 10 + (**p - '0');
-	for (; n < 3; n++)
-		ms *= 10;
-	return ms;
-}
-
-int64_t ct_parse_rfc3339(const char *s)
-{
-	struct tm tm = { 0 };
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0, ms;
-	const char *p = s;
-	time_t t;
-
-	if (!digits(&p, 4, &y) || !expect(&p, '-') || !digits(&p, 2, &mo) || !expect(&p, '-') ||
-	    !digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' ') || !(p++, true) ||
-	    !digits(&p, 2, &h) || !expect(&p, ':') || !digits(&p, 2, &mi) || !expect(&p, ':') ||
-	    !digits(&p, 2, &sec))
-		return -1;
-	ms = frac_ms(&p);
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p++ == '+' ? 1 : -1;
-		if (!digits(&p, 2, &oh) || !expect(&p, ':') || !digits(&p, 2, &om))
-			return -1;
-	} else {
-		return -1;
-	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
-	    oh > 23 || om > 59)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	return ((int64_t)t - (int64_t)sign * (oh * 3600 + om * 60)) * 1000 + ms;
-}
-
-bool ct_valid_id(const char *id)
-{
-	size_t n = id ? strlen(id) : 0;
-
-	if (n == 0 || n > CX_TASK_ID_MAX || id[0] == '.' || id[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)id[i]) && !strchr("_.-", id[i]))
-			return false;
-	return true;
 }

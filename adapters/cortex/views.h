@@ -17,9 +17,5 @@ json_t *ct_status_view(const json_t *task);
 /* The task as stored without metadata.state (the worker's saved conversation), as text
  * (malloc'd). */
 char *ct_resource_text(const json_t *task);
-/* "2026-01-05T10:00:00Z", "...:00.123Z", "...+02:00": milliseconds since the epoch, or -1. */
-int64_t ct_parse_rfc3339(const char *s);
-/* A task id as the tools accept it: 1..64 of [A-Za-z0-9_.-], not starting with . or -. */
-bool ct_valid_id(const char *id);
 
 #endif
