@@ -349,7 +349,7 @@ static void test_claim_processes(void **state)
 			struct cx_task_store *cs = rts_open_store(30000, 3, prefix);
 			struct cx_err err = { 0 };
 			json_t *t;
-			char name[16];
+			char name[24];
 
 			close(fds[0]);
 			snprintf(name, sizeof(name), "proc-%d", i);
@@ -447,11 +447,12 @@ static void test_lease_and_attempts(void **state)
 	assert_non_null(t);
 	/* Heartbeats keep it: nobody else gets it over three leases. */
 	for (i = 0; i < 9; i++) {
-		usleep(100 * 1000);
-		assert_int_equal(cx_task_heartbeat(s, id, "w-a", &cancel, &err), 0);
-		assert_false(cancel);
+		usleep(120 * 1000);
 		assert_int_equal(cx_task_claim(s, "w-b", NULL, 0, &t2, &err), 0);
 		assert_null(t2);
+		usleep(60 * 1000);
+		assert_int_equal(cx_task_heartbeat(s, id, "w-a", &cancel, &err), 0);
+		assert_false(cancel);
 	}
 	/* w-a stops: after the lease, w-b gets it, attempt 2; w-a no longer holds it. */
 	assert_int_equal(cx_task_claim(s, "w-b", NULL, 2000, &t2, &err), 0);
@@ -545,9 +546,9 @@ static void test_progress_release(void **state)
 	assert_non_null(t);
 	assert_int_equal(rts_meta_int(t, "attempts"), 1);
 	json_decref(t);
-	assert_int_equal(cx_task_finish(s, id, "w-q", "completed",
-					json_pack("{s:s}", "summary", "done"), &err),
-			 0);
+	json_decref(prog);
+	prog = json_pack("{s:s}", "summary", "done");
+	assert_int_equal(cx_task_finish(s, id, "w-q", "completed", prog, &err), 0);
 	assert_int_equal(cx_task_get(s, id, &t, &err), 0);
 	assert_string_equal(json_string_value(
 				    json_object_get(json_object_get(t, "result"), "summary")),
