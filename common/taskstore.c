@@ -222,6 +222,22 @@ static int check_filter(const struct cx_task_filter *f, struct cx_err *err)
 	return 0;
 }
 
+/* The caller's own copy of tasks taken from a snapshot, whose tasks the backend shares. */
+static int own_copy(json_t **tasks, char **next, struct cx_err *err)
+{
+	json_t *copy = json_deep_copy(*tasks);
+
+	json_decref(*tasks);
+	*tasks = copy;
+	if (copy)
+		return 0;
+	if (next) {
+		free(*next);
+		*next = NULL;
+	}
+	return cx_err_set(err, "out of memory");
+}
+
 int cx_task_list(struct cx_task_store *s, const struct cx_task_filter *f, json_t **tasks,
 		 char **next, struct cx_err *err)
 {
@@ -244,7 +260,7 @@ int cx_task_list(struct cx_task_store *s, const struct cx_task_filter *f, json_t
 		return -1;
 	rc = cx_task_page(s, all, f, f->cursor ? &after : NULL, tasks, next, err);
 	json_decref(all);
-	return rc;
+	return rc ? rc : own_copy(tasks, next, err);
 }
 
 int cx_task_children(struct cx_task_store *s, const char *id, json_t **tasks, struct cx_err *err)
@@ -260,7 +276,9 @@ int cx_task_children(struct cx_task_store *s, const char *id, json_t **tasks, st
 		return -1;
 	*tasks = cx_task_children_of(all, id);
 	json_decref(all);
-	return *tasks ? 0 : cx_err_set(err, "out of memory");
+	if (!*tasks)
+		return cx_err_set(err, "out of memory");
+	return own_copy(tasks, NULL, err);
 }
 
 /* ---- a worker's side ---- */

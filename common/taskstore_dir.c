@@ -1,17 +1,569 @@
-/* The dir task store: placeholder while the backend is written (opens fail, saying so). */
-#include "taskstore_impl.h"
+/* The dir task store, its ground: task files written atomically, read with a bound, the
+ * in-memory index kept in step with the directory by inotify, opening and closing. The
+ * layout and the locking are described in taskstore_dir.h; the operations are in
+ * taskstore_dir_ops.c. */
+#include "taskstore_dir.h"
 
-static struct cx_task_store *dir_open(const json_t *conf, const struct cx_task_store_conf *c,
-				      struct cx_err *err)
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+void (*cx_task_dir_test_hook)(const char *stage);
+
+#define EVENTS (IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM)
+
+void dir_file_name(const char *id, char *out, size_t outlen)
 {
-	cx_err_set(err, "the dir task store is not written yet");
+	snprintf(out, outlen, "%s.json", id);
+}
+
+/* The id a directory entry names: "<id>.json" with a valid id; false for anything else
+ * (temporaries, the lock, agents). */
+static bool task_name(const char *name, char id[CX_TASK_ID_MAX])
+{
+	size_t n = strlen(name);
+
+	if (n <= 5 || n - 5 >= CX_TASK_ID_MAX || strcmp(name + n - 5, ".json"))
+		return false;
+	memcpy(id, name, n - 5);
+	id[n - 5] = '\0';
+	return cx_task_id_valid(id);
+}
+
+/* ---- files ---- */
+
+int dir_read_fd(int fd, const char *name, json_t **task, struct cx_err *err)
+{
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+
+	if (fstat(fd, &st))
+		return cx_err_set(err, "could not read task file '%s': %s", name, strerror(errno));
+	if (st.st_size > CX_TASK_FILE_MAX)
+		return cx_err_set(err, "task file '%s' is %lld bytes, over the limit of %d", name,
+				  (long long)st.st_size, CX_TASK_FILE_MAX);
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return cx_err_set(err, "out of memory reading '%s'", name);
+	while (got < (size_t)st.st_size) {
+		ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	*task = got == (size_t)st.st_size ? cx_json_loadb(buf, got, CX_TASK_FILE_MAX, err) : NULL;
+	if (got != (size_t)st.st_size)
+		cx_err_set(err, "could not read task file '%s': short read", name);
+	else if (!*task)
+		cx_err_prefix(err, "task file '%s' is not JSON: ", name);
+	free(buf);
+	return *task ? 0 : -1;
+}
+
+int dir_read_file(int dirfd, const char *name, json_t **task, struct cx_err *err)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC), rc;
+
+	*task = NULL;
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 1;
+		return cx_err_set(err, "could not open task file '%s': %s", name, strerror(errno));
+	}
+	rc = dir_read_fd(fd, name, task, err);
+	close(fd);
+	return rc;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	size_t half = len / 2, done = 0;
+
+	while (done < len) {
+		size_t want = done < half ? half - done : len - done;
+		ssize_t n = write(fd, p + done, want ? want : len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+		if (done == half && cx_task_dir_test_hook)
+			cx_task_dir_test_hook("half");
+	}
+	return 0;
+}
+
+int dir_write_tmp(struct dir_store *d, int dirfd, const char *name, const json_t *v, bool sync,
+		  char **tmp, struct cx_err *err)
+{
+	char path[CX_TASK_ID_MAX + 64];
+	size_t len;
+	char *text = cx_json_dumps(v, &len);
+	int fd = -1, rc = -1;
+
+	*tmp = NULL;
+	if (!text)
+		return cx_err_set(err, "out of memory writing '%s'", name);
+	if (len > CX_TASK_FILE_MAX) {
+		cx_err_set(err, "'%s' would be %zu bytes, over the limit of %d", name, len,
+			   CX_TASK_FILE_MAX);
+		goto out;
+	}
+	snprintf(path, sizeof(path), ".tmp.%ld.%lu.%s", (long)getpid(),
+		 (unsigned long)atomic_fetch_add(&d->tmp_seq, 1), name);
+	fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || write_all(fd, text, len) || write_all(fd, "\n", 1) ||
+	    (sync && d->fsync && fdatasync(fd))) {
+		cx_err_set(err,
+			   "task store unwritable: '%s/%s': %s; tasks are safe, retry in a moment",
+			   d->path, name, strerror(errno));
+		if (fd >= 0)
+			unlinkat(dirfd, path, 0);
+		goto out;
+	}
+	*tmp = strdup(path);
+	rc = *tmp ? 0 : cx_err_set(err, "out of memory");
+	if (rc)
+		unlinkat(dirfd, path, 0);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return rc;
+}
+
+int dir_publish(struct dir_store *d, int dirfd, const char *tmp, const char *name, bool sync_dir,
+		struct cx_err *err)
+{
+	if (cx_task_dir_test_hook)
+		cx_task_dir_test_hook("before_rename");
+	if (renameat(dirfd, tmp, dirfd, name)) {
+		cx_err_set(err, "task store unwritable: renaming to '%s/%s': %s", d->path, name,
+			   strerror(errno));
+		unlinkat(dirfd, tmp, 0);
+		return -1;
+	}
+	if (sync_dir && d->fsync && fsync(dirfd))
+		return cx_err_set(err, "task store unwritable: fsync of '%s': %s", d->path,
+				  strerror(errno));
+	return 0;
+}
+
+/* ---- the index ---- */
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static struct dir_entry **slot(struct dir_store *d, const char *id)
+{
+	struct dir_entry **e = &d->buckets[hash(id) & (d->nbuckets - 1)];
+
+	while (*e && strcmp((*e)->id, id))
+		e = &(*e)->next;
+	return e;
+}
+
+static void grow(struct dir_store *d)
+{
+	size_t n = d->nbuckets * 2, i;
+	struct dir_entry **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return; /* chains just get longer */
+	for (i = 0; i < d->nbuckets; i++) {
+		struct dir_entry *e = d->buckets[i], *next;
+
+		for (; e; e = next) {
+			size_t k = hash(e->id) & (n - 1);
+
+			next = e->next;
+			e->next = b[k];
+			b[k] = e;
+		}
+	}
+	free(d->buckets);
+	d->buckets = b;
+	d->nbuckets = n;
+}
+
+static int index_of(const char *s, const char *const *list)
+{
+	for (int i = 0; s && list[i]; i++) {
+		if (!strcmp(list[i], s))
+			return i;
+	}
+	return -1;
+}
+
+static void fill(struct dir_entry *e, json_t *task)
+{
+	json_decref(e->task);
+	e->task = task;
+	e->prio = (int)json_integer_value(json_object_get(task, "priority"));
+	e->created_ms = cx_task_field_ms(task, "created_at");
+	e->status = index_of(json_string_value(json_object_get(task, "status")), cx_task_statuses);
+	e->category = index_of(json_string_value(json_object_get(json_object_get(task, "payload"),
+								 "category")),
+			       cx_task_categories);
+	e->lease_ms = e->status == 1 ? cx_task_field_ms(task, "lease_until") : -1;
+}
+
+/* With mu held. */
+static void index_set_locked(struct dir_store *d, const char *id, json_t *task)
+{
+	struct dir_entry **s = slot(d, id), *e = *s;
+
+	if (!task) {
+		if (e) {
+			*s = e->next;
+			json_decref(e->task);
+			free(e);
+			d->count--;
+		}
+	} else if (e) {
+		fill(e, task);
+	} else if ((e = calloc(1, sizeof(*e)))) {
+		snprintf(e->id, sizeof(e->id), "%s", id);
+		fill(e, task);
+		*s = e;
+		if (++d->count > d->nbuckets)
+			grow(d);
+	} else {
+		json_decref(task); /* out of memory: the next event or rescan brings it back */
+	}
+	d->gen++;
+}
+
+void dir_index_set(struct dir_store *d, const char *id, json_t *task)
+{
+	pthread_mutex_lock(&d->mu);
+	index_set_locked(d, id, task);
+	pthread_cond_broadcast(&d->changed);
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* (Re)reads one task file into the index: a file that is gone leaves it, a damaged one is
+ * left as it was (an in-place writer's next close brings it). */
+static void reload(struct dir_store *d, const char *name, const char *id, uint64_t mark)
+{
+	struct cx_err err = { 0 };
+	json_t *task = NULL;
+	int rc = dir_read_file(d->dirfd, name, &task, &err);
+	const char *fid = json_string_value(json_object_get(task, "id"));
+
+	if (rc == 0 && (!fid || strcmp(fid, id))) {
+		cx_warn("task store: '%s/%s' holds task '%s'; ignored", d->path, name,
+			fid ? fid : "(no id)");
+		json_decref(task);
+		return;
+	}
+	if (rc < 0) {
+		cx_warn("task store: %s", err.msg);
+		return;
+	}
+	pthread_mutex_lock(&d->mu);
+	index_set_locked(d, id, rc ? NULL : task);
+	if (!rc && mark)
+		(*slot(d, id))->seen = mark;
+	pthread_cond_broadcast(&d->changed);
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* Reads every task file; with sweep, drops the entries whose file is gone. */
+static int rescan(struct dir_store *d, bool sweep, struct cx_err *err)
+{
+	static uint64_t marks;
+	uint64_t mark = __atomic_add_fetch(&marks, 1, __ATOMIC_RELAXED);
+	int fd = dup(d->dirfd);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	char id[CX_TASK_ID_MAX];
+
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return cx_err_set(err, "could not read '%s': %s", d->path, strerror(errno));
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir))) {
+		if (task_name(de->d_name, id))
+			reload(d, de->d_name, id, mark);
+	}
+	closedir(dir);
+	if (!sweep)
+		return 0;
+	pthread_mutex_lock(&d->mu);
+	for (size_t i = 0; i < d->nbuckets; i++) {
+		for (struct dir_entry *e = d->buckets[i], *next; e; e = next) {
+			next = e->next;
+			if (e->seen != mark)
+				index_set_locked(d, e->id, NULL);
+		}
+	}
+	pthread_cond_broadcast(&d->changed);
+	pthread_mutex_unlock(&d->mu);
+	return 0;
+}
+
+/* Ids changed by one batch of events, for the watcher (called after the locks are let go). */
+struct changed_ids {
+	char (*ids)[CX_TASK_ID_MAX];
+	size_t n, cap;
+};
+
+static void note(struct changed_ids *c, const char *id)
+{
+	if (c->n && !strcmp(c->ids[c->n - 1], id))
+		return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		void *p = realloc(c->ids, cap * sizeof(*c->ids));
+
+		if (!p)
+			return;
+		c->ids = p;
+		c->cap = cap;
+	}
+	snprintf(c->ids[c->n++], CX_TASK_ID_MAX, "%s", id);
+}
+
+static void apply_event(struct dir_store *d, const struct inotify_event *ev, struct changed_ids *c)
+{
+	char id[CX_TASK_ID_MAX];
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		cx_warn("task store: inotify queue overflowed on '%s'; reading it again", d->path);
+		rescan(d, true, NULL);
+		return;
+	}
+	if (!ev->len || !task_name(ev->name, id))
+		return;
+	reload(d, ev->name, id, 0);
+	note(c, id);
+}
+
+void dir_sync(struct dir_store *d)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct changed_ids c = { 0 };
+	ssize_t n;
+
+	pthread_mutex_lock(&d->ev_mu);
+	while ((n = read(d->ifd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			apply_event(d, ev, &c);
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	pthread_mutex_unlock(&d->ev_mu);
+	for (size_t i = 0; i < c.n; i++)
+		cx_task_store_notify(&d->head, c.ids[i]);
+	free(c.ids);
+}
+
+static void *event_thread(void *arg)
+{
+	struct dir_store *d = arg;
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = d->ifd, .events = POLLIN },
+				       { .fd = d->wake[0], .events = POLLIN } };
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (p[0].revents)
+			dir_sync(d);
+	}
 	return NULL;
 }
 
-static const char *const dir_keys[] = { "dir", "fsync", NULL };
+/* ---- opening ---- */
 
-const struct cx_task_store_ops cx_task_store_dir_ops = {
-	.name = "dir",
-	.keys = dir_keys,
-	.open = dir_open,
-};
+/* Removes temporaries left by writers that died (their pid no longer runs). */
+static void clean_tmp(int dirfd)
+{
+	int fd = dup(dirfd);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dir))) {
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, ".tmp.", 5))
+			continue;
+		pid = strtol(de->d_name + 5, &end, 10);
+		if (*end == '.' && pid > 0 && kill((pid_t)pid, 0) && errno == ESRCH)
+			unlinkat(dirfd, de->d_name, 0);
+	}
+	closedir(dir);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path, struct cx_err *err)
+{
+	char *p = strdup(path);
+
+	if (!p)
+		return cx_err_set(err, "out of memory");
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) && errno != EEXIST) {
+			cx_err_set(err, "could not create '%s': %s", p, strerror(errno));
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	free(p);
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return cx_err_set(err, "could not create '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+static int conf_path(const json_t *conf, bool *do_fsync, char **path, struct cx_err *err)
+{
+	json_t *dir = json_object_get(conf, "dir"), *fs = json_object_get(conf, "fsync");
+	const char *p = getenv("CORTEX_TASKS_DIR");
+
+	if (dir && (!json_is_string(dir) || !json_string_length(dir)))
+		return cx_err_set(err, "tasks.dir must be a directory's path");
+	if (fs && !json_is_boolean(fs))
+		return cx_err_set(err, "tasks.fsync must be true or false");
+	*do_fsync = !fs || json_is_true(fs);
+	if (dir)
+		p = json_string_value(dir);
+	if (!p || !*p)
+		p = "./var/tasks";
+	*path = cx_path_resolve(cx_path_base(), p);
+	return *path ? 0 : cx_err_set(err, "out of memory");
+}
+
+static int open_fds(struct dir_store *d, struct cx_err *err)
+{
+	if (make_dirs(d->path, err))
+		return -1;
+	d->dirfd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->dirfd < 0)
+		return cx_err_set(err, "could not open task directory '%s': %s", d->path,
+				  strerror(errno));
+	if (mkdirat(d->dirfd, ".agents", 0755) && errno != EEXIST)
+		return cx_err_set(err, "could not create '%s/.agents': %s", d->path,
+				  strerror(errno));
+	d->agentsfd = openat(d->dirfd, ".agents", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->agentsfd < 0)
+		return cx_err_set(err, "could not open '%s/.agents': %s", d->path, strerror(errno));
+	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->ifd < 0 || inotify_add_watch(d->ifd, d->path, EVENTS) < 0)
+		return cx_err_set(err, "could not watch '%s' (inotify): %s", d->path,
+				  strerror(errno));
+	if (pipe2(d->wake, O_CLOEXEC))
+		return cx_err_set(err, "pipe: %s", strerror(errno));
+	return 0;
+}
+
+struct cx_task_store *dir_store_open(const json_t *conf, const struct cx_task_store_conf *c,
+				     struct cx_err *err)
+{
+	struct dir_store *d = calloc(1, sizeof(*d));
+	pthread_condattr_t ca;
+	char *real;
+
+	if (!d)
+		return cx_err_set(err, "out of memory"), NULL;
+	d->dirfd = d->agentsfd = d->ifd = d->wake[0] = d->wake[1] = -1;
+	pthread_mutex_init(&d->ev_mu, NULL);
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->changed, &ca);
+	pthread_condattr_destroy(&ca);
+	d->nbuckets = 1024;
+	d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
+	real = NULL;
+	if (!d->buckets || conf_path(conf, &d->fsync, &d->path, err) || open_fds(d, err))
+		goto fail;
+	real = realpath(d->path, NULL);
+	cx_task_store_head_init(&d->head, &cx_task_store_dir_ops, c, "dir %s",
+				real ? real : d->path);
+	free(real);
+	clean_tmp(d->dirfd);
+	clean_tmp(d->agentsfd);
+	/* The watch is in place before the scan, so nothing written meanwhile is missed. */
+	if (rescan(d, false, err))
+		goto fail_head;
+	if (pthread_create(&d->thread, NULL, event_thread, d)) {
+		cx_err_set(err, "could not start the task store's thread");
+		goto fail_head;
+	}
+	d->thread_started = true;
+	return &d->head;
+fail:
+	cx_task_store_head_init(&d->head, &cx_task_store_dir_ops, c, "dir");
+fail_head:
+	dir_store_close(&d->head);
+	return NULL;
+}
+
+void dir_store_close(struct cx_task_store *s)
+{
+	struct dir_store *d = (struct dir_store *)s;
+
+	if (d->thread_started) {
+		(void)!write(d->wake[1], "x", 1);
+		pthread_join(d->thread, NULL);
+	}
+	for (size_t i = 0; d->buckets && i < d->nbuckets; i++) {
+		for (struct dir_entry *e = d->buckets[i], *next; e; e = next) {
+			next = e->next;
+			json_decref(e->task);
+			free(e);
+		}
+	}
+	free(d->buckets);
+	for (int *fd = (int[]){ d->dirfd, d->agentsfd, d->ifd, d->wake[0], d->wake[1] }, i = 0;
+	     i < 5; i++) {
+		if (fd[i] >= 0)
+			close(fd[i]);
+	}
+	pthread_cond_destroy(&d->changed);
+	pthread_mutex_destroy(&d->mu);
+	pthread_mutex_destroy(&d->ev_mu);
+	cx_task_store_head_release(&d->head);
+	free(d->path);
+	free(d);
+}

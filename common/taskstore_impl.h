@@ -50,8 +50,9 @@ struct cx_task_store_ops {
 	int (*create)(struct cx_task_store *s, const json_t *tasks, struct cx_err *err);
 	/* 0 and *task (new reference), 1 when there is none. id is cx_task_id_valid. */
 	int (*get)(struct cx_task_store *s, const char *id, json_t **task, struct cx_err *err);
-	/* Every task (a new array, any order): list, children and metrics are computed from it
-	 * unless the backend fills the optional slots below. */
+	/* Every task (a new array, any order; the tasks in it may be shared with the backend:
+	 * read-only): list, children and metrics are computed from it unless the backend fills
+	 * the optional slots below. */
 	int (*snapshot)(struct cx_task_store *s, json_t **tasks, struct cx_err *err);
 	/* Reads id, runs cx_task_apply(s, task, op, now) on it and, when that asks for it
 	 * (op->write), stores the changed task, atomically with respect to every other writer in

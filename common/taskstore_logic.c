@@ -115,24 +115,34 @@ int64_t cx_task_field_ms(const json_t *task, const char *meta_key)
 	return json_is_string(v) ? cx_task_time_ms(json_string_value(v)) : -1;
 }
 
-int cx_task_new_id(const char *source, int64_t now_ms, char *out, size_t outlen)
+/* 36^9: the tails of ids. */
+#define TAIL_SPACE 101559956668416ull
+
+static int random_u64(uint64_t *out)
+{
+	return RAND_bytes((unsigned char *)out, sizeof(*out)) == 1 ? 0 : -1;
+}
+
+static int format_id(const char *source, int64_t now_ms, uint64_t tail, char *out, size_t outlen)
 {
 	static const char b36[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-	unsigned char rnd[32];
-	char tail[10];
-	size_t n = 0;
+	char t[10];
 
-	while (n < 9) {
-		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-			return -1;
-		/* 252 = 7 * 36: bytes above it would favour the first digits. */
-		for (size_t i = 0; i < sizeof(rnd) && n < 9; i++) {
-			if (rnd[i] < 252)
-				tail[n++] = b36[rnd[i] % 36];
-		}
+	for (int i = 8; i >= 0; i--) {
+		t[i] = b36[tail % 36];
+		tail /= 36;
 	}
-	tail[9] = '\0';
-	return cx_fmt(out, outlen, "task-%s-%lld-%s", source, (long long)now_ms, tail) ? 0 : -1;
+	t[9] = '\0';
+	return cx_fmt(out, outlen, "task-%s-%lld-%s", source, (long long)now_ms, t) ? 0 : -1;
+}
+
+int cx_task_new_id(const char *source, int64_t now_ms, char *out, size_t outlen)
+{
+	uint64_t r;
+
+	if (random_u64(&r))
+		return -1;
+	return format_id(source, now_ms, r % TAIL_SPACE, out, outlen);
 }
 
 static bool id_char(char c)
@@ -280,7 +290,9 @@ static const char *str_or(const json_t *spec, const char *key, const char *dflt)
 	return s ? s : dflt;
 }
 
-static json_t *build_one(const json_t *spec, int64_t now_ms, const char *now)
+/* The tails of one batch's ids rise in the batch's order (random steps from a random start),
+ * so tasks created together in the same millisecond still sort oldest first as given. */
+static json_t *build_one(const json_t *spec, int64_t now_ms, const char *now, uint64_t tail)
 {
 	const char *query = json_string_value(json_object_get(spec, "query"));
 	const char *source = str_or(spec, "source", "mcp"),
@@ -288,7 +300,7 @@ static json_t *build_one(const json_t *spec, int64_t now_ms, const char *now)
 	json_t *title = json_object_get(spec, "title"), *prio = json_object_get(spec, "priority");
 	char id[CX_TASK_ID_MAX];
 
-	if (cx_task_new_id(source, now_ms, id, sizeof(id)))
+	if (format_id(source, now_ms, tail, id, sizeof(id)))
 		return NULL;
 	return json_pack(
 		"{s:s, s:s, s:I, s:s, s:{s:s, s:o, s:s}, s:{s:s, s:s, s:n, s:n, s:s, s:i, s:[], "
@@ -309,6 +321,7 @@ json_t *cx_task_build(const json_t *specs, int64_t now_ms, struct cx_err *err)
 	char now[32];
 	json_t *out;
 	size_t n = json_array_size(specs), i;
+	uint64_t tail;
 
 	if (!json_is_array(specs) || !n)
 		return cx_err_set(err, "tasks: give at least one task"), NULL;
@@ -326,9 +339,19 @@ json_t *cx_task_build(const json_t *specs, int64_t now_ms, struct cx_err *err)
 			return NULL;
 	}
 	cx_task_time_str(now_ms, now, sizeof(now));
+	if (random_u64(&tail))
+		return cx_err_set(err, "no random numbers for task ids"), NULL;
+	/* room for n steps of at most 2^20 below TAIL_SPACE */
+	tail %= TAIL_SPACE - ((uint64_t)CX_TASK_BATCH_MAX + 1) * (1u << 20);
 	out = json_array();
 	for (i = 0; out && i < n; i++) {
-		if (json_array_append_new(out, build_one(json_array_get(specs, i), now_ms, now))) {
+		uint64_t step;
+
+		if (random_u64(&step))
+			step = 0;
+		tail += 1 + step % (1u << 20);
+		if (json_array_append_new(out,
+					  build_one(json_array_get(specs, i), now_ms, now, tail))) {
 			json_decref(out);
 			out = NULL;
 		}

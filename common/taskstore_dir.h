@@ -1,0 +1,97 @@
+/* Inside the dir task store (taskstore_dir.c: files, the index, inotify; taskstore_dir_ops.c:
+ * the store's operations).
+ *
+ * On disk, in the store's directory:
+ *   <id>.json          one task, written only by rename(2) of a complete, fsync'd temporary
+ *                      file, so a reader sees the old task or the new one, never a part;
+ *   .tmp.<pid>.<n>.<id>.json   a write in flight (a crashed writer's are removed at open);
+ *   .agents/<id>.json  an agent's live state.
+ * A change to an existing task holds flock(LOCK_EX) on the file it read (the inode the name
+ * pointed at) from the read to the rename of its successor; having locked, a writer checks
+ * that the name still points at the inode it locked, else it starts again. So changes to
+ * one task are serialised across threads and processes, and changes to different tasks run
+ * in parallel. A claim takes the lock with LOCK_NB and moves on to the next candidate when
+ * another worker has it.
+ *
+ * The index (id -> the task as last read or written) makes claims and lists cheap; the files
+ * stay the truth: every task file that changes, in this process or another, is read again
+ * from the inotify event, and a claim re-reads its candidate under the lock. A writer puts
+ * its new version in the index before the rename makes it visible, while it still holds the
+ * lock, so a later writer's version (whose event follows) always wins.
+ *
+ * Lock order: ev_mu (one thread applies inotify events at a time) before mu (the index);
+ * a task file's flock may be held while taking mu, never the other way round. Watchers are
+ * called with no lock held. */
+#ifndef CX_TASKSTORE_DIR_H
+#define CX_TASKSTORE_DIR_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "taskstore_impl.h"
+
+struct dir_entry {
+	struct dir_entry *next; /* hash chain */
+	json_t *task;           /* shared read-only: replaced, never changed in place */
+	int64_t created_ms;
+	int64_t lease_ms; /* in_progress: metadata.lease_until; else -1 */
+	int prio;
+	int status;    /* index in cx_task_statuses; -1 unknown */
+	int category;  /* index in cx_task_categories; -1 unknown */
+	uint64_t seen; /* rescan mark */
+	char id[CX_TASK_ID_MAX];
+};
+
+struct dir_store {
+	struct cx_task_store head;
+	char *path;
+	int dirfd;
+	int agentsfd;
+	bool fsync;
+	int ifd;     /* inotify on the directory */
+	int wake[2]; /* stops the event thread */
+	pthread_t thread;
+	bool thread_started;
+	atomic_ulong tmp_seq;
+
+	pthread_mutex_t ev_mu;
+	pthread_mutex_t mu;     /* guards everything below */
+	pthread_cond_t changed; /* broadcast when gen moves (CLOCK_MONOTONIC) */
+	uint64_t gen;           /* bumped by every change to the index */
+	struct dir_entry **buckets;
+	size_t nbuckets;
+	size_t count;
+};
+
+/* taskstore_dir.c */
+struct cx_task_store *dir_store_open(const json_t *conf, const struct cx_task_store_conf *c,
+				     struct cx_err *err);
+void dir_store_close(struct cx_task_store *s);
+/* Reads name (relative to dirfd) into *task: 0, 1 when there is no such file, -1 with err. */
+int dir_read_file(int dirfd, const char *name, json_t **task, struct cx_err *err);
+/* The same from an open file (name for messages): 0 or -1. */
+int dir_read_fd(int fd, const char *name, json_t **task, struct cx_err *err);
+/* Writes v to a new temporary file next to name, fsync'd when sync and d->fsync: 0 and *tmp
+ * (the temporary's name, malloc'd), or -1 with err. */
+int dir_write_tmp(struct dir_store *d, int dirfd, const char *name, const json_t *v, bool sync,
+		  char **tmp, struct cx_err *err);
+/* rename(tmp -> name) in dirfd (tmp removed when that fails), then fsync of the directory
+ * when sync_dir and d->fsync. */
+int dir_publish(struct dir_store *d, int dirfd, const char *tmp, const char *name, bool sync_dir,
+		struct cx_err *err);
+/* Puts task (new reference stolen; NULL removes) under id in the index and wakes claimers. */
+void dir_index_set(struct dir_store *d, const char *id, json_t *task);
+/* Applies every inotify event queued so far, so the index reflects every rename finished
+ * before the call (in any process). */
+void dir_sync(struct dir_store *d);
+/* "<id>.json" into out (CX_TASK_ID_MAX + 6 bytes). */
+void dir_file_name(const char *id, char *out, size_t outlen);
+
+/* Test hook: called with "half" in the middle of writing a temporary file and with
+ * "before_rename" before publishing it; a crash test raises SIGKILL there. NULL normally. */
+extern void (*cx_task_dir_test_hook)(const char *stage);
+
+#endif
