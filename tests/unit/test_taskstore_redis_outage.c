@@ -1,0 +1,272 @@
+/* The Redis task store when Redis goes away under load: a producer creating tasks and two
+ * workers claiming and finishing them while redis-server is killed (SIGKILL) and started
+ * again on the same port and data. While it is down every call fails at once with "task store
+ * unreachable" (never a crash, never a hang); once it is back the same store object works
+ * again (no reopen), the watcher hears changes again, and every task whose create was
+ * acknowledged is there and ends completed, finished by exactly one worker. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../common/taskstore.h"
+#include "../../common/util.h"
+#include "redis_test_server.h"
+
+struct load {
+	struct cx_task_store *s;
+	pthread_mutex_t mu;
+	bool stop;
+	json_t *acked;    /* id -> true: create returned success */
+	json_t *finished; /* id -> times a finish succeeded */
+	int created_ok, create_down, claim_down, finish_down, other_errors;
+	int64_t slowest_failure_ms;
+	char other[CX_ERR_MSG_MAX];
+};
+
+static bool stopping(struct load *l)
+{
+	bool stop;
+
+	pthread_mutex_lock(&l->mu);
+	stop = l->stop;
+	pthread_mutex_unlock(&l->mu);
+	return stop;
+}
+
+/* Counts a failure: "task store unreachable" in *down, anything else as an error. */
+static void failed(struct load *l, const struct cx_err *err, int *down, int64_t took)
+{
+	pthread_mutex_lock(&l->mu);
+	if (!strncmp(err->msg, "task store unreachable", 22)) {
+		(*down)++;
+	} else {
+		l->other_errors++;
+		snprintf(l->other, sizeof(l->other), "%s", err->msg);
+	}
+	if (took > l->slowest_failure_ms)
+		l->slowest_failure_ms = took;
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void *producer(void *arg)
+{
+	struct load *l = arg;
+	json_t *spec = json_pack("[{s:s, s:s}]", "query", "outage", "category", "general");
+	struct cx_err err = { 0 };
+	json_t *created;
+	int64_t t0;
+
+	while (!stopping(l)) {
+		t0 = cx_now_ms();
+		if (cx_task_create(l->s, spec, &created, &err) == 0) {
+			pthread_mutex_lock(&l->mu);
+			json_object_set_new(l->acked, rts_id(json_array_get(created, 0)),
+					    json_true());
+			l->created_ok++;
+			pthread_mutex_unlock(&l->mu);
+			json_decref(created);
+		} else {
+			failed(l, &err, &l->create_down, cx_now_ms() - t0);
+		}
+		usleep(3000);
+	}
+	json_decref(spec);
+	return NULL;
+}
+
+static void *worker(void *arg)
+{
+	struct load *l = arg;
+	struct cx_err err = { 0 };
+	char name[32];
+	json_t *t;
+	int64_t t0;
+	int rc;
+
+	snprintf(name, sizeof(name), "w-%lx", (unsigned long)pthread_self() % 100000);
+	while (!stopping(l)) {
+		t0 = cx_now_ms();
+		if (cx_task_claim(l->s, name, NULL, 200, &t, &err) != 0) {
+			failed(l, &err, &l->claim_down, cx_now_ms() - t0 - 200);
+			usleep(20 * 1000);
+			continue;
+		}
+		if (!t)
+			continue;
+		rc = cx_task_finish(l->s, rts_id(t), name, "completed", NULL, &err);
+		if (rc == 0) {
+			pthread_mutex_lock(&l->mu);
+			json_object_set_new(l->finished, rts_id(t),
+					    json_integer(
+						    json_integer_value(json_object_get(l->finished,
+										       rts_id(t))) +
+						    1));
+			pthread_mutex_unlock(&l->mu);
+		} else if (rc < 0) {
+			failed(l, &err, &l->finish_down, 0);
+		}
+		json_decref(t);
+	}
+	return NULL;
+}
+
+static int count_of(struct load *l, int *field)
+{
+	int n;
+
+	pthread_mutex_lock(&l->mu);
+	n = *field;
+	pthread_mutex_unlock(&l->mu);
+	return n;
+}
+
+struct heard {
+	pthread_mutex_t mu;
+	int n;
+};
+
+static void on_change(void *ctx, const char *id)
+{
+	struct heard *h = ctx;
+
+	pthread_mutex_lock(&h->mu);
+	h->n++;
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* The tasks the threads left in progress when their finish failed come back after the lease
+ * and are finished here. */
+static void drain(struct load *l)
+{
+	struct cx_err err = { 0 };
+	json_t *t;
+
+	while (cx_task_claim(l->s, "drainer", NULL, 3000, &t, &err) == 0 && t) {
+		if (cx_task_finish(l->s, rts_id(t), "drainer", "completed", NULL, &err) == 0)
+			json_object_set_new(l->finished, rts_id(t),
+					    json_integer(
+						    json_integer_value(json_object_get(l->finished,
+										       rts_id(t))) +
+						    1));
+		json_decref(t);
+	}
+}
+
+static void test_outage_under_load(void **state)
+{
+	struct load l = { .s = rts_open_store(1000, 10, NULL),
+			  .acked = json_object(),
+			  .finished = json_object() };
+	struct heard h = { .n = 0 };
+	struct cx_err err = { 0 };
+	pthread_t th[3];
+	json_t *t = NULL, *v;
+	const char *k;
+	int i, before, heard_before;
+	int64_t t0;
+
+	assert_non_null(l.s);
+	pthread_mutex_init(&l.mu, NULL);
+	pthread_mutex_init(&h.mu, NULL);
+	assert_int_equal(cx_task_watch(l.s, on_change, &h, &err), 0);
+	pthread_create(&th[0], NULL, producer, &l);
+	pthread_create(&th[1], NULL, worker, &l);
+	pthread_create(&th[2], NULL, worker, &l);
+	usleep(500 * 1000);
+	assert_true(count_of(&l, &l.created_ok) > 10);
+
+	rts_kill();
+	usleep(800 * 1000);
+	/* Down: answers at once, saying so. */
+	t0 = cx_now_ms();
+	assert_int_equal(cx_task_get(l.s, "task-x-1-abc", &t, &err), -1);
+	assert_true(cx_now_ms() - t0 < 1000);
+	assert_non_null(strstr(err.msg, "task store unreachable"));
+	assert_non_null(strstr(err.msg, "retry"));
+	assert_true(count_of(&l, &l.create_down) > 0);
+	assert_true(count_of(&l, &l.claim_down) > 0);
+
+	before = count_of(&l, &l.created_ok);
+	assert_int_equal(rts_start(), 0);
+	/* Back: the same store recovers by itself (backoff at most 1 s). */
+	for (i = 0; i < 300 && count_of(&l, &l.created_ok) < before + 20; i++)
+		usleep(10 * 1000);
+	assert_true(count_of(&l, &l.created_ok) >= before + 20);
+	pthread_mutex_lock(&h.mu);
+	heard_before = h.n;
+	pthread_mutex_unlock(&h.mu);
+	usleep(1200 * 1000);
+	pthread_mutex_lock(&h.mu);
+	i = h.n;
+	pthread_mutex_unlock(&h.mu);
+	assert_true(i > heard_before); /* the watcher subscribed again */
+
+	pthread_mutex_lock(&l.mu);
+	l.stop = true;
+	pthread_mutex_unlock(&l.mu);
+	for (i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	drain(&l);
+	print_message("outage: %d created, %d creates / %d claims / %d finishes refused while "
+		      "down, slowest refusal %lld ms\n",
+		      l.created_ok, l.create_down, l.claim_down, l.finish_down,
+		      (long long)l.slowest_failure_ms);
+	if (l.other_errors)
+		fail_msg("%d errors that are not 'task store unreachable', the last: %s",
+			 l.other_errors, l.other);
+	assert_true(l.slowest_failure_ms < 3000);
+	/* Every acknowledged task is there and completed, finished exactly once. */
+	json_object_foreach(l.acked, k, v) {
+		if (strcmp(rts_status(l.s, k), "completed"))
+			fail_msg("acknowledged task %s is %s", k, rts_status(l.s, k));
+		assert_int_equal(json_integer_value(json_object_get(l.finished, k)), 1);
+	}
+	cx_task_unwatch(l.s);
+	json_decref(l.acked);
+	json_decref(l.finished);
+	pthread_mutex_destroy(&l.mu);
+	pthread_mutex_destroy(&h.mu);
+	cx_task_store_close(l.s);
+}
+
+/* A store opened while Redis is down opens (its calls fail until Redis is back). */
+static void test_open_while_down(void **state)
+{
+	struct cx_task_store *s;
+	struct cx_err err = { 0 };
+	json_t *t = NULL, *created;
+
+	rts_kill();
+	s = rts_open_store(30000, 3, NULL);
+	assert_non_null(s);
+	assert_int_equal(cx_task_get(s, "task-x-1-abc", &t, &err), -1);
+	assert_non_null(strstr(err.msg, "task store unreachable"));
+	assert_int_equal(rts_start(), 0);
+	usleep(1100 * 1000); /* past the longest backoff */
+	created = rts_create_n(s, 1, "cicd", 1);
+	assert_non_null(created);
+	assert_string_equal(rts_status(s, rts_id(json_array_get(created, 0))), "queued");
+	json_decref(created);
+	cx_task_store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_outage_under_load),
+		cmocka_unit_test(test_open_while_down),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, rts_setup, rts_teardown);
+}
