@@ -6,7 +6,8 @@
 #   make check      the same tests under AddressSanitizer and UndefinedBehaviorSanitizer
 #   make conformance  the official MCP conformance suites, every run
 #   make bench      load benchmarks (wrk): gateway vs a fixed-response server and nginx;
-#                   proxmox_list_vms through the gateway vs straight to the simulator
+#                   proxmox_list_vms through the gateway vs straight to the simulator;
+#                   the task store and the cortex_* tools on each store (bench/tasks.sh)
 #   make compile_commands.json   (needs bear)
 
 VERSION := 0.1.0
