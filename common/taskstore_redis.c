@@ -155,6 +155,32 @@ static json_t *parse_task(const char *id, const redisReply *r, struct cx_err *er
 	return t;
 }
 
+/* Redis 7 or later (XAUTOCLAIM's answer, exclusive XRANGE, Lua's XINFO): checked on the
+ * first connection. */
+static int check_version(struct cx_rs_store *rs, redisContext *c, struct cx_err *err)
+{
+	const char *argv[2] = { "INFO", "server" };
+	redisReply *r;
+	const char *v;
+	long major = 0;
+
+	if (__atomic_load_n(&rs->version_ok, __ATOMIC_ACQUIRE))
+		return 0;
+	r = cx_rs_cmd(&rs->link, c, 2, argv, NULL, err);
+	if (!r)
+		return -1;
+	v = r->type == REDIS_REPLY_STRING ? strstr(r->str, "redis_version:") : NULL;
+	if (v)
+		major = strtol(v + 14, NULL, 10);
+	freeReplyObject(r);
+	if (major < 7)
+		return cx_err_set(err, "the task store needs Redis 7 or later; %s runs %s",
+				  rs->link.where,
+				  v ? "an older one" : "something that is not Redis");
+	__atomic_store_n(&rs->version_ok, true, __ATOMIC_RELEASE);
+	return 0;
+}
+
 /* Creates the consumer group of every stream on a new connection (BUSYGROUP: it exists). */
 static int prepare(redisContext *c, void *ctx, struct cx_err *err)
 {
@@ -163,6 +189,8 @@ static int prepare(redisContext *c, void *ctx, struct cx_err *err)
 	void *r;
 	int rc = 0;
 
+	if (check_version(rs, c, err))
+		return -1;
 	for (i = 0; i < CX_RS_STREAMS; i++)
 		redisAppendCommand(c, "XGROUP CREATE %s " CX_RS_GROUP " 0 MKSTREAM",
 				   rs->streams[i]);
@@ -170,9 +198,10 @@ static int prepare(redisContext *c, void *ctx, struct cx_err *err)
 		if (redisGetReply(c, &r) != REDIS_OK)
 			return cx_rs_fail(&rs->link, c, err);
 		if (rc == 0 && ((redisReply *)r)->type == REDIS_REPLY_ERROR &&
-		    strncmp(((redisReply *)r)->str, "BUSYGROUP", 9) != 0)
-			rc = cx_err_set(err, "task store refused to create its queue: %.200s",
-					((redisReply *)r)->str);
+		    strncmp(((redisReply *)r)->str, "BUSYGROUP", 9) != 0) {
+			rc = cx_rs_reply_error(&rs->link, r, err); /* frees r */
+			continue;
+		}
 		freeReplyObject(r);
 	}
 	return rc;

@@ -16,7 +16,8 @@
  *   P events           pub/sub channel: the id of every task that changed
  *
  * Lock order: a link's mutex is the only lock here, held only to take or give back a
- * connection, never across a command. */
+ * connection, never across a command. hiredis writes with write(): a process using this store
+ * ignores SIGPIPE (the gateway does), or a Redis gone away kills it. */
 #ifndef CX_TASKSTORE_REDIS_H
 #define CX_TASKSTORE_REDIS_H
 
@@ -79,10 +80,9 @@ redisReply *cx_rs_cmd(struct cx_rs_link *l, redisContext *c, int argc, const cha
 /* The same with a connection of the pool taken and given back around it. */
 redisReply *cx_rs_cmd1(struct cx_rs_link *l, int argc, const char **argv, const size_t *lens,
 		       struct cx_err *err);
-/* Sends n commands at once and reads their replies into replies[] (all or NULL with err). */
-int cx_rs_pipeline(struct cx_rs_link *l, redisContext *c, size_t n, const int *argc,
-		   const char *const *const *argv, const size_t *const *lens, redisReply **replies,
-		   struct cx_err *err);
+/* An error reply r as err ("task store unreachable" while Redis loads its data or is busy,
+ * "task store refused the command: ..." otherwise); frees r. -1. */
+int cx_rs_reply_error(struct cx_rs_link *l, redisReply *r, struct cx_err *err);
 /* err set from c's failure; -1. */
 int cx_rs_fail(struct cx_rs_link *l, redisContext *c, struct cx_err *err);
 /* Sets c's answer deadline to ms (a blocking XREADGROUP waits longer than a command). */
@@ -125,6 +125,7 @@ struct cx_rs_store {
 	/* q:<cat>:<prio>, priority-major: streams[(prio - 1) * CX_RS_CATS + cat] */
 	char streams[CX_RS_STREAMS][CX_RS_KEY_MAX];
 	int64_t next_reap; /* monotonic ms; read and written with __atomic */
+	bool version_ok;   /* Redis >= 7 seen; __atomic */
 };
 
 /* A task as stored: its JSON parsed (a new reference), rev and entry. */
