@@ -260,11 +260,44 @@ static void test_open_while_down(void **state)
 	cx_task_store_close(s);
 }
 
+/* A Redis that stops answering (SIGSTOP) is unreachable after timeout_ms, not a hang; the
+ * store works again once it answers. */
+static void test_redis_hangs(void **state)
+{
+	char url[64];
+	struct cx_err err = { 0 };
+	json_t *conf, *t = NULL, *created;
+	struct cx_task_store *s;
+	int64_t t0;
+
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", rts.port);
+	conf = json_pack("{s:s, s:s, s:s, s:i}", "store", "redis", "url", url, "prefix",
+			 "hang:", "timeout_ms", 300);
+	s = cx_task_store_open(conf, &err);
+	json_decref(conf);
+	assert_non_null(s);
+	kill(rts.pid, SIGSTOP);
+	t0 = cx_now_ms();
+	assert_int_equal(cx_task_get(s, "task-x-1-abc", &t, &err), -1);
+	kill(rts.pid, SIGCONT);
+	print_message("a stopped Redis answered in %lld ms: %s\n", (long long)(cx_now_ms() - t0),
+		      err.msg);
+	assert_true(cx_now_ms() - t0 < 2000);
+	assert_non_null(strstr(err.msg, "task store unreachable"));
+	assert_non_null(strstr(err.msg, "no answer within 300 ms"));
+	usleep(1100 * 1000);
+	created = rts_create_n(s, 1, "general", 2);
+	assert_non_null(created);
+	json_decref(created);
+	cx_task_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_outage_under_load),
 		cmocka_unit_test(test_open_while_down),
+		cmocka_unit_test(test_redis_hangs),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
