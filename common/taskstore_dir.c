@@ -257,10 +257,24 @@ static void index_set_locked(struct dir_store *d, const char *id, json_t *task)
 	d->gen++;
 }
 
-void dir_index_set(struct dir_store *d, const char *id, json_t *task)
+void dir_index_put(struct dir_store *d, const char *id, json_t *task, bool wake)
 {
 	pthread_mutex_lock(&d->mu);
 	index_set_locked(d, id, task);
+	if (wake)
+		pthread_cond_broadcast(&d->changed);
+	pthread_mutex_unlock(&d->mu);
+}
+
+void dir_index_set(struct dir_store *d, const char *id, json_t *task)
+{
+	dir_index_put(d, id, task, true);
+}
+
+void dir_wake_claimers(struct dir_store *d)
+{
+	pthread_mutex_lock(&d->mu);
+	d->gen++;
 	pthread_cond_broadcast(&d->changed);
 	pthread_mutex_unlock(&d->mu);
 }
@@ -328,12 +342,6 @@ static int rescan(struct dir_store *d, bool sweep, struct cx_err *err)
 	return 0;
 }
 
-/* Ids changed by one batch of events, for the watcher (called after the locks are let go). */
-struct changed_ids {
-	char (*ids)[CX_TASK_ID_MAX];
-	size_t n, cap;
-};
-
 static void note(struct changed_ids *c, const char *id)
 {
 	if (c->n && !strcmp(c->ids[c->n - 1], id))
@@ -365,10 +373,13 @@ static void apply_event(struct dir_store *d, const struct inotify_event *ev, str
 	note(c, id);
 }
 
-void dir_sync(struct dir_store *d)
+/* Applies the queued events; the ids they changed join d->pending, for the event thread to
+ * hand to the watcher (the contract says "from a thread of the store's", so a caller of
+ * cx_task_list never finds its own watcher running inside it). */
+static bool drain(struct dir_store *d)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-	struct changed_ids c = { 0 };
+	bool any = false;
 	ssize_t n;
 
 	pthread_mutex_lock(&d->ev_mu);
@@ -376,10 +387,29 @@ void dir_sync(struct dir_store *d)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
-			apply_event(d, ev, &c);
+			apply_event(d, ev, &d->pending);
 			p += sizeof(*ev) + ev->len;
 		}
+		any = true;
 	}
+	pthread_mutex_unlock(&d->ev_mu);
+	return any;
+}
+
+void dir_sync(struct dir_store *d)
+{
+	if (drain(d))
+		(void)!write(d->wake[1], "n", 1); /* the event thread delivers */
+}
+
+/* Hands the pending ids to the watcher, with no lock held while it runs. */
+static void deliver(struct dir_store *d)
+{
+	struct changed_ids c;
+
+	pthread_mutex_lock(&d->ev_mu);
+	c = d->pending;
+	memset(&d->pending, 0, sizeof(d->pending));
 	pthread_mutex_unlock(&d->ev_mu);
 	for (size_t i = 0; i < c.n; i++)
 		cx_task_store_notify(&d->head, c.ids[i]);
@@ -389,6 +419,7 @@ void dir_sync(struct dir_store *d)
 static void *event_thread(void *arg)
 {
 	struct dir_store *d = arg;
+	char junk[64];
 
 	for (;;) {
 		struct pollfd p[2] = { { .fd = d->ifd, .events = POLLIN },
@@ -396,10 +427,15 @@ static void *event_thread(void *arg)
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-		if (p[1].revents)
-			break;
+		if (p[1].revents) {
+			while (read(d->wake[0], junk, sizeof(junk)) > 0)
+				;
+			if (atomic_load(&d->stopping))
+				break;
+		}
 		if (p[0].revents)
-			dir_sync(d);
+			drain(d);
+		deliver(d);
 	}
 	return NULL;
 }
@@ -455,22 +491,29 @@ static int make_dirs(const char *path, struct cx_err *err)
 	return 0;
 }
 
-static int conf_path(const json_t *conf, bool *do_fsync, char **path, struct cx_err *err)
+/* "fsync": true (the default: every write durable before the call returns; a batch of tasks
+ * by one syncfs(2) of the file system before the renames, which on ext4 costs what one
+ * fdatasync does, rather than one fdatasync per file), "files" (a batch by one fdatasync per
+ * file: slower, but never flushes other programs' writes on the same file system), false (no
+ * fsync at all: a crash may lose recent changes, never show half a task). */
+static int conf_path(const json_t *conf, struct dir_store *d, struct cx_err *err)
 {
 	json_t *dir = json_object_get(conf, "dir"), *fs = json_object_get(conf, "fsync");
 	const char *p = getenv("CORTEX_TASKS_DIR");
 
 	if (dir && (!json_is_string(dir) || !json_string_length(dir)))
 		return cx_err_set(err, "tasks.dir must be a directory's path");
-	if (fs && !json_is_boolean(fs))
-		return cx_err_set(err, "tasks.fsync must be true or false");
-	*do_fsync = !fs || json_is_true(fs);
+	if (fs && !json_is_boolean(fs) &&
+	    !(json_is_string(fs) && !strcmp(json_string_value(fs), "files")))
+		return cx_err_set(err, "tasks.fsync must be true, false or \"files\"");
+	d->fsync = !fs || !json_is_false(fs);
+	d->batch_syncfs = !fs || json_is_true(fs);
 	if (dir)
 		p = json_string_value(dir);
 	if (!p || !*p)
 		p = "./var/tasks";
-	*path = cx_path_resolve(cx_path_base(), p);
-	return *path ? 0 : cx_err_set(err, "out of memory");
+	d->path = cx_path_resolve(cx_path_base(), p);
+	return d->path ? 0 : cx_err_set(err, "out of memory");
 }
 
 static int open_fds(struct dir_store *d, struct cx_err *err)
@@ -491,7 +534,7 @@ static int open_fds(struct dir_store *d, struct cx_err *err)
 	if (d->ifd < 0 || inotify_add_watch(d->ifd, d->path, EVENTS) < 0)
 		return cx_err_set(err, "could not watch '%s' (inotify): %s", d->path,
 				  strerror(errno));
-	if (pipe2(d->wake, O_CLOEXEC))
+	if (pipe2(d->wake, O_CLOEXEC | O_NONBLOCK))
 		return cx_err_set(err, "pipe: %s", strerror(errno));
 	return 0;
 }
@@ -515,7 +558,7 @@ struct cx_task_store *dir_store_open(const json_t *conf, const struct cx_task_st
 	d->nbuckets = 1024;
 	d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
 	real = NULL;
-	if (!d->buckets || conf_path(conf, &d->fsync, &d->path, err) || open_fds(d, err))
+	if (!d->buckets || conf_path(conf, d, err) || open_fds(d, err))
 		goto fail;
 	real = realpath(d->path, NULL);
 	cx_task_store_head_init(&d->head, &cx_task_store_dir_ops, c, "dir %s",
@@ -544,6 +587,7 @@ void dir_store_close(struct cx_task_store *s)
 	struct dir_store *d = (struct dir_store *)s;
 
 	if (d->thread_started) {
+		atomic_store(&d->stopping, true);
 		(void)!write(d->wake[1], "x", 1);
 		pthread_join(d->thread, NULL);
 	}
@@ -555,6 +599,7 @@ void dir_store_close(struct cx_task_store *s)
 		}
 	}
 	free(d->buckets);
+	free(d->pending.ids);
 	for (int *fd = (int[]){ d->dirfd, d->agentsfd, d->ifd, d->wake[0], d->wake[1] }, i = 0;
 	     i < 5; i++) {
 		if (fd[i] >= 0)

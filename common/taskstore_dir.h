@@ -45,22 +45,31 @@ struct dir_entry {
 	char id[CX_TASK_ID_MAX];
 };
 
+/* Ids changed, for the watcher. */
+struct changed_ids {
+	char (*ids)[CX_TASK_ID_MAX];
+	size_t n, cap;
+};
+
 struct dir_store {
 	struct cx_task_store head;
 	char *path;
 	int dirfd;
 	int agentsfd;
-	bool fsync;
-	int ifd;     /* inotify on the directory */
-	int wake[2]; /* stops the event thread */
+	bool fsync;        /* "fsync" not false */
+	bool batch_syncfs; /* "fsync": true: a batch made durable by one syncfs */
+	int ifd;           /* inotify on the directory */
+	int wake[2];       /* stops the event thread */
 	pthread_t thread;
 	bool thread_started;
+	atomic_bool stopping;
 	atomic_ulong tmp_seq;
 
-	pthread_mutex_t ev_mu;
-	pthread_mutex_t mu;     /* guards everything below */
-	pthread_cond_t changed; /* broadcast when gen moves (CLOCK_MONOTONIC) */
-	uint64_t gen;           /* bumped by every change to the index */
+	pthread_mutex_t ev_mu;      /* guards reading the inotify fd and pending */
+	struct changed_ids pending; /* ids for the watcher, delivered by the event thread */
+	pthread_mutex_t mu;         /* guards everything below */
+	pthread_cond_t changed;     /* broadcast when gen moves (CLOCK_MONOTONIC) */
+	uint64_t gen;               /* bumped by every change to the index */
 	struct dir_entry **buckets;
 	size_t nbuckets;
 	size_t count;
@@ -82,8 +91,12 @@ int dir_write_tmp(struct dir_store *d, int dirfd, const char *name, const json_t
  * when sync_dir and d->fsync. */
 int dir_publish(struct dir_store *d, int dirfd, const char *tmp, const char *name, bool sync_dir,
 		struct cx_err *err);
-/* Puts task (new reference stolen; NULL removes) under id in the index and wakes claimers. */
+/* Puts task (new reference stolen; NULL removes) under id in the index and wakes claimers
+ * (put: only when wake). */
 void dir_index_set(struct dir_store *d, const char *id, json_t *task);
+void dir_index_put(struct dir_store *d, const char *id, json_t *task, bool wake);
+/* Wakes the claimers waiting in this process to look at the index again. */
+void dir_wake_claimers(struct dir_store *d);
 /* Applies every inotify event queued so far, so the index reflects every rename finished
  * before the call (in any process). */
 void dir_sync(struct dir_store *d);

@@ -56,14 +56,16 @@ static void undo_create(struct dir_store *d, const json_t *tasks, char **tmp, si
 	}
 }
 
-/* Every task to a fsync'd temporary first, then into the index, then renamed into place, then
- * one fsync of the directory: all durable before the reply, none visible half-written, and
- * on a failure none left behind. */
+/* Every task to a temporary first, made durable (one fdatasync each, or for a batch one
+ * syncfs), then into the index, then renamed into place, then one fsync of the directory:
+ * all durable before the reply, none visible half-written, and on a failure none left
+ * behind. */
 static int dir_create(struct cx_task_store *s, const json_t *tasks, struct cx_err *err)
 {
 	struct dir_store *d = dir(s);
 	size_t n = json_array_size(tasks), i, published = 0;
 	char **tmp = calloc(n, sizeof(*tmp)), name[NAME_MAX_LEN];
+	bool per_file = n == 1 || !d->batch_syncfs;
 	int rc = -1;
 
 	if (!tmp)
@@ -72,14 +74,18 @@ static int dir_create(struct cx_task_store *s, const json_t *tasks, struct cx_er
 		const json_t *t = json_array_get(tasks, i);
 
 		dir_file_name(json_string_value(json_object_get(t, "id")), name, sizeof(name));
-		if (dir_write_tmp(d, d->dirfd, name, t, true, &tmp[i], err))
+		if (dir_write_tmp(d, d->dirfd, name, t, per_file, &tmp[i], err))
 			goto out;
+	}
+	if (!per_file && d->fsync && syncfs(d->dirfd)) {
+		unwritable(d, err, "syncfs of");
+		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		const json_t *t = json_array_get(tasks, i);
 		const char *id = json_string_value(json_object_get(t, "id"));
 
-		dir_index_set(d, id, json_deep_copy(t));
+		dir_index_put(d, id, json_deep_copy(t), false);
 		dir_file_name(id, name, sizeof(name));
 		if (dir_publish(d, d->dirfd, tmp[i], name, false, err))
 			goto out;
@@ -87,6 +93,7 @@ static int dir_create(struct cx_task_store *s, const json_t *tasks, struct cx_er
 		tmp[i] = NULL;
 		published++;
 	}
+	dir_wake_claimers(d);
 	if (d->fsync && fsync(d->dirfd)) {
 		unwritable(d, err, "fsync of");
 		goto out;

@@ -76,7 +76,7 @@ static void test_config_refusals(void **state)
 	assert_null(open_conf("{\"max_attempts\": 0}", &err));
 	assert_non_null(strstr(err.msg, "tasks.max_attempts"));
 	assert_null(open_conf("{\"fsync\": \"yes\"}", &err));
-	assert_non_null(strstr(err.msg, "tasks.fsync must be true or false"));
+	assert_non_null(strstr(err.msg, "tasks.fsync must be true, false or \"files\""));
 	snprintf(json, sizeof(json), "{\"dir\": \"%s/a/b\", \"lease_ms\": 1000}", dir);
 	struct cx_task_store *s = open_conf(json, &err);
 	assert_non_null(s);
