@@ -328,8 +328,9 @@ static void test_claim_threads(void **state)
 	cx_task_store_close(cl.s);
 }
 
-/* Four processes, each with its store, claim from one queue; each writes what it got to a
- * pipe: every task exactly once. */
+/* Four processes, each with its store, claim from one queue, half of it created before they
+ * start and half while they wait; each writes what it got to a pipe: every task exactly
+ * once. */
 static void test_claim_processes(void **state)
 {
 	struct cx_task_store *s = rts_open_store(30000, 3, NULL);
@@ -341,7 +342,7 @@ static void test_claim_processes(void **state)
 	const char *k;
 
 	snprintf(prefix, sizeof(prefix), "%s", rts_prefix());
-	created = rts_create_n(s, 200, "cicd", 2);
+	created = rts_create_n(s, 100, "cicd", 2);
 	assert_int_equal(pipe(fds), 0);
 	for (i = 0; i < 4; i++) {
 		kids[i] = fork();
@@ -353,7 +354,7 @@ static void test_claim_processes(void **state)
 
 			close(fds[0]);
 			snprintf(name, sizeof(name), "proc-%d", i);
-			while (cs && cx_task_claim(cs, name, NULL, 300, &t, &err) == 0 && t) {
+			while (cs && cx_task_claim(cs, name, NULL, 1500, &t, &err) == 0 && t) {
 				dprintf(fds[1], "%s\n", rts_id(t));
 				if (cx_task_finish(cs, rts_id(t), name, "completed", NULL, &err))
 					_exit(3);
@@ -363,6 +364,10 @@ static void test_claim_processes(void **state)
 		}
 	}
 	close(fds[1]);
+	for (i = 0; i < 10; i++) {
+		usleep(20 * 1000);
+		json_decref(rts_create_n(s, 10, i % 2 ? "security" : "cicd", 1 + i % 5));
+	}
 	in = fdopen(fds[0], "r");
 	while (fgets(line, sizeof(line), in)) {
 		line[strcspn(line, "\n")] = '\0';
