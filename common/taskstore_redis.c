@@ -332,7 +332,13 @@ int cx_rs_update_on(struct cx_rs_store *rs, redisContext *c, const char *id, str
 		cm.json = json;
 		cm.entry = st.entry;
 		cx_rs_plan_entry(rs, before, st.task, op->kind, op->worker, &cm);
-		w = cx_rs_commit(rs, c, &cm, err);
+		/* Refused rather than stored past what a read accepts. */
+		w = strlen(json) > CX_TASK_FILE_MAX
+			    ? cx_err_set(err,
+					 "task '%s' would be over %d bytes (its saved state is too "
+					 "large); nothing was changed",
+					 id, CX_TASK_FILE_MAX)
+			    : cx_rs_commit(rs, c, &cm, err);
 		free(json);
 		if (w != 0) {
 			rc = w < 0 ? -1 : rc;

@@ -571,6 +571,21 @@ static void test_progress_release(void **state)
 	assert_int_equal(rts_meta_int(t, "iterations"), 2);
 	assert_true(json_equal(json_object_get(json_object_get(t, "metadata"), "state"), state_));
 	json_decref(t);
+	/* State past what a read accepts is refused, and the task stays readable. */
+	{
+		size_t big = 17 * 1024 * 1024;
+		char *blob = malloc(big + 1);
+		json_t *huge;
+
+		memset(blob, 'x', big);
+		blob[big] = '\0';
+		huge = json_pack("{s:s}", "blob", blob);
+		free(blob);
+		assert_int_equal(cx_task_progress(s, id, "w-p", NULL, huge, &err), -1);
+		assert_non_null(strstr(err.msg, "too large"));
+		json_decref(huge);
+		assert_string_equal(rts_status(s, id), "in_progress");
+	}
 	/* Released: queued again, the attempt not counted; claimed again, attempt 1. */
 	assert_int_equal(cx_task_release(s, id, "w-p", &err), 0);
 	assert_string_equal(rts_status(s, id), "queued");
