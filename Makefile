@@ -30,7 +30,7 @@ ALL_LDFLAGS := $(LDFLAGS) $(SAN)
 LIB_SRCS := $(wildcard common/*.c)
 # The backend adapters, one folder each (adapters/NAME/*.c, its tools.json and resources.json);
 # a new adapter adds its name here and its entry to gateway/adapters_default.c.
-BACKENDS := proxmox cloudflare
+BACKENDS := proxmox cloudflare cortex
 GW_SRCS := $(filter-out gateway/main.c gateway/adapters_default.c,$(wildcard gateway/*.c)) \
 	adapters/gateway/gateway.c $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.c))
 ADAPTER_JSON := adapters/gateway/tools.json $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.json))
@@ -54,6 +54,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(O)/%)
 GATEWAY := $(O)/cortex-gateway
 GATEWAY_TEST := $(O)/cortex-gateway-test
 FIXED := $(O)/bench/fixed-responder
+TASKCTL := $(O)/bench/taskctl
 SIM := $(O)/cortex-sim
 EMBED := $(O)/tools/embed
 
@@ -63,7 +64,7 @@ EMBED := $(O)/tools/embed
 # Keep generated sources (tools.json as C) between builds.
 .SECONDARY:
 
-all: $(GATEWAY) $(GATEWAY_TEST) $(SIM)
+all: $(GATEWAY) $(GATEWAY_TEST) $(SIM) $(TASKCTL)
 
 $(O)/libcortex.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -81,6 +82,10 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(UNIT_SUPPORT:%.c=$(O)/%.o) $(GW_OBJS) $
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(FIXED): $(O)/bench/fixed_responder.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The worker's side of the task store from a shell, for the cortex tests and bench/tasks.sh.
+$(TASKCTL): $(O)/bench/taskctl.o $(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(SIM): $(SIM_SRCS:%.c=$(O)/%.o) $(O)/libcortex.a
@@ -137,6 +142,8 @@ bench: test-deps
 	@bench/run.sh $(O)
 	@echo
 	@bench/backend.sh $(O)
+	@echo
+	@bench/tasks.sh $(O)
 
 compile_commands.json:
 	bear -- $(MAKE) -B all $(UNIT_BINS)

@@ -1,6 +1,7 @@
 /* The adapter list of build/cortex-gateway-test: the test kit and the conformance fixtures
  * and every backend adapter of the shipped list, so tests run them side by side. */
 #include "../../adapters/cloudflare/cloudflare.h"
+#include "../../adapters/cortex/cortex.h"
 #include "../../adapters/proxmox/proxmox.h"
 #include "../../gateway/adapters.h"
 #include "conformance.h"
@@ -11,5 +12,6 @@ const struct cx_adapter *const cx_adapters[] = {
 	&cx_conformance_adapter,
 	&cx_proxmox_adapter,
 	&cx_cloudflare_adapter,
+	&cx_cortex_adapter,
 	NULL,
 };
