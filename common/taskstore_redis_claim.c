@@ -23,7 +23,8 @@
 /* KEYS the claimer's streams, priority-major, ARGV[3] of them per priority; ARGV group,
  * consumer. Looks at the next undelivered entry of each stream (after the group's
  * last-delivered-id) and delivers the most urgent (lowest priority, then oldest "c") with
- * XREADGROUP: {stream, entry id, task id}, or nil when every stream is drained. */
+ * XREADGROUP: {stream, entry id, task id}, or nil when every stream is drained. A stream
+ * without the group (its keys flushed under the store) gets it back, from the start. */
 static const char take_lua[] =
 	"local g, who, n = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
 	"local function field(kv, name)\n"
@@ -38,6 +39,10 @@ static const char take_lua[] =
 	"      for _, grp in ipairs(gs) do\n"
 	"        if field(grp, 'name') == g then last = field(grp, 'last-delivered-id') end\n"
 	"      end\n"
+	"    end\n"
+	"    if not last then\n"
+	"      redis.call('XGROUP', 'CREATE', KEYS[i], g, '0', 'MKSTREAM')\n"
+	"      last = '0-0'\n"
 	"    end\n"
 	"    if last then\n"
 	"      local e = redis.call('XRANGE', KEYS[i], '(' .. last, '+', 'COUNT', 1)[1]\n"

@@ -175,7 +175,9 @@ int cx_rs_fail(struct cx_rs_link *l, redisContext *c, struct cx_err *err)
 	return unreachable(l, why(l, c, buf, sizeof(buf)), err);
 }
 
-/* A command's raw reply, error replies included; NULL (c failed) with err. */
+/* A command's raw reply, error replies included; NULL (c failed) with err. A missing
+ * consumer group (the keys flushed under the store) retires c, so that the next connection's
+ * prepare makes the groups again. */
 static redisReply *cmd_raw(struct cx_rs_link *l, redisContext *c, int argc, const char **argv,
 			   const size_t *lens, struct cx_err *err)
 {
@@ -183,6 +185,10 @@ static redisReply *cmd_raw(struct cx_rs_link *l, redisContext *c, int argc, cons
 
 	if (!r)
 		cx_rs_fail(l, c, err);
+	else if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "NOGROUP")) {
+		c->err = REDIS_ERR_OTHER;
+		drain_idle(l);
+	}
 	return r;
 }
 
