@@ -1,5 +1,6 @@
-/* Inside the Redis task store (taskstore_redis.c: the store's operations;
- * taskstore_redis_link.c: reaching Redis). Private to those two files.
+/* Inside the Redis task store (taskstore_redis.c: opening, creating, every change of a task;
+ * taskstore_redis_claim.c: claims and dead workers; taskstore_redis_read.c: reads, lists,
+ * agents; taskstore_redis_link.c: reaching Redis). Private to those files.
  *
  * Keys, under a prefix P ("cortex:" unless the config's "prefix" says otherwise):
  *   P task:<id>        hash {json: the task as JSON, rev: a counter every write bumps (the
@@ -175,6 +176,20 @@ const char *cx_rs_stream_of(const struct cx_rs_store *rs, const json_t *task);
 /* XACK + XDEL of an entry no task holds any more. */
 void cx_rs_drop_entry(struct cx_rs_store *rs, redisContext *c, const char *stream, const char *eid);
 
+/* "P task:<id>" into out (CX_RS_KEY_MAX bytes). */
+void cx_rs_task_key(const struct cx_rs_store *rs, const char *id, char *out);
+/* A stored task's JSON as an object (a new reference); NULL with err when garbled. */
+json_t *cx_rs_parse_task(const char *id, const redisReply *r, struct cx_err *err);
+
+/* The ops of taskstore_redis_read.c and taskstore_redis_claim.c (taskstore_impl.h's
+ * contracts). */
+int cx_rs_get(struct cx_task_store *s, const char *id, json_t **task, struct cx_err *err);
+int cx_rs_snapshot(struct cx_task_store *s, json_t **tasks, struct cx_err *err);
+int cx_rs_list(struct cx_task_store *s, const struct cx_task_filter *f,
+	       const struct cx_task_cursor *after, json_t **tasks, char **next, struct cx_err *err);
+int cx_rs_children(struct cx_task_store *s, const char *id, json_t **tasks, struct cx_err *err);
+int cx_rs_agent_put(struct cx_task_store *s, const json_t *agent, struct cx_err *err);
+int cx_rs_agent_list(struct cx_task_store *s, json_t **agents, struct cx_err *err);
 int cx_rs_claim(struct cx_task_store *s, const char *worker, const char *const *categories,
 		long wait_ms, json_t **task, struct cx_err *err);
 void cx_rs_claim_scripts_init(void);
