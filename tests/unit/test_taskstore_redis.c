@@ -524,61 +524,6 @@ static void test_kill9_claimer(void **state)
 	cx_task_store_close(s);
 }
 
-/* A claimer that died between XREADGROUP and marking the task (the entry delivered, the task
- * still queued): the entry comes back after the lease and the task is claimed, attempt 1. */
-static void test_delivered_not_adopted(void **state)
-{
-	struct cx_task_store *s = rts_open_store(300, 3, NULL);
-	struct cx_err err = { 0 };
-	json_t *created = rts_create_n(s, 1, "cicd", 5), *t = NULL;
-	redisContext *c = rts_admin();
-	redisReply *r;
-
-	r = redisCommand(c, "XREADGROUP GROUP workers ghost COUNT 1 STREAMS %sq:cicd:5 >",
-			 rts_prefix());
-	assert_non_null(r);
-	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-	freeReplyObject(r);
-	redisFree(c);
-	assert_int_equal(cx_task_claim(s, "w-1", NULL, 0, &t, &err), 0);
-	assert_null(t);
-	assert_int_equal(cx_task_claim(s, "w-1", NULL, 3000, &t, &err), 0);
-	assert_non_null(t);
-	assert_string_equal(rts_id(t), rts_id(json_array_get(created, 0)));
-	assert_int_equal(rts_meta_int(t, "attempts"), 1);
-	json_decref(t);
-	json_decref(created);
-	cx_task_store_close(s);
-}
-
-/* The keys flushed under a running store (FLUSHALL): its next calls make the consumer groups
- * again, at the cost of one error at most. */
-static void test_flushed_under_store(void **state)
-{
-	struct cx_task_store *s = rts_open_store(30000, 3, NULL);
-	struct cx_err err = { 0 };
-	redisContext *c = rts_admin();
-	redisReply *r = redisCommand(c, "FLUSHALL");
-	json_t *created, *t = NULL;
-	int i, errors = 0;
-
-	freeReplyObject(r);
-	redisFree(c);
-	created = rts_create_n(s, 1, "general", 3);
-	for (i = 0; i < 3 && !t; i++) {
-		if (cx_task_claim(s, "w-f", NULL, 0, &t, &err) != 0) {
-			errors++;
-			assert_non_null(strstr(err.msg, "NOGROUP"));
-		}
-	}
-	assert_true(errors <= 1);
-	assert_non_null(t);
-	assert_string_equal(rts_id(t), rts_id(json_array_get(created, 0)));
-	json_decref(t);
-	json_decref(created);
-	cx_task_store_close(s);
-}
-
 /* ---- progress, release, approvals, cancellation ---- */
 
 static void test_progress_release(void **state)
@@ -840,8 +785,6 @@ int main(void)
 		cmocka_unit_test(test_wait_wakeup),
 		cmocka_unit_test(test_lease_and_attempts),
 		cmocka_unit_test(test_kill9_claimer),
-		cmocka_unit_test(test_delivered_not_adopted),
-		cmocka_unit_test(test_flushed_under_store),
 		cmocka_unit_test(test_progress_release),
 		cmocka_unit_test(test_approval),
 		cmocka_unit_test(test_cancel),

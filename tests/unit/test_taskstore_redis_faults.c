@@ -1,15 +1,18 @@
-/* The Redis task store when Redis goes away under load: a producer creating tasks and two
- * workers claiming and finishing them while redis-server is killed (SIGKILL) and started
- * again on the same port and data. While it is down every call fails at once with "task store
- * unreachable" (never a crash, never a hang); once it is back the same store object works
- * again (no reopen), the watcher hears changes again, and every task whose create was
- * acknowledged is there and ends completed, finished by exactly one worker. */
+/* The Redis task store when things go wrong. Redis goes away under load: a producer creating
+ * tasks and two workers claiming and finishing them while redis-server is killed (SIGKILL)
+ * and started again on the same port and data. While it is down every call fails at once with
+ * "task store unreachable" (never a crash, never a hang); once it is back the same store
+ * object works again (no reopen), the watcher hears changes again, and every task whose create
+ * was acknowledged is there and ends completed, finished by exactly one worker. Also: a store
+ * opened while Redis is down, a Redis that stops answering, a claimer that died between taking
+ * an entry and marking its task, keys flushed under the store, a garbled task. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -292,12 +295,95 @@ static void test_redis_hangs(void **state)
 	cx_task_store_close(s);
 }
 
+/* A claimer that died between XREADGROUP and marking the task (the entry delivered, the task
+ * still queued): the entry comes back after the lease and the task is claimed, attempt 1. */
+static void test_delivered_not_adopted(void **state)
+{
+	struct cx_task_store *s = rts_open_store(300, 3, NULL);
+	struct cx_err err = { 0 };
+	json_t *created = rts_create_n(s, 1, "cicd", 5), *t = NULL;
+	redisContext *c = rts_admin();
+	redisReply *r;
+
+	r = redisCommand(c, "XREADGROUP GROUP workers ghost COUNT 1 STREAMS %sq:cicd:5 >",
+			 rts_prefix());
+	assert_non_null(r);
+	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+	freeReplyObject(r);
+	redisFree(c);
+	assert_int_equal(cx_task_claim(s, "w-1", NULL, 0, &t, &err), 0);
+	assert_null(t);
+	assert_int_equal(cx_task_claim(s, "w-1", NULL, 3000, &t, &err), 0);
+	assert_non_null(t);
+	assert_string_equal(rts_id(t), rts_id(json_array_get(created, 0)));
+	assert_int_equal(rts_meta_int(t, "attempts"), 1);
+	json_decref(t);
+	json_decref(created);
+	cx_task_store_close(s);
+}
+
+/* The keys flushed under a running store (FLUSHALL): its next calls make the consumer groups
+ * again, at the cost of one error at most. */
+static void test_flushed_under_store(void **state)
+{
+	struct cx_task_store *s = rts_open_store(30000, 3, NULL);
+	struct cx_err err = { 0 };
+	redisContext *c = rts_admin();
+	redisReply *r = redisCommand(c, "FLUSHALL");
+	json_t *created, *t = NULL;
+	int i, errors = 0;
+
+	freeReplyObject(r);
+	redisFree(c);
+	created = rts_create_n(s, 1, "general", 3);
+	for (i = 0; i < 3 && !t; i++) {
+		if (cx_task_claim(s, "w-f", NULL, 0, &t, &err) != 0) {
+			errors++;
+			assert_non_null(strstr(err.msg, "NOGROUP"));
+		}
+	}
+	assert_true(errors <= 1);
+	assert_non_null(t);
+	assert_string_equal(rts_id(t), rts_id(json_array_get(created, 0)));
+	json_decref(t);
+	json_decref(created);
+	cx_task_store_close(s);
+}
+
+/* A task whose JSON was garbled in Redis (by hand) does not block its queue, and reading it
+ * says so. */
+static void test_garbled_task(void **state)
+{
+	struct cx_task_store *s = rts_open_store(30000, 3, NULL);
+	struct cx_err err = { 0 };
+	json_t *bad = rts_create_n(s, 1, "general", 1), *good = rts_create_n(s, 1, "general", 2);
+	json_t *t = NULL;
+	redisContext *c = rts_admin();
+	redisReply *r = redisCommand(c, "HSET %stask:%s json {garbage", rts_prefix(),
+				     rts_id(json_array_get(bad, 0)));
+
+	freeReplyObject(r);
+	redisFree(c);
+	assert_int_equal(cx_task_claim(s, "w-g", NULL, 0, &t, &err), 0);
+	assert_non_null(t);
+	assert_string_equal(rts_id(t), rts_id(json_array_get(good, 0)));
+	json_decref(t);
+	assert_int_equal(cx_task_get(s, rts_id(json_array_get(bad, 0)), &t, &err), -1);
+	assert_non_null(strstr(err.msg, "garbled"));
+	json_decref(bad);
+	json_decref(good);
+	cx_task_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_outage_under_load),
 		cmocka_unit_test(test_open_while_down),
 		cmocka_unit_test(test_redis_hangs),
+		cmocka_unit_test(test_delivered_not_adopted),
+		cmocka_unit_test(test_flushed_under_store),
+		cmocka_unit_test(test_garbled_task),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
