@@ -441,7 +441,7 @@ static void test_wait_wakeup(void **state)
 
 static void test_lease_and_attempts(void **state)
 {
-	struct cx_task_store *s = rts_open_store(300, 2, NULL);
+	struct cx_task_store *s = rts_open_store(800, 2, NULL);
 	struct cx_err err = { 0 };
 	json_t *created = rts_create_n(s, 1, "general", 3), *t = NULL, *t2 = NULL;
 	const char *id = rts_id(json_array_get(created, 0));
@@ -450,17 +450,18 @@ static void test_lease_and_attempts(void **state)
 
 	assert_int_equal(cx_task_claim(s, "w-a", NULL, 0, &t, &err), 0);
 	assert_non_null(t);
-	/* Heartbeats keep it: nobody else gets it over three leases. */
-	for (i = 0; i < 9; i++) {
-		usleep(120 * 1000);
+	/* Heartbeats keep it: nobody else gets it over three leases (a claimer tries a quarter
+	 * lease after each heartbeat, when the entry has been idle that long). */
+	for (i = 0; i < 8; i++) {
+		usleep(200 * 1000);
 		assert_int_equal(cx_task_claim(s, "w-b", NULL, 0, &t2, &err), 0);
 		assert_null(t2);
-		usleep(60 * 1000);
+		usleep(100 * 1000);
 		assert_int_equal(cx_task_heartbeat(s, id, "w-a", &cancel, &err), 0);
 		assert_false(cancel);
 	}
 	/* w-a stops: after the lease, w-b gets it, attempt 2; w-a no longer holds it. */
-	assert_int_equal(cx_task_claim(s, "w-b", NULL, 2000, &t2, &err), 0);
+	assert_int_equal(cx_task_claim(s, "w-b", NULL, 4000, &t2, &err), 0);
 	assert_non_null(t2);
 	assert_string_equal(rts_id(t2), id);
 	assert_int_equal(rts_meta_int(t2, "attempts"), 2);
@@ -468,7 +469,7 @@ static void test_lease_and_attempts(void **state)
 	assert_int_equal(cx_task_finish(s, id, "w-a", "completed", NULL, &err), 1);
 	json_decref(t2);
 	/* w-b stops too: max_attempts 2 reached, the task fails with a reason. */
-	assert_int_equal(cx_task_claim(s, "w-c", NULL, 1500, &t2, &err), 0);
+	assert_int_equal(cx_task_claim(s, "w-c", NULL, 2500, &t2, &err), 0);
 	assert_null(t2);
 	assert_int_equal(cx_task_get(s, id, &t2, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(t2, "status")), "failed");

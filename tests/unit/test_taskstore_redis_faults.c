@@ -185,7 +185,8 @@ static void test_outage_under_load(void **state)
 	pthread_create(&th[0], NULL, producer, &l);
 	pthread_create(&th[1], NULL, worker, &l);
 	pthread_create(&th[2], NULL, worker, &l);
-	usleep(500 * 1000);
+	for (i = 0; i < 500 && count_of(&l, &l.created_ok) <= 10; i++)
+		usleep(10 * 1000);
 	assert_true(count_of(&l, &l.created_ok) > 10);
 
 	rts_kill();
@@ -228,11 +229,16 @@ static void test_outage_under_load(void **state)
 		fail_msg("%d errors that are not 'task store unreachable', the last: %s",
 			 l.other_errors, l.other);
 	assert_true(l.slowest_failure_ms < 3000);
-	/* Every acknowledged task is there and completed, finished exactly once. */
+	/* Every acknowledged task is there and completed, finished once at most (none of the
+	 * finishes said done when Redis died after applying one but before answering it). */
 	json_object_foreach(l.acked, k, v) {
+		json_int_t n = json_integer_value(json_object_get(l.finished, k));
+
 		if (strcmp(rts_status(l.s, k), "completed"))
 			fail_msg("acknowledged task %s is %s", k, rts_status(l.s, k));
-		assert_int_equal(json_integer_value(json_object_get(l.finished, k)), 1);
+		if (n > 1 || (n == 0 && l.finish_down == 0))
+			fail_msg("task %s finished %d times (%d finishes refused)", k, (int)n,
+				 l.finish_down);
 	}
 	cx_task_unwatch(l.s);
 	json_decref(l.acked);
