@@ -36,7 +36,7 @@
 static void test_config_refused(void **state)
 {
 	static const char *const bad[] = {
-		"{\"store\": \"redis\", \"url\": \"http://x\"}",
+		"{\"store\": \"redis\", \"url\": \"http://u:hunter2@x\"}",
 		"{\"store\": \"redis\", \"url\": \"rediss://h:6380\"}",
 		"{\"store\": \"redis\", \"url\": \"redis://u:hunter2@h:1/0\"}",
 		"{\"store\": \"redis\", \"url\": \"redis://h:99999/0\"}",
