@@ -12,6 +12,6 @@ const struct cx_adapter *const cx_adapters[] = {
 	&cx_conformance_adapter,
 	&cx_proxmox_adapter,
 	&cx_cloudflare_adapter,
-	&cx_cortex_adapter,
+	&cx_cortex_adapter, /* the task tools: on unless "tasks": {"enabled": false} */
 	NULL,
 };

@@ -47,18 +47,18 @@ async function freePort() {
   });
 }
 
-async function startRedis() {
-  const dir = tmpDir();
-  const port = await freePort();
+async function startRedis({ dir = tmpDir(), port, args = [] } = {}) {
+  port = port || await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
-    '--appendonly', 'yes', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--appendonly', 'yes', '--dir', dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   await new Promise((res, rej) => {
     child.stdout.on('data', (d) => { out += d; if (/Ready to accept connections/.test(out)) res(); });
     child.on('exit', (code) => rej(new Error('redis-server exited with ' + code + ': ' + out)));
     setTimeout(() => rej(new Error('redis-server did not start: ' + out)), 10000);
   });
-  const server = { child, port, kill() { if (child.exitCode === null) child.kill('SIGKILL'); } };
+  const exited = new Promise((res) => child.on('exit', res));
+  const server = { child, port, dir, exited, kill() { if (child.exitCode === null) child.kill('SIGKILL'); } };
   servers.push(server);
   return server;
 }
@@ -119,6 +119,7 @@ async function stdioClient(tasks, { env = {}, cwd, args } = {}) {
   const notes = [];
   const waiters = [];
   let id = 1;
+  g.exited.then(() => replies.forEach((f) => f({ error: { code: 0, message: 'the gateway exited: ' + g.stderr() } })));
   g.onMessage = (m) => {
     if (m.id !== undefined && replies.has(m.id)) { replies.get(m.id)(m); replies.delete(m.id); }
     else if (waiters.length) waiters.shift()(m);
@@ -476,6 +477,45 @@ for (const backend of backends) {
       assert.deepEqual(r.agents.map((x) => x.id).sort(), ['security', 'security-1']);
     });
   }
+}
+
+if (backends.some((b) => b.name === 'redis')) {
+  test('redis: a password from the environment, never logged; Redis down: isError "task store unreachable", then back without a restart, nothing lost', async () => {
+    const password = 'rEd1s-pw-' + Math.random().toString(36).slice(2);
+    let redis = await startRedis({ args: ['--requirepass', password] });
+    const conf = { store: 'redis', url: `redis://127.0.0.1:${redis.port}/0`, password: { env: 'CX_TEST_REDIS_PW' } };
+    const c = await stdioClient(conf, { env: { CX_TEST_REDIS_PW: password } });
+    const ids = ok(await c.call('cortex_create_task', { tasks: [{ query: 'before the outage' }, { query: 'also before' }] })).ids;
+
+    // Stopped (cleanly: the append-only file has what was acknowledged).
+    redis.child.kill('SIGTERM');
+    await redis.exited;
+    for (const [tool, args] of [['cortex_create_task', { query: 'during' }], ['cortex_get_tasks', {}],
+      ['cortex_get_task_status', { id: ids[0] }], ['cortex_get_metrics', {}], ['cortex_list_agents', {}],
+      ['cortex_cancel_task', { id: ids[1] }], ['cortex_approve_task', { id: ids[1], decision: 'approve' }]])
+      err(await c.call(tool, args), /task store unreachable/);
+    const r = await c.rpc('resources/read', { uri: 'cortex://tasks/' + ids[0] });
+    assert.match(r.error.message, /task store unreachable/);
+
+    // Back on the same port and data: the same gateway answers again, with both tasks.
+    redis = await startRedis({ dir: redis.dir, port: redis.port, args: ['--requirepass', password] });
+    let list;
+    for (let i = 0; i < 100; i++) {
+      list = await c.call('cortex_get_tasks', {});
+      if (!list.isError) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.deepEqual(ok(list).tasks.map((t) => t.id).sort(), [...ids].sort());
+    ok(await c.call('cortex_create_task', { query: 'after' }));
+    assert.doesNotMatch(c.g.stderr(), new RegExp(password));
+
+    // A wrong password stops start-up with a sentence that quotes neither password.
+    const bad = spawnSync(GATEWAY, ['--check-config', '--config', writeConfig({ tasks: conf })],
+      { encoding: 'utf8', env: { ...process.env, CX_TEST_REDIS_PW: 'not-' + password } });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /config 'tasks': task store refused the credentials .*check tasks\.password/);
+    assert.doesNotMatch(bad.stderr + bad.stdout, new RegExp(password));
+  });
 }
 
 test('every gateway of this file stops cleanly', async () => {
