@@ -113,7 +113,7 @@ static const char *task_id(const json_t *task)
 	return id ? id : "";
 }
 
-static void task_key(const struct cx_rs_store *rs, const char *id, char *out)
+void cx_rs_task_key(const struct cx_rs_store *rs, const char *id, char *out)
 {
 	snprintf(out, CX_RS_KEY_MAX, "%stask:%s", rs->prefix, id);
 }
@@ -141,7 +141,7 @@ static int garbled(const char *id, struct cx_err *err)
 }
 
 /* A stored task's JSON as an object; NULL with err. */
-static json_t *parse_task(const char *id, const redisReply *r, struct cx_err *err)
+json_t *cx_rs_parse_task(const char *id, const redisReply *r, struct cx_err *err)
 {
 	json_t *t;
 
@@ -155,6 +155,32 @@ static json_t *parse_task(const char *id, const redisReply *r, struct cx_err *er
 	return t;
 }
 
+/* Redis 7 or later (XAUTOCLAIM's answer, exclusive XRANGE, Lua's XINFO): checked on the
+ * first connection. */
+static int check_version(struct cx_rs_store *rs, redisContext *c, struct cx_err *err)
+{
+	const char *argv[2] = { "INFO", "server" };
+	redisReply *r;
+	const char *v;
+	long major = 0;
+
+	if (__atomic_load_n(&rs->version_ok, __ATOMIC_ACQUIRE))
+		return 0;
+	r = cx_rs_cmd(&rs->link, c, 2, argv, NULL, err);
+	if (!r)
+		return -1;
+	v = r->type == REDIS_REPLY_STRING ? strstr(r->str, "redis_version:") : NULL;
+	if (v)
+		major = strtol(v + 14, NULL, 10);
+	freeReplyObject(r);
+	if (major < 7)
+		return cx_err_set(err, "the task store needs Redis 7 or later; %s runs %s",
+				  rs->link.where,
+				  v ? "an older one" : "something that is not Redis");
+	__atomic_store_n(&rs->version_ok, true, __ATOMIC_RELEASE);
+	return 0;
+}
+
 /* Creates the consumer group of every stream on a new connection (BUSYGROUP: it exists). */
 static int prepare(redisContext *c, void *ctx, struct cx_err *err)
 {
@@ -163,6 +189,8 @@ static int prepare(redisContext *c, void *ctx, struct cx_err *err)
 	void *r;
 	int rc = 0;
 
+	if (check_version(rs, c, err))
+		return -1;
 	for (i = 0; i < CX_RS_STREAMS; i++)
 		redisAppendCommand(c, "XGROUP CREATE %s " CX_RS_GROUP " 0 MKSTREAM",
 				   rs->streams[i]);
@@ -170,9 +198,10 @@ static int prepare(redisContext *c, void *ctx, struct cx_err *err)
 		if (redisGetReply(c, &r) != REDIS_OK)
 			return cx_rs_fail(&rs->link, c, err);
 		if (rc == 0 && ((redisReply *)r)->type == REDIS_REPLY_ERROR &&
-		    strncmp(((redisReply *)r)->str, "BUSYGROUP", 9) != 0)
-			rc = cx_err_set(err, "task store refused to create its queue: %.200s",
-					((redisReply *)r)->str);
+		    strncmp(((redisReply *)r)->str, "BUSYGROUP", 9) != 0) {
+			rc = cx_rs_reply_error(&rs->link, r, err); /* frees r */
+			continue;
+		}
 		freeReplyObject(r);
 	}
 	return rc;
@@ -189,7 +218,7 @@ int cx_rs_commit(struct cx_rs_store *rs, redisContext *c, const struct cx_rs_com
 	redisReply *r;
 	int rc;
 
-	task_key(rs, cm->id, key);
+	cx_rs_task_key(rs, cm->id, key);
 	if (sp && (size_t)(sp - cm->entry) < sizeof(stream) && strlen(sp + 1) < sizeof(eid)) {
 		memcpy(stream, cm->entry, (size_t)(sp - cm->entry));
 		stream[sp - cm->entry] = '\0';
@@ -233,7 +262,7 @@ int cx_rs_load(struct cx_rs_store *rs, redisContext *c, const char *id, struct c
 	redisReply *r;
 	int rc = 1;
 
-	task_key(rs, id, key);
+	cx_rs_task_key(rs, id, key);
 	st->task = NULL;
 	r = cx_rs_cmd(&rs->link, c, 5, argv, NULL, err);
 	if (!r)
@@ -242,7 +271,7 @@ int cx_rs_load(struct cx_rs_store *rs, redisContext *c, const char *id, struct c
 		rc = cx_err_set(err, "task store: unexpected answer to HMGET");
 	} else if (r->element[0]->type == REDIS_REPLY_STRING &&
 		   r->element[1]->type == REDIS_REPLY_STRING) {
-		st->task = parse_task(id, r->element[0], err);
+		st->task = cx_rs_parse_task(id, r->element[0], err);
 		rc = st->task ? 0 : -1;
 		snprintf(st->rev, sizeof(st->rev), "%s", r->element[1]->str);
 		snprintf(st->entry, sizeof(st->entry), "%s",
@@ -303,7 +332,13 @@ int cx_rs_update_on(struct cx_rs_store *rs, redisContext *c, const char *id, str
 		cm.json = json;
 		cm.entry = st.entry;
 		cx_rs_plan_entry(rs, before, st.task, op->kind, op->worker, &cm);
-		w = cx_rs_commit(rs, c, &cm, err);
+		/* Refused rather than stored past what a read accepts. */
+		w = strlen(json) > CX_TASK_FILE_MAX
+			    ? cx_err_set(err,
+					 "task '%s' would be over %d bytes (its saved state is too "
+					 "large); nothing was changed",
+					 id, CX_TASK_FILE_MAX)
+			    : cx_rs_commit(rs, c, &cm, err);
 		free(json);
 		if (w != 0) {
 			rc = w < 0 ? -1 : rc;
@@ -335,7 +370,7 @@ static int rs_update(struct cx_task_store *s, const char *id, struct cx_task_op 
 	return rc;
 }
 
-/* ---- creating and reading ---- */
+/* ---- creating ---- */
 
 static int rs_create(struct cx_task_store *s, const json_t *tasks, struct cx_err *err)
 {
@@ -390,89 +425,6 @@ out:
 	return rc;
 }
 
-static int rs_get(struct cx_task_store *s, const char *id, json_t **task, struct cx_err *err)
-{
-	struct cx_rs_store *rs = RS(s);
-	char key[CX_RS_KEY_MAX];
-	const char *argv[3] = { "HGET", key, "json" };
-	redisReply *r;
-
-	*task = NULL;
-	task_key(rs, id, key);
-	r = cx_rs_cmd1(&rs->link, 3, argv, NULL, err);
-	if (!r)
-		return -1;
-	if (r->type == REDIS_REPLY_NIL) {
-		freeReplyObject(r);
-		return 1;
-	}
-	*task = parse_task(id, r, err);
-	freeReplyObject(r);
-	return *task ? 0 : -1;
-}
-
-/* The tasks named by ids[0..n) (missing ones skipped), appended to out. */
-static int fetch(struct cx_rs_store *rs, redisContext *c, redisReply *const *ids, size_t n,
-		 size_t stride, json_t *out, struct cx_err *err)
-{
-	size_t i, rc = 0;
-	void *r;
-	char key[CX_RS_KEY_MAX];
-
-	for (i = 0; i < n; i++) {
-		task_key(rs, ids[i * stride]->str, key);
-		redisAppendCommand(c, "HGET %s json", key);
-	}
-	for (i = 0; i < n; i++) {
-		json_t *t;
-
-		if (redisGetReply(c, &r) != REDIS_OK)
-			return cx_rs_fail(&rs->link, c, err);
-		if (rc == 0 && ((redisReply *)r)->type == REDIS_REPLY_STRING) {
-			t = parse_task(ids[i * stride]->str, r, err);
-			if (!t || json_array_append_new(out, t))
-				rc = (size_t)-1;
-		}
-		freeReplyObject(r);
-	}
-	return rc ? -1 : 0;
-}
-
-static int rs_snapshot(struct cx_task_store *s, json_t **tasks, struct cx_err *err)
-{
-	struct cx_rs_store *rs = RS(s);
-	const char *argv[4] = { "ZRANGE", rs->k_tasks, "0", "-1" };
-	redisContext *c = cx_rs_acquire(&rs->link, err);
-	redisReply *r = NULL;
-	size_t i;
-	int rc = -1;
-
-	*tasks = json_array();
-	if (!c || !*tasks)
-		goto out;
-	r = cx_rs_cmd(&rs->link, c, 4, argv, NULL, err);
-	if (!r)
-		goto out;
-	for (i = 0; i < r->elements; i += 256) {
-		size_t n = r->elements - i < 256 ? r->elements - i : 256;
-
-		if (fetch(rs, c, r->element + i, n, 1, *tasks, err))
-			goto out;
-	}
-	rc = 0;
-out:
-	if (r)
-		freeReplyObject(r);
-	cx_rs_put(&rs->link, c);
-	if (rc) {
-		if (!*tasks)
-			oom(err);
-		json_decref(*tasks);
-		*tasks = NULL;
-	}
-	return rc;
-}
-
 void cx_rs_drop_entry(struct cx_rs_store *rs, redisContext *c, const char *stream, const char *eid)
 {
 	void *r;
@@ -484,170 +436,6 @@ void cx_rs_drop_entry(struct cx_rs_store *rs, redisContext *c, const char *strea
 		if (redisGetReply(c, &r) == REDIS_OK)
 			freeReplyObject(r);
 	}
-}
-
-/* ---- lists ---- */
-
-/* One page of key (the index or a parent's children), newest first, from ZREVRANGEBYSCORE
- * in batches, filtered here; one task more than the page is looked for to know whether
- * there is a next page. */
-static int list_on(struct cx_rs_store *rs, redisContext *c, const char *key,
-		   const struct cx_task_filter *f, const struct cx_task_cursor *after, json_t *out,
-		   char **next, struct cx_err *err)
-{
-	size_t limit = f->limit ? f->limit : CX_TASK_LIMIT_DEFAULT, offset = 0, i;
-	char max[24] = "+inf", min[24] = "-inf", off[24];
-	const char *argv[8] = { "ZREVRANGEBYSCORE", key, max, min, "LIMIT", off, "256" };
-	json_t *batch, *t;
-	redisReply *r;
-
-	if (after)
-		snprintf(max, sizeof(max), "%lld", (long long)after->created_ms);
-	if (f->since_ms > 0)
-		snprintf(min, sizeof(min), "%lld", (long long)f->since_ms);
-	for (;;) {
-		snprintf(off, sizeof(off), "%zu", offset);
-		r = cx_rs_cmd(&rs->link, c, 7, argv, NULL, err);
-		batch = json_array();
-		if (!r || !batch || fetch(rs, c, r->element, r->elements, 1, batch, err)) {
-			if (r)
-				freeReplyObject(r);
-			json_decref(batch);
-			return batch || !r ? -1 : oom(err);
-		}
-		offset += r->elements;
-		json_array_foreach(batch, i, t) {
-			if (!cx_task_after_cursor(after, cx_task_field_ms(t, "created_at"),
-						  task_id(t)) ||
-			    !cx_task_filter_match(f, t))
-				continue;
-			if (json_array_size(out) == limit) {
-				t = json_array_get(out, limit - 1);
-				*next = cx_task_cursor_encode(&rs->head,
-							      cx_task_field_ms(t, "created_at"),
-							      task_id(t));
-				freeReplyObject(r);
-				json_decref(batch);
-				return *next ? 0 : oom(err);
-			}
-			json_array_append(out, t);
-		}
-		json_decref(batch);
-		i = r->elements;
-		freeReplyObject(r);
-		if (i < 256)
-			return 0;
-	}
-}
-
-static int rs_list(struct cx_task_store *s, const struct cx_task_filter *f,
-		   const struct cx_task_cursor *after, json_t **tasks, char **next,
-		   struct cx_err *err)
-{
-	struct cx_rs_store *rs = RS(s);
-	char key[CX_RS_KEY_MAX];
-	redisContext *c;
-	int rc = -1;
-
-	*tasks = json_array();
-	*next = NULL;
-	if (!*tasks)
-		return oom(err);
-	if (f->parent_id && !cx_task_id_valid(f->parent_id))
-		return 0;
-	if (f->parent_id)
-		snprintf(key, sizeof(key), "%schildren:%s", rs->prefix, f->parent_id);
-	else
-		snprintf(key, sizeof(key), "%s", rs->k_tasks);
-	c = cx_rs_acquire(&rs->link, err);
-	if (c)
-		rc = list_on(rs, c, key, f, after, *tasks, next, err);
-	cx_rs_put(&rs->link, c);
-	if (rc) {
-		json_decref(*tasks);
-		*tasks = NULL;
-	}
-	return rc;
-}
-
-static int rs_children(struct cx_task_store *s, const char *id, json_t **tasks, struct cx_err *err)
-{
-	struct cx_rs_store *rs = RS(s);
-	char key[CX_RS_KEY_MAX];
-	const char *argv[4] = { "ZRANGE", key, "0", "-1" };
-	redisContext *c = cx_rs_acquire(&rs->link, err);
-	redisReply *r = NULL;
-	int rc = -1;
-
-	*tasks = json_array();
-	snprintf(key, sizeof(key), "%schildren:%s", rs->prefix, id);
-	if (c && *tasks && (r = cx_rs_cmd(&rs->link, c, 4, argv, NULL, err)))
-		rc = fetch(rs, c, r->element, r->elements, 1, *tasks, err);
-	else if (c && !*tasks)
-		oom(err);
-	if (r)
-		freeReplyObject(r);
-	cx_rs_put(&rs->link, c);
-	if (rc) {
-		json_decref(*tasks);
-		*tasks = NULL;
-	}
-	return rc;
-}
-
-/* ---- agents ---- */
-
-static int rs_agent_put(struct cx_task_store *s, const json_t *agent, struct cx_err *err)
-{
-	struct cx_rs_store *rs = RS(s);
-	char *json = json_dumps(agent, JSON_COMPACT);
-	const char *id = json_string_value(json_object_get(agent, "id"));
-	const char *argv[4] = { "HSET", rs->k_agents, id, json };
-	redisReply *r;
-
-	if (!json)
-		return oom(err);
-	r = cx_rs_cmd1(&rs->link, 4, argv, NULL, err);
-	free(json);
-	if (!r)
-		return -1;
-	freeReplyObject(r);
-	return 0;
-}
-
-/* Every agent; those silent for a day are deleted on the way (the list drops them after 3
- * leases already; this only keeps the hash from growing without end). */
-static int rs_agent_list(struct cx_task_store *s, json_t **agents, struct cx_err *err)
-{
-	struct cx_rs_store *rs = RS(s);
-	const char *argv[2] = { "HGETALL", rs->k_agents };
-	int64_t old = cx_task_now_ms() - 24 * 3600 * 1000;
-	redisContext *c = cx_rs_acquire(&rs->link, err);
-	redisReply *r, *d;
-	size_t i;
-
-	*agents = NULL;
-	if (!c)
-		return -1;
-	r = cx_rs_cmd(&rs->link, c, 2, argv, NULL, err);
-	*agents = r ? json_array() : NULL;
-	for (i = 0; *agents && i + 1 < r->elements; i += 2) {
-		json_t *a = json_loadb(r->element[i + 1]->str, r->element[i + 1]->len, 0, NULL);
-
-		if (json_is_object(a) &&
-		    cx_task_time_ms(json_string_value(json_object_get(a, "heartbeat_at"))) < old) {
-			d = redisCommand(c, "HDEL %s %s", rs->k_agents, r->element[i]->str);
-			if (d)
-				freeReplyObject(d);
-		} else if (json_is_object(a)) {
-			json_array_append(*agents, a);
-		}
-		json_decref(a);
-	}
-	if (r)
-		freeReplyObject(r);
-	cx_rs_put(&rs->link, c);
-	return *agents ? 0 : -1;
 }
 
 /* ---- watching ---- */
@@ -751,14 +539,14 @@ const struct cx_task_store_ops cx_task_store_redis_ops = {
 	.open = rs_open,
 	.close = rs_close,
 	.create = rs_create,
-	.get = rs_get,
-	.snapshot = rs_snapshot,
+	.get = cx_rs_get,
+	.snapshot = cx_rs_snapshot,
 	.update = rs_update,
 	.claim = cx_rs_claim,
-	.agent_put = rs_agent_put,
-	.agent_list = rs_agent_list,
+	.agent_put = cx_rs_agent_put,
+	.agent_list = cx_rs_agent_list,
 	.watch = rs_watch,
 	.unwatch = rs_unwatch,
-	.list = rs_list,
-	.children = rs_children,
+	.list = cx_rs_list,
+	.children = cx_rs_children,
 };

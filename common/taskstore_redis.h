@@ -1,5 +1,6 @@
-/* Inside the Redis task store (taskstore_redis.c: the store's operations;
- * taskstore_redis_link.c: reaching Redis). Private to those two files.
+/* Inside the Redis task store (taskstore_redis.c: opening, creating, every change of a task;
+ * taskstore_redis_claim.c: claims and dead workers; taskstore_redis_read.c: reads, lists,
+ * agents; taskstore_redis_link.c: reaching Redis). Private to those files.
  *
  * Keys, under a prefix P ("cortex:" unless the config's "prefix" says otherwise):
  *   P task:<id>        hash {json: the task as JSON, rev: a counter every write bumps (the
@@ -16,7 +17,8 @@
  *   P events           pub/sub channel: the id of every task that changed
  *
  * Lock order: a link's mutex is the only lock here, held only to take or give back a
- * connection, never across a command. */
+ * connection, never across a command. hiredis writes with write(): a process using this store
+ * ignores SIGPIPE (the gateway does), or a Redis gone away kills it. */
 #ifndef CX_TASKSTORE_REDIS_H
 #define CX_TASKSTORE_REDIS_H
 
@@ -79,10 +81,9 @@ redisReply *cx_rs_cmd(struct cx_rs_link *l, redisContext *c, int argc, const cha
 /* The same with a connection of the pool taken and given back around it. */
 redisReply *cx_rs_cmd1(struct cx_rs_link *l, int argc, const char **argv, const size_t *lens,
 		       struct cx_err *err);
-/* Sends n commands at once and reads their replies into replies[] (all or NULL with err). */
-int cx_rs_pipeline(struct cx_rs_link *l, redisContext *c, size_t n, const int *argc,
-		   const char *const *const *argv, const size_t *const *lens, redisReply **replies,
-		   struct cx_err *err);
+/* An error reply r as err ("task store unreachable" while Redis loads its data or is busy,
+ * "task store refused the command: ..." otherwise); frees r. -1. */
+int cx_rs_reply_error(struct cx_rs_link *l, redisReply *r, struct cx_err *err);
 /* err set from c's failure; -1. */
 int cx_rs_fail(struct cx_rs_link *l, redisContext *c, struct cx_err *err);
 /* Sets c's answer deadline to ms (a blocking XREADGROUP waits longer than a command). */
@@ -125,6 +126,7 @@ struct cx_rs_store {
 	/* q:<cat>:<prio>, priority-major: streams[(prio - 1) * CX_RS_CATS + cat] */
 	char streams[CX_RS_STREAMS][CX_RS_KEY_MAX];
 	int64_t next_reap; /* monotonic ms; read and written with __atomic */
+	bool version_ok;   /* Redis >= 7 seen; __atomic */
 };
 
 /* A task as stored: its JSON parsed (a new reference), rev and entry. */
@@ -174,6 +176,20 @@ const char *cx_rs_stream_of(const struct cx_rs_store *rs, const json_t *task);
 /* XACK + XDEL of an entry no task holds any more. */
 void cx_rs_drop_entry(struct cx_rs_store *rs, redisContext *c, const char *stream, const char *eid);
 
+/* "P task:<id>" into out (CX_RS_KEY_MAX bytes). */
+void cx_rs_task_key(const struct cx_rs_store *rs, const char *id, char *out);
+/* A stored task's JSON as an object (a new reference); NULL with err when garbled. */
+json_t *cx_rs_parse_task(const char *id, const redisReply *r, struct cx_err *err);
+
+/* The ops of taskstore_redis_read.c and taskstore_redis_claim.c (taskstore_impl.h's
+ * contracts). */
+int cx_rs_get(struct cx_task_store *s, const char *id, json_t **task, struct cx_err *err);
+int cx_rs_snapshot(struct cx_task_store *s, json_t **tasks, struct cx_err *err);
+int cx_rs_list(struct cx_task_store *s, const struct cx_task_filter *f,
+	       const struct cx_task_cursor *after, json_t **tasks, char **next, struct cx_err *err);
+int cx_rs_children(struct cx_task_store *s, const char *id, json_t **tasks, struct cx_err *err);
+int cx_rs_agent_put(struct cx_task_store *s, const json_t *agent, struct cx_err *err);
+int cx_rs_agent_list(struct cx_task_store *s, json_t **agents, struct cx_err *err);
 int cx_rs_claim(struct cx_task_store *s, const char *worker, const char *const *categories,
 		long wait_ms, json_t **task, struct cx_err *err);
 void cx_rs_claim_scripts_init(void);

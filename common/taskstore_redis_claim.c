@@ -6,8 +6,9 @@
  * idle past the lease belongs to a worker that stopped; XAUTOCLAIM gives it to the reaper
  * ("~reaper", a name no worker can have), which applies CX_OP_EXPIRE: queued again with the
  * attempt counted, or failed after max_attempts, or cancelled when that was asked. The
- * reaper runs at the start of a claim, at most every quarter lease per process, and a
- * blocked claimer wakes at that pace to run it. */
+ * reaper runs at the start of a claim, at most every quarter lease (5 s at most) per
+ * process, and a blocked claimer wakes at that pace to run it: a dead worker's task is
+ * queued again at most that long after its lease ran out. */
 #include "taskstore_redis.h"
 
 #include <stdio.h>
@@ -23,7 +24,8 @@
 /* KEYS the claimer's streams, priority-major, ARGV[3] of them per priority; ARGV group,
  * consumer. Looks at the next undelivered entry of each stream (after the group's
  * last-delivered-id) and delivers the most urgent (lowest priority, then oldest "c") with
- * XREADGROUP: {stream, entry id, task id}, or nil when every stream is drained. */
+ * XREADGROUP: {stream, entry id, task id}, or nil when every stream is drained. A stream
+ * without the group (its keys flushed under the store) gets it back, from the start. */
 static const char take_lua[] =
 	"local g, who, n = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
 	"local function field(kv, name)\n"
@@ -38,6 +40,10 @@ static const char take_lua[] =
 	"      for _, grp in ipairs(gs) do\n"
 	"        if field(grp, 'name') == g then last = field(grp, 'last-delivered-id') end\n"
 	"      end\n"
+	"    end\n"
+	"    if not last then\n"
+	"      redis.call('XGROUP', 'CREATE', KEYS[i], g, '0', 'MKSTREAM')\n"
+	"      last = '0-0'\n"
 	"    end\n"
 	"    if last then\n"
 	"      local e = redis.call('XRANGE', KEYS[i], '(' .. last, '+', 'COUNT', 1)[1]\n"
@@ -113,8 +119,12 @@ static int adopt(struct cx_rs_store *rs, redisContext *c, const char *stream, co
 	snprintf(entry, sizeof(entry), "%s %s", stream, eid);
 	for (tries = 0; tries < 100; tries++) {
 		rc = cx_task_id_valid(id) ? cx_rs_load(rs, c, id, &st, err) : 1;
-		if (rc < 0)
+		if (rc < 0 && c->err)
 			return -1;
+		/* A garbled task must not block its queue: its entry goes, the task stays for
+		 * a person to look at. */
+		if (rc < 0)
+			rc = 1;
 		if (rc == 1 || strcmp(st.entry, entry) ||
 		    cx_task_apply(&rs->head, st.task, &op, cx_task_now_ms(), err) != 0) {
 			json_decref(rc == 1 ? NULL : st.task);
@@ -409,9 +419,8 @@ int cx_rs_claim(struct cx_task_store *s, const char *worker, const char *const *
 		if (left <= 0)
 			break;
 		rc = wait_entry(rs, c, keys, n, per, worker,
-				left < 2 * reap_period(rs) ? (long)left
-							   : (long)(2 * reap_period(rs)),
-				task, err);
+				left < reap_period(rs) ? (long)left : (long)reap_period(rs), task,
+				err);
 		if (rc != SKIPPED)
 			break;
 	}

@@ -37,11 +37,13 @@ static int parse_url(struct cx_rs_link *l, const char *url, struct cx_err *err)
 	long v;
 	char buf[16];
 
+	/* Not quoted: it may hold a password. */
+	if (strncmp(url, "rediss://", 9) == 0)
+		return cx_err_set(err, "tasks.url: rediss:// (TLS) is not built in (hiredis 0.14); "
+				       "run a local TLS tunnel and give its redis:// end (see the "
+				       "README)");
 	if (strncmp(url, "redis://", 8) != 0)
-		return cx_err_set(err,
-				  "tasks.url: '%s' is not redis://host:port/db (rediss:// needs "
-				  "a local TLS tunnel: see the README)",
-				  strncmp(url, "rediss://", 9) == 0 ? "rediss://..." : url);
+		return cx_err_set(err, "tasks.url must be redis://host:port/db");
 	p = url + 8;
 	slash = strchr(p, '/');
 	at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
@@ -175,7 +177,9 @@ int cx_rs_fail(struct cx_rs_link *l, redisContext *c, struct cx_err *err)
 	return unreachable(l, why(l, c, buf, sizeof(buf)), err);
 }
 
-/* A command's raw reply, error replies included; NULL (c failed) with err. */
+/* A command's raw reply, error replies included; NULL (c failed) with err. A missing
+ * consumer group (the keys flushed under the store) retires c, so that the next connection's
+ * prepare makes the groups again. */
 static redisReply *cmd_raw(struct cx_rs_link *l, redisContext *c, int argc, const char **argv,
 			   const size_t *lens, struct cx_err *err)
 {
@@ -183,11 +187,14 @@ static redisReply *cmd_raw(struct cx_rs_link *l, redisContext *c, int argc, cons
 
 	if (!r)
 		cx_rs_fail(l, c, err);
+	else if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "NOGROUP")) {
+		c->err = REDIS_ERR_OTHER;
+		drain_idle(l);
+	}
 	return r;
 }
 
-/* An error reply as err; frees r. -1. */
-static int reply_error(struct cx_rs_link *l, redisReply *r, struct cx_err *err)
+int cx_rs_reply_error(struct cx_rs_link *l, redisReply *r, struct cx_err *err)
 {
 	static const char *const transient[] = { "LOADING",  "BUSY",        "MASTERDOWN",
 						 "TRYAGAIN", "CLUSTERDOWN", NULL };
@@ -211,7 +218,7 @@ redisReply *cx_rs_cmd(struct cx_rs_link *l, redisContext *c, int argc, const cha
 	redisReply *r = cmd_raw(l, c, argc, argv, lens, err);
 
 	if (r && r->type == REDIS_REPLY_ERROR) {
-		reply_error(l, r, err);
+		cx_rs_reply_error(l, r, err);
 		return NULL;
 	}
 	return r;
@@ -228,43 +235,6 @@ redisReply *cx_rs_cmd1(struct cx_rs_link *l, int argc, const char **argv, const 
 	r = cx_rs_cmd(l, c, argc, argv, lens, err);
 	cx_rs_put(l, c);
 	return r;
-}
-
-int cx_rs_pipeline(struct cx_rs_link *l, redisContext *c, size_t n, const int *argc,
-		   const char *const *const *argv, const size_t *const *lens, redisReply **replies,
-		   struct cx_err *err)
-{
-	size_t i, got = 0;
-	void *r;
-	int rc = -1;
-
-	for (i = 0; i < n; i++) {
-		if (redisAppendCommandArgv(c, argc[i], (const char **)argv[i],
-					   lens ? lens[i] : NULL) != REDIS_OK)
-			return cx_rs_fail(l, c, err);
-	}
-	for (got = 0; got < n; got++) {
-		if (redisGetReply(c, &r) != REDIS_OK) {
-			cx_rs_fail(l, c, err);
-			goto out;
-		}
-		replies[got] = r;
-	}
-	for (i = 0; i < n; i++) {
-		if (replies[i]->type == REDIS_REPLY_ERROR) {
-			reply_error(l, replies[i], err);
-			replies[i] = NULL;
-			goto out;
-		}
-	}
-	return 0;
-out:
-	for (i = 0; i < got; i++) {
-		if (replies[i])
-			freeReplyObject(replies[i]);
-		replies[i] = NULL;
-	}
-	return rc;
 }
 
 static int authenticate(struct cx_rs_link *l, redisContext *c, struct cx_err *err)
@@ -440,7 +410,7 @@ redisReply *cx_rs_eval(struct cx_rs_link *l, redisContext *c, const struct cx_rs
 		r = cmd_raw(l, c, argc, argv, lens, err);
 	}
 	if (r && r->type == REDIS_REPLY_ERROR) {
-		reply_error(l, r, err);
+		cx_rs_reply_error(l, r, err);
 		r = NULL;
 	}
 out:

@@ -108,10 +108,18 @@ int rts_setup(void **state)
 		return -1;
 	}
 	if (!mkdtemp(rts.dir) || (rts.port = free_port()) < 0 || rts_start() != 0) {
-		fprintf(stderr,
-			"redis test server: could not start %s on 127.0.0.1:%d (see "
-			"%s/redis.log)\n",
-			rts.bin, rts.port, rts.dir);
+		char log[128], line[256];
+		FILE *f;
+
+		fprintf(stderr, "redis test server: could not start %s on 127.0.0.1:%d; its log:\n",
+			rts.bin, rts.port);
+		snprintf(log, sizeof(log), "%s/redis.log", rts.dir);
+		f = fopen(log, "r");
+		while (f && fgets(line, sizeof(line), f))
+			fprintf(stderr, "  %s", line);
+		if (f)
+			fclose(f);
+		rts_teardown(state);
 		return -1;
 	}
 	return 0;

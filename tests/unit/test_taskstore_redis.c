@@ -36,7 +36,7 @@
 static void test_config_refused(void **state)
 {
 	static const char *const bad[] = {
-		"{\"store\": \"redis\", \"url\": \"http://x\"}",
+		"{\"store\": \"redis\", \"url\": \"http://u:hunter2@x\"}",
 		"{\"store\": \"redis\", \"url\": \"rediss://h:6380\"}",
 		"{\"store\": \"redis\", \"url\": \"redis://u:hunter2@h:1/0\"}",
 		"{\"store\": \"redis\", \"url\": \"redis://h:99999/0\"}",
@@ -328,8 +328,9 @@ static void test_claim_threads(void **state)
 	cx_task_store_close(cl.s);
 }
 
-/* Four processes, each with its store, claim from one queue; each writes what it got to a
- * pipe: every task exactly once. */
+/* Four processes, each with its store, claim from one queue, half of it created before they
+ * start and half while they wait; each writes what it got to a pipe: every task exactly
+ * once. */
 static void test_claim_processes(void **state)
 {
 	struct cx_task_store *s = rts_open_store(30000, 3, NULL);
@@ -341,7 +342,7 @@ static void test_claim_processes(void **state)
 	const char *k;
 
 	snprintf(prefix, sizeof(prefix), "%s", rts_prefix());
-	created = rts_create_n(s, 200, "cicd", 2);
+	created = rts_create_n(s, 100, "cicd", 2);
 	assert_int_equal(pipe(fds), 0);
 	for (i = 0; i < 4; i++) {
 		kids[i] = fork();
@@ -353,7 +354,7 @@ static void test_claim_processes(void **state)
 
 			close(fds[0]);
 			snprintf(name, sizeof(name), "proc-%d", i);
-			while (cs && cx_task_claim(cs, name, NULL, 300, &t, &err) == 0 && t) {
+			while (cs && cx_task_claim(cs, name, NULL, 1500, &t, &err) == 0 && t) {
 				dprintf(fds[1], "%s\n", rts_id(t));
 				if (cx_task_finish(cs, rts_id(t), name, "completed", NULL, &err))
 					_exit(3);
@@ -363,6 +364,10 @@ static void test_claim_processes(void **state)
 		}
 	}
 	close(fds[1]);
+	for (i = 0; i < 10; i++) {
+		usleep(20 * 1000);
+		json_decref(rts_create_n(s, 10, i % 2 ? "security" : "cicd", 1 + i % 5));
+	}
 	in = fdopen(fds[0], "r");
 	while (fgets(line, sizeof(line), in)) {
 		line[strcspn(line, "\n")] = '\0';
@@ -436,7 +441,7 @@ static void test_wait_wakeup(void **state)
 
 static void test_lease_and_attempts(void **state)
 {
-	struct cx_task_store *s = rts_open_store(300, 2, NULL);
+	struct cx_task_store *s = rts_open_store(800, 2, NULL);
 	struct cx_err err = { 0 };
 	json_t *created = rts_create_n(s, 1, "general", 3), *t = NULL, *t2 = NULL;
 	const char *id = rts_id(json_array_get(created, 0));
@@ -445,17 +450,18 @@ static void test_lease_and_attempts(void **state)
 
 	assert_int_equal(cx_task_claim(s, "w-a", NULL, 0, &t, &err), 0);
 	assert_non_null(t);
-	/* Heartbeats keep it: nobody else gets it over three leases. */
-	for (i = 0; i < 9; i++) {
-		usleep(120 * 1000);
+	/* Heartbeats keep it: nobody else gets it over three leases (a claimer tries a quarter
+	 * lease after each heartbeat, when the entry has been idle that long). */
+	for (i = 0; i < 8; i++) {
+		usleep(200 * 1000);
 		assert_int_equal(cx_task_claim(s, "w-b", NULL, 0, &t2, &err), 0);
 		assert_null(t2);
-		usleep(60 * 1000);
+		usleep(100 * 1000);
 		assert_int_equal(cx_task_heartbeat(s, id, "w-a", &cancel, &err), 0);
 		assert_false(cancel);
 	}
 	/* w-a stops: after the lease, w-b gets it, attempt 2; w-a no longer holds it. */
-	assert_int_equal(cx_task_claim(s, "w-b", NULL, 2000, &t2, &err), 0);
+	assert_int_equal(cx_task_claim(s, "w-b", NULL, 4000, &t2, &err), 0);
 	assert_non_null(t2);
 	assert_string_equal(rts_id(t2), id);
 	assert_int_equal(rts_meta_int(t2, "attempts"), 2);
@@ -463,7 +469,7 @@ static void test_lease_and_attempts(void **state)
 	assert_int_equal(cx_task_finish(s, id, "w-a", "completed", NULL, &err), 1);
 	json_decref(t2);
 	/* w-b stops too: max_attempts 2 reached, the task fails with a reason. */
-	assert_int_equal(cx_task_claim(s, "w-c", NULL, 1500, &t2, &err), 0);
+	assert_int_equal(cx_task_claim(s, "w-c", NULL, 2500, &t2, &err), 0);
 	assert_null(t2);
 	assert_int_equal(cx_task_get(s, id, &t2, &err), 0);
 	assert_string_equal(json_string_value(json_object_get(t2, "status")), "failed");
@@ -539,6 +545,21 @@ static void test_progress_release(void **state)
 	assert_int_equal(rts_meta_int(t, "iterations"), 2);
 	assert_true(json_equal(json_object_get(json_object_get(t, "metadata"), "state"), state_));
 	json_decref(t);
+	/* State past what a read accepts is refused, and the task stays readable. */
+	{
+		size_t big = 17 * 1024 * 1024;
+		char *blob = malloc(big + 1);
+		json_t *huge;
+
+		memset(blob, 'x', big);
+		blob[big] = '\0';
+		huge = json_pack("{s:s}", "blob", blob);
+		free(blob);
+		assert_int_equal(cx_task_progress(s, id, "w-p", NULL, huge, &err), -1);
+		assert_non_null(strstr(err.msg, "too large"));
+		json_decref(huge);
+		assert_string_equal(rts_status(s, id), "in_progress");
+	}
 	/* Released: queued again, the attempt not counted; claimed again, attempt 1. */
 	assert_int_equal(cx_task_release(s, id, "w-p", &err), 0);
 	assert_string_equal(rts_status(s, id), "queued");
