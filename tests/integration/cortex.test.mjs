@@ -356,6 +356,23 @@ for (const backend of backends) {
       err(await c.call('cortex_approve_task', { id: '../etc/passwd', decision: 'approve' }), /id/);
     });
 
+    if (transport === 'stdio') {
+      test(`${backend.name}/${transport}: a batch of 10,000, the limit, is created in one call; the answer lists 2,000 ids and says it cut them`, async () => {
+        const c = await client();
+        const r = ok(await c.call('cortex_create_task', { tasks: Array.from({ length: 10000 }, (_, i) => ({ query: `item ${i}`, source: 'bulk' })) }));
+        assert.equal(r.created, 10000);
+        assert.equal(r.ids.length, 2000);
+        assert.equal(r.ids_truncated, true);
+        assert.equal(r.tasks.length, 50);
+        const m = ok(await c.call('cortex_get_metrics', {}));
+        assert.equal(m.total, 10000);
+        assert.equal(m.queue.queued.general, 10000);
+        const page = ok(await c.call('cortex_get_tasks', { source: 'bulk', limit: 500 }));
+        assert.equal(page.tasks.length, 500);
+        assert.equal(typeof page.next_cursor, 'string');
+      });
+    }
+
     test(`${backend.name}/${transport}: a task's life seen through the tools and its subscribed resource`, async () => {
       const c = await client();
       if (c.listen) await c.listen();
