@@ -332,6 +332,12 @@ for (const backend of backends) {
       assert.equal(new Set(seen).size, 20);
       assert.equal(seen[19], one.ids[0], 'the oldest last');
 
+      // Completion of the resource template's id: the newest tasks' ids that start so.
+      const done = await c.rpc('completion/complete', { ref: { type: 'ref/resource', uri: 'cortex://tasks/{id}' }, argument: { name: 'id', value: 'task-chat-' } });
+      assert.deepEqual(done.result.completion.values, [one.ids[0]]);
+      const all = await c.rpc('completion/complete', { ref: { type: 'ref/resource', uri: 'cortex://tasks/{id}' }, argument: { name: 'id', value: 'task-' } });
+      assert.equal(all.result.completion.values.length, 20);
+
       err(await c.call('cortex_get_tasks', { cursor: 'garbage!' }), /cursor/);
       err(await c.call('cortex_get_tasks', { since: 'yesterday-ish' }), /since 'yesterday-ish' is not an RFC 3339 time/);
       err(await c.call('cortex_get_task_status', { id: 'task-mcp-1-nosuchtas' }), /no task 'task-mcp-1-nosuchtas'.*cortex_get_tasks/);
