@@ -32,6 +32,17 @@ static bool in(const char *key, const char *const *list)
 	return false;
 }
 
+static int unknown_key(const char *key, const struct cx_task_store_ops *ops, struct cx_err *err)
+{
+	char known[256] = "store, lease_ms, max_attempts";
+	size_t n = strlen(known);
+
+	for (const char *const *k = ops->keys; k && *k && n < sizeof(known); k++)
+		n += (size_t)snprintf(known + n, sizeof(known) - n, ", %s", *k);
+	return cx_err_set(err, "tasks: unknown key '%.64s' (the %s store takes %s)", key, ops->name,
+			  known);
+}
+
 /* Every key of conf is a common one or ops's own; another backend's key is named as such. */
 static int check_keys(const json_t *conf, const struct cx_task_store_ops *ops, struct cx_err *err)
 {
@@ -47,11 +58,7 @@ static int check_keys(const json_t *conf, const struct cx_task_store_ops *ops, s
 					  "tasks: '%.64s' is a key of the %s store, not of the %s "
 					  "store",
 					  key, other->name, ops->name);
-		return cx_err_set(err,
-				  "tasks: unknown key '%.64s' (the %s store takes store, lease_ms, "
-				  "max_attempts%s%s)",
-				  key, ops->name, ops->keys && ops->keys[0] ? ", " : "",
-				  ops->keys && ops->keys[0] ? ops->keys[0] : "");
+		return unknown_key(key, ops, err);
 	}
 	return 0;
 }
@@ -294,6 +301,9 @@ static bool categories_ok(const char *const *categories, struct cx_err *err)
 	return true;
 }
 
+/* A claim waits at most a day; a caller wanting longer asks again. */
+#define CLAIM_WAIT_MAX_MS (24L * 3600 * 1000)
+
 int cx_task_claim(struct cx_task_store *s, const char *worker, const char *const *categories,
 		  long wait_ms, json_t **task, struct cx_err *err)
 {
@@ -302,7 +312,11 @@ int cx_task_claim(struct cx_task_store *s, const char *worker, const char *const
 		return cx_err_set(err, "a worker's name must be 1 to 63 of [A-Za-z0-9._:-]");
 	if (!categories_ok(categories, err))
 		return -1;
-	return s->ops->claim(s, worker, categories, wait_ms < 0 ? 0 : wait_ms, task, err);
+	if (wait_ms < 0)
+		wait_ms = 0;
+	if (wait_ms > CLAIM_WAIT_MAX_MS) /* deadlines stay far from overflow */
+		wait_ms = CLAIM_WAIT_MAX_MS;
+	return s->ops->claim(s, worker, categories, wait_ms, task, err);
 }
 
 /* One change to a task through the backend's update. */

@@ -8,6 +8,9 @@
  *                                               Streams + consumer groups, pub/sub
  *                                               (taskstore_redis.c)
  *
+ * The dir store also takes "fsync": true (the default: every write durable before the call
+ * returns; a batch of new tasks by one syncfs of the file system), "files" (a batch by an
+ * fdatasync per file, never flushing other programs' writes), or false (tests, tmpfs).
  * Common keys: "lease_ms" (a claim's lease, renewed by heartbeats; default 30000),
  * "max_attempts" (claims of one task before it fails with a reason; default 3).
  *

@@ -87,9 +87,11 @@ int dir_read_fd(int fd, const char *name, json_t **task, struct cx_err *err);
  * (the temporary's name, malloc'd), or -1 with err. */
 int dir_write_tmp(struct dir_store *d, int dirfd, const char *name, const json_t *v, bool sync,
 		  char **tmp, struct cx_err *err);
-/* rename(tmp -> name) in dirfd (tmp removed when that fails), then fsync of the directory
- * when sync_dir and d->fsync. */
-int dir_publish(struct dir_store *d, int dirfd, const char *tmp, const char *name, bool sync_dir,
+/* rename(tmp -> name) in dirfd (tmp removed when that fails); how: DIR_NEW refuses to replace
+ * an existing name, DIR_SYNC_DIR fsyncs the directory afterwards (when d->fsync). */
+#define DIR_NEW      1
+#define DIR_SYNC_DIR 2
+int dir_publish(struct dir_store *d, int dirfd, const char *tmp, const char *name, int how,
 		struct cx_err *err);
 /* Puts task (new reference stolen; NULL removes) under id in the index and wakes claimers
  * (put: only when wake). */

@@ -87,7 +87,7 @@ static int dir_create(struct cx_task_store *s, const json_t *tasks, struct cx_er
 
 		dir_index_put(d, id, json_deep_copy(t), false);
 		dir_file_name(id, name, sizeof(name));
-		if (dir_publish(d, d->dirfd, tmp[i], name, false, err))
+		if (dir_publish(d, d->dirfd, tmp[i], name, DIR_NEW, err))
 			goto out;
 		free(tmp[i]);
 		tmp[i] = NULL;
@@ -178,7 +178,7 @@ static int commit(struct dir_store *d, const char *id, const json_t *task, struc
 	/* Into the index before the rename makes it visible: a later writer (who must wait for
 	 * our lock) always lands after us. */
 	dir_index_set(d, id, json_deep_copy(task));
-	rc = dir_publish(d, d->dirfd, tmp, name, true, err);
+	rc = dir_publish(d, d->dirfd, tmp, name, DIR_SYNC_DIR, err);
 	free(tmp);
 	if (rc) {
 		json_t *now = NULL;
@@ -393,7 +393,7 @@ static int dir_agent_put(struct cx_task_store *s, const json_t *agent, struct cx
 	dir_file_name(json_string_value(json_object_get(agent, "id")), name, sizeof(name));
 	if (dir_write_tmp(d, d->agentsfd, name, agent, false, &tmp, err))
 		return -1;
-	rc = dir_publish(d, d->agentsfd, tmp, name, false, err);
+	rc = dir_publish(d, d->agentsfd, tmp, name, 0, err);
 	free(tmp);
 	return rc;
 }

@@ -63,7 +63,8 @@ static void test_config_refusals(void **state)
 	char json[512];
 
 	assert_null(open_conf("{\"store\": \"dir\", \"dri\": \"/tmp/x\"}", &err));
-	assert_non_null(strstr(err.msg, "unknown key 'dri'"));
+	assert_non_null(strstr(err.msg, "unknown key 'dri' (the dir store takes store, lease_ms, "
+					"max_attempts, dir, fsync)"));
 	assert_null(open_conf("{\"store\": \"dir\", \"url\": \"redis://x\"}", &err));
 	assert_true(strstr(err.msg, "'url' is a key of the redis store") ||
 		    strstr(err.msg, "unknown key 'url'"));

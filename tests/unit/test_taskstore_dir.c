@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../../common/taskstore.h"
+#include "../../common/taskstore_dir.h"
 #include "../../common/taskstore_impl.h"
 #include "../../common/util.h"
 
@@ -481,6 +482,161 @@ static void test_files_written_by_others(void **state)
 	cx_task_store_close(s);
 }
 
+/* The largest batch allowed, seen whole by a second store on the same directory (its own
+ * inotify queue), and by a store opened afterwards (what a restart sees). */
+static void test_batch_of_10000_and_reopen(void **state)
+{
+	char path[256], json[512];
+	struct cx_task_store *s = fresh(path, sizeof(path), NULL), *other, *later;
+	struct cx_err err = { 0 };
+	json_t *specs = json_array(), *made = NULL, *m = NULL, *conf;
+	int64_t t0;
+
+	snprintf(json, sizeof(json), "{\"dir\": \"%s\"}", path);
+	conf = json_loads(json, 0, NULL);
+	other = cx_task_store_open(conf, &err);
+	assert_non_null(other);
+	for (int i = 0; i < CX_TASK_BATCH_MAX; i++)
+		json_array_append_new(specs, json_pack("{s:s, s:i}", "query", "bulk", "priority",
+						       1 + i % 5));
+	t0 = cx_now_ms();
+	assert_int_equal(cx_task_create(s, specs, &made, &err), 0);
+	print_message("      10,000 tasks in one create (fsync on): %lld ms\n",
+		      (long long)(cx_now_ms() - t0));
+	assert_int_equal(json_array_size(made), CX_TASK_BATCH_MAX);
+	assert_int_equal(count_files(path, "task-"), CX_TASK_BATCH_MAX);
+	assert_int_equal(cx_task_metrics(other, &m, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(m, "total")), CX_TASK_BATCH_MAX);
+	json_decref(m);
+	cx_task_store_close(other);
+	cx_task_store_close(s);
+	later = cx_task_store_open(conf, &err);
+	assert_non_null(later);
+	json_t *t = NULL;
+	assert_int_equal(cx_task_claim(later, "w", NULL, 0, &t, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(t, "priority")), 1);
+	assert_string_equal(id_of(t), id_of(json_array_get(made, 0)));
+	json_decref(t);
+	assert_int_equal(cx_task_metrics(later, &m, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(m, "total")), CX_TASK_BATCH_MAX);
+	json_decref(m);
+	cx_task_store_close(later);
+	json_decref(conf);
+	json_decref(made);
+	json_decref(specs);
+}
+
+/* When the inotify queue overflows (the event thread held up, 16384 events queued, a task's
+ * own event dropped), the store reads the directory again and tells the watcher. */
+static pthread_mutex_t heard_mu = PTHREAD_MUTEX_INITIALIZER;
+static char heard[CX_TASK_ID_MAX];
+
+static void on_heard(void *ctx, const char *id)
+{
+	pthread_mutex_lock(&heard_mu);
+	snprintf(heard, sizeof(heard), "%s", id);
+	pthread_mutex_unlock(&heard_mu);
+}
+
+static void test_event_queue_overflow_rescans(void **state)
+{
+	char path[256], a[512], b[512];
+	struct cx_task_store *s = fresh(path, sizeof(path), "\"fsync\": false");
+	struct dir_store *d = (struct dir_store *)s;
+	struct cx_err err = { 0 };
+	json_t *made, *t = NULL;
+	bool got = false;
+
+	assert_int_equal(cx_task_watch(s, on_heard, NULL, &err), 0);
+	snprintf(a, sizeof(a), "%s/.a", path);
+	snprintf(b, sizeof(b), "%s/.b", path);
+	fclose(fopen(a, "w"));
+	pthread_mutex_lock(&d->ev_mu); /* the event thread cannot drain meanwhile */
+	for (int i = 0; i < 9000; i++) /* two events each, ignored names */
+		assert_int_equal(rename(i % 2 ? b : a, i % 2 ? a : b), 0);
+	/* written behind the store's back, as another process would: its event is dropped */
+	json_t *specs = json_loads("[{\"query\": \"lost event\"}]", 0, NULL);
+	made = cx_task_build(specs, cx_task_now_ms(), &err);
+	snprintf(a, sizeof(a), "%s/%s.json", path, id_of(json_array_get(made, 0)));
+	assert_int_equal(json_dump_file(json_array_get(made, 0), b, 0), 0);
+	assert_int_equal(rename(b, a), 0);
+	pthread_mutex_unlock(&d->ev_mu);
+	assert_int_equal(cx_task_claim(s, "w", NULL, 2000, &t, &err), 0);
+	assert_non_null(t);
+	assert_string_equal(id_of(t), id_of(json_array_get(made, 0)));
+	json_decref(t);
+	for (int i = 0; i < 200 && !got; i++) {
+		pthread_mutex_lock(&heard_mu);
+		got = !strcmp(heard, id_of(json_array_get(made, 0)));
+		pthread_mutex_unlock(&heard_mu);
+		if (!got)
+			usleep(10000);
+	}
+	assert_true(got);
+	cx_task_unwatch(s);
+	json_decref(specs);
+	json_decref(made);
+	cx_task_store_close(s);
+}
+
+/* A live worker that heartbeats keeps its task past many leases; when it stops, the task is
+ * taken again after the lease. */
+struct beater {
+	struct cx_task_store *s;
+	const char *id;
+	int beats, lost;
+};
+
+static void *beat(void *arg)
+{
+	struct beater *b = arg;
+	struct cx_err err = { 0 };
+	bool cancel = false;
+
+	for (int i = 0; i < 12; i++) {
+		usleep(100 * 1000);
+		if (cx_task_heartbeat(b->s, b->id, "alive", &cancel, &err))
+			b->lost++;
+		else
+			b->beats++;
+	}
+	return NULL;
+}
+
+static void test_heartbeats_keep_the_task(void **state)
+{
+	char path[256];
+	struct cx_task_store *s = fresh(path, sizeof(path), "\"lease_ms\": 300");
+	struct cx_err err = { 0 };
+	json_t *made = create(s, "[{\"query\": \"long job\"}]"), *t = NULL;
+	struct beater b = { .s = s, .id = id_of(json_array_get(made, 0)) };
+	pthread_t th;
+	int64_t t0;
+
+	assert_int_equal(cx_task_claim(s, "alive", NULL, 0, &t, &err), 0);
+	assert_non_null(t);
+	json_decref(t);
+	t = NULL;
+	assert_int_equal(pthread_create(&th, NULL, beat, &b), 0);
+	/* 1.1 s of trying, nearly four leases: never taken while the heartbeats come */
+	assert_int_equal(cx_task_claim(s, "thief", NULL, 1100, &t, &err), 0);
+	assert_null(t);
+	pthread_join(th, NULL);
+	assert_int_equal(b.lost, 0);
+	assert_int_equal(b.beats, 12);
+	t0 = cx_now_ms();
+	assert_int_equal(cx_task_claim(s, "next", NULL, 2000, &t, &err), 0);
+	assert_non_null(t);
+	assert_true(cx_now_ms() - t0 < 1000);
+	assert_int_equal(json_integer_value(meta(t, "attempts")), 2);
+	json_decref(t);
+	/* the old holder's calls now say it lost the task */
+	assert_int_equal(cx_task_heartbeat(s, b.id, "alive", NULL, &err), 1);
+	assert_int_equal(cx_task_finish(s, b.id, "alive", "completed", NULL, &err), 1);
+	json_decref(made);
+	cx_task_store_close(s);
+}
+
 /* ---- threads ---- */
 
 #define THREADS      8
@@ -579,6 +735,9 @@ int main(void)
 		cmocka_unit_test(test_approval_and_cancel),
 		cmocka_unit_test(test_children_agents_metrics),
 		cmocka_unit_test(test_files_written_by_others),
+		cmocka_unit_test(test_heartbeats_keep_the_task),
+		cmocka_unit_test(test_batch_of_10000_and_reopen),
+		cmocka_unit_test(test_event_queue_overflow_rescans),
 		cmocka_unit_test(test_threads_claim_each_task_once),
 	};
 
