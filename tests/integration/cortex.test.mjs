@@ -8,6 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -248,6 +249,32 @@ test('"tasks": {"enabled": false} turns the tools off; a bad "tasks" object stop
     assert.equal(r.status, 1, JSON.stringify(conf) + ': ' + r.stdout);
     assert.match(r.stderr, re);
   }
+});
+
+test('a read-only token sees and calls the four reading tools only; an approval records the token that gave it', async () => {
+  const sha = (t) => createHash('sha256').update(t).digest('hex');
+  const tasks = { store: 'dir', dir: tmpDir() };
+  const g = startHttp(['--config', writeConfig({ tasks, tokens: [
+    { name: 'viewer', sha256: sha('viewer-t0ken'), read_only: true },
+    { name: 'ops', sha256: sha('ops-t0ken') },
+  ] })]);
+  running.push(g);
+  const url = await g.ready;
+  const viewer = await httpSession(url, { token: 'viewer-t0ken' });
+  const names = (await viewer.call('tools/list', {})).result.tools.map((t) => t.name).filter((n) => n.startsWith('cortex_'));
+  assert.deepEqual(names.sort(), ['cortex_get_metrics', 'cortex_get_task_status', 'cortex_get_tasks', 'cortex_list_agents']);
+  let r = await viewer.call('tools/call', { name: 'cortex_create_task', arguments: { query: 'x' } });
+  err(r.result, /read-only/);
+  const ops = await httpSession(url, { token: 'ops-t0ken' });
+  const id = ok((await ops.call('tools/call', { name: 'cortex_create_task', arguments: { query: 'held one', category: 'security' } })).result).ids[0];
+  assert.equal(claim(tasks, 'sec-1').id, id);
+  assert.equal(taskctl(tasks, 'hold', id, 'sec-1', { tool: 'x_delete', arguments: {}, why: 'destructive' }).code, 0);
+  r = await viewer.call('tools/call', { name: 'cortex_approve_task', arguments: { id, decision: 'approve' } });
+  err(r.result, /read-only/);
+  r = ok((await ops.call('tools/call', { name: 'cortex_approve_task', arguments: { id, decision: 'deny', reason: 'not today' } })).result);
+  assert.deepEqual([r.status, r.approval.decision, r.approval.by, r.approval.reason], ['queued', 'denied', 'ops', 'not today']);
+  r = ok((await viewer.call('tools/call', { name: 'cortex_get_task_status', arguments: { id } })).result);
+  assert.equal(r.approval.by, 'ops');
 });
 
 // ---- every tool, on each backend, over each transport ----
