@@ -68,13 +68,13 @@ async function startRedis({ dir = tmpDir(), port, args = [] } = {}) {
 const backends = [{ name: 'dir', conf: async () => ({ store: 'dir', dir: tmpDir() }) }];
 if (existsSync(join(root, 'common/taskstore_redis.c'))) {
   let redis;
-  let db = 0;
+  let n = 0;
   backends.push({
     name: 'redis',
     async conf() {
       redis = redis || await startRedis();
-      db += 1; // a database of its own for each gateway
-      return { store: 'redis', url: `redis://127.0.0.1:${redis.port}/${db}` };
+      n += 1; // keys of its own for each gateway
+      return { store: 'redis', url: `redis://127.0.0.1:${redis.port}/0`, prefix: `cortex-test-${n}:` };
     },
   });
 }
