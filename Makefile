@@ -6,7 +6,8 @@
 #   make check      the same tests under AddressSanitizer and UndefinedBehaviorSanitizer
 #   make conformance  the official MCP conformance suites, every run
 #   make bench      load benchmarks (wrk): gateway vs a fixed-response server and nginx;
-#                   proxmox_list_vms through the gateway vs straight to the simulator
+#                   proxmox_list_vms through the gateway vs straight to the simulator;
+#                   the task store and the cortex_* tools on each store (bench/tasks.sh)
 #   make compile_commands.json   (needs bear)
 
 VERSION := 0.1.0
@@ -30,7 +31,7 @@ ALL_LDFLAGS := $(LDFLAGS) $(SAN)
 LIB_SRCS := $(wildcard common/*.c)
 # The backend adapters, one folder each (adapters/NAME/*.c, its tools.json and resources.json);
 # a new adapter adds its name here and its entry to gateway/adapters_default.c.
-BACKENDS := proxmox cloudflare sandfly unifi kubectl
+BACKENDS := proxmox cloudflare sandfly unifi kubectl cortex
 GW_SRCS := $(filter-out gateway/main.c gateway/adapters_default.c,$(wildcard gateway/*.c)) \
 	adapters/gateway/gateway.c $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.c))
 ADAPTER_JSON := adapters/gateway/tools.json $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.json))
@@ -42,7 +43,7 @@ TEST_ADAPTER_JSON := tests/adapters/testkit.json tests/adapters/testkit-resource
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 # Helpers the unit tests share: the fake exchange that drives the server core, the HTTP(S)
 # servers the HTTP client is tested against.
-UNIT_SUPPORT := tests/unit/fake_exchange.c tests/unit/http_test_server.c
+UNIT_SUPPORT := tests/unit/fake_exchange.c tests/unit/http_test_server.c tests/unit/redis_test_server.c
 # The backend simulator the adapters' tests run against (tests/sim/).
 SIM_SRCS := $(wildcard tests/sim/*.c)
 
@@ -54,6 +55,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(O)/%)
 GATEWAY := $(O)/cortex-gateway
 GATEWAY_TEST := $(O)/cortex-gateway-test
 FIXED := $(O)/bench/fixed-responder
+TASKCTL := $(O)/bench/taskctl
 SIM := $(O)/cortex-sim
 EMBED := $(O)/tools/embed
 
@@ -63,7 +65,7 @@ EMBED := $(O)/tools/embed
 # Keep generated sources (tools.json as C) between builds.
 .SECONDARY:
 
-all: $(GATEWAY) $(GATEWAY_TEST) $(SIM)
+all: $(GATEWAY) $(GATEWAY_TEST) $(SIM) $(TASKCTL)
 
 $(O)/libcortex.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -81,6 +83,10 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(UNIT_SUPPORT:%.c=$(O)/%.o) $(GW_OBJS) $
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(FIXED): $(O)/bench/fixed_responder.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The worker's side of the task store from a shell, for the cortex tests and bench/tasks.sh.
+$(TASKCTL): $(O)/bench/taskctl.o $(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(SIM): $(SIM_SRCS:%.c=$(O)/%.o) $(O)/libcortex.a
@@ -137,6 +143,8 @@ bench: test-deps
 	@bench/run.sh $(O)
 	@echo
 	@bench/backend.sh $(O)
+	@echo
+	@bench/tasks.sh $(O)
 
 compile_commands.json:
 	bear -- $(MAKE) -B all $(UNIT_BINS)

@@ -12,15 +12,21 @@ if session == nil or session == "" then
 	os.exit(2)
 end
 
--- BENCH_TOOL names another tool (default gateway_status), called without arguments.
+-- BENCH_TOOL names another tool (default gateway_status).
 local tool = os.getenv("BENCH_TOOL")
 if tool == nil or tool == "" then
 	tool = "gateway_status"
 end
 
+-- BENCH_ARGS: the arguments as JSON (default {}).
+local args = os.getenv("BENCH_ARGS")
+if args == nil or args == "" then
+	args = "{}"
+end
+
 wrk.method = "POST"
 wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call",'
-	.. '"params":{"name":"' .. tool .. '","arguments":{}}}'
+	.. '"params":{"name":"' .. tool .. '","arguments":' .. args .. '}}'
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Mcp-Session-Id"] = session

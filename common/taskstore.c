@@ -12,18 +12,13 @@
 #include "taskstore_impl.h"
 #include "util.h"
 
-/* Weak, so a tree without taskstore_redis.c links and says the store is not built in.
- * taskstore_redis.c must drop this attribute when it lands: a weak reference does not pull
- * a member out of libcortex.a. */
-extern const struct cx_task_store_ops cx_task_store_redis_ops __attribute__((weak));
-
 static const char *const common_keys[] = { "store", "lease_ms", "max_attempts", NULL };
 
 static const struct cx_task_store_ops *backend(const char *name)
 {
 	if (!strcmp(name, "dir"))
 		return &cx_task_store_dir_ops;
-	if (!strcmp(name, "redis") && &cx_task_store_redis_ops)
+	if (!strcmp(name, "redis"))
 		return &cx_task_store_redis_ops;
 	return NULL;
 }

@@ -247,6 +247,27 @@ static int set_adapters(const json_t *value, void *field, const char *path, stru
 	return 0;
 }
 
+/* The task store's keys are checked when it opens (common/taskstore.h); here the shape and
+ * "enabled", which is the gateway's. */
+static int set_tasks(const json_t *value, void *field, const char *path, struct cx_err *err)
+{
+	json_t **tasks = field;
+	const json_t *enabled = json_object_get(value, "enabled");
+	json_t *copy;
+
+	if (!json_is_object(value))
+		return cx_err_set(err, "'%s' must be an object: {\"store\": \"dir\", \"dir\": ...}",
+				  path);
+	if (enabled && !json_is_boolean(enabled))
+		return cx_err_set(err, "'%s.enabled' must be true or false", path);
+	copy = json_deep_copy(value);
+	if (!copy)
+		return cx_err_set(err, "'%s': out of memory", path);
+	json_decref(*tasks);
+	*tasks = copy;
+	return 0;
+}
+
 static int set_token_name(const json_t *value, void *field, const char *path, struct cx_err *err)
 {
 	char **name = field;
@@ -514,6 +535,7 @@ static const struct cx_conf_directive gw_table[] = {
 	{ .key = "audit", .type = CX_CONF_OBJECT, .sub = audit_table },
 	{ .key = "log", .type = CX_CONF_OBJECT, .sub = log_table },
 	{ .key = "adapters", .type = CX_CONF_CUSTOM, .offset = GW(adapters), .set = set_adapters },
+	{ .key = "tasks", .type = CX_CONF_CUSTOM, .offset = GW(tasks), .set = set_tasks },
 	{ .key = NULL },
 };
 
@@ -535,6 +557,7 @@ void cx_gw_config_defaults(struct cx_gw_config *c)
 	c->max_output_bytes = MIB;
 	c->log_level = strdup("info");
 	c->adapters = json_object();
+	c->tasks = json_object();
 }
 
 /* On failure c holds whatever was applied before the bad key; release it and stop. */
@@ -615,5 +638,6 @@ void cx_gw_config_release(struct cx_gw_config *c)
 	cx_secret_release(&c->session_key);
 	tokens_free(c->tokens, c->ntokens);
 	json_decref(c->adapters);
+	json_decref(c->tasks);
 	memset(c, 0, sizeof(*c));
 }

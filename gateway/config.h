@@ -46,6 +46,7 @@ struct cx_gw_config {
 	char *audit_file; /* NULL: stderr; from the file: relative to config_dir */
 	char *log_level;
 	json_t *adapters; /* object: adapter name -> its config (new reference) */
+	json_t *tasks;    /* the task store and tools: {"enabled"?, "store", ...} (new reference) */
 
 	/* Where values came from, for messages ("config 'x' (from $CORTEX_CONFIG): 'listen'"). */
 	char *config_file;     /* as given; NULL: no file, built-in defaults */

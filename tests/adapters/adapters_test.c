@@ -2,6 +2,7 @@
  * and every backend adapter of the shipped list, so tests run them side by side. */
 #include "../../adapters/cloudflare/cloudflare.h"
 #include "../../adapters/kubectl/kubectl.h"
+#include "../../adapters/cortex/cortex.h"
 #include "../../adapters/proxmox/proxmox.h"
 #include "../../adapters/sandfly/sandfly.h"
 #include "../../adapters/unifi/unifi.h"
@@ -18,5 +19,6 @@ const struct cx_adapter *const cx_adapters[] = {
 	&cx_sandfly_adapter,
 	&cx_unifi_adapter,
 	&cx_kubectl_adapter,
+	&cx_cortex_adapter, /* the task tools: on unless "tasks": {"enabled": false} */
 	NULL,
 };

@@ -30,6 +30,7 @@ function quickstartScript(dir) {
     .map((l) => l.replaceAll('/opt/cortex/bin/cortex-gateway', 'cortex-gateway')
       .replaceAll('/etc/cortex', join(dir, 'etc'))
       .replaceAll('/var/log/cortex', join(dir, 'log'))
+      .replaceAll('/var/lib/cortex', join(dir, 'lib'))
       .replaceAll(' -o cortex -g cortex', '')
       .replace(/^sudo -u cortex /, '')
       .replace(/^sudo chown .*$/, ':')
@@ -45,7 +46,7 @@ test('QUICKSTART: the steps give a config that passes --check-config with auth o
     env: { ...process.env, PATH: bin + ':' + process.env.PATH } });
   assert.equal(r.status, 0, r.stderr);
   const shown = blocks(quickstart, 'text').find((b) => /config ok/.test(b));
-  for (const line of ['config ok: 1 adapter(s), 1 tool(s)', 'listen: 0.0.0.0:8080 (checked, not bound: --check-config does not bind the port)',
+  for (const line of ['config ok: 2 adapter(s), 8 tool(s)', 'listen: 0.0.0.0:8080 (checked, not bound: --check-config does not bind the port)',
     'auth: on, 1 bearer token(s)']) {
     assert.ok(shown.includes(line), 'QUICKSTART shows ' + line);
     assert.ok(r.stdout.includes(line), 'the gateway prints ' + line + ': ' + r.stdout);

@@ -57,7 +57,8 @@ test('withdrawn resources, templates and prompts leave their lists, with list_ch
   assert.equal(r.error.code, -32002);
   await withdraw({ resource: 'testkit://items/{id}', available: false }, 'notifications/resources/list_changed');
   r = await g.request('resources/templates/list', {});
-  assert.deepEqual(r.result.resourceTemplates, []);
+  // The task tools' template (on by default) stays.
+  assert.deepEqual(r.result.resourceTemplates.map((x) => x.uriTemplate), ['cortex://tasks/{id}']);
   r = await g.request('resources/read', { uri: 'testkit://items/1' });
   assert.equal(r.error.code, -32002);
   await withdraw({ prompt: 'testkit_summary', available: false }, 'notifications/prompts/list_changed');
@@ -85,7 +86,7 @@ test('resources: list, templates, read, not found', async () => {
   let r = await g.request('resources/list', {});
   assert.deepEqual(r.result.resources.map((x) => x.uri), ['testkit://status']);
   r = await g.request('resources/templates/list', {});
-  assert.deepEqual(r.result.resourceTemplates.map((x) => x.uriTemplate), ['testkit://items/{id}']);
+  assert.deepEqual(r.result.resourceTemplates.map((x) => x.uriTemplate), ['testkit://items/{id}', 'cortex://tasks/{id}']);
   r = await g.request('resources/read', { uri: 'testkit://status' });
   assert.deepEqual(r.result.contents, [{ uri: 'testkit://status', mimeType: 'text/plain', text: 'healthy' }]);
   r = await g.request('resources/read', { uri: 'testkit://items/vm-7' });

@@ -107,7 +107,8 @@ test('--check-config does not bind the port, and says so', async () => {
     const listen = '127.0.0.1:' + held.address().port;
     const r = run(['--check-config', '--config', writeConfig({ listen, adapters: { testkit: {} } })]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^config ok: 2 adapter\(s\), \d+ tool\(s\)\n/);
+    // gateway, testkit and the task tools (cortex, on by default)
+    assert.match(r.stdout, /^config ok: 3 adapter\(s\), \d+ tool\(s\)\n/);
     assert.match(r.stdout, new RegExp('listen: ' + listen + ' \\(checked, not bound: --check-config does not bind the port\\)'));
     assert.match(r.stdout, /auth: off \(no tokens; anonymous access on loopback only\)/);
   } finally {
@@ -230,7 +231,7 @@ test('401 and 403 are logged with the client address and the reason, never the t
   const url = await g.ready;
   const port = Number(new URL(url).port);
   await waitFor(() => / ready: /.test(g.stderr()));
-  assert.match(g.stderr(), new RegExp(`ready: 1 tool\\(s\\) from 1 adapter\\(s\\); config '${cfg.replace(/[.]/g, '\\.')}'; auth on, 2 bearer token\\(s\\)`));
+  assert.match(g.stderr(), new RegExp(`ready: 8 tool\\(s\\) from 2 adapter\\(s\\); config '${cfg.replace(/[.]/g, '\\.')}'; auth on, 2 bearer token\\(s\\)`));
 
   let r = await rawInit({ port });
   assert.equal(r.status, 401);
@@ -353,8 +354,8 @@ test('--help lists every protocol revision and every log level; --version the li
   assert.match(v.stdout, /\nlibraries: libmicrohttpd \d+\.\d+\.\d+, jansson \d+\.\d+(\.\d+)?, OpenSSL \d+\.\d+\.\d+.*, libcurl \d+\.\d+\.\d+\n/);
   assert.match(v.stdout, /\nprotocols: .*2026-07-28 \(stateless\)\n/);
   const adapters = v.stdout.match(/\nadapters: (.*)\n/)[1].split(', ');
-  assert.deepEqual([...adapters].sort(), ['cloudflare', 'gateway (built in)', 'kubectl', 'proxmox', 'sandfly', 'unifi'],
-    'the shipped build has the five backend adapters and no test adapters');
+  assert.deepEqual([...adapters].sort(), ['cloudflare', 'cortex', 'gateway (built in)', 'kubectl', 'proxmox', 'sandfly', 'unifi'],
+    'the shipped build has the five backend adapters, the task tools and no test adapters');
   assert.match(v.stdout, /\nfeatures: stdio, http \(epoll (yes|no), IPv6 (yes|no)\)/);
   assert.match(v.stdout, /\nbuild: (gcc|clang) \d+\.\d+/);
   const t = run(['--version']);
@@ -390,7 +391,7 @@ test('the example config passes --check-config as shipped, once its README\'s st
   r = spawnSync('sh', ['-ec', script], { cwd: dir, encoding: 'utf8', timeout: 20000,
     env: { ...process.env, PATH: bin + ':' + process.env.PATH } });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^config ok: 1 adapter\(s\), 1 tool\(s\)\n/);
+  assert.match(r.stdout, /^config ok: 2 adapter\(s\), 8 tool\(s\)\n/);
   assert.match(r.stdout, /auth: on, 2 bearer token\(s\)/);
   // Its tokens are real hashes (of tokens nobody has), not placeholders; a placeholder is refused.
   const example = JSON.parse(readFileSync(join(dir, 'gateway.json'), 'utf8'));

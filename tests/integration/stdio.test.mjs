@@ -28,11 +28,12 @@ test('printf of an initialize line into the shipped gateway answers serverInfo a
   assert.match(r.stderr, /ready/, 'diagnostics go to stderr');
 });
 
-test('the shipped gateway offers gateway_status and no test tools', async () => {
+test('the shipped gateway offers gateway_status and the task tools, and no test tools', async () => {
   const g = gw([], { bin: SHIPPED });
   await g.initialize();
   const r = await g.request('tools/list', {});
-  assert.deepEqual(r.result.tools.map((t) => t.name), ['gateway_status']);
+  assert.deepEqual(r.result.tools.map((t) => t.name), ['gateway_status', 'cortex_create_task', 'cortex_get_tasks',
+    'cortex_get_task_status', 'cortex_list_agents', 'cortex_get_metrics', 'cortex_approve_task', 'cortex_cancel_task']);
   assert.equal((await g.close()).code, 0);
 });
 
