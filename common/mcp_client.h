@@ -32,7 +32,8 @@
 /* What a call returns: 0, or one of these (err->msg says more). */
 enum cx_mcp_status {
 	CX_MCP_OK = 0,
-	CX_MCP_E_UNREACHABLE = -1, /* no connection: refused, DNS, reset before an answer */
+	CX_MCP_E_UNREACHABLE = -1, /* no connection (refused, DNS), or it broke before the
+				    * answer (then the request may have been carried out) */
 	CX_MCP_E_AUTH = -2,        /* 401 or 403: the token is missing, wrong or not allowed */
 	CX_MCP_E_RPC = -3,         /* a JSON-RPC error: err->code is its code */
 	CX_MCP_E_HTTP = -4,        /* another HTTP status the call cannot use */

@@ -306,10 +306,12 @@ static int drive(struct mcp_conn *k, struct mcp_xfer *x)
 	CURLMsg *msg;
 
 	if (cancel_attach(x->cancel, k->m))
-		return -1;
+		goto out;
 	for (;;) {
-		if (curl_multi_perform(k->m, &running) != CURLM_OK)
-			break;
+		if (curl_multi_perform(k->m, &running) != CURLM_OK) {
+			code = CURLE_OUT_OF_MEMORY; /* the multi interface's only real failure */
+			goto out;
+		}
 		if (!running)
 			break;
 		if (x->cancel && cx_mcp_cancelled(x->cancel)) {
@@ -355,9 +357,17 @@ static int conclude(struct cx_mcp_client *c, struct mcp_xfer *x, struct rx *r, i
 		}
 		if (code == CURLE_OUT_OF_MEMORY)
 			return mcp_fail(err, CX_MCP_E_INTERNAL, "out of memory");
+		if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
+		    code == CURLE_OPERATION_TIMEDOUT)
+			return mcp_fail(err, CX_MCP_E_UNREACHABLE,
+					"gateway unreachable at %s: %s; check that cortex-gateway "
+					"runs there (or set $CORTEX_GATEWAY_URL)",
+					c->url,
+					errbuf[0] ? errbuf : curl_easy_strerror((CURLcode)code));
+		/* Sent, perhaps acted on, never answered: the caller must not assume either. */
 		return mcp_fail(err, CX_MCP_E_UNREACHABLE,
-				"gateway unreachable at %s: %s; check that cortex-gateway runs "
-				"there (or set $CORTEX_GATEWAY_URL)",
+				"the connection to the gateway at %s broke before its answer (%s); "
+				"the request may or may not have been carried out",
 				c->url, errbuf[0] ? errbuf : curl_easy_strerror((CURLcode)code));
 	}
 	if (r->kind == 2) {

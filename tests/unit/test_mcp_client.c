@@ -645,6 +645,49 @@ static unsigned free_port(void)
 	return ntohs(a.sin_port);
 }
 
+static void *kill_later(void *arg)
+{
+	usleep(400000);
+	kill(*(pid_t *)arg, SIGKILL);
+	return NULL;
+}
+
+/* The gateway dies during a call: the error says the call may or may not have run. */
+static void gateway_dies(bool sse, int want, const char *says)
+{
+	struct gw g = { 0 };
+	struct cx_mcp_client *c;
+	struct progress_log p = { 0 };
+	struct cx_mcp_call_opts o = { .progress = on_progress, .ctx = &p };
+	struct cx_err err = { 0 };
+	json_t *res = NULL, *args;
+	pthread_t t;
+	int rc;
+
+	gw_start(&g, 0, NULL, false, "");
+	c = client(&g, NULL);
+	assert_int_equal(cx_mcp_client_connect(c, &err), 0);
+	assert_int_equal(pthread_create(&t, NULL, kill_later, &g.pid), 0);
+	args = sse ? json_pack("{s:i, s:i}", "steps", 100, "ms", 100)
+		   : json_pack("{s:i}", "ms", 20000);
+	rc = cx_mcp_call_tool(c, sse ? "testkit_progress" : "testkit_sleep", args, sse ? &o : NULL,
+			      &res, &err);
+	pthread_join(t, NULL);
+	json_decref(args);
+	if (rc != want || !strstr(err.msg, says))
+		fail_msg("got %d (%s), want %d with \"%s\"", rc, err.msg, want, says);
+	if (sse)
+		assert_true(p.n > 0);
+	gw_stop(&g);
+	cx_mcp_client_free(c);
+}
+
+static void test_gateway_dies_mid_call(void **state)
+{
+	gateway_dies(false, CX_MCP_E_UNREACHABLE, "may or may not have been carried out");
+	gateway_dies(true, CX_MCP_E_PROTOCOL, "ended before its answer");
+}
+
 static void test_unreachable(void **state)
 {
 	struct gw g = { 0 };
@@ -697,6 +740,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_tokens, kill_running),
 		cmocka_unit_test_teardown(test_session_restart, kill_running),
 		cmocka_unit_test_teardown(test_unreachable, kill_running),
+		cmocka_unit_test_teardown(test_gateway_dies_mid_call, kill_running),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
