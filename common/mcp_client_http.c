@@ -28,7 +28,8 @@ struct rx {
 	struct cx_buf in;   /* the body (JSON), or the unparsed tail of the stream (SSE) */
 	struct cx_buf data; /* the data lines of the SSE event being read */
 	bool too_big;
-	bool done; /* the response came on the stream: the rest is not read */
+	bool done;   /* the response came on the stream: the rest is not read */
+	bool reused; /* sent on a kept connection (libcurl retries a dead one on a new one) */
 };
 
 int mcp_fail(struct cx_err *err, int status, const char *fmt, ...)
@@ -87,6 +88,7 @@ static void conn_give(struct cx_mcp_client *c, struct mcp_conn *k, bool keep)
 		mcp_conn_free(k);
 		return;
 	}
+	k->used = true;
 	pthread_mutex_lock(&c->mu);
 	k->next = c->idle;
 	c->idle = k;
@@ -359,11 +361,15 @@ static int conclude(struct cx_mcp_client *c, struct mcp_xfer *x, struct rx *r, i
 			return mcp_fail(err, CX_MCP_E_INTERNAL, "out of memory");
 		if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
 		    code == CURLE_OPERATION_TIMEDOUT)
+			/* A kept connection that died with the request on it is retried by
+			 * libcurl on a new one, and only that one's failure is reported. */
 			return mcp_fail(err, CX_MCP_E_UNREACHABLE,
-					"gateway unreachable at %s: %s; check that cortex-gateway "
-					"runs there (or set $CORTEX_GATEWAY_URL)",
-					c->url,
-					errbuf[0] ? errbuf : curl_easy_strerror((CURLcode)code));
+					"gateway unreachable at %s: %s; %s", c->url,
+					errbuf[0] ? errbuf : curl_easy_strerror((CURLcode)code),
+					r->reused ? "if it went away during the request, the "
+						    "request may or may not have been carried out"
+						  : "check that cortex-gateway runs there (or set "
+						    "$CORTEX_GATEWAY_URL)");
 		/* Sent, perhaps acted on, never answered: the caller must not assume either. */
 		return mcp_fail(err, CX_MCP_E_UNREACHABLE,
 				"the connection to the gateway at %s broke before its answer (%s); "
@@ -397,6 +403,7 @@ int mcp_xfer_run(struct cx_mcp_client *c, struct mcp_xfer *x, struct cx_err *err
 		goto out;
 	}
 	r.e = k->e;
+	r.reused = k->used;
 	if (setup(c, x, k->e, hdrs, &r, errbuf) || curl_multi_add_handle(k->m, k->e) != CURLM_OK) {
 		rc = mcp_fail(err, CX_MCP_E_INTERNAL, "libcurl refused the request's options");
 		goto out;

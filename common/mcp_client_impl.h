@@ -22,6 +22,7 @@
 struct mcp_conn {
 	CURLM *m;
 	CURL *e;
+	bool used; /* it carried a request before: its connection may be reused */
 	struct mcp_conn *next;
 };
 

@@ -442,7 +442,7 @@ static void test_cancel_and_deadline(void **state)
 	struct cx_mcp_cancel *k = cx_mcp_cancel_new();
 	struct cx_mcp_call_opts o = { .cancel = k };
 	struct cx_err err = { 0 };
-	json_t *res = NULL;
+	json_t *res = NULL, *args = json_pack("{s:i}", "ms", 20000);
 	int64_t t0;
 
 	gw_start(&g, 0, NULL, false, ", \"calls\": {\"workers\": 1, \"timeout_ms\": 30000}");
@@ -459,9 +459,9 @@ static void test_cancel_and_deadline(void **state)
 	/* A deadline: the call stops, the gateway is told, the worker comes back. */
 	o.timeout_ms = 300;
 	t0 = cx_now_ms();
-	assert_int_equal(cx_mcp_call_tool(c, "testkit_sleep", json_pack("{s:i}", "ms", 20000), &o,
-					  &res, &err),
+	assert_int_equal(cx_mcp_call_tool(c, "testkit_sleep", args, &o, &res, &err),
 			 CX_MCP_E_TIMEOUT);
+	json_decref(args);
 	assert_true(cx_now_ms() - t0 < 2000);
 	assert_non_null(strstr(err.msg, "300 ms"));
 	res = call_ok(c, "testkit_echo", json_pack("{s:s}", "text", "after"), NULL);
@@ -702,6 +702,7 @@ static void test_unreachable(void **state)
 			 CX_MCP_E_UNREACHABLE);
 	assert_non_null(strstr(err.msg, "gateway unreachable at"));
 	assert_non_null(strstr(err.msg, g.url));
+	assert_non_null(strstr(err.msg, "check that cortex-gateway runs there"));
 	assert_null(strstr(err.msg, TOKEN));
 	assert_true(cx_now_ms() - t0 < 3000);
 	assert_int_equal(cx_mcp_list_tools(c, &res, &err), CX_MCP_E_UNREACHABLE);
