@@ -14,7 +14,8 @@
 #define CONNECT_TIMEOUT_DEFAULT_MS 5000
 #define TIMEOUT_DEFAULT_MS         300000
 #define MAX_RESPONSE_DEFAULT       (16u << 20)
-#define CANCEL_NOTIFY_MS           3000 /* the notifications/cancelled POST, and the DELETE */
+#define CANCEL_NOTIFY_MS           3000  /* the notifications/cancelled POST, and the DELETE */
+#define INIT_TIMEOUT_MAX_MS        30000 /* other threads wait for an initialize under init_mu */
 #define LIST_PAGES_MAX             10000
 #define CLIENT_NAME_DEFAULT        "cortex-mcp-client"
 
@@ -301,7 +302,9 @@ static int initialize_locked(struct cx_mcp_client *c, struct cx_err *err)
 	struct mcp_xfer x = { .id = id };
 	json_t *params, *m, *res = NULL, *empty = json_object();
 	const char *v;
-	int64_t deadline = cx_now_ms() + c->timeout_ms;
+	int64_t deadline =
+		cx_now_ms() +
+		(c->timeout_ms < INIT_TIMEOUT_MAX_MS ? c->timeout_ms : INIT_TIMEOUT_MAX_MS);
 	int rc;
 
 	params = json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion", versions[0],
@@ -397,6 +400,34 @@ static json_t *with_progress(json_t *params, json_int_t id)
 	return p;
 }
 
+/* Sends notifications/cancelled for request id, which ended with rc on the client's side,
+ * and for a cancellation or a deadline writes the sentence into err. */
+static void abandon(struct cx_mcp_client *c, const char *method, json_int_t id, int rc,
+		    const struct cx_mcp_call_opts *o, const char *session, const char *version,
+		    struct cx_err *err)
+{
+	char reason[sizeof(o->cancel->reason)] = "";
+	long long ms = o->timeout_ms ? o->timeout_ms : c->timeout_ms;
+
+	if (rc == CX_MCP_E_CANCELLED && o->cancel) {
+		pthread_mutex_lock(&o->cancel->mu);
+		memcpy(reason, o->cancel->reason, sizeof(reason));
+		pthread_mutex_unlock(&o->cancel->mu);
+	}
+	if (!reason[0])
+		snprintf(reason, sizeof(reason), "%s",
+			 rc == CX_MCP_E_TIMEOUT     ? "the client's deadline passed"
+			 : rc == CX_MCP_E_CANCELLED ? "cancelled by the client"
+						    : "the client could not read the answer");
+	notify_cancelled(c, id, reason, session, version);
+	if (rc == CX_MCP_E_TIMEOUT)
+		mcp_fail(err, rc,
+			 "%s: no answer from the gateway within %lld ms; the call was cancelled",
+			 method, ms);
+	else if (rc == CX_MCP_E_CANCELLED)
+		mcp_fail(err, rc, "%s: cancelled by the client", method);
+}
+
 /* One attempt of a request in the current session (*gen: its generation). */
 static int attempt(struct cx_mcp_client *c, const char *method, json_t *params,
 		   const struct cx_mcp_call_opts *o, int64_t deadline, unsigned long *gen,
@@ -404,7 +435,6 @@ static int attempt(struct cx_mcp_client *c, const char *method, json_t *params,
 {
 	json_int_t id = atomic_fetch_add(&c->next_id, 1);
 	char *session = NULL, version[sizeof(c->version)];
-	char reason[sizeof(o->cancel->reason)] = "";
 	json_t *p = params, *m;
 	int rc;
 
@@ -429,26 +459,11 @@ static int attempt(struct cx_mcp_client *c, const char *method, json_t *params,
 	x->cancel = o->cancel;
 	rc = post(c, m, session, version[0] ? version : NULL, deadline, x, err);
 	json_decref(m);
-	if (rc == CX_MCP_E_CANCELLED || rc == CX_MCP_E_TIMEOUT) {
-		if (rc == CX_MCP_E_CANCELLED && o->cancel) {
-			pthread_mutex_lock(&o->cancel->mu);
-			memcpy(reason, o->cancel->reason, sizeof(reason));
-			pthread_mutex_unlock(&o->cancel->mu);
-		}
-		if (!reason[0])
-			snprintf(reason, sizeof(reason), "%s",
-				 rc == CX_MCP_E_TIMEOUT ? "the client's deadline passed"
-							: "cancelled by the client");
-		notify_cancelled(c, id, reason, session, version[0] ? version : NULL);
-		if (rc == CX_MCP_E_TIMEOUT)
-			mcp_fail(err, rc,
-				 "%s: no answer from the gateway within %lld ms; the call "
-				 "was cancelled",
-				 method,
-				 (long long)(o->timeout_ms ? o->timeout_ms : c->timeout_ms));
-		else
-			mcp_fail(err, rc, "%s: cancelled by the client", method);
-	}
+	/* The client stopped reading before the answer (or lost the stream): the gateway is
+	 * told, so its worker is freed (an unknown or finished id is ignored there). */
+	if (rc == CX_MCP_E_CANCELLED || rc == CX_MCP_E_TIMEOUT || rc == CX_MCP_E_PROTOCOL ||
+	    (!rc && x->stream_cut))
+		abandon(c, method, id, rc, o, session, version[0] ? version : NULL, err);
 	free(session);
 	return rc;
 }

@@ -362,6 +362,40 @@ static void test_call_json_sse_progress(void **state)
 	gw_done(&g);
 }
 
+/* An answer over max_response_bytes, as JSON or as one SSE event, is refused, not read. */
+static void test_response_cap(void **state)
+{
+	struct gw g = { 0 };
+	struct cx_mcp_client_opts co = { .token = "", .max_response_bytes = 20000 };
+	struct progress_log p = { 0 };
+	struct cx_mcp_call_opts o = { .progress = on_progress, .ctx = &p };
+	struct cx_mcp_client *c;
+	struct cx_err err = { 0 };
+	json_t *res = NULL, *big = json_pack("{s:i}", "bytes", 100000);
+
+	gw_start(&g, 0, NULL, false, "");
+	co.url = g.url;
+	c = cx_mcp_client_new(&co, &err);
+	assert_non_null(c);
+	res = call_ok(c, "testkit_big", json_pack("{s:i}", "bytes", 5000), NULL);
+	json_decref(res);
+	res = NULL;
+	assert_int_equal(cx_mcp_call_tool(c, "testkit_big", big, NULL, &res, &err),
+			 CX_MCP_E_PROTOCOL);
+	assert_non_null(strstr(err.msg, "larger than 20000 bytes"));
+	assert_int_equal(cx_mcp_call_tool(c, "testkit_big", big, &o, &res, &err),
+			 CX_MCP_E_PROTOCOL);
+	assert_non_null(strstr(err.msg, "larger than 20000 bytes"));
+	assert_null(res);
+	/* The client goes on working. */
+	res = call_ok(c, "testkit_echo", json_pack("{s:s}", "text", "small"), &o);
+	assert_string_equal(echoed(res), "small");
+	json_decref(res);
+	json_decref(big);
+	cx_mcp_client_free(c);
+	gw_done(&g);
+}
+
 /* ---- cancellation and deadlines ---- */
 
 struct slow {
@@ -626,6 +660,22 @@ static void test_session_restart(void **state)
 		assert_int_equal(p.n, 2);
 		json_decref(res);
 	}
+	/* Eight threads meet the lost session at once: one new session serves them all. */
+	gw_stop(&g);
+	gw_start(&g, port, KEY_A, true, "");
+	{
+		struct worker w[8];
+		pthread_t t[8];
+
+		for (int i = 0; i < 8; i++) {
+			w[i] = (struct worker){ .c = c, .n = i };
+			assert_int_equal(pthread_create(&t[i], NULL, worker_run, &w[i]), 0);
+		}
+		for (int i = 0; i < 8; i++) {
+			pthread_join(t[i], NULL);
+			assert_int_equal(w[i].ok, 10);
+		}
+	}
 	cx_mcp_client_free(c);
 	gw_done(&g);
 }
@@ -736,6 +786,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_list_paging, kill_running),
 		cmocka_unit_test_teardown(test_call_json_sse_progress, kill_running),
+		cmocka_unit_test_teardown(test_response_cap, kill_running),
 		cmocka_unit_test_teardown(test_cancel_and_deadline, kill_running),
 		cmocka_unit_test_teardown(test_eight_threads, kill_running),
 		cmocka_unit_test_teardown(test_tokens, kill_running),
