@@ -199,6 +199,16 @@ static void gw_done(struct gw *g)
 	if (strstr(log, TOKEN))
 		fail_msg("the gateway's log holds the bearer token");
 	free(log);
+	if (g->dir[0]) {
+		const char *names[] = { "gateway.json", "session-key", "stderr" };
+		char path[sizeof(g->dir) + 32];
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			snprintf(path, sizeof(path), "%s/%s", g->dir, names[i]);
+			unlink(path);
+		}
+		rmdir(g->dir);
+	}
 }
 
 static struct cx_mcp_client *client(const struct gw *g, const char *token)
@@ -546,23 +556,30 @@ static void *worker_run(void *arg)
 	return NULL;
 }
 
-static void test_eight_threads(void **state)
+/* Eight threads, ten calls each, on c at once; every answer must be the thread's own. */
+static void run_workers(struct cx_mcp_client *c)
 {
-	struct gw g = { 0 };
-	struct cx_mcp_client *c;
 	struct worker w[8];
 	pthread_t t[8];
 
-	gw_start(&g, 0, NULL, false, "");
-	c = client(&g, NULL); /* no session yet: the threads race to start it */
 	for (int i = 0; i < 8; i++) {
 		w[i] = (struct worker){ .c = c, .n = i };
 		assert_int_equal(pthread_create(&t[i], NULL, worker_run, &w[i]), 0);
 	}
-	for (int i = 0; i < 8; i++) {
+	for (int i = 0; i < 8; i++)
 		pthread_join(t[i], NULL);
+	for (int i = 0; i < 8; i++)
 		assert_int_equal(w[i].ok, 10);
-	}
+}
+
+static void test_eight_threads(void **state)
+{
+	struct gw g = { 0 };
+	struct cx_mcp_client *c;
+
+	gw_start(&g, 0, NULL, false, "");
+	c = client(&g, NULL); /* no session yet: the threads race to start it */
+	run_workers(c);
 	cx_mcp_client_free(c);
 	gw_done(&g);
 }
@@ -663,19 +680,7 @@ static void test_session_restart(void **state)
 	/* Eight threads meet the lost session at once: one new session serves them all. */
 	gw_stop(&g);
 	gw_start(&g, port, KEY_A, true, "");
-	{
-		struct worker w[8];
-		pthread_t t[8];
-
-		for (int i = 0; i < 8; i++) {
-			w[i] = (struct worker){ .c = c, .n = i };
-			assert_int_equal(pthread_create(&t[i], NULL, worker_run, &w[i]), 0);
-		}
-		for (int i = 0; i < 8; i++) {
-			pthread_join(t[i], NULL);
-			assert_int_equal(w[i].ok, 10);
-		}
-	}
+	run_workers(c);
 	cx_mcp_client_free(c);
 	gw_done(&g);
 }
@@ -728,8 +733,8 @@ static void gateway_dies(bool sse, int want, const char *says)
 		fail_msg("got %d (%s), want %d with \"%s\"", rc, err.msg, want, says);
 	if (sse)
 		assert_true(p.n > 0);
-	gw_stop(&g);
 	cx_mcp_client_free(c);
+	gw_done(&g);
 }
 
 static void test_gateway_dies_mid_call(void **state)
