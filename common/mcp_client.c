@@ -403,8 +403,8 @@ static json_t *with_progress(json_t *params, json_int_t id)
 /* Sends notifications/cancelled for request id, which ended with rc on the client's side,
  * and for a cancellation or a deadline writes the sentence into err. */
 static void abandon(struct cx_mcp_client *c, const char *method, json_int_t id, int rc,
-		    const struct cx_mcp_call_opts *o, const char *session, const char *version,
-		    struct cx_err *err)
+		    bool x_unsent, const struct cx_mcp_call_opts *o, const char *session,
+		    const char *version, struct cx_err *err)
 {
 	char reason[sizeof(o->cancel->reason)] = "";
 	long long ms = o->timeout_ms ? o->timeout_ms : c->timeout_ms;
@@ -419,7 +419,9 @@ static void abandon(struct cx_mcp_client *c, const char *method, json_int_t id, 
 			 rc == CX_MCP_E_TIMEOUT     ? "the client's deadline passed"
 			 : rc == CX_MCP_E_CANCELLED ? "cancelled by the client"
 						    : "the client could not read the answer");
-	notify_cancelled(c, id, reason, session, version);
+	/* A request that never left needs no cancelling. */
+	if (!(rc == CX_MCP_E_CANCELLED && x_unsent))
+		notify_cancelled(c, id, reason, session, version);
 	if (rc == CX_MCP_E_TIMEOUT)
 		mcp_fail(err, rc,
 			 "%s: no answer from the gateway within %lld ms; the call was cancelled",
@@ -463,7 +465,7 @@ static int attempt(struct cx_mcp_client *c, const char *method, json_t *params,
 	 * told, so its worker is freed (an unknown or finished id is ignored there). */
 	if (rc == CX_MCP_E_CANCELLED || rc == CX_MCP_E_TIMEOUT || rc == CX_MCP_E_PROTOCOL ||
 	    (!rc && x->stream_cut))
-		abandon(c, method, id, rc, o, session, version[0] ? version : NULL, err);
+		abandon(c, method, id, rc, x->unsent, o, session, version[0] ? version : NULL, err);
 	free(session);
 	return rc;
 }

@@ -307,8 +307,10 @@ static int drive(struct mcp_conn *k, struct mcp_xfer *x)
 	int64_t now;
 	CURLMsg *msg;
 
-	if (cancel_attach(x->cancel, k->m))
+	if (cancel_attach(x->cancel, k->m)) {
+		x->unsent = true;
 		goto out;
+	}
 	for (;;) {
 		if (curl_multi_perform(k->m, &running) != CURLM_OK) {
 			code = CURLE_OUT_OF_MEMORY; /* the multi interface's only real failure */

@@ -70,6 +70,7 @@ struct mcp_xfer {
 	char *body_text;   /* a non-JSON body (malloc'd, capped), or NULL */
 	bool sse;          /* the answer was an event stream */
 	bool stream_cut;   /* the stream ended before the response */
+	bool unsent;       /* cancelled before a byte was sent */
 };
 
 /* Runs x on a pooled connection. 0 when an HTTP answer came (x->status, x->msg and the rest
