@@ -458,7 +458,7 @@ static void cancel_one(struct cx_mcp_client *c, bool sse)
 	json_t *res;
 
 	assert_int_equal(pthread_create(&t, NULL, slow_call, &s), 0);
-	usleep(400000);
+	usleep(600000);
 	t0 = cx_now_ms();
 	cx_mcp_cancel(s.k, "the operator cancelled the task");
 	pthread_join(t, NULL);
@@ -702,7 +702,7 @@ static unsigned free_port(void)
 
 static void *kill_later(void *arg)
 {
-	usleep(400000);
+	usleep(800000); /* the call is running (and, with SSE, has reported progress) */
 	kill(*(pid_t *)arg, SIGKILL);
 	return NULL;
 }
