@@ -25,7 +25,7 @@
 
 static const struct sim_backend *const backends[] = {
 	&sim_proxmox,         &sim_cloudflare,         &sim_sandfly, &sim_unifi, &sim_kubernetes,
-	&sim_kubernetes_apis, &sim_kubernetes_version,
+	&sim_kubernetes_apis, &sim_kubernetes_version, &sim_llm,
 };
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -414,7 +414,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 static int load_config(const char *path)
 {
 	static const char *const keys[] = { "proxmox",    "cloudflare", "sandfly", "unifi",
-					    "kubernetes", "faults",     NULL };
+					    "kubernetes", "faults",     "llm",     NULL };
 	char err[512];
 	struct cx_err jerr;
 
