@@ -254,8 +254,9 @@ static int call_over(const struct cx_call *call, struct cx_err *err)
 {
 	if (call == NULL || !cx_call_cancelled(call))
 		return 0;
-	return fail_code(err,
-			 cx_call_remaining_ms(call) > 0 ? CX_LLM_E_CANCELLED : CX_LLM_E_DEADLINE);
+	return fail_code(err, call->deadline_ms <= 0 || cx_call_remaining_ms(call) > 0
+				      ? CX_LLM_E_CANCELLED
+				      : CX_LLM_E_DEADLINE);
 }
 
 /* One model: attempts until a reply, a failure not worth retrying, or the retries are spent. */
@@ -298,7 +299,7 @@ static int ask_model(struct cx_llm *l, size_t i, const struct cx_call *call, lon
 		}
 		wait = cx_llm_retry_wait_ms(n, resp.kept[0], resp.kept[1], cx_llm_random(), &basis);
 		cx_http_resp_release(&resp);
-		if (call != NULL && wait >= cx_call_remaining_ms(call)) {
+		if (call != NULL && call->deadline_ms > 0 && wait >= cx_call_remaining_ms(call)) {
 			cx_err_prefix(err,
 				      "the next retry, in %ld ms, would pass the deadline: ", wait);
 			return fail_code(err, CX_LLM_E_DEADLINE);
