@@ -296,7 +296,18 @@ static void key_refused_never_shown(void **state)
 	for (i = 0; i < llm_n_events; i++)
 		assert_null(strstr(llm_events[i].reason, secret));
 	cx_llm_free(l);
+	/* a server that echoes the key in another error: the key is cut out of the sentence */
+	l = llm_sim_client(&m[0], 1, 0);
+	llm_sim_script("{\"api_key\":\"sk-ant-WRONG-0123456789-secret\",\"conversations\":[{"
+		       "\"match\":\"K\",\"turns\":[{\"faults\":[{\"status\":400,\"message\":"
+		       "\"key sk-ant-WRONG-0123456789-secret is not allowed here\"}]}]}]}");
+	assert_int_equal(ask(l, conv, &r, &err), -1);
+	assert_int_equal(err.code, CX_LLM_E_REQUEST);
+	hts_assert_contains(err.msg, "key [redacted] is not allowed here");
+	assert_null(strstr(err.msg, secret));
+	cx_llm_free(l);
 	/* the right Bearer key is accepted */
+	llm_sim_script("{\"openai_api_key\":\"sk-openai-right-0123456789\",\"conversations\":[]}");
 	setenv("LLM_TEST_WRONG_KEY", "sk-openai-right-0123456789", 1);
 	l = llm_sim_client(&m[1], 1, 0);
 	assert_int_equal(ask(l, conv, &r, &err), 0);
