@@ -54,7 +54,7 @@ static const char usage[] =
 	"                      (Kubernetes accepts them as credentials)\n"
 	"\n"
 	"Backends and default credentials:\n"
-	"%s%s%s%s%s"
+	"%s%s%s%s%s%s"
 	"\n"
 	"Control endpoints (no auth):\n"
 	"  GET    /_sim/requests  {\"requests\": [{method, path, query, headers (names only),\n"
@@ -386,7 +386,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			printf(usage, sim_proxmox.help, sim_cloudflare.help, sim_sandfly.help,
-			       sim_unifi.help, sim_kubernetes.help);
+			       sim_unifi.help, sim_kubernetes.help, sim_llm.help);
 			exit(0);
 		} else if (strcmp(a, "--tls") == 0) {
 			o->tls = true;

@@ -279,6 +279,14 @@ static void dropped_connection_retried(void **state)
 	assert_int_equal(llm_events[0].status, 0);
 	assert_string_equal(llm_events[0].basis, "backoff");
 	cx_llm_reply_release(&r);
+	/* the generic fault table's 529 carries the Messages API's overloaded_error */
+	script_faults("");
+	llm_sim_fault("{\"path\":\"/v1/messages\",\"kind\":\"status\",\"status\":529,"
+		      "\"count\":1}");
+	assert_int_equal(ask(l, NULL, &r, &err), 0);
+	assert_int_equal(llm_events[0].status, 529);
+	hts_assert_contains(llm_events[0].reason, "Overloaded");
+	cx_llm_reply_release(&r);
 	script_faults("");
 	llm_sim_fault("{\"path\":\"/v1/messages\",\"kind\":\"invalid_json\",\"count\":1}");
 	assert_int_equal(ask(l, NULL, &r, &err), -1);
