@@ -157,18 +157,33 @@ struct cx_llm *cx_llm_new(const struct cx_llm_opts *o, struct cx_err *err)
 	return l;
 }
 
-/* Removes every copy of the key from err's text, whatever put it there. */
-static void scrub(struct cx_err *err, const struct entry *e)
+/* Removes every copy of the key from text (NUL-terminated, in a buffer of size bytes). */
+static void scrub_text(char *text, size_t size, const struct entry *e)
 {
+	size_t klen = e->key.len;
 	char *at;
 
-	if (err == NULL || e->key.len < 4)
+	if (klen < 4)
 		return;
-	while ((at = strstr(err->msg, (const char *)e->key.data)) != NULL) {
-		memset(at, '*', e->key.len);
-		memmove(at + 10, at + e->key.len, strlen(at + e->key.len) + 1);
-		memcpy(at, "[redacted]", 10);
+	while ((at = strstr(text, (const char *)e->key.data)) != NULL) {
+		size_t tail = strlen(at + klen) + 1;
+
+		if (klen >= 10) {
+			memcpy(at, "[redacted]", 10);
+			memmove(at + 10, at + klen, tail);
+		} else if (at + 10 + tail <= text + size) {
+			memmove(at + 10, at + klen, tail);
+			memcpy(at, "[redacted]", 10);
+		} else {
+			memset(at, '*', klen);
+		}
 	}
+}
+
+static void scrub(struct cx_err *err, const struct entry *e)
+{
+	if (err != NULL)
+		scrub_text(err->msg, sizeof(err->msg), e);
 }
 
 static int fail_code(struct cx_err *err, int code)
@@ -184,8 +199,15 @@ static int fail_status(const struct entry *e, const struct cx_http_req *hreq,
 {
 	bool keyish = resp->status == 401 || resp->status == 403;
 	const char *msg = keyish ? NULL : e->p->error_message(resp->json, &(bool){ false });
-	char hint[160];
+	char hint[160], said[CX_ERR_MSG_MAX];
 	int code;
+
+	/* the server's words, without the key, before the sentence may cut them short */
+	if (msg != NULL) {
+		snprintf(said, sizeof(said), "%s", msg);
+		scrub_text(said, sizeof(said), e);
+		msg = said;
+	}
 
 	if (keyish) {
 		code = CX_LLM_E_AUTH;

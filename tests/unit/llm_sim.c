@@ -35,7 +35,7 @@ static void sim_path(char *out, size_t outlen)
 	ssize_t n;
 	int i;
 
-	if (getenv("CORTEX_SIM_BIN")) {
+	if (getenv("CORTEX_SIM_BIN") && *getenv("CORTEX_SIM_BIN")) {
 		snprintf(out, outlen, "%s", getenv("CORTEX_SIM_BIN"));
 		return;
 	}

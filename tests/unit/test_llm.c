@@ -305,6 +305,20 @@ static void key_refused_never_shown(void **state)
 	assert_int_equal(err.code, CX_LLM_E_REQUEST);
 	hts_assert_contains(err.msg, "key [redacted] is not allowed here");
 	assert_null(strstr(err.msg, secret));
+	/* ... also where the sentence is cut short in the middle of the key */
+	{
+		char script[1400], pad[481];
+
+		memset(pad, 'x', sizeof(pad) - 1);
+		pad[sizeof(pad) - 1] = '\0';
+		snprintf(script, sizeof(script),
+			 "{\"api_key\":\"%s\",\"conversations\":[{\"match\":\"K\",\"turns\":[{"
+			 "\"faults\":[{\"status\":400,\"message\":\"%s %s\"}]}]}]}",
+			 secret, pad, secret);
+		llm_sim_script(script);
+		assert_int_equal(ask(l, conv, &r, &err), -1);
+		assert_null(strstr(err.msg, "sk-ant-WRONG"));
+	}
 	cx_llm_free(l);
 	/* the right Bearer key is accepted */
 	llm_sim_script("{\"openai_api_key\":\"sk-openai-right-0123456789\",\"conversations\":[]}");
