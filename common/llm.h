@@ -15,7 +15,9 @@
  *   else retry-after (seconds or an HTTP date) when 0 < wait <= 60 s, else min(0.5 * 2^n, 8) s
  *   less up to 25 % jitter (n: retries already made). A 429 saying the spend or usage limit is
  *   reached is not retried. Every wait, and every fallback, is told to on_event first.
- * - API keys never reach an error text, an event or a log line (there is no logging here). */
+ * - API keys never reach an error text, an event or a log line (there is no logging here).
+ * - Any number of threads may call cx_llm_send on one client at once (the orchestrator runs
+ *   its workers so); each request uses a handle of its own from the HTTP client's pool. */
 #ifndef CX_LLM_H
 #define CX_LLM_H
 
