@@ -109,6 +109,19 @@ test('llm: the script can be replaced at run time, and a wrong one is refused', 
   const r = await (await anthropic(s.url, { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'X' }] },
     { 'x-api-key': 'sk-ant-sim-0123456789abcdef' })).json();
   assert.equal(r.stop_reason, 'max_tokens');
+  // A text can carry what the tools returned, in either API's form.
+  assert.equal((await put({ conversations: [{ match: 'ECHO', turns: [{ tool_use: [{ name: 't' }] }, { text: 'VMs: {{last_tool_result}}.' }] }] })).status, 200);
+  const echo = await (await anthropic(s.url, { model: 'm', max_tokens: 5, messages: [
+    { role: 'user', content: 'ECHO' },
+    { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_sim_0_0_0', name: 't', input: {} }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_sim_0_0_0', content: [{ type: 'text', text: 'web01, db01' }] }] }] },
+  { 'x-api-key': 'sk-ant-sim-0123456789abcdef' })).json();
+  assert.equal(echo.content[0].text, 'VMs: web01, db01.');
+  const echo2 = await (await fetch(s.url + '/v1/chat/completions', { method: 'POST', body: JSON.stringify({ model: 'm', messages: [
+    { role: 'user', content: 'ECHO' },
+    { role: 'assistant', content: null, tool_calls: [{ id: 'call_sim_0_0_0', type: 'function', function: { name: 't', arguments: '{}' } }] },
+    { role: 'tool', tool_call_id: 'call_sim_0_0_0', content: 'web01' }] }) })).json();
+  assert.equal(echo2.choices[0].message.content, 'VMs: web01.');
   const bad = startSim(['--config', writeConfig({ llm: { conversation: [] } })]);
   running.push(bad);
   await assert.rejects(bad.ready, /conversation/);

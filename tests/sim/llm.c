@@ -14,6 +14,7 @@
  * A FAULT: {"status": 429, "headers": {"retry-after-ms": "300", ...}, "message": "...",
  *          "type": "rate_limit_error", "spend_limit": true, "raw": <body as is>,
  *          "raw_text": "<a body that is not JSON>"}.
+ * "{{last_tool_result}}" in a text is replaced by the text of the last tool result sent.
  * tool_use ids are "toolu_sim_C_T_I" (Chat Completions: "call_sim_C_T_I"); the next request must
  * answer each of them, as the real APIs demand. GET /v1/_sim/llm shows the script with what
  * each conversation received ("requests": the bodies, "faults_used"). */
@@ -385,9 +386,57 @@ static void record(json_t *conv, const json_t *body, const struct sim_request *r
 	json_array_append_new(log, json_pack("{s:s,s:O}", "path", req->path, "body", body));
 }
 
+/* The text of the last tool result the request carries, in either API's form, or "". */
+static const char *last_tool_result(const json_t *messages, char *buf, size_t buflen)
+{
+	const json_t *m, *b, *content;
+	size_t i, j;
+
+	buf[0] = '\0';
+	json_array_foreach(messages, i, m) {
+		const char *role = json_string_value(json_object_get(m, "role"));
+
+		content = json_object_get(m, "content");
+		if (role && strcmp(role, "tool") == 0 && json_is_string(content))
+			snprintf(buf, buflen, "%s", json_string_value(content));
+		json_array_foreach(content, j, b) {
+			const char *type = json_string_value(json_object_get(b, "type"));
+			json_t *c = json_object_get(b, "content");
+
+			if (type == NULL || strcmp(type, "tool_result") != 0)
+				continue;
+			json_t *wrap = json_pack("[{s:s,s:O?}]", "role", "user", "content", c);
+
+			llm_first_user_text(wrap, buf, buflen);
+			json_decref(wrap);
+		}
+	}
+	return buf;
+}
+
+/* The turn with "{{last_tool_result}}" in its text replaced by that result, so a script can
+ * answer with what the tools returned. New reference. */
+static json_t *with_tool_result(const json_t *turn, const json_t *messages)
+{
+	static const char mark[] = "{{last_tool_result}}";
+	const char *text = json_string_value(json_object_get(turn, "text")), *at;
+	char result[8192], *out;
+	json_t *copy;
+
+	if (text == NULL || (at = strstr(text, mark)) == NULL)
+		return json_incref((json_t *)turn);
+	last_tool_result(messages, result, sizeof(result));
+	if (asprintf(&out, "%.*s%s%s", (int)(at - text), text, result, at + sizeof(mark) - 1) < 0)
+		return json_incref((json_t *)turn);
+	copy = json_copy((json_t *)turn);
+	json_object_set_new(copy, "text", json_string(out));
+	free(out);
+	return copy;
+}
+
 static void complete(const struct sim_request *req, bool openai, struct sim_response *resp)
 {
-	json_t *body = cx_json_loadb(req->body, req->body_len, SIM_BODY_MAX, NULL), *conv;
+	json_t *body = cx_json_loadb(req->body, req->body_len, SIM_BODY_MAX, NULL), *conv, *said;
 	const json_t *messages = json_object_get(body, "messages"), *turn, *fault;
 	const char *model, *bad;
 	char msg[512];
@@ -432,12 +481,15 @@ static void complete(const struct sim_request *req, bool openai, struct sim_resp
 		goto out;
 	}
 	fault = take_fault(conv, turn, t);
-	if (fault != NULL)
+	if (fault != NULL) {
 		reply_fault(fault, openai, resp);
-	else
-		sim_reply(resp, 200,
-			  openai ? openai_reply(turn, model, c, t, (long)req->body_len / 4 + 1)
-				 : anthropic_reply(turn, model, c, t, (long)req->body_len / 4 + 1));
+		goto out;
+	}
+	said = with_tool_result(turn, messages);
+	sim_reply(resp, 200,
+		  openai ? openai_reply(said, model, c, t, (long)req->body_len / 4 + 1)
+			 : anthropic_reply(said, model, c, t, (long)req->body_len / 4 + 1));
+	json_decref(said);
 out:
 	json_decref(body);
 }
