@@ -7,8 +7,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../common/llm.h"
 #include "http_test_server.h"
@@ -278,6 +280,14 @@ static void key_refused_never_shown(void **state)
 	struct cx_err err;
 	int i;
 
+	/* whatever this process writes to stderr meanwhile is kept, to look for the key */
+	char logpath[] = "/tmp/test_llm_stderr.XXXXXX", logtext[65536];
+	int logfd = mkstemp(logpath), saved = dup(2);
+	ssize_t n;
+
+	assert_true(logfd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(logfd, 2);
 	setenv("LLM_TEST_WRONG_KEY", secret, 1);
 	m[0].api_key = ref;
 	m[1].api_key = ref;
@@ -331,6 +341,15 @@ static void key_refused_never_shown(void **state)
 	cx_llm_free(l);
 	json_decref(conv);
 	json_decref(ref);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(logfd, logtext, sizeof(logtext) - 1, 0);
+	logtext[n > 0 ? n : 0] = '\0';
+	close(logfd);
+	unlink(logpath);
+	assert_null(strstr(logtext, "WRONG-0123456789"));
+	assert_null(strstr(logtext, "sk-openai-right"));
 }
 
 static void missing_key_fails_at_start(void **state)

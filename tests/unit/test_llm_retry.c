@@ -162,6 +162,33 @@ static void waits_follow_headers(void **state)
 	cx_llm_free(l);
 }
 
+/* retry-after as an HTTP date two seconds ahead: waited for until then. */
+static void retry_after_date(void **state)
+{
+	struct cx_llm_model m = llm_sim_model(CX_LLM_OPENAI, "m");
+	struct cx_llm *l = llm_sim_client(&m, 1, -1);
+	struct cx_llm_reply r;
+	struct cx_err err;
+	time_t t = time(NULL) + 2;
+	char date[64], fault[160];
+	long long at[4];
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	snprintf(fault, sizeof(fault), "{\"status\":429,\"headers\":{\"retry-after\":\"%s\"}}",
+		 date);
+	script_faults(fault);
+	assert_int_equal(ask(l, NULL, &r, &err), 0);
+	assert_int_equal(llm_n_events, 1);
+	assert_string_equal(llm_events[0].basis, "retry-after");
+	assert_true(llm_events[0].wait_ms >= 900 && llm_events[0].wait_ms <= 2000);
+	assert_int_equal(llm_sim_arrivals("/v1/chat/completions", at, 4), 2);
+	assert_gap(at[0], at[1], llm_events[0].wait_ms);
+	cx_llm_reply_release(&r);
+	cx_llm_free(l);
+}
+
 /* 500s without headers: the backoff, 0.5 s then 1 s less up to 25 %. */
 static void backoff_without_headers(void **state)
 {
@@ -426,6 +453,7 @@ int main(void)
 		cmocka_unit_test(wait_from_headers),
 		cmocka_unit_test(backoff_and_jitter_bounds),
 		cmocka_unit_test(waits_follow_headers),
+		cmocka_unit_test(retry_after_date),
 		cmocka_unit_test(backoff_without_headers),
 		cmocka_unit_test(x_should_retry_obeyed),
 		cmocka_unit_test(spend_limit_not_retried),
