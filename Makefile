@@ -43,7 +43,8 @@ TEST_ADAPTER_JSON := tests/adapters/testkit.json tests/adapters/testkit-resource
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 # Helpers the unit tests share: the fake exchange that drives the server core, the HTTP(S)
 # servers the HTTP client is tested against.
-UNIT_SUPPORT := tests/unit/fake_exchange.c tests/unit/http_test_server.c tests/unit/redis_test_server.c
+UNIT_SUPPORT := tests/unit/fake_exchange.c tests/unit/http_test_server.c \
+	tests/unit/redis_test_server.c tests/unit/llm_sim.c
 # The backend simulator the adapters' tests run against (tests/sim/).
 SIM_SRCS := $(wildcard tests/sim/*.c)
 

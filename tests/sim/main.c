@@ -25,7 +25,7 @@
 
 static const struct sim_backend *const backends[] = {
 	&sim_proxmox,         &sim_cloudflare,         &sim_sandfly, &sim_unifi, &sim_kubernetes,
-	&sim_kubernetes_apis, &sim_kubernetes_version,
+	&sim_kubernetes_apis, &sim_kubernetes_version, &sim_llm,
 };
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -54,7 +54,7 @@ static const char usage[] =
 	"                      (Kubernetes accepts them as credentials)\n"
 	"\n"
 	"Backends and default credentials:\n"
-	"%s%s%s%s%s"
+	"%s%s%s%s%s%s"
 	"\n"
 	"Control endpoints (no auth):\n"
 	"  GET    /_sim/requests  {\"requests\": [{method, path, query, headers (names only),\n"
@@ -386,7 +386,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			printf(usage, sim_proxmox.help, sim_cloudflare.help, sim_sandfly.help,
-			       sim_unifi.help, sim_kubernetes.help);
+			       sim_unifi.help, sim_kubernetes.help, sim_llm.help);
 			exit(0);
 		} else if (strcmp(a, "--tls") == 0) {
 			o->tls = true;
@@ -414,7 +414,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 static int load_config(const char *path)
 {
 	static const char *const keys[] = { "proxmox",    "cloudflare", "sandfly", "unifi",
-					    "kubernetes", "faults",     NULL };
+					    "kubernetes", "faults",     "llm",     NULL };
 	char err[512];
 	struct cx_err jerr;
 

@@ -74,6 +74,7 @@ extern const struct sim_backend sim_cloudflare;
 extern const struct sim_backend sim_sandfly;
 extern const struct sim_backend sim_unifi;
 extern const struct sim_backend sim_kubernetes, sim_kubernetes_apis, sim_kubernetes_version;
+extern const struct sim_backend sim_llm;
 
 /* Faults (faults.c). A fault matches a method and a path glob; the first that matches a request
  * is taken (its count, if any, goes down by one) and copied out for the daemon to apply. */
