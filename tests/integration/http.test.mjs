@@ -484,8 +484,10 @@ test('SIGTERM: a call in flight still gets its answer, open streams end, exit st
   const stream = await fetch(g.url, { headers: { ...s.headers, Accept: 'text/event-stream' }, signal: ctl.signal });
   const { reader } = await readUntil(stream, /\n\n/);
   const inflight = post(g.url, { jsonrpc: '2.0', id: 42, method: 'tools/call',
-    params: { name: 'testkit_sleep', arguments: { ms: 400 } } }, s.headers);
-  await new Promise((r) => setTimeout(r, 100));
+    params: { name: 'testkit_sleep', arguments: { ms: 1500 } } }, s.headers);
+  // Time for the call to reach a worker even on a loaded machine (a call that has not
+  // arrived when the signal comes is refused, rightly); it is still sleeping at the signal.
+  await new Promise((r) => setTimeout(r, 500));
   g.child.kill('SIGTERM');
   const r = await inflight;
   assert.equal(r.status, 200);
