@@ -16,6 +16,7 @@
 #include "../../adapters/cortex/views.h"
 #include "../../common/schema.h"
 #include "../../common/taskstore_impl.h"
+#include "../../gateway/config.h"
 #include "../../gateway/registry.h"
 
 static struct cx_registry *reg;
@@ -231,12 +232,42 @@ static void test_summary_is_compact(void **state)
 	json_decref(tasks);
 }
 
+/* The gateway's "tasks" key: an object (copied; the store checks its keys when it opens),
+ * "enabled" a boolean; {} by default, which runs the tools on the default store. */
+static void test_gateway_tasks_config(void **state)
+{
+	struct cx_gw_config c;
+	struct cx_err err = { 0 };
+	json_t *doc;
+
+	cx_gw_config_defaults(&c);
+	assert_true(json_is_object(c.tasks) && json_object_size(c.tasks) == 0);
+	doc = json_loads("{\"tasks\": {\"store\": \"dir\", \"dir\": \"/tmp/t\", "
+			 "\"enabled\": false}}",
+			 0, NULL);
+	assert_int_equal(cx_gw_config_apply(&c, doc, &err), 0);
+	json_object_set_new(json_object_get(doc, "tasks"), "dir", json_string("changed"));
+	assert_string_equal(json_string_value(json_object_get(c.tasks, "dir")), "/tmp/t");
+	assert_true(json_is_false(json_object_get(c.tasks, "enabled")));
+	json_decref(doc);
+	doc = json_loads("{\"tasks\": {\"enabled\": \"no\"}}", 0, NULL);
+	assert_int_equal(cx_gw_config_apply(&c, doc, &err), -1);
+	assert_non_null(strstr(err.msg, "'tasks.enabled' must be true or false"));
+	json_decref(doc);
+	doc = json_loads("{\"tasks\": [1]}", 0, NULL);
+	assert_int_equal(cx_gw_config_apply(&c, doc, &err), -1);
+	assert_non_null(strstr(err.msg, "'tasks' must be an object"));
+	json_decref(doc);
+	cx_gw_config_release(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tools_pair_with_honest_flags),
 		cmocka_unit_test(test_views_of_every_state_pass_the_schemas),
 		cmocka_unit_test(test_summary_is_compact),
+		cmocka_unit_test(test_gateway_tasks_config),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
