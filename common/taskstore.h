@@ -66,6 +66,13 @@ void cx_task_store_close(struct cx_task_store *s);
  * gateway_status. */
 const char *cx_task_store_describe(const struct cx_task_store *s);
 
+/* A task id as the stores make them: safe as a file name and a Redis key part, 1..63 of
+ * [A-Za-z0-9._:-], not starting with '.'. Clients check ids with it before asking. */
+bool cx_task_id_valid(const char *id);
+/* An RFC 3339 UTC time as the tasks carry them ("2026-12-02T04:05:35.123Z"; or without
+ * milliseconds, or with an offset) as ms since the epoch; -1 when s is not one. */
+int64_t cx_task_time_ms(const char *s);
+
 /* ---- creating and reading ---- */
 
 /* Creates every task of specs (an array of {"query", "title"?, "category"?, "priority"?,

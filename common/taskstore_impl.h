@@ -110,15 +110,10 @@ void cx_task_store_notify(struct cx_task_store *s, const char *id);
 int64_t cx_task_now_ms(void);
 /* ms as "2026-12-02T04:05:35.123Z" into out (>= 25 bytes). */
 void cx_task_time_str(int64_t ms, char *out, size_t outlen);
-/* The RFC 3339 UTC time cx_task_time_str writes (or without milliseconds, or with an offset)
- * as ms since the epoch; -1 when s is not one. */
-int64_t cx_task_time_ms(const char *s);
 /* A task field holding a time (metadata.created_at, lease_until, ...), as ms; -1 when absent. */
 int64_t cx_task_field_ms(const json_t *task, const char *meta_key);
 /* "task-<source>-<epoch ms>-<9 random base36>" into out (CX_TASK_ID_MAX bytes). 0 or -1. */
 int cx_task_new_id(const char *source, int64_t now_ms, char *out, size_t outlen);
-/* Safe as a file name and a Redis key part: 1..63 of [A-Za-z0-9._:-], not starting with '.'. */
-bool cx_task_id_valid(const char *id);
 
 /* ---- building tasks ---- */
 

@@ -12,7 +12,6 @@
 
 #include "../../common/log.h"
 #include "tools.h"
-#include "../../common/taskstore_impl.h" /* cx_task_time_ms, cx_task_id_valid */
 #include "views.h"
 
 extern const char adapters_cortex_tools_json[];

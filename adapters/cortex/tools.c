@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/taskstore_impl.h" /* cx_task_time_ms, cx_task_id_valid */
 #include "views.h"
 
 /* Summaries in a create result, and ids listed before the list is cut (10,000 ids of up to
