@@ -149,3 +149,157 @@ test('"What VMs run on pve1?" completes with the simulator\'s VM list in its det
   assert.ok(!res.is_error);
   assert.doesNotMatch(w.orch.stderr() + w.gw.stderr(), new RegExp(KEY + '|' + SECRET));
 });
+
+const simPost = (w, path, body) => fetch(w.simUrl + path, { method: 'POST', body: JSON.stringify(body) });
+
+test('parallel tool_use blocks run at once through the gateway; each result mirrors isError', async () => {
+  const w = await world([{
+    match: 'PARALLEL-MARK',
+    turns: [
+      { tool_use: [{ name: 'proxmox_get_cluster_status', input: {} }, { name: 'proxmox_get_cluster_status', input: {} },
+        { name: 'proxmox_get_vm_status', input: { vmid: 999 } }] },
+      { text: 'done' },
+    ],
+  }]);
+  await simPost(w, '/_sim/faults', { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 1500, count: 2 });
+  const [id] = await create(w, { query: 'PARALLEL-MARK: how is the cluster?', category: 'infrastructure' });
+  const t = await waitFor(w, id);
+  assert.equal(t.status, 'completed', JSON.stringify(t));
+  assert.ok(t.result.execution_time_ms >= 1400, 'the slow calls were made: ' + t.result.execution_time_ms);
+  assert.ok(t.result.execution_time_ms < 2900, 'two 1.5 s calls ran at once: ' + t.result.execution_time_ms);
+  const sent = (await w.llm()).conversations[0].requests[1].body.messages;
+  assert.equal(sent.length, 3);
+  const results = sent[2].content;
+  assert.deepEqual(results.map((b) => b.type), ['tool_result', 'tool_result', 'tool_result'], 'one user message holds them all');
+  assert.deepEqual(results.map((b) => b.tool_use_id), ['toolu_sim_0_0_0', 'toolu_sim_0_0_1', 'toolu_sim_0_0_2']);
+  assert.deepEqual(results.map((b) => b.is_error === true), [false, false, true]);
+  assert.match(JSON.stringify(results[2].content), /999/);
+  assert.deepEqual(t.progress.tools_used.sort(), ['proxmox_get_cluster_status', 'proxmox_get_vm_status']);
+});
+
+test('19 tasks from one cortex_create_task call, across categories, all complete on their masters', async () => {
+  const w = await world([{ match: 'ROUTE-', turns: [{ text: 'routed' }] }]);
+  const cats = ['development', 'security', 'infrastructure', 'inventory', 'cicd', 'general'];
+  const specs = Array.from({ length: 19 }, (_, i) => ({ query: `ROUTE-${i}: report in`, category: cats[i % 6] }));
+  const ids = await create(w, { tasks: specs });
+  assert.equal(ids.length, 19);
+  for (let i = 0; i < 19; i++) {
+    const t = await waitFor(w, ids[i]);
+    assert.equal(t.status, 'completed', JSON.stringify(t));
+    assert.equal(t.result.master, cats[i % 6]);
+    assert.ok(t.worker.startsWith(cats[i % 6] + '-'), t.worker);
+    assert.equal(t.attempts, 1);
+  }
+  const reqs = (await w.llm()).conversations[0].requests;
+  assert.equal(reqs.length, 19, 'one request per task, none doubled');
+  for (let i = 0; i < 19; i++) { // each task was sent with its own master's prompt
+    const r = reqs.find((x) => x.body.messages[0].content.some?.((b) => b.text === specs[i].query) || x.body.messages[0].content === specs[i].query);
+    assert.ok(r, specs[i].query);
+    assert.match(r.body.system, new RegExp((cats[i % 6] === 'cicd' ? 'CI/CD' : cats[i % 6]) + ' master'));
+    assert.match(r.body.system, new RegExp(ids[i]));
+  }
+  const agents = (await w.call('cortex_list_agents', {})).structuredContent.agents;
+  assert.ok(agents.filter((a) => a.kind === 'worker').length >= 18, JSON.stringify(agents).slice(0, 500));
+  assert.ok(cats.every((c) => agents.some((a) => a.kind === 'master' && a.master === c)));
+});
+
+test('a destructive call waits for approval: approved it runs, denied the model reads why', async () => {
+  const w = await world([
+    { match: 'APPROVE-START', turns: [{ tool_use: [{ name: 'proxmox_vm_action', input: { vmid: 101, action: 'start' } }] }, { text: 'Result: {{last_tool_result}}' }] },
+    { match: 'DENY-STOP', turns: [{ tool_use: [{ name: 'proxmox_vm_action', input: { vmid: 100, action: 'stop' } }] }, { text: 'Result: {{last_tool_result}}' }] },
+  ]);
+  const [a] = await create(w, { query: 'APPROVE-START: start db01', category: 'infrastructure' });
+  const [d] = await create(w, { query: 'DENY-STOP: stop web01', category: 'infrastructure' });
+  const ta = await waitFor(w, a, ['awaiting_approval']);
+  assert.equal(ta.approval.pending.tool, 'proxmox_vm_action');
+  assert.deepEqual(ta.approval.pending.arguments, { vmid: 101, action: 'start' });
+  assert.match(ta.approval.pending.why, /proxmox_vm_action/);
+  await waitFor(w, d, ['awaiting_approval']);
+  assert.equal((await w.call('proxmox_get_vm_status', { vmid: 101 })).structuredContent.status, 'stopped', 'nothing ran before the approval');
+
+  let r = await w.call('cortex_approve_task', { id: a, decision: 'approve' });
+  assert.ok(!r.isError, JSON.stringify(r));
+  r = await w.call('cortex_approve_task', { id: d, decision: 'deny', reason: 'not during business hours' });
+  assert.ok(!r.isError, JSON.stringify(r));
+  const da = await waitFor(w, a);
+  assert.equal(da.status, 'completed', JSON.stringify(da));
+  assert.match(da.result.details, /UPID|OK/);
+  assert.equal((await w.call('proxmox_get_vm_status', { vmid: 101 })).structuredContent.status, 'running');
+  const dd = await waitFor(w, d);
+  assert.equal(dd.status, 'completed', JSON.stringify(dd));
+  assert.match(dd.result.details, /denied.*not during business hours/);
+  assert.equal((await w.call('proxmox_get_vm_status', { vmid: 100 })).structuredContent.status, 'running', 'the denied call never ran');
+  const conv = (await w.llm()).conversations[1].requests;
+  const last = conv[conv.length - 1].body.messages;
+  assert.equal(last[2].content[0].is_error, true);
+});
+
+test('cancellation stops the loop and cancels the call in flight', async () => {
+  const w = await world([{ match: 'CANCEL-ME', turns: [{ tool_use: [{ name: 'proxmox_get_cluster_status', input: {} }] }, { text: 'never' }] }]);
+  await simPost(w, '/_sim/faults', { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 15000, count: 1 });
+  const [id] = await create(w, { query: 'CANCEL-ME: a slow look', category: 'infrastructure' });
+  const end = Date.now() + 10000;
+  let t;
+  do {
+    t = await status(w, id);
+    if (/running proxmox_get_cluster_status/.test(t.progress.current_action || '')) break;
+    await new Promise((res) => setTimeout(res, 50));
+  } while (Date.now() < end);
+  assert.match(t.progress.current_action || '', /running proxmox_get_cluster_status/);
+  const t0 = Date.now();
+  const r = await w.call('cortex_cancel_task', { id, reason: 'changed my mind' });
+  assert.ok(!r.isError, JSON.stringify(r));
+  const done = await waitFor(w, id);
+  assert.equal(done.status, 'cancelled', JSON.stringify(done));
+  assert.ok(Date.now() - t0 < 8000, 'stopped long before the 15 s call would have ended');
+  assert.equal((await w.llm()).conversations[0].requests.length, 1, 'the model was not asked again');
+});
+
+test('a parent that creates subtasks finishes after them, listing them', async () => {
+  const w = await world([
+    { match: 'PARENT-TASK', turns: [{ tool_use: [{ name: 'cortex_create_task', input: { tasks: [{ query: 'CHILD-TASK one', category: 'inventory' }, { query: 'CHILD-TASK two', category: 'cicd' }] } }] }, { text: 'Created: {{last_tool_result}}' }] },
+    { match: 'CHILD-TASK', turns: [{ text: 'child done' }] },
+  ]);
+  const [id] = await create(w, { query: 'PARENT-TASK: split it', category: 'general' });
+  const p = await waitFor(w, id);
+  assert.equal(p.status, 'completed', JSON.stringify(p));
+  assert.equal(p.result.children.length, 2, JSON.stringify(p.result));
+  for (const c of p.result.children) {
+    assert.equal(c.status, 'completed');
+    const ct = await status(w, c.id);
+    assert.equal(ct.parent_id, id);
+    assert.ok(ct.finished_at <= p.finished_at, 'the parent finished last');
+  }
+});
+
+test('kill -9 in the middle of tasks, then a restart: every task completes once', async () => {
+  const w = await world([{ match: 'KILL-ME', turns: [{ tool_use: [{ name: 'proxmox_get_cluster_status', input: {} }] }, { text: 'survived' }] }],
+    { lease_ms: 1500 });
+  for (let round = 0; round < 3; round++) {
+    await simPost(w, '/_sim/faults', { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 3000, count: 4 });
+    const ids = await create(w, { tasks: [1, 2, 3, 4].map((i) => ({ query: `KILL-ME ${round}.${i}`, category: 'infrastructure' })) });
+    await waitFor(w, ids[0], ['in_progress']);
+    await new Promise((res) => setTimeout(res, 300));
+    w.orch.kill('SIGKILL');
+    await w.orch.exited;
+    await w.restart();
+    for (const id of ids) {
+      const t = await waitFor(w, id, FINISHED, 30000);
+      assert.equal(t.status, 'completed', JSON.stringify(t));
+      assert.equal(t.result.summary, 'survived');
+    }
+  }
+  const all = (await w.call('cortex_get_tasks', { limit: 100 })).structuredContent.tasks;
+  assert.equal(all.length, 12, 'no task lost or added');
+  assert.ok(all.every((t) => t.status === 'completed'));
+});
+
+test('SIGTERM: the orchestrator stops claiming and exits cleanly', async () => {
+  const w = await world([{ match: 'NONE', turns: [{ text: 'x' }] }]);
+  w.orch.child.kill('SIGTERM');
+  const { code, signal } = await w.orch.exited;
+  assert.equal(signal, null, w.orch.stderr());
+  assert.equal(code, 0, w.orch.stderr());
+  assert.doesNotMatch(w.orch.stderr(), /Sanitizer|runtime error/);
+  assert.match(w.orch.stderr(), /stopped/);
+});
