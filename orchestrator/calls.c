@@ -14,6 +14,7 @@ struct job {
 	struct orch_worker *w;
 	const char *task_id;
 	struct orch_call *call;
+	int64_t deadline;
 	size_t slot;
 	pthread_t thread;
 	bool threaded;
@@ -73,7 +74,8 @@ static void *run_one(void *arg)
 	struct job *j = arg;
 	struct orch_call *c = j->call;
 	struct cx_mcp_cancel *k = cx_mcp_cancel_new();
-	struct cx_mcp_call_opts co = { .cancel = k };
+	long left = j->deadline > 0 ? (long)(j->deadline - cx_now_ms()) : 0;
+	struct cx_mcp_call_opts co = { .cancel = k, .timeout_ms = left > 1000 ? left : 1000 };
 	struct cx_err err = { 0 };
 	json_t *args = arguments(c->name, c->input, j->task_id), *res = NULL;
 	int rc;
@@ -100,13 +102,18 @@ static void *run_one(void *arg)
 	return NULL;
 }
 
-void orch_calls_run(struct orch_worker *w, const char *task_id, struct orch_call *calls, size_t n)
+void orch_calls_run(struct orch_worker *w, const char *task_id, int64_t deadline,
+		    struct orch_call *calls, size_t n)
 {
 	struct job jobs[ORCH_CALLS_MAX];
 	size_t i;
 
 	for (i = 0; i < n && i < ORCH_CALLS_MAX; i++) {
-		jobs[i] = (struct job){ .w = w, .task_id = task_id, .call = &calls[i], .slot = i };
+		jobs[i] = (struct job){ .w = w,
+					.task_id = task_id,
+					.call = &calls[i],
+					.deadline = deadline,
+					.slot = i };
 		/* the last one runs on this thread */
 		if (i + 1 < n && !pthread_create(&jobs[i].thread, NULL, run_one, &jobs[i]))
 			jobs[i].threaded = true;

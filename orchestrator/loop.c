@@ -42,7 +42,7 @@ void orch_llm_event(void *arg, const struct cx_llm_event *ev)
 	json_array_append_new(w->waits,
 			      json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:s?, s:s?}", "at", at,
 					"kind", ev->kind == CX_LLM_EV_RETRY ? "retry" : "fallback",
-					"model", ev->model, ev->attempt, "status",
+					"model", ev->model, "attempt", ev->attempt, "status",
 					(json_int_t)ev->status, "wait_ms", (json_int_t)ev->wait_ms,
 					"basis", ev->basis, "reason", ev->reason));
 }
@@ -301,7 +301,7 @@ static enum step run_tools(struct run *r, const struct cx_llm_reply *reply)
 	       n > 1 ? " and more at once" : "");
 	if (n && !progress(r, msg, false))
 		return stopped(r);
-	orch_calls_run(r->w, r->id, calls, n);
+	orch_calls_run(r->w, r->id, r->deadline, calls, n);
 	for (i = 0; i < n; i++)
 		add_result(r, calls[i].id, calls[i].name, calls[i].text, calls[i].is_error);
 	orch_calls_release(calls, n);
@@ -325,12 +325,18 @@ static enum step resume_pending(struct run *r)
 
 		if (decision == NULL)
 			return hold(r);
+		if (!strcmp(json_string_value(json_object_get(appr, "by")) ?: "",
+			    ORCH_APPROVAL_TIMEOUT)) {
+			cx_fmt(msg, sizeof(msg), "stopped: the call to %s waited for approval: %s",
+			       name, json_string_value(json_object_get(appr, "reason")) ?: "");
+			return fail(r, msg);
+		}
 		if (!strcmp(decision, "approved")) {
 			struct orch_call c = { .id = id,
 					       .name = name,
 					       .input = json_object_get(p, "input") };
 
-			orch_calls_run(r->w, r->id, &c, 1);
+			orch_calls_run(r->w, r->id, r->deadline, &c, 1);
 			add_result(r, id, name, c.text, c.is_error);
 			orch_calls_release(&c, 1);
 		} else {

@@ -27,7 +27,8 @@ static void usage(FILE *f)
 		"  -c, --config FILE   JSON configuration (else $CORTEX_CONFIG): \"tasks\" (the\n"
 		"                      task store, the same object as the gateway's) and\n"
 		"                      \"orchestrator\": {\"masters\": FILE, \"gateway_url\",\n"
-		"                      \"grace_ms\", \"heartbeat_ms\", \"tools_ttl_ms\"}; other keys\n"
+		"                      \"grace_ms\", \"heartbeat_ms\", \"tools_ttl_ms\",\n"
+		"                      \"approval_timeout_ms\" (default a day)}; other keys\n"
 		"                      (the gateway's) are ignored\n"
 		"  -m, --masters FILE  the masters' registry (default: built in, the same as\n"
 		"                      manifests/examples/masters.json)\n"
@@ -59,8 +60,10 @@ static long opt_long(const json_t *orch, const char *key, long def, long min, lo
 
 static int read_orch(struct orch *o, struct settings *s, const json_t *orch, struct cx_err *err)
 {
-	static const char *const keys[] = { "masters",      "gateway_url",  "grace_ms",
-					    "heartbeat_ms", "tools_ttl_ms", NULL };
+	static const char *const keys[] = {
+		"masters",      "gateway_url",         "grace_ms", "heartbeat_ms",
+		"tools_ttl_ms", "approval_timeout_ms", NULL
+	};
 	const char *key;
 	json_t *v;
 
@@ -80,6 +83,8 @@ static int read_orch(struct orch *o, struct settings *s, const json_t *orch, str
 	o->grace_ms = opt_long(orch, "grace_ms", 10000, 0, 3600000, err);
 	o->heartbeat_ms = opt_long(orch, "heartbeat_ms", 1000, 50, 60000, err);
 	o->tools_ttl_ms = opt_long(orch, "tools_ttl_ms", 60000, 0, 86400000, err);
+	o->approval_timeout_ms =
+		opt_long(orch, "approval_timeout_ms", 86400000, 0, 30L * 86400000, err);
 	return err->msg[0] ? -1 : 0;
 }
 

@@ -25,6 +25,8 @@
 #define ORCH_CALLS_MAX   16 /* tool_use blocks of one reply run at once */
 #define ORCH_PATTERNS    64
 #define ORCH_WORKERS_MAX 64
+/* Who denies an approval nobody answered in time (metadata.approval.by). */
+#define ORCH_APPROVAL_TIMEOUT "approval-timeout"
 
 struct orch_limits {
 	long iterations;    /* LLM requests per task */
@@ -83,6 +85,7 @@ struct orch {
 	long heartbeat_ms;
 	long grace_ms;
 	long tools_ttl_ms;
+	long approval_timeout_ms; /* 0: wait for ever */
 	char host[64];
 
 	atomic_bool stopping; /* SIGTERM: claim nothing more */
@@ -133,9 +136,10 @@ struct orch_call {
 	char *text;          /* the result's text (malloc'd) */
 	bool is_error;
 };
-/* Runs calls[0..n) concurrently through the gateway (parent_id filled into
- * cortex_create_task calls). */
-void orch_calls_run(struct orch_worker *w, const char *task_id, struct orch_call *calls, size_t n);
+/* Runs calls[0..n) concurrently through the gateway, each cut at deadline (cx_now_ms; at
+ * least a second; 0: the client's timeout), parent_id filled into cortex_create_task calls. */
+void orch_calls_run(struct orch_worker *w, const char *task_id, int64_t deadline,
+		    struct orch_call *calls, size_t n);
 void orch_calls_release(struct orch_call *calls, size_t n);
 
 #endif

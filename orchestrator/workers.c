@@ -3,6 +3,7 @@
  * worker and its calls in flight, and finishes parents whose children are done. */
 #include "orch.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +23,51 @@ struct orch_waiting {
 };
 
 static bool hb_quit;
+
+/* ms since the epoch of the store's "2026-11-29T04:05:35.123Z"; -1 when it is not that. */
+static int64_t epoch_ms(const char *s)
+{
+	struct tm tm = { 0 };
+	int ms = 0, n = 0;
+
+	if (s == NULL ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &n) != 7 ||
+	    s[n] != '\0')
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* Approvals nobody answered within approval_timeout_ms are denied by "approval-timeout"; the
+ * worker that picks the task up fails it, saying so. */
+static void expire_approvals(struct orch *o)
+{
+	struct cx_task_filter f = { .status = "awaiting_approval", .limit = 500 };
+	json_t *tasks = NULL, *t;
+	char *next = NULL; /* the first 500 are enough: the rest on the next round */
+	struct timespec now;
+	char why[128];
+	size_t i;
+
+	if (o->approval_timeout_ms <= 0 || cx_task_list(o->store, &f, &tasks, &next, NULL))
+		return;
+	free(next);
+	clock_gettime(CLOCK_REALTIME, &now);
+	cx_fmt(why, sizeof(why), "no decision within %ld ms (approval_timeout_ms)",
+	       o->approval_timeout_ms);
+	json_array_foreach(tasks, i, t) {
+		json_t *a = json_object_get(json_object_get(t, "metadata"), "approval");
+		int64_t at = epoch_ms(json_string_value(json_object_get(a, "requested_at")));
+		int64_t age = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - at;
+
+		if (at >= 0 && age >= o->approval_timeout_ms)
+			cx_task_approve(o->store, json_string_value(json_object_get(t, "id")),
+					false, ORCH_APPROVAL_TIMEOUT, why, NULL);
+	}
+	json_decref(tasks);
+}
 
 void orch_worker_set_call(struct orch_worker *w, size_t i, struct cx_mcp_cancel *k)
 {
@@ -151,8 +197,12 @@ void orch_wait_children(struct orch *o, const char *task_id, const char *worker,
 static void *heartbeat_main(void *arg)
 {
 	struct orch *o = arg;
-	int64_t agents_at = 0;
+	int64_t agents_at = 0, approvals_at = 0;
+	long approvals_every = o->approval_timeout_ms / 4;
 	struct timespec ts;
+
+	if (approvals_every > AGENTS_EVERY_MS)
+		approvals_every = AGENTS_EVERY_MS;
 
 	pthread_mutex_lock(&o->mu);
 	while (!hb_quit) {
@@ -163,6 +213,10 @@ static void *heartbeat_main(void *arg)
 		pthread_mutex_unlock(&o->mu);
 		for (size_t i = 0; i < o->n_workers; i++)
 			heartbeat_worker(o, &o->workers[i]);
+		if (cx_now_ms() - approvals_at >= approvals_every) {
+			approvals_at = cx_now_ms();
+			expire_approvals(o);
+		}
 		if (cx_now_ms() - agents_at >= AGENTS_EVERY_MS) {
 			agents_at = cx_now_ms();
 			masters_put(o);

@@ -51,7 +51,7 @@ async function world(conversations, { orchestrator = {}, lease_ms = 3000, master
   const gwUrl = await gw.ready;
   const orchConf = { tasks, orchestrator: { heartbeat_ms: 200, grace_ms: 3000, ...orchestrator } };
   if (masters) orchConf.orchestrator.masters = writeConfig(masters);
-  const env = { CORTEX_GATEWAY_URL: gwUrl, ANTHROPIC_BASE_URL: simUrl, ANTHROPIC_API_KEY: KEY, CORTEX_TOKEN: '' };
+  const env = { CORTEX_GATEWAY_URL: gwUrl, ANTHROPIC_BASE_URL: simUrl, ANTHROPIC_API_KEY: KEY, OPENAI_BASE_URL: simUrl, CORTEX_TOKEN: '' };
   const confPath = writeConfig(orchConf);
   const orch = startOrch(confPath, env);
   await orch.ready;
@@ -85,7 +85,7 @@ async function waitFor(w, id, states = FINISHED, ms = 20000) {
     if (states.includes(t.status)) return t;
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.fail(`task ${id} still ${t && t.status} after ${ms} ms; orchestrator: ${w.orch.stderr()}`);
+  assert.fail(`task ${id} still ${t && t.status} after ${ms} ms: ${JSON.stringify(t)}; orchestrator (exit ${w.orch.child.exitCode}/${w.orch.child.signalCode}): ${w.orch.stderr()}`);
 }
 
 // The task as stored, metadata and all (the gateway's view flattens it).
@@ -292,6 +292,91 @@ test('kill -9 in the middle of tasks, then a restart: every task completes once'
   const all = (await w.call('cortex_get_tasks', { limit: 100 })).structuredContent.tasks;
   assert.equal(all.length, 12, 'no task lost or added');
   assert.ok(all.every((t) => t.status === 'completed'));
+});
+
+// One master for everything, with small limits and two models (the second on Chat Completions).
+const tight = {
+  masters: [{
+    name: 'general', system_prompt: 'You are the tight general master.', tools: ['gateway_status', 'proxmox_get_*', 'proxmox_list_*'],
+    models: [{ api: 'anthropic', model: 'claude-first' }, { api: 'openai', model: 'gpt-second' }],
+    workers: 2, limits: { iterations: 3, tokens: 5000, wall_clock_ms: 2000, max_tokens: 512 }, require_approval: [],
+  }],
+};
+
+test('limits fail a task with a clear reason; stop reasons refusal, max_tokens and pause_turn are handled', async () => {
+  const loop = { tool_use: [{ name: 'gateway_status', input: {} }] };
+  const w = await world([
+    { match: 'LOOP-FOREVER', turns: [loop, loop, loop, loop, { text: 'never' }] },
+    { match: 'TOKEN-HOG', turns: [{ ...loop, usage: { input_tokens: 4000, output_tokens: 1500 } }, { text: 'never' }] },
+    { match: 'SLOW-WALL', turns: [{ tool_use: [{ name: 'proxmox_get_cluster_status', input: {} }] }, { text: 'never' }] },
+    { match: 'REFUSE-ME', turns: [{ text: 'I will not do that.', stop: 'refusal' }] },
+    { match: 'CUT-OFF', turns: [{ text: 'part one', stop: 'max_tokens' }, { text: 'part two' }] },
+    { match: 'PAUSED', turns: [{ text: 'searching', stop: 'pause_turn' }, { text: 'resumed' }] },
+    { match: 'FORBIDDEN', turns: [{ tool_use: [{ name: 'proxmox_vm_action', input: { vmid: 100, action: 'stop' } }] }, { text: 'Got: {{last_tool_result}}' }] },
+  ], { masters: tight });
+  await simPost(w, '/_sim/faults', { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 8000, count: 1 });
+  const ids = await create(w, { tasks: ['LOOP-FOREVER', 'TOKEN-HOG', 'SLOW-WALL', 'REFUSE-ME', 'CUT-OFF', 'PAUSED', 'FORBIDDEN'].map((q) => ({ query: q })) });
+  const [loopT, hog, slow, refuse, cut, paused, forbidden] = await Promise.all(ids.map((id) => waitFor(w, id)));
+  assert.equal(loopT.status, 'failed');
+  assert.match(loopT.error || loopT.result.error, /within 3 iterations.*limits\.iterations/);
+  assert.equal(loopT.progress.iterations, 3);
+  assert.equal(hog.status, 'failed');
+  assert.match(hog.result.error, /5500 tokens used.*limits\.tokens\) is 5000/);
+  assert.equal(slow.status, 'failed');
+  assert.match(slow.result.error, /wall-clock limit of 2000 ms/);
+  assert.ok(slow.result.execution_time_ms < 6000, 'the slow call was cut at the deadline: ' + slow.result.execution_time_ms);
+  assert.equal(refuse.status, 'failed');
+  assert.match(refuse.result.error, /refused the task: I will not do that/);
+  assert.equal(cut.status, 'completed');
+  assert.equal(cut.result.details, 'part two');
+  assert.equal(paused.status, 'completed');
+  assert.equal(paused.result.details, 'resumed');
+  assert.equal(forbidden.status, 'completed');
+  assert.match(forbidden.result.details, /not available to the general master/);
+  assert.equal((await w.call('proxmox_get_vm_status', { vmid: 100 })).structuredContent.status, 'running');
+  const convs = (await w.llm()).conversations;
+  const cutSecond = convs[4].requests[1].body.messages;
+  assert.equal(cutSecond.at(-1).role, 'user');
+  assert.match(JSON.stringify(cutSecond.at(-1).content), /cut off at the max_tokens limit/);
+  const pausedSecond = convs[5].requests[1].body.messages;
+  assert.equal(pausedSecond.length, 2, 'pause_turn: the conversation goes back as it is');
+  assert.equal(pausedSecond[1].role, 'assistant');
+  assert.equal(convs[0].requests[0].body.max_tokens, 512);
+});
+
+test('retry waits are recorded in the task; a spend-limited provider falls back to the next model', async () => {
+  const w = await world([
+    { match: 'RETRY-WAIT', turns: [{ text: 'patient', faults: [{ status: 529 }, { status: 429, headers: { 'retry-after-ms': '300' } }] }] },
+    { match: 'FALLBACK', turns: [{ text: 'from the second', faults: [{ status: 429, spend_limit: true }] }] },
+  ], { masters: tight });
+  const [retry, fall] = await create(w, { tasks: [{ query: 'RETRY-WAIT' }, { query: 'FALLBACK' }] });
+  const r = await waitFor(w, retry);
+  assert.equal(r.status, 'completed', JSON.stringify(r));
+  const rm = stored(w, retry).metadata;
+  assert.equal(rm.llm_waits.length, 2, JSON.stringify(rm.llm_waits));
+  assert.deepEqual(rm.llm_waits.map((x) => [x.kind, x.status, x.basis]), [['retry', 529, 'backoff'], ['retry', 429, 'retry-after-ms']]);
+  assert.equal(rm.llm_waits[1].wait_ms, 300);
+  assert.equal(rm.model, 'claude-first');
+  const f = await waitFor(w, fall);
+  assert.equal(f.status, 'completed', JSON.stringify(f));
+  assert.equal(f.result.details, 'from the second');
+  const fm = stored(w, fall).metadata;
+  assert.equal(fm.model, 'gpt-second');
+  assert.deepEqual(fm.llm_waits.map((x) => [x.kind, x.model]), [['fallback', 'claude-first']]);
+  assert.match(fm.llm_waits[0].reason, /spend|usage|limit/i);
+  const reqs = (await w.llm()).conversations[1].requests;
+  assert.deepEqual(reqs.map((x) => x.path), ['/messages', '/chat/completions'], 'the spend limit is not retried');
+});
+
+test('an approval nobody answers fails the task after approval_timeout_ms', async () => {
+  const w = await world([{ match: 'NOBODY-ANSWERS', turns: [{ tool_use: [{ name: 'proxmox_vm_action', input: { vmid: 101, action: 'start' } }] }, { text: 'never' }] }],
+    { orchestrator: { approval_timeout_ms: 800 } });
+  const [id] = await create(w, { query: 'NOBODY-ANSWERS', category: 'infrastructure' });
+  await waitFor(w, id, ['awaiting_approval']);
+  const t = await waitFor(w, id, FINISHED, 15000);
+  assert.equal(t.status, 'failed', JSON.stringify(t));
+  assert.match(t.result.error, /proxmox_vm_action waited for approval: no decision within 800 ms/);
+  assert.equal((await w.call('proxmox_get_vm_status', { vmid: 101 })).structuredContent.status, 'stopped');
 });
 
 test('SIGTERM: the orchestrator stops claiming and exits cleanly', async () => {
