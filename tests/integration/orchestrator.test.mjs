@@ -70,6 +70,15 @@ async function world(conversations, { orchestrator = {}, lease_ms = 3000, master
 
 const FINISHED = ['completed', 'failed', 'cancelled'];
 
+// SIGTERM: exit 0, nothing from the sanitizers (under make check a leak shows here).
+async function stopsCleanly(o) {
+  o.child.kill('SIGTERM');
+  const { code, signal } = await o.exited;
+  assert.equal(signal, null, o.stderr());
+  assert.equal(code, 0, o.stderr());
+  assert.doesNotMatch(o.stderr(), /Sanitizer|runtime error|leak/i, o.stderr());
+}
+
 async function status(w, id) {
   const r = await w.call('cortex_get_task_status', { id });
   assert.ok(!r.isError, JSON.stringify(r));
@@ -148,6 +157,7 @@ test('"What VMs run on pve1?" completes with the simulator\'s VM list in its det
   assert.equal(res.tool_use_id, 'toolu_sim_0_0_0');
   assert.ok(!res.is_error);
   assert.doesNotMatch(w.orch.stderr() + w.gw.stderr(), new RegExp(KEY + '|' + SECRET));
+  await stopsCleanly(w.orch);
 });
 
 const simPost = (w, path, body) => fetch(w.simUrl + path, { method: 'POST', body: JSON.stringify(body) });
@@ -232,6 +242,7 @@ test('a destructive call waits for approval: approved it runs, denied the model 
   const conv = (await w.llm()).conversations[1].requests;
   const last = conv[conv.length - 1].body.messages;
   assert.equal(last[2].content[0].is_error, true);
+  await stopsCleanly(w.orch);
 });
 
 test('cancellation stops the loop and cancels the call in flight', async () => {
@@ -292,6 +303,8 @@ test('kill -9 in the middle of tasks, then a restart: every task completes once'
   const all = (await w.call('cortex_get_tasks', { limit: 100 })).structuredContent.tasks;
   assert.equal(all.length, 12, 'no task lost or added');
   assert.ok(all.every((t) => t.status === 'completed'));
+  assert.ok(all.some((t) => t.attempts >= 2), 'the kills hit tasks in flight: ' + all.map((t) => t.attempts));
+  await stopsCleanly(w.orch);
 });
 
 // One master for everything, with small limits and two models (the second on Chat Completions).
@@ -342,6 +355,7 @@ test('limits fail a task with a clear reason; stop reasons refusal, max_tokens a
   assert.equal(pausedSecond.length, 2, 'pause_turn: the conversation goes back as it is');
   assert.equal(pausedSecond[1].role, 'assistant');
   assert.equal(convs[0].requests[0].body.max_tokens, 512);
+  await stopsCleanly(w.orch);
 });
 
 test('retry waits are recorded in the task; a spend-limited provider falls back to the next model', async () => {
@@ -379,12 +393,38 @@ test('an approval nobody answers fails the task after approval_timeout_ms', asyn
   assert.equal((await w.call('proxmox_get_vm_status', { vmid: 101 })).structuredContent.status, 'stopped');
 });
 
-test('SIGTERM: the orchestrator stops claiming and exits cleanly', async () => {
-  const w = await world([{ match: 'NONE', turns: [{ text: 'x' }] }]);
-  w.orch.child.kill('SIGTERM');
-  const { code, signal } = await w.orch.exited;
-  assert.equal(signal, null, w.orch.stderr());
-  assert.equal(code, 0, w.orch.stderr());
-  assert.doesNotMatch(w.orch.stderr(), /Sanitizer|runtime error/);
-  assert.match(w.orch.stderr(), /stopped/);
+test('SIGTERM: a running step finishes within the grace, the task is given back with its conversation and resumed', async () => {
+  const w = await world([{ match: 'TERM-ME', turns: [{ tool_use: [{ name: 'proxmox_get_cluster_status', input: {} }] }, { text: 'resumed after: {{last_tool_result}}' }] }],
+    { orchestrator: { grace_ms: 5000 } });
+  await simPost(w, '/_sim/faults', { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 1500, count: 1 });
+  const [id] = await create(w, { query: 'TERM-ME', category: 'infrastructure' });
+  await waitFor(w, id, ['in_progress']);
+  await new Promise((res) => setTimeout(res, 300));
+  const t0 = Date.now();
+  await stopsCleanly(w.orch);
+  assert.ok(Date.now() - t0 >= 800, 'it waited for the call in flight');
+  const held = stored(w, id);
+  assert.equal(held.status, 'queued', 'given back, not failed');
+  assert.equal(held.metadata.state.messages.length, 3, 'the tool result was saved with the conversation');
+  await w.restart();
+  const t = await waitFor(w, id);
+  assert.equal(t.status, 'completed', JSON.stringify(t));
+  assert.match(t.result.details, /resumed after/);
+  const reqs = (await w.llm()).conversations[0].requests;
+  assert.equal(reqs.length, 2, 'the restart went on from the saved conversation: the model was not asked twice');
+  await stopsCleanly(w.orch);
+});
+
+test('SIGTERM past the grace cancels the call in flight and gives the task back', async () => {
+  const w = await world([{ match: 'STUCK', turns: [{ tool_use: [{ name: 'proxmox_get_cluster_status', input: {} }] }, { text: 'x' }] }],
+    { orchestrator: { grace_ms: 500 } });
+  await simPost(w, '/_sim/faults', { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 15000, count: 1 });
+  const [id] = await create(w, { query: 'STUCK', category: 'infrastructure' });
+  await waitFor(w, id, ['in_progress']);
+  await new Promise((res) => setTimeout(res, 300));
+  const t0 = Date.now();
+  await stopsCleanly(w.orch);
+  assert.ok(Date.now() - t0 < 8000, 'it did not wait for the 15 s call');
+  assert.equal(stored(w, id).status, 'queued');
+  assert.match(w.orch.stderr(), /grace of 500 ms/);
 });
