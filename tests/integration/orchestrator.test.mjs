@@ -5,6 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { SHIPPED, startHttp, startSim, httpSession, writeConfig, tmpDir } from './lib.mjs';
 
@@ -36,12 +37,39 @@ function startOrch(config, env) {
   return o;
 }
 
+async function freePort() {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => res(port)); });
+  });
+}
+
+// A redis-server of the test's own (the Redis task store), when the machine has one.
+let redis;
+async function redisTasks() {
+  if (!redis) {
+    const port = await freePort();
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.push({ kill() { if (child.exitCode === null) child.kill('SIGKILL'); } });
+    let out = '';
+    await new Promise((res, rej) => {
+      child.stdout.on('data', (d) => { out += d; if (/Ready to accept connections/.test(out)) res(); });
+      child.on('exit', (code) => rej(new Error('redis-server exited with ' + code + ': ' + out)));
+    });
+    redis = { port, n: 0 };
+  }
+  redis.n += 1;
+  return { store: 'redis', url: `redis://127.0.0.1:${redis.port}/0`, prefix: `orch-test-${redis.n}:` };
+}
+const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
+
 // Simulator, gateway and orchestrator sharing one fresh task store.
-async function world(conversations, { orchestrator = {}, lease_ms = 3000, masters } = {}) {
+async function world(conversations, { orchestrator = {}, lease_ms = 3000, masters, store } = {}) {
   const sim = startSim(['--config', writeConfig({ llm: { api_key: KEY, conversations } })]);
   running.push(sim);
   const simUrl = await sim.ready;
-  const tasks = { store: 'dir', dir: tmpDir(), fsync: false, lease_ms };
+  const tasks = store === 'redis' ? { ...(await redisTasks()), lease_ms } : { store: 'dir', dir: tmpDir(), fsync: false, lease_ms };
   const gw = startHttp(['--config', writeConfig({
     calls: { timeout_ms: 20000 },
     adapters: { proxmox: { url: simUrl, token_id: TOKEN_ID, token_secret: { env: 'PX_SECRET' }, task_poll_ms: 50 } },
@@ -283,12 +311,15 @@ test('a parent that creates subtasks finishes after them, listing them', async (
   }
 });
 
-test('kill -9 in the middle of tasks, then a restart: every task completes once', async () => {
+// The issue asks for 20 kills in a row; CORTEX_ORCH_KILL_ROUNDS sets how many (each ~2-3 s).
+const KILL_ROUNDS = Number(process.env.CORTEX_ORCH_KILL_ROUNDS || 20);
+
+test(`kill -9 in the middle of tasks, ${KILL_ROUNDS} times in a row, each time restarted: every task completes once`, async () => {
   const w = await world([{ match: 'KILL-ME', turns: [{ tool_use: [{ name: 'proxmox_get_cluster_status', input: {} }] }, { text: 'survived' }] }],
-    { lease_ms: 1500 });
-  for (let round = 0; round < 3; round++) {
-    await simPost(w, '/_sim/faults', { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 3000, count: 4 });
-    const ids = await create(w, { tasks: [1, 2, 3, 4].map((i) => ({ query: `KILL-ME ${round}.${i}`, category: 'infrastructure' })) });
+    { lease_ms: 1000 });
+  for (let round = 0; round < KILL_ROUNDS; round++) {
+    await simPost(w, '/_sim/faults', { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 3000, count: 2 });
+    const ids = await create(w, { tasks: [1, 2].map((i) => ({ query: `KILL-ME ${round}.${i}`, category: 'infrastructure' })) });
     await waitFor(w, ids[0], ['in_progress']);
     await new Promise((res) => setTimeout(res, 300));
     w.orch.kill('SIGKILL');
@@ -301,7 +332,7 @@ test('kill -9 in the middle of tasks, then a restart: every task completes once'
     }
   }
   const all = (await w.call('cortex_get_tasks', { limit: 100 })).structuredContent.tasks;
-  assert.equal(all.length, 12, 'no task lost or added');
+  assert.equal(all.length, 2 * KILL_ROUNDS, 'no task lost or added');
   assert.ok(all.every((t) => t.status === 'completed'));
   assert.ok(all.some((t) => t.attempts >= 2), 'the kills hit tasks in flight: ' + all.map((t) => t.attempts));
   await stopsCleanly(w.orch);
@@ -391,6 +422,32 @@ test('an approval nobody answers fails the task after approval_timeout_ms', asyn
   assert.equal(t.status, 'failed', JSON.stringify(t));
   assert.match(t.result.error, /proxmox_vm_action waited for approval: no decision within 800 ms/);
   assert.equal((await w.call('proxmox_get_vm_status', { vmid: 101 })).structuredContent.status, 'stopped');
+});
+
+test('on the Redis task store: a task completes, and a kill -9 in its middle loses nothing', { skip: !haveRedis && 'no redis-server' }, async () => {
+  const w = await world([
+    { match: 'What VMs run on pve1?', turns: [{ tool_use: [{ name: 'proxmox_list_vms', input: { node: 'pve1' } }] }, { text: 'On pve1: {{last_tool_result}}' }] },
+    { match: 'KILL-ME', turns: [{ tool_use: [{ name: 'proxmox_get_cluster_status', input: {} }] }, { text: 'survived' }] },
+  ], { store: 'redis', lease_ms: 1500 });
+  const [id] = await create(w, { query: 'What VMs run on pve1?', category: 'inventory' });
+  const t = await waitFor(w, id);
+  assert.equal(t.status, 'completed', JSON.stringify(t));
+  for (const n of ['web01', 'db01', 'dns01']) assert.match(t.result.details, new RegExp(n));
+  await simPost(w, '/_sim/faults', { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 3000, count: 3 });
+  const ids = await create(w, { tasks: [1, 2, 3].map((i) => ({ query: `KILL-ME ${i}`, category: 'infrastructure' })) });
+  await waitFor(w, ids[0], ['in_progress']);
+  await new Promise((res) => setTimeout(res, 300));
+  w.orch.kill('SIGKILL');
+  await w.orch.exited;
+  await w.restart();
+  for (const k of ids) {
+    const d = await waitFor(w, k, FINISHED, 30000);
+    assert.equal(d.status, 'completed', JSON.stringify(d));
+    assert.equal(d.result.summary, 'survived');
+  }
+  const all = (await w.call('cortex_get_tasks', { limit: 100 })).structuredContent.tasks;
+  assert.equal(all.length, 4);
+  await stopsCleanly(w.orch);
 });
 
 test('SIGTERM: a running step finishes within the grace, the task is given back with its conversation and resumed', async () => {
