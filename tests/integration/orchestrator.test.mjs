@@ -5,7 +5,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { SHIPPED, startHttp, startSim, httpSession, writeConfig, tmpDir } from './lib.mjs';
 
@@ -65,7 +67,7 @@ async function redisTasks() {
 const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
 
 // Simulator, gateway and orchestrator sharing one fresh task store.
-async function world(conversations, { orchestrator = {}, lease_ms = 3000, masters, store } = {}) {
+async function world(conversations, { orchestrator = {}, lease_ms = 3000, masters, store, gateway = {}, token = '' } = {}) {
   const sim = startSim(['--config', writeConfig({ llm: { api_key: KEY, conversations } })]);
   running.push(sim);
   const simUrl = await sim.ready;
@@ -74,16 +76,17 @@ async function world(conversations, { orchestrator = {}, lease_ms = 3000, master
     calls: { timeout_ms: 20000 },
     adapters: { proxmox: { url: simUrl, token_id: TOKEN_ID, token_secret: { env: 'PX_SECRET' }, task_poll_ms: 50 } },
     tasks,
+    ...gateway,
   })], { bin: SHIPPED, env: { PX_SECRET: SECRET } });
   running.push(gw);
   const gwUrl = await gw.ready;
   const orchConf = { tasks, orchestrator: { heartbeat_ms: 200, grace_ms: 3000, ...orchestrator } };
   if (masters) orchConf.orchestrator.masters = writeConfig(masters);
-  const env = { CORTEX_GATEWAY_URL: gwUrl, ANTHROPIC_BASE_URL: simUrl, ANTHROPIC_API_KEY: KEY, OPENAI_BASE_URL: simUrl, CORTEX_TOKEN: '' };
+  const env = { CORTEX_GATEWAY_URL: gwUrl, ANTHROPIC_BASE_URL: simUrl, ANTHROPIC_API_KEY: KEY, OPENAI_BASE_URL: simUrl, CORTEX_TOKEN: token };
   const confPath = writeConfig(orchConf);
   const orch = startOrch(confPath, env);
   await orch.ready;
-  const mcp = await httpSession(gwUrl);
+  const mcp = await httpSession(gwUrl, { token: token || undefined });
   const call = async (name, args = {}) => {
     const r = await mcp.call('tools/call', { name, arguments: args });
     assert.ok(r.result, JSON.stringify(r));
@@ -448,6 +451,68 @@ test('on the Redis task store: a task completes, and a kill -9 in its middle los
   const all = (await w.call('cortex_get_tasks', { limit: 100 })).structuredContent.tasks;
   assert.equal(all.length, 4);
   await stopsCleanly(w.orch);
+});
+
+test('a gateway with tokens: the orchestrator uses $CORTEX_TOKEN, its calls are audited as that token, the token is never logged', async () => {
+  const TOKEN = 'orch-token-0123456789abcdef0123456789';
+  const audit = join(tmpDir(), 'audit.log');
+  const w = await world([{ match: 'WITH-TOKEN', turns: [{ tool_use: [{ name: 'proxmox_list_nodes', input: {} }] }, { text: 'Nodes: {{last_tool_result}}' }] }], {
+    token: TOKEN,
+    gateway: { tokens: [{ name: 'orchestrator', sha256: createHash('sha256').update(TOKEN).digest('hex') }], audit: { file: audit } },
+  });
+  const [id] = await create(w, { query: 'WITH-TOKEN: which nodes?', category: 'inventory' });
+  const t = await waitFor(w, id);
+  assert.equal(t.status, 'completed', JSON.stringify(t));
+  assert.match(t.result.details, /pve1/);
+  const lines = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const call = lines.find((l) => JSON.stringify(l).includes('proxmox_list_nodes'));
+  assert.ok(call, 'the tool call is in the audit log');
+  assert.match(JSON.stringify(call), /orchestrator/);
+  assert.doesNotMatch(w.orch.stderr() + w.gw.stderr() + readFileSync(audit, 'utf8'), new RegExp(TOKEN));
+  await stopsCleanly(w.orch);
+});
+
+test('parents outnumber workers: a master with one worker runs a parent and its subtasks without deadlock', async () => {
+  const one = { masters: [{ ...tight.masters[0], workers: 1, tools: ['cortex_create_task'], limits: { iterations: 5, tokens: 100000, wall_clock_ms: 20000 } }] };
+  const w = await world([
+    { match: 'BIG-PARENT', turns: [{ tool_use: [{ name: 'cortex_create_task', input: { tasks: [{ query: 'SMALL-CHILD a' }, { query: 'SMALL-CHILD b' }, { query: 'SMALL-CHILD c' }] } }] }, { text: 'split' }] },
+    { match: 'SMALL-CHILD', turns: [{ text: 'small done' }] },
+  ], { masters: one });
+  const parents = await create(w, { tasks: [{ query: 'BIG-PARENT 1' }, { query: 'BIG-PARENT 2' }] });
+  for (const id of parents) {
+    const p = await waitFor(w, id, FINISHED, 30000);
+    assert.equal(p.status, 'completed', JSON.stringify(p));
+    assert.equal(p.result.children.length, 3);
+    assert.ok(p.result.children.every((c) => c.status === 'completed'));
+  }
+  await stopsCleanly(w.orch);
+});
+
+test('bad settings stop start-up with a sentence naming them; --help and --version', () => {
+  const run = (args, env = {}) => spawnSync(ORCH, args, { encoding: 'utf8', timeout: 10000, env: { ...process.env, ...env } });
+  const help = run(['--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--masters FILE/);
+  assert.match(run(['--version']).stdout, /^cortex-orchestrator \d+\.\d+\.\d+/);
+  assert.equal(run(['--bogus']).status, 2);
+  const tasks = { store: 'dir', dir: tmpDir() };
+  const cases = [
+    [{ tasks, orchestrator: { bogus: 1 } }, /'orchestrator' has an unknown key 'bogus'/],
+    [{ tasks, orchestrator: { grace_ms: -1 } }, /'orchestrator\.grace_ms' must be an integer/],
+    [{ tasks: { store: 'floppy' } }, /floppy/],
+    [{ tasks, orchestrator: { masters: writeConfig({ masters: [{ name: 'x', models: [] }] }) } }, /masters\[0\]\.models' must list 1 to/],
+    [{ tasks, orchestrator: { masters: writeConfig({ masters: [{ name: 'x', models: ['m'], colour: 'red' }] }) } }, /masters\[0\]' must be .*unknown keys are refused/],
+    [{ tasks, orchestrator: { masters: writeConfig({ masters: [{ name: 'x', models: ['m'], limits: { iterations: 0 } }] }) } }, /masters\[0\]\.limits\.iterations' must be an integer from 1/],
+    [{ tasks, orchestrator: { masters: writeConfig({ masters: [{ name: 'x', models: [{ api: 'gemini', model: 'g' }] }] }) } }, /models\[0\]\.api' must be "anthropic" or "openai"/],
+  ];
+  for (const [conf, re] of cases) {
+    const r = run(['--config', writeConfig(conf)], { ANTHROPIC_API_KEY: KEY });
+    assert.equal(r.status, 1, JSON.stringify(conf) + ': ' + r.stderr);
+    assert.match(r.stderr, re);
+  }
+  const nokey = run(['--config', writeConfig({ tasks })], { ANTHROPIC_API_KEY: '' });
+  assert.equal(nokey.status, 1);
+  assert.match(nokey.stderr, /master 'development'.*ANTHROPIC_API_KEY|ANTHROPIC_API_KEY/);
 });
 
 test('SIGTERM: a running step finishes within the grace, the task is given back with its conversation and resumed', async () => {
