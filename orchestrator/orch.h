@@ -92,6 +92,7 @@ struct orch {
 	atomic_bool aborting; /* the grace is over: stop every step, release the task */
 	pthread_mutex_t mu;
 	pthread_cond_t cond; /* the heartbeat thread's sleep */
+	bool hb_quit;        /* under mu: the heartbeat thread ends */
 	struct orch_waiting *waiting;
 	pthread_t heartbeat;
 };

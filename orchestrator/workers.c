@@ -22,8 +22,6 @@ struct orch_waiting {
 	json_t *result;
 };
 
-static bool hb_quit;
-
 /* ms since the epoch of the store's "2026-11-29T04:05:35.123Z"; -1 when it is not that. */
 static int64_t epoch_ms(const char *s)
 {
@@ -76,12 +74,15 @@ void orch_worker_set_call(struct orch_worker *w, size_t i, struct cx_mcp_cancel 
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* state NULL: busy or idle as the worker is (stopping once the orchestrator is). */
 static void agent_put(struct orch *o, struct orch_worker *w, const char *state)
 {
 	struct cx_err err = { 0 };
 	json_t *a;
 
 	pthread_mutex_lock(&w->mu);
+	if (state == NULL)
+		state = w->busy ? "busy" : atomic_load(&o->stopping) ? "stopping" : "idle";
 	a = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "id", w->id, "kind", "worker", "master",
 		      w->m->name, "state", state, "task_id", w->busy ? w->task_id : NULL);
 	pthread_mutex_unlock(&w->mu);
@@ -205,10 +206,10 @@ static void *heartbeat_main(void *arg)
 		approvals_every = AGENTS_EVERY_MS;
 
 	pthread_mutex_lock(&o->mu);
-	while (!hb_quit) {
+	while (!o->hb_quit) {
 		cx_deadline_ts(CLOCK_REALTIME, o->heartbeat_ms, &ts);
 		pthread_cond_timedwait(&o->cond, &o->mu, &ts);
-		if (hb_quit)
+		if (o->hb_quit)
 			break;
 		pthread_mutex_unlock(&o->mu);
 		for (size_t i = 0; i < o->n_workers; i++)
@@ -221,10 +222,7 @@ static void *heartbeat_main(void *arg)
 			agents_at = cx_now_ms();
 			masters_put(o);
 			for (size_t i = 0; i < o->n_workers; i++)
-				agent_put(o, &o->workers[i],
-					  o->workers[i].busy          ? "busy"
-					  : atomic_load(&o->stopping) ? "stopping"
-								      : "idle");
+				agent_put(o, &o->workers[i], NULL);
 		}
 		pthread_mutex_lock(&o->mu);
 		heartbeat_parents(o);
@@ -374,7 +372,7 @@ void orch_workers_stop(struct orch *o)
 		join_all(o, 0);
 	}
 	pthread_mutex_lock(&o->mu);
-	hb_quit = true;
+	o->hb_quit = true;
 	pthread_cond_broadcast(&o->cond);
 	pthread_mutex_unlock(&o->mu);
 	pthread_join(o->heartbeat, NULL);

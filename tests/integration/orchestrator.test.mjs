@@ -166,6 +166,8 @@ test('"What VMs run on pve1?" completes with the simulator\'s VM list in its det
   assert.deepEqual(t.progress.tools_used, ['proxmox_list_vms']);
   assert.equal(t.progress.last_tool_used, 'proxmox_list_vms');
   assert.match(t.worker, /^inventory-\d+\./);
+  const pickup = Date.parse(t.started_at) - Date.parse(t.created_at);
+  assert.ok(pickup < 1000, `claimed ${pickup} ms after creation (the target is 50 ms; slack for a loaded machine)`);
   const full = stored(w, id);
   const m = full.metadata;
   assert.ok(m, JSON.stringify(full).slice(0, 2000));
