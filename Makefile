@@ -7,7 +7,8 @@
 #   make conformance  the official MCP conformance suites, every run
 #   make bench      load benchmarks (wrk): gateway vs a fixed-response server and nginx;
 #                   proxmox_list_vms through the gateway vs straight to the simulator;
-#                   the task store and the cortex_* tools on each store (bench/tasks.sh)
+#                   the task store and the cortex_* tools on each store (bench/tasks.sh);
+#                   the orchestrator's pickup latency and 10,000 tasks drained (bench/orchestrator.mjs)
 #   make compile_commands.json   (needs bear)
 
 VERSION := 0.1.0
@@ -152,6 +153,8 @@ bench: test-deps
 	@bench/backend.sh $(O)
 	@echo
 	@bench/tasks.sh $(O)
+	@echo
+	@node bench/orchestrator.mjs $(O)
 
 compile_commands.json:
 	bear -- $(MAKE) -B all $(UNIT_BINS)

@@ -23,6 +23,7 @@ struct run {
 	const char *id;
 	json_t *task, *messages, *tools, *ann, *pending, *tools_used;
 	long iterations, tokens_in, tokens_out;
+	bool made_children; /* a cortex_create_task call succeeded: look for children at the end */
 	int64_t deadline;
 	const char *model;
 	char last_tool[128];
@@ -49,9 +50,10 @@ void orch_llm_event(void *arg, const struct cx_llm_event *ev)
 
 static json_t *state_of(const struct run *r)
 {
-	return json_pack("{s:O, s:O, s:I, s:I, s:I}", "messages", r->messages, "pending",
+	return json_pack("{s:O, s:O, s:I, s:I, s:I, s:b}", "messages", r->messages, "pending",
 			 r->pending, "iterations", (json_int_t)r->iterations, "tokens_in",
-			 (json_int_t)r->tokens_in, "tokens_out", (json_int_t)r->tokens_out);
+			 (json_int_t)r->tokens_in, "tokens_out", (json_int_t)r->tokens_out,
+			 "made_children", r->made_children);
 }
 
 /* Progress into the task; with the conversation when save. false when the task is no
@@ -206,9 +208,9 @@ json_t *orch_children(struct orch *o, const char *id, bool *all_done)
 /* The model is done: the task completes, or waits for the subtasks it created. */
 static enum step done(struct run *r, const char *text)
 {
-	bool all_done;
+	bool all_done = true;
 	json_t *res = result_new(r, *text ? text : "(the model gave no text)", text);
-	json_t *kids = orch_children(r->w->o, r->id, &all_done), *st;
+	json_t *kids = r->made_children ? orch_children(r->w->o, r->id, &all_done) : NULL, *st;
 
 	if (json_array_size(kids))
 		json_object_set(res, "children", kids);
@@ -263,6 +265,8 @@ static void add_result(struct run *r, const char *id, const char *name, const ch
 		       bool is_error)
 {
 	note_tool(r, name);
+	if (!is_error && !strcmp(name, "cortex_create_task"))
+		r->made_children = true;
 	cx_llm_add_tool_result(r->messages, id, text, is_error);
 }
 
@@ -471,6 +475,7 @@ static int setup(struct run *r, struct orch_worker *w, json_t *task)
 		r->iterations = state_long(st, "iterations");
 		r->tokens_in = state_long(st, "tokens_in");
 		r->tokens_out = state_long(st, "tokens_out");
+		r->made_children = json_is_true(json_object_get(st, "made_children"));
 	} else {
 		r->messages = json_array();
 		r->pending = json_array();
