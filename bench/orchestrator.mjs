@@ -125,4 +125,6 @@ async function main() {
   if (failed) process.exitCode = 1;
 }
 
-main().catch((e) => { console.error('bench: ' + e.message); process.exitCode = 1; });
+// The children's pipes would keep node alive: exit (cleanup kills them) when done.
+main().catch((e) => { console.error('bench: ' + e.message); process.exitCode = 1; })
+  .finally(() => process.exit(process.exitCode || 0));
