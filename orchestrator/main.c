@@ -117,6 +117,7 @@ static int open_all(struct orch *o, struct settings *s, struct cx_err *err)
 {
 	json_t *tasks = json_deep_copy(json_object_get(s->conf, "tasks"));
 	const json_t *orch = json_object_get(s->conf, "orchestrator");
+	json_int_t lease;
 	struct cx_mcp_client_opts mo = {
 		.url = json_string_value(json_object_get(orch, "gateway_url")),
 		.client_name = "cortex-orchestrator",
@@ -126,6 +127,8 @@ static int open_all(struct orch *o, struct settings *s, struct cx_err *err)
 		goto fail;
 	if (tasks)
 		json_object_del(tasks, "enabled"); /* the gateway's switch */
+	lease = json_integer_value(json_object_get(tasks, "lease_ms"));
+	o->agents_every_ms = lease > 0 && lease < 10000 ? (long)lease / 2 : 5000;
 	o->store = cx_task_store_open(tasks, err);
 	if (o->store == NULL)
 		goto fail;

@@ -86,6 +86,7 @@ struct orch {
 	long grace_ms;
 	long tools_ttl_ms;
 	long approval_timeout_ms; /* 0: wait for ever */
+	long agents_every_ms;     /* agents reported: well within the 3 leases they live */
 	char host[64];
 
 	atomic_bool stopping; /* SIGTERM: claim nothing more */

@@ -218,7 +218,7 @@ static void *heartbeat_main(void *arg)
 			approvals_at = cx_now_ms();
 			expire_approvals(o);
 		}
-		if (cx_now_ms() - agents_at >= AGENTS_EVERY_MS) {
+		if (cx_now_ms() - agents_at >= o->agents_every_ms) {
 			agents_at = cx_now_ms();
 			masters_put(o);
 			for (size_t i = 0; i < o->n_workers; i++)
