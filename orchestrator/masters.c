@@ -307,9 +307,9 @@ int orch_master_tools(struct orch *o, struct orch_master *m, json_t **tools, jso
 	pthread_mutex_lock(&m->mu);
 	if (m->llm_tools == NULL || cx_now_ms() - m->tools_at > o->tools_ttl_ms)
 		rc = fetch_tools(o, m, err);
-	if (rc == 0) {
-		*tools = json_incref(m->llm_tools);
-		*annotations = json_incref(m->annotations);
+	if (rc == 0) { /* copies: jansson values are not shared between threads */
+		*tools = json_deep_copy(m->llm_tools);
+		*annotations = json_deep_copy(m->annotations);
 	}
 	pthread_mutex_unlock(&m->mu);
 	return rc;

@@ -105,7 +105,7 @@ void orch_masters_free(struct orch *o);
 /* The master for a task's category (general, or the last master, for one no master names). */
 struct orch_master *orch_master_for(struct orch *o, const char *category);
 /* The master's tools, fetched from the gateway when older than tools_ttl_ms: *tools and
- * *annotations are new references. */
+ * *annotations are the caller's own copies. */
 int orch_master_tools(struct orch *o, struct orch_master *m, json_t **tools, json_t **annotations,
 		      struct cx_err *err);
 bool orch_master_allows(const struct orch_master *m, const char *tool);
