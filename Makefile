@@ -7,7 +7,8 @@
 #   make conformance  the official MCP conformance suites, every run
 #   make bench      load benchmarks (wrk): gateway vs a fixed-response server and nginx;
 #                   proxmox_list_vms through the gateway vs straight to the simulator;
-#                   the task store and the cortex_* tools on each store (bench/tasks.sh)
+#                   the task store and the cortex_* tools on each store (bench/tasks.sh);
+#                   the orchestrator's pickup latency and 10,000 tasks drained (bench/orchestrator.mjs)
 #   make compile_commands.json   (needs bear)
 
 VERSION := 0.1.0
@@ -47,6 +48,8 @@ UNIT_SUPPORT := tests/unit/fake_exchange.c tests/unit/http_test_server.c \
 	tests/unit/redis_test_server.c tests/unit/llm_sim.c
 # The backend simulator the adapters' tests run against (tests/sim/).
 SIM_SRCS := $(wildcard tests/sim/*.c)
+# The orchestrator (orchestrator/), with the masters' registry built in.
+ORCH_SRCS := $(wildcard orchestrator/*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 GW_OBJS := $(GW_SRCS:%.c=$(O)/%.o) $(ADAPTER_JSON:%.json=$(O)/gen/%_json.o)
@@ -58,6 +61,7 @@ GATEWAY_TEST := $(O)/cortex-gateway-test
 FIXED := $(O)/bench/fixed-responder
 TASKCTL := $(O)/bench/taskctl
 SIM := $(O)/cortex-sim
+ORCH := $(O)/cortex-orchestrator
 EMBED := $(O)/tools/embed
 
 .PHONY: all run test check bench deps test-deps unit integration clean format compile_commands.json \
@@ -66,7 +70,7 @@ EMBED := $(O)/tools/embed
 # Keep generated sources (tools.json as C) between builds.
 .SECONDARY:
 
-all: $(GATEWAY) $(GATEWAY_TEST) $(SIM) $(TASKCTL)
+all: $(GATEWAY) $(GATEWAY_TEST) $(SIM) $(TASKCTL) $(ORCH)
 
 $(O)/libcortex.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -88,6 +92,9 @@ $(FIXED): $(O)/bench/fixed_responder.o
 
 # The worker's side of the task store from a shell, for the cortex tests and bench/tasks.sh.
 $(TASKCTL): $(O)/bench/taskctl.o $(O)/libcortex.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(ORCH): $(ORCH_SRCS:%.c=$(O)/%.o) $(O)/gen/manifests/examples/masters_json.o $(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(SIM): $(SIM_SRCS:%.c=$(O)/%.o) $(O)/libcortex.a
@@ -146,13 +153,15 @@ bench: test-deps
 	@bench/backend.sh $(O)
 	@echo
 	@bench/tasks.sh $(O)
+	@echo
+	@node bench/orchestrator.mjs $(O)
 
 compile_commands.json:
 	bear -- $(MAKE) -B all $(UNIT_BINS)
 
 # Every C file of the project, as scripts/check-source.sh checks them.
 C_SOURCES = $(wildcard common/*.[ch] gateway/*.[ch] adapters/*/*.[ch] tests/unit/*.[ch] \
-	tests/adapters/*.[ch] tests/sim/*.[ch] bench/*.c tools/*.c)
+	tests/adapters/*.[ch] tests/sim/*.[ch] bench/*.c tools/*.c orchestrator/*.[ch])
 
 format:
 	clang-format -i $(C_SOURCES)

@@ -317,8 +317,11 @@ static int run(struct cx_task_store *s, const json_t *conf, const char *cmd, int
 
 	if (!strcmp(cmd, "claim"))
 		return cmd_claim(s, argc, argv);
-	if (!strcmp(cmd, "get") && argc == 1)
-		return answer(cx_task_get(s, argv[0], &v, &err), cmd, &err, v);
+	if (!strcmp(cmd, "get") && argc == 1) {
+		int rc = cx_task_get(s, argv[0], &v, &err); /* before v is read */
+
+		return answer(rc, cmd, &err, v);
+	}
 	if (!strcmp(cmd, "agent") && argc == 1) {
 		int rc;
 		if (!(v = arg_json(argv[0])))

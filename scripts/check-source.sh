@@ -11,7 +11,7 @@ rc=0
 
 # The same list as the Makefile's C_SOURCES (make format).
 sources=$(ls common/*.[ch] gateway/*.[ch] adapters/*/*.[ch] tests/unit/*.[ch] \
-	tests/adapters/*.[ch] tests/sim/*.[ch] bench/*.c tools/*.c 2>/dev/null)
+	tests/adapters/*.[ch] tests/sim/*.[ch] bench/*.c tools/*.c orchestrator/*.[ch] 2>/dev/null)
 
 if command -v clang-format >/dev/null 2>&1; then
 	# shellcheck disable=SC2086
@@ -41,7 +41,7 @@ if ! printf '%s\n' "$edges" | tsort >/dev/null 2>/tmp/cx-tsort.$$; then
 fi
 rm -f /tmp/cx-tsort.$$
 
-for f in common/*.[ch] gateway/*.[ch]; do
+for f in common/*.[ch] gateway/*.[ch] orchestrator/*.[ch]; do
 	n=$(wc -l <"$f")
 	if [ "$n" -gt 900 ]; then
 		echo "check-source: $f has $n lines; split it along its seams (at most about 800)"
