@@ -20,6 +20,7 @@
  * stderr). */
 #include <pthread.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "../common/taskstore.h"
+#include "../common/util.h"
 
 static double now_ms(void)
 {
@@ -84,11 +86,13 @@ static int cmd_claim(struct cx_task_store *s, int argc, char **argv)
 	struct cx_err err = { 0 };
 	json_t *task = NULL;
 
-	if (argc < 2)
+	long wait_ms;
+
+	if (argc < 2 || cx_parse_long(argv[1], 0, LONG_MAX, &wait_ms))
 		return fail("claim WORKER WAIT_MS [CATEGORY...]", NULL);
 	/* argv[2..] are the categories, NULL-terminated as argv is. */
-	if (cx_task_claim(s, argv[0], argc > 2 ? (const char *const *)argv + 2 : NULL,
-			  atol(argv[1]), &task, &err))
+	if (cx_task_claim(s, argv[0], argc > 2 ? (const char *const *)argv + 2 : NULL, wait_ms,
+			  &task, &err))
 		return fail("claim", &err);
 	if (!task) {
 		puts("null");
@@ -314,6 +318,7 @@ static int run(struct cx_task_store *s, const json_t *conf, const char *cmd, int
 {
 	struct cx_err err = { 0 };
 	json_t *v = NULL;
+	long n, m;
 
 	if (!strcmp(cmd, "claim"))
 		return cmd_claim(s, argc, argv);
@@ -330,12 +335,13 @@ static int run(struct cx_task_store *s, const json_t *conf, const char *cmd, int
 		json_decref(v);
 		return rc;
 	}
-	if (!strcmp(cmd, "bench-create") && argc == 2 && atol(argv[0]) > 0 && atol(argv[1]) > 0)
-		return cmd_bench_create(s, atol(argv[0]), atol(argv[1]));
-	if (!strcmp(cmd, "bench-claim") && argc == 1)
-		return cmd_bench_claim(s, atol(argv[0]));
-	if (!strcmp(cmd, "bench-wake") && argc == 1 && atol(argv[0]) > 0)
-		return cmd_bench_wake(s, conf, atol(argv[0]));
+	if (!strcmp(cmd, "bench-create") && argc == 2 && !cx_parse_long(argv[0], 1, LONG_MAX, &n) &&
+	    !cx_parse_long(argv[1], 1, LONG_MAX, &m))
+		return cmd_bench_create(s, n, m);
+	if (!strcmp(cmd, "bench-claim") && argc == 1 && !cx_parse_long(argv[0], 0, LONG_MAX, &n))
+		return cmd_bench_claim(s, n);
+	if (!strcmp(cmd, "bench-wake") && argc == 1 && !cx_parse_long(argv[0], 1, LONG_MAX, &n))
+		return cmd_bench_wake(s, conf, n);
 	return cmd_worker(s, cmd, argc, argv);
 }
 

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "util.h"
 
 #define PARSE_DEPTH_MAX 2048
 #define NUMBER_MAX      1024 /* longer numbers are refused, as no real needs them */
@@ -98,39 +99,6 @@ static int put_utf8(struct cx_buf *b, unsigned cp)
 	return cx_buf_append(b, u, n);
 }
 
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0: no overlong forms, no
- * surrogates, nothing past U+10FFFF (RFC 3629). */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	size_t n;
-	unsigned cp;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* One \u escape at p (just past the backslash and 'u'), a surrogate pair taken whole. */
 static int unicode_escape(struct parser *ps, const char **pp)
 {
@@ -182,8 +150,7 @@ static int string_slow(struct parser *ps, const char *p)
 			return 0;
 		}
 		if (c >= 0x80) {
-			size_t n =
-				utf8_len((const unsigned char *)p, (const unsigned char *)ps->end);
+			size_t n = cx_utf8_seq_len((const unsigned char *)p, (size_t)(ps->end - p));
 			if (!n) {
 				ps->p = p;
 				return fail(ps, "invalid UTF-8 in a string");

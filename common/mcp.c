@@ -5,6 +5,7 @@
  * that was initialised and never used needs no release, and cx_result_take() leaves the result
  * in that same state. */
 #include "mcp.h"
+#include "util.h"
 
 #include "json.h"
 
@@ -71,35 +72,6 @@ void cx_result_release(struct cx_result *r)
 	cx_result_init(r);
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* Tool output comes from backends and need not be UTF-8; jansson refuses such strings, so
  * each invalid byte becomes U+FFFD rather than the whole text being lost. */
 static json_t *string_lossy(const char *s)
@@ -117,7 +89,7 @@ static json_t *string_lossy(const char *s)
 	if (!buf)
 		return NULL;
 	for (size_t i = 0; i < n;) {
-		size_t k = utf8_seq(p + i, n - i);
+		size_t k = cx_utf8_seq_len(p + i, n - i);
 
 		if (k) {
 			memcpy(buf + o, p + i, k);
@@ -190,7 +162,7 @@ int cx_result_errorf(struct cx_result *r, const char *fmt, ...)
 		while (start > 0 && ((unsigned char)text[start - 1] & 0xc0) == 0x80)
 			start--;
 		if (start > 0 && (unsigned char)text[start - 1] >= 0xc0 &&
-		    utf8_seq((const unsigned char *)text + start - 1, end - start + 1) == 0)
+		    cx_utf8_seq_len((const unsigned char *)text + start - 1, end - start + 1) == 0)
 			text[start - 1] = '\0';
 	}
 	return cx_result_text(r, text);

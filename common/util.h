@@ -49,6 +49,9 @@ bool cx_fmt(char *out, size_t outlen, const char *fmt, ...) __attribute__((forma
 /* path as it is when absolute or when base_dir is NULL or empty, else base_dir/path: a new
  * string the caller frees; NULL on out of memory. */
 char *cx_path_resolve(const char *base_dir, const char *path);
+/* Length of the valid UTF-8 sequence at s (at most n bytes, n > 0): 1 for ASCII, 2 to 4, or 0
+ * when it is not one (no overlong forms, no surrogates, nothing past U+10FFFF). */
+size_t cx_utf8_seq_len(const unsigned char *s, size_t n);
 /* The directory relative paths in the configuration are read against: the config file's own,
  * set once at start before any adapter is configured (NULL: the working directory). Secret
  * references ({"file": ...}), ca_file and every path an adapter takes resolve against it. */

@@ -320,34 +320,6 @@ fail:
 
 /* Command output need not be UTF-8 (jansson refuses such strings): every byte that does not
  * start a valid sequence becomes U+FFFD, so the rest is not lost. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 static json_t *output_string(const struct cx_buf *b)
 {
 	const unsigned char *p = (const unsigned char *)(b->data ? b->data : "");
@@ -357,7 +329,7 @@ static json_t *output_string(const struct cx_buf *b)
 	if (v)
 		return v;
 	for (size_t i = 0; i < b->len;) {
-		size_t k = utf8_len(p + i, b->len - i);
+		size_t k = cx_utf8_seq_len(p + i, b->len - i);
 
 		if (cx_buf_append(&fixed, k ? (const char *)p + i : "\xef\xbf\xbd", k ? k : 3))
 			break;
