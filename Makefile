@@ -87,6 +87,9 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(UNIT_SUPPORT:%.c=$(O)/%.o) $(GW_OBJS) $
 		$(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# The server-core tests share a fixture of their own.
+$(O)/tests/unit/test_server $(O)/tests/unit/test_server_calls: $(O)/tests/unit/server_fixture.o
+
 $(FIXED): $(O)/bench/fixed_responder.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
