@@ -507,6 +507,11 @@ static const struct cx_conf_directive calls_table[] = {
 	  .offset = GW(max_output_bytes),
 	  .min = KIB,
 	  .max = 64 * MIB },
+	{ .key = "drain_grace_ms",
+	  .type = CX_CONF_INT,
+	  .offset = GW(drain_grace_ms),
+	  .min = 0,
+	  .max = 3600000 },
 	{ .key = NULL },
 };
 
@@ -555,6 +560,7 @@ void cx_gw_config_defaults(struct cx_gw_config *c)
 	c->call_timeout_ms = 30000;
 	c->page_size = 100;
 	c->max_output_bytes = MIB;
+	c->drain_grace_ms = 25000;
 	c->log_level = strdup("info");
 	c->adapters = json_object();
 	c->tasks = json_object();

@@ -39,6 +39,7 @@ struct cx_gw_config {
 	long call_timeout_ms;
 	long page_size;        /* tools/list page size */
 	long max_output_bytes; /* a tool result larger than this becomes an error */
+	long drain_grace_ms;   /* the longest a shutdown waits for running calls */
 
 	struct cx_token *tokens;
 	size_t ntokens;

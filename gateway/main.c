@@ -486,6 +486,10 @@ static int serve(struct gateway *g)
 	}
 	if (g->http)
 		cx_http_quiesce(g->http);
+	/* At a signal, calls not yet started are answered now; at the end of stdin they still
+	 * run, since the client piped them in and waits for every answer. */
+	if (atomic_load(&stop_requested))
+		cx_server_shed(g->server);
 	if (cx_server_drain(g->server)) {
 		/* A handler is still running past its deadline: it may touch the server and its
 		 * adapter, so nothing it can reach is freed. The process ends here. */

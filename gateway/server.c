@@ -243,6 +243,11 @@ int cx_server_start(struct cx_server *s, struct cx_err *err)
 	return 0;
 }
 
+size_t cx_server_shed(struct cx_server *s)
+{
+	return cx_jobs_shed(s->jobs);
+}
+
 size_t cx_server_drain(struct cx_server *s)
 {
 	cx_jobs_refuse(s->jobs);
