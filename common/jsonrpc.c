@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "util.h"
+
 static void invalid(struct cx_rpc_msg *out, json_t *id, const char *msg)
 {
 	out->kind = CX_RPC_INVALID;
@@ -41,6 +43,13 @@ void cx_rpc_classify(json_t *msg, struct cx_rpc_msg *out)
 	if (method) {
 		if (!json_is_string(method)) {
 			invalid(out, id, "invalid request: 'method' must be a string");
+			return;
+		}
+		/* Else "ping\u0000xx" would run ping: C sees the name up to the NUL. */
+		if (cx_has_ctl(json_string_value(method), json_string_length(method))) {
+			invalid(out, id,
+				"invalid request: 'method' contains a control character (NUL, tab, "
+				"newline or another below U+0020, or DEL)");
 			return;
 		}
 		params = json_object_get(msg, "params");

@@ -39,9 +39,9 @@ struct req {
 	struct cx_http *h;
 	struct MHD_Connection *conn;
 	struct cx_buf body;
-	size_t discarded; /* bytes dropped after the body passed the cap */
-	bool overflow;
-	bool sse; /* _meta.progressToken: answer as an SSE stream */
+	size_t discarded; /* bytes of a chunked body dropped past the cap */
+	bool overflow;    /* a chunked body passed the cap: 413 at its end */
+	bool sse;         /* _meta.progressToken: answer as an SSE stream */
 	bool submitted;
 	int fd;                 /* the socket, once deferred */
 	struct cx_session sess; /* always initialised; released in req_free */
@@ -88,6 +88,14 @@ struct cx_http {
 
 /* A request header's value, or NULL. */
 const char *cx_http_header(struct MHD_Connection *conn, const char *name);
+
+/* ---- http_strict.c: framing checks before routing ---- */
+
+/* True with the 400/501 answer queued in *ret when the request's headers break the rules
+ * libmicrohttpd does not enforce: a control character in a value, a header that must come
+ * once twice, Content-Length with Transfer-Encoding, a Transfer-Encoding other than chunked. */
+bool cx_http_framing_refused(struct MHD_Connection *conn, const char *method, const char *url,
+			     const char *version, enum MHD_Result *ret);
 /* A response with body (len bytes) and, unless NULL, a Content-Type. Takes body (malloc'd)
  * when must_free, also on failure. NULL on out of memory. */
 struct MHD_Response *cx_http_resp_new(char *body, size_t len, bool must_free, const char *ctype);

@@ -435,7 +435,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (*con_cls)
 		return cx_http_post_data(*con_cls, upload_data, upload_data_size);
-	ret = route(h, conn, url, method, con_cls);
+	if (!cx_http_framing_refused(conn, method, url, http_version, &ret))
+		ret = route(h, conn, url, method, con_cls);
 	if (!*con_cls)
 		*con_cls = &h->sentinel;
 	return ret;
