@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "../common/audit.h"
 #include "../common/conf.h"
 #include "../common/json.h"
 #include "../common/log.h"
@@ -522,6 +523,11 @@ static const struct cx_conf_directive tools_table[] = {
 
 static const struct cx_conf_directive audit_table[] = {
 	{ .key = "file", .type = CX_CONF_CUSTOM, .offset = GW(audit_file), .set = set_audit_file },
+	{ .key = "max_line_bytes",
+	  .type = CX_CONF_INT,
+	  .offset = GW(audit_max_line_bytes),
+	  .min = 4 * KIB,
+	  .max = 16 * MIB },
 	{ .key = NULL },
 };
 
@@ -561,6 +567,7 @@ void cx_gw_config_defaults(struct cx_gw_config *c)
 	c->page_size = 100;
 	c->max_output_bytes = MIB;
 	c->drain_grace_ms = 25000;
+	c->audit_max_line_bytes = CX_AUDIT_MAX_LINE_DEFAULT;
 	c->log_level = strdup("info");
 	c->adapters = json_object();
 	c->tasks = json_object();

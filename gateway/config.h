@@ -45,6 +45,7 @@ struct cx_gw_config {
 	size_t ntokens;
 
 	char *audit_file; /* NULL: stderr; from the file: relative to config_dir */
+	long audit_max_line_bytes;
 	char *log_level;
 	json_t *adapters; /* object: adapter name -> its config (new reference) */
 	json_t *tasks;    /* the task store and tools: {"enabled"?, "store", ...} (new reference) */

@@ -435,6 +435,7 @@ static int start(struct gateway *g)
 	g->audit = g->sigs.audit = cx_audit_open(conf->audit_file, &err);
 	if (!g->audit)
 		goto fail;
+	cx_audit_set_max_line(g->audit, (size_t)conf->audit_max_line_bytes);
 	g->server = cx_server_new(conf, g->reg, g->audit, &err);
 	if (!g->server || cx_server_start(g->server, &err))
 		goto fail;
