@@ -128,7 +128,8 @@ static const char task_usage[] =
 	"  task list [--status S] [--category C] [--limit N]\n"
 	"  task show ID\n"
 	"  task watch ID\n\n"
-	"cortexctl task SUBCOMMAND --help says more about each.\n";
+	"cortexctl task SUBCOMMAND --help says more about each.\n\n"
+	"example: cortexctl task list --status in_progress\n";
 
 static const char completion_help[] =
 	"usage: cortexctl completion bash\n\n"
