@@ -106,6 +106,21 @@ static unsigned long wait_update(struct listener *l, unsigned long seen, long ms
 	return now;
 }
 
+/* True once the stream could not be opened again (the gateway restarted with another session
+ * key, say): said on stderr, and the task is polled from then on. */
+static bool listener_failed(struct listener *l)
+{
+	bool failed;
+
+	pthread_mutex_lock(&l->mu);
+	failed = l->failed;
+	pthread_mutex_unlock(&l->mu);
+	if (failed)
+		ctl_fail(0, "live updates stopped (%s); checking every %d s", l->err,
+			 POLL_MS / 1000);
+	return failed;
+}
+
 /* Starts the listener and subscribes; false (said on stderr) when the task is to be polled.
  * *code is set when the gateway refused us outright. */
 static bool go_live(struct listener *l, int *code)
@@ -250,6 +265,8 @@ static int follow_loop(struct ctl *c, json_t *args, struct listener *l, bool liv
 					 ctl_str(task, "error", ""));
 			break;
 		}
+		if (live && listener_failed(l))
+			live = false;
 		if (live)
 			seen = wait_update(l, seen, LIVE_RECHECK_MS);
 		else
