@@ -5,6 +5,7 @@ _cortexctl()
 {
 	local cur prev cmd="" sub="" i w opts
 	local global="--url --token-file --local --config --json --timeout --verbose --help --version"
+	local -a conn=() # the options that say where the tools are, for tool names
 	cur="${COMP_WORDS[COMP_CWORD]}"
 	prev="${COMP_WORDS[COMP_CWORD-1]}"
 
@@ -12,8 +13,16 @@ _cortexctl()
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		w="${COMP_WORDS[i]}"
 		case "$w" in
-		--url | --token-file | --config | --timeout | --args | --category | --priority | \
-			--title | --status | --limit | --reason)
+		--url | --token-file | --config)
+			conn+=("$w" "${COMP_WORDS[i+1]}")
+			((i++))
+			continue
+			;;
+		--local)
+			conn+=("$w")
+			continue
+			;;
+		--timeout | --args | --category | --priority | --title | --status | --limit | --reason)
 			((i++))
 			continue
 			;;
@@ -21,10 +30,18 @@ _cortexctl()
 		esac
 		if [[ -z $cmd ]]; then
 			cmd=$w
-		elif [[ ($cmd == task || $cmd == help) && -z $sub ]]; then
+		elif [[ ($cmd == task || $cmd == help || $cmd == call) && -z $sub ]]; then
 			sub=$w
 		fi
 	done
+
+	# call's first word: the tools the gateway (or --local config) offers, asked for now.
+	if [[ $cmd == call && -z $sub && $cur != -* ]]; then
+		opts=$("${COMP_WORDS[0]}" "${conn[@]}" --timeout 5 tools --json 2>/dev/null |
+			sed -n 's/^    "name": "\([^"]*\)",\{0,1\}$/\1/p')
+		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+		return
+	fi
 
 	case "$prev" in
 	--config | --token-file)
@@ -50,9 +67,9 @@ _cortexctl()
 
 	case "$cmd" in
 	"") opts="tools call task approve status completion help" ;;
-	tools | status) opts="--json" ;;
-	call) opts="--args --json" ;;
-	approve) opts="--deny --reason --json" ;;
+	tools | status) opts="" ;;
+	call) opts="--args" ;;
+	approve) opts="--deny --reason" ;;
 	completion) opts="bash" ;;
 	help)
 		if [[ -z $sub ]]; then
@@ -64,12 +81,13 @@ _cortexctl()
 	task)
 		case "$sub" in
 		"") opts="create list show watch" ;;
-		create) opts="--category --priority --title --wait --json" ;;
-		list) opts="--status --category --limit --json" ;;
-		show | watch) opts="--json" ;;
+		create) opts="--category --priority --title --wait" ;;
+		list) opts="--status --category --limit" ;;
+		show | watch) opts="" ;;
 		esac
 		;;
 	esac
+	# --json and the other options every command takes are in $global.
 	COMPREPLY=($(compgen -W "$opts $global" -- "$cur"))
 }
 complete -F _cortexctl cortexctl

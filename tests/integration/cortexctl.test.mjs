@@ -9,7 +9,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync, chmodSync } from 'node:fs';
+import { writeFileSync, chmodSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { SHIPPED, startHttp, startSim, writeConfig, tmpDir } from './lib.mjs';
@@ -468,6 +468,19 @@ test('bash completion: cortexctl completion bash registers it and completes comm
   assert.deepEqual(complete('cortexctl task list --status aw'), ['awaiting_approval']);
   assert.deepEqual(complete('cortexctl --url http://x task create --category sec'), ['security']);
   assert.deepEqual(complete('cortexctl approve task-1 --d'), ['--deny']);
+  // call's tool names come from the gateway the line names (here --local with a config).
+  const conf = writeConfig({ tasks: { store: 'dir', dir: tmpDir() } });
+  const bin = tmpDir();
+  symlinkSync(CTL, join(bin, 'cortexctl'));
+  const withPath = (line) => {
+    const words = line.split(' ');
+    const script = `source <(cortexctl completion bash); COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _cortexctl; echo "\${COMPREPLY[*]}"`;
+    const out = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, PATH: bin + ':' + process.env.PATH } });
+    assert.equal(out.status, 0, out.stderr);
+    return out.stdout.trim().split(/\s+/).sort();
+  };
+  assert.deepEqual(withPath(`cortexctl --local --config ${conf} call cortex_get`), ['cortex_get_metrics', 'cortex_get_task_status', 'cortex_get_tasks']);
+  assert.deepEqual(withPath(`cortexctl --local --config ${conf} call gateway_status --j`), ['--json']);
   r = await ctl(['completion', 'bash']);
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^complete -F _cortexctl cortexctl$/m);
