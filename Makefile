@@ -90,6 +90,9 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(UNIT_SUPPORT:%.c=$(O)/%.o) $(GW_OBJS) $
 		$(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# cortexctl's tables, tested on their own.
+$(O)/tests/unit/test_ctl_table: $(O)/cli/table.o
+
 $(FIXED): $(O)/bench/fixed_responder.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
