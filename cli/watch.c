@@ -158,13 +158,15 @@ static bool go_live(struct listener *l, int *code)
 		return false;
 	}
 	p = json_pack("{s:s}", "uri", l->uri);
+	if (!p)
+		cx_err_set(&err, "out of memory");
 	rc = p ? cx_mcp_request(l->mcp, "resources/subscribe", p, NULL, &res, &err) : -1;
 	json_decref(p);
 	json_decref(res);
 	if (rc) {
 		ctl_fail(0,
 			 "live updates unavailable (resources/subscribe: %s); checking every %d s",
-			 p ? err.msg : "out of memory", POLL_MS / 1000);
+			 err.msg, POLL_MS / 1000);
 		return false;
 	}
 	return true;
