@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../common/http_client.h"
@@ -56,11 +57,18 @@ int ctl_print_json(json_t *v)
 static int read_token(const char *path, char *out, size_t outlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
 	ssize_t n;
 	size_t len;
 
 	if (fd < 0)
 		return ctl_fail(-1, "--token-file '%s': %s", path, strerror(errno));
+	/* As ssh does for keys: a token others can read is no longer only yours. */
+	if (!fstat(fd, &st) && (st.st_mode & 077))
+		ctl_fail(0,
+			 "warning: --token-file '%s' can be read by other users (mode %04o); "
+			 "chmod 600 it",
+			 path, (unsigned)(st.st_mode & 07777));
 	n = read(fd, out, outlen - 1);
 	close(fd);
 	if (n < 0)

@@ -52,7 +52,8 @@ static const struct command commands[] = {
 	{ NULL, "status", ctl_cmd_status, 0,
 	  "usage: cortexctl status [--json]\n\n"
 	  "The gateway's version, uptime and adapters (the gateway_status tool): tools per\n"
-	  "adapter, last health check, how each backend's TLS is checked, and warnings.\n\n"
+	  "adapter, last health check, how each backend's TLS is checked, and warnings.\n"
+	  "With --local no health check has run yet: health shows unknown.\n\n"
 	  "example: cortexctl status\n" },
 	{ NULL, "approve", ctl_cmd_approve, O_DENY | O_REASON,
 	  "usage: cortexctl approve ID [--deny --reason TEXT] [--reason TEXT] [--json]\n\n"
@@ -113,7 +114,8 @@ static const char usage_text[] =
 	"  --local            no gateway: run the adapters of --config FILE in this process\n"
 	"  --config FILE      the gateway config for --local\n"
 	"  --json             JSON output for scripts\n"
-	"  --timeout SECONDS  a call's deadline (default 300)\n"
+	"  --timeout SECONDS  a call's deadline (default 300; with --local the config's\n"
+	"                     calls.timeout_ms)\n"
 	"  --verbose          with --local, the adapters' log lines on stderr\n"
 	"  -h, --help         help (also after a command: cortexctl task create --help)\n"
 	"  -V, --version      the version\n\n"

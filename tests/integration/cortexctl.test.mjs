@@ -264,6 +264,11 @@ test('exit 3: no gateway, a wrong or missing token; the token never shows', asyn
   chmodSync(join(dir, 'token'), 0o600);
   r = await ctl(['--url', url, '--token-file', join(dir, 'token'), 'status'], { env: { CORTEX_TOKEN: wrong } });
   assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  chmodSync(join(dir, 'token'), 0o644);
+  r = await ctl(['--url', url, '--token-file', join(dir, 'token'), 'status']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /warning: --token-file .* can be read by other users \(mode 0644\); chmod 600 it/);
   r = await ctl(['--url', url, '--token-file', join(dir, 'missing'), 'status']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--token-file.*missing/);
