@@ -99,33 +99,51 @@ test('QUICKSTART: the gateway it configures answers a client that connects by th
   child.kill('SIGTERM');
 });
 
-test('QUICKSTART: every client configuration is valid JSON; the HTTP ones send the bearer header to /mcp', () => {
+test('QUICKSTART: every client configuration is valid JSON; the HTTP ones send the bearer header to /mcp, the stdio ones start the gateway with flags it takes', () => {
   const json = blocks(quickstart, 'json').map((b) => JSON.parse(b));
-  assert.ok(json.length >= 6, 'Claude Desktop, VS Code and Cursor, stdio and HTTP');
+  assert.ok(json.length >= 7, 'Claude Code (.mcp.json), Claude Desktop, VS Code and Cursor, stdio and HTTP');
   let http = 0;
-  let stdio = 0;
+  const stdio = [];
   for (const doc of json) {
     for (const s of Object.values(doc.mcpServers || doc.servers)) {
       if (s.url) {
         http++;
         assert.match(s.url, /^http:\/\/192\.0\.2\.2:8080\/mcp$/);
-        assert.match(s.headers.Authorization, /^Bearer \$\{(input|env):[\w-]+\}$/);
+        assert.match(s.headers.Authorization, /^Bearer \$\{((input|env):)?[\w-]+\}$/);
+        if (doc.servers || s.type) assert.equal(s.type, 'http');
       } else if (s.args.includes('mcp-remote')) {
         http++;
         assert.ok(s.args.includes('http://192.0.2.2:8080/mcp'));
         assert.ok(s.args.includes('Authorization:${CORTEX_AUTH}'));
         assert.match(s.env.CORTEX_AUTH, /^Bearer /);
+      } else if (s.command === 'ssh') {
+        const at = s.args.indexOf('/opt/cortex/bin/cortex-gateway');
+        assert.ok(at > 0 && /^[\w-]+@192\.0\.2\.2$/.test(s.args[at - 1]), 'ssh USER@HOST then the gateway');
+        assert.ok(s.args.includes('-T'), 'no terminal: stdio carries JSON-RPC only');
+        stdio.push(s.args.slice(at + 1));
       } else {
-        stdio++;
         assert.equal(s.command, '/opt/cortex/bin/cortex-gateway');
-        assert.deepEqual(s.args, ['--stdio', '--config', '/etc/cortex/gateway.json']);
+        if (doc.servers) assert.equal(s.type, 'stdio');
+        stdio.push(s.args);
       }
     }
   }
-  assert.equal(http, 3, 'Claude Desktop (bridge), VS Code, Cursor over HTTP');
-  assert.equal(stdio, 3, 'Claude Desktop, VS Code, Cursor over stdio');
+  assert.equal(http, 4, 'Claude Code (.mcp.json), Claude Desktop (bridge), VS Code, Cursor over HTTP');
+  assert.equal(stdio.length, 3, 'Claude Desktop (over SSH), VS Code, Cursor over stdio');
   assert.match(quickstart, /claude mcp add --transport http cortex http:\/\/192\.0\.2\.2:8080\/mcp \\\n\s+--header "Authorization: Bearer \$TOKEN"/);
-  assert.match(quickstart, /claude mcp add cortex -- \/opt\/cortex\/bin\/cortex-gateway --stdio --config/);
+  const cc = quickstart.match(/claude mcp add cortex -- \/opt\/cortex\/bin\/cortex-gateway (.*)/);
+  assert.ok(cc);
+  stdio.push(cc[1].split(' '));
+  // The same arguments, with --check-config, against a real config: the gateway takes them.
+  const config = join(tmpDir(), 'gateway.json');
+  writeFileSync(config, JSON.stringify({ tasks: { enabled: false } }));
+  for (const args of stdio) {
+    assert.deepEqual(args, ['--stdio', '--config', '/etc/cortex/gateway.json']);
+    const r = spawnSync(SHIPPED, [...args.map((a) => (a === '/etc/cortex/gateway.json' ? config : a)), '--check-config'],
+      { encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^config ok: /);
+  }
 });
 
 test('OPERATIONS.md states what the code does: 404 for another token\'s session, exit 2 for usage errors, make run\'s variables', () => {
