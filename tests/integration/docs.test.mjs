@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -275,4 +275,17 @@ test('SECURITY.md: a refused call is an isError result and an audit line "refuse
   assert.doesNotMatch(everything, /value-\d|deep-\d/);
   assert.ok(!everything.includes(token), 'the token is in no log line');
   assert.ok(!everything.includes(s.sid), 'the session id is in no log line');
+});
+
+test('README and docs/*.md: every relative link names a file that exists; README links the operator docs', () => {
+  const files = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => 'docs/' + f)];
+  for (const f of files) {
+    const text = readFileSync(join(root, f), 'utf8');
+    for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
+      if (/^[a-z]+:/.test(target)) continue;
+      assert.ok(existsSync(join(root, dirname(f), target)), `${f} links ${target}, which does not exist`);
+    }
+  }
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  for (const doc of ['docs/QUICKSTART.md', 'docs/CONFIG.md', 'docs/SECURITY.md', 'docs/OPERATIONS.md']) assert.ok(readme.includes('](' + doc + ')'), doc);
 });
