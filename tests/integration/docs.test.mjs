@@ -10,7 +10,7 @@ import http from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SHIPPED, httpSession, startHttp, tmpDir } from './lib.mjs';
+import { SHIPPED, httpSession, startHttp, startStdio, tmpDir } from './lib.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const quickstart = readFileSync(join(root, 'docs/QUICKSTART.md'), 'utf8');
@@ -289,3 +289,42 @@ test('README and docs/*.md: every relative link names a file that exists; README
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   for (const doc of ['docs/QUICKSTART.md', 'docs/CONFIG.md', 'docs/SECURITY.md', 'docs/OPERATIONS.md']) assert.ok(readme.includes('](' + doc + ')'), doc);
 });
+
+test('OPERATIONS.md: the dir store\'s backup command, run while a gateway writes, gives a folder another gateway opens with every task', async () => {
+  const dir = tmpDir();
+  const live = join(dir, 'tasks');
+  const g = startStdio(['--config', writeConfigFile(dir, { tasks: { dir: live } })]);
+  running.push(g.child);
+  await g.initialize();
+  const ids = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await g.request('tools/call', { name: 'cortex_create_task', arguments: { query: 'backup check ' + i } });
+    assert.equal(r.result.isError, undefined, JSON.stringify(r.result));
+    ids.push(r.result.structuredContent.id ?? r.result.structuredContent.task_id ?? r.result.structuredContent.tasks?.[0]?.id);
+  }
+  assert.ok(ids.every(Boolean), JSON.stringify(ids));
+  writeFileSync(join(live, '.tmp.1.1.stray.json'), '{'); // a write in flight: not to be copied
+  const sh = blocks(operations, 'sh').find((b) => /find \/var\/lib\/cortex\/tasks/.test(b));
+  assert.ok(sh, 'OPERATIONS.md has the backup command');
+  const script = sh.replaceAll('/var/lib/cortex/tasks', live).replaceAll('/var/backups/', join(dir, 'backup') + '/');
+  const r = spawnSync('sh', ['-ec', script + '\nprintf %s "$dest"'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const dest = r.stdout.trim();
+  const copied = readdirSync(dest).sort();
+  assert.deepEqual(copied, ids.map((id) => id + '.json').sort());
+  await g.close();
+  // Restored into another folder: a gateway opened on it lists the three tasks.
+  const g2 = startStdio(['--config', writeConfigFile(dir, { tasks: { dir: dest } })]);
+  running.push(g2.child);
+  await g2.initialize();
+  const list = await g2.request('tools/call', { name: 'cortex_get_tasks', arguments: {} });
+  const got = JSON.stringify(list.result.structuredContent);
+  for (const id of ids) assert.ok(got.includes(id), id + ' in ' + got);
+  await g2.close();
+});
+
+function writeConfigFile(dir, config) {
+  const file = join(dir, 'gateway-' + Math.random().toString(36).slice(2) + '.json');
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
