@@ -68,6 +68,7 @@ function checkConfig(config) {
   writeFileSync(file, JSON.stringify(config));
   const r = spawnSync(SHIPPED, ['--check-config', '--config', file], { encoding: 'utf8', timeout: 20000,
     env: { ...process.env, ...SECRET_ENV, CORTEX_TASKS_DIR: join(work, 'tasks') } });
+  assert.doesNotMatch(r.stderr, /Sanitizer|runtime error:/, 'no sanitizer report');
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
@@ -86,6 +87,7 @@ function orchestrator(orch, masters) {
   delete env.ANTHROPIC_BASE_URL;
   const r = spawnSync(ORCH, args, { encoding: 'utf8', timeout: 20000, env });
   assert.notEqual(r.status, 0, 'the orchestrator stops before it runs: ' + r.stderr);
+  assert.doesNotMatch(r.stderr, /Sanitizer|runtime error:/, 'no sanitizer report');
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
