@@ -579,6 +579,13 @@ int cx_gw_config_apply(struct cx_gw_config *c, const json_t *obj, struct cx_err 
 	return cx_conf_apply(gw_table, obj, c, "", err);
 }
 
+const struct cx_conf_directive *cx_gw_config_table(const char *which)
+{
+	if (!strcmp(which, ""))
+		return gw_table;
+	return strcmp(which, "tokens[]") ? NULL : token_table;
+}
+
 /* The directory of path as an absolute path, without resolving symbolic links: a config
  * mounted through a link (a Kubernetes ConfigMap) keeps the directory it was named by. */
 static char *dir_of(const char *path)

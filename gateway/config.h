@@ -72,4 +72,9 @@ void cx_gw_config_where(const struct cx_gw_config *c, const char *key, bool set_
 			const char *flag, char *out, size_t outlen);
 void cx_gw_config_release(struct cx_gw_config *c);
 
+/* The directive tables, read-only, for the test that checks docs/CONFIG.md against them:
+ * "" the top level, "tokens[]" a token's object; NULL for another name. */
+struct cx_conf_directive;
+const struct cx_conf_directive *cx_gw_config_table(const char *which);
+
 #endif
