@@ -2,6 +2,7 @@
  * and the client's id goes back exactly as it came. */
 #include "jsonrpc.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util.h"
@@ -174,4 +175,59 @@ fail:
 	json_decref(params);
 	json_decref(env);
 	return NULL;
+}
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+void cx_rpc_count_feed(struct cx_rpc_counter *c, const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len && !c->not_array && !c->ended; i++) {
+		char ch = buf[i];
+
+		if (!c->started) {
+			if (is_ws(ch))
+				continue;
+			c->started = true;
+			c->not_array = ch != '[';
+			c->depth = 1;
+			continue;
+		}
+		if (c->in_str) {
+			if (c->escaped)
+				c->escaped = false;
+			else if (ch == '\\')
+				c->escaped = true;
+			else if (ch == '"')
+				c->in_str = false;
+			continue;
+		}
+		if (ch == '"') {
+			c->in_str = true;
+		} else if (ch == '[' || ch == '{') {
+			c->depth++;
+		} else if (ch == ']' || ch == '}') {
+			c->ended = --c->depth == 0;
+			continue;
+		} else if (ch == ',' && c->depth == 1) {
+			c->commas++;
+		}
+		if (!is_ws(ch))
+			c->any = true;
+	}
+}
+
+size_t cx_rpc_count_members(const struct cx_rpc_counter *c)
+{
+	return c->not_array || !c->any ? 0 : c->commas + 1;
+}
+
+size_t cx_rpc_batch_count(const char *buf, size_t len)
+{
+	struct cx_rpc_counter c = { 0 };
+
+	cx_rpc_count_feed(&c, buf, len);
+	return cx_rpc_count_members(&c);
 }

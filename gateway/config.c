@@ -513,6 +513,16 @@ static const struct cx_conf_directive calls_table[] = {
 	  .offset = GW(drain_grace_ms),
 	  .min = 0,
 	  .max = 3600000 },
+	{ .key = "max_batch",
+	  .type = CX_CONF_INT,
+	  .offset = GW(max_batch),
+	  .min = 1,
+	  .max = 10000 },
+	{ .key = "max_batch_reply_bytes",
+	  .type = CX_CONF_INT,
+	  .offset = GW(max_batch_reply_bytes),
+	  .min = 4 * KIB,
+	  .max = 256 * MIB },
 	{ .key = NULL },
 };
 
@@ -567,6 +577,8 @@ void cx_gw_config_defaults(struct cx_gw_config *c)
 	c->page_size = 100;
 	c->max_output_bytes = MIB;
 	c->drain_grace_ms = 25000;
+	c->max_batch = 64;
+	c->max_batch_reply_bytes = 256 * KIB;
 	c->audit_max_line_bytes = CX_AUDIT_MAX_LINE_DEFAULT;
 	c->log_level = strdup("info");
 	c->adapters = json_object();

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "../common/buf.h"
+#include "../common/jsonrpc.h"
 #include "http_headers.h"
 #include "session.h"
 #include "transport.h"
@@ -39,9 +40,11 @@ struct req {
 	struct cx_http *h;
 	struct MHD_Connection *conn;
 	struct cx_buf body;
-	size_t discarded; /* bytes of a chunked body dropped past the cap */
-	bool overflow;    /* a chunked body passed the cap: 413 at its end */
-	bool sse;         /* _meta.progressToken: answer as an SSE stream */
+	size_t discarded;              /* bytes of a chunked body dropped past the cap */
+	bool overflow;                 /* a chunked body passed the cap: 413 at its end */
+	struct cx_rpc_counter members; /* a batch's members, counted as the body arrives */
+	bool too_many;                 /* past calls.max_batch: the body is not kept */
+	bool sse;                      /* _meta.progressToken: answer as an SSE stream */
 	bool submitted;
 	int fd;                 /* the socket, once deferred */
 	struct cx_session sess; /* always initialised; released in req_free */

@@ -316,6 +316,11 @@ static enum MHD_Result submit_post(struct req *r)
 	json_t *m;
 	bool init, deferred;
 
+	if (cx_server_batch_check(h->srv, cx_rpc_count_members(&r->members), msg, sizeof(msg))) {
+		cx_buf_release(&r->body);
+		return cx_http_send_rpc_error(conn, MHD_HTTP_BAD_REQUEST, CX_RPC_INVALID_REQUEST,
+					      msg, NULL, NULL);
+	}
 	m = cx_json_loadb(r->body.data ? r->body.data : "", r->body.len,
 			  (size_t)h->conf->max_body_bytes, &err);
 	cx_buf_release(&r->body);
@@ -400,8 +405,16 @@ enum MHD_Result cx_http_post_data(struct req *r, const char *data, size_t *size)
 			r->discarded += *size;
 			if (r->discarded > DISCARD_MAX)
 				return MHD_NO;
-		} else if (cx_buf_append(&r->body, data, *size)) {
-			return MHD_NO; /* out of memory */
+		} else if (r->too_many) {
+			/* A batch past calls.max_batch: counted, not kept; 400 at the end. */
+		} else {
+			cx_rpc_count_feed(&r->members, data, *size);
+			if (cx_rpc_count_members(&r->members) > (size_t)h->conf->max_batch) {
+				r->too_many = true;
+				cx_buf_release(&r->body);
+			} else if (cx_buf_append(&r->body, data, *size)) {
+				return MHD_NO; /* out of memory */
+			}
 		}
 		*size = 0;
 		return MHD_YES;
