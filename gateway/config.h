@@ -30,6 +30,7 @@ struct cx_gw_config {
 	char **allowed_origins;       /* NULL-terminated; NULL = loopback origins only */
 	char **allowed_hosts;         /* extra Host values beside loopback names; NULL-terminated */
 	long session_ttl_s;           /* sealed sessions expire after this */
+	long max_ended_sessions;      /* per token, listed until they would expire */
 	struct cx_secret session_key; /* 32 bytes after derivation; generated if not configured */
 	bool session_key_set;
 

@@ -26,6 +26,7 @@
 #include "listen.h"
 #include "preflight.h"
 #include "register.h"
+#include "revoke.h"
 #include "registry.h"
 #include "server.h"
 #include "transport.h"
@@ -449,6 +450,7 @@ static void release(struct gateway *g)
 	cx_hosts_free(g->own);
 	cx_gw_config_release(&g->conf);
 	cx_session_cache_clear();
+	cx_session_revoked_clear();
 }
 
 int main(int argc, char **argv)

@@ -46,6 +46,7 @@
 #include "authlog.h"
 #include "http_headers.h"
 #include "http_internal.h"
+#include "revoke.h"
 #include "http_stateless.h"
 #include "http_stream.h"
 #include "listen.h"
@@ -176,7 +177,7 @@ int cx_http_open_session(struct cx_http *h, struct MHD_Connection *conn,
 	}
 	if (cx_session_open(cx_server_session_key(h->srv), id, h->conf->session_ttl_s, sess) !=
 		    CX_SESSION_OK ||
-	    cx_session_revoked(sess->fp) || strcmp(sess->subject, who->name) != 0) {
+	    cx_session_revoked(sess) || strcmp(sess->subject, who->name) != 0) {
 		/* A session belongs to the token that created it: another token holding
 		 * the id is answered as if the session did not exist. */
 		*ret = cx_http_send_rpc_error(
@@ -275,7 +276,7 @@ static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *c
 		expires = sess.issued_s + h->conf->session_ttl_s;
 	else
 		expires = INT64_MAX;
-	rc = cx_session_revoke(sess.fp, expires);
+	rc = cx_session_revoke(&sess, expires, (size_t)h->conf->max_ended_sessions);
 	if (!rc) {
 		cx_debug("session %s ended by the client", sess.fp);
 		cx_http_wake_taps(h, sess.fp, true);
