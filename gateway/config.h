@@ -25,12 +25,15 @@ struct cx_gw_config {
 	/* http */
 	long max_body_bytes; /* 413 past this */
 	long max_connections;
-	long http_threads;            /* libmicrohttpd thread pool */
-	long connection_timeout_s;    /* idle keep-alive connections closed after this */
-	char **allowed_origins;       /* NULL-terminated; NULL = loopback origins only */
-	char **allowed_hosts;         /* extra Host values beside loopback names; NULL-terminated */
-	long session_ttl_s;           /* sealed sessions expire after this */
-	long max_ended_sessions;      /* per token, listed until they would expire */
+	long http_threads;         /* libmicrohttpd thread pool */
+	long connection_timeout_s; /* idle keep-alive connections closed after this */
+	char **allowed_origins;    /* NULL-terminated; NULL = loopback origins only */
+	char **allowed_hosts;      /* extra Host values beside loopback names; NULL-terminated */
+	long session_ttl_s;        /* sealed sessions expire after this */
+	long max_ended_sessions;   /* per token, listed until they would expire */
+	long max_connections_per_client; /* a token's (else a peer's) share of max_connections */
+	long max_streams_per_client;     /* GET streams open at once per token (else peer) */
+	long stream_max_lifetime_s;      /* a GET stream ends after this; the client resumes */
 	struct cx_secret session_key; /* 32 bytes after derivation; generated if not configured */
 	bool session_key_set;
 

@@ -85,12 +85,35 @@ struct cx_http {
 	unsigned push_rr; /* spreads pushed messages over a session's streams */
 	unsigned long wake_mark;
 	struct sse_stream *streams; /* newest first */
+	struct cx_http_clients *clients;
 };
 
 /* ---- transport_http.c: answers and sessions ---- */
 
 /* A request header's value, or NULL. */
 const char *cx_http_header(struct MHD_Connection *conn, const char *name);
+
+/* ---- http_clients.c: each client's share of the server ---- */
+
+#define CX_HTTP_CLIENT_KEY 96
+/* A connection's client ("token NAME" or "peer ADDRESS"), once counted; the MHD socket
+ * context of every connection. */
+struct cx_http_share {
+	char key[CX_HTTP_CLIENT_KEY];
+	bool stream; /* counted against the client's GET streams */
+};
+struct cx_http_clients;
+struct cx_http_clients *cx_http_clients_new(void);
+void cx_http_clients_free(struct cx_http_clients *c);
+/* Requests refused with 429 so far (for /metrics). */
+unsigned long cx_http_clients_refused(const struct cx_http_clients *c);
+/* Counts the connection against its client (and, for a GET stream, the client's streams);
+ * true with a 429 queued in *ret when the client is over http.max_connections_per_client or
+ * http.max_streams_per_client. */
+bool cx_http_share_refused(struct cx_http *h, struct MHD_Connection *conn,
+			   const struct cx_principal *who, bool stream, enum MHD_Result *ret);
+/* At the connection's close. */
+void cx_http_share_release(struct cx_http *h, struct cx_http_share *sh);
 
 /* ---- http_strict.c: framing checks before routing ---- */
 
