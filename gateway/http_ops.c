@@ -62,19 +62,21 @@ bool cx_http_ready(struct cx_http *h, json_t **body)
 	return !why;
 }
 
+static void readyz_start(struct cx_http_async *a)
+{
+	json_t *body = NULL;
+	bool ready = cx_http_ready(a->h, &body);
+
+	cx_http_async_answer_json(a, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body);
+}
+
+/* Answered from the second access-handler call, as every request with a context is: one
+ * answered at the first call gets Connection: close from libmicrohttpd, and a probe or a
+ * load balancer keeping its connection open must be told when the gateway drains. */
 enum MHD_Result cx_http_readyz(struct cx_http *h, struct MHD_Connection *conn, const char *url,
 			       const char *method, const struct cx_principal *who, void **con_cls)
 {
-	json_t *body = NULL;
-	bool ready = cx_http_ready(h, &body);
-	size_t len = 0;
-	char *s = body ? cx_json_dumps(body, &len) : NULL;
-
-	json_decref(body);
-	if (!s)
-		return MHD_NO;
-	return cx_http_queue(conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-			     cx_http_resp_new(s, len, true, CT_JSON));
+	return cx_http_async_new(h, conn, who, readyz_start, con_cls) ? MHD_YES : MHD_NO;
 }
 
 /* ---- /metrics ---- */
