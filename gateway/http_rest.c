@@ -272,22 +272,17 @@ static enum MHD_Result start_op(struct cx_http *h, struct MHD_Connection *conn,
 	return MHD_YES;
 }
 
-/* method must be in allow (a comma-separated list), else 405. */
-static bool method_ok(const char *method, const char *allow)
-{
-	return cx_http_method_listed(allow, method);
-}
-
 enum MHD_Result cx_http_rest(struct cx_http *h, struct MHD_Connection *conn, const char *url,
 			     const char *method, const struct cx_principal *who, void **con_cls)
 {
-	const char *p = url + strlen("/v1/"), *slash;
+	const char *p = url + strlen("/v1/"), *slash, *allow;
 	bool post = !strcmp(method, MHD_HTTP_METHOD_POST);
+	enum rest_op op;
+	size_t len;
 
 	if (!strcmp(p, "openapi.json") || !strcmp(p, "tools") || !strcmp(p, "tasks")) {
-		const char *allow = !strcmp(p, "tasks") ? "GET, POST" : "GET";
-
-		if (!method_ok(method, allow))
+		allow = !strcmp(p, "tasks") ? "GET, POST" : "GET";
+		if (!cx_http_method_listed(allow, method))
 			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, allow,
 					  "method not allowed");
 		if (!strcmp(p, "openapi.json"))
@@ -305,17 +300,16 @@ enum MHD_Result cx_http_rest(struct cx_http *h, struct MHD_Connection *conn, con
 					  "method not allowed: call a tool with POST");
 		return start_op(h, conn, who, con_cls, OP_TOOL, p + 6, strlen(p + 6));
 	}
-	if (!strncmp(p, "tasks/", 6) && p[6]) {
-		p += 6;
-		slash = strchr(p, '/');
-		if (slash && strcmp(slash, "/events"))
-			return send_error(conn, MHD_HTTP_NOT_FOUND, NULL, "not found");
-		if (post)
-			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET",
-					  "method not allowed");
-		return start_op(h, conn, who, con_cls, slash ? OP_TASK_EVENTS : OP_TASK_GET, p,
-				slash ? (size_t)(slash - p) : strlen(p));
-	}
-	return send_error(conn, MHD_HTTP_NOT_FOUND, NULL,
-			  "not found; GET /v1/openapi.json describes the REST routes");
+	if (strncmp(p, "tasks/", 6) || !p[6])
+		return send_error(conn, MHD_HTTP_NOT_FOUND, NULL,
+				  "not found; GET /v1/openapi.json describes the REST routes");
+	p += 6;
+	slash = strchr(p, '/');
+	if (slash && strcmp(slash, "/events"))
+		return send_error(conn, MHD_HTTP_NOT_FOUND, NULL, "not found");
+	if (strcmp(method, MHD_HTTP_METHOD_GET))
+		return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET", "method not allowed");
+	op = slash ? OP_TASK_EVENTS : OP_TASK_GET;
+	len = slash ? (size_t)(slash - p) : strlen(p);
+	return start_op(h, conn, who, con_cls, op, p, len);
 }

@@ -57,6 +57,7 @@
 #define READY_PATH        "/readyz"
 #define METRICS_PATH      "/metrics"
 #define REST_PREFIX       "/v1/"
+#define ALLOW_REST        "GET, HEAD, POST, PUT, PATCH, DELETE" /* each path answers its own 405 */
 #define HDR_LAST_EVENT_ID "Last-Event-ID"
 #define ALLOW_MCP         "GET, POST, DELETE"
 
@@ -394,7 +395,8 @@ static const struct route {
 	{ READY_PATH, "GET, HEAD", false, NULL, cx_http_readyz },
 	{ MCP_PATH, ALLOW_MCP, true, "method not allowed: use POST, GET or DELETE", handle_mcp },
 	{ METRICS_PATH, "GET", true, NULL, cx_http_metrics },
-	{ REST_PREFIX, "GET, POST", true, NULL, cx_http_rest },
+	{ REST_PREFIX, ALLOW_REST, true, "method not allowed: the REST routes take GET and POST",
+	  cx_http_rest },
 };
 
 static bool route_matches(const struct route *rt, const char *url)
