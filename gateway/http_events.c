@@ -80,7 +80,8 @@ static bool unref_locked(struct watcher *w)
 	return --w->refs == 0;
 }
 
-/* Takes w off the list and unsubscribes it; W->lock held. */
+/* Takes w off the list and unsubscribes it; W->lock held. The list's reference is then the
+ * caller's to drop. */
 static void unlist_locked(struct cx_http_watchers *W, struct watcher *w)
 {
 	struct watcher **pp = &W->head;
@@ -169,9 +170,10 @@ static void read_done(void *ctx, const json_t *result, int code, const char *msg
 	end = end || client_gone(w);
 	pthread_mutex_lock(&W->lock);
 	w->reading = false;
-	if (end || W->stopped) {
+	if ((end || W->stopped) && w->listed) {
 		unlist_locked(W, w);
-	} else if (w->dirty) {
+		w->refs--; /* the list's; the read's is dropped below */
+	} else if (w->dirty && !end && !W->stopped) {
 		w->dirty = false;
 		w->reading = again = true;
 		w->refs++;
