@@ -258,11 +258,18 @@ static enum MHD_Result start_op(struct cx_http *h, struct MHD_Connection *conn,
 				const struct cx_principal *who, void **con_cls, enum rest_op op,
 				const char *param, size_t len)
 {
+	const char *ctype = cx_http_header(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *clen = cx_http_header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	struct cx_http_async *a;
 
 	if (len >= sizeof(a->param))
 		return send_error(conn, MHD_HTTP_NOT_FOUND, NULL,
 				  "not found: the name is too long");
+	/* As on /mcp: a body is JSON, which a browser cannot send across origins unasked. */
+	if ((op == OP_TOOL || op == OP_TASKS_NEW) && ((clen && strcmp(clen, "0")) || ctype) &&
+	    !cx_http_content_type_is_json(ctype))
+		return send_error(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
+				  "unsupported media type: the body must be application/json");
 	a = cx_http_async_new(h, conn, who, rest_start, con_cls);
 	if (!a)
 		return MHD_NO;

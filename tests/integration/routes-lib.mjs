@@ -145,7 +145,7 @@ export async function rest(base, method, path, { token, body, raw, headers = {} 
   if (token) init.headers.Authorization = 'Bearer ' + token;
   if (raw !== undefined) {
     init.body = raw;
-    init.headers['Content-Type'] = 'application/json';
+    init.headers['Content-Type'] ??= 'application/json';
   } else if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers['Content-Type'] = 'application/json';

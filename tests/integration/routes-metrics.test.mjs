@@ -92,11 +92,15 @@ test('/metrics needs a token like /mcp and counts every call by tool and outcome
   assert.equal(value(m1, 'cortex_ready'), 1);
   assert.equal(value(m1, 'cortex_adapter_healthy', { adapter: 'testkit' }), 1);
 
-  // Calls in flight and waiting: two workers, four calls of 1.2 s.
+  // Calls in flight and waiting: two workers, four calls of 1.4 s (under the 1.5 s deadline).
   const sleeping = [1, 2, 3, 4].map(() =>
-    rest(g.base, 'POST', '/v1/tools/testkit_sleep', { token: OPS, body: { ms: 1200 } }));
-  await new Promise((res) => setTimeout(res, 400));
-  const busy = await scrape(g.base, OPS);
+    rest(g.base, 'POST', '/v1/tools/testkit_sleep', { token: OPS, body: { ms: 1400 } }));
+  let busy;
+  for (let i = 0; i < 20; i++) {
+    await new Promise((res) => setTimeout(res, 50));
+    busy = await scrape(g.base, OPS);
+    if (value(busy, 'cortex_calls_in_flight') === 4) break;
+  }
   assert.equal(value(busy, 'cortex_calls_in_flight'), 4);
   assert.equal(value(busy, 'cortex_queue_depth'), 2);
   for (const p of sleeping) assert.equal((await p).status, 200);
@@ -190,7 +194,7 @@ test('audit writes that fail are counted, and the call still answers', async () 
   assert.match(g.stderr(), /audit log '\/dev\/full': could not write a record/);
 });
 
-test('/readyz: ready, not ready with the reason (an adapter, the task store), draining after SIGTERM', async () => {
+test('/readyz: ready, starting, not ready with the reason (an adapter, the task store), draining after SIGTERM', async () => {
   const ok = await gateway({ tokens, adapters: { testkit: {} }, tasks: { store: 'dir', dir: join(tmpDir(), 't'), fsync: false } });
   // No token needed: probes carry none.
   const r = await rest(ok.base, 'GET', '/readyz');
@@ -218,6 +222,30 @@ test('/readyz: ready, not ready with the reason (an adapter, the task store), dr
   const nm = await scrape(nostore.base);
   assert.equal(value(nm, 'cortex_task_store_up'), 0);
   assert.equal(value(nm, 'cortex_adapter_healthy', { adapter: 'cortex' }), 0);
+
+  // Starting: the first health check of an adapter has not finished (the backend is slow).
+  const sim = startSim();
+  running.push(sim);
+  const simUrl = await sim.ready;
+  await fetch(simUrl + '/_sim/faults', { method: 'POST', body: JSON.stringify({ path: '/api2/json/version', kind: 'latency', latency_ms: 3000 }) });
+  const slow = await gateway({
+    adapters: { proxmox: { url: simUrl, token_id: 'root@pam!cortex', token_secret: { env: 'PX_SECRET' } } },
+    tasks: { enabled: false },
+  }, { PX_SECRET });
+  const st = await rest(slow.base, 'GET', '/readyz');
+  assert.equal(st.status, 503);
+  assert.equal(st.body.status, 'starting');
+  assert.equal(st.body.adapters.proxmox, 'starting');
+  assert.match(st.body.reason, /starting/);
+  await fetch(simUrl + '/_sim/faults', { method: 'DELETE' });
+  let later;
+  for (let i = 0; i < 100; i++) {
+    later = await rest(slow.base, 'GET', '/readyz');
+    if (later.body.status !== 'starting') break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.equal(later.status, 200, 'ready once the first check passed');
+  assert.equal(later.body.adapters.proxmox, 'ok');
 
   // Draining: a call holds the gateway open after SIGTERM; a kept-alive connection asks.
   const d = await gateway({ adapters: { testkit: {} }, tasks: { enabled: false }, calls: { timeout_ms: 5000 } });

@@ -115,6 +115,8 @@ test('GET /v1/tools lists what the token may call; POST /v1/tools/{name} is tool
   assert.equal(get.headers.get('allow'), 'POST');
   const put = await rest(g.base, 'PUT', '/v1/tools', { token: OPS });
   assert.equal(put.status, 405);
+  const form = await rest(g.base, 'POST', '/v1/tools/testkit_echo', { token: OPS, raw: '{"text":"x"}', headers: { 'Content-Type': 'text/plain' } });
+  assert.equal(form.status, 415, 'a body must be application/json');
   const big = await rest(g.base, 'POST', '/v1/tools/testkit_echo', { token: OPS, raw: JSON.stringify({ text: 'x'.repeat(2 * 1024 * 1024) }) });
   assert.equal(big.status, 413);
   for (const p of ['/v1/', '/v1/nothing', '/v1/tools/a/b', '/v1/tasks/x/y'])
