@@ -18,9 +18,12 @@ struct cx_http_async *cx_http_async_new(struct cx_http *h, struct MHD_Connection
 					cx_http_async_start_fn start, void **con_cls)
 {
 	struct cx_http_async *a = calloc(1, sizeof(*a));
+	const union MHD_ConnectionInfo *ci;
 
 	if (!a)
 		return NULL;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	a->fd = ci ? ci->connect_fd : -1;
 	a->kind = CX_HTTP_CTX_ASYNC;
 	a->h = h;
 	a->conn = conn;

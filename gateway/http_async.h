@@ -21,6 +21,7 @@ struct cx_http_async {
 	struct cx_http *h;
 	struct MHD_Connection *conn;
 	const struct cx_principal *who; /* NULL on a route without admission */
+	int fd;                         /* the connection's socket, -1 if unknown */
 	cx_http_async_start_fn start;
 	struct cx_buf body;
 	bool overflow;

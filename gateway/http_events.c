@@ -11,8 +11,9 @@
  * stream ends after the event that shows the task completed, failed or cancelled.
  *
  * A watcher is freed when its task ends, when a read finds its client gone (also checked
- * whenever a stream opens), or when the transport stops. Locks: W->lock, then h->lock, then
- * a stream's mu; MHD_resume_connection with none held. */
+ * whenever a stream opens), or when the transport stops; the table itself once MHD has stopped
+ * (a scrape may count it until then). Locks: W->lock is never held while h->lock is taken;
+ * either may be held while a stream's mu is; MHD_resume_connection with none held. */
 #include "http_ops.h"
 
 #include <inttypes.h>
@@ -49,10 +50,12 @@ struct watcher {
 };
 
 struct cx_http_watchers {
+	pthread_mutex_t push_mu; /* adding the push sink, with no other lock held */
+	bool push_added;
+	bool push_closed; /* removed for good: the transport stops */
 	pthread_mutex_t lock;
 	struct watcher *head;
 	size_t count;
-	bool push_added;
 	bool stopped;
 	uint64_t next_key;
 };
@@ -246,6 +249,7 @@ static struct cx_http_watchers *watchers_get(struct cx_http *h)
 	pthread_mutex_lock(&h->lock);
 	W = h->watchers;
 	if (!W && (W = calloc(1, sizeof(*W)))) {
+		pthread_mutex_init(&W->push_mu, NULL);
 		pthread_mutex_init(&W->lock, NULL);
 		h->watchers = W;
 	}
@@ -257,10 +261,8 @@ static struct cx_http_watchers *watchers_get(struct cx_http *h)
 static struct tap *open_stream(struct cx_http_async *a, struct watcher *w, const json_t *task)
 {
 	struct cx_http *h = a->h;
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(a->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct sse_stream *ch = cx_http_stream_new(h, w->key, false, false);
-	struct tap *t = ch ? cx_http_tap_new(h, a->conn, ci ? ci->connect_fd : -1, ch) : NULL;
+	struct tap *t = ch ? cx_http_tap_new(h, a->conn, a->fd, ch) : NULL;
 
 	if (!t) {
 		if (ch)
@@ -301,8 +303,16 @@ static struct watcher *watcher_new(struct cx_http_async *a, struct cx_http_watch
 static int watch(struct cx_http_watchers *W, struct watcher *w, const char **why)
 {
 	struct watcher *freed = NULL, *nx;
+	bool sink;
 	int rc = 0;
 
+	/* cx_server_push holds its lock while it calls on_push, which takes W->lock: the sink
+	 * is added with neither held. */
+	pthread_mutex_lock(&W->push_mu);
+	if (!W->push_added && !W->push_closed && !cx_server_add_push(w->h->srv, on_push, W))
+		W->push_added = true;
+	sink = W->push_added;
+	pthread_mutex_unlock(&W->push_mu);
 	pthread_mutex_lock(&W->lock);
 	sweep_locked(W, &freed);
 	if (W->stopped) {
@@ -311,15 +321,13 @@ static int watch(struct cx_http_watchers *W, struct watcher *w, const char **why
 	} else if (W->count >= WATCHERS_MAX) {
 		*why = "too many task-events streams are open; close one";
 		rc = -1;
-	} else if (!W->push_added && cx_server_add_push(w->h->srv, on_push, W)) {
+	} else if (!sink) {
 		*why = "no room for another push sink";
 		rc = -1;
 	} else if (cx_server_subscribe(w->h->srv, w->key, w->uri)) {
-		W->push_added = true;
 		*why = "the gateway holds too many subscriptions";
 		rc = -1;
 	} else {
-		W->push_added = true;
 		w->next = W->head;
 		W->head = w;
 		w->listed = true;
@@ -387,8 +395,12 @@ void cx_http_events_stop(struct cx_http *h)
 		return;
 	/* Returns once no push runs: no read starts after this. Reads already started were
 	 * answered by the drain that comes before the transport stops. */
+	pthread_mutex_lock(&W->push_mu);
 	if (W->push_added)
 		cx_server_remove_push(h->srv, on_push, W);
+	W->push_added = false;
+	W->push_closed = true;
+	pthread_mutex_unlock(&W->push_mu);
 	pthread_mutex_lock(&W->lock);
 	W->stopped = true;
 	for (w = W->head; w; w = nx) {
@@ -404,7 +416,16 @@ void cx_http_events_stop(struct cx_http *h)
 		if (--w->refs == 0)
 			watcher_free(w);
 	}
+}
+
+void cx_http_events_free(struct cx_http *h)
+{
+	struct cx_http_watchers *W = h->watchers;
+
+	if (!W)
+		return;
 	h->watchers = NULL;
+	pthread_mutex_destroy(&W->push_mu);
 	pthread_mutex_destroy(&W->lock);
 	free(W);
 }

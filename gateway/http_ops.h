@@ -31,5 +31,7 @@ void cx_http_events_open(struct cx_http_async *a, const char *id, const json_t *
 size_t cx_http_events_count(struct cx_http *h);
 /* Before the transport stops: ends every task-events stream and stops watching. */
 void cx_http_events_stop(struct cx_http *h);
+/* Once MHD has stopped (no scrape runs): frees what is left. */
+void cx_http_events_free(struct cx_http *h);
 
 #endif

@@ -685,6 +685,7 @@ void cx_http_stop(struct cx_http *h)
 	if (h->quiesced != MHD_INVALID_SOCKET)
 		close(h->quiesced);
 	/* Every tap and request is gone with MHD: only the list holds the streams now. */
+	cx_http_events_free(h);
 	cx_http_streams_free(h);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
