@@ -38,6 +38,7 @@ struct cx_http_async *cx_http_async_new(struct cx_http *h, struct MHD_Connection
 static void async_free(struct cx_http_async *a)
 {
 	cx_buf_release(&a->body);
+	json_decref(a->args);
 	free(a->out);
 	if (a->tap)
 		free(a->tap); /* never queued: no stream took it */

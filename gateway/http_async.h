@@ -29,6 +29,7 @@ struct cx_http_async {
 	char param[128];  /* the route's path parameter ({name}, {id}); "" when none */
 	int op;           /* which of the route's operations (the route's own numbering) */
 	unsigned refusal; /* the status checks before a call decided on (0: none) */
+	json_t *args;     /* a call's arguments until its answer (the route's) */
 
 	pthread_mutex_t mu;
 	bool suspended;

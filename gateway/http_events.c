@@ -42,6 +42,7 @@ struct watcher {
 	char uri[sizeof(TASK_URI) + CX_TASK_ID_MAX];
 	struct sse_stream *ch; /* a reference, dropped in watcher_free */
 	char *last;            /* the last event's JSON, to send changes only */
+	json_t *args;          /* the read in flight's arguments */
 	/* Under W->lock. */
 	int refs; /* the list's, and a read's in flight */
 	bool listed;
@@ -156,6 +157,9 @@ static void read_done(void *ctx, const json_t *result, int code, const char *msg
 	const json_t *task = json_object_get(result, "structuredContent");
 	bool end, again = false, release;
 
+	json_decref(w->args);
+	w->args = NULL;
+
 	if (result && !json_is_true(json_object_get(result, "isError")) && task) {
 		end = deliver(w, task);
 	} else {
@@ -189,15 +193,16 @@ static void read_done(void *ctx, const json_t *result, int code, const char *msg
 		read_task(w);
 }
 
-/* Reads w's task (a reference for the read is held). */
+/* Reads w's task (a reference for the read is held). The arguments stay w's until read_done
+ * releases them on the answering thread (see call_tool in http_rest.c). */
 static void read_task(struct watcher *w)
 {
 	json_t *args = json_pack("{s:s}", "id", w->id);
 
+	w->args = args;
 	if (!args || cx_dispatch_tool_via(cx_server_dispatch(w->h->srv), w->who, "rest",
 					  "cortex_get_task_status", args, read_done, w))
 		read_done(w, NULL, -32603, "out of memory");
-	json_decref(args);
 }
 
 /* The push sink: updates for the keys of task-events streams. Steals msg. */

@@ -86,11 +86,16 @@ static void count_streams(struct cx_http *h, struct cx_metrics_now *now)
 {
 	pthread_mutex_lock(&h->lock);
 	for (struct sse_stream *ch = h->streams; ch; ch = ch->next) {
-		if (!ch->att || ch->att->gone || ch->fp[0] == 't')
+		bool open;
+
+		if (!ch->att || ch->fp[0] == 't')
 			continue;
-		if (ch->get)
+		pthread_mutex_lock(&ch->mu); /* the tap's gone is the stream's */
+		open = ch->att && !ch->att->gone;
+		pthread_mutex_unlock(&ch->mu);
+		if (open && ch->get)
 			now->get_streams++;
-		else
+		else if (open)
 			now->post_streams++;
 	}
 	pthread_mutex_unlock(&h->lock);

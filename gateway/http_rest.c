@@ -92,6 +92,9 @@ static void call_done(void *ctx, const json_t *result, int code, const char *msg
 	struct cx_http_async *a = ctx;
 	bool is_error = json_is_true(json_object_get(result, "isError"));
 
+	json_decref(a->args);
+	a->args = NULL;
+
 	if (!result) {
 		cx_http_async_error(a,
 				    code == CX_RPC_INVALID_PARAMS ? MHD_HTTP_NOT_FOUND
@@ -123,14 +126,23 @@ static void call_done(void *ctx, const json_t *result, int code, const char *msg
 				  json_incref((json_t *)result));
 }
 
-/* Calls tool name with args (borrowed) for a, after the checks that decide a's status. */
-static void call_tool(struct cx_http_async *a, const char *name, const json_t *args)
+/* Calls tool name with args (stolen; NULL: out of memory) for a, after the checks that decide
+ * a's status. args is kept in a until the call's answer releases it on the answering thread:
+ * jansson's reference counts order nothing, so the last release of a value the worker read
+ * must come after those reads on the worker's side. */
+static void call_tool(struct cx_http_async *a, const char *name, json_t *args)
 {
 	struct cx_http *h = a->h;
 	const struct cx_reg_tool *rt = cx_registry_find_tool(cx_server_registry(h->srv), name);
 	char why[512];
 
+	if (!args) {
+		cx_http_async_error(a, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				    "internal error: out of memory");
+		return;
+	}
 	if (!rt) {
+		json_decref(args);
 		cx_http_async_error(
 			a, MHD_HTTP_NOT_FOUND,
 			"unknown tool '%.128s'; GET /v1/tools lists the tools this token "
@@ -142,10 +154,15 @@ static void call_tool(struct cx_http_async *a, const char *name, const json_t *a
 		a->refusal = MHD_HTTP_FORBIDDEN;
 	else if (cx_schema_validate(rt->input, args, "arguments", why, sizeof(why)))
 		a->refusal = MHD_HTTP_BAD_REQUEST;
+	a->args = args;
+	/* From here a->args is the answer's (call_done) and a may be answered at any time. */
 	if (cx_dispatch_tool_via(cx_server_dispatch(h->srv), a->who, VIA_REST, name, args,
-				 call_done, a))
+				 call_done, a)) {
+		a->args = NULL;
+		json_decref(args);
 		cx_http_async_error(a, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				    "internal error: out of memory");
+	}
 }
 
 /* The body as the call's arguments: an object, or {} when empty. NULL with a answered. */
@@ -202,7 +219,7 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
 static void rest_start(struct cx_http_async *a)
 {
 	const char *id = a->param;
-	json_t *args = NULL;
+	json_t *args;
 
 	switch (a->op) {
 	case OP_TOOL:
@@ -219,20 +236,18 @@ static void rest_start(struct cx_http_async *a)
 		struct query_ctx q = {
 			json_object_get(json_object_get(rt ? rt->def : NULL, "inputSchema"),
 					"properties"),
-			args = json_object(),
+			json_object(),
 		};
-		if (args)
+		if (q.args)
 			MHD_get_connection_values(a->conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
-		call_tool(a, "cortex_get_tasks", args);
+		call_tool(a, "cortex_get_tasks", q.args);
 		break;
 	}
 	case OP_TASK_GET:
 	case OP_TASK_EVENTS:
-		args = json_pack("{s:s}", "id", id);
-		call_tool(a, "cortex_get_task_status", args);
+		call_tool(a, "cortex_get_task_status", json_pack("{s:s}", "id", id));
 		break;
 	}
-	json_decref(args);
 }
 
 /* ---- routing ---- */
