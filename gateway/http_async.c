@@ -111,7 +111,8 @@ enum MHD_Result cx_http_async_data(struct cx_http_async *a, const char *data, si
 	if (*size) {
 		if (a->overflow || a->body.len + *size > max) {
 			a->overflow = true;
-			if (*size > DISCARD_MAX)
+			a->discarded += *size;
+			if (a->discarded > (max > DISCARD_MAX ? max : DISCARD_MAX))
 				return MHD_NO;
 		} else if (cx_buf_append(&a->body, data, *size)) {
 			return MHD_NO; /* out of memory */

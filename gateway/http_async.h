@@ -25,6 +25,7 @@ struct cx_http_async {
 	cx_http_async_start_fn start;
 	struct cx_buf body;
 	bool overflow;
+	size_t discarded; /* bytes dropped after the body passed the cap */
 	bool started;
 	char param[128];  /* the route's path parameter ({name}, {id}); "" when none */
 	int op;           /* which of the route's operations (the route's own numbering) */

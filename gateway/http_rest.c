@@ -277,6 +277,8 @@ static enum MHD_Result start_op(struct cx_http *h, struct MHD_Connection *conn,
 	const char *clen = cx_http_header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	struct cx_http_async *a;
 
+	/* A body over the cap is read and dropped (up to a bound, then the connection is cut) so
+	 * that the client reads the 413 rather than a connection reset mid-upload. */
 	if (len >= sizeof(a->param))
 		return send_error(conn, MHD_HTTP_NOT_FOUND, NULL,
 				  "not found: the name is too long");

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileErrors, validate as validateOpenAPI } from '@readme/openapi-parser';
 import { assertAllStopCleanly, sseMessages, startHttp, tmpDir, writeConfig } from './lib.mjs';
-import { OPENAPI, checkAnswer, rest } from './routes-lib.mjs';
+import { OPENAPI, checkAnswer, rest, scrape, value } from './routes-lib.mjs';
 
 const running = [];
 after(() => running.forEach((p) => p.kill()));
@@ -117,8 +117,17 @@ test('GET /v1/tools lists what the token may call; POST /v1/tools/{name} is tool
   assert.equal(put.status, 405);
   const form = await rest(g.base, 'POST', '/v1/tools/testkit_echo', { token: OPS, raw: '{"text":"x"}', headers: { 'Content-Type': 'text/plain' } });
   assert.equal(form.status, 415, 'a body must be application/json');
-  const big = await rest(g.base, 'POST', '/v1/tools/testkit_echo', { token: OPS, raw: JSON.stringify({ text: 'x'.repeat(2 * 1024 * 1024) }) });
+  const big = await rest(g.base, 'POST', '/v1/tools/testkit_echo', { token: OPS, raw: JSON.stringify({ text: 'x'.repeat(1536 * 1024) }) });
   assert.equal(big.status, 413);
+  // Without Content-Length (chunked) the cap holds all the same.
+  const chunks = [new TextEncoder().encode('{"text":"'), new Uint8Array(1536 * 1024).fill(120), new TextEncoder().encode('"}')];
+  const chunked = await fetch(g.base + '/v1/tools/testkit_echo', {
+    method: 'POST', duplex: 'half',
+    headers: { Authorization: 'Bearer ' + OPS, 'Content-Type': 'application/json' },
+    body: new ReadableStream({ pull(c) { const next = chunks.shift(); if (next) c.enqueue(next); else c.close(); } }),
+  });
+  assert.equal(chunked.status, 413);
+  checkAnswer('POST', '/v1/tools/testkit_echo', 413, chunked.headers.get('content-type'), await chunked.json());
   for (const p of ['/v1/', '/v1/nothing', '/v1/tools/a/b', '/v1/tasks/x/y'])
     assert.equal((await rest(g.base, 'GET', p, { token: OPS })).status, 404, p);
 
@@ -216,11 +225,13 @@ test('task events: the task at once, each change, and the end; 404 for an unknow
   assert.equal(first.id, id);
   assert.equal(first.status, 'queued');
   assert.equal(await ev.next(500), 'timeout', 'nothing while nothing changes');
+  assert.equal(value(await scrape(g.base, OPS), 'cortex_http_streams_open', { kind: 'task_events' }), 1);
   const cancel = await rest(g.base, 'POST', '/v1/tools/cortex_cancel_task', { token: OPS, body: { id, reason: 'test over' } });
   assert.equal(cancel.status, 200);
   const last = await ev.next(5000);
   assert.equal(last.status, 'cancelled');
   assert.equal(await ev.next(5000), null, 'the stream ends with the task');
+  assert.equal(value(await scrape(g.base, OPS), 'cortex_http_streams_open', { kind: 'task_events' }), 0);
 
   // A finished task: one event, then the end.
   const done = await events(g, id);
