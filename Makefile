@@ -35,7 +35,7 @@ LIB_SRCS := $(wildcard common/*.c)
 BACKENDS := proxmox cloudflare sandfly unifi kubectl cortex
 GW_SRCS := $(filter-out gateway/main.c gateway/adapters_default.c,$(wildcard gateway/*.c)) \
 	adapters/gateway/gateway.c $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.c))
-ADAPTER_JSON := adapters/gateway/tools.json $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.json))
+ADAPTER_JSON := adapters/gateway/tools.json gateway/openapi.json $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.json))
 TEST_ADAPTER_SRCS := tests/adapters/testkit.c tests/adapters/conformance.c \
 	tests/adapters/adapters_test.c
 TEST_ADAPTER_JSON := tests/adapters/testkit.json tests/adapters/testkit-resources.json \

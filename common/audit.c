@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "counters.h"
 #include "log.h"
 #include "redact.h"
 #include "util.h"
@@ -92,6 +93,7 @@ static void warn_limited(struct cx_audit *a, const char *what, int errnum)
 {
 	int64_t now = cx_now_ms();
 
+	cx_counter_inc(&cx_audit_write_errors);
 	if (a->warned && now - a->last_warn_ms < WARN_INTERVAL_MS)
 		return;
 	a->warned = true;
@@ -203,6 +205,7 @@ static char *format_line(const struct cx_audit *a, const struct cx_audit_rec *re
 	     !cx_buf_puts(&b, cx_audit_outcome_name(rec->outcome)) &&
 	     !cx_buf_puts(&b, "\",\"duration_ms\":") && !cx_buf_puts(&b, num) &&
 	     !(rec->detail && (cx_buf_puts(&b, ",\"detail\":") || put_str(&b, detail))) &&
+	     !(rec->via && (cx_buf_puts(&b, ",\"via\":") || put_str(&b, rec->via))) &&
 	     !(note[0] && (cx_buf_puts(&b, ",\"truncated\":") || put_str(&b, note))) &&
 	     !cx_buf_puts(&b, "}\n");
 	if (!ok) {

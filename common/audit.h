@@ -23,6 +23,7 @@ struct cx_audit_rec {
 	enum cx_audit_outcome outcome;
 	long duration_ms;
 	const char *detail; /* why refused / error text, or NULL */
+	const char *via;    /* a transport other than MCP ("rest"), or NULL: no "via" field */
 };
 
 /* path NULL means stderr. The file is opened O_APPEND|O_CREAT, mode 0600. */

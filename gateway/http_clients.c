@@ -25,7 +25,7 @@ struct cx_http_clients {
 	pthread_mutex_t lock;
 	struct client *v;
 	size_t n, cap;
-	atomic_ulong refused;
+	atomic_ulong refused_conns, refused_streams;
 };
 
 struct cx_http_clients *cx_http_clients_new(void)
@@ -34,7 +34,8 @@ struct cx_http_clients *cx_http_clients_new(void)
 
 	if (c) {
 		pthread_mutex_init(&c->lock, NULL);
-		atomic_init(&c->refused, 0);
+		atomic_init(&c->refused_conns, 0);
+		atomic_init(&c->refused_streams, 0);
 	}
 	return c;
 }
@@ -48,9 +49,13 @@ void cx_http_clients_free(struct cx_http_clients *c)
 	free(c);
 }
 
-unsigned long cx_http_clients_refused(const struct cx_http_clients *c)
+unsigned long cx_http_clients_refused(const struct cx_http_clients *c, bool streams)
 {
-	return c ? atomic_load(&((struct cx_http_clients *)c)->refused) : 0;
+	struct cx_http_clients *m = (struct cx_http_clients *)c;
+
+	if (!m)
+		return 0;
+	return atomic_load(streams ? &m->refused_streams : &m->refused_conns);
 }
 
 /* Under the lock: the entry for key, added when absent. NULL on out of memory. */
@@ -101,7 +106,9 @@ static enum MHD_Result refuse(struct cx_http *h, struct MHD_Connection *conn, co
 	json_t *e;
 	char msg[200], *s;
 
-	atomic_fetch_add(&h->clients->refused, 1);
+	atomic_fetch_add(!strcmp(what, "GET streams") ? &h->clients->refused_streams
+						      : &h->clients->refused_conns,
+			 1);
 	snprintf(msg, sizeof(msg),
 		 "too many requests: this client already holds %ld %s (%s); close one, or "
 		 "retry after a second",

@@ -33,9 +33,16 @@
 #define HDR_VERSION "MCP-Protocol-Version"
 
 struct sse_stream;
+struct cx_http_watchers;
+
+/* What a request's *con_cls points to starts with an int saying which it is: a POST /mcp
+ * (struct req, calloc'd: 0) or a request of an operations route (struct cx_http_async). */
+#define CX_HTTP_CTX_POST  0
+#define CX_HTTP_CTX_ASYNC 1
 
 /* One POST /mcp request, from its first access-handler call to NOTIFY_COMPLETED. */
 struct req {
+	int kind;             /* CX_HTTP_CTX_POST (0); first in whatever *con_cls points to */
 	struct cx_exchange x; /* handed to the server; see req_of() */
 	struct cx_http *h;
 	struct MHD_Connection *conn;
@@ -76,6 +83,8 @@ struct cx_http {
 	atomic_long active;
 	atomic_ulong ping_gen;
 	atomic_uint_fast64_t next_chan;
+	atomic_bool draining;              /* quiesced: /readyz answers 503 */
+	struct cx_http_watchers *watchers; /* GET /v1/tasks/{id}/events (http_events.c) */
 
 	pthread_mutex_t lock; /* streams, their refs and taps, the timer */
 	pthread_cond_t wake;
@@ -105,8 +114,8 @@ struct cx_http_share {
 struct cx_http_clients;
 struct cx_http_clients *cx_http_clients_new(void);
 void cx_http_clients_free(struct cx_http_clients *c);
-/* Requests refused with 429 so far (for /metrics). */
-unsigned long cx_http_clients_refused(const struct cx_http_clients *c);
+/* Requests refused with 429 so far, for a client's GET streams or its connections (/metrics). */
+unsigned long cx_http_clients_refused(const struct cx_http_clients *c, bool streams);
 /* Counts the connection against its client (and, for a GET stream, the client's streams);
  * true with a 429 queued in *ret when the client is over http.max_connections_per_client or
  * http.max_streams_per_client. */

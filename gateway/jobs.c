@@ -22,6 +22,7 @@
 #include "../common/jsonrpc.h"
 #include "../common/log.h"
 #include "../common/util.h"
+#include "metrics.h"
 #include "reply.h"
 
 #define DRAIN_GRACE_S 2
@@ -51,6 +52,7 @@ struct cx_jobs {
 	bool stopping;            /* workers and watchdog exit */
 	atomic_bool refusing;     /* new jobs are refused */
 	atomic_ulong next_key;    /* unique keys for jobs no other request may name */
+	struct cx_metrics *metrics;
 
 	pthread_t *workers;
 	size_t nworkers;
@@ -91,6 +93,7 @@ static void job_copy_request(struct cx_job *j, struct cx_jobs *p, struct cx_exch
 	j->x = x;
 	j->who = x->who;
 	j->stateless = x->stateless;
+	j->via = x->via;
 	j->id = json_incref(id);
 	j->start_ms = start_ms;
 	j->deadline_ms = start_ms + p->conf->call_timeout_ms;
@@ -148,6 +151,7 @@ static void audit_job(struct cx_job *j, enum cx_audit_outcome outcome, const cha
 		.outcome = outcome,
 		.duration_ms = (long)(cx_now_ms() - j->start_ms),
 		.detail = detail && detail[0] ? detail : NULL,
+		.via = j->via,
 	};
 
 	cx_audit_write(j->pool->audit, &rec);
@@ -169,8 +173,10 @@ void cx_job_finish(struct cx_job *j, json_t *result, struct cx_job_error *e,
 	/* From here on this thread alone answers, and x is valid until its reply(). */
 	if (j->has_chan)
 		cx_channel_close(&j->chan);
-	if (j->kind == CX_JOB_TOOL)
+	if (j->kind == CX_JOB_TOOL) {
 		audit_job(j, outcome, detail);
+		cx_metrics_tool_call(p->metrics, j->rt, outcome, cx_now_ms() - j->start_ms);
+	}
 	if (result)
 		cx_reply_result(x, j->id, result);
 	else if (e && e->cancelled)
@@ -482,6 +488,19 @@ int cx_jobs_start(struct cx_jobs *p, struct cx_err *err)
 		return cx_err_set(err, "could not start the deadline watchdog: %s", strerror(rc));
 	p->watchdog_running = true;
 	return 0;
+}
+
+void cx_jobs_set_metrics(struct cx_jobs *p, struct cx_metrics *m)
+{
+	p->metrics = m;
+}
+
+void cx_jobs_stats(struct cx_jobs *p, size_t *unanswered, size_t *queued)
+{
+	pthread_mutex_lock(&p->lock);
+	*queued = p->qlen;
+	pthread_mutex_unlock(&p->lock);
+	*unanswered = atomic_load(&p->unanswered);
 }
 
 void cx_jobs_refuse(struct cx_jobs *p)

@@ -11,6 +11,7 @@
 #include "../common/log.h"
 #include "../common/mcp.h"
 #include "../common/util.h"
+#include "metrics.h"
 #include "policy.h"
 #include "reply.h"
 #include "server_impl.h"
@@ -62,6 +63,7 @@ static void do_initialize(struct cx_server *s, struct cx_exchange *x, json_t *id
 				       "internal error: could not create a session");
 			return;
 		}
+		cx_metrics_session(s->metrics, true);
 	}
 	cx_debug("session %s initialized with protocol %s (client asked for %s)",
 		 sess->fp[0] ? sess->fp : "stdio", version, requested);

@@ -28,7 +28,13 @@ test('SIGTERM with 50 three-second calls: queued ones are answered at once, exit
   const s = await httpSession(g.url);
   const calls = [];
   for (let i = 0; i < 50; i++) calls.push(sleepCall(s, 100 + i, 3000));
-  await settle(700); // every request has arrived; 8 run, 42 wait for a worker
+  // Every request has arrived (8 run, 42 wait for a worker) when the gateway counts 50 in flight.
+  const metrics = g.url.replace('/mcp', '/metrics');
+  for (let i = 0; i < 100; i++) {
+    const m = (await (await fetch(metrics)).text()).match(/^cortex_calls_in_flight (\d+)/m);
+    if (m && Number(m[1]) === 50) break;
+    await settle(50);
+  }
   const t0 = Date.now();
   g.child.kill('SIGTERM');
   const answers = await Promise.all(calls);

@@ -95,6 +95,10 @@ test('one token opening stream after stream gets 429 past its share; /healthz an
   assert.equal(ping.status, 200);
   const bobStream = await fetch(g.url, { headers: { ...bob, Accept: 'text/event-stream' }, signal: ctl.signal });
   assert.equal(bobStream.status, 200);
+  // The refusals are counted in /metrics.
+  const metrics = await (await fetch(g.url.replace('/mcp', '/metrics'), { headers: { Authorization: 'Bearer ' + BOB } })).text();
+  assert.match(metrics, /^cortex_http_refused_total\{reason="streams"\} 104$/m);
+  assert.match(metrics, /^cortex_http_refused_total\{reason="connections"\} 0$/m);
   console.log(`# stream attack: ${ok} streams held, ${refused.length} refused with 429; /healthz ${Math.max(...lat)} ms at most`);
   ctl.abort();
   // Once Alice's streams close, her share is free again: a 429 first (the gateway notices the
