@@ -13,6 +13,18 @@ json_t *cx_json_loadb(const char *buf, size_t len, size_t max, struct cx_err *er
  * JSON_ALLOW_NUL) accepts and builds, an array or object at the top, at a fraction of the
  * cost. New reference or NULL with err set. */
 json_t *cx_json_parse(const char *buf, size_t len, struct cx_err *err);
+/* A backend answer read for the few fields a tool keeps: in every object at depth (the top
+ * value is depth 1) only the members named in keys (NULL-terminated) are built; the others
+ * are read and checked exactly as cx_json_parse checks them (grammar, UTF-8, numbers,
+ * duplicate keys, depth) and dropped. The document is refused whenever cx_json_parse would
+ * refuse it. */
+struct cx_json_pick {
+	int depth;
+	const char *const *keys;
+};
+/* cx_json_parse with pick (NULL: every member built). */
+json_t *cx_json_parse_pick(const char *buf, size_t len, const struct cx_json_pick *pick,
+			   struct cx_err *err);
 /* Reads at most max bytes of path; a larger file is an error, not a truncation. */
 json_t *cx_json_load_file(const char *path, size_t max, struct cx_err *err);
 /* Compact serialisation, the text json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) gives, without
