@@ -33,6 +33,11 @@ char *cx_json_dumps(const json_t *v, size_t *len);
 /* The same, appended to b (which bounds it); b is unchanged on failure. 0 or -1. */
 struct cx_buf;
 int cx_json_dump_buf(const json_t *v, struct cx_buf *b);
+/* cx_json_dumps with text (text_len bytes, the serialized form of at) written wherever v
+ * holds the value at (the same json_t, not an equal one) instead of serializing it again.
+ * at NULL: cx_json_dumps. */
+char *cx_json_dumps_splice(const json_t *v, const json_t *at, const char *text, size_t text_len,
+			   size_t *len);
 /* An upper bound of the length cx_json_dumps gives for v, without writing it. */
 size_t cx_json_size_bound(const json_t *v);
 /* Appends s[0..len) as a JSON string. s must be valid UTF-8 (the caller checks). */

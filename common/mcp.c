@@ -63,6 +63,7 @@ void cx_result_init(struct cx_result *r)
 	r->content = NULL;
 	r->structured = NULL;
 	r->is_error = false;
+	r->structured_text = NULL;
 }
 
 void cx_result_release(struct cx_result *r)
@@ -188,6 +189,10 @@ int cx_result_structured(struct cx_result *r, json_t *value)
 	}
 	json_decref(r->structured);
 	r->structured = value;
+	/* The block just appended: its text is value written by cx_json_dumps. */
+	r->structured_text =
+		json_object_get(json_array_get(r->content, json_array_size(r->content) - 1),
+				"text");
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "../common/util.h"
 #include "http_stateless.h"
 #include "http_stream.h"
+#include "reply.h"
 
 /* A body past the cap is read and dropped up to this much (so the client can read the 413)
  * before the connection is cut instead. */
@@ -230,7 +231,7 @@ static void on_reply(struct cx_exchange *x, json_t *response)
 		pthread_mutex_unlock(&ch->mu);
 		cx_http_event_free(ev);
 	} else if (response) {
-		out = cx_json_dumps(response, &len);
+		out = cx_reply_dumps(response, &len);
 		json_decref(response);
 		oom = !out;
 	}
