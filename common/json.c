@@ -189,6 +189,9 @@ static int dump_real(struct cx_buf *b, double v)
 
 	if (!isfinite(v))
 		return -1; /* JSON has no infinities or NaN; jansson refuses them too */
+	/* A whole number of at most 16 digits: "%.17g" writes its digits, jansson adds ".0". */
+	if (v > -1e16 && v < 1e16 && v == (double)(long long)v && (v != 0 || !signbit(v)))
+		return dump_integer(b, (json_int_t)v) || cx_buf_append(b, ".0", 2);
 	n = snprintf(tmp, sizeof(tmp), "%.17g", v);
 
 	if (n < 0 || (size_t)n >= sizeof(tmp) - 2)

@@ -304,15 +304,18 @@ struct skipped {
 	} span[SKIPPED_SPANS];
 	size_t n;
 	json_t *more;
+	uint64_t kept; /* bit i: pick->keys[i] was seen (for the first 64 keys) */
 };
 
-static bool pick_keeps(const struct cx_json_pick *pick, const char *key, size_t klen)
+/* The index of key in pick->keys, or -1 when it is not kept. */
+static int pick_index(const struct cx_json_pick *pick, const char *key, size_t klen)
 {
-	for (const char *const *k = pick->keys; *k; k++) {
-		if ((!klen || (*k)[0] == key[0]) && !strncmp(*k, key, klen) && (*k)[klen] == '\0')
-			return true;
+	for (int i = 0; pick->keys[i]; i++) {
+		const char *k = pick->keys[i];
+		if ((!klen || k[0] == key[0]) && !strncmp(k, key, klen) && k[klen] == '\0')
+			return i;
 	}
-	return false;
+	return -1;
 }
 
 /* Records the dropped key; -1 (ps->why set) when it was dropped before in this object. */
@@ -353,13 +356,21 @@ static int skip_value(struct parser *ps)
 	return v ? 0 : -1;
 }
 
-/* One member of a picked object: kept (built into obj) or dropped. 1 when dropped. */
+/* One member of a picked object: kept (built into obj) or dropped. 1 when dropped; 2 when
+ * kept and known to be new (a bit of sk->kept says so); 0 when kept (obj checks). */
 static int pick_member(struct parser *ps, struct skipped *sk, const char *key, size_t klen)
 {
 	bool in_place = key >= ps->start && key < ps->end;
+	int i = pick_index(ps->pick, key, klen);
 
-	if (pick_keeps(ps->pick, key, klen))
+	if (i >= 64)
 		return 0;
+	if (i >= 0) {
+		if (sk->kept & (1ULL << i))
+			return fail(ps, "duplicate object key");
+		sk->kept |= 1ULL << i;
+		return 2;
+	}
 	if (skip_key(ps, sk, key, klen, in_place))
 		return -1;
 	skip_ws(ps);
@@ -373,7 +384,7 @@ static int parse_members_of(struct parser *ps, json_t *obj, struct skipped *sk);
 
 static int parse_members(struct parser *ps, json_t *obj)
 {
-	struct skipped sk = { .n = 0, .more = NULL };
+	struct skipped sk = { .n = 0, .more = NULL, .kept = 0 };
 	bool picking = ps->pick && ps->depth == ps->pick->depth;
 	int rc = parse_members_of(ps, obj, picking ? &sk : NULL);
 
@@ -389,6 +400,7 @@ static int parse_members_of(struct parser *ps, json_t *obj, struct skipped *sk)
 		size_t klen;
 		json_t *v;
 		char small[128], *k = small;
+		bool checked;
 		int rc;
 
 		skip_ws(ps);
@@ -398,11 +410,12 @@ static int parse_members_of(struct parser *ps, json_t *obj, struct skipped *sk)
 			return -1;
 		if (memchr(key, '\0', klen))
 			return fail(ps, "NUL byte in object key not supported");
-		if (sk && (rc = pick_member(ps, sk, key, klen)) != 0) {
-			if (rc < 0)
-				return -1;
+		rc = sk ? pick_member(ps, sk, key, klen) : 0;
+		if (rc < 0)
+			return -1;
+		if (rc == 1)
 			goto next;
-		}
+		checked = rc == 2;
 		/* A key decoded into scratch is copied out: the value's strings reuse scratch. */
 		if (key >= ps->start && key < ps->end) {
 			k = (char *)key;
@@ -411,7 +424,8 @@ static int parse_members_of(struct parser *ps, json_t *obj, struct skipped *sk)
 				return fail(ps, "out of memory");
 			memcpy(k, key, klen);
 		}
-		rc = json_object_getn(obj, k, klen) ? fail(ps, "duplicate object key") : 0;
+		rc = !checked && json_object_getn(obj, k, klen) ? fail(ps, "duplicate object key")
+								: 0;
 		skip_ws(ps);
 		if (!rc && (ps->p >= ps->end || *ps->p != ':'))
 			rc = fail(ps, "':' expected");

@@ -116,13 +116,15 @@ static int cluster_guests(struct cx_call *call, json_t **out, struct cx_result *
 		return fail(res, &err) ? -1 : 1;
 	*out = json_array();
 	json_array_foreach(data, i, v) {
-		const char *type = json_string_value(json_object_get(v, "type"));
+		const char *type = json_string_value(json_object_get(v, "type")), *key;
+		json_t *field;
+		void *tmp;
 		if (!type || (strcmp(type, "qemu") && strcmp(type, "lxc")))
 			continue;
 		/* As px_pick: a null field is left out. */
-		for (size_t k = 0; vm_keys[k]; k++) {
-			if (json_is_null(json_object_get(v, vm_keys[k])))
-				json_object_del(v, vm_keys[k]);
+		json_object_foreach_safe(v, tmp, key, field) {
+			if (json_is_null(field))
+				json_object_del(v, key);
 		}
 		json_array_append(*out, v);
 	}

@@ -88,6 +88,8 @@ static const char *const cases[] = {
 	"{\"data\":[{\"vmid\":1,\"esc\\u00e9\":1,\"name\":\"a\"}]}",
 	"{\"data\":[{\"n\\u0061me\":\"kept through an escape\"}]}",
 	"{\"data\":[{\"vmid\":1,\"vmid\":2}]}",
+	"{\"data\":[{\"name\":\"a\",\"n\\u0061me\":\"b\"}]}",
+	"{\"data\":[{\"vmid\":1,\"name\":\"a\"},{\"vmid\":2,\"name\":\"b\"}]}",
 	"{\"data\":[{\"tags\":\"a\",\"tags\":\"b\"}]}",
 	"{\"data\":[{\"t\\u0061gs\":\"a\",\"tags\":\"b\"}]}",
 	"{\"data\":[{\"tags\":\"a\",\"t\\u0061gs\":\"b\"}]}",
