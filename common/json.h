@@ -38,6 +38,10 @@ int cx_json_dump_buf(const json_t *v, struct cx_buf *b);
  * at NULL: cx_json_dumps. */
 char *cx_json_dumps_splice(const json_t *v, const json_t *at, const char *text, size_t text_len,
 			   size_t *len);
+/* Gives jansson an allocator that keeps small freed blocks per thread for reuse (json_alloc.c);
+ * its blocks are plain malloc blocks, so free() and json_free mix safely. A no-op under
+ * AddressSanitizer. Called once, early in main. */
+void cx_json_alloc_init(void);
 /* An upper bound of the length cx_json_dumps gives for v, without writing it. */
 size_t cx_json_size_bound(const json_t *v);
 /* Appends s[0..len) as a JSON string. s must be valid UTF-8 (the caller checks). */
