@@ -129,5 +129,8 @@ void cx_json_alloc_init(void)
 {
 #ifndef CX_NO_JSON_CACHE
 	json_set_alloc_funcs(cached_malloc, cached_free);
+#else
+	(void)cached_malloc;
+	(void)cached_free;
 #endif
 }
