@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/json.h"
 #include "../common/audit.h"
 #include "../common/http_client.h"
+#include "../common/json.h"
 #include "../common/log.h"
 #include "../common/mcp.h"
 #include "../common/util.h"
