@@ -92,7 +92,7 @@ to_ms() {
 		if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u != "ms") { print "nan"; exit }
 		printf "%.3f", n }'
 }
-declare -A all_rps all_p50 all_p99 all_gw_us all_sim_us
+declare -A all_rps all_p50 all_p99 all_gw_us all_sim_us all_wrk_us
 errors=0
 hz=$(getconf CLK_TCK)
 cpu_ticks() { # cpu_ticks PID: user + system clock ticks the process has used
@@ -102,12 +102,16 @@ load() { # load NAME: one measured run
 	local name=$1 out=$tmp/wrk.$1 line gw0 sim0 n
 	gw0=$(cpu_ticks "$gw_pid")
 	sim0=$(cpu_ticks "$sim_pid")
+	# wrk's own CPU (bash's time: user and system seconds) belongs in the budget too.
+	local TIMEFORMAT='%U %S'
 	if [ "$name" = through-gateway ]; then
-		BENCH_TOOL=proxmox_list_vms MCP_SESSION_ID=$session wrk -t"$threads" -c"$conns" \
-			-d"${secs}s" --latency -s "$here/call.lua" "$gw_url" >"$out" 2>&1 || true
+		{ time BENCH_TOOL=proxmox_list_vms MCP_SESSION_ID=$session wrk -t"$threads" \
+			-c"$conns" -d"${secs}s" --latency -s "$here/call.lua" "$gw_url" >"$out" 2>&1 ||
+			true; } 2>"$out.time"
 	else
-		BENCH_PATH=$path BENCH_AUTH=$auth wrk -t"$threads" -c"$conns" -d"${secs}s" --latency \
-			-s "$here/direct.lua" "http://127.0.0.1:$sim_port" >"$out" 2>&1 || true
+		{ time BENCH_PATH=$path BENCH_AUTH=$auth wrk -t"$threads" -c"$conns" -d"${secs}s" \
+			--latency -s "$here/direct.lua" "http://127.0.0.1:$sim_port" >"$out" 2>&1 ||
+			true; } 2>"$out.time"
 	fi
 	line=$(grep '^CXBENCH responses=' "$out") || die "no CXBENCH line from wrk: $(cat "$out")"
 	if ! grep -q ' bad_status=0 no_result=0' <<<"$line" || grep -q 'Socket errors' "$out"; then
@@ -122,6 +126,8 @@ load() { # load NAME: one measured run
 		'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }') "
 	all_sim_us[$name]+="$(awk -v t="$(($(cpu_ticks "$sim_pid") - sim0))" -v n="$n" -v hz="$hz" \
 		'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }') "
+	all_wrk_us[$name]+="$(awk -v n="$n" '{ printf "%.0f", (n > 0 ? ($1 + $2) * 1e6 / n : 0) }' \
+		"$out.time") "
 	all_p50[$name]+="$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")") "
 	all_p99[$name]+="$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")") "
 }
@@ -136,21 +142,34 @@ for ((r = 1; r <= rounds; r++)); do
 	echo "round $r: through-gateway $(echo "${all_rps[through-gateway]}" | awk '{print $NF}')/s;" \
 		"direct $(echo "${all_rps[direct]}" | awk '{print $NF}')/s"
 done
-printf '\n%-16s %10s %9s %9s %16s %16s\n' path calls/s "p50 ms" "p99 ms" "gateway CPU/call" \
-	"sim CPU/call"
-declare -A rps p50 p99
+printf '\n%-16s %10s %9s %9s %16s %16s %16s\n' path calls/s "p50 ms" "p99 ms" \
+	"gateway CPU/call" "sim CPU/call" "wrk CPU/call"
+declare -A rps p50 p99 cpu
 for t in through-gateway direct; do
 	rps[$t]=$(median <<<"${all_rps[$t]}")
 	p50[$t]=$(median <<<"${all_p50[$t]}")
 	p99[$t]=$(median <<<"${all_p99[$t]}")
-	printf '%-16s %10s %9s %9s %13s us %13s us\n' "$t" "${rps[$t]}" "${p50[$t]}" "${p99[$t]}" \
-		"$(median <<<"${all_gw_us[$t]}")" "$(median <<<"${all_sim_us[$t]}")"
+	gw=$(median <<<"${all_gw_us[$t]}")
+	sim=$(median <<<"${all_sim_us[$t]}")
+	wrk=$(median <<<"${all_wrk_us[$t]}")
+	cpu[$t]=$((gw + sim + wrk))
+	printf '%-16s %10s %9s %9s %13s us %13s us %13s us\n' "$t" "${rps[$t]}" "${p50[$t]}" \
+		"${p99[$t]}" "$gw" "$sim" "$wrk"
 done
 added50=$(awk -v a="${p50[through-gateway]}" -v b="${p50[direct]}" 'BEGIN { printf "%.3f", a - b }')
 added99=$(awk -v a="${p99[through-gateway]}" -v b="${p99[direct]}" 'BEGIN { printf "%.3f", a - b }')
 ratio=$(awk -v a="${rps[through-gateway]}" -v b="${rps[direct]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')
 echo
 echo "gateway's added latency: p50 $added50 ms, p99 $added99 ms; throughput ratio gateway/direct: $ratio"
+# The CPU one answer costs on each path, every process counted: on a machine whose cores wrk,
+# the gateway and the simulator share, it bounds the calls/s each path could reach, whatever
+# else limits the measured figures (a path that waits on latency uses less than it could).
+cores=$(nproc)
+cg=${cpu[through-gateway]}
+cd=${cpu[direct]}
+echo "CPU per answer, every process: through-gateway $cg us, direct $cd us; on $cores core(s)" \
+	"at most $((cores * 1000000 / (cg > 0 ? cg : 1)))/s and $((cores * 1000000 / (cd > 0 ? cd : 1)))/s:" \
+	"a CPU-bound ratio of $(awk -v a="$cd" -v b="$cg" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')"
 misses=0
 check() { # check LABEL VALUE AWK_CONDITION
 	if awk -v v="$2" "BEGIN { exit !($3) }"; then r=PASS; else r=MISS; misses=$((misses + 1)); fi

@@ -68,6 +68,8 @@ struct cx_http_req {
 	/* Response headers to hand back ("Set-Cookie", "X-CSRF-Token"), NULL-terminated, at
 	 * most CX_HTTP_KEEP_MAX; may be NULL. Their values may be credentials: never logged. */
 	const char *const *keep_headers;
+	/* Build only these members of a JSON answer (json.h); NULL: all of it. */
+	const struct cx_json_pick *pick;
 };
 
 struct cx_http_resp {

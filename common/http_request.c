@@ -484,8 +484,8 @@ static int finish(const struct cx_http_client *c, CURL *e, const struct cx_http_
 	if (!resp->body)
 		return cx_err_set(err, "out of memory");
 	/* Invalid JSON leaves json NULL: the adapter says what it expected. */
-	if (json)
-		resp->json = cx_json_loadb(resp->body, resp->body_len, c->max, NULL);
+	if (json && resp->body_len <= c->max)
+		resp->json = cx_json_parse_pick(resp->body, resp->body_len, req->pick, NULL);
 	for (int i = 0; req->keep_headers && req->keep_headers[i] && i < CX_HTTP_KEEP_MAX; i++)
 		resp->kept[i] = kept_header(e, req->keep_headers[i]);
 	return 0;

@@ -189,6 +189,9 @@ static int dump_real(struct cx_buf *b, double v)
 
 	if (!isfinite(v))
 		return -1; /* JSON has no infinities or NaN; jansson refuses them too */
+	/* A whole number of at most 16 digits: "%.17g" writes its digits, jansson adds ".0". */
+	if (v > -1e16 && v < 1e16 && v == (double)(long long)v && (v != 0 || !signbit(v)))
+		return dump_integer(b, (json_int_t)v) || cx_buf_append(b, ".0", 2);
 	n = snprintf(tmp, sizeof(tmp), "%.17g", v);
 
 	if (n < 0 || (size_t)n >= sizeof(tmp) - 2)
@@ -215,7 +218,14 @@ static int dump_real(struct cx_buf *b, double v)
 	return cx_buf_append(b, tmp, (size_t)n);
 }
 
-static int dump_value(struct cx_buf *b, const json_t *v, int depth)
+/* A value written as given text instead of being serialized (cx_json_dumps_splice). */
+struct splice {
+	const json_t *at;
+	const char *text;
+	size_t len;
+};
+
+static int dump_value(struct cx_buf *b, const json_t *v, int depth, const struct splice *sp)
 {
 	const char *key;
 	json_t *item;
@@ -224,6 +234,8 @@ static int dump_value(struct cx_buf *b, const json_t *v, int depth)
 
 	if (depth > DUMP_DEPTH_MAX)
 		return -1;
+	if (sp && v == sp->at)
+		return cx_buf_append(b, sp->text, sp->len);
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 		if (cx_buf_append(b, "{", 1))
@@ -231,7 +243,7 @@ static int dump_value(struct cx_buf *b, const json_t *v, int depth)
 		json_object_foreach((json_t *)v, key, item) {
 			if ((!first && cx_buf_append(b, ",", 1)) ||
 			    dump_string(b, key, strlen(key)) || cx_buf_append(b, ":", 1) ||
-			    dump_value(b, item, depth + 1))
+			    dump_value(b, item, depth + 1, sp))
 				return -1;
 			first = false;
 		}
@@ -240,7 +252,7 @@ static int dump_value(struct cx_buf *b, const json_t *v, int depth)
 		if (cx_buf_append(b, "[", 1))
 			return -1;
 		json_array_foreach(v, i, item) {
-			if ((i && cx_buf_append(b, ",", 1)) || dump_value(b, item, depth + 1))
+			if ((i && cx_buf_append(b, ",", 1)) || dump_value(b, item, depth + 1, sp))
 				return -1;
 		}
 		return cx_buf_append(b, "]", 1);
@@ -273,11 +285,11 @@ int cx_json_dump_str(struct cx_buf *b, const char *s, size_t len)
 	return 0;
 }
 
-int cx_json_dump_buf(const json_t *v, struct cx_buf *b)
+static int dump_buf(const json_t *v, struct cx_buf *b, const struct splice *sp)
 {
 	size_t mark = b->len;
 
-	if (!v || dump_value(b, v, 0)) {
+	if (!v || dump_value(b, v, 0, sp)) {
 		b->len = mark;
 		if (b->data)
 			b->data[mark] = '\0';
@@ -286,16 +298,34 @@ int cx_json_dump_buf(const json_t *v, struct cx_buf *b)
 	return 0;
 }
 
-char *cx_json_dumps(const json_t *v, size_t *len)
+int cx_json_dump_buf(const json_t *v, struct cx_buf *b)
+{
+	return dump_buf(v, b, NULL);
+}
+
+static char *dumps(const json_t *v, const struct splice *sp, size_t *len)
 {
 	struct cx_buf b = CX_BUF_INIT(SIZE_MAX - 1);
 
 	/* Most replies are a few hundred bytes: one allocation instead of several. */
-	if (cx_buf_reserve(&b, 1024) || cx_json_dump_buf(v, &b)) {
+	if (cx_buf_reserve(&b, sp ? 2 * sp->len + 1024 : 1024) || dump_buf(v, &b, sp)) {
 		cx_buf_release(&b);
 		return NULL;
 	}
 	return cx_buf_detach(&b, len);
+}
+
+char *cx_json_dumps(const json_t *v, size_t *len)
+{
+	return dumps(v, NULL, len);
+}
+
+char *cx_json_dumps_splice(const json_t *v, const json_t *at, const char *text, size_t text_len,
+			   size_t *len)
+{
+	const struct splice sp = { at, text, text_len };
+
+	return dumps(v, at && text ? &sp : NULL, len);
 }
 
 /* Every byte dump_value could write for v: strings as if each byte took a \u00XX escape,

@@ -23,8 +23,9 @@
 struct parser {
 	const char *start, *p, *end;
 	int depth;
-	struct cx_buf scratch; /* decoded strings with escapes or multi-byte characters */
-	const char *why;       /* the first error, at p */
+	const struct cx_json_pick *pick; /* NULL: every key is built */
+	struct cx_buf scratch;           /* decoded strings with escapes or multi-byte characters */
+	const char *why;                 /* the first error, at p */
 };
 
 static int fail(struct parser *ps, const char *why)
@@ -208,12 +209,14 @@ static int string_span(struct parser *ps, const char **s, size_t *len)
 	return 0;
 }
 
-static json_t *parse_number(struct parser *ps)
+/* A number at ps->p, checked as jansson checks it; ps->p is left past it. build: a new
+ * reference in *out (NULL when only checking). -1 with ps->why set when refused. */
+static int scan_number(struct parser *ps, bool build, json_t **out)
 {
 	const char *p = ps->p, *begin = p;
 	bool real = false, neg = false;
 	char tmp[NUMBER_MAX + 1];
-	json_t *v;
+	json_t *v = NULL;
 
 	if (*p == '-') {
 		neg = true;
@@ -225,15 +228,13 @@ static json_t *parse_number(struct parser *ps)
 		while (p < ps->end && *p >= '0' && *p <= '9')
 			p++;
 	} else {
-		fail(ps, "invalid number");
-		return NULL;
+		return fail(ps, "invalid number");
 	}
 	if (p < ps->end && *p == '.') {
 		real = true;
 		if (++p >= ps->end || *p < '0' || *p > '9') {
 			ps->p = p;
-			fail(ps, "invalid number: a digit must follow '.'");
-			return NULL;
+			return fail(ps, "invalid number: a digit must follow '.'");
 		}
 		while (p < ps->end && *p >= '0' && *p <= '9')
 			p++;
@@ -244,58 +245,162 @@ static json_t *parse_number(struct parser *ps)
 			p++;
 		if (p >= ps->end || *p < '0' || *p > '9') {
 			ps->p = p;
-			fail(ps, "invalid number: a digit must follow the exponent");
-			return NULL;
+			return fail(ps, "invalid number: a digit must follow the exponent");
 		}
 		while (p < ps->end && *p >= '0' && *p <= '9')
 			p++;
 	}
-	if (p < ps->end && *p >= '0' && *p <= '9') {
-		fail(ps, "invalid number: a leading zero");
-		return NULL;
-	}
+	if (p < ps->end && *p >= '0' && *p <= '9')
+		return fail(ps, "invalid number: a leading zero");
 	if (!real) {
 		uint64_t u = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
 		for (const char *d = begin + neg; d < p; d++) {
 			unsigned dig = (unsigned)(*d - '0');
-			if (u > (lim - dig) / 10) {
-				fail(ps, neg ? "too big negative integer" : "too big integer");
-				return NULL;
-			}
+			if (u > (lim - dig) / 10)
+				return fail(ps,
+					    neg ? "too big negative integer" : "too big integer");
 			u = u * 10 + dig;
 		}
-		v = json_integer(neg ? (json_int_t)(0 - u) : (json_int_t)u);
+		if (build && !(v = json_integer(neg ? (json_int_t)(0 - u) : (json_int_t)u)))
+			return fail(ps, "out of memory");
 	} else {
 		double d;
-		if (p - begin > NUMBER_MAX) {
-			fail(ps, "number too long");
-			return NULL;
-		}
+		if (p - begin > NUMBER_MAX)
+			return fail(ps, "number too long");
 		memcpy(tmp, begin, (size_t)(p - begin));
 		tmp[p - begin] = '\0';
 		errno = 0;
 		d = strtod(tmp, NULL);
-		if (errno == ERANGE && (d > 1.0 || d < -1.0)) {
-			fail(ps, "real number overflow");
-			return NULL;
-		}
-		v = json_real(d);
+		if (errno == ERANGE && (d > 1.0 || d < -1.0))
+			return fail(ps, "real number overflow");
+		if (build && !(v = json_real(d)))
+			return fail(ps, "out of memory");
 	}
-	if (!v)
-		fail(ps, "out of memory");
 	ps->p = p;
-	return v;
+	if (build)
+		*out = v;
+	return 0;
+}
+
+static json_t *parse_number(struct parser *ps)
+{
+	json_t *v = NULL;
+
+	return scan_number(ps, true, &v) ? NULL : v;
 }
 
 static json_t *parse_value(struct parser *ps);
 
+/* The keys a picked object dropped, kept to refuse duplicates among them as well: spans of
+ * the input for the first few, a set (key to null) for the rest and for keys decoded from
+ * escapes. A kept key is never dropped and a dropped one never kept, so a key can only
+ * repeat within its own kind. */
+#define SKIPPED_SPANS 32
+
+struct skipped {
+	struct {
+		const char *p;
+		size_t len;
+	} span[SKIPPED_SPANS];
+	size_t n;
+	json_t *more;
+	uint64_t kept; /* bit i: pick->keys[i] was seen (for the first 64 keys) */
+};
+
+/* The index of key in pick->keys, or -1 when it is not kept. */
+static int pick_index(const struct cx_json_pick *pick, const char *key, size_t klen)
+{
+	for (int i = 0; pick->keys[i]; i++) {
+		const char *k = pick->keys[i];
+		if ((!klen || k[0] == key[0]) && !strncmp(k, key, klen) && k[klen] == '\0')
+			return i;
+	}
+	return -1;
+}
+
+/* Records the dropped key; -1 (ps->why set) when it was dropped before in this object. */
+static int skip_key(struct parser *ps, struct skipped *sk, const char *key, size_t klen,
+		    bool in_place)
+{
+	for (size_t i = 0; i < sk->n; i++) {
+		if (sk->span[i].len == klen && !memcmp(sk->span[i].p, key, klen))
+			return fail(ps, "duplicate object key");
+	}
+	if (sk->more && json_object_getn(sk->more, key, klen))
+		return fail(ps, "duplicate object key");
+	if (in_place && sk->n < SKIPPED_SPANS) {
+		sk->span[sk->n].p = key;
+		sk->span[sk->n++].len = klen;
+		return 0;
+	}
+	if ((!sk->more && !(sk->more = json_object())) ||
+	    json_object_setn_new_nocheck(sk->more, key, klen, json_null()))
+		return fail(ps, "out of memory");
+	return 0;
+}
+
+/* A dropped value: read and checked as if it were built, then let go. */
+static int skip_value(struct parser *ps)
+{
+	const char *s;
+	size_t len;
+	json_t *v;
+
+	skip_ws(ps);
+	if (ps->p < ps->end && *ps->p == '"')
+		return string_span(ps, &s, &len);
+	if (ps->p < ps->end && (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9')))
+		return scan_number(ps, false, NULL);
+	v = parse_value(ps);
+	json_decref(v);
+	return v ? 0 : -1;
+}
+
+/* One member of a picked object: kept (built into obj) or dropped. 1 when dropped; 2 when
+ * kept and known to be new (a bit of sk->kept says so); 0 when kept (obj checks). */
+static int pick_member(struct parser *ps, struct skipped *sk, const char *key, size_t klen)
+{
+	bool in_place = key >= ps->start && key < ps->end;
+	int i = pick_index(ps->pick, key, klen);
+
+	if (i >= 64)
+		return 0;
+	if (i >= 0) {
+		if (sk->kept & (1ULL << i))
+			return fail(ps, "duplicate object key");
+		sk->kept |= 1ULL << i;
+		return 2;
+	}
+	if (skip_key(ps, sk, key, klen, in_place))
+		return -1;
+	skip_ws(ps);
+	if (ps->p >= ps->end || *ps->p != ':')
+		return fail(ps, "':' expected");
+	ps->p++;
+	return skip_value(ps) ? -1 : 1;
+}
+
+static int parse_members_of(struct parser *ps, json_t *obj, struct skipped *sk);
+
 static int parse_members(struct parser *ps, json_t *obj)
+{
+	struct skipped sk = { .n = 0, .more = NULL, .kept = 0 };
+	bool picking = ps->pick && ps->depth == ps->pick->depth;
+	int rc = parse_members_of(ps, obj, picking ? &sk : NULL);
+
+	json_decref(sk.more);
+	return rc;
+}
+
+/* sk: the dropped keys, when this object is picked; else NULL. */
+static int parse_members_of(struct parser *ps, json_t *obj, struct skipped *sk)
 {
 	for (;;) {
 		const char *key;
 		size_t klen;
 		json_t *v;
 		char small[128], *k = small;
+		bool checked;
 		int rc;
 
 		skip_ws(ps);
@@ -305,6 +410,12 @@ static int parse_members(struct parser *ps, json_t *obj)
 			return -1;
 		if (memchr(key, '\0', klen))
 			return fail(ps, "NUL byte in object key not supported");
+		rc = sk ? pick_member(ps, sk, key, klen) : 0;
+		if (rc < 0)
+			return -1;
+		if (rc == 1)
+			goto next;
+		checked = rc == 2;
 		/* A key decoded into scratch is copied out: the value's strings reuse scratch. */
 		if (key >= ps->start && key < ps->end) {
 			k = (char *)key;
@@ -313,7 +424,8 @@ static int parse_members(struct parser *ps, json_t *obj)
 				return fail(ps, "out of memory");
 			memcpy(k, key, klen);
 		}
-		rc = json_object_getn(obj, k, klen) ? fail(ps, "duplicate object key") : 0;
+		rc = !checked && json_object_getn(obj, k, klen) ? fail(ps, "duplicate object key")
+								: 0;
 		skip_ws(ps);
 		if (!rc && (ps->p >= ps->end || *ps->p != ':'))
 			rc = fail(ps, "':' expected");
@@ -328,6 +440,7 @@ static int parse_members(struct parser *ps, json_t *obj)
 			free(k);
 		if (rc)
 			return -1;
+	next:
 		skip_ws(ps);
 		if (ps->p < ps->end && *ps->p == ',') {
 			ps->p++;
@@ -453,7 +566,13 @@ static void locate(const struct parser *ps, int *line, int *column)
 
 json_t *cx_json_parse(const char *buf, size_t len, struct cx_err *err)
 {
-	struct parser ps = { .start = buf, .p = buf, .end = buf + len };
+	return cx_json_parse_pick(buf, len, NULL, err);
+}
+
+json_t *cx_json_parse_pick(const char *buf, size_t len, const struct cx_json_pick *pick,
+			   struct cx_err *err)
+{
+	struct parser ps = { .start = buf, .p = buf, .end = buf + len, .pick = pick };
 	json_t *v = NULL;
 	int line, column;
 

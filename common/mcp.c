@@ -63,6 +63,7 @@ void cx_result_init(struct cx_result *r)
 	r->content = NULL;
 	r->structured = NULL;
 	r->is_error = false;
+	r->structured_text = NULL;
 }
 
 void cx_result_release(struct cx_result *r)
@@ -168,19 +169,37 @@ int cx_result_errorf(struct cx_result *r, const char *fmt, ...)
 	return cx_result_text(r, text);
 }
 
+/* A text block whose text is known to be valid UTF-8 (cx_json_dumps writes only what jansson
+ * holds, and jansson holds only valid UTF-8): no second check of every byte. */
+static int result_text_nocheck(struct cx_result *r, const char *text, size_t len)
+{
+	json_t *block;
+
+	if (!r->content && !(r->content = json_array()))
+		return -1;
+	block = json_object();
+	if (!block || json_object_set_new(block, "type", json_string("text")) ||
+	    json_object_set_new(block, "text", json_stringn_nocheck(text, len))) {
+		json_decref(block);
+		return -1;
+	}
+	return json_array_append_new(r->content, block);
+}
+
 int cx_result_structured(struct cx_result *r, json_t *value)
 {
 	char *text;
+	size_t len = 0;
 	int rc;
 
 	if (!value)
 		return -1;
-	text = cx_json_dumps(value, NULL);
+	text = cx_json_dumps(value, &len);
 	if (!text) {
 		json_decref(value);
 		return -1;
 	}
-	rc = cx_result_text(r, text);
+	rc = result_text_nocheck(r, text, len);
 	free(text);
 	if (rc) {
 		json_decref(value);
@@ -188,6 +207,10 @@ int cx_result_structured(struct cx_result *r, json_t *value)
 	}
 	json_decref(r->structured);
 	r->structured = value;
+	/* The block just appended: its text is value written by cx_json_dumps. */
+	r->structured_text =
+		json_object_get(json_array_get(r->content, json_array_size(r->content) - 1),
+				"text");
 	return 0;
 }
 

@@ -34,6 +34,9 @@ struct cx_result {
 	json_t *content;    /* array of content blocks */
 	json_t *structured; /* structuredContent or NULL */
 	bool is_error;
+	/* The text block cx_result_structured wrote for structured (a string in content,
+	 * borrowed): the serialized reply reuses it instead of writing structured again. */
+	const json_t *structured_text;
 };
 
 void cx_result_init(struct cx_result *r);

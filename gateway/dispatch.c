@@ -52,73 +52,120 @@ void cx_dispatch_set_task_hook(struct cx_dispatch *d, const struct cx_task_hook 
 
 /* ---- tools ---- */
 
+/* out serialized once, its structuredContent as the text block already holds it (cx_result
+ * wrote it there): NULL when there is no such block, or out of memory. */
+static char *result_text(const json_t *out, const json_t *structured, const json_t *stext,
+			 size_t *len)
+{
+	if (!structured || !json_is_string(stext))
+		return NULL;
+	return cx_json_dumps_splice(out, structured, json_string_value(stext),
+				    json_string_length(stext), len);
+}
+
+/* The output-size limit on out: its exact size is *text_len when text is there, else it is
+ * written out only when the cheap bound passes the limit. NULL when out passes; else the
+ * isError result to answer with (out released), or NULL with *oom. */
+static json_t *over_limit(struct cx_dispatch *d, const struct cx_reg_tool *rt, json_t **out,
+			  const char *text, size_t text_len, enum cx_audit_outcome *outcome,
+			  char *detail, size_t detlen, bool *oom)
+{
+	size_t size = text_len, max = (size_t)d->conf->max_output_bytes;
+
+	*oom = false;
+	if (!text) {
+		char *t;
+		if (cx_json_size_bound(*out) <= max)
+			return NULL;
+		if (!(t = cx_json_dumps(*out, &size))) {
+			*oom = true;
+			return NULL;
+		}
+		free(t);
+	}
+	if (size <= max)
+		return NULL;
+	json_decref(*out);
+	*out = NULL;
+	*outcome = CX_AUDIT_IS_ERROR;
+	snprintf(detail, detlen, "output of %zu bytes over the limit", size);
+	return cx_error_result("'%s' produced %zu bytes of output, more than the gateway's limit "
+			       "of %ld; narrow the request (filters, paging) and try again",
+			       rt->name, size, d->conf->max_output_bytes);
+}
+
+/* The output contract: a tool with an outputSchema answers with structuredContent that
+ * matches it. 0, or -1 with the isError result in *bad. */
+static int check_structured(const struct cx_reg_tool *rt, const struct cx_result *res, json_t **bad,
+			    enum cx_audit_outcome *outcome, char *detail, size_t detlen)
+{
+	char why[512];
+
+	if (!rt->output || res->is_error)
+		return 0;
+	*outcome = CX_AUDIT_IS_ERROR;
+	if (!res->structured) {
+		cx_warn("tool '%s' declares outputSchema but returned no structuredContent",
+			rt->name);
+		snprintf(detail, detlen, "no structuredContent");
+		*bad = cx_error_result("'%s' returned no structured result; this is a fault in the "
+				       "gateway's adapter, not in the request",
+				       rt->name);
+		return -1;
+	}
+	if (cx_schema_validate(rt->output, res->structured, "structuredContent", why,
+			       sizeof(why))) {
+		cx_warn("tool '%s' broke its outputSchema: %s", rt->name, why);
+		cx_fmt(detail, detlen, "output schema: %s", why);
+		*bad = cx_error_result("'%s' returned a result that does not match its "
+				       "outputSchema (%s); this is a fault in the gateway's "
+				       "adapter, not in the request",
+				       rt->name, why);
+		return -1;
+	}
+	return 0;
+}
+
 /* Turns what a handler produced into the CallToolResult, enforcing the output contract.
  * Returns the result (new reference) or NULL on out of memory or a handler's fault; *outcome
- * and detail say which. */
+ * and detail say which. *text: the result serialized, when it could be made once here (the
+ * caller frees it), else NULL. */
 static json_t *finish_result(struct cx_dispatch *d, const struct cx_reg_tool *rt, int rc,
 			     struct cx_result *res, bool check_size, enum cx_audit_outcome *outcome,
-			     char *detail, size_t detlen)
+			     char *detail, size_t detlen, char **text, size_t *text_len)
 {
-	bool is_error = res->is_error; /* cx_result_take empties res */
-	json_t *out;
+	bool is_error = res->is_error, oom; /* cx_result_take empties res */
+	const json_t *structured = res->structured, *stext = res->structured_text;
+	json_t *out, *bad = NULL;
 
 	detail[0] = '\0';
+	*text = NULL;
+	*text_len = 0;
 	if (rc) {
 		*outcome = CX_AUDIT_ERROR;
 		snprintf(detail, detlen, "internal fault in the handler");
 		return NULL;
 	}
-	if (rt->output && !res->is_error) {
-		char why[512];
-		if (!res->structured) {
-			cx_warn("tool '%s' declares outputSchema but returned no structuredContent",
-				rt->name);
-			*outcome = CX_AUDIT_IS_ERROR;
-			snprintf(detail, detlen, "no structuredContent");
-			return cx_error_result(
-				"'%s' returned no structured result; this is a fault "
-				"in the gateway's adapter, not in the request",
-				rt->name);
-		}
-		if (cx_schema_validate(rt->output, res->structured, "structuredContent", why,
-				       sizeof(why))) {
-			cx_warn("tool '%s' broke its outputSchema: %s", rt->name, why);
-			*outcome = CX_AUDIT_IS_ERROR;
-			cx_fmt(detail, detlen, "output schema: %s", why);
-			return cx_error_result(
-				"'%s' returned a result that does not match its "
-				"outputSchema (%s); this is a fault in the gateway's "
-				"adapter, not in the request",
-				rt->name, why);
-		}
-	}
+	if (check_structured(rt, res, &bad, outcome, detail, detlen))
+		return bad;
 	out = cx_result_take(res);
 	if (!out) {
 		*outcome = CX_AUDIT_ERROR;
 		snprintf(detail, detlen, "out of memory");
 		return NULL;
 	}
-	/* The exact size is written out only when the cheap bound passes the limit. */
-	if (check_size && cx_json_size_bound(out) > (size_t)d->conf->max_output_bytes) {
-		size_t size = 0;
-		char *text = cx_json_dumps(out, &size);
-		if (!text) {
+	*text = result_text(out, structured, stext, text_len);
+	if (check_size &&
+	    (bad = over_limit(d, rt, &out, *text, *text_len, outcome, detail, detlen, &oom),
+	     bad || oom)) {
+		free(*text);
+		*text = NULL;
+		if (oom) {
 			json_decref(out);
 			*outcome = CX_AUDIT_ERROR;
 			snprintf(detail, detlen, "out of memory");
-			return NULL;
 		}
-		free(text);
-		if (size > (size_t)d->conf->max_output_bytes) {
-			json_decref(out);
-			*outcome = CX_AUDIT_IS_ERROR;
-			snprintf(detail, detlen, "output of %zu bytes over the limit", size);
-			return cx_error_result(
-				"'%s' produced %zu bytes of output, more than the "
-				"gateway's limit of %ld; narrow the request (filters, "
-				"paging) and try again",
-				rt->name, size, d->conf->max_output_bytes);
-		}
+		return bad;
 	}
 	*outcome = is_error ? CX_AUDIT_IS_ERROR : CX_AUDIT_OK;
 	return out;
@@ -131,7 +178,8 @@ static void run_tool(struct cx_job *j, struct cx_call *call)
 	struct cx_dispatch *d = j->owner;
 	enum cx_audit_outcome outcome;
 	struct cx_result res;
-	char detail[512];
+	char detail[512], *text;
+	size_t text_len;
 	json_t *out;
 	int rc;
 
@@ -148,9 +196,12 @@ static void run_tool(struct cx_job *j, struct cx_call *call)
 		cx_result_release(&res);
 		return;
 	}
-	out = finish_result(d, j->rt, rc, &res, j->queued, &outcome, detail, sizeof(detail));
+	out = finish_result(d, j->rt, rc, &res, j->queued, &outcome, detail, sizeof(detail), &text,
+			    &text_len);
 	cx_result_release(&res);
+	cx_reply_offer(out, text, text_len);
 	cx_job_finish(j, out, NULL, outcome, detail);
+	cx_reply_withdraw();
 }
 
 /* Answers a tools/call that is not run (refused, invalid, no task) through an inline job, so

@@ -13,6 +13,7 @@
 #include "../common/util.h"
 #include "http_stateless.h"
 #include "http_stream.h"
+#include "reply.h"
 
 /* How much of a chunked body past http.max_body_bytes is read and dropped so that the client
  * gets its 413; a body longer still has its connection cut. */
@@ -230,7 +231,7 @@ static void on_reply(struct cx_exchange *x, json_t *response)
 		pthread_mutex_unlock(&ch->mu);
 		cx_http_event_free(ev);
 	} else if (response) {
-		out = cx_json_dumps(response, &len);
+		out = cx_reply_dumps(response, &len);
 		json_decref(response);
 		oom = !out;
 	}

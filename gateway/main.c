@@ -16,6 +16,7 @@
 
 #include "../common/audit.h"
 #include "../common/http_client.h"
+#include "../common/json.h"
 #include "../common/log.h"
 #include "../common/mcp.h"
 #include "../common/util.h"
@@ -457,8 +458,10 @@ int main(int argc, char **argv)
 {
 	static struct gateway g; /* static: the signal thread may outlive main's frame */
 	struct cx_err err = { 0 };
-	int rc = parse_flags(argc, argv, &g.f);
+	int rc;
 
+	cx_json_alloc_init(); /* before any JSON value exists */
+	rc = parse_flags(argc, argv, &g.f);
 	if (rc >= 0)
 		return rc;
 	rc = 1;

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "../common/json.h"
 #include "../common/jsonrpc.h"
 #include "../common/mcp.h"
 
@@ -51,6 +52,32 @@ void cx_reply_error(struct cx_exchange *x, json_t *id, int code, const char *msg
 	cx_reply_error_full(x, id, 0, code, msg, NULL);
 }
 
+/* One offer per thread, alive only between cx_reply_offer and cx_reply_withdraw, around one
+ * reply: the result it names is held by that reply all along, so identity is safe. */
+static _Thread_local struct {
+	const json_t *result;
+	char *text;
+	size_t len;
+} offered;
+
+void cx_reply_offer(const json_t *result, char *text, size_t text_len)
+{
+	free(offered.text);
+	offered.result = text ? result : NULL;
+	offered.text = text;
+	offered.len = text_len;
+}
+
+void cx_reply_withdraw(void)
+{
+	cx_reply_offer(NULL, NULL, 0);
+}
+
+char *cx_reply_dumps(const json_t *msg, size_t *len)
+{
+	return cx_json_dumps_splice(msg, offered.result, offered.text, offered.len, len);
+}
+
 void cx_reply_result(struct cx_exchange *x, json_t *id, json_t *result)
 {
 	json_t *r;
@@ -59,8 +86,11 @@ void cx_reply_result(struct cx_exchange *x, json_t *id, json_t *result)
 		cx_reply_error(x, id, CX_RPC_INTERNAL_ERROR, OOM_MESSAGE);
 		return;
 	}
-	if (x->stateless && json_is_object(result) && !json_object_get(result, "resultType"))
+	if (x->stateless && json_is_object(result) && !json_object_get(result, "resultType")) {
+		if (offered.result == result)
+			cx_reply_withdraw(); /* its text lacks the member added here */
 		json_object_set_new(result, "resultType", json_string("complete"));
+	}
 	r = cx_rpc_result(id, result);
 	if (!r) {
 		cx_reply_error(x, id, CX_RPC_INTERNAL_ERROR, OOM_MESSAGE);

@@ -27,6 +27,16 @@ void cx_reply_error_full(struct cx_exchange *x, json_t *id, int http_status, int
  * says otherwise. */
 void cx_reply_result(struct cx_exchange *x, json_t *id, json_t *result);
 
+/* The serialized form of a tool result, made once while dispatch checked it (its
+ * structuredContent written once, not twice), offered to the transport that serializes the
+ * reply inside the x->reply() that follows on the same thread. cx_reply_offer takes text
+ * (text_len bytes; NULL: nothing offered); cx_reply_withdraw frees it, after the reply. The
+ * offer is dropped when the result changes (the stateless revision's resultType). */
+void cx_reply_offer(const json_t *result, char *text, size_t text_len);
+void cx_reply_withdraw(void);
+/* cx_json_dumps of a message, with the offered result's text used where msg holds it. */
+char *cx_reply_dumps(const json_t *msg, size_t *len);
+
 /* An isError CallToolResult the model can read (new reference, NULL on out of memory). */
 json_t *cx_error_result(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -111,7 +111,7 @@ static void *writer_main(void *arg)
 static int enqueue(struct stdio_transport *t, json_t *msg, bool must)
 {
 	size_t len = 0;
-	char *text = msg ? cx_json_dumps(msg, &len) : NULL;
+	char *text = msg ? cx_reply_dumps(msg, &len) : NULL;
 	struct out_line *l = text ? malloc(sizeof(*l) + len + 1) : NULL;
 	int rc = -1;
 

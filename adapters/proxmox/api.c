@@ -156,7 +156,14 @@ static int attempt(struct px_state *s, const struct cx_call *call, struct cx_htt
 int px_request(struct px_state *s, const struct cx_call *call, const char *method, const char *path,
 	       const char *form, json_t **data, struct cx_err *err)
 {
-	struct cx_http_req req = { .method = method, .path = path };
+	return px_request_pick(s, call, method, path, form, NULL, data, err);
+}
+
+int px_request_pick(struct px_state *s, const struct cx_call *call, const char *method,
+		    const char *path, const char *form, const struct cx_json_pick *pick,
+		    json_t **data, struct cx_err *err)
+{
+	struct cx_http_req req = { .method = method, .path = path, .pick = pick };
 	struct cx_http_resp resp = { 0 };
 	char msg[400];
 	int rc = -1;

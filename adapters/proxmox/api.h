@@ -9,6 +9,7 @@
 
 #include "../../common/adapter.h"
 #include "../../common/http_client.h"
+#include "../../common/json.h"
 #include "../../common/secret.h"
 
 struct px_ssh;
@@ -39,6 +40,10 @@ struct px_state {
  * (transport failure, or an HTTP error with Proxmox's own message and a hint). */
 int px_request(struct px_state *s, const struct cx_call *call, const char *method, const char *path,
 	       const char *form, json_t **data, struct cx_err *err);
+/* px_request building only what pick names of the answer (json.h), for the hot paths. */
+int px_request_pick(struct px_state *s, const struct cx_call *call, const char *method,
+		    const char *path, const char *form, const struct cx_json_pick *pick,
+		    json_t **data, struct cx_err *err);
 
 /* Logs in now (ticket authentication), replacing any ticket. 0 or -1 with err. */
 int px_login(struct px_state *s, const struct cx_call *call, struct cx_err *err);

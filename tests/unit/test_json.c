@@ -58,6 +58,33 @@ static void test_scalars(void **state)
 	assert_same_as_jansson(json_string(""));
 }
 
+/* Whole-number reals take a short path: the same text as jansson on both sides of its edge
+ * (16 digits), for negative zero, and for numbers near 2^53. */
+static void test_whole_reals(void **state)
+{
+	static const double v[] = { 0.0,
+				    -0.0,
+				    1.0,
+				    -123.0,
+				    4294967296.0,
+				    1e15,
+				    -1e15,
+				    9999999999999998.0,
+				    -9999999999999998.0,
+				    1e16,
+				    -1e16,
+				    10000000000000002.0,
+				    9007199254740992.0,
+				    9007199254740993.0,
+				    1e17,
+				    0.5,
+				    0.031,
+				    1e-320 };
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		assert_same_as_jansson(json_real(v[i]));
+}
+
 static void test_string_escapes(void **state)
 {
 	assert_same_as_jansson(json_string("quote \" backslash \\ slash / tab \t nl \n cr \r"));
@@ -170,6 +197,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scalars),
+		cmocka_unit_test(test_whole_reals),
 		cmocka_unit_test(test_string_escapes),
 		cmocka_unit_test(test_string_near_the_cap),
 		cmocka_unit_test(test_size_bound),
