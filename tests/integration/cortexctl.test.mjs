@@ -36,6 +36,8 @@ function ctl(args, { env = {}, input, timeoutMs = 30000 } = {}) {
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
     child.on('exit', (code) => { clearTimeout(t); res({ code, stdout, stderr }); });
+    // A command that exits before reading its input closes the pipe first: not a failure.
+    child.stdin.on('error', () => {});
     child.stdin.end(input || '');
   });
 }
