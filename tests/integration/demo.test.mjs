@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SHIPPED, httpSession } from './lib.mjs';
+import { SHIPPED, httpSession, startSim, writeConfig } from './lib.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const O = dirname(SHIPPED);
@@ -107,4 +107,49 @@ test('make demo: ready, real tool calls and a task through what it started, and 
   assert.equal(await portOpen(Number(url[2])), false, 'the gateway port is free');
   assert.equal(await portOpen(Number(sim[1])), false, 'the simulator port is free');
   assert.ok(!existsSync(folder), `${folder} removed`);
+});
+
+test('make demo with OPENAI_BASE_URL: the orchestrator asks that server, with the model of OPENAI_MODEL', async () => {
+  const llm = startSim(['--config', writeConfig({ llm: { conversations: [
+    { match: 'ping-openai', turns: [{ tool_use: [{ name: 'gateway_status', input: {} }] }, { text: 'pong from the local model' }] }] } })]);
+  const llmUrl = await llm.ready;
+  try {
+    const env = { ...process.env, CORTEX_DEMO_LISTEN: '127.0.0.1:0', OPENAI_BASE_URL: llmUrl, OPENAI_MODEL: 'qwen-demo' };
+    delete env.ANTHROPIC_API_KEY;
+    demo = spawn('bash', [join(root, 'scripts/demo.sh'), O], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let out = '';
+    demo.stdout.setEncoding('utf8');
+    const exited = new Promise((res) => demo.on('exit', (code) => res(code)));
+    await new Promise((res, rej) => {
+      demo.stdout.on('data', (d) => { out += d; if (/^demo: ready$/m.test(out)) res(); });
+      exited.then((code) => rej(new Error(`demo exited with ${code}: ${out}`)));
+    });
+    started = /pids: sim (\d+) gateway (\d+) orchestrator (\d+)/.exec(out).slice(1).map(Number);
+    assert.match(out, new RegExp(`the orchestrator with the OpenAI-compatible server at ${llmUrl} \\(OPENAI_BASE_URL\\), model qwen-demo`));
+    const mcp = await httpSession(/the gateway at (http:\/\/\S+\/mcp)/.exec(out)[1]);
+    const r = await mcp.call('tools/call', { name: 'cortex_create_task', arguments: { query: 'ping-openai', category: 'general' } });
+    const sc = r.result.structuredContent;
+    const id = sc.id || sc.task?.id || sc.tasks?.[0]?.id;
+    let task;
+    for (let i = 0; i < 300; i++) {
+      const s = (await mcp.call('tools/call', { name: 'cortex_get_task_status', arguments: { id } })).result.structuredContent;
+      task = s.task || s;
+      if (['completed', 'failed', 'cancelled'].includes(task.status)) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(task.status, 'completed', JSON.stringify(task));
+    assert.match(JSON.stringify(task.result), /pong from the local model/);
+    const script = (await (await fetch(llmUrl + '/v1/_sim/llm')).json()).script;
+    const reqs = script.conversations[0].requests;
+    assert.ok(reqs.length >= 2, JSON.stringify(reqs));
+    for (const q of reqs) {
+      assert.match(q.path, /\/chat\/completions$/);
+      assert.equal(q.body.model, 'qwen-demo');
+    }
+    demo.kill('SIGINT');
+    assert.equal(await exited, 0);
+    for (const pid of started) assert.ok(!alive(pid), `pid ${pid} exited`);
+  } finally {
+    llm.child.kill('SIGTERM');
+  }
 });
