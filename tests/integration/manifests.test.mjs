@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -356,5 +356,18 @@ test('cortex containers of both overlays run one image', () => {
     const images = new Set(workloads(objects(overlay)).filter((w) => w.metadata.name !== 'cortex-redis')
       .flatMap((w) => w.spec.template.spec.containers.map((c) => c.image)));
     assert.deepEqual([...images], ['cortex:0.1.0']);
+  }
+});
+
+test('docs/DEPLOY.md creates exactly the Secrets and keys the templates have, and names files that exist', () => {
+  const doc = readFileSync(join(root, 'docs/DEPLOY.md'), 'utf8');
+  const made = {};
+  for (const m of doc.matchAll(/create secret generic (\S+)((?:\s*\\?\n?\s*--from-literal=[\w-]+=\S+)+)/g)) {
+    made[m[1]] = [...m[2].matchAll(/--from-literal=([\w-]+)=/g)].map((k) => k[1]).sort();
+  }
+  const templates = Object.fromEntries(secretTemplates().map((s) => [s.metadata.name, Object.keys(s.stringData).sort()]));
+  assert.deepEqual(made, templates);
+  for (const [, p] of doc.matchAll(/`((?:manifests|scripts|docs)\/[\w./-]+)`/g)) {
+    assert.ok(existsSync(join(root, p.replace(/\/$/, ''))), `${p} exists`);
   }
 });
