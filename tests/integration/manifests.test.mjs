@@ -7,7 +7,7 @@
 // `cortex-gateway --check-config` with the files its pod would have.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
@@ -18,6 +18,7 @@ import { SHIPPED, tmpDir } from './lib.mjs';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const KUBECTL = process.env.KUBECTL || 'kubectl';
 const M = join(root, 'manifests');
+const ORCH = process.env.CORTEX_ORCHESTRATOR_BIN || join(dirname(SHIPPED), 'cortex-orchestrator');
 
 // The namespaces each overlay lets the Kubernetes adapter write in.
 const OVERLAYS = { lab: ['cortex'], ha: ['cortex', 'staging'] };
@@ -275,32 +276,9 @@ for (const overlay of Object.keys(OVERLAYS)) {
   });
 
   test(`${overlay}: cortex-gateway --check-config accepts the ConfigMap's gateway.json with the files its pod mounts`, () => {
-    const objs = objects(overlay);
-    const templates = secretTemplates();
-    const gw = find(objs, 'Deployment', 'cortex-gateway');
-    const pod = gw.spec.template.spec;
-    const c = pod.containers.find((x) => x.name === 'gateway');
-    const fs = tmpDir();
-    // Lay out the container's mounts under fs: ConfigMaps' files, Secrets' keys (random
-    // values, as an operator would make them), empty folders for volumes.
-    for (const m of c.volumeMounts) {
-      const v = pod.volumes.find((x) => x.name === m.name);
-      const dir = join(fs, m.mountPath);
-      mkdirSync(dir, { recursive: true });
-      if (v.configMap) {
-        const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === v.configMap.name);
-        for (const [k, text] of Object.entries(cm.data)) writeFileSync(join(dir, k), text);
-      } else if (v.secret) {
-        const s = templates.find((x) => x.metadata.name === v.secret.secretName);
-        const items = v.secret.items || Object.keys(s.stringData).map((k) => ({ key: k, path: k }));
-        for (const i of items) writeFileSync(join(dir, i.path), randomBytes(48).toString('base64'), { mode: 0o600 });
-      }
-    }
-    const mounts = c.volumeMounts.map((m) => m.mountPath);
-    const path = join(fs, '/etc/cortex/config/gateway.json');
-    const conf = JSON.parse(readFileSync(path, 'utf8'));
-    // Every absolute path of the config must be inside one of the container's mounts; it is
-    // then moved under fs. The one addition: the service-account folder the kubelet mounts.
+    const { fs, placed, moved } = layout(objects(overlay), 'cortex-gateway', 'gateway', 'gateway.json');
+    assert.ok(moved >= 2, `${moved} paths`);
+    // The one addition: the service-account folder the kubelet mounts.
     const sa = join(fs, 'serviceaccount');
     mkdirSync(sa);
     writeFileSync(join(sa, 'token'), 'sa-token-for-the-test');
@@ -308,25 +286,11 @@ for (const overlay of Object.keys(OVERLAYS)) {
     const ca = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
       '-subj', '/CN=kubernetes', '-days', '1', '-keyout', join(sa, 'ca.key'), '-out', join(sa, 'ca.crt')], { encoding: 'utf8' });
     assert.equal(ca.status, 0, ca.stderr);
-    let moved = 0;
-    const move = (v) => {
-      if (typeof v === 'string' && v.startsWith('/')) {
-        assert.ok(mounts.some((m) => v.startsWith(m + '/') || v === m), `${v} is in a volume the gateway mounts`);
-        moved++;
-        return join(fs, v);
-      }
-      if (Array.isArray(v)) return v.map(move);
-      if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, move(x)]));
-      return v;
-    };
-    const placed = move(conf);
-    assert.ok(moved >= (overlay === 'ha' ? 2 : 2), `${moved} paths`);
     placed.adapters.kubectl.service_account_dir = sa;
+    const path = join(fs, '/etc/cortex/config/gateway.json');
     writeFileSync(path, JSON.stringify(placed));
-    const r = spawnSync(SHIPPED, ['--check-config', '--config', path], {
-      encoding: 'utf8', timeout: 30000,
-      env: { ...process.env, KUBERNETES_SERVICE_HOST: '10.43.0.1', KUBERNETES_SERVICE_PORT: '443' },
-    });
+    const env = { ...process.env, KUBERNETES_SERVICE_HOST: '10.43.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    const r = spawnSync(SHIPPED, ['--check-config', '--config', path], { encoding: 'utf8', timeout: 30000, env });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^config ok: \d+ adapter\(s\)/m);
     assert.match(r.stdout, /^listen: 0\.0\.0\.0:8080 /m);
@@ -336,11 +300,73 @@ for (const overlay of Object.keys(OVERLAYS)) {
     const noKey = structuredClone(placed);
     noKey.http.session_key.file += '.missing';
     writeFileSync(path, JSON.stringify(noKey));
-    const bad = spawnSync(SHIPPED, ['--check-config', '--config', path], { encoding: 'utf8', timeout: 30000,
-      env: { ...process.env, KUBERNETES_SERVICE_HOST: '10.43.0.1', KUBERNETES_SERVICE_PORT: '443' } });
+    const bad = spawnSync(SHIPPED, ['--check-config', '--config', path], { encoding: 'utf8', timeout: 30000, env });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /session_key/);
   });
+
+  test(`${overlay}: cortex-orchestrator starts on the ConfigMap's orchestrator.json and the masters ConfigMap, and stops on SIGTERM`, async () => {
+    const { fs, placed, moved } = layout(objects(overlay), 'cortex-orchestrator', 'orchestrator', 'orchestrator.json');
+    assert.ok(moved >= (overlay === 'ha' ? 2 : 2), `${moved} paths`);
+    const path = join(fs, '/etc/cortex/config/orchestrator.json');
+    writeFileSync(path, JSON.stringify(placed));
+    const child = spawn(ORCH, ['--config', path], { stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CORTEX_TOKEN: 'test-token', ANTHROPIC_API_KEY: 'sk-ant-test' } });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+    try {
+      await new Promise((res, rej) => {
+        const t = setTimeout(() => rej(new Error('not started in 20 s: ' + stderr)), 20000);
+        child.stderr.on('data', (d) => { stderr += d; if (/cortex-orchestrator \S+: 6 masters, 18 workers/.test(stderr)) { clearTimeout(t); res(); } });
+        exited.then(({ code }) => { clearTimeout(t); rej(new Error(`exited with ${code}: ${stderr}`)); });
+      });
+      assert.match(stderr, /gateway http:\/\/cortex-gateway\.cortex-system\.svc:8080\/mcp/);
+      assert.ok(!stderr.includes('test-token') && !stderr.includes('sk-ant-test'));
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.deepEqual(await exited, { code: 0, signal: null }, stderr);
+  });
+}
+
+// The files a container of the overlay would see, under a scratch folder: its ConfigMaps'
+// files, its Secrets' keys (random values, as an operator would make them, from the templates),
+// empty folders for its other volumes. Every absolute path in the config file `name` (in
+// /etc/cortex/config) must be inside one of its mounts; `placed` is the config with those paths
+// moved under the folder.
+function layout(objs, deployment, container, name) {
+  const templates = secretTemplates();
+  const pod = find(objs, 'Deployment', deployment).spec.template.spec;
+  const c = pod.containers.find((x) => x.name === container);
+  const fs = tmpDir();
+  for (const m of c.volumeMounts) {
+    const v = pod.volumes.find((x) => x.name === m.name);
+    const dir = join(fs, m.mountPath);
+    mkdirSync(dir, { recursive: true });
+    if (v.configMap) {
+      const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === v.configMap.name);
+      for (const [k, text] of Object.entries(cm.data)) writeFileSync(join(dir, k), text);
+    } else if (v.secret) {
+      const s = templates.find((x) => x.metadata.name === v.secret.secretName);
+      const items = v.secret.items || Object.keys(s.stringData).map((k) => ({ key: k, path: k }));
+      for (const i of items) writeFileSync(join(dir, i.path), randomBytes(48).toString('base64'), { mode: 0o600 });
+    }
+  }
+  const mounts = c.volumeMounts.map((m) => m.mountPath);
+  let moved = 0;
+  const move = (v) => {
+    if (typeof v === 'string' && v.startsWith('/')) {
+      assert.ok(mounts.some((m) => v.startsWith(m + '/') || v === m), `${v} is in a volume ${deployment} mounts`);
+      moved++;
+      return join(fs, v);
+    }
+    if (Array.isArray(v)) return v.map(move);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, move(x)]));
+    return v;
+  };
+  const placed = move(JSON.parse(readFileSync(join(fs, '/etc/cortex/config', name), 'utf8')));
+  return { fs, placed, moved };
 }
 
 test('the Kubernetes adapter in the overlays runs in-cluster with the gateway\'s service account', () => {
