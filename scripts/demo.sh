@@ -178,6 +178,9 @@ EOF
 set +e
 wait -n "${pids[@]}"
 rc=$?
+# Ctrl-C at a terminal reaches the children too: one may end before this shell's own SIGINT is
+# handled. Give that signal a moment before calling the exit unexpected.
+sleep 0.5
 if [ "$stopping" = 0 ]; then
 	echo "demo: a process exited on its own (status $rc); the logs:" >&2
 	tail -n 20 "$dir"/*.log >&2
