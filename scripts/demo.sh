@@ -27,10 +27,15 @@ stop() {
 	trap '' INT TERM
 	echo "demo: stopping (orchestrator, gateway, simulator)"
 	# The orchestrator first (it gives its tasks back), then the gateway, then the backends.
+	local names=(sim gateway orchestrator) st
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
 		kill -TERM "${pids[i]}" 2>/dev/null || true
-		wait "${pids[i]}" 2>/dev/null || true
+		st=0
+		wait "${pids[i]}" 2>/dev/null || st=$?
+		# 0 is a clean stop; 130 and 143 a stop by the signal itself (SIGINT from a terminal).
+		case $st in 0 | 130 | 143) ;; *) echo "demo: the ${names[i]} exited with status $st" >&2 ;; esac
 	done
+	grep -h -E 'Sanitizer|runtime error' "$dir"/*.log >&2 2>/dev/null || true
 	rm -rf "$dir"
 	echo "demo: stopped"
 }

@@ -103,6 +103,7 @@ test('make demo: ready, real tool calls and a task through what it started, and 
   clearTimeout(timer);
   assert.equal(code, 0, `exit ${code}/${signal}: ${out}${err}`);
   assert.match(out, /demo: stopped/);
+  assert.doesNotMatch(err, /exited with status|Sanitizer|runtime error/, err);
   for (const pid of pids) assert.ok(!alive(pid), `pid ${pid} exited`);
   assert.equal(await portOpen(Number(url[2])), false, 'the gateway port is free');
   assert.equal(await portOpen(Number(sim[1])), false, 'the simulator port is free');

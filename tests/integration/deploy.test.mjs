@@ -178,10 +178,19 @@ test('the Dockerfile: build on debian:12, run on debian:12-slim as a non-root us
   const provided = closure([...listed, ...required]);
   const loaded = packagesOf(bins, false);
   assert.ok(loaded.has('libmicrohttpd12') && loaded.has('libcurl4'), [...loaded].join(' '));
-  for (const p of loaded) assert.ok(provided.has(p), `${p} (a library the binaries load) is installed by the runtime stage`);
+  // Under make check the binaries are sanitizer builds, which the image never ships: their
+  // runtimes (and what those pull in, libstdc++) are left out.
+  const sanitizer = closure([...loaded].filter((p) => /^lib(asan|ubsan|lsan|tsan)\d/.test(p)));
+  for (const p of loaded) {
+    if (sanitizer.has(p) && !provided.has(p)) continue;
+    assert.ok(provided.has(p), `${p} (a library the binaries load) is installed by the runtime stage`);
+  }
   // And nothing listed is unneeded: each library package provides a library a binary links.
   const direct = packagesOf(bins, true);
   for (const p of listed.filter((x) => x !== 'ca-certificates')) assert.ok(direct.has(p), `${p} is linked by a binary`);
   const base = closure(required);
-  for (const p of direct) assert.ok(listed.includes(p) || base.has(p), `${p} (linked directly) is listed`);
+  for (const p of direct) {
+    if (sanitizer.has(p)) continue;
+    assert.ok(listed.includes(p) || base.has(p), `${p} (linked directly) is listed`);
+  }
 });
