@@ -122,6 +122,12 @@ for (const overlay of Object.keys(OVERLAYS)) {
       }
       assert.notEqual(pod.hostNetwork, true);
       assert.notEqual(pod.hostPID, true);
+      assert.notEqual(pod.hostIPC, true);
+      // What the namespace's Pod Security level "restricted" allows besides the above.
+      for (const v of pod.volumes || []) {
+        assert.ok(['configMap', 'secret', 'emptyDir', 'persistentVolumeClaim', 'projected'].some((k) => v[k]), `volume ${v.name} of ${w.metadata.name}`);
+      }
+      for (const c of pod.containers) for (const p of c.ports || []) assert.equal(p.hostPort, undefined);
     }
   });
 
@@ -154,6 +160,27 @@ for (const overlay of Object.keys(OVERLAYS)) {
     const orch = find(objs, 'Deployment', 'cortex-orchestrator', 'cortex-system');
     assert.equal(orch.spec.replicas, overlay === 'ha' ? 3 : 1);
     assert.equal(conf.tasks.store, overlay === 'ha' ? 'redis' : 'dir');
+    assert.equal(find(objs, 'Namespace', 'cortex-system').metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+    if (overlay === 'ha') {
+      // The store's URL is the Redis Service; Redis keeps an append-only file, fsynced on every write.
+      const svcR = find(objs, 'Service', 'cortex-redis', 'cortex-system');
+      const u = new URL(conf.tasks.url);
+      assert.equal(u.hostname, 'cortex-redis.cortex-system.svc');
+      assert.equal(Number(u.port), svcR.spec.ports[0].port);
+      const redis = find(objs, 'StatefulSet', 'cortex-redis').spec.template.spec.containers[0];
+      assert.equal(redis.args[redis.args.indexOf('--appendonly') + 1], 'yes');
+      assert.equal(redis.args[redis.args.indexOf('--appendfsync') + 1], 'always');
+      assert.equal(redis.args[redis.args.indexOf('--requirepass') + 1], '$(REDIS_PASSWORD)');
+      assert.deepEqual(redis.env.find((e) => e.name === 'REDIS_PASSWORD').valueFrom.secretKeyRef, { name: 'cortex-redis', key: 'password' });
+      assert.ok(matches({ matchLabels: svcR.spec.selector }, find(objs, 'StatefulSet', 'cortex-redis').spec.template.metadata.labels));
+    } else {
+      const pvc = find(objs, 'PersistentVolumeClaim', 'cortex-tasks', 'cortex-system');
+      for (const d of [gw, orch]) {
+        const pod = d.spec.template.spec;
+        const vol = pod.volumes.find((v) => v.persistentVolumeClaim?.claimName === pvc.metadata.name);
+        assert.equal(pod.containers[0].volumeMounts.find((m) => m.name === vol.name).mountPath, conf.tasks.dir);
+      }
+    }
   });
 
   test(`${overlay}: the masters ConfigMap is manifests/examples/masters.json`, () => {
