@@ -57,7 +57,12 @@ test('make demo: ready, real tool calls and a task through what it started, and 
   started = pids;
   const folder = /logs: (\S+)\/\{sim/.exec(out)[1];
   assert.ok(pids.every(alive));
-  assert.match(out, /"command": "[^"]*cortex-gateway",\s+"args": \["--stdio", "--config", "[^"]+\/gateway.json"\]/);
+  // The Claude Desktop entry it prints is JSON that launches this gateway over stdio.
+  const desktop = JSON.parse(/^ {2}(\{"mcpServers"[\s\S]*?\}\}\})$/m.exec(out)[1]);
+  const entry = desktop.mcpServers['cortex-demo'];
+  assert.equal(entry.command, SHIPPED);
+  assert.deepEqual(entry.args.slice(0, 2), ['--stdio', '--config']);
+  assert.ok(entry.args[2].startsWith(folder + '/'));
 
   const mcp = await httpSession(url[1]);
   const list = await mcp.call('tools/list', {});
