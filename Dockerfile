@@ -1,4 +1,4 @@
-# Cortex: cortex-gateway, cortex-orchestrator (and cortexctl once cli/ builds it) in one image.
+# Cortex: cortex-gateway, cortex-orchestrator and cortexctl in one image.
 #   docker build -t cortex:0.1.0 .
 # The manifests (manifests/) run this image with their own command lines; as is, it starts the
 # gateway on /etc/cortex/config/gateway.json. docs/DEPLOY.md.

@@ -52,6 +52,8 @@ UNIT_SUPPORT := tests/unit/fake_exchange.c tests/unit/http_test_server.c \
 SIM_SRCS := $(wildcard tests/sim/*.c)
 # The orchestrator (orchestrator/), with the masters' registry built in.
 ORCH_SRCS := $(wildcard orchestrator/*.c)
+# cortexctl (cli/): over MCP, or with --local the gateway's adapters and dispatch in-process.
+CLI_SRCS := $(wildcard cli/*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 GW_OBJS := $(GW_SRCS:%.c=$(O)/%.o) $(ADAPTER_JSON:%.json=$(O)/gen/%_json.o)
@@ -64,6 +66,7 @@ FIXED := $(O)/bench/fixed-responder
 TASKCTL := $(O)/bench/taskctl
 SIM := $(O)/cortex-sim
 ORCH := $(O)/cortex-orchestrator
+CORTEXCTL := $(O)/cortexctl
 EMBED := $(O)/tools/embed
 
 .PHONY: all run test check bench deps test-deps unit integration clean format compile_commands.json \
@@ -72,7 +75,7 @@ EMBED := $(O)/tools/embed
 # Keep generated sources (tools.json as C) between builds.
 .SECONDARY:
 
-all: $(GATEWAY) $(GATEWAY_TEST) $(SIM) $(TASKCTL) $(ORCH)
+all: $(GATEWAY) $(GATEWAY_TEST) $(SIM) $(TASKCTL) $(ORCH) $(CORTEXCTL)
 
 $(O)/libcortex.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -89,6 +92,11 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(UNIT_SUPPORT:%.c=$(O)/%.o) $(GW_OBJS) $
 		$(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# The server-core tests share a fixture of their own.
+$(O)/tests/unit/test_server $(O)/tests/unit/test_server_calls: $(O)/tests/unit/server_fixture.o
+# cortexctl's tables, tested on their own.
+$(O)/tests/unit/test_ctl_table: $(O)/cli/table.o
+
 $(FIXED): $(O)/bench/fixed_responder.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -98,6 +106,15 @@ $(TASKCTL): $(O)/bench/taskctl.o $(O)/libcortex.a
 
 $(ORCH): $(ORCH_SRCS:%.c=$(O)/%.o) $(O)/gen/manifests/examples/masters_json.o $(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# cortexctl, with its bash completion (cli/cortexctl.bash) built in for `completion bash`.
+$(CORTEXCTL): $(CLI_SRCS:%.c=$(O)/%.o) $(O)/gen/cli/cortexctl_bash.o $(O)/gateway/adapters_default.o \
+		$(GW_OBJS) $(O)/libcortex.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/gen/cli/cortexctl_bash.c: cli/cortexctl.bash $(EMBED)
+	@mkdir -p $(@D)
+	$(EMBED) $< cli_cortexctl_bash > $@.tmp && mv $@.tmp $@
 
 $(SIM): $(SIM_SRCS:%.c=$(O)/%.o) $(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lgnutls
@@ -163,7 +180,7 @@ compile_commands.json:
 
 # Every C file of the project, as scripts/check-source.sh checks them.
 C_SOURCES = $(wildcard common/*.[ch] gateway/*.[ch] adapters/*/*.[ch] tests/unit/*.[ch] \
-	tests/adapters/*.[ch] tests/sim/*.[ch] bench/*.c tools/*.c orchestrator/*.[ch])
+	tests/adapters/*.[ch] tests/sim/*.[ch] bench/*.c tools/*.c orchestrator/*.[ch] cli/*.[ch])
 
 format:
 	clang-format -i $(C_SOURCES)
@@ -171,17 +188,20 @@ format:
 clean:
 	rm -rf build build-asan
 
-# Single host: the binaries (cortexctl once cli/ builds it), the systemd units with their
-# paths filled in, and the example configs. docs/DEPLOY.md.
+# Single host: the binaries, cortexctl's bash completion, the systemd units with their paths
+# filled in, and the example configs. docs/DEPLOY.md.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR ?= $(PREFIX)/share/doc/cortex
-INSTALL_BINS := $(GATEWAY) $(ORCH) $(if $(wildcard cli/*.c),$(O)/cortexctl)
+COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL_BINS := $(GATEWAY) $(ORCH) $(CORTEXCTL)
 .PHONY: install demo
 install: $(INSTALL_BINS)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR)/examples/systemd
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR)/examples/systemd \
+		$(DESTDIR)$(COMPLETIONSDIR)
 	install -m 0755 $(INSTALL_BINS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 cli/cortexctl.bash $(DESTDIR)$(COMPLETIONSDIR)/cortexctl
 	for u in cortex-gateway cortex-orchestrator; do \
 		sed 's|@BINDIR@|$(BINDIR)|g' manifests/systemd/$$u.service > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.service.tmp && \
 		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.service.tmp && \
@@ -193,7 +213,7 @@ install: $(INSTALL_BINS)
 		manifests/examples/systemd/orchestrator.json $(DESTDIR)$(DOCDIR)/examples/systemd/
 
 demo: deps
-	@$(MAKE) --no-print-directory $(GATEWAY) $(SIM) $(ORCH) $(if $(wildcard cli/*.c),$(O)/cortexctl)
+	@$(MAKE) --no-print-directory $(GATEWAY) $(SIM) $(ORCH) $(CORTEXCTL)
 	@scripts/demo.sh $(O)
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

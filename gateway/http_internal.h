@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "../common/buf.h"
+#include "../common/jsonrpc.h"
 #include "http_headers.h"
 #include "session.h"
 #include "transport.h"
@@ -39,9 +40,11 @@ struct req {
 	struct cx_http *h;
 	struct MHD_Connection *conn;
 	struct cx_buf body;
-	size_t discarded; /* bytes dropped after the body passed the cap */
-	bool overflow;
-	bool sse; /* _meta.progressToken: answer as an SSE stream */
+	size_t discarded;              /* bytes of a chunked body dropped past the cap */
+	bool overflow;                 /* a chunked body passed the cap: 413 at its end */
+	struct cx_rpc_counter members; /* a batch's members, counted as the body arrives */
+	bool too_many;                 /* past calls.max_batch: the body is not kept */
+	bool sse;                      /* _meta.progressToken: answer as an SSE stream */
 	bool submitted;
 	int fd;                 /* the socket, once deferred */
 	struct cx_session sess; /* always initialised; released in req_free */
@@ -82,12 +85,43 @@ struct cx_http {
 	unsigned push_rr; /* spreads pushed messages over a session's streams */
 	unsigned long wake_mark;
 	struct sse_stream *streams; /* newest first */
+	struct cx_http_clients *clients;
 };
 
 /* ---- transport_http.c: answers and sessions ---- */
 
 /* A request header's value, or NULL. */
 const char *cx_http_header(struct MHD_Connection *conn, const char *name);
+
+/* ---- http_clients.c: each client's share of the server ---- */
+
+#define CX_HTTP_CLIENT_KEY 96
+/* A connection's client ("token NAME" or "peer ADDRESS"), once counted; the MHD socket
+ * context of every connection. */
+struct cx_http_share {
+	char key[CX_HTTP_CLIENT_KEY];
+	bool stream; /* counted against the client's GET streams */
+};
+struct cx_http_clients;
+struct cx_http_clients *cx_http_clients_new(void);
+void cx_http_clients_free(struct cx_http_clients *c);
+/* Requests refused with 429 so far (for /metrics). */
+unsigned long cx_http_clients_refused(const struct cx_http_clients *c);
+/* Counts the connection against its client (and, for a GET stream, the client's streams);
+ * true with a 429 queued in *ret when the client is over http.max_connections_per_client or
+ * http.max_streams_per_client. */
+bool cx_http_share_refused(struct cx_http *h, struct MHD_Connection *conn,
+			   const struct cx_principal *who, bool stream, enum MHD_Result *ret);
+/* At the connection's close. */
+void cx_http_share_release(struct cx_http *h, struct cx_http_share *sh);
+
+/* ---- http_strict.c: framing checks before routing ---- */
+
+/* True with the 400/501 answer queued in *ret when the request's headers break the rules
+ * libmicrohttpd does not enforce: a control character in a value, a header that must come
+ * once twice, Content-Length with Transfer-Encoding, a Transfer-Encoding other than chunked. */
+bool cx_http_framing_refused(struct MHD_Connection *conn, const char *method, const char *url,
+			     const char *version, enum MHD_Result *ret);
 /* A response with body (len bytes) and, unless NULL, a Content-Type. Takes body (malloc'd)
  * when must_free, also on failure. NULL on out of memory. */
 struct MHD_Response *cx_http_resp_new(char *body, size_t len, bool must_free, const char *ctype);

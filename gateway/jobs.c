@@ -358,6 +358,19 @@ static void *watchdog_main(void *arg)
 
 /* ---- the pool ---- */
 
+#define SHUTTING_DOWN "the gateway is shutting down; retry against another replica or in a moment"
+
+/* A call that was never started: the client may send it again elsewhere. */
+static void refuse_job(struct cx_job *j, const char *busy)
+{
+	if (j->kind == CX_JOB_TOOL)
+		cx_job_finish(j, cx_error_result("'%s' was not run: %s", j->name, busy), NULL,
+			      CX_AUDIT_REFUSED, busy);
+	else
+		cx_job_finish(j, NULL, &(struct cx_job_error){ .message = busy }, CX_AUDIT_ERROR,
+			      NULL);
+}
+
 void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 {
 	struct cx_exchange *x = j->x;
@@ -370,7 +383,7 @@ void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 		x->defer(x);
 	pthread_mutex_lock(&p->lock);
 	if (atomic_load(&p->refusing))
-		busy = "the gateway is shutting down; retry against another replica or in a moment";
+		busy = SHUTTING_DOWN;
 	else if (p->qlen >= (size_t)p->conf->queue_max)
 		busy = "the gateway is saturated (call queue full); retry in a moment";
 	if (!busy) {
@@ -396,13 +409,7 @@ void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 		pthread_cond_signal(&p->work);
 		return;
 	}
-	if (j->kind == CX_JOB_TOOL) {
-		cx_job_finish(j, cx_error_result("'%s' was not run: %s", j->name, busy), NULL,
-			      CX_AUDIT_REFUSED, busy);
-	} else {
-		cx_job_finish(j, NULL, &(struct cx_job_error){ .message = busy }, CX_AUDIT_ERROR,
-			      NULL);
-	}
+	refuse_job(j, busy);
 	atomic_store(&j->refs, 1);
 	job_unref(j);
 }
@@ -482,20 +489,99 @@ void cx_jobs_refuse(struct cx_jobs *p)
 	atomic_store(&p->refusing, true);
 }
 
-size_t cx_jobs_drain(struct cx_jobs *p)
+size_t cx_jobs_shed(struct cx_jobs *p)
 {
-	size_t abandoned = 0;
-	struct timespec grace;
+	struct cx_job *q, *j;
+	size_t n = 0;
 
 	cx_jobs_refuse(p);
 	pthread_mutex_lock(&p->lock);
+	q = p->qhead;
+	p->qhead = p->qtail = NULL;
+	p->qlen = 0;
+	for (j = q; j; j = j->qnext) {
+		if (!j->on_dlist)
+			continue;
+		/* The list's reference; ours (the worker side) keeps the job alive. */
+		dlist_remove_locked(p, j);
+		int was = atomic_fetch_sub(&j->refs, 1);
+		CX_ASSERT(was > 1);
+	}
+	pthread_mutex_unlock(&p->lock);
+	while (q) {
+		j = q;
+		q = j->qnext;
+		if (!atomic_load(&j->replied))
+			n++;
+		refuse_job(j, SHUTTING_DOWN);
+		job_unref(j);
+	}
+	if (n)
+		cx_info("draining: answered %zu queued call(s) as shutting down", n);
+	return n;
+}
+
+/* Past calls.drain_grace_ms every call still running is answered (and told to stop): the
+ * client learns the gateway went away mid-call rather than waiting for its deadline. */
+static void abandon_running(struct cx_jobs *p)
+{
+	for (;;) {
+		struct cx_job *found = NULL;
+
+		pthread_mutex_lock(&p->lock);
+		for (struct cx_job *j = p->dhead; j && !found; j = j->dnext) {
+			if (!atomic_load(&j->replied)) {
+				found = j;
+				atomic_fetch_add(&found->refs, 1);
+			}
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (!found)
+			return;
+		atomic_store(&found->cancelled, true);
+		if (found->kind == CX_JOB_TOOL)
+			cx_job_finish(found,
+				      cx_error_result("'%s' was abandoned: the gateway is shutting "
+						      "down; it may or may not have taken effect, "
+						      "so check before retrying",
+						      found->name),
+				      NULL, CX_AUDIT_IS_ERROR, "abandoned at shutdown");
+		else
+			cx_job_finish(found, NULL,
+				      &(struct cx_job_error){ .message = SHUTTING_DOWN },
+				      CX_AUDIT_ERROR, NULL);
+		job_unref(found);
+	}
+}
+
+size_t cx_jobs_drain(struct cx_jobs *p)
+{
+	size_t abandoned = 0;
+	struct timespec grace, until;
+	bool waited_out = false;
+
+	cx_jobs_refuse(p);
+	cx_deadline_ts(CLOCK_REALTIME, p->conf->drain_grace_ms, &until);
+	pthread_mutex_lock(&p->lock);
 	atomic_store(&p->draining, true);
 	if (atomic_load(&p->unanswered))
-		cx_info("draining: waiting for %zu call(s) in flight",
-			(size_t)atomic_load(&p->unanswered));
-	/* Bounded: the watchdog answers every job by its deadline. */
-	while (atomic_load(&p->unanswered))
-		pthread_cond_wait(&p->idle, &p->lock);
+		cx_info("draining: waiting up to %ld ms for %zu call(s) in flight",
+			p->conf->drain_grace_ms, (size_t)atomic_load(&p->unanswered));
+	/* Bounded by the grace, and by the watchdog, which answers every job by its deadline. */
+	while (atomic_load(&p->unanswered)) {
+		if (!waited_out &&
+		    pthread_cond_timedwait(&p->idle, &p->lock, &until) == ETIMEDOUT) {
+			waited_out = true;
+			pthread_mutex_unlock(&p->lock);
+			cx_warn("draining: calls.drain_grace_ms passed; answering %zu call(s) "
+				"still running as shutting down",
+				(size_t)atomic_load(&p->unanswered));
+			abandon_running(p);
+			pthread_mutex_lock(&p->lock);
+		} else if (waited_out) {
+			pthread_cond_wait(&p->idle, &p->lock);
+		}
+	}
 	p->stopping = true;
 	pthread_cond_broadcast(&p->work);
 	pthread_cond_broadcast(&p->tick);

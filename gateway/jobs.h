@@ -94,7 +94,11 @@ struct cx_jobs *cx_jobs_new(const struct cx_gw_config *conf, struct cx_audit *au
 int cx_jobs_start(struct cx_jobs *p, struct cx_err *err);
 /* Refuses new jobs from now on. */
 void cx_jobs_refuse(struct cx_jobs *p);
-/* Waits until every queued job has been answered (each bounded by its deadline), then stops
+/* Refuses new jobs and answers every job still queued (never started) as refused because the
+ * gateway is shutting down. The number answered. */
+size_t cx_jobs_shed(struct cx_jobs *p);
+/* Waits until every queued job has been answered (each bounded by its deadline, all by
+ * calls.drain_grace_ms, past which the running ones are answered as abandoned), then stops
  * the workers and the watchdog. Returns how many workers were still inside a handler after a
  * short grace: then what they may touch must not be freed (the caller exits instead). */
 size_t cx_jobs_drain(struct cx_jobs *p);

@@ -100,6 +100,10 @@ static void handle_request(struct cx_server *s, struct cx_exchange *x, const cha
 	const struct cx_method *m = cx_method_find(method);
 	char msg[200];
 
+	if (cx_method_params_check(params, msg, sizeof(msg))) {
+		cx_reply_error(x, id, CX_RPC_INVALID_PARAMS, msg);
+		return;
+	}
 	if (x->stateless) {
 		if (!cx_stateless_refuse(m, x, method, id, params))
 			m->fn(s, x, id, params);
@@ -241,6 +245,11 @@ int cx_server_start(struct cx_server *s, struct cx_err *err)
 		return -1;
 	cx_notify_attach(s);
 	return 0;
+}
+
+size_t cx_server_shed(struct cx_server *s)
+{
+	return cx_jobs_shed(s->jobs);
 }
 
 size_t cx_server_drain(struct cx_server *s)

@@ -45,7 +45,16 @@ void cx_server_submit(struct cx_server *s, struct cx_exchange *x, json_t *msg);
  * cx_dispatch_tool in dispatch.h. */
 struct cx_dispatch *cx_server_dispatch(struct cx_server *s);
 
-/* Stops taking new calls, waits for in-flight ones (each bounded by its deadline) and stops
+/* At a stop signal: stops taking new calls and answers the calls still queued (never started)
+ * as refused, so the client retries elsewhere at once. The number answered. */
+size_t cx_server_shed(struct cx_server *s);
+
+/* Transports count a message's members as its text arrives (cx_rpc_count_feed) and ask this
+ * before parsing it: 0, or -1 with msg set (an invalid-request message) for a batch of more
+ * than calls.max_batch members, which is refused without being buffered or built. */
+int cx_server_batch_check(const struct cx_server *s, size_t members, char *msg, size_t msglen);
+/* Stops taking new calls, waits for in-flight ones (each bounded by its deadline and all by
+ * calls.drain_grace_ms) and stops
  * the workers. Returns how many workers were still inside a handler after a short grace:
  * then the server and the registry must not be freed (the caller exits instead). */
 size_t cx_server_drain(struct cx_server *s);

@@ -46,6 +46,7 @@
 #include "authlog.h"
 #include "http_headers.h"
 #include "http_internal.h"
+#include "revoke.h"
 #include "http_stateless.h"
 #include "http_stream.h"
 #include "listen.h"
@@ -176,7 +177,7 @@ int cx_http_open_session(struct cx_http *h, struct MHD_Connection *conn,
 	}
 	if (cx_session_open(cx_server_session_key(h->srv), id, h->conf->session_ttl_s, sess) !=
 		    CX_SESSION_OK ||
-	    cx_session_revoked(sess->fp) || strcmp(sess->subject, who->name) != 0) {
+	    cx_session_revoked(sess) || strcmp(sess->subject, who->name) != 0) {
 		/* A session belongs to the token that created it: another token holding
 		 * the id is answered as if the session did not exist. */
 		*ret = cx_http_send_rpc_error(
@@ -275,7 +276,7 @@ static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *c
 		expires = sess.issued_s + h->conf->session_ttl_s;
 	else
 		expires = INT64_MAX;
-	rc = cx_session_revoke(sess.fp, expires);
+	rc = cx_session_revoke(&sess, expires, (size_t)h->conf->max_ended_sessions);
 	if (!rc) {
 		cx_debug("session %s ended by the client", sess.fp);
 		cx_http_wake_taps(h, sess.fp, true);
@@ -418,6 +419,11 @@ static enum MHD_Result route(struct cx_http *h, struct MHD_Connection *conn, con
 		return ret;
 	if (!cx_http_method_listed(rt->allow, method))
 		return send_not_allowed(conn, rt);
+	if (rt->admit &&
+	    cx_http_share_refused(h, conn, who,
+				  rt->handler == handle_mcp && !strcmp(method, MHD_HTTP_METHOD_GET),
+				  &ret))
+		return ret;
 	return rt->handler(h, conn, method, who, con_cls);
 }
 
@@ -435,10 +441,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (*con_cls)
 		return cx_http_post_data(*con_cls, upload_data, upload_data_size);
-	ret = route(h, conn, url, method, con_cls);
+	if (!cx_http_framing_refused(conn, method, url, http_version, &ret))
+		ret = route(h, conn, url, method, con_cls);
 	if (!*con_cls)
 		*con_cls = &h->sentinel;
 	return ret;
+}
+
+/* Every connection carries its share (http_clients.c) from accept to close. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct cx_http *h = cls;
+
+	(void)conn;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct cx_http_share));
+	} else if (*socket_context) {
+		cx_http_share_release(h, *socket_context);
+		free(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -510,10 +533,17 @@ static struct cx_http *http_new(struct cx_server *s)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->wake, &ca);
 	pthread_condattr_destroy(&ca);
+	h->clients = cx_http_clients_new();
+	if (!h->clients) {
+		pthread_cond_destroy(&h->wake);
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		return NULL;
+	}
 	return h;
 }
 
-/* MHD's options for h listening on *ss, into opts (room for 10). */
+/* MHD's options for h listening on *ss, into opts (room for 12). */
 static void daemon_options(struct cx_http *h, struct sockaddr_storage *ss,
 			   struct MHD_OptionItem *opts)
 {
@@ -525,6 +555,8 @@ static void daemon_options(struct cx_http *h, struct sockaddr_storage *ss,
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, ss };
 	opts[n++] =
 		(struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h };
+	opts[n++] =
+		(struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
 					     (intptr_t)clamp_uint(conf->max_connections, 1), NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
@@ -545,7 +577,7 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 {
 	const struct cx_gw_config *conf = cx_server_config(s);
 	const union MHD_DaemonInfo *info;
-	struct MHD_OptionItem opts[10];
+	struct MHD_OptionItem opts[12];
 	struct cx_listen la;
 	struct cx_http *h;
 	unsigned flags;
@@ -603,6 +635,7 @@ fail:
 		cx_server_remove_push(s, cx_http_on_push, h);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
+	cx_http_clients_free(h->clients);
 	free(h);
 	return NULL;
 }
@@ -657,5 +690,6 @@ void cx_http_stop(struct cx_http *h)
 	cx_http_streams_free(h);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
+	cx_http_clients_free(h->clients);
 	free(h);
 }

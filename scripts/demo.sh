@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 O=${1:-build}
 case $O in /*) ;; *) O=$root/$O ;; esac
 listen=${CORTEX_DEMO_LISTEN:-127.0.0.1:8080}
-for b in cortex-sim cortex-gateway cortex-orchestrator; do
+for b in cortex-sim cortex-gateway cortex-orchestrator cortexctl; do
 	[ -x "$O/$b" ] || { echo "demo: $O/$b is missing; run make demo (it builds first)" >&2; exit 1; }
 done
 
@@ -150,7 +150,6 @@ pids+=($!)
 wait_line "$dir/orchestrator.log" 'cortex-orchestrator [^ ]+: [0-9]+ masters' "${pids[2]}" cortex-orchestrator >/dev/null
 
 ctl="$O/cortexctl"
-[ -x "$ctl" ] || ctl="cortexctl"
 cat <<EOF
 
 Cortex demo: the simulator at $sim; the gateway at $url (Proxmox VE, Cloudflare, Sandfly, UniFi,
@@ -160,6 +159,7 @@ logs: $dir/{sim,gateway,orchestrator}.log, audit lines in $dir/audit.log
 
 Try:
   export CORTEX_GATEWAY_URL=$url
+  $ctl status
   $ctl tools
   $ctl call proxmox_list_vms
   $ctl call kubectl_get kind=pods

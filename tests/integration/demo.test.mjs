@@ -79,6 +79,17 @@ test('make demo: ready, real tool calls and a task through what it started, and 
   assert.ok(JSON.stringify(await call('sandfly_list_hosts')).includes('legacy01'));
   assert.ok(JSON.stringify(await call('unifi_list_sites')).includes('default'));
 
+  // The cortexctl lines it prints work as printed (the task one waits for the scripted LLM).
+  const sh = /^ {2}(export CORTEX_GATEWAY_URL=\S+)\n((?: {2}\S*cortexctl .*\n)+)/m.exec(out);
+  const lines = sh[2].trim().split('\n').map((l) => l.trim());
+  assert.equal(lines.length, 6, sh[2]);
+  for (const line of lines) {
+    const r = spawnSync('bash', ['-c', `${sh[1]}; ${line}`], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 0, `${line}: ${r.stdout}${r.stderr}`);
+    if (/task create/.test(line)) assert.match(r.stdout + r.stderr, /completed/);
+    if (/proxmox_list_vms/.test(line)) assert.match(r.stdout, /web01/);
+  }
+
   // The curl line it prints works as printed.
   const curl = /^ {2}(curl -s [\s\S]*?\}\}\}')$/m.exec(out)[1].replace(/\\\n/g, ' ');
   const c = spawnSync('bash', ['-c', curl], { encoding: 'utf8', timeout: 30000 });

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +38,8 @@ test('make install DESTDIR=… PREFIX=/usr/local lays out the binaries, the unit
     'usr/local/share/doc/cortex/examples/systemd/gateway.json': 0o644,
     'usr/local/share/doc/cortex/examples/systemd/orchestrator.json': 0o644,
   };
-  if (existsSync(CTL)) want['usr/local/bin/cortexctl'] = 0o755;
+  want['usr/local/bin/cortexctl'] = 0o755;
+  want['usr/local/share/bash-completion/completions/cortexctl'] = 0o644;
   const found = spawnSync('find', [d, '-type', 'f'], { encoding: 'utf8' }).stdout.trim().split('\n')
     .map((f) => relative(d, f)).sort();
   assert.deepEqual(found, Object.keys(want).sort());
@@ -46,6 +47,9 @@ test('make install DESTDIR=… PREFIX=/usr/local lays out the binaries, the unit
   // The installed binaries are the built ones, and run.
   assert.deepEqual(readFileSync(join(d, 'usr/local/bin/cortex-gateway')), readFileSync(SHIPPED));
   assert.deepEqual(readFileSync(join(d, 'usr/local/bin/cortex-orchestrator')), readFileSync(ORCH));
+  assert.deepEqual(readFileSync(join(d, 'usr/local/bin/cortexctl')), readFileSync(CTL));
+  assert.equal(readFileSync(join(d, 'usr/local/share/bash-completion/completions/cortexctl'), 'utf8'),
+    readFileSync(join(root, 'cli/cortexctl.bash'), 'utf8'));
   const v = spawnSync(join(d, 'usr/local/bin/cortex-orchestrator'), ['--version'], { encoding: 'utf8' });
   assert.match(v.stdout, /^cortex-orchestrator \d+\.\d+\.\d+/);
   // The units name the installed binaries: PREFIX, not DESTDIR.
@@ -110,7 +114,6 @@ test('the systemd example config passes --check-config where the units put its f
   assert.deepEqual(orch.tasks, JSON.parse(readFileSync(join(root, 'manifests/examples/systemd/gateway.json'), 'utf8')).tasks);
   const unit = readFileSync(join(root, 'manifests/systemd/cortex-orchestrator.service'), 'utf8');
   assert.match(unit, /^ExecStart=@BINDIR@\/cortex-orchestrator --config \/etc\/cortex\/orchestrator.json$/m);
-  copyFileSync(join(root, 'manifests/examples/systemd/orchestrator.json'), join(fs, 'orchestrator.json'));
 });
 
 // Debian packages of the shared libraries a binary loads (ldd, then dpkg -S).
@@ -170,7 +173,7 @@ test('the Dockerfile: build on debian:12, run on debian:12-slim as a non-root us
   const block = /# runtime-packages-begin\n([\s\S]*?)# runtime-packages-end/.exec(runtime)[1];
   const listed = block.replace(/\\\n/g, ' ').match(/--no-install-recommends\s+([^&]+)/)[1].trim().split(/\s+/);
   assert.ok(!/-dev\b/.test(listed.join(' ')), 'no -dev package at run time');
-  const bins = [SHIPPED, ORCH, ...(existsSync(CTL) ? [CTL] : [])];
+  const bins = [SHIPPED, ORCH, CTL];
   // Every package a loaded library comes from is listed, pulled in by one listed, or part of
   // debian:12-slim (Priority: required, and what those depend on).
   const required = spawnSync('dpkg-query', ['-W', '-f=${Package} ${Priority}\n'], { encoding: 'utf8' }).stdout
