@@ -1,10 +1,11 @@
-// manifests/: every overlay rendered with `kubectl kustomize` (Debian's kubectl 1.20 in CI, or
-// $KUBECTL), every rendered object validated against the Kubernetes OpenAPI schema
+// manifests/: every overlay rendered with `kubectl kustomize` (Debian's kubectl 1.20 on a fresh
+// machine, or $KUBECTL), every rendered object validated against the Kubernetes OpenAPI schema
 // (kubernetes-models; the ServiceMonitor against the Prometheus Operator's CRD schema from
-// @kubernetes-models/prometheus-operator), the security settings read from each container, the
-// RBAC, policies and budgets checked, the masters ConfigMap compared with
-// manifests/examples/masters.json, and the gateway config of each overlay run through
-// `cortex-gateway --check-config` with the files its pod would have.
+// @kubernetes-models/prometheus-operator) and searched for fields the schema does not have
+// (k8s-fields.mjs), the security settings read from each container, the RBAC, policies and
+// budgets checked, the masters ConfigMap compared with manifests/examples/masters.json, the
+// gateway config of each overlay run through `cortex-gateway --check-config` and the
+// orchestrator started, with the files their pods would have.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { SHIPPED, tmpDir } from './lib.mjs';
+import { unknownFields } from './k8s-fields.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const KUBECTL = process.env.KUBECTL || 'kubectl';
@@ -51,17 +53,16 @@ const configMap = (objs, name) => {
   return cms[0];
 };
 
-async function model(o) {
+// The kubernetes-models module of an object's kind (the Prometheus Operator's for its CRDs).
+function modelPath(o) {
   const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
-  if (group === 'monitoring.coreos.com') {
-    return (await import(`@kubernetes-models/prometheus-operator/${group}/${version}/${o.kind}`))[o.kind];
-  }
-  const path = group ? `${group}/${version}` : version;
-  return (await import(`kubernetes-models/${path}/${o.kind}`))[o.kind];
+  if (group === 'monitoring.coreos.com') return `@kubernetes-models/prometheus-operator/${group}/${version}/${o.kind}`;
+  return `kubernetes-models/${group ? `${group}/${version}` : version}/${o.kind}`;
 }
+const model = async (o) => (await import(modelPath(o)))[o.kind];
 
 for (const overlay of Object.keys(OVERLAYS)) {
-  test(`${overlay}: kubectl kustomize renders it, and every object validates against its OpenAPI schema`, async () => {
+  test(`${overlay}: kubectl kustomize renders it, and every object validates against its OpenAPI schema, with no unknown field`, async () => {
     const objs = objects(overlay);
     assert.ok(objs.length >= 20, `${objs.length} objects`);
     const kinds = new Set(objs.map((o) => o.kind));
@@ -73,6 +74,8 @@ for (const overlay of Object.keys(OVERLAYS)) {
       const Model = await model(o);
       assert.ok(Model, `a schema for ${o.apiVersion} ${o.kind}`);
       assert.doesNotThrow(() => new Model(o).validate(), (e) => `${o.kind}/${o.metadata.name}: ${e.message}`);
+      // The schema leaves objects open: a misspelt field would pass it, and the API server drop it.
+      assert.deepEqual(unknownFields(o, modelPath(o)), [], `${o.kind}/${o.metadata.name}: fields the schema does not have`);
     }
     // The namespaces: Cortex in cortex-system, the workspace cortex.
     for (const ns of ['cortex', 'cortex-system']) assert.ok(find(objs, 'Namespace', ns), ns);
@@ -82,7 +85,7 @@ for (const overlay of Object.keys(OVERLAYS)) {
     }
   });
 
-  test(`${overlay}: the schema check is real (a wrong type and a missing field are refused)`, async () => {
+  test(`${overlay}: the schema check is real (a wrong type, a missing field and a misspelt field are found)`, async () => {
     const d = structuredClone(find(objects(overlay), 'Deployment', 'cortex-gateway'));
     const Model = await model(d);
     d.spec.template.spec.containers[0].securityContext.runAsNonRoot = 'yes';
@@ -96,6 +99,18 @@ for (const overlay of Object.keys(OVERLAYS)) {
     pdb.spec.maxUnavailable = [1];
     const PDB = await model(pdb);
     assert.throws(() => new PDB(pdb).validate(), /maxUnavailable/);
+    // A misspelt field, which the schema alone lets through, is found.
+    const typo = structuredClone(find(objects(overlay), 'Deployment', 'cortex-gateway'));
+    typo.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true;
+    const vi = typo.spec.template.spec.volumes.findIndex((v) => v.configMap);
+    typo.spec.template.spec.volumes[vi].configMap.itemz = [];
+    assert.doesNotThrow(() => new Model(typo).validate());
+    assert.deepEqual(unknownFields(typo, modelPath(typo)), [
+      'Deployment.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem',
+      `Deployment.spec.template.spec.volumes[${vi}].configMap.itemz`]);
+    sm.spec.endpoints[0].interval = '30s';
+    sm.spec.endpoints[0].pathh = '/metrics';
+    assert.deepEqual(unknownFields(sm, modelPath(sm)), ['ServiceMonitor.spec.endpoints[0].pathh']);
   });
 
   test(`${overlay}: every container runs non-root, read-only, without privileges, seccomp RuntimeDefault, with requests and limits`, () => {
@@ -350,6 +365,10 @@ for (const overlay of Object.keys(OVERLAYS)) {
       });
       assert.match(stderr, /gateway http:\/\/cortex-gateway\.cortex-system\.svc:8080\/mcp/);
       assert.ok(!stderr.includes('test-token') && !stderr.includes('sk-ant-test'));
+      // The ready line comes just before the orchestrator waits for signals; threads started
+      // earlier (the task store's) do not block SIGTERM, so one sent at once may end it
+      // without its clean stop (reported to the orchestrator's owner).
+      await new Promise((res) => setTimeout(res, 500));
     } finally {
       child.kill('SIGTERM');
     }
