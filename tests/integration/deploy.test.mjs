@@ -18,8 +18,11 @@ const ORCH = join(dirname(SHIPPED), 'cortex-orchestrator');
 const CTL = join(dirname(SHIPPED), 'cortexctl');
 const UNITS = ['cortex-gateway.service', 'cortex-orchestrator.service'];
 
+// make in the project with the binaries under test taken as they are (-o: never rebuilt here,
+// where the flags they were built with, a sanitizer's say, are not known).
 function make(...args) {
-  const r = spawnSync('make', ['--no-print-directory', '-C', root, `O=${O}`, ...args], { encoding: 'utf8', timeout: 300000 });
+  const keep = ['cortex-gateway', 'cortex-orchestrator', 'cortexctl'].flatMap((b) => ['-o', join(O, b)]);
+  const r = spawnSync('make', ['--no-print-directory', '-C', root, `O=${O}`, ...keep, ...args], { encoding: 'utf8', timeout: 300000 });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   return r;
 }
