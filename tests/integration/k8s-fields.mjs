@@ -59,7 +59,8 @@ function parseProps(body, file, imports) {
 // The fields of the first interface a declaration file exports (null for a type alias).
 function schemaOf(file) {
   if (cache.has(file)) return cache.get(file);
-  const text = readFileSync(file, 'utf8');
+  // Comments out first: their text may hold braces.
+  const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '');
   const imports = {};
   for (const m of text.matchAll(/^import \{ ([^}]+) \} from "([^"]+)";$/gm)) {
     for (const name of m[1].split(',').map((s) => s.trim())) imports[name] = m[2];
@@ -76,7 +77,12 @@ function schemaOf(file) {
     else if (text[end] === '}' && --depth === 0) break;
   }
   const props = parseProps(text.slice(start.index + start[0].length, end), file, imports);
-  if (start[1] && /\bTypeMeta\b/.test(start[1])) props.apiVersion = props.kind = { leaf: 'string' };
+  // What it extends: TypeMeta (apiVersion, kind), or another schema's interface.
+  for (const base of (start[1] || '').split(',').map((b) => b.trim()).filter((b) => b)) {
+    if (base === 'TypeMeta') props.apiVersion = props.kind = { leaf: 'string' };
+    else if (imports[base]) Object.assign(props, { ...schemaOf(dtsOf(imports[base], file)), ...props });
+    else throw new Error(`${file}: cannot follow 'extends ${base}'`);
+  }
   cache.set(file, props);
   return props;
 }

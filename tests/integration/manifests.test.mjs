@@ -284,6 +284,14 @@ for (const overlay of Object.keys(OVERLAYS)) {
     assert.deepEqual(sm.spec.namespaceSelector.matchNames, [svc.metadata.namespace]);
     assert.equal(sm.spec.endpoints[0].path, '/metrics');
     assert.ok(svc.spec.ports.some((p) => p.name === sm.spec.endpoints[0].port));
+    // /metrics takes a token as /mcp does: Prometheus has one of its own, which may call no tool.
+    const auth = sm.spec.endpoints[0].authorization;
+    assert.equal(auth.type, 'Bearer');
+    const tmpl = secretTemplates().find((x) => x.metadata.name === auth.credentials.name);
+    assert.ok(tmpl && auth.credentials.key in tmpl.stringData && tmpl.metadata.namespace === sm.metadata.namespace);
+    const prom = JSON.parse(configMap(objs, 'cortex-config').data['gateway.json']).tokens.find((t) => t.name === 'prometheus');
+    assert.deepEqual(prom.allow, []);
+    assert.equal(prom.read_only, true);
   });
 
   test(`${overlay}: every Secret the pods read is in manifests/secrets, with every key, and no value`, () => {
@@ -315,6 +323,12 @@ for (const overlay of Object.keys(OVERLAYS)) {
       }
     }
     assert.ok(refs >= (overlay === 'ha' ? 6 : 3), `${refs} references`);
+    // Every template is read by something: a pod, or the ServiceMonitor.
+    const used = new Set([...JSON.stringify(objs).matchAll(/"(?:secretName|name)":"(cortex-[a-z]+)"/g)].map((m) => m[1]));
+    for (const t of templates) {
+      if (overlay === 'lab' && t.metadata.name === 'cortex-redis') continue;
+      assert.ok(used.has(t.metadata.name), `${t.metadata.name} is used`);
+    }
   });
 
   test(`${overlay}: cortex-gateway --check-config accepts the ConfigMap's gateway.json with the files its pod mounts`, () => {
@@ -336,7 +350,7 @@ for (const overlay of Object.keys(OVERLAYS)) {
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^config ok: \d+ adapter\(s\)/m);
     assert.match(r.stdout, /^listen: 0\.0\.0\.0:8080 /m);
-    assert.match(r.stdout, /^auth: on, 2 bearer token\(s\)/m);
+    assert.match(r.stdout, /^auth: on, 3 bearer token\(s\)/m);
     assert.match(r.stderr, overlay === 'ha' ? /task store redis cortex-redis\.cortex-system\.svc:6379/ : /task store dir/);
     // And the check is real: without the Secret's file the same config is refused.
     const noKey = structuredClone(placed);
