@@ -3,6 +3,8 @@
 #include "secret.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -154,4 +156,24 @@ void cx_secret_release(struct cx_secret *s)
 	}
 	s->data = NULL;
 	s->len = 0;
+}
+
+int cx_secret_printf(struct cx_secret *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *buf;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !(buf = malloc((size_t)n + 1)))
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(buf, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	cx_secret_release(s);
+	s->data = (unsigned char *)buf;
+	s->len = (size_t)n;
+	return 0;
 }

@@ -23,5 +23,9 @@ int cx_secret_load_at(const json_t *ref, const char *base_dir, struct cx_secret 
 		      const char *path, struct cx_err *err);
 /* Wipes and frees. */
 void cx_secret_release(struct cx_secret *s);
+/* Replaces s with a formatted secret (wiping the old one): a header or a login body built
+ * around a secret. 0, or -1 on out of memory (s unchanged). */
+int cx_secret_printf(struct cx_secret *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #endif
