@@ -32,8 +32,11 @@ stop() {
 		kill -TERM "${pids[i]}" 2>/dev/null || true
 		st=0
 		wait "${pids[i]}" 2>/dev/null || st=$?
-		# 0 is a clean stop; 130 and 143 a stop by the signal itself (SIGINT from a terminal).
-		case $st in 0 | 130 | 143) ;; *) echo "demo: the ${names[i]} exited with status $st" >&2 ;; esac
+		# The gateway and the orchestrator stop cleanly on SIGTERM and SIGINT (0); the
+		# simulator simply ends (143, or 130 for a terminal's SIGINT).
+		case ${names[i]}:$st in *:0 | sim:130 | sim:143) ;;
+		*) echo "demo: the ${names[i]} exited with status $st" >&2 ;;
+		esac
 	done
 	grep -h -E 'Sanitizer|runtime error' "$dir"/*.log >&2 2>/dev/null || true
 	rm -rf "$dir"
