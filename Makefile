@@ -10,6 +10,8 @@
 #                   the task store and the cortex_* tools on each store (bench/tasks.sh);
 #                   the orchestrator's pickup latency and 10,000 tasks drained (bench/orchestrator.mjs)
 #   make compile_commands.json   (needs bear)
+#   make install  binaries, systemd units, example configs (PREFIX=/usr/local, DESTDIR)
+#   make demo     the simulator, the gateway on all five adapters and the orchestrator (scripts/demo.sh)
 
 VERSION := 0.1.0
 O ?= build
@@ -185,5 +187,33 @@ format:
 
 clean:
 	rm -rf build build-asan
+
+# Single host: the binaries, cortexctl's bash completion, the systemd units with their paths
+# filled in, and the example configs. docs/DEPLOY.md.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/cortex
+COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL_BINS := $(GATEWAY) $(ORCH) $(CORTEXCTL)
+.PHONY: install demo
+install: $(INSTALL_BINS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR)/examples/systemd \
+		$(DESTDIR)$(COMPLETIONSDIR)
+	install -m 0755 $(INSTALL_BINS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 cli/cortexctl.bash $(DESTDIR)$(COMPLETIONSDIR)/cortexctl
+	for u in cortex-gateway cortex-orchestrator; do \
+		sed 's|@BINDIR@|$(BINDIR)|g' manifests/systemd/$$u.service > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.service.tmp && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.service.tmp && \
+		mv $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.service.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.service || exit 1; \
+	done
+	install -m 0644 manifests/examples/README.md manifests/examples/gateway.json \
+		manifests/examples/masters.json $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 manifests/examples/systemd/gateway.json \
+		manifests/examples/systemd/orchestrator.json $(DESTDIR)$(DOCDIR)/examples/systemd/
+
+demo: deps
+	@$(MAKE) --no-print-directory $(GATEWAY) $(SIM) $(ORCH) $(CORTEXCTL)
+	@scripts/demo.sh $(O)
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,5 +1,5 @@
 # bash completion for cortexctl (Cortex's command line).
-# Installed as /usr/share/bash-completion/completions/cortexctl by make install; or, in a shell:
+# Installed as $PREFIX/share/bash-completion/completions/cortexctl by make install; or, in a shell:
 #   source <(cortexctl completion bash)
 _cortexctl()
 {

@@ -198,6 +198,7 @@ int main(int argc, char **argv)
 	struct orch o = { 0 };
 	struct cx_err err = { 0 };
 	enum cx_log_level lvl;
+	sigset_t stop_signals;
 	int c, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "c:m:l:hV", longopts, NULL)) != -1) {
@@ -235,6 +236,12 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&o.mu, NULL);
 	pthread_cond_init(&o.cond, NULL);
 	host_name(o.host, sizeof(o.host));
+	/* Before any thread starts (the task store's, in open_all): every thread inherits
+	 * SIGTERM and SIGINT blocked, so only run()'s sigwait takes them, even once it returned. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	if (load_config(&s, &err) || open_all(&o, &s, &err))
 		fprintf(stderr, "cortex-orchestrator: %s\n", err.msg);
 	else

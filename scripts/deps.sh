@@ -5,7 +5,9 @@
 set -eu
 
 build="build-essential pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libyaml-dev libssh2-1-dev libhiredis-dev"
-test="$build libcmocka-dev nodejs npm curl clang-format openssh-server redis-server openssl"
+# kubernetes-client: kubectl (1.20, with `kubectl kustomize`) for the manifests test; systemd:
+# systemd-analyze for the units test.
+test="$build libcmocka-dev nodejs npm curl clang-format openssh-server redis-server openssl kubernetes-client systemd"
 bench="wrk nginx-light curl"
 
 case "${1:-build}" in
@@ -21,6 +23,8 @@ for p in $want; do
 	case $p in
 	nodejs) command -v node >/dev/null 2>&1 && continue ;;
 	npm) command -v npm >/dev/null 2>&1 && continue ;;
+	kubernetes-client) command -v kubectl >/dev/null 2>&1 && continue ;;
+	systemd) command -v systemd-analyze >/dev/null 2>&1 && continue ;;
 	esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
