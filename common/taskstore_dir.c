@@ -227,10 +227,94 @@ static int index_of(const char *s, const char *const *list)
 	return -1;
 }
 
+/* ---- what claims look at: queued entries in order, in_progress ones ---- */
+
+static bool before(const struct dir_entry *a, const struct dir_entry *b)
+{
+	return cx_task_key_more_urgent(a->prio, a->created_ms, a->id, b->prio, b->created_ms,
+				       b->id);
+}
+
+/* The first place in queued whose entry is not more urgent than e. */
+static size_t queued_pos(const struct dir_store *d, const struct dir_entry *e)
+{
+	size_t lo = 0, hi = d->n_queued;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (before(d->queued[mid], e))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool room(struct dir_entry ***arr, size_t n, size_t *cap)
+{
+	size_t c = *cap ? *cap * 2 : 256;
+	void *p;
+
+	if (n < *cap)
+		return true;
+	p = realloc(*arr, c * sizeof(**arr));
+	if (!p)
+		return false;
+	*arr = p;
+	*cap = c;
+	return true;
+}
+
+static void untrack(struct dir_store *d, struct dir_entry *e)
+{
+	size_t i;
+
+	if (e->status == 0) {
+		i = queued_pos(d, e);
+		if (i >= d->n_queued || d->queued[i] != e)
+			for (i = 0; i < d->n_queued && d->queued[i] != e; i++)
+				;
+		if (i < d->n_queued) {
+			memmove(&d->queued[i], &d->queued[i + 1],
+				(d->n_queued - i - 1) * sizeof(*d->queued));
+			d->n_queued--;
+		}
+	} else if (e->status == 1 && e->run_ix < d->n_running && d->running[e->run_ix] == e) {
+		d->running[e->run_ix] = d->running[--d->n_running];
+		d->running[e->run_ix]->run_ix = e->run_ix;
+	}
+}
+
+static void track(struct dir_store *d, struct dir_entry *e)
+{
+	size_t i;
+
+	if (e->status == 0) {
+		if (!room(&d->queued, d->n_queued, &d->cap_queued)) {
+			d->track_broken = true;
+			return;
+		}
+		i = queued_pos(d, e);
+		memmove(&d->queued[i + 1], &d->queued[i], (d->n_queued - i) * sizeof(*d->queued));
+		d->queued[i] = e;
+		d->n_queued++;
+	} else if (e->status == 1) {
+		if (!room(&d->running, d->n_running, &d->cap_running)) {
+			d->track_broken = true;
+			return;
+		}
+		e->run_ix = d->n_running;
+		d->running[d->n_running++] = e;
+	}
+}
+
 static void fill(struct dir_entry *e, json_t *task)
 {
 	json_decref(e->task);
 	e->task = task;
+	e->ino = 0; /* dir_index_put_own sets it */
+	e->mtime_ns = 0;
 	e->prio = (int)json_integer_value(json_object_get(task, "priority"));
 	e->created_ms = cx_task_field_ms(task, "created_at");
 	e->status = index_of(json_string_value(json_object_get(task, "status")), cx_task_statuses);
@@ -247,16 +331,20 @@ static void index_set_locked(struct dir_store *d, const char *id, json_t *task)
 
 	if (!task) {
 		if (e) {
+			untrack(d, e);
 			*s = e->next;
 			json_decref(e->task);
 			free(e);
 			d->count--;
 		}
 	} else if (e) {
+		untrack(d, e);
 		fill(e, task);
+		track(d, e);
 	} else if ((e = calloc(1, sizeof(*e)))) {
 		snprintf(e->id, sizeof(e->id), "%s", id);
 		fill(e, task);
+		track(d, e);
 		*s = e;
 		if (++d->count > d->nbuckets)
 			grow(d);
@@ -273,6 +361,44 @@ void dir_index_put(struct dir_store *d, const char *id, json_t *task, bool wake)
 	if (wake)
 		pthread_cond_broadcast(&d->changed);
 	pthread_mutex_unlock(&d->mu);
+}
+
+void dir_index_put_own(struct dir_store *d, const char *id, json_t *task, const char *tmp,
+		       bool wake)
+{
+	struct stat st;
+	bool known = tmp && !fstatat(d->dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW);
+	struct dir_entry *e;
+
+	pthread_mutex_lock(&d->mu);
+	index_set_locked(d, id, task);
+	e = *slot(d, id);
+	if (e) {
+		e->ino = known ? (uint64_t)st.st_ino : 0;
+		e->mtime_ns =
+			known ? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec : 0;
+	}
+	if (wake)
+		pthread_cond_broadcast(&d->changed);
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* Whether the index already holds what name has: this process wrote it (the event of our
+ * own rename). */
+static bool have_own(struct dir_store *d, const char *name, const char *id)
+{
+	struct stat st;
+	struct dir_entry *e;
+	bool same;
+
+	if (fstatat(d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
+		return false;
+	pthread_mutex_lock(&d->mu);
+	e = *slot(d, id);
+	same = e && e->ino && e->ino == (uint64_t)st.st_ino &&
+	       e->mtime_ns == (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	pthread_mutex_unlock(&d->mu);
+	return same;
 }
 
 void dir_index_set(struct dir_store *d, const char *id, json_t *task)
@@ -312,9 +438,14 @@ static void reload(struct dir_store *d, const char *name, const char *id, uint64
 {
 	struct cx_err err = { 0 };
 	json_t *task = NULL;
-	int rc = dir_read_file(d->dirfd, name, &task, &err);
-	const char *fid = json_string_value(json_object_get(task, "id"));
+	int rc;
+	const char *fid;
 	struct dir_entry *e;
+
+	if (!mark && have_own(d, name, id))
+		return;
+	rc = dir_read_file(d->dirfd, name, &task, &err);
+	fid = json_string_value(json_object_get(task, "id"));
 
 	if (rc == 0 && (!fid || strcmp(fid, id))) {
 		cx_warn("task store: '%s/%s' holds task '%s'; ignored", d->path, name,
@@ -617,6 +748,8 @@ void dir_store_close(struct cx_task_store *s)
 		}
 	}
 	free(d->buckets);
+	free(d->queued);
+	free(d->running);
 	free(d->pending.ids);
 	for (int *fd = (int[]){ d->dirfd, d->agentsfd, d->ifd, d->wake[0], d->wake[1] }, i = 0;
 	     i < 5; i++) {

@@ -42,6 +42,11 @@ struct dir_entry {
 	int status;    /* index in cx_task_statuses; -1 unknown */
 	int category;  /* index in cx_task_categories; -1 unknown */
 	uint64_t seen; /* rescan mark */
+	size_t run_ix; /* in_progress: its place in running */
+	/* The file this process wrote for it (0 when read from one): the inotify event of our
+	 * own rename finds the index already holding it and reads nothing. */
+	uint64_t ino;
+	int64_t mtime_ns;
 	char id[CX_TASK_ID_MAX];
 };
 
@@ -73,6 +78,12 @@ struct dir_store {
 	struct dir_entry **buckets;
 	size_t nbuckets;
 	size_t count;
+	/* What a claim looks at, so it does not walk every task: the queued entries, most
+	 * urgent first, and the in_progress ones (their leases may run out). broken: memory ran
+	 * out keeping them; claims walk the whole index. */
+	struct dir_entry **queued, **running;
+	size_t n_queued, cap_queued, n_running, cap_running;
+	bool track_broken;
 };
 
 /* taskstore_dir.c */
@@ -97,6 +108,10 @@ int dir_publish(struct dir_store *d, int dirfd, const char *tmp, const char *nam
  * (put: only when wake). */
 void dir_index_set(struct dir_store *d, const char *id, json_t *task);
 void dir_index_put(struct dir_store *d, const char *id, json_t *task, bool wake);
+/* dir_index_put of a task this process is about to publish from the temporary tmp (its inode
+ * and mtime remembered, so the rename's event reads nothing). */
+void dir_index_put_own(struct dir_store *d, const char *id, json_t *task, const char *tmp,
+		       bool wake);
 /* Wakes the claimers waiting in this process to look at the index again. */
 void dir_wake_claimers(struct dir_store *d);
 /* Applies every inotify event queued so far, so the index reflects every rename finished

@@ -85,7 +85,7 @@ static int dir_create(struct cx_task_store *s, const json_t *tasks, struct cx_er
 		const json_t *t = json_array_get(tasks, i);
 		const char *id = json_string_value(json_object_get(t, "id"));
 
-		dir_index_put(d, id, json_deep_copy(t), false);
+		dir_index_put_own(d, id, json_deep_copy(t), tmp[i], false);
 		dir_file_name(id, name, sizeof(name));
 		if (dir_publish(d, d->dirfd, tmp[i], name, DIR_NEW, err))
 			goto out;
@@ -177,7 +177,7 @@ static int commit(struct dir_store *d, const char *id, const json_t *task, struc
 		return -1;
 	/* Into the index before the rename makes it visible: a later writer (who must wait for
 	 * our lock) always lands after us. */
-	dir_index_set(d, id, json_deep_copy(task));
+	dir_index_put_own(d, id, json_deep_copy(task), tmp, true);
 	rc = dir_publish(d, d->dirfd, tmp, name, DIR_SYNC_DIR, err);
 	free(tmp);
 	if (rc) {
@@ -253,6 +253,37 @@ static void consider(struct cand *c, size_t *n, const struct dir_entry *e)
 	snprintf(c[i].id, sizeof(c[i].id), "%s", e->id);
 }
 
+/* pick_locked from the queued entries in order and the running ones. */
+static size_t pick_tracked(struct dir_store *d, const bool *mask, int64_t now, struct cand *c,
+			   int64_t *next_lease)
+{
+	size_t n = 0;
+
+	*next_lease = -1;
+	for (size_t i = 0; i < d->n_running; i++) {
+		const struct dir_entry *e = d->running[i];
+
+		if (!cat_ok(e, mask))
+			continue;
+		if (e->lease_ms <= now)
+			consider(c, &n, e);
+		else if (*next_lease < 0 || e->lease_ms < *next_lease)
+			*next_lease = e->lease_ms;
+	}
+	for (size_t i = 0; i < d->n_queued; i++) {
+		const struct dir_entry *e = d->queued[i];
+
+		if (!cat_ok(e, mask))
+			continue;
+		if (n == CANDIDATES &&
+		    !cx_task_key_more_urgent(e->prio, e->created_ms, e->id, c[n - 1].prio,
+					     c[n - 1].created, c[n - 1].id))
+			break; /* the rest are less urgent still */
+		consider(c, &n, e);
+	}
+	return n;
+}
+
 /* With mu held: the best candidates, and the earliest lease that will run out among the
  * tasks this worker could take (*next_lease, wall ms; -1 for none). */
 static size_t pick_locked(struct dir_store *d, const bool *mask, int64_t now, struct cand *c,
@@ -260,6 +291,8 @@ static size_t pick_locked(struct dir_store *d, const bool *mask, int64_t now, st
 {
 	size_t n = 0;
 
+	if (!d->track_broken)
+		return pick_tracked(d, mask, now, c, next_lease);
 	*next_lease = -1;
 	for (size_t i = 0; i < d->nbuckets; i++) {
 		for (struct dir_entry *e = d->buckets[i]; e; e = e->next) {

@@ -56,21 +56,38 @@ static json_t *state_of(const struct run *r)
 			 "made_children", r->made_children);
 }
 
-/* Progress into the task; with the conversation when save. false when the task is no
- * longer this worker's. */
-static bool progress(struct run *r, const char *action, bool save)
+static json_t *progress_new(const struct run *r, const char *action)
 {
+	/* copies: the heartbeat thread may write it while this worker goes on */
 	json_t *p =
-		json_pack("{s:I, s:O, s:s?, s:s?, s:I, s:I, s:O}", "iterations",
-			  (json_int_t)r->iterations, "tools_used", r->tools_used, "current_action",
-			  action, "model", r->model, "tokens_in", (json_int_t)r->tokens_in,
-			  "tokens_out", (json_int_t)r->tokens_out, "llm_waits", r->w->waits);
-	json_t *st = save ? state_of(r) : NULL;
+		json_pack("{s:I, s:o, s:s?, s:s?, s:I, s:I, s:o}", "iterations",
+			  (json_int_t)r->iterations, "tools_used", json_deep_copy(r->tools_used),
+			  "current_action", action, "model", r->model, "tokens_in",
+			  (json_int_t)r->tokens_in, "tokens_out", (json_int_t)r->tokens_out,
+			  "llm_waits", r->w->waits ? json_deep_copy(r->w->waits) : json_array());
+
+	if (p && r->last_tool[0])
+		json_object_set_new(p, "last_tool_used", json_string(r->last_tool));
+	return p;
+}
+
+/* Progress into the task (with the conversation when save), written with the worker's next
+ * heartbeat: a step costs no write of its own, and what a person sees is at most heartbeat_ms
+ * old. A lost lease or a cancellation reaches the loop through the heartbeat's flags. */
+static void progress(struct run *r, const char *action, bool save)
+{
+	orch_worker_defer(r->w, progress_new(r, action), save ? state_of(r) : NULL);
+}
+
+/* Progress and the conversation written now (before a release, after approved calls ran).
+ * false when the task is no longer this worker's. */
+static bool progress_now(struct run *r, const char *action)
+{
+	json_t *p = progress_new(r, action), *st = state_of(r);
 	struct cx_err err = { 0 };
 	int rc;
 
-	if (r->last_tool[0])
-		json_object_set_new(p, "last_tool_used", json_string(r->last_tool));
+	orch_worker_discard(r->w);
 	rc = cx_task_progress(r->w->o->store, r->id, r->w->id, p, st, &err);
 	json_decref(p);
 	json_decref(st);
@@ -81,14 +98,15 @@ static bool progress(struct run *r, const char *action, bool save)
 	return rc != 1;
 }
 
+/* The result, with the last step's counts and the whole conversation, in one write. */
 static void finish(struct run *r, const char *status, json_t *result)
 {
+	json_t *p = progress_new(r, NULL), *st = state_of(r);
 	struct cx_err err = { 0 };
 	int rc;
 
-	progress(r, NULL, true); /* the last step's counts and the whole conversation */
-	rc = cx_task_finish(r->w->o->store, r->id, r->w->id, status, result, &err);
-
+	orch_worker_discard(r->w);
+	rc = cx_task_finish_with(r->w->o->store, r->id, r->w->id, status, p, st, result, &err);
 	if (rc < 0)
 		cx_warn("task '%s': could not be finished as %s: %s", r->id, status, err.msg);
 	else if (rc == 1)
@@ -96,6 +114,8 @@ static void finish(struct run *r, const char *status, json_t *result)
 	else
 		cx_info("task '%s' %s (%s, %ld iterations)", r->id, status, r->m->name,
 			r->iterations);
+	json_decref(p);
+	json_decref(st);
 	json_decref(result);
 }
 
@@ -135,7 +155,7 @@ static enum step stopped(struct run *r)
 			       "the task was cancelled (cortex_cancel_task); the loop stopped at "
 			       "its next step and the call in flight was cancelled"));
 	} else {
-		progress(r, "given back at shutdown", true);
+		progress_now(r, "given back at shutdown");
 		if (cx_task_release(r->w->o->store, r->id, r->w->id, &err) < 0)
 			cx_warn("task '%s': release failed: %s", r->id, err.msg);
 	}
@@ -223,6 +243,7 @@ static enum step done(struct run *r, const char *text)
 	json_object_set_new(st, "phase", json_string("children"));
 	json_object_set(st, "result", res);
 	kids = json_pack("{s:s}", "current_action", "waiting for its subtasks");
+	orch_worker_discard(r->w);
 	cx_task_progress(r->w->o->store, r->id, r->w->id, kids, st, NULL);
 	json_decref(kids);
 	json_decref(st);
@@ -248,6 +269,7 @@ static enum step hold(struct run *r)
 	pend = json_pack("{s:s, s:O, s:O, s:s, s:s}", "tool", tool, "arguments",
 			 json_object_get(first, "input"), "tool_use_id",
 			 json_object_get(first, "id"), "why", why, "master", r->m->name);
+	progress_now(r, "waiting for approval");
 	st = state_of(r);
 	rc = cx_task_hold(r->w->o->store, r->id, r->w->id, pend, st, &err);
 	json_decref(pend);
@@ -303,8 +325,8 @@ static enum step run_tools(struct run *r, const struct cx_llm_reply *reply)
 	}
 	cx_fmt(msg, sizeof(msg), "running %s%s", n ? calls[0].name : "nothing",
 	       n > 1 ? " and more at once" : "");
-	if (n && !progress(r, msg, false))
-		return stopped(r);
+	if (n)
+		progress(r, msg, false);
 	orch_calls_run(r->w, r->id, r->deadline, calls, n);
 	for (i = 0; i < n; i++)
 		add_result(r, calls[i].id, calls[i].name, calls[i].text, calls[i].is_error);
@@ -444,8 +466,8 @@ static enum step one_step(struct run *r, const char *system)
 	cx_llm_add_reply(r->messages, &reply);
 	s = after_reply(r, &reply);
 	cx_llm_reply_release(&reply);
-	if (s == STEP_ON && !progress(r, "waiting for the model", true))
-		return stopped(r);
+	if (s == STEP_ON)
+		progress(r, "waiting for the model", true);
 	return s;
 }
 
