@@ -116,23 +116,97 @@ static int dir_get(struct cx_task_store *s, const char *id, json_t **task, struc
 	return dir_read_file(dir(s)->dirfd, name, task, err);
 }
 
-static int dir_snapshot(struct cx_task_store *s, json_t **tasks, struct cx_err *err)
+/* The index's tasks are never shared with another thread: every reference to one is taken
+ * and dropped with mu held (jansson's json_decref orders only the release, so a task freed by
+ * one thread while another held it would race by the C11 model, and ThreadSanitizer cannot
+ * see the atomics inside libjansson), and what leaves the store is the caller's own copy. */
+
+/* With mu held: every task of the index (new references). */
+static json_t *all_locked(struct dir_store *d)
 {
-	struct dir_store *d = dir(s);
 	json_t *all = json_array();
 
-	*tasks = NULL;
-	if (!all)
-		return cx_err_set(err, "out of memory");
-	dir_sync(d);
-	pthread_mutex_lock(&d->mu);
-	for (size_t i = 0; i < d->nbuckets; i++) {
+	for (size_t i = 0; all && i < d->nbuckets; i++) {
 		for (struct dir_entry *e = d->buckets[i]; e; e = e->next)
 			json_array_append(all, e->task);
 	}
+	return all;
+}
+
+/* With mu held: *v (from the index's tasks) replaced by its own copy. */
+static int own_locked(json_t **v, struct cx_err *err)
+{
+	json_t *copy = json_deep_copy(*v);
+
+	json_decref(*v);
+	*v = copy;
+	return copy ? 0 : cx_err_set(err, "out of memory");
+}
+
+static int dir_snapshot(struct cx_task_store *s, json_t **tasks, struct cx_err *err)
+{
+	struct dir_store *d = dir(s);
+	int rc;
+
+	dir_sync(d);
+	pthread_mutex_lock(&d->mu);
+	*tasks = all_locked(d);
+	rc = own_locked(tasks, err);
 	pthread_mutex_unlock(&d->mu);
-	*tasks = all;
-	return 0;
+	return rc;
+}
+
+static int dir_list(struct cx_task_store *s, const struct cx_task_filter *f,
+		    const struct cx_task_cursor *after, json_t **tasks, char **next,
+		    struct cx_err *err)
+{
+	struct dir_store *d = dir(s);
+	json_t *all;
+	int rc;
+
+	dir_sync(d);
+	pthread_mutex_lock(&d->mu);
+	all = all_locked(d);
+	rc = all ? cx_task_page(s, all, f, after, tasks, next, err)
+		 : cx_err_set(err, "out of memory");
+	if (rc == 0 && own_locked(tasks, err)) {
+		free(*next);
+		*next = NULL;
+		rc = -1;
+	}
+	json_decref(all);
+	pthread_mutex_unlock(&d->mu);
+	return rc;
+}
+
+static int dir_children(struct cx_task_store *s, const char *id, json_t **tasks, struct cx_err *err)
+{
+	struct dir_store *d = dir(s);
+	json_t *all;
+	int rc;
+
+	dir_sync(d);
+	pthread_mutex_lock(&d->mu);
+	all = all_locked(d);
+	*tasks = all ? cx_task_children_of(all, id) : NULL;
+	rc = *tasks ? own_locked(tasks, err) : cx_err_set(err, "out of memory");
+	json_decref(all);
+	pthread_mutex_unlock(&d->mu);
+	return rc;
+}
+
+static int dir_metrics(struct cx_task_store *s, json_t **metrics, struct cx_err *err)
+{
+	struct dir_store *d = dir(s);
+	json_t *all;
+
+	dir_sync(d);
+	pthread_mutex_lock(&d->mu);
+	all = all_locked(d);
+	*metrics = all ? cx_task_metrics_of(all, cx_task_now_ms()) : NULL;
+	json_decref(all);
+	pthread_mutex_unlock(&d->mu);
+	return *metrics ? 0 : cx_err_set(err, "out of memory");
 }
 
 /* ---- one task under its lock ---- */
@@ -341,8 +415,10 @@ static int try_claim(struct dir_store *d, const char *id, const char *worker,
 	rc = 1;
 	if (expire.write || claim.write)
 		rc = commit(d, id, task, err) ? -1 : claim.write ? 0 : 1;
-	else
-		dir_index_set(d, id, json_incref(task)); /* the index was behind: catch up */
+	else { /* the index was behind: catch up (the task is the index's now) */
+		dir_index_set(d, id, task);
+		task = NULL;
+	}
 	close(fd);
 	if (rc == 0)
 		*out = task;
@@ -477,4 +553,7 @@ const struct cx_task_store_ops cx_task_store_dir_ops = {
 	.claim = dir_claim,
 	.agent_put = dir_agent_put,
 	.agent_list = dir_agent_list,
+	.list = dir_list,
+	.children = dir_children,
+	.metrics = dir_metrics,
 };
