@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -81,19 +82,131 @@ int dir_read_fd(int fd, const char *name, json_t **task, struct cx_err *err)
 	return *task ? 0 : -1;
 }
 
+/* Opens name and takes a shared lock on the file it names when the lock is granted: a spare
+ * being rewritten (dir_write_tmp) is locked exclusively, and a file that was renamed away
+ * while we waited is let go and name opened again. 0 and *fdp, 1 when there is none. */
+static int open_shared(int dirfd, const char *name, int *fdp, struct cx_err *err)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+		struct stat a, b;
+
+		if (fd < 0) {
+			if (errno == ENOENT)
+				return 1;
+			return cx_err_set(err, "could not open task file '%s': %s", name,
+					  strerror(errno));
+		}
+		while (flock(fd, LOCK_SH) && errno == EINTR)
+			;
+		if (!fstat(fd, &a) && !fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+			*fdp = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	return cx_err_set(err, "task file '%s' kept changing; retry in a moment", name);
+}
+
 int dir_read_file(int dirfd, const char *name, json_t **task, struct cx_err *err)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC), rc;
+	int fd = -1, rc = open_shared(dirfd, name, &fd, err);
 
 	*task = NULL;
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		return cx_err_set(err, "could not open task file '%s': %s", name, strerror(errno));
-	}
+	if (rc)
+		return rc;
 	rc = dir_read_fd(fd, name, task, err);
 	close(fd);
 	return rc;
+}
+
+/* ---- spares: the inodes of replaced task files, written again instead of new ones ---- */
+
+#define SPARE_REST_MS 50
+
+/* The oldest spare's name when it has rested SPARE_REST_MS (so no inode is written twice
+ * within a clock tick: a file's inode and mtime tell one version from the next, have_own), or
+ * false. */
+static bool spare_take(struct dir_store *d, char out[DIR_SPARE_NAME])
+{
+	bool got = false;
+
+	pthread_mutex_lock(&d->spare_mu);
+	if (d->n_spares && cx_now_ms() - d->spare_at[d->spare_head] >= SPARE_REST_MS) {
+		memcpy(out, d->spares[d->spare_head], DIR_SPARE_NAME);
+		d->spare_head = (d->spare_head + 1) % DIR_SPARES_MAX;
+		d->n_spares--;
+		got = true;
+	}
+	pthread_mutex_unlock(&d->spare_mu);
+	return got;
+}
+
+/* Links the file name names now (its lock held by the caller, about to be replaced) under a
+ * spare's name: 0 and out, or -1 (the pool is full, or the link failed: it is let go). */
+int dir_spare_keep(struct dir_store *d, const char *name, char out[DIR_SPARE_NAME])
+{
+	bool room;
+
+	pthread_mutex_lock(&d->spare_mu);
+	room = d->n_spares < DIR_SPARES_MAX;
+	pthread_mutex_unlock(&d->spare_mu);
+	if (!room)
+		return -1;
+	snprintf(out, DIR_SPARE_NAME, ".spare.%ld.%lu", (long)getpid(),
+		 (unsigned long)atomic_fetch_add(&d->tmp_seq, 1));
+	return linkat(d->dirfd, name, d->dirfd, out, 0) ? -1 : 0;
+}
+
+/* The spare kept by dir_spare_keep, once its file was replaced (ok) or not (removed). */
+void dir_spare_done(struct dir_store *d, const char *spare, bool ok)
+{
+	bool kept = false;
+
+	pthread_mutex_lock(&d->spare_mu);
+	if (ok && d->n_spares < DIR_SPARES_MAX) {
+		size_t i = (d->spare_head + d->n_spares++) % DIR_SPARES_MAX;
+
+		memcpy(d->spares[i], spare, DIR_SPARE_NAME);
+		d->spare_at[i] = cx_now_ms();
+		kept = true;
+	}
+	pthread_mutex_unlock(&d->spare_mu);
+	if (!kept)
+		unlinkat(d->dirfd, spare, 0);
+}
+
+/* A temporary to write: a spare locked exclusively and emptied (readers of what it held hold a
+ * shared lock while they read, and find its name gone afterwards), else a new file. */
+static int tmp_open(struct dir_store *d, int dirfd, const char *name, char *path, size_t len)
+{
+	char spare[DIR_SPARE_NAME];
+	int fd;
+
+	while (dirfd == d->dirfd && spare_take(d, spare)) {
+		fd = openat(dirfd, spare, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		while (flock(fd, LOCK_EX) && errno == EINTR)
+			;
+		if (!ftruncate(fd, 0)) {
+			snprintf(path, len, "%s", spare);
+			return fd;
+		}
+		close(fd);
+		unlinkat(dirfd, spare, 0);
+	}
+	snprintf(path, len, ".tmp.%ld.%lu.%s", (long)getpid(),
+		 (unsigned long)atomic_fetch_add(&d->tmp_seq, 1), name);
+	return openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+}
+
+void dir_spares_release(struct dir_store *d)
+{
+	for (size_t i = 0; i < d->n_spares; i++)
+		unlinkat(d->dirfd, d->spares[(d->spare_head + i) % DIR_SPARES_MAX], 0);
+	d->n_spares = 0;
 }
 
 static int write_all(int fd, const char *p, size_t len)
@@ -131,9 +244,7 @@ int dir_write_tmp(struct dir_store *d, int dirfd, const char *name, const json_t
 			   CX_TASK_FILE_MAX);
 		goto out;
 	}
-	snprintf(path, sizeof(path), ".tmp.%ld.%lu.%s", (long)getpid(),
-		 (unsigned long)atomic_fetch_add(&d->tmp_seq, 1), name);
-	fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = tmp_open(d, dirfd, name, path, sizeof(path));
 	if (fd < 0 || write_all(fd, text, len) || write_all(fd, "\n", 1) ||
 	    (sync && d->fsync && fdatasync(fd))) {
 		cx_err_set(err,
@@ -591,7 +702,7 @@ static void *event_thread(void *arg)
 
 /* ---- opening ---- */
 
-/* Removes temporaries left by writers that died (their pid no longer runs). */
+/* Removes temporaries and spares left by writers that died (their pid no longer runs). */
 static void clean_tmp(int dirfd)
 {
 	int fd = dup(dirfd);
@@ -607,9 +718,13 @@ static void clean_tmp(int dirfd)
 		char *end;
 		long pid;
 
-		if (strncmp(de->d_name, ".tmp.", 5))
+		size_t skip = !strncmp(de->d_name, ".tmp.", 5)     ? 5
+			      : !strncmp(de->d_name, ".spare.", 7) ? 7
+								   : 0;
+
+		if (!skip)
 			continue;
-		pid = strtol(de->d_name + 5, &end, 10);
+		pid = strtol(de->d_name + skip, &end, 10);
 		if (*end == '.' && pid > 0 && kill((pid_t)pid, 0) && errno == ESRCH)
 			unlinkat(dirfd, de->d_name, 0);
 	}
@@ -700,6 +815,7 @@ struct cx_task_store *dir_store_open(const json_t *conf, const struct cx_task_st
 	d->dirfd = d->agentsfd = d->ifd = d->wake[0] = d->wake[1] = -1;
 	pthread_mutex_init(&d->ev_mu, NULL);
 	pthread_mutex_init(&d->mu, NULL);
+	pthread_mutex_init(&d->spare_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&d->changed, &ca);
@@ -740,6 +856,8 @@ void dir_store_close(struct cx_task_store *s)
 		(void)!write(d->wake[1], "x", 1);
 		pthread_join(d->thread, NULL);
 	}
+	if (d->dirfd >= 0)
+		dir_spares_release(d);
 	for (size_t i = 0; d->buckets && i < d->nbuckets; i++) {
 		for (struct dir_entry *e = d->buckets[i], *next; e; e = next) {
 			next = e->next;
@@ -757,6 +875,7 @@ void dir_store_close(struct cx_task_store *s)
 			close(fd[i]);
 	}
 	pthread_cond_destroy(&d->changed);
+	pthread_mutex_destroy(&d->spare_mu);
 	pthread_mutex_destroy(&d->mu);
 	pthread_mutex_destroy(&d->ev_mu);
 	cx_task_store_head_release(&d->head);

@@ -5,6 +5,9 @@
  *   <id>.json          one task, written only by rename(2) of a complete, fsync'd temporary
  *                      file, so a reader sees the old task or the new one, never a part;
  *   .tmp.<pid>.<n>.<id>.json   a write in flight (a crashed writer's are removed at open);
+ *   .spare.<pid>.<n>   a replaced task file kept to be written again (a spare; the
+ *                      writer locks it exclusively while it writes, readers take a shared
+ *                      lock and check that the name still points at what they opened);
  *   .agents/<id>.json  an agent's live state.
  * A change to an existing task holds flock(LOCK_EX) on the file it read (the inode the name
  * pointed at) from the read to the rename of its successor; having locked, a writer checks
@@ -56,6 +59,9 @@ struct changed_ids {
 	size_t n, cap;
 };
 
+#define DIR_SPARES_MAX 256
+#define DIR_SPARE_NAME 48
+
 struct dir_store {
 	struct cx_task_store head;
 	char *path;
@@ -84,6 +90,15 @@ struct dir_store {
 	struct dir_entry **queued, **running;
 	size_t n_queued, cap_queued, n_running, cap_running;
 	bool track_broken;
+
+	/* Spares: a replaced task file's inode, kept under ".spare.<pid>.<n>" and written
+	 * again for the next change instead of a new file (allocating inodes is what a busy
+	 * store spends most on: ext4 without a journal walks every inode freed in the last
+	 * minutes). */
+	pthread_mutex_t spare_mu;
+	char spares[DIR_SPARES_MAX][DIR_SPARE_NAME]; /* a ring, oldest at spare_head */
+	int64_t spare_at[DIR_SPARES_MAX];            /* when each was kept (cx_now_ms) */
+	size_t spare_head, n_spares;
 };
 
 /* taskstore_dir.c */
@@ -119,6 +134,12 @@ void dir_wake_claimers(struct dir_store *d);
 void dir_sync(struct dir_store *d);
 /* "<id>.json" into out (CX_TASK_ID_MAX + 6 bytes). */
 void dir_file_name(const char *id, char *out, size_t outlen);
+
+/* Before replacing name (its lock held): its file linked as a spare, 0 and spare (-1: not
+ * kept); after, dir_spare_done (ok: the replacement was published). */
+int dir_spare_keep(struct dir_store *d, const char *name, char spare[DIR_SPARE_NAME]);
+void dir_spare_done(struct dir_store *d, const char *spare, bool ok);
+void dir_spares_release(struct dir_store *d);
 
 /* Test hook: called with "half" in the middle of writing a temporary file and with
  * "before_rename" before publishing it; a crash test raises SIGKILL there. NULL normally. */

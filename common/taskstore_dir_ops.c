@@ -243,7 +243,8 @@ static int lock_current(struct dir_store *d, const char *name, bool nonblock, in
 /* Stores task (borrowed) as id's new version while its lock is held. */
 static int commit(struct dir_store *d, const char *id, const json_t *task, struct cx_err *err)
 {
-	char name[NAME_MAX_LEN], *tmp = NULL;
+	char name[NAME_MAX_LEN], *tmp = NULL, spare[DIR_SPARE_NAME];
+	bool kept;
 	int rc;
 
 	dir_file_name(id, name, sizeof(name));
@@ -252,7 +253,10 @@ static int commit(struct dir_store *d, const char *id, const json_t *task, struc
 	/* Into the index before the rename makes it visible: a later writer (who must wait for
 	 * our lock) always lands after us. */
 	dir_index_put_own(d, id, json_deep_copy(task), tmp, true);
+	kept = dir_spare_keep(d, name, spare) == 0;
 	rc = dir_publish(d, d->dirfd, tmp, name, DIR_SYNC_DIR, err);
+	if (kept)
+		dir_spare_done(d, spare, rc == 0);
 	free(tmp);
 	if (rc) {
 		json_t *now = NULL;
