@@ -90,7 +90,13 @@ static json_t *progress_new(const struct run *r, const char *action)
  * old. A lost lease or a cancellation reaches the loop through the heartbeat's flags. */
 static void progress(struct run *r, const char *action, bool save)
 {
-	orch_worker_defer(r->w, progress_new(r, action), save ? state_of(r) : NULL);
+	json_t *st = save ? state_of(r) : NULL, *copy = NULL;
+
+	if (st) { /* its own copy: the conversation grows on this thread meanwhile */
+		copy = json_deep_copy(st);
+		json_decref(st);
+	}
+	orch_worker_defer(r->w, progress_new(r, action), copy);
 }
 
 /* Progress and the conversation written now (before a release, after approved calls ran).
