@@ -5,9 +5,13 @@
  *   <id>.json          one task, written only by rename(2) of a complete, fsync'd temporary
  *                      file, so a reader sees the old task or the new one, never a part;
  *   .tmp.<pid>.<n>.<id>.json   a write in flight (a crashed writer's are removed at open);
- *   .spare.<pid>.<n>   a replaced task file kept to be written again (a spare; the
- *                      writer locks it exclusively while it writes, readers take a shared
- *                      lock and check that the name still points at what they opened);
+ *   .spare.<pid>.<n>   a replaced task file kept to be written again (a spare), once it
+ *                      rested 2 s (cx_task_dir_spare_rest_ms) and when no other descriptor
+ *                      has it open for writing (a write lease is granted): a program reading
+ *                      a task file sees one version whole if it reads within 2 s of opening
+ *                      it; the store's own readers always do (they take a shared lock, which
+ *                      a writer of a spare waits for, and check the name still points at
+ *                      what they opened);
  *   .agents/<id>.json  an agent's live state.
  * A change to an existing task holds flock(LOCK_EX) on the file it read (the inode the name
  * pointed at) from the read to the rename of its successor; having locked, a writer checks
@@ -59,7 +63,7 @@ struct changed_ids {
 	size_t n, cap;
 };
 
-#define DIR_SPARES_MAX 256
+#define DIR_SPARES_MAX 4096 /* 2 s of a busy drain's writes */
 #define DIR_SPARE_NAME 48
 
 struct dir_store {
@@ -99,6 +103,7 @@ struct dir_store {
 	char spares[DIR_SPARES_MAX][DIR_SPARE_NAME]; /* a ring, oldest at spare_head */
 	int64_t spare_at[DIR_SPARES_MAX];            /* when each was kept (cx_now_ms) */
 	size_t spare_head, n_spares;
+	atomic_bool no_spares; /* leases refused here: every write takes a new file */
 };
 
 /* taskstore_dir.c */
@@ -140,6 +145,9 @@ void dir_file_name(const char *id, char *out, size_t outlen);
 int dir_spare_keep(struct dir_store *d, const char *name, char spare[DIR_SPARE_NAME]);
 void dir_spare_done(struct dir_store *d, const char *spare, bool ok);
 void dir_spares_release(struct dir_store *d);
+
+/* How long a replaced file rests before it is written again (ms; tests shorten it). */
+extern long cx_task_dir_spare_rest_ms;
 
 /* Test hook: called with "half" in the middle of writing a temporary file and with
  * "before_rename" before publishing it; a crash test raises SIGKILL there. NULL normally. */

@@ -91,17 +91,18 @@ int dir_read_file(int dirfd, const char *name, json_t **task, struct cx_err *err
 
 /* ---- spares: the inodes of replaced task files, written again instead of new ones ---- */
 
-#define SPARE_REST_MS 50
+long cx_task_dir_spare_rest_ms = 2000;
 
-/* The oldest spare's name when it has rested SPARE_REST_MS (so no inode is written twice
- * within a clock tick: a file's inode and mtime tell one version from the next, have_own), or
- * false. */
+/* The oldest spare's name when it has rested cx_task_dir_spare_rest_ms (a program that opened
+ * the file before it was replaced has had that long to read it; and no inode is written twice
+ * within a clock tick, so a file's inode and mtime tell one version from the next, have_own),
+ * or false. */
 static bool spare_take(struct dir_store *d, char out[DIR_SPARE_NAME])
 {
 	bool got = false;
 
 	pthread_mutex_lock(&d->spare_mu);
-	if (d->n_spares && cx_now_ms() - d->spare_at[d->spare_head] >= SPARE_REST_MS) {
+	if (d->n_spares && cx_now_ms() - d->spare_at[d->spare_head] >= cx_task_dir_spare_rest_ms) {
 		memcpy(out, d->spares[d->spare_head], DIR_SPARE_NAME);
 		d->spare_head = (d->spare_head + 1) % DIR_SPARES_MAX;
 		d->n_spares--;
@@ -118,7 +119,7 @@ int dir_spare_keep(struct dir_store *d, const char *name, char out[DIR_SPARE_NAM
 	bool room;
 
 	pthread_mutex_lock(&d->spare_mu);
-	room = d->n_spares < DIR_SPARES_MAX;
+	room = d->n_spares < DIR_SPARES_MAX && !atomic_load(&d->no_spares);
 	pthread_mutex_unlock(&d->spare_mu);
 	if (!room)
 		return -1;
@@ -145,8 +146,24 @@ void dir_spare_done(struct dir_store *d, const char *spare, bool ok)
 		unlinkat(d->dirfd, spare, 0);
 }
 
-/* A temporary to write: a spare locked exclusively and emptied (readers of what it held hold a
- * shared lock while they read, and find its name gone afterwards), else a new file. */
+/* Whether another descriptor (any process, this one included) still has the spare open: a
+ * write lease is refused on a file open for writing elsewhere, and on one open for reading
+ * where the kernel counts readers (CONFIG_IMA; elsewhere the rest above is what protects a
+ * slow reader of its own). Where leases are refused outright (another owner, leases
+ * disabled) spares are given up. */
+static bool still_open(struct dir_store *d, int fd)
+{
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) == 0) {
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+		return false;
+	}
+	if (errno != EAGAIN && errno != EBUSY)
+		atomic_store(&d->no_spares, true);
+	return true;
+}
+
+/* A temporary to write: a spare nobody has open, locked exclusively and emptied, else a new
+ * file. */
 static int tmp_open(struct dir_store *d, int dirfd, const char *name, char *path, size_t len)
 {
 	char spare[DIR_SPARE_NAME];
@@ -156,13 +173,15 @@ static int tmp_open(struct dir_store *d, int dirfd, const char *name, char *path
 		fd = openat(dirfd, spare, O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		while (flock(fd, LOCK_EX) && errno == EINTR)
-			;
-		if (!ftruncate(fd, 0)) {
-			snprintf(path, len, "%s", spare);
-			return fd;
+		if (!still_open(d, fd)) {
+			while (flock(fd, LOCK_EX) && errno == EINTR)
+				;
+			if (!ftruncate(fd, 0)) {
+				snprintf(path, len, "%s", spare);
+				return fd;
+			}
 		}
-		close(fd);
+		close(fd); /* someone still reads it: let it go with them */
 		unlinkat(dirfd, spare, 0);
 	}
 	snprintf(path, len, ".tmp.%ld.%lu.%s", (long)getpid(),

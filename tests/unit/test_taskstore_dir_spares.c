@@ -21,8 +21,8 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Changes written 60 ms apart (past the rest) go back and forth between two inodes: the file
- * replaced by one change is the one the next change but one is written into. */
+/* Changes written 60 ms apart (past a rest of 50 ms) go back and forth between two inodes:
+ * the file replaced by one change is the one the next change but one is written into. */
 static void test_replaced_files_are_written_again(void **state)
 {
 	struct cx_task_store *s;
@@ -31,6 +31,7 @@ static void test_replaced_files_are_written_again(void **state)
 	ino_t seen[8];
 	const char *id;
 
+	cx_task_dir_spare_rest_ms = 50;
 	new_dir();
 	s = open_at("\"fsync\": false");
 	made = create_n(s, 1, NULL);
@@ -58,10 +59,10 @@ static void test_replaced_files_are_written_again(void **state)
 	json_decref(made);
 	cx_task_store_close(s);
 	assert_int_equal(count_prefix(".spare."), 0); /* a store closing removes its spares */
+	cx_task_dir_spare_rest_ms = 2000;
 }
 
-/* Written again at once, a file would still be open in a slow reader: a change within the rest
- * takes a new file. */
+/* A change within the rest (2 s) takes a new file. */
 static void test_a_spare_rests_before_it_is_written(void **state)
 {
 	struct cx_task_store *s;
@@ -82,6 +83,47 @@ static void test_a_spare_rests_before_it_is_written(void **state)
 	c = ino_of(id);
 	assert_true(c != a && c != b);
 	json_decref(p);
+	json_decref(t);
+	json_decref(made);
+	cx_task_store_close(s);
+}
+
+/* A reader of its own (cat, jq, another program) that opened the old file reads it whole for
+ * the rest (2 s), however many changes are written meanwhile. */
+static void test_a_file_still_open_is_not_written_again(void **state)
+{
+	struct cx_task_store *s;
+	struct cx_err err = { 0 };
+	json_t *made, *t = NULL, *p, *old;
+	char file[512], buf[65536];
+	const char *id;
+	ssize_t n;
+	int fd;
+
+	new_dir();
+	s = open_at("\"fsync\": false");
+	made = create_n(s, 1, NULL);
+	id = id_of(json_array_get(made, 0));
+	assert_int_equal(cx_task_claim(s, "w", NULL, 0, &t, &err), 0);
+	snprintf(file, sizeof(file), "%s/%s.json", path, id);
+	fd = open(file, O_RDONLY); /* the claimed version, held open */
+	assert_true(fd >= 0);
+	for (int i = 1; i <= 4; i++) {
+		sleep_ms(60); /* past a rest of 50 ms it would have been written again */
+		p = json_pack("{s:i}", "iterations", i);
+		assert_int_equal(cx_task_progress(s, id, "w", p, NULL, &err), 0);
+		json_decref(p);
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	old = json_loads(buf, 0, NULL);
+	assert_non_null(old);
+	assert_string_equal(json_string_value(json_object_get(old, "status")), "in_progress");
+	assert_int_equal(json_integer_value(meta(old, "iterations")), 0); /* none of the 4 */
+	assert_string_equal(id_of(old), id);
+	close(fd);
+	json_decref(old);
 	json_decref(t);
 	json_decref(made);
 	cx_task_store_close(s);
@@ -160,6 +202,7 @@ static void test_readers_never_see_a_spare_half_written(void **state)
 	pthread_t w, r1, r2;
 	json_t *made, *t;
 
+	cx_task_dir_spare_rest_ms = 0; /* spares turn over at once: the shared lock protects */
 	new_dir();
 	x.s = open_at("\"fsync\": false, \"lease_ms\": 600000");
 	x.other = open_at("\"fsync\": false");
@@ -181,6 +224,7 @@ static void test_readers_never_see_a_spare_half_written(void **state)
 	assert_true(x.writes > 20);
 	assert_true(x.reads > 20);
 	assert_true(count_prefix(".spare.") >= 1); /* the spares turned over */
+	cx_task_dir_spare_rest_ms = 2000;
 	cx_task_store_close(x.other);
 	cx_task_store_close(x.s);
 	json_decref(made);
@@ -191,6 +235,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replaced_files_are_written_again),
 		cmocka_unit_test(test_a_spare_rests_before_it_is_written),
+		cmocka_unit_test(test_a_file_still_open_is_not_written_again),
 		cmocka_unit_test(test_readers_never_see_a_spare_half_written),
 	};
 
