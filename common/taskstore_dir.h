@@ -63,8 +63,9 @@ struct changed_ids {
 	size_t n, cap;
 };
 
-#define DIR_SPARES_MAX 4096 /* 2 s of a busy drain's writes */
-#define DIR_SPARE_NAME 48
+#define DIR_SPARES_MAX     4096 /* 2 s of a busy drain's writes */
+#define DIR_SPARE_NAME     48
+#define DIR_SPARE_SIZE_MAX (16 * 1024) /* larger files are not kept: at most 64 MiB of spares */
 
 struct dir_store {
 	struct cx_task_store head;

@@ -116,12 +116,15 @@ static bool spare_take(struct dir_store *d, char out[DIR_SPARE_NAME])
  * spare's name: 0 and out, or -1 (the pool is full, or the link failed: it is let go). */
 int dir_spare_keep(struct dir_store *d, const char *name, char out[DIR_SPARE_NAME])
 {
+	struct stat st;
 	bool room;
 
 	pthread_mutex_lock(&d->spare_mu);
 	room = d->n_spares < DIR_SPARES_MAX && !atomic_load(&d->no_spares);
 	pthread_mutex_unlock(&d->spare_mu);
-	if (!room)
+	/* a large file (a long conversation) is not kept: spares hold their old bytes */
+	if (!room || fstatat(d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) ||
+	    st.st_size > DIR_SPARE_SIZE_MAX)
 		return -1;
 	snprintf(out, DIR_SPARE_NAME, ".spare.%ld.%lu", (long)getpid(),
 		 (unsigned long)atomic_fetch_add(&d->tmp_seq, 1));

@@ -129,6 +129,9 @@ static void test_a_file_still_open_is_not_written_again(void **state)
 	cx_task_store_close(s);
 }
 
+/* A state as large as a spare may be (DIR_SPARE_SIZE_MAX), less the rest of the task. */
+#define PAD 12000
+
 /* Two tasks with large states rewritten as fast as possible by one thread, spares turning
  * over all the time; readers (a thread of this store, and a second store of the same
  * directory) get each task whole, every time. */
@@ -142,14 +145,14 @@ struct rw {
 static void *rw_writer(void *arg)
 {
 	struct rw *x = arg;
-	char *pad = malloc(200001);
+	char *pad = malloc(PAD + 1);
 	struct cx_err err = { 0 };
 
 	for (int n = 0; !atomic_load(&x->stop); n++) {
 		json_t *st;
 
-		memset(pad, 'a' + n % 26, 200000);
-		pad[200000] = '\0';
+		memset(pad, 'a' + n % 26, PAD);
+		pad[PAD] = '\0';
 		st = json_pack("{s:i, s:s}", "n", n, "pad", pad);
 		if (cx_task_progress(x->s, x->ids[n % 2], "w", NULL, st, &err))
 			x->bad++;
@@ -169,9 +172,9 @@ static bool whole(const json_t *t, const char *id)
 		return false;
 	if (!st || json_is_null(st))
 		return true;
-	if (!pad || strlen(pad) != 200000)
+	if (!pad || strlen(pad) != PAD)
 		return false;
-	for (size_t i = 1; i < 200000; i++)
+	for (size_t i = 1; i < PAD; i++)
 		if (pad[i] != pad[0])
 			return false;
 	return true;
@@ -230,12 +233,43 @@ static void test_readers_never_see_a_spare_half_written(void **state)
 	json_decref(made);
 }
 
+/* A task file over DIR_SPARE_SIZE_MAX is not kept: spares keep their old bytes on disk. */
+static void test_a_large_file_is_not_kept(void **state)
+{
+	struct cx_task_store *s;
+	struct cx_err err = { 0 };
+	json_t *made, *t = NULL, *st;
+	char *big = malloc(DIR_SPARE_SIZE_MAX + 2);
+	const char *id;
+
+	new_dir();
+	s = open_at("\"fsync\": false");
+	made = create_n(s, 1, NULL);
+	id = id_of(json_array_get(made, 0));
+	assert_int_equal(cx_task_claim(s, "w", NULL, 0, &t, &err), 0);
+	assert_int_equal(count_prefix(".spare."), 1); /* the created file, small */
+	memset(big, 'x', DIR_SPARE_SIZE_MAX + 1);
+	big[DIR_SPARE_SIZE_MAX + 1] = '\0';
+	st = json_pack("{s:s}", "pad", big);
+	assert_int_equal(cx_task_progress(s, id, "w", NULL, st, &err),
+			 0); /* the claimed file, small */
+	assert_int_equal(count_prefix(".spare."), 2);
+	assert_int_equal(cx_task_progress(s, id, "w", NULL, st, &err), 0); /* the large one: gone */
+	assert_int_equal(count_prefix(".spare."), 2);
+	json_decref(st);
+	free(big);
+	json_decref(t);
+	json_decref(made);
+	cx_task_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replaced_files_are_written_again),
 		cmocka_unit_test(test_a_spare_rests_before_it_is_written),
 		cmocka_unit_test(test_a_file_still_open_is_not_written_again),
+		cmocka_unit_test(test_a_large_file_is_not_kept),
 		cmocka_unit_test(test_readers_never_see_a_spare_half_written),
 	};
 
