@@ -139,7 +139,7 @@ struct rw {
 	struct cx_task_store *s, *other;
 	const char *ids[2];
 	atomic_bool stop;
-	int reads, bad, writes;
+	atomic_int reads, bad, writes;
 };
 
 static void *rw_writer(void *arg)
