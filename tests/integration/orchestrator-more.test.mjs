@@ -42,7 +42,7 @@ test('a task of one tool call costs the store three writes: created, claimed, fi
 
 test('progress of a long step shows within a heartbeat, without a write per step', async () => {
   const w = await world([{ match: 'SLOW-STEP', turns: [{ tool_use: [{ name: 'proxmox_get_cluster_status', input: {} }] }, { text: 'slow done' }] }]);
-  await simPost(w, '/_sim/faults', { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 2000, count: 1 });
+  await simPost(w, '/_sim/faults', { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 4000, count: 1 });
   const [id] = await create(w, { query: 'SLOW-STEP', category: 'infrastructure' });
   const t0 = Date.now();
   let t;
@@ -50,9 +50,9 @@ test('progress of a long step shows within a heartbeat, without a write per step
     t = await status(w, id);
     if (/running proxmox_get_cluster_status/.test(t.progress?.current_action || '')) break;
     await new Promise((r) => setTimeout(r, 50));
-  } while (Date.now() - t0 < 1800);
+  } while (Date.now() - t0 < 3600);
   assert.match(t.progress?.current_action || '', /running proxmox_get_cluster_status/, 'seen while the call runs');
-  assert.ok(Date.now() - t0 < 1800, 'within the 2 s call');
+  assert.ok(Date.now() - t0 < 3600, 'within the 4 s call');
   assert.equal((await waitFor(w, id)).status, 'completed');
 });
 
@@ -110,7 +110,7 @@ test('cancellation during a retry wait (429, retry-after 30 s) ends the task at 
   const done = await waitFor(w, id, FINISHED, 20000);
   const took = Date.now() - c0;
   assert.equal(done.status, 'cancelled', JSON.stringify(done));
-  assert.ok(took < 3000, `cancelled ${took} ms after asking (the wait had ~30 s left)`);
+  assert.ok(took < 6000, `cancelled ${took} ms after asking (the wait had ~30 s left)`);
   const m = stored(w, id).metadata;
   assert.deepEqual(m.llm_waits.map((x) => [x.kind, x.status, x.wait_ms, x.basis]), [['retry', 429, 30000, 'retry-after']]);
   assert.equal((await w.llm()).conversations[0].requests.length, 1, 'the model was not asked again');
