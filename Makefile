@@ -35,7 +35,7 @@ LIB_SRCS := $(wildcard common/*.c)
 BACKENDS := proxmox cloudflare sandfly unifi kubectl cortex
 GW_SRCS := $(filter-out gateway/main.c gateway/adapters_default.c,$(wildcard gateway/*.c)) \
 	adapters/gateway/gateway.c $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.c))
-ADAPTER_JSON := adapters/gateway/tools.json $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.json))
+ADAPTER_JSON := adapters/gateway/tools.json gateway/openapi.json $(foreach b,$(BACKENDS),$(wildcard adapters/$(b)/*.json))
 TEST_ADAPTER_SRCS := tests/adapters/testkit.c tests/adapters/conformance.c \
 	tests/adapters/adapters_test.c
 TEST_ADAPTER_JSON := tests/adapters/testkit.json tests/adapters/testkit-resources.json \
@@ -50,6 +50,8 @@ UNIT_SUPPORT := tests/unit/fake_exchange.c tests/unit/http_test_server.c \
 SIM_SRCS := $(wildcard tests/sim/*.c)
 # The orchestrator (orchestrator/), with the masters' registry built in.
 ORCH_SRCS := $(wildcard orchestrator/*.c)
+# cortexctl (cli/): over MCP, or with --local the gateway's adapters and dispatch in-process.
+CLI_SRCS := $(wildcard cli/*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 GW_OBJS := $(GW_SRCS:%.c=$(O)/%.o) $(ADAPTER_JSON:%.json=$(O)/gen/%_json.o)
@@ -62,6 +64,7 @@ FIXED := $(O)/bench/fixed-responder
 TASKCTL := $(O)/bench/taskctl
 SIM := $(O)/cortex-sim
 ORCH := $(O)/cortex-orchestrator
+CORTEXCTL := $(O)/cortexctl
 EMBED := $(O)/tools/embed
 
 .PHONY: all run test check bench deps test-deps unit integration clean format compile_commands.json \
@@ -70,7 +73,7 @@ EMBED := $(O)/tools/embed
 # Keep generated sources (tools.json as C) between builds.
 .SECONDARY:
 
-all: $(GATEWAY) $(GATEWAY_TEST) $(SIM) $(TASKCTL) $(ORCH)
+all: $(GATEWAY) $(GATEWAY_TEST) $(SIM) $(TASKCTL) $(ORCH) $(CORTEXCTL)
 
 $(O)/libcortex.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -87,6 +90,11 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(UNIT_SUPPORT:%.c=$(O)/%.o) $(GW_OBJS) $
 		$(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# The server-core tests share a fixture of their own.
+$(O)/tests/unit/test_server $(O)/tests/unit/test_server_calls: $(O)/tests/unit/server_fixture.o
+# cortexctl's tables, tested on their own.
+$(O)/tests/unit/test_ctl_table: $(O)/cli/table.o
+
 $(FIXED): $(O)/bench/fixed_responder.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -96,6 +104,15 @@ $(TASKCTL): $(O)/bench/taskctl.o $(O)/libcortex.a
 
 $(ORCH): $(ORCH_SRCS:%.c=$(O)/%.o) $(O)/gen/manifests/examples/masters_json.o $(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# cortexctl, with its bash completion (cli/cortexctl.bash) built in for `completion bash`.
+$(CORTEXCTL): $(CLI_SRCS:%.c=$(O)/%.o) $(O)/gen/cli/cortexctl_bash.o $(O)/gateway/adapters_default.o \
+		$(GW_OBJS) $(O)/libcortex.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/gen/cli/cortexctl_bash.c: cli/cortexctl.bash $(EMBED)
+	@mkdir -p $(@D)
+	$(EMBED) $< cli_cortexctl_bash > $@.tmp && mv $@.tmp $@
 
 $(SIM): $(SIM_SRCS:%.c=$(O)/%.o) $(O)/libcortex.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS) -lgnutls
@@ -161,7 +178,7 @@ compile_commands.json:
 
 # Every C file of the project, as scripts/check-source.sh checks them.
 C_SOURCES = $(wildcard common/*.[ch] gateway/*.[ch] adapters/*/*.[ch] tests/unit/*.[ch] \
-	tests/adapters/*.[ch] tests/sim/*.[ch] bench/*.c tools/*.c orchestrator/*.[ch])
+	tests/adapters/*.[ch] tests/sim/*.[ch] bench/*.c tools/*.c orchestrator/*.[ch] cli/*.[ch])
 
 format:
 	clang-format -i $(C_SOURCES)

@@ -165,6 +165,11 @@ struct cx_adapter {
 	 * object standing for args (a digest, the kinds and names), or NULL to record args as
 	 * usual (secret-looking keys are redacted either way). Runs on a worker. Optional. */
 	json_t *(*audit_args)(const char *tool, const json_t *args);
+	/* Gauges of the backend for the gateway's /metrics: an array of {"name", "help",
+	 * "labels": {label: value}, "value": number}, samples of one name together (new
+	 * reference; NULL: none now). Called on a scrape's own thread, never a worker's or the
+	 * transport's, so it may read the backend (briefly: a scrape waits for it). Optional. */
+	json_t *(*metrics)(void *state);
 };
 
 #endif

@@ -15,13 +15,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "counters.h"
 #include "log.h"
-#include "secret.h"
+#include "redact.h"
 #include "util.h"
 
 #define WARN_INTERVAL_MS (60 * 1000)
-/* Arguments are bounded by the request-body cap; this only stops a runaway line. */
-#define AUDIT_LINE_MAX ((size_t)64 << 20)
+/* What a line spends beside its arguments (time, caller, tool, outcome, detail cut below). */
+#define LINE_FIXED 1024
+#define DETAIL_MAX 512
 
 struct cx_audit {
 	int fd;
@@ -30,6 +32,7 @@ struct cx_audit {
 	pthread_mutex_t lock; /* orders writes and guards the warning clock */
 	bool warned;
 	int64_t last_warn_ms;
+	size_t max_line; /* a longer line has its arguments cut, and says so */
 };
 
 const char *cx_audit_outcome_name(enum cx_audit_outcome o)
@@ -55,6 +58,7 @@ struct cx_audit *cx_audit_open(const char *path, struct cx_err *err)
 		cx_err_set(err, "out of memory");
 		return NULL;
 	}
+	a->max_line = CX_AUDIT_MAX_LINE_DEFAULT;
 	a->path = strdup(path ? path : "stderr");
 	if (!a->path) {
 		cx_err_set(err, "out of memory");
@@ -89,6 +93,7 @@ static void warn_limited(struct cx_audit *a, const char *what, int errnum)
 {
 	int64_t now = cx_now_ms();
 
+	cx_counter_inc(&cx_audit_write_errors);
 	if (a->warned && now - a->last_warn_ms < WARN_INTERVAL_MS)
 		return;
 	a->warned = true;
@@ -142,38 +147,78 @@ static int put_str(struct cx_buf *b, const char *s)
 	return rc;
 }
 
-/* One line, built straight into a buffer: this runs for every tools/call. */
-static char *format_line(const struct cx_audit_rec *rec, size_t *len)
+/* The arguments as they may be written: secrets redacted, strings longer than a quarter of
+ * the line cut, and when the whole is still too long, the start of its JSON text as a string.
+ * 0, or -1 on out of memory; *note says what was cut, if anything. */
+static int put_args(struct cx_buf *b, const json_t *args, size_t budget, char *note, size_t notelen)
 {
-	struct cx_buf b = CX_BUF_INIT(AUDIT_LINE_MAX);
-	json_t *args = NULL;
-	char ts[32], num[24];
+	struct cx_buf tmp = CX_BUF_INIT((size_t)64 << 20);
+	bool cut = false;
+	json_t *shown;
+	int rc;
+
+	note[0] = '\0';
+	if (!args)
+		return cx_buf_puts(b, "null");
+	shown = cx_redact(args, budget / 4, &cut);
+	if (!shown)
+		return -1;
+	rc = cx_json_dump_buf(shown, &tmp);
+	json_decref(shown);
+	if (!rc && tmp.len <= budget) {
+		if (cut)
+			cx_fmt(note, notelen, "arguments: long strings cut");
+		rc = cx_buf_append(b, tmp.data, tmp.len);
+	} else if (!rc) {
+		/* Quoting at most doubles JSON text ('"' and '\\' gain a backslash; it has no
+		 * control characters), and whole UTF-8 sequences keep the prefix a valid string. */
+		size_t keep = budget / 2;
+		while (keep && ((unsigned char)tmp.data[keep] & 0xC0) == 0x80)
+			keep--;
+		cx_fmt(note, notelen, "arguments: %zu bytes of JSON, the first %zu kept as text",
+		       tmp.len, keep);
+		rc = cx_json_dump_str(b, tmp.data, keep);
+	}
+	cx_buf_release(&tmp);
+	return rc;
+}
+
+/* One line, built straight into a buffer: this runs for every tools/call. */
+static char *format_line(const struct cx_audit *a, const struct cx_audit_rec *rec, size_t *len)
+{
+	struct cx_buf b = CX_BUF_INIT(a->max_line + LINE_FIXED + DETAIL_MAX);
+	size_t budget = a->max_line > LINE_FIXED * 2 ? a->max_line - LINE_FIXED : LINE_FIXED;
+	char ts[32], num[24], note[128], detail[DETAIL_MAX];
 	int ok;
 
 	cx_wall_iso8601(ts, sizeof(ts));
 	snprintf(num, sizeof(num), "%ld", rec->duration_ms);
-	if (rec->args) {
-		args = cx_secret_redact(rec->args);
-		if (!args)
-			return NULL;
-	}
+	if (rec->detail)
+		cx_fmt(detail, sizeof(detail), "%s", rec->detail);
 	ok = !cx_buf_puts(&b, "{\"time\":\"") && !cx_buf_puts(&b, ts) &&
 	     !cx_buf_puts(&b, "\",\"caller\":") && !put_str(&b, rec->caller) &&
 	     !cx_buf_puts(&b, ",\"session\":") && !put_str(&b, rec->session) &&
 	     !cx_buf_puts(&b, ",\"tool\":") && !put_str(&b, rec->tool) &&
 	     !cx_buf_puts(&b, ",\"arguments\":") &&
-	     !(args ? cx_json_dump_buf(args, &b) : cx_buf_puts(&b, "null")) &&
+	     !put_args(&b, rec->args, budget, note, sizeof(note)) &&
 	     !cx_buf_puts(&b, ",\"outcome\":\"") &&
 	     !cx_buf_puts(&b, cx_audit_outcome_name(rec->outcome)) &&
 	     !cx_buf_puts(&b, "\",\"duration_ms\":") && !cx_buf_puts(&b, num) &&
-	     !(rec->detail && (cx_buf_puts(&b, ",\"detail\":") || put_str(&b, rec->detail))) &&
+	     !(rec->detail && (cx_buf_puts(&b, ",\"detail\":") || put_str(&b, detail))) &&
+	     !(rec->via && (cx_buf_puts(&b, ",\"via\":") || put_str(&b, rec->via))) &&
+	     !(note[0] && (cx_buf_puts(&b, ",\"truncated\":") || put_str(&b, note))) &&
 	     !cx_buf_puts(&b, "}\n");
-	json_decref(args);
 	if (!ok) {
 		cx_buf_release(&b);
 		return NULL;
 	}
 	return cx_buf_detach(&b, len);
+}
+
+void cx_audit_set_max_line(struct cx_audit *a, size_t max_line)
+{
+	if (a)
+		a->max_line = max_line;
 }
 
 void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec)
@@ -183,7 +228,7 @@ void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec)
 
 	if (!a || !rec)
 		return;
-	line = format_line(rec, &len);
+	line = format_line(a, rec, &len);
 	pthread_mutex_lock(&a->lock);
 	if (!line) {
 		warn_limited(a, "could not format a record (out of memory)", 0);

@@ -206,6 +206,7 @@ struct cx_http_client *cx_http_client_new(const struct cx_http_client_opts *o, s
 	c->retries = o->retries;
 	c->max = o->max_response_bytes ? o->max_response_bytes : CX_HTTP_MAX_RESPONSE_DEFAULT;
 	c->service = dup_or_null(o->service, &oom);
+	c->counters = cx_backend_counters(o->service);
 	c->base_url = dup_or_null(o->base_url, &oom);
 	/* A relative ca_file is the config file's neighbour, as every path in the config. */
 	if (o->ca_file && !(c->ca_file = cx_path_resolve(cx_path_base(), o->ca_file)))

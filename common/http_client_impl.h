@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "counters.h"
 #include "http_client.h"
 #include "http_pin.h"
 
@@ -43,6 +44,7 @@ struct cx_http_client {
 	pthread_mutex_t pool_lock;
 	struct cx_http_handle pool[CX_HTTP_POOL_MAX]; /* idle, under pool_lock */
 	int npool;
+	struct cx_backend_counters *counters; /* /metrics: by service; NULL counts nothing */
 };
 
 /* A handle only the calling thread uses until it puts it back (to the pool, or freed when

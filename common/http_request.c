@@ -350,6 +350,16 @@ static long next_wait(const struct cx_http_client *c, CURL *e, const struct cx_h
 	return wait < left ? wait : -1;
 }
 
+/* /metrics: another attempt follows, after a wait the backend asked for when it said 429. */
+static void count_retry(struct cx_http_client *c, CURLcode rc, long status)
+{
+	if (!c->counters)
+		return;
+	cx_counter_inc(&c->counters->retries);
+	if (rc == CURLE_OK && status == 429)
+		cx_counter_inc(&c->counters->rate_limit_waits);
+}
+
 /* Sleeps ms in slices; false as soon as the call is cancelled. */
 static bool nap(const struct cx_call *call, long ms)
 {
@@ -506,6 +516,7 @@ int cx_http_do(struct cx_http_client *c, const struct cx_call *call, long timeou
 		wait = next_wait(c, h.easy, &p, &x, rc, status, n);
 		if (wait < 0)
 			break;
+		count_retry(c, rc, status);
 		cx_debug("%s: %s %.*s: %s; attempt %d of %d in %ld ms", c->service, req->method,
 			 p.path_len, req->path,
 			 rc == CURLE_OK ? "the backend is busy" : "no answer", n + 1,
@@ -515,10 +526,14 @@ int cx_http_do(struct cx_http_client *c, const struct cx_call *call, long timeou
 			break;
 		}
 	}
+	if (c->counters)
+		cx_counter_inc(&c->counters->requests);
 	if (rc == CURLE_OK)
 		ret = finish(c, h.easy, req, &x, status, resp, err);
 	else
 		fail_transport(c, req, &p, h.easy, rc, &x, errbuf, err);
+	if (ret && c->counters)
+		cx_counter_inc(&c->counters->failures);
 	cx_http_handle_put(c, &h);
 out:
 	if (ret)

@@ -2,7 +2,10 @@
  * and the client's id goes back exactly as it came. */
 #include "jsonrpc.h"
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "util.h"
 
 static void invalid(struct cx_rpc_msg *out, json_t *id, const char *msg)
 {
@@ -41,6 +44,13 @@ void cx_rpc_classify(json_t *msg, struct cx_rpc_msg *out)
 	if (method) {
 		if (!json_is_string(method)) {
 			invalid(out, id, "invalid request: 'method' must be a string");
+			return;
+		}
+		/* Else "ping\u0000xx" would run ping: C sees the name up to the NUL. */
+		if (cx_has_ctl(json_string_value(method), json_string_length(method))) {
+			invalid(out, id,
+				"invalid request: 'method' contains a control character (NUL, tab, "
+				"newline or another below U+0020, or DEL)");
 			return;
 		}
 		params = json_object_get(msg, "params");
@@ -165,4 +175,59 @@ fail:
 	json_decref(params);
 	json_decref(env);
 	return NULL;
+}
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+void cx_rpc_count_feed(struct cx_rpc_counter *c, const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len && !c->not_array && !c->ended; i++) {
+		char ch = buf[i];
+
+		if (!c->started) {
+			if (is_ws(ch))
+				continue;
+			c->started = true;
+			c->not_array = ch != '[';
+			c->depth = 1;
+			continue;
+		}
+		if (c->in_str) {
+			if (c->escaped)
+				c->escaped = false;
+			else if (ch == '\\')
+				c->escaped = true;
+			else if (ch == '"')
+				c->in_str = false;
+			continue;
+		}
+		if (ch == '"') {
+			c->in_str = true;
+		} else if (ch == '[' || ch == '{') {
+			c->depth++;
+		} else if (ch == ']' || ch == '}') {
+			c->ended = --c->depth == 0;
+			continue;
+		} else if (ch == ',' && c->depth == 1) {
+			c->commas++;
+		}
+		if (!is_ws(ch))
+			c->any = true;
+	}
+}
+
+size_t cx_rpc_count_members(const struct cx_rpc_counter *c)
+{
+	return c->not_array || !c->any ? 0 : c->commas + 1;
+}
+
+size_t cx_rpc_batch_count(const char *buf, size_t len)
+{
+	struct cx_rpc_counter c = { 0 };
+
+	cx_rpc_count_feed(&c, buf, len);
+	return cx_rpc_count_members(&c);
 }

@@ -2,6 +2,9 @@
 #ifndef CX_JSONRPC_H
 #define CX_JSONRPC_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <jansson.h>
 
 #define CX_RPC_PARSE_ERROR      (-32700)
@@ -35,6 +38,20 @@ struct cx_rpc_msg {
 
 /* Classifies one message (never an array; arrays are batches, see the caller). */
 void cx_rpc_classify(json_t *msg, struct cx_rpc_msg *out);
+
+/* Counts the members of a JSON array as its text arrives, without parsing it, so that a
+ * transport can refuse an oversized batch before buffering or building it. Exact for valid
+ * JSON; an upper bound otherwise. Zeroed to start. */
+struct cx_rpc_counter {
+	size_t commas;  /* at the array's own level */
+	unsigned depth; /* 0 before the array and after it */
+	bool in_str, escaped, started, not_array, any, ended;
+};
+void cx_rpc_count_feed(struct cx_rpc_counter *c, const char *buf, size_t len);
+/* Members seen so far (0 when the text is not an array). */
+size_t cx_rpc_count_members(const struct cx_rpc_counter *c);
+/* The members of the array in buf (0 when it is not one). */
+size_t cx_rpc_batch_count(const char *buf, size_t len);
 
 /* {"jsonrpc":"2.0","id":id,"result":result}. Steals result on every path; id is copied
  * (NULL id becomes json null). New reference or NULL on out of memory. */

@@ -589,3 +589,55 @@ int cx_mcp_call_tool(struct cx_mcp_client *c, const char *name, json_t *args,
 	json_decref(p);
 	return rc;
 }
+
+/* ---- the GET stream ---- */
+
+int cx_mcp_listen(struct cx_mcp_client *c, cx_mcp_message_fn *fn, void *ctx,
+		  const struct cx_mcp_call_opts *o, struct cx_err *err)
+{
+	static const struct cx_mcp_call_opts none;
+	struct mcp_xfer x = { .get = true, .id = -1, .on_message = fn, .msg_ctx = ctx };
+	char *session = NULL, version[sizeof(c->version)];
+	unsigned long gen;
+	bool had;
+	int rc;
+
+	if (!o)
+		o = &none;
+	pthread_mutex_lock(&c->mu);
+	gen = c->gen;
+	pthread_mutex_unlock(&c->mu);
+	if (!gen && (rc = renew(c, 0, err)))
+		return rc;
+	pthread_mutex_lock(&c->mu);
+	had = c->session_id != NULL;
+	session = had ? strdup(c->session_id) : NULL;
+	memcpy(version, c->version, sizeof(version));
+	pthread_mutex_unlock(&c->mu);
+	if (had && !session)
+		return mcp_fail(err, CX_MCP_E_INTERNAL, "out of memory");
+	x.session = session;
+	x.version = version[0] ? version : NULL;
+	x.cancel = o->cancel;
+	x.deadline_ms = o->timeout_ms > 0 ? cx_now_ms() + o->timeout_ms : INT64_MAX;
+	rc = mcp_xfer_run(c, &x, err);
+	if (rc == CX_MCP_E_CANCELLED)
+		mcp_fail(err, rc, "the stream was closed by the client");
+	else if (rc == CX_MCP_E_TIMEOUT)
+		mcp_fail(err, rc, "the stream's deadline passed");
+	else if (!rc && (x.status == 401 || x.status == 403))
+		rc = mcp_fail(err, CX_MCP_E_AUTH,
+			      "the gateway refused the bearer token (%ld) for the GET stream; set "
+			      "$CORTEX_TOKEN to a token whose SHA-256 is in the gateway's tokens",
+			      x.status);
+	else if (!rc && x.status != 200)
+		rc = mcp_fail(err, CX_MCP_E_HTTP,
+			      "the gateway answered HTTP %ld to the GET stream%s%.200s%s", x.status,
+			      x.body_text || x.msg ? ": " : "", x.body_text ? x.body_text : "",
+			      x.status == 404   ? " (the session is gone)"
+			      : x.status == 405 ? " (it offers no GET stream)"
+						: "");
+	mcp_xfer_release(&x);
+	free(session);
+	return rc;
+}

@@ -110,6 +110,21 @@ int cx_mcp_list_tools(struct cx_mcp_client *c, json_t **tools, struct cx_err *er
 int cx_mcp_call_tool(struct cx_mcp_client *c, const char *name, json_t *args,
 		     const struct cx_mcp_call_opts *o, json_t **result, struct cx_err *err);
 
+/* A message the gateway sent on the session's GET stream (a notification, or a request to the
+ * client; borrowed), or NULL once, when the stream has opened (the gateway queues messages for
+ * the session from then on: subscribe after it). Called on the listening thread, from inside
+ * the transfer: keep it short and do not call the client from it. Return true to stop. */
+typedef bool cx_mcp_message_fn(void *ctx, const json_t *msg);
+
+/* Opens the session's GET stream (starting the session if there is none) and hands fn every
+ * message on it until fn returns true or the gateway ends the stream (0 in both cases),
+ * o->cancel is cancelled (CX_MCP_E_CANCELLED) or o->timeout_ms passes (CX_MCP_E_TIMEOUT; 0
+ * here means no deadline). A refusal is CX_MCP_E_AUTH; a gateway without GET streams (405),
+ * or one that no longer knows the session (404), is CX_MCP_E_HTTP. o may be NULL; its
+ * progress is not used. The session is not renewed here: subscriptions belong to it. */
+int cx_mcp_listen(struct cx_mcp_client *c, cx_mcp_message_fn *fn, void *ctx,
+		  const struct cx_mcp_call_opts *o, struct cx_err *err);
+
 /* "gateway unreachable", "unauthorized", ...: a short name for a status. */
 const char *cx_mcp_status_name(int status);
 

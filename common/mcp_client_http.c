@@ -30,6 +30,7 @@ struct rx {
 	bool too_big;
 	bool done;   /* the response came on the stream: the rest is not read */
 	bool reused; /* sent on a kept connection (libcurl retries a dead one on a new one) */
+	bool opened; /* GET: the stream's opening was reported */
 };
 
 int mcp_fail(struct cx_err *err, int status, const char *fmt, ...)
@@ -97,11 +98,32 @@ static void conn_give(struct cx_mcp_client *c, struct mcp_conn *k, bool keep)
 
 /* ---- the answer ---- */
 
+/* The end of a GET's headers: a 200 event stream has opened (fn hears NULL once). */
+static bool get_opened(struct rx *r)
+{
+	const char *ct = NULL;
+	long status = 0;
+
+	curl_easy_getinfo(r->e, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(r->e, CURLINFO_CONTENT_TYPE, &ct);
+	if (status != 200 || !ct || strncasecmp(ct, "text/event-stream", 17))
+		return false;
+	if (r->x->on_message(r->x->msg_ctx, NULL))
+		r->done = true;
+	return true;
+}
+
 static size_t on_header(char *buf, size_t size, size_t n, void *arg)
 {
 	struct rx *r = arg;
 	size_t len = size * n, name = sizeof(MCP_HDR_SESSION) - 1;
 	const char *v, *end;
+
+	if (r->x->get && r->x->on_message && !r->opened && (len == 2 || len == 1) &&
+	    (buf[0] == '\r' || buf[0] == '\n')) {
+		r->opened = get_opened(r);
+		return r->done ? 0 : len;
+	}
 
 	if (len > name + 1 && !strncasecmp(buf, MCP_HDR_SESSION, name) && buf[name] == ':') {
 		v = buf + name + 1;
@@ -141,6 +163,12 @@ static void sse_dispatch(struct rx *r)
 		return;
 	}
 	method = json_string_value(json_object_get(m, "method"));
+	if (x->get) {
+		if (method && x->on_message && x->on_message(x->msg_ctx, m))
+			r->done = true;
+		json_decref(m);
+		return;
+	}
 	if (!method && id_matches(json_object_get(m, "id"), x->id)) {
 		x->msg = m;
 		r->done = true;
@@ -229,8 +257,10 @@ static struct curl_slist *build_headers(struct cx_mcp_client *c, const struct mc
 {
 	struct curl_slist *h = NULL, *t;
 	char line[MCP_SESSION_MAX + 64];
-	const char *fixed[] = { "Content-Type: application/json",
-				"Accept: application/json, text/event-stream", "Expect:", c->auth };
+	const char *fixed[] = { x->get ? NULL : "Content-Type: application/json",
+				x->get ? "Accept: text/event-stream"
+				       : "Accept: application/json, text/event-stream",
+				"Expect:", c->auth };
 
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		if (!fixed[i])
@@ -274,7 +304,9 @@ static int setup(struct cx_mcp_client *c, struct mcp_xfer *x, CURL *e, struct cu
 	rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
 	rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (x->body) {
+	if (x->get) {
+		rc |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	} else if (x->body) {
 		rc |= curl_easy_setopt(e, CURLOPT_POST, 1L);
 		rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
 		rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);

@@ -51,9 +51,12 @@ struct cx_mcp_client {
 	struct mcp_conn *idle;   /* the pool */
 };
 
-/* One exchange: a POST of body (or a DELETE when body is NULL). */
+/* One exchange: a POST of body (or a DELETE when body is NULL, a GET when get is set). */
 struct mcp_xfer {
 	const char *body;
+	bool get;                      /* the session's GET stream: messages go to on_message */
+	cx_mcp_message_fn *on_message; /* GET only: every message, and NULL when it opened */
+	void *msg_ctx;
 	size_t body_len;
 	const char *session;          /* Mcp-Session-Id to send, or NULL */
 	const char *version;          /* MCP-Protocol-Version to send, or NULL */

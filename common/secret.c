@@ -3,6 +3,8 @@
 #include "secret.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -156,78 +158,22 @@ void cx_secret_release(struct cx_secret *s)
 	s->len = 0;
 }
 
-bool cx_secret_key_looks_secret(const char *key)
+int cx_secret_printf(struct cx_secret *s, const char *fmt, ...)
 {
-	static const char *const words[] = {
-		"password",   "passwd",     "secret",        "token",  "api_key",
-		"apikey",     "api-key",    "authorization", "cookie", "private_key",
-		"privatekey", "credential", "session_key",
-	};
+	va_list ap;
+	char *buf;
+	int n;
 
-	if (!key)
-		return false;
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-		if (strcasestr(key, words[i]))
-			return true;
-	}
-	return false;
-}
-
-static bool has_secret(const json_t *v)
-{
-	const char *key;
-	json_t *item;
-	size_t i;
-
-	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, key, item)
-			if (cx_secret_key_looks_secret(key) || has_secret(item))
-				return true;
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, item)
-			if (has_secret(item))
-				return true;
-	}
-	return false;
-}
-
-json_t *cx_secret_redact(const json_t *v)
-{
-	json_t *copy, *item;
-	const char *key;
-	size_t i;
-
-	/* The audit path calls this for every tool call: most arguments hold no secret, and
-	 * then the value itself serves (callers only read the result). */
-	if (!has_secret(v))
-		return json_incref((json_t *)v);
-	if (json_is_object(v)) {
-		copy = json_object();
-		if (!copy)
-			return NULL;
-		json_object_foreach((json_t *)v, key, item) {
-			json_t *c = cx_secret_key_looks_secret(key) ? json_string("[redacted]")
-								    : cx_secret_redact(item);
-
-			/* json_object_set_new() fails on a NULL value and releases it otherwise. */
-			if (json_object_set_new(copy, key, c)) {
-				json_decref(copy);
-				return NULL;
-			}
-		}
-		return copy;
-	}
-	if (json_is_array(v)) {
-		copy = json_array();
-		if (!copy)
-			return NULL;
-		json_array_foreach(v, i, item) {
-			if (json_array_append_new(copy, cx_secret_redact(item))) {
-				json_decref(copy);
-				return NULL;
-			}
-		}
-		return copy;
-	}
-	return json_incref((json_t *)v);
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !(buf = malloc((size_t)n + 1)))
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(buf, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	cx_secret_release(s);
+	s->data = (unsigned char *)buf;
+	s->len = (size_t)n;
+	return 0;
 }

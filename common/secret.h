@@ -23,13 +23,9 @@ int cx_secret_load_at(const json_t *ref, const char *base_dir, struct cx_secret 
 		      const char *path, struct cx_err *err);
 /* Wipes and frees. */
 void cx_secret_release(struct cx_secret *s);
-
-/* True for keys such as password, token, secret, api_key, apikey, authorization, cookie,
- * private_key, credential(s) (case-insensitive, as a part of the key). */
-bool cx_secret_key_looks_secret(const char *key);
-/* v with the values of secret-looking keys replaced by "[redacted]": a new reference to a
- * copy where anything was replaced, and parts without secrets shared with v (so treat the
- * result as read-only). NULL on out of memory. */
-json_t *cx_secret_redact(const json_t *v);
+/* Replaces s with a formatted secret (wiping the old one): a header or a login body built
+ * around a secret. 0, or -1 on out of memory (s unchanged). */
+int cx_secret_printf(struct cx_secret *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #endif

@@ -306,6 +306,14 @@ bool cx_fmt(char *out, size_t outlen, const char *fmt, ...)
 	return n >= 0 && (size_t)n < outlen;
 }
 
+bool cx_has_ctl(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
+}
+
 size_t cx_utf8_seq_len(const unsigned char *s, size_t n)
 {
 	size_t len;

@@ -52,6 +52,9 @@ char *cx_path_resolve(const char *base_dir, const char *path);
 /* Length of the valid UTF-8 sequence at s (at most n bytes, n > 0): 1 for ASCII, 2 to 4, or 0
  * when it is not one (no overlong forms, no surrogates, nothing past U+10FFFF). */
 size_t cx_utf8_seq_len(const unsigned char *s, size_t n);
+/* True when s (len bytes) holds a control character: below U+0020 (NUL, tab, newline
+ * included) or DEL. Names (methods, tools, URIs, argument keys) and tokens must have none. */
+bool cx_has_ctl(const char *s, size_t len);
 /* The directory relative paths in the configuration are read against: the config file's own,
  * set once at start before any adapter is configured (NULL: the working directory). Secret
  * references ({"file": ...}), ca_file and every path an adapter takes resolve against it. */

@@ -52,7 +52,7 @@ void cx_authlog_sanitize(const char *value, char *out, size_t outlen)
 		memcpy(out + outlen - 4, "...", 4);
 }
 
-static void peer_string(const struct sockaddr *sa, char *out, size_t outlen)
+void cx_authlog_peer(const struct sockaddr *sa, char *out, size_t outlen)
 {
 	char buf[INET6_ADDRSTRLEN];
 	const void *a = NULL;
@@ -81,7 +81,7 @@ void cx_authlog_refused(unsigned status, const struct sockaddr *peer, const char
 	pthread_mutex_unlock(&lock);
 	if (!ok)
 		return;
-	peer_string(peer, who, sizeof(who));
+	cx_authlog_peer(peer, who, sizeof(who));
 	if (token_name)
 		cx_fmt(tok, sizeof(tok), " (token '%s')", token_name);
 	if (dropped)

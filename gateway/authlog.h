@@ -26,6 +26,8 @@ bool cx_ratelimit_admit(struct cx_ratelimit *rl, int64_t now_ms, unsigned long *
 /* value (a header the client sent) made safe to log: printable ASCII only, others as '?',
  * cut at outlen - 1 with "..." at the end. */
 void cx_authlog_sanitize(const char *value, char *out, size_t outlen);
+/* The peer's address as text ("an unknown address" when there is none). */
+void cx_authlog_peer(const struct sockaddr *sa, char *out, size_t outlen);
 
 /* One refusal: "http: 403 from 192.0.2.7 (token 'ops'): Host 'x' is not ..." at warn level,
  * rate-limited across the process. peer may be NULL, token_name NULL when unknown; why is

@@ -1,12 +1,18 @@
 /* JSON-RPC batches, which only protocol 2025-03-26 has: each member is submitted as a message
  * of its own on a member exchange, and the batch answers once, with an array of the members'
- * answers (nothing at all when every member was a notification or response). */
+ * answers (nothing at all when every member was a notification or response).
+ *
+ * What one request may cost is bounded: at most calls.max_batch members (counted before the
+ * text is parsed, so an 18,000-member batch is refused without building 18,000 objects), and
+ * answers that would take the reply past calls.max_batch_reply_bytes are replaced, as they
+ * come, by a short error saying so (the work was done; only the answer is dropped). */
 #include "server_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/json.h"
 #include "../common/jsonrpc.h"
 #include "../common/log.h"
 #include "../common/mcp.h"
@@ -17,6 +23,8 @@ struct batch {
 	pthread_mutex_t lock;
 	json_t *responses;
 	size_t pending; /* members not yet answered, plus one for the loop */
+	size_t bytes;   /* the answers so far, serialized (an upper bound) */
+	size_t cap;     /* calls.max_batch_reply_bytes */
 	bool deferred;
 };
 
@@ -49,13 +57,48 @@ static void batch_defer(struct cx_exchange *x)
 	b->deferred = true;
 }
 
+/* The error that stands in for an answer the reply has no room for. */
+static json_t *over_cap(const json_t *response, size_t cap)
+{
+	char msg[300];
+
+	snprintf(msg, sizeof(msg),
+		 "the batch's answers passed %zu bytes (calls.max_batch_reply_bytes), so this "
+		 "member's answer was dropped; the request itself was carried out — send it on "
+		 "its own to read its answer",
+		 cap);
+	return cx_rpc_error_always(json_object_get(response, "id"), CX_RPC_INTERNAL_ERROR, msg,
+				   NULL);
+}
+
+/* The answer's size as it will be sent (batches are rare enough to serialize twice). */
+static size_t answer_size(const json_t *response)
+{
+	size_t len = 0;
+	char *text;
+
+	if (!response)
+		return 0;
+	text = cx_json_dumps(response, &len);
+	free(text);
+	return text ? len + 1 : cx_json_size_bound(response);
+}
+
 /* One member answered (response stolen, NULL: nothing to add); the last answer sends all. */
 static void batch_add(struct batch *b, json_t *response)
 {
+	size_t size = answer_size(response);
 	bool last;
 
 	pthread_mutex_lock(&b->lock);
 	CX_ASSERT(b->pending > 0);
+	if (response && b->bytes + size > b->cap) {
+		json_t *err = over_cap(response, b->cap);
+		json_decref(response); /* frees the big answer now */
+		response = err;
+		size = answer_size(response);
+	}
+	b->bytes += size;
 	if (response) /* steals even when growing the array fails */
 		json_array_append_new(b->responses, response);
 	last = --b->pending == 0;
@@ -85,8 +128,17 @@ static int batch_send(struct cx_exchange *x, json_t *msg)
 	return parent->send(parent, msg);
 }
 
-/* The batch itself is refused (one error, id null): no batches in this revision, or empty. */
-static bool refuse_batch(struct cx_exchange *x, size_t n)
+static void too_long_msg(long max, char *msg, size_t msglen)
+{
+	snprintf(msg, msglen,
+		 "invalid request: a batch of more than %ld messages (calls.max_batch); send "
+		 "fewer at a time",
+		 max);
+}
+
+/* The batch itself is refused (one error, id null): no batches in this revision, empty, or
+ * longer than calls.max_batch. */
+static bool refuse_batch(struct cx_exchange *x, size_t n, long max)
 {
 	const char *version = cx_server_initialized(x) ? x->session->version : NULL;
 	char msg[200];
@@ -103,7 +155,20 @@ static bool refuse_batch(struct cx_exchange *x, size_t n)
 		cx_reply_error(x, NULL, CX_RPC_INVALID_REQUEST, "invalid request: empty batch");
 		return true;
 	}
+	if (n > (size_t)max) {
+		too_long_msg(max, msg, sizeof(msg));
+		cx_reply_error(x, NULL, CX_RPC_INVALID_REQUEST, msg);
+		return true;
+	}
 	return false;
+}
+
+int cx_server_batch_check(const struct cx_server *s, size_t members, char *msg, size_t msglen)
+{
+	if (members <= (size_t)s->conf->max_batch)
+		return 0;
+	too_long_msg(s->conf->max_batch, msg, msglen);
+	return -1;
 }
 
 void cx_server_submit_batch(struct cx_server *s, struct cx_exchange *x, json_t *arr)
@@ -112,7 +177,7 @@ void cx_server_submit_batch(struct cx_server *s, struct cx_exchange *x, json_t *
 	struct batch *b;
 	json_t *m;
 
-	if (refuse_batch(x, n))
+	if (refuse_batch(x, n, s->conf->max_batch))
 		return;
 	b = calloc(1, sizeof(*b));
 	if (!b || !(b->responses = json_array())) {
@@ -122,6 +187,7 @@ void cx_server_submit_batch(struct cx_server *s, struct cx_exchange *x, json_t *
 	}
 	pthread_mutex_init(&b->lock, NULL);
 	b->parent = x;
+	b->cap = (size_t)s->conf->max_batch_reply_bytes;
 	b->pending = n + 1;
 	json_array_foreach(arr, i, m) {
 		struct batch_member *bm = calloc(1, sizeof(*bm));

@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "../common/audit.h"
 #include "../common/conf.h"
 #include "../common/json.h"
 #include "../common/log.h"
@@ -494,6 +495,26 @@ static const struct cx_conf_directive http_table[] = {
 	  .offset = GW(session_ttl_s),
 	  .min = 60,
 	  .max = 31536000 },
+	{ .key = "max_connections_per_client",
+	  .type = CX_CONF_INT,
+	  .offset = GW(max_connections_per_client),
+	  .min = 1,
+	  .max = 100000 },
+	{ .key = "max_streams_per_client",
+	  .type = CX_CONF_INT,
+	  .offset = GW(max_streams_per_client),
+	  .min = 1,
+	  .max = 100000 },
+	{ .key = "stream_max_lifetime_s",
+	  .type = CX_CONF_INT,
+	  .offset = GW(stream_max_lifetime_s),
+	  .min = 1,
+	  .max = 604800 },
+	{ .key = "max_ended_sessions",
+	  .type = CX_CONF_INT,
+	  .offset = GW(max_ended_sessions),
+	  .min = 16,
+	  .max = 10000000 },
 	{ .key = "session_key",
 	  .type = CX_CONF_CUSTOM,
 	  .offset = GW(session_key),
@@ -518,6 +539,21 @@ static const struct cx_conf_directive calls_table[] = {
 	  .offset = GW(max_output_bytes),
 	  .min = KIB,
 	  .max = 64 * MIB },
+	{ .key = "drain_grace_ms",
+	  .type = CX_CONF_INT,
+	  .offset = GW(drain_grace_ms),
+	  .min = 0,
+	  .max = 3600000 },
+	{ .key = "max_batch",
+	  .type = CX_CONF_INT,
+	  .offset = GW(max_batch),
+	  .min = 1,
+	  .max = 10000 },
+	{ .key = "max_batch_reply_bytes",
+	  .type = CX_CONF_INT,
+	  .offset = GW(max_batch_reply_bytes),
+	  .min = 4 * KIB,
+	  .max = 256 * MIB },
 	{ .key = NULL },
 };
 
@@ -528,6 +564,11 @@ static const struct cx_conf_directive tools_table[] = {
 
 static const struct cx_conf_directive audit_table[] = {
 	{ .key = "file", .type = CX_CONF_CUSTOM, .offset = GW(audit_file), .set = set_audit_file },
+	{ .key = "max_line_bytes",
+	  .type = CX_CONF_INT,
+	  .offset = GW(audit_max_line_bytes),
+	  .min = 4 * KIB,
+	  .max = 16 * MIB },
 	{ .key = NULL },
 };
 
@@ -562,11 +603,19 @@ void cx_gw_config_defaults(struct cx_gw_config *c)
 	c->http_threads = 2;
 	c->connection_timeout_s = 60;
 	c->session_ttl_s = 86400;
+	c->max_ended_sessions = 16384;
+	c->max_connections_per_client = 256;
+	c->max_streams_per_client = 64;
+	c->stream_max_lifetime_s = 900;
 	c->workers = 8;
 	c->queue_max = 1024;
 	c->call_timeout_ms = 30000;
 	c->page_size = 100;
 	c->max_output_bytes = MIB;
+	c->drain_grace_ms = 25000;
+	c->max_batch = 64;
+	c->max_batch_reply_bytes = 256 * KIB;
+	c->audit_max_line_bytes = CX_AUDIT_MAX_LINE_DEFAULT;
 	c->log_level = strdup("info");
 	c->adapters = json_object();
 	c->tasks = json_object();
@@ -576,6 +625,13 @@ void cx_gw_config_defaults(struct cx_gw_config *c)
 int cx_gw_config_apply(struct cx_gw_config *c, const json_t *obj, struct cx_err *err)
 {
 	return cx_conf_apply(gw_table, obj, c, "", err);
+}
+
+const struct cx_conf_directive *cx_gw_config_table(const char *which)
+{
+	if (!strcmp(which, ""))
+		return gw_table;
+	return strcmp(which, "tokens[]") ? NULL : token_table;
 }
 
 /* The directory of path as an absolute path, without resolving symbolic links: a config

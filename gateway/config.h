@@ -25,11 +25,15 @@ struct cx_gw_config {
 	/* http */
 	long max_body_bytes; /* 413 past this */
 	long max_connections;
-	long http_threads;            /* libmicrohttpd thread pool */
-	long connection_timeout_s;    /* idle keep-alive connections closed after this */
-	char **allowed_origins;       /* NULL-terminated; NULL = loopback origins only */
-	char **allowed_hosts;         /* extra Host values beside loopback names; NULL-terminated */
-	long session_ttl_s;           /* sealed sessions expire after this */
+	long http_threads;         /* libmicrohttpd thread pool */
+	long connection_timeout_s; /* idle keep-alive connections closed after this */
+	char **allowed_origins;    /* NULL-terminated; NULL = loopback origins only */
+	char **allowed_hosts;      /* extra Host values beside loopback names; NULL-terminated */
+	long session_ttl_s;        /* sealed sessions expire after this */
+	long max_ended_sessions;   /* per token, listed until they would expire */
+	long max_connections_per_client; /* a token's (else a peer's) share of max_connections */
+	long max_streams_per_client;     /* GET streams open at once per token (else peer) */
+	long stream_max_lifetime_s;      /* a GET stream ends after this; the client resumes */
 	struct cx_secret session_key; /* 32 bytes after derivation; generated if not configured */
 	bool session_key_set;
 
@@ -37,13 +41,17 @@ struct cx_gw_config {
 	long workers;
 	long queue_max;
 	long call_timeout_ms;
-	long page_size;        /* tools/list page size */
-	long max_output_bytes; /* a tool result larger than this becomes an error */
+	long page_size;             /* tools/list page size */
+	long max_output_bytes;      /* a tool result larger than this becomes an error */
+	long drain_grace_ms;        /* the longest a shutdown waits for running calls */
+	long max_batch;             /* members of a 2025-03-26 JSON-RPC batch */
+	long max_batch_reply_bytes; /* a batch's answers past this become errors */
 
 	struct cx_token *tokens;
 	size_t ntokens;
 
 	char *audit_file; /* NULL: stderr; from the file: relative to config_dir */
+	long audit_max_line_bytes;
 	char *log_level;
 	json_t *adapters; /* object: adapter name -> its config (new reference) */
 	json_t *tasks;    /* the task store and tools: {"enabled"?, "store", ...} (new reference) */
@@ -69,5 +77,10 @@ int cx_gw_config_load_file(struct cx_gw_config *c, const char *path, struct cx_e
 void cx_gw_config_where(const struct cx_gw_config *c, const char *key, bool set_by_flag,
 			const char *flag, char *out, size_t outlen);
 void cx_gw_config_release(struct cx_gw_config *c);
+
+/* The directive tables, read-only, for the test that checks docs/CONFIG.md against them:
+ * "" the top level, "tokens[]" a token's object; NULL for another name. */
+struct cx_conf_directive;
+const struct cx_conf_directive *cx_gw_config_table(const char *which);
 
 #endif

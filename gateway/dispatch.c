@@ -359,6 +359,12 @@ static void direct_reply(struct cx_exchange *x, json_t *response)
 int cx_dispatch_tool(struct cx_dispatch *d, const struct cx_principal *who, const char *name,
 		     const json_t *args, cx_tool_done_fn done, void *ctx)
 {
+	return cx_dispatch_tool_via(d, who, NULL, name, args, done, ctx);
+}
+
+int cx_dispatch_tool_via(struct cx_dispatch *d, const struct cx_principal *who, const char *via,
+			 const char *name, const json_t *args, cx_tool_done_fn done, void *ctx)
+{
 	struct direct_call *c = calloc(1, sizeof(*c));
 	json_t *params;
 
@@ -372,6 +378,7 @@ int cx_dispatch_tool(struct cx_dispatch *d, const struct cx_principal *who, cons
 	}
 	cx_session_init(&c->session);
 	c->x.who = who;
+	c->x.via = via;
 	c->x.session = &c->session;
 	c->x.initialized = true;
 	c->x.reply = direct_reply;

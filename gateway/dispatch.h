@@ -48,6 +48,9 @@ void cx_dispatch_call(struct cx_dispatch *d, struct cx_exchange *x, json_t *id, 
 typedef void (*cx_tool_done_fn)(void *ctx, const json_t *result, int code, const char *msg);
 int cx_dispatch_tool(struct cx_dispatch *d, const struct cx_principal *who, const char *name,
 		     const json_t *args, cx_tool_done_fn done, void *ctx);
+/* The same for a transport other than MCP: via ("rest"; static) is the audit line's "via". */
+int cx_dispatch_tool_via(struct cx_dispatch *d, const struct cx_principal *who, const char *via,
+			 const char *name, const json_t *args, cx_tool_done_fn done, void *ctx);
 
 /* Queues an adapter hook (resources/read, prompts/get, completion/complete) for entry e. */
 void cx_dispatch_hook(struct cx_dispatch *d, struct cx_exchange *x, json_t *id, json_t *params,

@@ -37,6 +37,8 @@ struct cx_exchange {
 	 * MCP-Protocol-Version header and fills session->version with it. The server takes
 	 * each request's client capabilities and info from params._meta. */
 	bool stateless;
+	/* The transport when it is not MCP ("rest"): the audit line's "via". NULL for MCP. */
+	const char *via;
 	/* Set by the server, just before reply(), when an error has an HTTP status of its own in
 	 * the stateless revision (400 for header and _meta errors, 404 for methods it does not
 	 * have); 0 lets the transport choose. */

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "../common/buf.h"
+#include "../common/jsonrpc.h"
 #include "http_headers.h"
 #include "session.h"
 #include "transport.h"
@@ -32,16 +33,25 @@
 #define HDR_VERSION "MCP-Protocol-Version"
 
 struct sse_stream;
+struct cx_http_watchers;
+
+/* What a request's *con_cls points to starts with an int saying which it is: a POST /mcp
+ * (struct req, calloc'd: 0) or a request of an operations route (struct cx_http_async). */
+#define CX_HTTP_CTX_POST  0
+#define CX_HTTP_CTX_ASYNC 1
 
 /* One POST /mcp request, from its first access-handler call to NOTIFY_COMPLETED. */
 struct req {
+	int kind;             /* CX_HTTP_CTX_POST (0); first in whatever *con_cls points to */
 	struct cx_exchange x; /* handed to the server; see req_of() */
 	struct cx_http *h;
 	struct MHD_Connection *conn;
 	struct cx_buf body;
-	size_t discarded; /* bytes dropped after the body passed the cap */
-	bool overflow;
-	bool sse; /* _meta.progressToken: answer as an SSE stream */
+	size_t discarded;              /* bytes of a chunked body dropped past the cap */
+	bool overflow;                 /* a chunked body passed the cap: 413 at its end */
+	struct cx_rpc_counter members; /* a batch's members, counted as the body arrives */
+	bool too_many;                 /* past calls.max_batch: the body is not kept */
+	bool sse;                      /* _meta.progressToken: answer as an SSE stream */
 	bool submitted;
 	int fd;                 /* the socket, once deferred */
 	struct cx_session sess; /* always initialised; released in req_free */
@@ -73,6 +83,8 @@ struct cx_http {
 	atomic_long active;
 	atomic_ulong ping_gen;
 	atomic_uint_fast64_t next_chan;
+	atomic_bool draining;              /* quiesced: /readyz answers 503 */
+	struct cx_http_watchers *watchers; /* GET /v1/tasks/{id}/events (http_events.c) */
 
 	pthread_mutex_t lock; /* streams, their refs and taps, the timer */
 	pthread_cond_t wake;
@@ -82,12 +94,43 @@ struct cx_http {
 	unsigned push_rr; /* spreads pushed messages over a session's streams */
 	unsigned long wake_mark;
 	struct sse_stream *streams; /* newest first */
+	struct cx_http_clients *clients;
 };
 
 /* ---- transport_http.c: answers and sessions ---- */
 
 /* A request header's value, or NULL. */
 const char *cx_http_header(struct MHD_Connection *conn, const char *name);
+
+/* ---- http_clients.c: each client's share of the server ---- */
+
+#define CX_HTTP_CLIENT_KEY 96
+/* A connection's client ("token NAME" or "peer ADDRESS"), once counted; the MHD socket
+ * context of every connection. */
+struct cx_http_share {
+	char key[CX_HTTP_CLIENT_KEY];
+	bool stream; /* counted against the client's GET streams */
+};
+struct cx_http_clients;
+struct cx_http_clients *cx_http_clients_new(void);
+void cx_http_clients_free(struct cx_http_clients *c);
+/* Requests refused with 429 so far, for a client's GET streams or its connections (/metrics). */
+unsigned long cx_http_clients_refused(const struct cx_http_clients *c, bool streams);
+/* Counts the connection against its client (and, for a GET stream, the client's streams);
+ * true with a 429 queued in *ret when the client is over http.max_connections_per_client or
+ * http.max_streams_per_client. */
+bool cx_http_share_refused(struct cx_http *h, struct MHD_Connection *conn,
+			   const struct cx_principal *who, bool stream, enum MHD_Result *ret);
+/* At the connection's close. */
+void cx_http_share_release(struct cx_http *h, struct cx_http_share *sh);
+
+/* ---- http_strict.c: framing checks before routing ---- */
+
+/* True with the 400/501 answer queued in *ret when the request's headers break the rules
+ * libmicrohttpd does not enforce: a control character in a value, a header that must come
+ * once twice, Content-Length with Transfer-Encoding, a Transfer-Encoding other than chunked. */
+bool cx_http_framing_refused(struct MHD_Connection *conn, const char *method, const char *url,
+			     const char *version, enum MHD_Result *ret);
 /* A response with body (len bytes) and, unless NULL, a Content-Type. Takes body (malloc'd)
  * when must_free, also on failure. NULL on out of memory. */
 struct MHD_Response *cx_http_resp_new(char *body, size_t len, bool must_free, const char *ctype);

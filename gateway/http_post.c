@@ -14,9 +14,9 @@
 #include "http_stateless.h"
 #include "http_stream.h"
 
-/* A body past the cap is read and dropped up to this much (so the client can read the 413)
- * before the connection is cut instead. */
-#define DISCARD_MIN (1024 * 1024)
+/* How much of a chunked body past http.max_body_bytes is read and dropped so that the client
+ * gets its 413; a body longer still has its connection cut. */
+#define DISCARD_MAX ((size_t)64 * 1024 * 1024)
 
 static struct req *req_of(struct cx_exchange *x)
 {
@@ -316,10 +316,10 @@ static enum MHD_Result submit_post(struct req *r)
 	json_t *m;
 	bool init, deferred;
 
-	if (r->overflow) {
-		snprintf(msg, sizeof(msg), "payload too large: the body exceeds %ld bytes",
-			 h->conf->max_body_bytes);
-		return cx_http_send_invalid(conn, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+	if (cx_server_batch_check(h->srv, cx_rpc_count_members(&r->members), msg, sizeof(msg))) {
+		cx_buf_release(&r->body);
+		return cx_http_send_rpc_error(conn, MHD_HTTP_BAD_REQUEST, CX_RPC_INVALID_REQUEST,
+					      msg, NULL, NULL);
 	}
 	m = cx_json_loadb(r->body.data ? r->body.data : "", r->body.len,
 			  (size_t)h->conf->max_body_bytes, &err);
@@ -394,16 +394,38 @@ enum MHD_Result cx_http_post_data(struct req *r, const char *data, size_t *size)
 	bool replied;
 
 	if (*size) {
+		/* Only a chunked body passes the cap here (a Content-Length past it is refused
+		 * before any of it is read). libmicrohttpd 0.9.75 cannot answer in the middle of
+		 * an upload, so the rest is read and dropped, and the 413 goes out at its end;
+		 * a body that goes on past DISCARD_MAX is cut instead. */
 		if (r->overflow || r->body.len + *size > max) {
+			if (!r->overflow)
+				cx_buf_release(&r->body);
 			r->overflow = true;
 			r->discarded += *size;
-			if (r->discarded > (max > DISCARD_MIN ? max : DISCARD_MIN))
+			if (r->discarded > DISCARD_MAX)
 				return MHD_NO;
-		} else if (cx_buf_append(&r->body, data, *size)) {
-			return MHD_NO; /* out of memory */
+		} else if (r->too_many) {
+			/* A batch past calls.max_batch: counted, not kept; 400 at the end. */
+		} else {
+			cx_rpc_count_feed(&r->members, data, *size);
+			if (cx_rpc_count_members(&r->members) > (size_t)h->conf->max_batch) {
+				r->too_many = true;
+				cx_buf_release(&r->body);
+			} else if (cx_buf_append(&r->body, data, *size)) {
+				return MHD_NO; /* out of memory */
+			}
 		}
 		*size = 0;
 		return MHD_YES;
+	}
+	if (r->overflow) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "payload too large: the body exceeds %ld bytes",
+			 h->conf->max_body_bytes);
+		return cx_http_send_rpc_error(r->conn, MHD_HTTP_CONTENT_TOO_LARGE,
+					      CX_RPC_INVALID_REQUEST, msg,
+					      MHD_HTTP_HEADER_CONNECTION, "close");
 	}
 	if (!r->submitted)
 		return submit_post(r);

@@ -292,8 +292,12 @@ static ssize_t tap_read(void *cls, uint64_t pos, char *buf, size_t max)
 		}
 		if (n)
 			break;
-		/* Not END_WITH_ERROR for a hang-up: MHD would log it as an application error. */
-		if (t->gone || ch->final || atomic_load(&t->h->closing)) {
+		/* Not END_WITH_ERROR for a hang-up: MHD would log it as an application error.
+		 * A GET stream past its lifetime ends between events; the client reconnects
+		 * with Last-Event-ID and the stream resumes where it was. */
+		if (t->gone || ch->final || atomic_load(&t->h->closing) ||
+		    (ch->get &&
+		     cx_now_ms() - t->opened_ms >= t->h->conf->stream_max_lifetime_s * 1000)) {
 			pthread_mutex_unlock(&ch->mu);
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		}
@@ -346,6 +350,7 @@ struct tap *cx_http_tap_new(struct cx_http *h, struct MHD_Connection *conn, int 
 	t->fd = fd;
 	t->next_seq = 1;
 	t->ping_gen = atomic_load(&h->ping_gen);
+	t->opened_ms = cx_now_ms();
 	return t;
 }
 
@@ -525,6 +530,31 @@ void cx_http_wake_taps(struct cx_http *h, const char *fp, bool end)
 	} while (more);
 }
 
+void cx_http_reap_gone(struct cx_http *h)
+{
+	struct MHD_Connection *conns[WAKE_BATCH];
+	struct sse_stream *ch;
+	size_t n;
+
+	do {
+		n = 0;
+		pthread_mutex_lock(&h->lock);
+		for (ch = h->streams; ch && n < WAKE_BATCH; ch = ch->next) {
+			pthread_mutex_lock(&ch->mu);
+			if (ch->att && ch->att->suspended && !ch->att->gone &&
+			    cx_http_peer_gone(ch->att->fd)) {
+				ch->att->gone = true;
+				ch->att->suspended = false;
+				conns[n++] = ch->att->conn;
+			}
+			pthread_mutex_unlock(&ch->mu);
+		}
+		pthread_mutex_unlock(&h->lock);
+		for (size_t i = 0; i < n; i++)
+			MHD_resume_connection(conns[i]);
+	} while (n == WAKE_BATCH);
+}
+
 /* Unlinks the streams to forget (h->lock held) and returns them: those nobody has carried
  * for STREAM_KEEP_MS, then, while all buffers together are over budget, the oldest that
  * nobody carries. */
@@ -563,7 +593,11 @@ static struct sse_stream *gc_locked(struct cx_http *h, int64_t now)
 static void *stream_timer(void *arg)
 {
 	struct cx_http *h = arg;
-	int64_t now, next_ping = cx_now_ms() + STREAM_PING_S * 1000;
+	/* Pings also end streams past their lifetime, so they come at least that often. */
+	int64_t every = h->conf->stream_max_lifetime_s < STREAM_PING_S
+				? h->conf->stream_max_lifetime_s * 1000
+				: STREAM_PING_S * 1000;
+	int64_t now, next_ping = cx_now_ms() + every;
 	struct sse_stream *dead, *nx;
 	struct timespec ts;
 
@@ -583,7 +617,7 @@ static void *stream_timer(void *arg)
 			cx_http_stream_free(dead);
 		}
 		if (now >= next_ping) {
-			next_ping = now + STREAM_PING_S * 1000;
+			next_ping = now + every;
 			atomic_fetch_add(&h->ping_gen, 1);
 			cx_http_wake_taps(h, NULL, false);
 		}

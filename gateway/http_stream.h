@@ -60,7 +60,8 @@ struct tap {
 	struct cx_http *h;
 	struct sse_stream *ch;
 	struct MHD_Connection *conn;
-	int fd; /* the connection's socket, -1 if unknown */
+	int fd;            /* the connection's socket, -1 if unknown */
+	int64_t opened_ms; /* a GET stream ends after http.stream_max_lifetime_s */
 	/* Guarded by ch->mu. */
 	char pre[160]; /* comments and the priming event, sent first */
 	size_t pre_len, pre_off;
@@ -75,6 +76,9 @@ struct tap {
 bool cx_http_version_resumable(const char *v);
 /* True when the client of a suspended connection (fd; -1: unknown) has closed its end. */
 bool cx_http_peer_gone(int fd);
+/* Ends the streams whose client hung up while they waited (suspended), so their connections
+ * close and free their clients' shares now rather than at the next keep-alive ping. */
+void cx_http_reap_gone(struct cx_http *h);
 
 /* An event for msg (stolen), not yet numbered. NULL on out of memory. */
 struct event *cx_http_event_new(json_t *msg);

@@ -22,6 +22,7 @@
 #include "../common/jsonrpc.h"
 #include "../common/log.h"
 #include "../common/util.h"
+#include "metrics.h"
 #include "reply.h"
 
 #define DRAIN_GRACE_S 2
@@ -51,6 +52,7 @@ struct cx_jobs {
 	bool stopping;            /* workers and watchdog exit */
 	atomic_bool refusing;     /* new jobs are refused */
 	atomic_ulong next_key;    /* unique keys for jobs no other request may name */
+	struct cx_metrics *metrics;
 
 	pthread_t *workers;
 	size_t nworkers;
@@ -91,6 +93,7 @@ static void job_copy_request(struct cx_job *j, struct cx_jobs *p, struct cx_exch
 	j->x = x;
 	j->who = x->who;
 	j->stateless = x->stateless;
+	j->via = x->via;
 	j->id = json_incref(id);
 	j->start_ms = start_ms;
 	j->deadline_ms = start_ms + p->conf->call_timeout_ms;
@@ -148,6 +151,7 @@ static void audit_job(struct cx_job *j, enum cx_audit_outcome outcome, const cha
 		.outcome = outcome,
 		.duration_ms = (long)(cx_now_ms() - j->start_ms),
 		.detail = detail && detail[0] ? detail : NULL,
+		.via = j->via,
 	};
 
 	cx_audit_write(j->pool->audit, &rec);
@@ -169,8 +173,10 @@ void cx_job_finish(struct cx_job *j, json_t *result, struct cx_job_error *e,
 	/* From here on this thread alone answers, and x is valid until its reply(). */
 	if (j->has_chan)
 		cx_channel_close(&j->chan);
-	if (j->kind == CX_JOB_TOOL)
+	if (j->kind == CX_JOB_TOOL) {
 		audit_job(j, outcome, detail);
+		cx_metrics_tool_call(p->metrics, j->rt, outcome, cx_now_ms() - j->start_ms);
+	}
 	if (result)
 		cx_reply_result(x, j->id, result);
 	else if (e && e->cancelled)
@@ -358,6 +364,19 @@ static void *watchdog_main(void *arg)
 
 /* ---- the pool ---- */
 
+#define SHUTTING_DOWN "the gateway is shutting down; retry against another replica or in a moment"
+
+/* A call that was never started: the client may send it again elsewhere. */
+static void refuse_job(struct cx_job *j, const char *busy)
+{
+	if (j->kind == CX_JOB_TOOL)
+		cx_job_finish(j, cx_error_result("'%s' was not run: %s", j->name, busy), NULL,
+			      CX_AUDIT_REFUSED, busy);
+	else
+		cx_job_finish(j, NULL, &(struct cx_job_error){ .message = busy }, CX_AUDIT_ERROR,
+			      NULL);
+}
+
 void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 {
 	struct cx_exchange *x = j->x;
@@ -370,7 +389,7 @@ void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 		x->defer(x);
 	pthread_mutex_lock(&p->lock);
 	if (atomic_load(&p->refusing))
-		busy = "the gateway is shutting down; retry against another replica or in a moment";
+		busy = SHUTTING_DOWN;
 	else if (p->qlen >= (size_t)p->conf->queue_max)
 		busy = "the gateway is saturated (call queue full); retry in a moment";
 	if (!busy) {
@@ -396,13 +415,7 @@ void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 		pthread_cond_signal(&p->work);
 		return;
 	}
-	if (j->kind == CX_JOB_TOOL) {
-		cx_job_finish(j, cx_error_result("'%s' was not run: %s", j->name, busy), NULL,
-			      CX_AUDIT_REFUSED, busy);
-	} else {
-		cx_job_finish(j, NULL, &(struct cx_job_error){ .message = busy }, CX_AUDIT_ERROR,
-			      NULL);
-	}
+	refuse_job(j, busy);
 	atomic_store(&j->refs, 1);
 	job_unref(j);
 }
@@ -477,25 +490,117 @@ int cx_jobs_start(struct cx_jobs *p, struct cx_err *err)
 	return 0;
 }
 
+void cx_jobs_set_metrics(struct cx_jobs *p, struct cx_metrics *m)
+{
+	p->metrics = m;
+}
+
+void cx_jobs_stats(struct cx_jobs *p, size_t *unanswered, size_t *queued)
+{
+	pthread_mutex_lock(&p->lock);
+	*queued = p->qlen;
+	pthread_mutex_unlock(&p->lock);
+	*unanswered = atomic_load(&p->unanswered);
+}
+
 void cx_jobs_refuse(struct cx_jobs *p)
 {
 	atomic_store(&p->refusing, true);
 }
 
-size_t cx_jobs_drain(struct cx_jobs *p)
+size_t cx_jobs_shed(struct cx_jobs *p)
 {
-	size_t abandoned = 0;
-	struct timespec grace;
+	struct cx_job *q, *j;
+	size_t n = 0;
 
 	cx_jobs_refuse(p);
 	pthread_mutex_lock(&p->lock);
+	q = p->qhead;
+	p->qhead = p->qtail = NULL;
+	p->qlen = 0;
+	for (j = q; j; j = j->qnext) {
+		if (!j->on_dlist)
+			continue;
+		/* The list's reference; ours (the worker side) keeps the job alive. */
+		dlist_remove_locked(p, j);
+		int was = atomic_fetch_sub(&j->refs, 1);
+		CX_ASSERT(was > 1);
+	}
+	pthread_mutex_unlock(&p->lock);
+	while (q) {
+		j = q;
+		q = j->qnext;
+		if (!atomic_load(&j->replied))
+			n++;
+		refuse_job(j, SHUTTING_DOWN);
+		job_unref(j);
+	}
+	if (n)
+		cx_info("draining: answered %zu queued call(s) as shutting down", n);
+	return n;
+}
+
+/* Past calls.drain_grace_ms every call still running is answered (and told to stop): the
+ * client learns the gateway went away mid-call rather than waiting for its deadline. */
+static void abandon_running(struct cx_jobs *p)
+{
+	for (;;) {
+		struct cx_job *found = NULL;
+
+		pthread_mutex_lock(&p->lock);
+		for (struct cx_job *j = p->dhead; j && !found; j = j->dnext) {
+			if (!atomic_load(&j->replied)) {
+				found = j;
+				atomic_fetch_add(&found->refs, 1);
+			}
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (!found)
+			return;
+		atomic_store(&found->cancelled, true);
+		if (found->kind == CX_JOB_TOOL)
+			cx_job_finish(found,
+				      cx_error_result("'%s' was abandoned: the gateway is shutting "
+						      "down; it may or may not have taken effect, "
+						      "so check before retrying",
+						      found->name),
+				      NULL, CX_AUDIT_IS_ERROR, "abandoned at shutdown");
+		else
+			cx_job_finish(found, NULL,
+				      &(struct cx_job_error){ .message = SHUTTING_DOWN },
+				      CX_AUDIT_ERROR, NULL);
+		job_unref(found);
+	}
+}
+
+size_t cx_jobs_drain(struct cx_jobs *p)
+{
+	size_t abandoned = 0;
+	struct timespec grace, until;
+	bool waited_out = false;
+
+	cx_jobs_refuse(p);
+	cx_deadline_ts(CLOCK_REALTIME, p->conf->drain_grace_ms, &until);
+	pthread_mutex_lock(&p->lock);
 	atomic_store(&p->draining, true);
 	if (atomic_load(&p->unanswered))
-		cx_info("draining: waiting for %zu call(s) in flight",
-			(size_t)atomic_load(&p->unanswered));
-	/* Bounded: the watchdog answers every job by its deadline. */
-	while (atomic_load(&p->unanswered))
-		pthread_cond_wait(&p->idle, &p->lock);
+		cx_info("draining: waiting up to %ld ms for %zu call(s) in flight",
+			p->conf->drain_grace_ms, (size_t)atomic_load(&p->unanswered));
+	/* Bounded by the grace, and by the watchdog, which answers every job by its deadline. */
+	while (atomic_load(&p->unanswered)) {
+		if (!waited_out &&
+		    pthread_cond_timedwait(&p->idle, &p->lock, &until) == ETIMEDOUT) {
+			waited_out = true;
+			pthread_mutex_unlock(&p->lock);
+			cx_warn("draining: calls.drain_grace_ms passed; answering %zu call(s) "
+				"still running as shutting down",
+				(size_t)atomic_load(&p->unanswered));
+			abandon_running(p);
+			pthread_mutex_lock(&p->lock);
+		} else if (waited_out) {
+			pthread_cond_wait(&p->idle, &p->lock);
+		}
+	}
 	p->stopping = true;
 	pthread_cond_broadcast(&p->work);
 	pthread_cond_broadcast(&p->tick);

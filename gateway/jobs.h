@@ -35,6 +35,7 @@ extern const char *const cx_job_kinds[];
 
 struct cx_jobs;
 struct cx_job;
+struct cx_metrics;
 
 /* How a job ends when it has no result: a JSON-RPC error, or silence for a cancelled one. */
 struct cx_job_error {
@@ -74,6 +75,7 @@ struct cx_job {
 	const struct cx_principal *who; /* lives as long as the server */
 	char cancel_key[24];            /* cancellation: the session fingerprint, or a unique key */
 	char session[17];               /* audit: the session's fingerprint, "" for none */
+	const char *via;                /* audit: the exchange's via (static), or NULL */
 	bool stateless;
 	bool has_chan; /* inline jobs have no channel */
 	struct cx_call_channel chan;
@@ -92,9 +94,17 @@ struct cx_jobs *cx_jobs_new(const struct cx_gw_config *conf, struct cx_audit *au
 			    struct cx_hub *hub);
 /* Starts the workers and the watchdog. */
 int cx_jobs_start(struct cx_jobs *p, struct cx_err *err);
+/* Counts every answered tool job in m (owned by the caller, who frees it after the pool). */
+void cx_jobs_set_metrics(struct cx_jobs *p, struct cx_metrics *m);
+/* For /metrics: jobs accepted and not answered yet, and those still waiting for a worker. */
+void cx_jobs_stats(struct cx_jobs *p, size_t *unanswered, size_t *queued);
 /* Refuses new jobs from now on. */
 void cx_jobs_refuse(struct cx_jobs *p);
-/* Waits until every queued job has been answered (each bounded by its deadline), then stops
+/* Refuses new jobs and answers every job still queued (never started) as refused because the
+ * gateway is shutting down. The number answered. */
+size_t cx_jobs_shed(struct cx_jobs *p);
+/* Waits until every queued job has been answered (each bounded by its deadline, all by
+ * calls.drain_grace_ms, past which the running ones are answered as abandoned), then stops
  * the workers and the watchdog. Returns how many workers were still inside a handler after a
  * short grace: then what they may touch must not be freed (the caller exits instead). */
 size_t cx_jobs_drain(struct cx_jobs *p);

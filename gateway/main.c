@@ -25,6 +25,8 @@
 #include "hosts.h"
 #include "listen.h"
 #include "preflight.h"
+#include "register.h"
+#include "revoke.h"
 #include "registry.h"
 #include "server.h"
 #include "transport.h"
@@ -119,71 +121,6 @@ static int hash_token(void)
 	memset(buf, 0, sizeof(buf));
 	printf("%s\n", hex);
 	return 0;
-}
-
-/* The task tools (the cortex adapter) run unless "tasks": {"enabled": false}; their config is
- * the top-level "tasks" object, not a key under "adapters". A build without them skips this. */
-static int register_tasks(struct cx_registry *reg, const json_t *tasks, struct cx_err *err)
-{
-	const struct cx_adapter *const *a;
-	json_t *conf;
-	int rc;
-
-	if (json_is_false(json_object_get(tasks, "enabled")))
-		return 0;
-	for (a = cx_adapters; *a && strcmp((*a)->name, "cortex"); a++)
-		;
-	if (!*a)
-		return 0;
-	conf = json_deep_copy(tasks);
-	if (!conf)
-		return cx_err_set(err, "out of memory");
-	json_object_del(conf, "enabled");
-	rc = cx_registry_add(reg, *a, conf, err);
-	json_decref(conf);
-	return rc;
-}
-
-static int register_adapters(struct cx_registry *reg, const json_t *adapters, const json_t *tasks,
-			     void **gw_state, struct cx_err *err)
-{
-	const char *name;
-	json_t *conf;
-
-	*gw_state = cx_gateway_adapter_state_new(reg);
-	if (!*gw_state)
-		return cx_err_set(err, "out of memory");
-	if (cx_registry_add_state(reg, &cx_gateway_adapter, *gw_state, err))
-		return -1;
-	json_object_foreach((json_t *)adapters, name, conf) {
-		const struct cx_adapter *const *a;
-
-		for (a = cx_adapters; *a; a++)
-			if (!strcmp((*a)->name, name))
-				break;
-		if (*a && !strcmp(name, "cortex"))
-			return cx_err_set(err,
-					  "config 'adapters.cortex': the task tools are set up "
-					  "by the top-level \"tasks\" object (\"tasks\": "
-					  "{\"enabled\": false} turns them off)");
-		if (!*a) {
-			char have[256] = "";
-			size_t used = 0;
-			for (a = cx_adapters; *a && used < sizeof(have); a++) {
-				int k = snprintf(have + used, sizeof(have) - used, "%s%s",
-						 used ? ", " : "", (*a)->name);
-				if (k < 0)
-					break;
-				used += (size_t)k;
-			}
-			return cx_err_set(err,
-					  "config 'adapters.%s': no such adapter in this build%s%s",
-					  name, used ? " (it has: " : "", used ? have : "");
-		}
-		if (cx_registry_add(reg, *a, conf, err))
-			return -1;
-	}
-	return register_tasks(reg, tasks, err);
 }
 
 struct signal_ctx {
@@ -435,6 +372,7 @@ static int start(struct gateway *g)
 	g->audit = g->sigs.audit = cx_audit_open(conf->audit_file, &err);
 	if (!g->audit)
 		goto fail;
+	cx_audit_set_max_line(g->audit, (size_t)conf->audit_max_line_bytes);
 	g->server = cx_server_new(conf, g->reg, g->audit, &err);
 	if (!g->server || cx_server_start(g->server, &err))
 		goto fail;
@@ -486,6 +424,10 @@ static int serve(struct gateway *g)
 	}
 	if (g->http)
 		cx_http_quiesce(g->http);
+	/* At a signal, calls not yet started are answered now; at the end of stdin they still
+	 * run, since the client piped them in and waits for every answer. */
+	if (atomic_load(&stop_requested))
+		cx_server_shed(g->server);
 	if (cx_server_drain(g->server)) {
 		/* A handler is still running past its deadline: it may touch the server and its
 		 * adapter, so nothing it can reach is freed. The process ends here. */
@@ -508,6 +450,7 @@ static void release(struct gateway *g)
 	cx_hosts_free(g->own);
 	cx_gw_config_release(&g->conf);
 	cx_session_cache_clear();
+	cx_session_revoked_clear();
 }
 
 int main(int argc, char **argv)
@@ -539,7 +482,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	g.reg = cx_registry_new();
-	if (!g.reg || register_adapters(g.reg, g.conf.adapters, g.conf.tasks, &g.gw_state, &err)) {
+	if (!g.reg ||
+	    cx_register_adapters(g.reg, g.conf.adapters, g.conf.tasks, &g.gw_state, &err)) {
 		fprintf(stderr, "cortex-gateway: %s\n", g.reg ? err.msg : "out of memory");
 		goto out;
 	}

@@ -11,6 +11,7 @@
 #include "../common/log.h"
 #include "../common/mcp.h"
 #include "../common/util.h"
+#include "metrics.h"
 #include "policy.h"
 #include "reply.h"
 #include "server_impl.h"
@@ -62,6 +63,7 @@ static void do_initialize(struct cx_server *s, struct cx_exchange *x, json_t *id
 				       "internal error: could not create a session");
 			return;
 		}
+		cx_metrics_session(s->metrics, true);
 	}
 	cx_debug("session %s initialized with protocol %s (client asked for %s)",
 		 sess->fp[0] ? sess->fp : "stdio", version, requested);
@@ -454,6 +456,50 @@ const struct cx_method *cx_method_find(const char *name)
 		if (!strcmp(m->name, name))
 			return m;
 	return NULL;
+}
+
+static bool bad_name(const json_t *v)
+{
+	return json_is_string(v) && cx_has_ctl(json_string_value(v), json_string_length(v));
+}
+
+static int refuse_name(char *msg, size_t msglen, const char *what)
+{
+	cx_fmt(msg, msglen,
+	       "invalid params: %s contains a control character (NUL, tab, newline or another "
+	       "below U+0020, or DEL)",
+	       what);
+	return -1;
+}
+
+int cx_method_params_check(const json_t *params, char *msg, size_t msglen)
+{
+	static const char *const members[] = { "name", "uri", "taskId" };
+	const json_t *ref = json_object_get(params, "ref");
+	const char *key;
+	json_t *v;
+	char what[32];
+
+	if (!json_is_object(params))
+		return 0;
+	for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		if (bad_name(json_object_get(params, members[i]))) {
+			cx_fmt(what, sizeof(what), "'%s'", members[i]);
+			return refuse_name(msg, msglen, what);
+		}
+	}
+	if (bad_name(json_object_get(ref, "name")))
+		return refuse_name(msg, msglen, "'ref.name'");
+	if (bad_name(json_object_get(ref, "uri")))
+		return refuse_name(msg, msglen, "'ref.uri'");
+	if (bad_name(json_object_get(json_object_get(params, "argument"), "name")))
+		return refuse_name(msg, msglen, "'argument.name'");
+	/* The parser refuses a NUL in a key already; the other control characters land here. */
+	json_object_foreach((json_t *)json_object_get(params, "arguments"), key, v) {
+		if (cx_has_ctl(key, strlen(key)))
+			return refuse_name(msg, msglen, "an argument key");
+	}
+	return 0;
 }
 
 const char *cx_method_name_member(const char *method)

@@ -46,4 +46,9 @@ const struct cx_method *cx_method_find(const char *name);
  * "uri", "taskId"), or NULL. For the HTTP transport's header checks. */
 const char *cx_method_name_member(const char *method);
 
+/* The names in a request's params — name, uri, taskId, ref.name, ref.uri, argument.name and
+ * the keys of arguments — must hold no control character (cx_has_ctl): else a tool named
+ * "x\u0000evil" would run x. 0, or -1 with msg set to the -32602 message. */
+int cx_method_params_check(const json_t *params, char *msg, size_t msglen);
+
 #endif

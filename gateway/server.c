@@ -22,6 +22,7 @@
 #include "../common/mcp.h"
 #include "../common/util.h"
 #include "methods.h"
+#include "metrics.h"
 #include "reply.h"
 #include "server_impl.h"
 #include "stateless.h"
@@ -73,6 +74,21 @@ struct cx_dispatch *cx_server_dispatch(struct cx_server *s)
 	return s->dispatch;
 }
 
+struct cx_registry *cx_server_registry(const struct cx_server *s)
+{
+	return s->reg;
+}
+
+struct cx_metrics *cx_server_metrics(const struct cx_server *s)
+{
+	return s->metrics;
+}
+
+void cx_server_stats(const struct cx_server *s, size_t *in_flight, size_t *queued)
+{
+	cx_jobs_stats(s->jobs, in_flight, queued);
+}
+
 const json_t *cx_server_tool_def(const struct cx_server *s, const char *name)
 {
 	const struct cx_reg_tool *rt = name ? cx_registry_find(s->reg, name) : NULL;
@@ -80,8 +96,19 @@ const json_t *cx_server_tool_def(const struct cx_server *s, const char *name)
 	return rt ? rt->def : NULL;
 }
 
+int cx_server_subscribe(struct cx_server *s, const char *key, const char *uri)
+{
+	return cx_hub_subscribe(s->hub, key, uri);
+}
+
+void cx_server_unsubscribe(struct cx_server *s, const char *key, const char *uri)
+{
+	cx_hub_unsubscribe(s->hub, key, uri);
+}
+
 void cx_server_session_ended(struct cx_server *s, const char *fp)
 {
+	cx_metrics_session(s->metrics, false);
 	cx_hub_forget(s->hub, fp);
 }
 
@@ -100,6 +127,10 @@ static void handle_request(struct cx_server *s, struct cx_exchange *x, const cha
 	const struct cx_method *m = cx_method_find(method);
 	char msg[200];
 
+	if (cx_method_params_check(params, msg, sizeof(msg))) {
+		cx_reply_error(x, id, CX_RPC_INVALID_PARAMS, msg);
+		return;
+	}
 	if (x->stateless) {
 		if (!cx_stateless_refuse(m, x, method, id, params))
 			m->fn(s, x, id, params);
@@ -191,8 +222,11 @@ static int build_parts(struct cx_server *s)
 {
 	struct cx_task_hook hook;
 
-	s->hub = cx_hub_new(s->conf->session_ttl_s);
+	s->metrics = cx_metrics_new(s->reg);
+	s->hub = s->metrics ? cx_hub_new(s->conf->session_ttl_s) : NULL;
 	s->jobs = s->hub ? cx_jobs_new(s->conf, s->audit, s->hub) : NULL;
+	if (s->jobs)
+		cx_jobs_set_metrics(s->jobs, s->metrics);
 	s->dispatch = s->jobs ? cx_dispatch_new(s->conf, s->reg, s->jobs, s->key) : NULL;
 	s->tasks = s->dispatch ? cx_tasks_new(s->dispatch) : NULL;
 	if (!s->tasks)
@@ -243,6 +277,11 @@ int cx_server_start(struct cx_server *s, struct cx_err *err)
 	return 0;
 }
 
+size_t cx_server_shed(struct cx_server *s)
+{
+	return cx_jobs_shed(s->jobs);
+}
+
 size_t cx_server_drain(struct cx_server *s)
 {
 	cx_jobs_refuse(s->jobs);
@@ -262,6 +301,7 @@ void cx_server_free(struct cx_server *s)
 	cx_tasks_free(s->tasks);
 	cx_dispatch_free(s->dispatch);
 	cx_hub_free(s->hub);
+	cx_metrics_free(s->metrics);
 	free(s->tokens);
 	pthread_mutex_destroy(&s->push_lock);
 	OPENSSL_cleanse(s->key, sizeof(s->key));

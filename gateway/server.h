@@ -22,6 +22,7 @@
 struct cx_server;
 struct cx_audit;
 struct cx_dispatch;
+struct cx_metrics;
 
 /* Messages that belong to a session rather than to a request (notifications/resources/updated,
  * notifications/.../list_changed) go to every registered sink; a sink delivers those for the
@@ -44,8 +45,22 @@ void cx_server_submit(struct cx_server *s, struct cx_exchange *x, json_t *msg);
 /* Tool calls without JSON-RPC (REST routes, a local command line, tests): see
  * cx_dispatch_tool in dispatch.h. */
 struct cx_dispatch *cx_server_dispatch(struct cx_server *s);
+/* For the operations routes (/metrics, /readyz, REST): the registry (borrowed), the counters,
+ * and the job pool's calls accepted and not answered yet, and waiting for a worker. */
+struct cx_registry *cx_server_registry(const struct cx_server *s);
+struct cx_metrics *cx_server_metrics(const struct cx_server *s);
+void cx_server_stats(const struct cx_server *s, size_t *in_flight, size_t *queued);
 
-/* Stops taking new calls, waits for in-flight ones (each bounded by its deadline) and stops
+/* At a stop signal: stops taking new calls and answers the calls still queued (never started)
+ * as refused, so the client retries elsewhere at once. The number answered. */
+size_t cx_server_shed(struct cx_server *s);
+
+/* Transports count a message's members as its text arrives (cx_rpc_count_feed) and ask this
+ * before parsing it: 0, or -1 with msg set (an invalid-request message) for a batch of more
+ * than calls.max_batch members, which is refused without being buffered or built. */
+int cx_server_batch_check(const struct cx_server *s, size_t members, char *msg, size_t msglen);
+/* Stops taking new calls, waits for in-flight ones (each bounded by its deadline and all by
+ * calls.drain_grace_ms) and stops
  * the workers. Returns how many workers were still inside a handler after a short grace:
  * then the server and the registry must not be freed (the caller exits instead). */
 size_t cx_server_drain(struct cx_server *s);
@@ -65,6 +80,11 @@ const struct cx_gw_config *cx_server_config(const struct cx_server *s);
  * the server lives), or NULL for an unknown name. Any thread. The HTTP transport reads the
  * x-mcp-header annotations of its inputSchema. */
 const json_t *cx_server_tool_def(const struct cx_server *s, const char *name);
+
+/* Subscribes key (a session fingerprint, or a transport's own key) to uri's updates, which the
+ * push sinks then get for key; 0, or -1 when the table is full. */
+int cx_server_subscribe(struct cx_server *s, const char *key, const char *uri);
+void cx_server_unsubscribe(struct cx_server *s, const char *key, const char *uri);
 
 /* A session ended (HTTP DELETE): forget its subscriptions and log level. */
 void cx_server_session_ended(struct cx_server *s, const char *fp);

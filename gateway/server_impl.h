@@ -32,6 +32,7 @@ struct cx_server {
 	struct cx_jobs *jobs;         /* the queue, workers and watchdog */
 	struct cx_dispatch *dispatch; /* tools and hooks */
 	struct cx_tasks *tasks;       /* the tasks extension's table */
+	struct cx_metrics *metrics;   /* counted by jobs; read by /metrics */
 
 	struct {
 		cx_push_fn fn;

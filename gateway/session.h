@@ -51,10 +51,4 @@ json_t *cx_unseal_json(const unsigned char key[CX_SESSION_KEY_LEN], const char *
 /* Forgets the ids cx_session_open remembers (at shutdown, and in tests). */
 void cx_session_cache_clear(void);
 
-/* Ended sessions (HTTP DELETE) are remembered by fingerprint until they would expire anyway.
- * This list is per process: see docs/OPERATIONS.md. */
-int cx_session_revoke(const char *fp, int64_t expires_s);
-bool cx_session_revoked(const char *fp);
-void cx_session_revoked_clear(void);
-
 #endif

@@ -44,14 +44,21 @@
 #include "../common/mcp.h"
 #include "../common/util.h"
 #include "authlog.h"
+#include "http_async.h"
 #include "http_headers.h"
 #include "http_internal.h"
+#include "http_ops.h"
+#include "revoke.h"
 #include "http_stateless.h"
 #include "http_stream.h"
 #include "listen.h"
 
 #define MCP_PATH          "/mcp"
 #define HEALTH_PATH       "/healthz"
+#define READY_PATH        "/readyz"
+#define METRICS_PATH      "/metrics"
+#define REST_PREFIX       "/v1/"
+#define ALLOW_REST        "GET, HEAD, POST, PUT, PATCH, DELETE" /* each path answers its own 405 */
 #define HDR_LAST_EVENT_ID "Last-Event-ID"
 #define ALLOW_MCP         "GET, POST, DELETE"
 
@@ -176,7 +183,7 @@ int cx_http_open_session(struct cx_http *h, struct MHD_Connection *conn,
 	}
 	if (cx_session_open(cx_server_session_key(h->srv), id, h->conf->session_ttl_s, sess) !=
 		    CX_SESSION_OK ||
-	    cx_session_revoked(sess->fp) || strcmp(sess->subject, who->name) != 0) {
+	    cx_session_revoked(sess) || strcmp(sess->subject, who->name) != 0) {
 		/* A session belongs to the token that created it: another token holding
 		 * the id is answered as if the session did not exist. */
 		*ret = cx_http_send_rpc_error(
@@ -275,7 +282,7 @@ static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *c
 		expires = sess.issued_s + h->conf->session_ttl_s;
 	else
 		expires = INT64_MAX;
-	rc = cx_session_revoke(sess.fp, expires);
+	rc = cx_session_revoke(&sess, expires, (size_t)h->conf->max_ended_sessions);
 	if (!rc) {
 		cx_debug("session %s ended by the client", sess.fp);
 		cx_http_wake_taps(h, sess.fp, true);
@@ -343,13 +350,13 @@ static const struct cx_principal *admit(struct cx_http *h, struct MHD_Connection
 }
 
 static enum MHD_Result handle_health(struct cx_http *h, struct MHD_Connection *conn,
-				     const char *method, const struct cx_principal *who,
-				     void **con_cls)
+				     const char *url, const char *method,
+				     const struct cx_principal *who, void **con_cls)
 {
 	return send_static(conn, MHD_HTTP_OK, "ok\n", "text/plain");
 }
 
-static enum MHD_Result handle_mcp(struct cx_http *h, struct MHD_Connection *conn,
+static enum MHD_Result handle_mcp(struct cx_http *h, struct MHD_Connection *conn, const char *url,
 				  const char *method, const struct cx_principal *who,
 				  void **con_cls)
 {
@@ -368,12 +375,16 @@ static enum MHD_Result handle_mcp(struct cx_http *h, struct MHD_Connection *conn
 	return handle_delete(h, conn, who);
 }
 
-/* A handler is called only with a method its row lists; who is NULL unless the row admits. */
-typedef enum MHD_Result route_fn(struct cx_http *h, struct MHD_Connection *conn, const char *method,
-				 const struct cx_principal *who, void **con_cls);
+/* A handler is called only with a method its row lists; who is NULL unless the row admits;
+ * url is the path (a prefix row's handler reads its parameters from it). */
+typedef enum MHD_Result route_fn(struct cx_http *h, struct MHD_Connection *conn, const char *url,
+				 const char *method, const struct cx_principal *who,
+				 void **con_cls);
 
-/* Every path the gateway serves; any other is 404. A method the row does not list is 405
- * with the row's Allow, after admit() when the row has it. */
+/* Every path the gateway serves; any other is 404. A row whose path ends in '/' is a prefix:
+ * it serves every path under it, and its handler answers 404 and 405 for its own paths. A
+ * method the row does not list is 405 with the row's Allow, after admit() when the row has
+ * it. */
 static const struct route {
 	const char *path;
 	const char *allow;   /* the methods served, as Allow lists them */
@@ -382,8 +393,32 @@ static const struct route {
 	route_fn *handler;
 } routes[] = {
 	{ HEALTH_PATH, "GET, HEAD", false, NULL, handle_health },
+	{ READY_PATH, "GET, HEAD", false, NULL, cx_http_readyz },
 	{ MCP_PATH, ALLOW_MCP, true, "method not allowed: use POST, GET or DELETE", handle_mcp },
+	{ METRICS_PATH, "GET", true, NULL, cx_http_metrics },
+	{ REST_PREFIX, ALLOW_REST, true, "method not allowed: the REST routes take GET and POST",
+	  cx_http_rest },
 };
+
+/* A GET that holds its connection as an SSE stream: /mcp's, and a task's events. */
+static bool opens_stream(const struct route *rt, const char *url, const char *method)
+{
+	size_t n = strlen(url);
+
+	if (strcmp(method, MHD_HTTP_METHOD_GET))
+		return false;
+	return rt->handler == handle_mcp ||
+	       (rt->handler == cx_http_rest && n > 7 && !strcmp(url + n - 7, "/events"));
+}
+
+static bool route_matches(const struct route *rt, const char *url)
+{
+	size_t n = strlen(rt->path);
+
+	if (rt->path[n - 1] == '/')
+		return !strncmp(url, rt->path, n);
+	return !strcmp(url, rt->path);
+}
 
 static enum MHD_Result send_not_allowed(struct MHD_Connection *conn, const struct route *rt)
 {
@@ -409,7 +444,7 @@ static enum MHD_Result route(struct cx_http *h, struct MHD_Connection *conn, con
 	enum MHD_Result ret;
 
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && !rt; i++) {
-		if (!strcmp(url, routes[i].path))
+		if (route_matches(&routes[i], url))
 			rt = &routes[i];
 	}
 	if (!rt)
@@ -418,7 +453,9 @@ static enum MHD_Result route(struct cx_http *h, struct MHD_Connection *conn, con
 		return ret;
 	if (!cx_http_method_listed(rt->allow, method))
 		return send_not_allowed(conn, rt);
-	return rt->handler(h, conn, method, who, con_cls);
+	if (rt->admit && cx_http_share_refused(h, conn, who, opens_stream(rt, url, method), &ret))
+		return ret;
+	return rt->handler(h, conn, url, method, who, con_cls);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -433,12 +470,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (*con_cls && *(const int *)*con_cls == CX_HTTP_CTX_ASYNC)
+		return cx_http_async_data(*con_cls, upload_data, upload_data_size);
 	if (*con_cls)
 		return cx_http_post_data(*con_cls, upload_data, upload_data_size);
-	ret = route(h, conn, url, method, con_cls);
+	if (!cx_http_framing_refused(conn, method, url, http_version, &ret))
+		ret = route(h, conn, url, method, con_cls);
 	if (!*con_cls)
 		*con_cls = &h->sentinel;
 	return ret;
+}
+
+/* Every connection carries its share (http_clients.c) from accept to close. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct cx_http *h = cls;
+
+	(void)conn;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct cx_http_share));
+	} else if (*socket_context) {
+		cx_http_share_release(h, *socket_context);
+		free(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -450,7 +506,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 	if (!r || (void *)r == &h->sentinel)
 		return;
-	cx_http_post_completed(r);
+	if (*(const int *)(const void *)r == CX_HTTP_CTX_ASYNC)
+		cx_http_async_completed((struct cx_http_async *)(void *)r);
+	else
+		cx_http_post_completed(r);
 }
 
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -500,6 +559,7 @@ static struct cx_http *http_new(struct cx_server *s)
 	atomic_init(&h->closing, false);
 	atomic_init(&h->active, 0);
 	atomic_init(&h->ping_gen, 0);
+	atomic_init(&h->draining, false);
 	/* Stream ids start at a random point, so an event id from another process (a replica,
 	 * or this gateway before a restart) hardly ever names a stream of this one. */
 	if (getentropy(&base, sizeof(base)))
@@ -510,10 +570,17 @@ static struct cx_http *http_new(struct cx_server *s)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->wake, &ca);
 	pthread_condattr_destroy(&ca);
+	h->clients = cx_http_clients_new();
+	if (!h->clients) {
+		pthread_cond_destroy(&h->wake);
+		pthread_mutex_destroy(&h->lock);
+		free(h);
+		return NULL;
+	}
 	return h;
 }
 
-/* MHD's options for h listening on *ss, into opts (room for 10). */
+/* MHD's options for h listening on *ss, into opts (room for 12). */
 static void daemon_options(struct cx_http *h, struct sockaddr_storage *ss,
 			   struct MHD_OptionItem *opts)
 {
@@ -525,6 +592,8 @@ static void daemon_options(struct cx_http *h, struct sockaddr_storage *ss,
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, ss };
 	opts[n++] =
 		(struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h };
+	opts[n++] =
+		(struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
 					     (intptr_t)clamp_uint(conf->max_connections, 1), NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
@@ -545,7 +614,7 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 {
 	const struct cx_gw_config *conf = cx_server_config(s);
 	const union MHD_DaemonInfo *info;
-	struct MHD_OptionItem opts[10];
+	struct MHD_OptionItem opts[12];
 	struct cx_listen la;
 	struct cx_http *h;
 	unsigned flags;
@@ -603,6 +672,7 @@ fail:
 		cx_server_remove_push(s, cx_http_on_push, h);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
+	cx_http_clients_free(h->clients);
 	free(h);
 	return NULL;
 }
@@ -616,6 +686,7 @@ void cx_http_quiesce(struct cx_http *h)
 {
 	if (!h || h->quiesced != MHD_INVALID_SOCKET)
 		return;
+	atomic_store(&h->draining, true);
 	h->quiesced = MHD_quiesce_daemon(h->d);
 }
 
@@ -631,6 +702,7 @@ void cx_http_stop(struct cx_http *h)
 		cx_server_remove_push(h->srv, cx_http_on_push, h);
 	h->push_added = false;
 	atomic_store(&h->stopping, true);
+	cx_http_events_stop(h);
 	atomic_store(&h->closing, true);
 	cx_http_timer_stop(h);
 
@@ -654,8 +726,10 @@ void cx_http_stop(struct cx_http *h)
 	if (h->quiesced != MHD_INVALID_SOCKET)
 		close(h->quiesced);
 	/* Every tap and request is gone with MHD: only the list holds the streams now. */
+	cx_http_events_free(h);
 	cx_http_streams_free(h);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
+	cx_http_clients_free(h->clients);
 	free(h);
 }

@@ -198,6 +198,14 @@ static void handle_line(struct stdio_transport *t, const char *line, size_t len)
 		len--;
 	if (!len)
 		return;
+	{
+		char text[200];
+		if (cx_server_batch_check(t->server, cx_rpc_batch_count(line, len), text,
+					  sizeof(text))) {
+			write_error(t, CX_RPC_INVALID_REQUEST, text);
+			return;
+		}
+	}
 	msg = cx_json_loadb(line, len, (size_t)conf->max_body_bytes, &err);
 	if (!msg) {
 		char text[CX_ERR_MSG_MAX + 32];

@@ -28,7 +28,7 @@ static void usage(FILE *f)
 		"  -c, --config FILE   JSON configuration (else $CORTEX_CONFIG): \"tasks\" (the\n"
 		"                      task store, the same object as the gateway's) and\n"
 		"                      \"orchestrator\": {\"masters\": FILE, \"gateway_url\",\n"
-		"                      \"gateway_token\": {\"file\": F} or {\"env\": NAME},\n"
+		"                      \"gateway_token\" (a file or env secret reference),\n"
 		"                      \"grace_ms\", \"heartbeat_ms\", \"tools_ttl_ms\",\n"
 		"                      \"approval_timeout_ms\" (default a day)}; the other\n"
 		"                      top-level keys are the gateway's and are ignored, so\n"

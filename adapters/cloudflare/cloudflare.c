@@ -12,16 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/adapter_conf.h"
 #include "../../common/mcp.h"
 #include "../../common/util.h"
 #include "api.h"
 #include "tools.h"
 
 extern const char adapters_cloudflare_tools_json[];
-
-#define CF_KEYS                                                                                    \
-	"api_token, account_id, url, ca_file, fingerprint, insecure_skip_verify, "                 \
-	"timeout_ms, retries"
 
 static const char *const known_keys[] = { "api_token",  "account_id",  "url",
 					  "ca_file",    "fingerprint", "insecure_skip_verify",
@@ -37,35 +34,6 @@ static void cf_free(struct cf_state *s)
 	free(s);
 }
 
-static int check_conf(const json_t *conf, long *timeout_ms, long *retries, struct cx_err *err)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach((json_t *)conf, key, v) {
-		size_t i;
-		for (i = 0; known_keys[i] && strcmp(known_keys[i], key); i++)
-			;
-		if (!known_keys[i])
-			return cx_err_set(err, "unknown key '%s' (known: " CF_KEYS ")", key);
-	}
-	v = json_object_get(conf, "timeout_ms");
-	if (v &&
-	    (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 600000))
-		return cx_err_set(err, "'timeout_ms' must be an integer from 100 to 600000");
-	if (v)
-		*timeout_ms = (long)json_integer_value(v);
-	v = json_object_get(conf, "retries");
-	if (v && (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 10))
-		return cx_err_set(err, "'retries' must be an integer from 0 to 10");
-	if (v)
-		*retries = (long)json_integer_value(v);
-	v = json_object_get(conf, "insecure_skip_verify");
-	if (v && !json_is_boolean(v))
-		return cx_err_set(err, "'insecure_skip_verify' must be true or false");
-	return 0;
-}
-
 static int cf_init(const json_t *conf, void **state, struct cx_err *err)
 {
 	struct cf_state *s = calloc(1, sizeof(*s));
@@ -73,18 +41,14 @@ static int cf_init(const json_t *conf, void **state, struct cx_err *err)
 	const char *account = json_string_value(json_object_get(conf, "account_id"));
 	struct cx_http_client_opts o = { .service = "cloudflare" };
 	struct cx_secret token = { 0 };
-	long retries = 3;
 
 	if (!s)
 		return cx_err_set(err, "out of memory");
 	s->timeout_ms = 15000;
-	if (check_conf(conf, &s->timeout_ms, &retries, err))
+	if (cx_aconf_keys(conf, known_keys, "", err) ||
+	    cx_aconf_http(conf, &o, &s->timeout_ms, err))
 		goto fail;
 	o.base_url = url ? url : CF_DEFAULT_URL;
-	o.retries = (int)retries;
-	o.ca_file = json_string_value(json_object_get(conf, "ca_file"));
-	o.fingerprint = json_string_value(json_object_get(conf, "fingerprint"));
-	o.insecure_skip_verify = json_is_true(json_object_get(conf, "insecure_skip_verify"));
 	if (account && !(s->account_id = strdup(account))) {
 		cx_err_set(err, "out of memory");
 		goto fail;

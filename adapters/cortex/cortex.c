@@ -135,6 +135,36 @@ static int ct_complete(struct cx_call *call, const json_t *ref, const char *argu
 	return 0;
 }
 
+/* /metrics: tasks by status and category, and whether the store answered the scrape. */
+static json_t *ct_metrics(void *state)
+{
+	const struct ct_state *s = state;
+	struct cx_err err = { 0 };
+	json_t *m = NULL, *out = json_array(), *by, *n;
+	const char *status, *category;
+
+	if (!out)
+		return NULL;
+	if (cx_task_metrics(s->store, &m, &err))
+		cx_debug("cortex: /metrics could not read the task store: %s", err.msg);
+	json_array_append_new(out, json_pack("{s:s, s:s, s:{}, s:i}", "name",
+					     "cortex_task_store_up", "help",
+					     "1 when the task store answered this scrape, else 0.",
+					     "labels", "value", m ? 1 : 0));
+	json_object_foreach(json_object_get(m, "queue"), status, by) {
+		json_object_foreach(by, category, n) {
+			json_array_append_new(
+				out,
+				json_pack("{s:s, s:s, s:{s:s, s:s}, s:I}", "name", "cortex_tasks",
+					  "help", "Tasks in the store, by status and category.",
+					  "labels", "status", status, "category", category, "value",
+					  json_integer_value(n)));
+		}
+	}
+	json_decref(m);
+	return out;
+}
+
 static const struct cx_tool ct_tools[] = {
 	{ "cortex_create_task", ct_create_task, 0 },
 	{ "cortex_get_tasks", ct_get_tasks, CX_READ_ONLY | CX_IDEMPOTENT },
@@ -158,4 +188,5 @@ const struct cx_adapter cx_cortex_adapter = {
 	.resources_json = adapters_cortex_resources_json,
 	.read_resource = ct_read,
 	.complete = ct_complete,
+	.metrics = ct_metrics,
 };

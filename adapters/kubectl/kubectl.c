@@ -12,15 +12,13 @@
 
 #include "../../common/log.h"
 #include "../../common/yaml.h"
+#include "../../common/adapter_conf.h"
 #include "../../common/util.h"
 #include "api.h"
 #include "discovery.h"
 #include "tools.h"
 
 extern const char adapters_kubectl_tools_json[];
-
-#define KC_KEYS                                                                                    \
-	"kubeconfig, context, in_cluster, service_account_dir, namespace, timeout_ms, retries"
 
 static const char *const known_keys[] = { "kubeconfig", "context",
 					  "in_cluster", "service_account_dir",
@@ -41,37 +39,21 @@ static void kc_free(struct kc_state *s)
 
 static int check_conf(const json_t *conf, long *timeout_ms, long *retries, struct cx_err *err)
 {
-	const char *key;
-	json_t *v;
+	static const char *const strings[] = { "kubeconfig", "context", "service_account_dir",
+					       "namespace", NULL };
+	const json_t *v = json_object_get(conf, "in_cluster");
 
-	json_object_foreach((json_t *)conf, key, v) {
-		size_t i;
-		for (i = 0; known_keys[i] && strcmp(known_keys[i], key); i++)
-			;
-		if (!known_keys[i])
-			return cx_err_set(err, "unknown key '%s' (known: " KC_KEYS ")", key);
-		if (strcmp(key, "in_cluster") && strcmp(key, "timeout_ms") &&
-		    strcmp(key, "retries") && !json_is_string(v))
-			return cx_err_set(err, "'%s' must be a string", key);
-	}
-	v = json_object_get(conf, "in_cluster");
+	if (cx_aconf_keys(conf, known_keys, "", err) || cx_aconf_strings(conf, strings, err))
+		return -1;
 	if (v && !json_is_boolean(v))
 		return cx_err_set(err, "'in_cluster' must be true or false");
 	if (json_is_true(v) &&
 	    (json_object_get(conf, "kubeconfig") || json_object_get(conf, "context")))
 		return cx_err_set(err, "set either 'in_cluster' or 'kubeconfig'/'context'");
-	v = json_object_get(conf, "timeout_ms");
-	if (v &&
-	    (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 600000))
-		return cx_err_set(err, "'timeout_ms' must be an integer from 100 to 600000");
-	if (v)
-		*timeout_ms = (long)json_integer_value(v);
-	v = json_object_get(conf, "retries");
-	if (v && (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 10))
-		return cx_err_set(err, "'retries' must be an integer from 0 to 10");
-	if (v)
-		*retries = (long)json_integer_value(v);
-	return 0;
+	return cx_aconf_int(conf, "timeout_ms", 100, 600000, timeout_ms, err) ||
+			       cx_aconf_int(conf, "retries", 0, 10, retries, err)
+		       ? -1
+		       : 0;
 }
 
 static int build_client(struct kc_state *s, long retries, struct cx_err *err)

@@ -12,29 +12,6 @@
 #include "../../common/log.h"
 #include "../../common/util.h"
 
-/* Replaces s with a formatted secret (wiping the old one). 0 or -1 on out of memory. */
-static int secret_printf(struct cx_secret *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int secret_printf(struct cx_secret *s, const char *fmt, ...)
-{
-	va_list ap;
-	char *buf;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !(buf = malloc((size_t)n + 1)))
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(buf, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	cx_secret_release(s);
-	s->data = (unsigned char *)buf;
-	s->len = (size_t)n;
-	return 0;
-}
-
 /* Proxmox's own words for a failed request: "message" and the per-parameter "errors". */
 static void backend_message(const json_t *body, char *out, size_t outlen)
 {
@@ -91,7 +68,7 @@ int px_login(struct px_state *s, const struct cx_call *call, struct cx_err *err)
 	pw = malloc(s->password.len * 3 + 1);
 	if (!pw || !cx_url_escape(s->username, user, sizeof(user)) ||
 	    !cx_url_escape((const char *)s->password.data, pw, s->password.len * 3 + 1) ||
-	    secret_printf(&form, "username=%s&password=%s", user, pw)) {
+	    cx_secret_printf(&form, "username=%s&password=%s", user, pw)) {
 		cx_err_set(err, "proxmox: could not build the login request");
 		goto out;
 	}
@@ -116,8 +93,8 @@ int px_login(struct px_state *s, const struct cx_call *call, struct cx_err *err)
 				"Proxmox VE API?");
 		goto out;
 	}
-	if (secret_printf(&s->ticket, "Cookie: PVEAuthCookie=%s", ticket) ||
-	    secret_printf(&s->csrf, "CSRFPreventionToken: %s", csrf)) {
+	if (cx_secret_printf(&s->ticket, "Cookie: PVEAuthCookie=%s", ticket) ||
+	    cx_secret_printf(&s->csrf, "CSRFPreventionToken: %s", csrf)) {
 		cx_err_set(err, "out of memory");
 		goto out;
 	}
@@ -143,8 +120,8 @@ static int ticket_headers(struct px_state *s, const struct cx_call *call, bool f
 	pthread_mutex_lock(&s->ticket_lock);
 	if (force || !s->ticket.len || time(NULL) - s->ticket_at_s > PX_TICKET_RENEW_S)
 		rc = px_login(s, call, err);
-	if (!rc && (secret_printf(cookie, "%s", (const char *)s->ticket.data) ||
-		    secret_printf(csrf, "%s", (const char *)s->csrf.data)))
+	if (!rc && (cx_secret_printf(cookie, "%s", (const char *)s->ticket.data) ||
+		    cx_secret_printf(csrf, "%s", (const char *)s->csrf.data)))
 		rc = cx_err_set(err, "out of memory");
 	pthread_mutex_unlock(&s->ticket_lock);
 	return rc;

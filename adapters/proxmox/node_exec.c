@@ -9,6 +9,7 @@
 #include <libssh2.h>
 #include <openssl/crypto.h>
 
+#include "../../common/adapter_conf.h"
 #include "../../common/log.h"
 #include "../../common/secret.h"
 #include "../../common/ssh.h"
@@ -16,9 +17,6 @@
 #include "api.h"
 #include "exec_allow.h"
 
-#define SSH_KEYS                                                                                   \
-	"user, key, passphrase, known_hosts, hosts, allow, connect_timeout_ms, timeout_ms, "       \
-	"max_output_bytes"
 #define NODE_NAME_MAX 63
 
 struct px_ssh_host {
@@ -69,21 +67,6 @@ void px_ssh_free(struct px_ssh *s)
 	free(s->hosts);
 	px_allow_free(s->allow);
 	free(s);
-}
-
-static int check_keys(const json_t *conf, struct cx_err *err)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach((json_t *)conf, key, v) {
-		size_t i = 0;
-		while (ssh_keys[i] && strcmp(ssh_keys[i], key))
-			i++;
-		if (!ssh_keys[i])
-			return cx_err_set(err, "unknown key 'ssh.%s' (known: " SSH_KEYS ")", key);
-	}
-	return 0;
 }
 
 static int long_key(const json_t *conf, const char *key, long min, long max, long *out,
@@ -289,8 +272,8 @@ struct px_ssh *px_ssh_new(const json_t *conf, struct cx_err *err)
 		cx_err_set(err, "'ssh' must be an object (user, key, known_hosts, hosts, ...)");
 		goto fail;
 	}
-	if (check_keys(conf, err) || parse_strings(s, conf, err) || parse_limits(s, conf, err) ||
-	    parse_hosts(s, json_object_get(conf, "hosts"), err))
+	if (cx_aconf_keys(conf, ssh_keys, "ssh.", err) || parse_strings(s, conf, err) ||
+	    parse_limits(s, conf, err) || parse_hosts(s, json_object_get(conf, "hosts"), err))
 		goto fail;
 	s->allow = px_allow_new(json_object_get(conf, "allow"), err);
 	if (!s->allow) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/adapter_conf.h"
 #include "../../common/log.h"
 #include "../../common/util.h"
 #include "api.h"
@@ -20,10 +21,6 @@
 
 extern const char adapters_proxmox_tools_json[];
 extern const char adapters_proxmox_resources_json[];
-
-#define PX_KEYS                                                                                    \
-	"url, token_id, token_secret, username, password, fingerprint, ca_file, "                  \
-	"insecure_skip_verify, timeout_ms, retries, task_poll_ms, ssh"
 
 static const char *const known_keys[] = {
 	"url",        "token_id",    "token_secret", "username",
@@ -48,44 +45,11 @@ static void px_free(struct px_state *s)
 	free(s);
 }
 
-static int check_keys(const json_t *conf, struct cx_err *err)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach((json_t *)conf, key, v) {
-		size_t i;
-		for (i = 0; known_keys[i] && strcmp(known_keys[i], key); i++)
-			;
-		if (!known_keys[i])
-			return cx_err_set(err, "unknown key '%s' (known: " PX_KEYS ")", key);
-	}
-	return 0;
-}
-
-/* An optional integer key within [min, max]; *out keeps its default when absent. */
-static int int_key(const json_t *conf, const char *key, long min, long max, long *out,
-		   struct cx_err *err)
-{
-	const json_t *v = json_object_get(conf, key);
-
-	if (!v)
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return cx_err_set(err, "'%s' must be an integer from %ld to %ld", key, min, max);
-	*out = (long)json_integer_value(v);
-	return 0;
-}
-
-static const char *str_key(const json_t *conf, const char *key)
-{
-	return json_string_value(json_object_get(conf, key));
-}
-
 /* token_id + token_secret, or username + password: exactly one. */
 static int load_credentials(struct px_state *s, const json_t *conf, struct cx_err *err)
 {
-	const char *token_id = str_key(conf, "token_id"), *user = str_key(conf, "username");
+	const char *token_id = cx_aconf_str(conf, "token_id"),
+		   *user = cx_aconf_str(conf, "username");
 	struct cx_secret secret = { 0 };
 	int rc;
 
@@ -116,10 +80,9 @@ static int load_credentials(struct px_state *s, const json_t *conf, struct cx_er
 	return cx_secret_load(json_object_get(conf, "password"), &s->password, "password", err);
 }
 
-static int build_client(struct px_state *s, const json_t *conf, long retries, struct cx_err *err)
+static int build_client(struct px_state *s, const json_t *conf, struct cx_err *err)
 {
-	const json_t *skip = json_object_get(conf, "insecure_skip_verify");
-	struct cx_http_client_opts o = { .service = "proxmox", .retries = (int)retries };
+	struct cx_http_client_opts o = { .service = "proxmox" };
 	char base[600];
 
 	if (!s->url || (strncmp(s->url, "https://", 8) && strncmp(s->url, "http://", 7)) ||
@@ -127,14 +90,11 @@ static int build_client(struct px_state *s, const json_t *conf, long retries, st
 		return cx_err_set(err,
 				  "'url' must be the host, e.g. https://pve1:8006 (the adapter "
 				  "adds /api2/json)");
-	if (skip && !json_is_boolean(skip))
-		return cx_err_set(err, "'insecure_skip_verify' must be true or false");
+	if (cx_aconf_http(conf, &o, &s->timeout_ms, err))
+		return -1;
 	if (!cx_fmt(base, sizeof(base), "%s/api2/json", s->url))
 		return cx_err_set(err, "'url' is too long");
 	o.base_url = base;
-	o.ca_file = str_key(conf, "ca_file");
-	o.fingerprint = str_key(conf, "fingerprint");
-	o.insecure_skip_verify = json_is_true(skip);
 	/* cx_http_client_new warns about insecure_skip_verify itself. */
 	s->http = cx_http_client_new(&o, err);
 	return s->http ? 0 : -1;
@@ -143,19 +103,16 @@ static int build_client(struct px_state *s, const json_t *conf, long retries, st
 static int px_init(const json_t *conf, void **state, struct cx_err *err)
 {
 	struct px_state *s = calloc(1, sizeof(*s));
-	long retries = 3;
 
 	if (!s)
 		return cx_err_set(err, "out of memory");
 	pthread_mutex_init(&s->ticket_lock, NULL);
 	s->timeout_ms = 15000;
 	s->task_poll_ms = 500;
-	s->url = str_key(conf, "url") ? strdup(str_key(conf, "url")) : NULL;
-	if (check_keys(conf, err) ||
-	    int_key(conf, "timeout_ms", 100, 600000, &s->timeout_ms, err) ||
-	    int_key(conf, "retries", 0, 10, &retries, err) ||
-	    int_key(conf, "task_poll_ms", 50, 10000, &s->task_poll_ms, err) ||
-	    build_client(s, conf, retries, err) || load_credentials(s, conf, err) ||
+	s->url = cx_aconf_str(conf, "url") ? strdup(cx_aconf_str(conf, "url")) : NULL;
+	if (cx_aconf_keys(conf, known_keys, "", err) ||
+	    cx_aconf_int(conf, "task_poll_ms", 50, 10000, &s->task_poll_ms, err) ||
+	    build_client(s, conf, err) || load_credentials(s, conf, err) ||
 	    (json_object_get(conf, "ssh") &&
 	     !(s->ssh = px_ssh_new(json_object_get(conf, "ssh"), err)))) {
 		px_free(s);

@@ -12,29 +12,6 @@
 #include "../../common/log.h"
 #include "../../common/util.h"
 
-/* Replaces s with a formatted secret (wiping the old one). 0 or -1 on out of memory. */
-static int secret_printf(struct cx_secret *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int secret_printf(struct cx_secret *s, const char *fmt, ...)
-{
-	va_list ap;
-	char *buf;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !(buf = malloc((size_t)n + 1)))
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(buf, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	cx_secret_release(s);
-	s->data = (unsigned char *)buf;
-	s->len = (size_t)n;
-	return 0;
-}
-
 /* in as a JSON string literal (quotes included) into a new secret buffer, so the password is
  * never copied into memory that is freed without being wiped. 0 or -1. */
 static int json_quote_secret(const char *in, size_t len, struct cx_secret *out)
@@ -104,10 +81,10 @@ static int take_tokens(struct sf_state *s, const json_t *body, struct cx_err *er
 	if (!access || !access[0])
 		return cx_err_set(err, "sandfly answered the login without an access_token; is the "
 				       "url a Sandfly server?");
-	if (secret_printf(&s->access, "Authorization: Bearer %s", access))
+	if (cx_secret_printf(&s->access, "Authorization: Bearer %s", access))
 		return cx_err_set(err, "out of memory");
 	if (refresh && refresh[0]) {
-		if (secret_printf(&s->refresh, "Authorization: Bearer %s", refresh))
+		if (cx_secret_printf(&s->refresh, "Authorization: Bearer %s", refresh))
 			return cx_err_set(err, "out of memory");
 	} else {
 		cx_secret_release(&s->refresh);
@@ -132,8 +109,8 @@ static int login_locked(struct sf_state *s, const struct cx_call *call, struct c
 	}
 	user = u ? json_dumps(u, JSON_ENCODE_ANY) : NULL;
 	if (!user || json_quote_secret((const char *)s->password.data, s->password.len, &pw) ||
-	    secret_printf(&body, "{\"username\":%s,\"password\":%s}", user,
-			  (const char *)pw.data)) {
+	    cx_secret_printf(&body, "{\"username\":%s,\"password\":%s}", user,
+			     (const char *)pw.data)) {
 		cx_err_set(err, "sandfly: could not build the login request");
 		goto out;
 	}
@@ -225,7 +202,7 @@ static int auth_header(struct sf_state *s, const struct cx_call *call, uint64_t 
 		rc = login_locked(s, call, err);
 	else if (refused_gen && refused_gen == s->gen)
 		rc = refresh_locked(s, call, err);
-	if (!rc && secret_printf(out, "%s", (const char *)s->access.data))
+	if (!rc && cx_secret_printf(out, "%s", (const char *)s->access.data))
 		rc = cx_err_set(err, "out of memory");
 	*gen = s->gen;
 	pthread_mutex_unlock(&s->lock);

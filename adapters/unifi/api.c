@@ -11,29 +11,6 @@
 
 #include "../../common/util.h"
 
-/* Replaces s with a formatted secret (wiping the old one). 0 or -1 on out of memory. */
-static int secret_printf(struct cx_secret *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int secret_printf(struct cx_secret *s, const char *fmt, ...)
-{
-	va_list ap;
-	char *buf;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !(buf = malloc((size_t)n + 1)))
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(buf, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	cx_secret_release(s);
-	s->data = (unsigned char *)buf;
-	s->len = (size_t)n;
-	return 0;
-}
-
 /* UniFi's own words for a failure, whichever of its bodies it sent: the legacy envelope's
  * meta.msg, UniFi OS's {"error": {"message"}}, the Integration API's code and message. */
 static void backend_message(const json_t *body, char *out, size_t outlen)
@@ -108,8 +85,8 @@ static int take_session(struct un_state *s, const struct cx_http_resp *resp, str
 		csrf = cookie_in(resp->kept[0], "csrf_token", &clen);
 	else
 		clen = strcspn(csrf, "\n");
-	if (secret_printf(&s->cookie, "Cookie: %s=%.*s", name, (int)len, v) ||
-	    (csrf ? secret_printf(&s->csrf, "X-CSRF-Token: %.*s", (int)clen, csrf)
+	if (cx_secret_printf(&s->cookie, "Cookie: %s=%.*s", name, (int)len, v) ||
+	    (csrf ? cx_secret_printf(&s->csrf, "X-CSRF-Token: %.*s", (int)clen, csrf)
 		  : (cx_secret_release(&s->csrf), 0)))
 		return cx_err_set(err, "out of memory");
 	return 0;
@@ -167,8 +144,8 @@ static int session_headers(struct un_state *s, const struct cx_call *call, bool 
 	pthread_mutex_lock(&s->lock);
 	if (force || !s->cookie.len)
 		rc = un_login(s, call, err);
-	if (!rc && (secret_printf(cookie, "%s", (const char *)s->cookie.data) ||
-		    secret_printf(csrf, "%s", s->csrf.len ? (const char *)s->csrf.data : "")))
+	if (!rc && (cx_secret_printf(cookie, "%s", (const char *)s->cookie.data) ||
+		    cx_secret_printf(csrf, "%s", s->csrf.len ? (const char *)s->csrf.data : "")))
 		rc = cx_err_set(err, "out of memory");
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -180,7 +157,7 @@ static void update_csrf(struct un_state *s, const char *fresh)
 	if (!fresh || !*fresh || strchr(fresh, '\n'))
 		return;
 	pthread_mutex_lock(&s->lock);
-	secret_printf(&s->csrf, "X-CSRF-Token: %s", fresh);
+	cx_secret_printf(&s->csrf, "X-CSRF-Token: %s", fresh);
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -17,15 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/adapter_conf.h"
 #include "../../common/util.h"
 #include "api.h"
 #include "tools.h"
 
 extern const char adapters_unifi_tools_json[];
-
-#define UN_KEYS                                                                                    \
-	"url, mode, controller, api_key, username, password, site, ca_file, fingerprint, "         \
-	"insecure_skip_verify, timeout_ms, retries"
 
 static const char *const known_keys[] = {
 	"url",        "mode",    "controller", "api_key",     "username",
@@ -48,50 +45,21 @@ static void un_free(struct un_state *s)
 	free(s);
 }
 
-static const char *str_key(const json_t *conf, const char *key)
+/* Unknown keys, wrong types and ranges, each named (the connection keys in build_client). */
+static int check_conf(const json_t *conf, struct cx_err *err)
 {
-	return json_string_value(json_object_get(conf, key));
-}
+	static const char *const strings[] = {
+		"url", "mode", "controller", "username", "site", NULL
+	};
 
-/* Unknown keys, wrong types and ranges, each named. */
-static int check_conf(const json_t *conf, long *timeout_ms, long *retries, struct cx_err *err)
-{
-	static const char *const strings[] = { "url",  "mode",    "controller",  "username",
-					       "site", "ca_file", "fingerprint", NULL };
-	const char *key;
-	json_t *v;
-
-	json_object_foreach((json_t *)conf, key, v) {
-		size_t i;
-		for (i = 0; known_keys[i] && strcmp(known_keys[i], key); i++)
-			;
-		if (!known_keys[i])
-			return cx_err_set(err, "unknown key '%s' (known: " UN_KEYS ")", key);
-	}
-	for (size_t i = 0; strings[i]; i++)
-		if (json_object_get(conf, strings[i]) && !str_key(conf, strings[i]))
-			return cx_err_set(err, "'%s' must be a string", strings[i]);
-	v = json_object_get(conf, "timeout_ms");
-	if (v &&
-	    (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 600000))
-		return cx_err_set(err, "'timeout_ms' must be an integer from 100 to 600000");
-	if (v)
-		*timeout_ms = (long)json_integer_value(v);
-	v = json_object_get(conf, "retries");
-	if (v && (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 10))
-		return cx_err_set(err, "'retries' must be an integer from 0 to 10");
-	if (v)
-		*retries = (long)json_integer_value(v);
-	v = json_object_get(conf, "insecure_skip_verify");
-	if (v && !json_is_boolean(v))
-		return cx_err_set(err, "'insecure_skip_verify' must be true or false");
-	return 0;
+	return cx_aconf_keys(conf, known_keys, "", err) || cx_aconf_strings(conf, strings, err) ? -1
+												: 0;
 }
 
 /* mode and controller, and the API's base path below url that follows from them. */
 static int set_mode(struct un_state *s, const json_t *conf, struct cx_err *err)
 {
-	const char *mode = str_key(conf, "mode"), *ctl = str_key(conf, "controller");
+	const char *mode = cx_aconf_str(conf, "mode"), *ctl = cx_aconf_str(conf, "controller");
 
 	if (mode && strcmp(mode, "integration") && strcmp(mode, "legacy"))
 		return cx_err_set(err, "'mode' must be \"integration\" (the default: the "
@@ -111,7 +79,7 @@ static int set_mode(struct un_state *s, const json_t *conf, struct cx_err *err)
 /* api_key for the Integration API, username + password for the legacy one. */
 static int load_credentials(struct un_state *s, const json_t *conf, struct cx_err *err)
 {
-	const char *user = str_key(conf, "username");
+	const char *user = cx_aconf_str(conf, "username");
 	struct cx_secret key = { 0 };
 
 	if (!s->legacy) {
@@ -139,25 +107,24 @@ static int load_credentials(struct un_state *s, const json_t *conf, struct cx_er
 	return cx_secret_load(json_object_get(conf, "password"), &s->password, "password", err);
 }
 
-static int build_client(struct un_state *s, const json_t *conf, long retries, struct cx_err *err)
+static int build_client(struct un_state *s, const json_t *conf, struct cx_err *err)
 {
-	struct cx_http_client_opts o = { .service = "unifi", .retries = (int)retries };
-	const char *url = str_key(conf, "url");
+	struct cx_http_client_opts o = { .service = "unifi" };
+	const char *url = cx_aconf_str(conf, "url");
 	char base[600];
 	size_t n;
 
 	if (!url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7)))
 		return cx_err_set(err, "'url' must be the console or controller, e.g. "
 				       "https://192.168.1.1 or https://unifi.example:8443");
+	if (cx_aconf_http(conf, &o, &s->timeout_ms, err))
+		return -1;
 	if (!cx_fmt(base, sizeof(base), "%s", url))
 		return cx_err_set(err, "'url' is too long");
 	n = strlen(base);
 	while (n && base[n - 1] == '/')
 		base[--n] = '\0';
 	o.base_url = base;
-	o.ca_file = str_key(conf, "ca_file");
-	o.fingerprint = str_key(conf, "fingerprint");
-	o.insecure_skip_verify = json_is_true(json_object_get(conf, "insecure_skip_verify"));
 	s->http = cx_http_client_new(&o, err);
 	return s->http ? 0 : -1;
 }
@@ -165,15 +132,14 @@ static int build_client(struct un_state *s, const json_t *conf, long retries, st
 static int un_init(const json_t *conf, void **state, struct cx_err *err)
 {
 	struct un_state *s = calloc(1, sizeof(*s));
-	const char *site = str_key(conf, "site");
-	long retries = 3;
+	const char *site = cx_aconf_str(conf, "site");
 
 	if (!s)
 		return cx_err_set(err, "out of memory");
 	pthread_mutex_init(&s->lock, NULL);
 	s->timeout_ms = 15000;
-	if (check_conf(conf, &s->timeout_ms, &retries, err) || set_mode(s, conf, err) ||
-	    build_client(s, conf, retries, err) || load_credentials(s, conf, err))
+	if (check_conf(conf, err) || set_mode(s, conf, err) || build_client(s, conf, err) ||
+	    load_credentials(s, conf, err))
 		goto fail;
 	if (site && !*site) {
 		cx_err_set(err, "'site' must name a site (e.g. \"default\")");

@@ -107,7 +107,7 @@ test('health probe: GET /healthz answers 200 ok with any Host and no credentials
 
 test('unknown paths answer 404 with a JSON body; /mcp is matched exactly', async () => {
   const g = await gateway();
-  for (const path of ['/', '/mcp/', '/mcpx', '/v1/mcp']) {
+  for (const path of ['/', '/mcp/', '/mcpx', '/v0/mcp', '/metricsx', '/readyz/']) {
     const r = await fetch(new URL(path, g.url), { method: 'POST', headers: JSON_HEADERS, body: '{}' });
     assert.equal(r.status, 404, path);
     assert.deepEqual(await r.json(), { error: 'not found' });

@@ -321,6 +321,7 @@ static void test_concurrent_whole_lines(void **state)
 	char *text;
 
 	assert_non_null(a);
+	cx_audit_set_max_line(a, 65536); /* whole 6 KiB strings: no cut */
 	for (int k = 0; k < THREADS; k++) {
 		w[k].a = a;
 		w[k].n = k;
@@ -377,6 +378,55 @@ static void test_invalid_utf8_detail_still_written(void **state)
 	free(text);
 }
 
+/* A 100,000-character argument is cut (the line stays under the cap and says so); arguments
+ * too many to fit even so are kept as the start of their JSON text. */
+static void test_line_cap(void **state)
+{
+	const char *path = tmp_path("cap.log");
+	struct cx_err err;
+	struct cx_audit *a = cx_audit_open(path, &err);
+	size_t n = 100000, len = 0;
+	char *big = malloc(n + 1), *text, *line2;
+	json_t *args, *many, *lines, *l;
+
+	assert_non_null(a);
+	memset(big, 'x', n);
+	big[n] = '\0';
+	args = json_pack("{s:s,s:s}", "query", big, "password", "hunter2-Zq9");
+	many = json_object();
+	for (int i = 0; i < 2000; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "k%04d", i);
+		json_object_set_new(many, k, json_string("0123456789abcdef"));
+	}
+	cx_audit_write(a, &(struct cx_audit_rec){ "c", NULL, "t", args, CX_AUDIT_OK, 1, NULL });
+	cx_audit_write(a, &(struct cx_audit_rec){ "c", NULL, "t", many, CX_AUDIT_OK, 1, NULL });
+	cx_audit_close(a);
+	text = slurp(path, &len);
+	assert_null(strstr(text, "hunter2-Zq9"));
+	line2 = strchr(text, '\n');
+	assert_non_null(line2);
+	assert_true((size_t)(line2 - text) < CX_AUDIT_MAX_LINE_DEFAULT);
+	assert_true(len - (size_t)(line2 + 1 - text) < CX_AUDIT_MAX_LINE_DEFAULT + 1);
+	lines = parse_lines(text);
+	assert_int_equal(json_array_size(lines), 2);
+	l = json_array_get(lines, 0);
+	assert_non_null(
+		strstr(json_string_value(json_object_get(json_object_get(l, "arguments"), "query")),
+		       "more bytes]"));
+	assert_string_equal(json_string_value(json_object_get(l, "truncated")),
+			    "arguments: long strings cut");
+	l = json_array_get(lines, 1);
+	assert_true(json_is_string(json_object_get(l, "arguments")));
+	assert_non_null(strstr(json_string_value(json_object_get(l, "truncated")),
+			       "bytes of JSON, the first"));
+	json_decref(lines);
+	json_decref(args);
+	json_decref(many);
+	free(big);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_stderr),
 		cmocka_unit_test(test_write_failure_warns_once),
 		cmocka_unit_test(test_concurrent_whole_lines),
+		cmocka_unit_test(test_line_cap),
 		cmocka_unit_test(test_invalid_utf8_detail_still_written),
 	};
 

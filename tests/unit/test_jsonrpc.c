@@ -345,6 +345,46 @@ static void test_out_of_memory_every_step(void **state)
 	json_decref(id);
 }
 
+/* Batch members counted as the text arrives, in pieces split anywhere (inside strings and
+ * escapes too), without parsing; what is not an array counts 0. */
+static void test_batch_count(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t members;
+	} cases[] = {
+		{ "[]", 0 },
+		{ "  [ ]  ", 0 },
+		{ "{\"jsonrpc\":\"2.0\"}", 0 },
+		{ "[{\"id\":1}]", 1 },
+		{ "[{\"id\":1},{\"id\":2}, {\"id\":3}]", 3 },
+		{ "[{\"a\":\"x,y,]\"},{\"b\":[1,2,3]}]", 2 },
+		{ "[{\"a\":\"q\\\",\\\\\"},2,\"s\\\\\"]", 3 },
+		{ "\n[1,[2,[3,4]],{\"k\":{\"l\":[5,6]}}]", 3 },
+		{ "[1,2] trailing, junk, here", 2 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *t = cases[i].text;
+		size_t len = strlen(t);
+
+		if (cx_rpc_batch_count(t, len) != cases[i].members)
+			fail_msg("'%s': %zu members, not %zu", t, cx_rpc_batch_count(t, len),
+				 cases[i].members);
+		/* Every split into two pieces, and byte by byte, counts the same. */
+		for (size_t cut = 0; cut <= len; cut++) {
+			struct cx_rpc_counter c = { 0 };
+			cx_rpc_count_feed(&c, t, cut);
+			cx_rpc_count_feed(&c, t + cut, len - cut);
+			assert_int_equal(cx_rpc_count_members(&c), cases[i].members);
+		}
+		struct cx_rpc_counter c = { 0 };
+		for (size_t k = 0; k < len; k++)
+			cx_rpc_count_feed(&c, t + k, 1);
+		assert_int_equal(cx_rpc_count_members(&c), cases[i].members);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_notification_envelope),
 		cmocka_unit_test(test_classify_reply_roundtrip),
 		cmocka_unit_test(test_out_of_memory_every_step),
+		cmocka_unit_test(test_batch_count),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

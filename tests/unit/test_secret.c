@@ -1,5 +1,5 @@
 /* Secrets: loading from files and the environment, refusing inline values, never quoting the
- * value in a message or a log line, and redaction of secret-looking keys. */
+ * value in a message or a log line. Redaction is test_redact.c's. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -255,84 +255,6 @@ static void test_release_twice(void **state)
 	assert_null(s.data);
 }
 
-static void test_looks_secret(void **state)
-{
-	static const char *const yes[] = {
-		"password",       "PASSWORD",      "db_passwd",   "client_secret", "Secret",
-		"token",          "refresh_token", "api_key",     "X-API-Key",     "apikey",
-		"ApiKey",         "Authorization", "cookie",      "Set-Cookie",    "private_key",
-		"ssh_privatekey", "credential",    "credentials", "session_key",
-	};
-	static const char *const no[] = {
-		"name",    "node", "vmid", "description", "author", "key",
-		"session", "api",  "pass", "auth",        "",
-	};
-
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (!cx_secret_key_looks_secret(yes[i]))
-			fail_msg("'%s' should look secret", yes[i]);
-	}
-	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
-		if (cx_secret_key_looks_secret(no[i]))
-			fail_msg("'%s' should not look secret", no[i]);
-	}
-	assert_false(cx_secret_key_looks_secret(NULL));
-}
-
-static void test_redact_nested(void **state)
-{
-	json_error_t e;
-	json_t *in = json_loads(
-		"{\"name\":\"vm1\",\"password\":\"" SECRET_VALUE "\","
-		"\"headers\":[{\"Authorization\":\"Bearer x\"},{\"accept\":\"json\"}],"
-		"\"auth\":{\"api_key\":{\"nested\":true},\"user\":\"root\",\"token\":42},"
-		"\"count\":3,\"ratio\":0.5,\"flag\":false,\"nothing\":null,\"list\":[1,\"two\"]}",
-		0, &e);
-	json_t *want = json_loads(
-		"{\"name\":\"vm1\",\"password\":\"[redacted]\","
-		"\"headers\":[{\"Authorization\":\"[redacted]\"},{\"accept\":\"json\"}],"
-		"\"auth\":{\"api_key\":\"[redacted]\",\"user\":\"root\",\"token\":\"[redacted]\"},"
-		"\"count\":3,\"ratio\":0.5,\"flag\":false,\"nothing\":null,\"list\":[1,\"two\"]}",
-		0, &e);
-	json_t *before = json_deep_copy(in);
-	json_t *out;
-	char *text;
-
-	assert_non_null(in);
-	assert_non_null(want);
-	out = cx_secret_redact(in);
-	assert_non_null(out);
-	assert_true(json_equal(out, want));
-	/* The input is untouched and shares nothing mutable with the copy. */
-	assert_true(json_equal(in, before));
-	assert_ptr_not_equal(json_object_get(out, "headers"), json_object_get(in, "headers"));
-	text = json_dumps(out, JSON_COMPACT);
-	assert_null(strstr(text, SECRET_VALUE));
-	assert_null(strstr(text, "Bearer"));
-	free(text);
-	json_decref(out);
-	json_decref(in);
-	json_decref(want);
-	json_decref(before);
-}
-
-static void test_redact_scalars_and_arrays(void **state)
-{
-	json_t *s = json_string("password"); /* a value, not a key: kept */
-	json_t *out = cx_secret_redact(s);
-	json_t *arr = json_pack("[{s:s},s]", "secret", "x", "plain");
-
-	assert_string_equal(json_string_value(out), "password");
-	json_decref(out);
-	json_decref(s);
-	out = cx_secret_redact(arr);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(out, 0), "secret")),
-			    "[redacted]");
-	assert_string_equal(json_string_value(json_array_get(out, 1)), "plain");
-	json_decref(out);
-	json_decref(arr);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,9 +266,6 @@ int main(void)
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_inline_and_malformed_refused),
 		cmocka_unit_test(test_release_twice),
-		cmocka_unit_test(test_looks_secret),
-		cmocka_unit_test(test_redact_nested),
-		cmocka_unit_test(test_redact_scalars_and_arrays),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

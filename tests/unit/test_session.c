@@ -633,128 +633,6 @@ static void test_size_bound_is_exact(void **state)
 	assert_true(longest_whole >= CX_SESSION_ID_MAX - 2);
 }
 
-static void test_revocation_add_check_clear(void **state)
-{
-	unsigned char key[CX_SESSION_KEY_LEN];
-	struct cx_session s;
-	int64_t now = now_s();
-	char *id;
-
-	derive_key("revoke", key);
-	cx_session_revoked_clear();
-	id = seal_sample(key, &s);
-	assert_false(cx_session_revoked(s.fp));
-	assert_int_equal(cx_session_revoke(s.fp, now + 3600), 0);
-	assert_true(cx_session_revoked(s.fp));
-	assert_false(cx_session_revoked("0123456789abcdef"));
-	/* Revoking twice is harmless. */
-	assert_int_equal(cx_session_revoke(s.fp, now + 60), 0);
-	assert_true(cx_session_revoked(s.fp));
-
-	/* A session that has expired anyway needs no entry. */
-	assert_int_equal(cx_session_revoke("00000000000000aa", now - 1), 0);
-	assert_false(cx_session_revoked("00000000000000aa"));
-
-	/* Only fingerprints as cx_session_seal makes them. */
-	assert_int_equal(cx_session_revoke(NULL, now + 60), -1);
-	assert_int_equal(cx_session_revoke("", now + 60), -1);
-	assert_int_equal(cx_session_revoke("0123456789abcde", now + 60), -1);
-	assert_int_equal(cx_session_revoke("0123456789abcdef0", now + 60), -1);
-	assert_int_equal(cx_session_revoke("0123456789abcdeg", now + 60), -1);
-	assert_false(cx_session_revoked(NULL));
-	assert_false(cx_session_revoked(""));
-
-	cx_session_revoked_clear();
-	assert_false(cx_session_revoked(s.fp));
-	free(id);
-	cx_session_release(&s);
-}
-
-static void fp_of(unsigned n, char fp[17])
-{
-	snprintf(fp, 17, "%016x", n);
-}
-
-static void wait_until(int64_t t)
-{
-	while (now_s() < t)
-		usleep(50 * 1000);
-}
-
-/* Entries leave the list when their session would have expired, and the list is bounded:
- * when full of live entries a new one is refused; once they expire there is room again. */
-static void test_revocation_expiry_and_bound(void **state)
-{
-	int64_t t0 = now_s();
-	char fp[17];
-	unsigned i;
-
-	cx_session_revoked_clear();
-	assert_int_equal(cx_session_revoke("feedfacecafebeef", t0 + 3), 0);
-	for (i = 1; i < 100000; i++) {
-		fp_of(i, fp);
-		if (cx_session_revoke(fp, t0 + 3) != 0)
-			fail_msg("entry %u refused before the list was full", i);
-	}
-	fp_of(100000, fp);
-	assert_int_equal(cx_session_revoke(fp, t0 + 3600), -1);
-	assert_false(cx_session_revoked(fp));
-	/* Refreshing an entry already there still works when full. */
-	fp_of(5, fp);
-	assert_int_equal(cx_session_revoke(fp, t0 + 3), 0);
-	assert_true(cx_session_revoked("feedfacecafebeef"));
-	fp_of(99999, fp);
-	assert_true(cx_session_revoked(fp));
-
-	wait_until(t0 + 3);
-	assert_false(cx_session_revoked("feedfacecafebeef"));
-	assert_false(cx_session_revoked(fp));
-	fp_of(100000, fp);
-	assert_int_equal(cx_session_revoke(fp, t0 + 3600), 0);
-	assert_true(cx_session_revoked(fp));
-	fp_of(1, fp);
-	assert_false(cx_session_revoked(fp));
-	cx_session_revoked_clear();
-}
-
-static void *revoke_many(void *arg)
-{
-	unsigned base = *(const unsigned *)arg, i;
-	int64_t until = now_s() + 3600;
-	char fp[17];
-
-	for (i = 0; i < 2000; i++) {
-		fp_of(base + i, fp);
-		if (cx_session_revoke(fp, until) != 0 || !cx_session_revoked(fp))
-			return (void *)1;
-	}
-	return NULL;
-}
-
-static void test_revocation_from_many_threads(void **state)
-{
-	pthread_t th[4];
-	unsigned base[4];
-	char fp[17];
-	void *ret;
-	unsigned i;
-
-	cx_session_revoked_clear();
-	for (i = 0; i < 4; i++) {
-		base[i] = 0x10000000u * (i + 1);
-		assert_int_equal(pthread_create(&th[i], NULL, revoke_many, &base[i]), 0);
-	}
-	for (i = 0; i < 4; i++) {
-		assert_int_equal(pthread_join(th[i], &ret), 0);
-		assert_null(ret);
-	}
-	for (i = 0; i < 4; i++) {
-		fp_of(base[i] + 1999, fp);
-		assert_true(cx_session_revoked(fp));
-	}
-	cx_session_revoked_clear();
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -772,9 +650,6 @@ int main(void)
 		cmocka_unit_test(test_oversize_caps_keep_top_level_keys),
 		cmocka_unit_test(test_state_too_large_even_trimmed_is_refused),
 		cmocka_unit_test(test_size_bound_is_exact),
-		cmocka_unit_test(test_revocation_add_check_clear),
-		cmocka_unit_test(test_revocation_expiry_and_bound),
-		cmocka_unit_test(test_revocation_from_many_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

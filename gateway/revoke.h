@@ -1,0 +1,29 @@
+/* Ended sessions. A sealed session id is valid until it expires, so ending one early (HTTP
+ * DELETE) means remembering it: by fingerprint, until it would have expired anyway. The list
+ * is per process (see docs/OPERATIONS.md, "Several replicas").
+ *
+ * It is bounded per subject (the token that created the session), never globally, so no
+ * client can fill it for another: a subject keeps at most max entries (the config's
+ * http.max_ended_sessions), and ending one more moves that subject's "not before" to now, which
+ * ends every session it was issued before this second at once and frees its entries. Ending a
+ * session therefore always works, and an ended session never comes back; a token that churns
+ * sessions ends only its own. */
+#ifndef CX_REVOKE_H
+#define CX_REVOKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "session.h"
+
+/* Ends s until expires_s (unix seconds), listing at most max sessions of its subject. 0, or
+ * -1 for a fingerprint cx_session_seal did not make, or out of memory. */
+int cx_session_revoke(const struct cx_session *s, int64_t expires_s, size_t max);
+/* True when s was ended: listed, or issued before its subject's "not before". */
+bool cx_session_revoked(const struct cx_session *s);
+/* Forgets every ended session (at shutdown, and in tests). */
+void cx_session_revoked_clear(void);
+/* For tests and logs: live entries listed for subject, and its "not before" (0: none). */
+size_t cx_session_revoked_count(const char *subject, int64_t *not_before_s);
+
+#endif

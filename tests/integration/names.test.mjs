@@ -1,0 +1,108 @@
+// Control characters in names: a method, tool, resource, prompt, task id or argument key with a
+// NUL (or any character below U+0020, or DEL) is refused with a clear error — never cut at the
+// NUL and run as the name before it — and so is a bearer token or any request header with one.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { createHash } from 'node:crypto';
+import { httpSession, startHttp, startStdio, writeConfig } from './lib.mjs';
+
+const TOKEN = 'tok-names-0123456789abcdef';
+const running = [];
+after(() => running.forEach((g) => g.kill()));
+
+async function gateway(config = {}) {
+  const g = startHttp(['--config', writeConfig({ adapters: { testkit: {} }, ...config })]);
+  running.push(g);
+  g.url = await g.ready;
+  g.port = Number(new URL(g.url).port);
+  return g;
+}
+
+// One raw HTTP/1.1 request (bytes as given, so a NUL reaches the server); resolves with the
+// status code and body.
+function raw(port, head, body = '') {
+  return new Promise((res, rej) => {
+    const s = connect(port, '127.0.0.1');
+    let data = Buffer.alloc(0);
+    s.on('data', (d) => { data = Buffer.concat([data, d]); });
+    s.on('error', rej);
+    s.on('close', () => {
+      const text = data.toString('latin1');
+      const m = text.match(/^HTTP\/1\.1 (\d+)/);
+      res({ status: m ? Number(m[1]) : 0, text });
+    });
+    s.end(Buffer.concat([Buffer.from(head.replace(/\n/g, '\r\n') + '\r\n', 'latin1'), Buffer.from(body)]));
+  });
+}
+
+const CTL = ['\u0000', '\u0001', '\n', '\u001f', '\u007f'];
+
+test('methods with a control character are invalid requests, not the method before it', async () => {
+  const g = await gateway();
+  const s = await httpSession(g.url);
+  for (const c of CTL) {
+    const r = await s.call('ping' + c + 'xx');
+    assert.equal(r.error?.code, -32600, JSON.stringify(r));
+    assert.match(r.error.message, /'method' contains a control character/);
+  }
+  // The clean method still works.
+  assert.deepEqual((await s.call('ping')).result, {});
+});
+
+test('tool, resource, prompt names and argument keys with a control character are refused', async () => {
+  const g = await gateway();
+  const s = await httpSession(g.url);
+  const cases = [
+    ['tools/call', { name: 'testkit_echo\u0000evil', arguments: { text: 'x' } }, /'name'/],
+    ['tools/call', { name: 'testkit_echo\tx', arguments: { text: 'x' } }, /'name'/],
+    ['tools/call', { name: 'testkit_echo', arguments: { 'te\u0001xt': 'x' } }, /argument key/],
+    ['resources/read', { uri: 'testkit://status\u0000/../x' }, /'uri'/],
+    ['resources/subscribe', { uri: 'testkit://status\n' }, /'uri'/],
+    ['prompts/get', { name: 'testkit_summary\u0000', arguments: { topic: 'x' } }, /'name'/],
+    ['prompts/get', { name: 'testkit_summary', arguments: { topic: 'x', 'to\u007fne': 'x' } }, /argument key/],
+    ['completion/complete', { ref: { type: 'ref/prompt', name: 'testkit_summary\u0000' },
+      argument: { name: 'topic', value: 'a' } }, /'ref.name'/],
+    ['completion/complete', { ref: { type: 'ref/prompt', name: 'testkit_summary' },
+      argument: { name: 'to\u0000pic', value: 'a' } }, /'argument.name'/],
+  ];
+  for (const [method, params, why] of cases) {
+    const r = await s.call(method, params);
+    assert.equal(r.error?.code, -32602, `${method} ${JSON.stringify(params)}: ${JSON.stringify(r)}`);
+    assert.match(r.error.message, /contains a control character/);
+    assert.match(r.error.message, why);
+  }
+  // Control characters in argument values are data, not names: still accepted.
+  const ok = await s.call('tools/call', { name: 'testkit_echo', arguments: { text: 'a\u0000b\nc' } });
+  assert.ok(ok.result && !ok.result.isError, JSON.stringify(ok));
+});
+
+test('over stdio too', async () => {
+  const g = startStdio(['--config', writeConfig({ adapters: { testkit: {} } })]);
+  running.push(g);
+  await g.request('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } });
+  const r = await g.request('tools/call', { name: 'testkit_echo\u0000evil', arguments: { text: 'x' } });
+  assert.equal(r.error?.code, -32602, JSON.stringify(r));
+  await g.close();
+});
+
+test('a bearer token or a header with a NUL or control character is refused', async () => {
+  const g = await gateway({ tokens: [{ name: 'ci', sha256: createHash('sha256').update(TOKEN).digest('hex') }] });
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+  const head = (auth, extra = '') => `POST /mcp HTTP/1.1\nHost: 127.0.0.1\nAuthorization: ${auth}\n` +
+    `Content-Type: application/json\nAccept: application/json, text/event-stream\n${extra}` +
+    `Content-Length: ${Buffer.byteLength(body)}\nConnection: close\n`;
+  const good = await raw(g.port, head('Bearer ' + TOKEN), body);
+  assert.equal(good.status, 200, good.text);
+  for (const c of ['\u0000', '\u0001', '\u001b', '\u007f']) {
+    const r = await raw(g.port, head('Bearer ' + TOKEN + c + 'junk'), body);
+    assert.ok(r.status === 400 || r.status === 401, `token + ${JSON.stringify(c)}: ${r.text}`);
+    assert.doesNotMatch(r.text, /"result"/);
+  }
+  const r = await raw(g.port, head('Bearer ' + TOKEN, 'X-Trace: a\u0000b\n'), body);
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.text, /NUL|control character/);
+  // The token itself is never echoed back or logged.
+  assert.doesNotMatch(g.stderr(), new RegExp(TOKEN));
+});
