@@ -331,7 +331,17 @@ static int update(struct cx_task_store *s, const char *id, struct cx_task_op *op
 int cx_task_heartbeat(struct cx_task_store *s, const char *id, const char *worker,
 		      bool *cancel_requested, struct cx_err *err)
 {
-	struct cx_task_op op = { .kind = CX_OP_HEARTBEAT, .worker = worker };
+	return cx_task_heartbeat_with(s, id, worker, NULL, NULL, cancel_requested, err);
+}
+
+int cx_task_heartbeat_with(struct cx_task_store *s, const char *id, const char *worker,
+			   const json_t *progress, const json_t *state, bool *cancel_requested,
+			   struct cx_err *err)
+{
+	struct cx_task_op op = { .kind = CX_OP_HEARTBEAT,
+				 .worker = worker,
+				 .progress = progress,
+				 .state = state };
 	int rc = update(s, id, &op, err);
 
 	if (cancel_requested)
@@ -353,9 +363,18 @@ int cx_task_progress(struct cx_task_store *s, const char *id, const char *worker
 int cx_task_finish(struct cx_task_store *s, const char *id, const char *worker, const char *status,
 		   const json_t *result, struct cx_err *err)
 {
+	return cx_task_finish_with(s, id, worker, status, NULL, NULL, result, err);
+}
+
+int cx_task_finish_with(struct cx_task_store *s, const char *id, const char *worker,
+			const char *status, const json_t *progress, const json_t *state,
+			const json_t *result, struct cx_err *err)
+{
 	struct cx_task_op op = { .kind = CX_OP_FINISH,
 				 .worker = worker,
 				 .status = status,
+				 .progress = progress,
+				 .state = state,
 				 .result = result };
 
 	return update(s, id, &op, err);

@@ -121,6 +121,12 @@ int cx_task_claim(struct cx_task_store *s, const char *worker, const char *const
 int cx_task_heartbeat(struct cx_task_store *s, const char *id, const char *worker,
 		      bool *cancel_requested, struct cx_err *err);
 
+/* cx_task_heartbeat with progress and state (either may be NULL) merged as cx_task_progress
+ * merges them, in the same write: a worker's progress batched into its heartbeats. */
+int cx_task_heartbeat_with(struct cx_task_store *s, const char *id, const char *worker,
+			   const json_t *progress, const json_t *state, bool *cancel_requested,
+			   struct cx_err *err);
+
 /* Merges progress into metadata (iterations, tools_used, last_tool_used, current_action,
  * tokens, anything the orchestrator records) and stores state (the conversation so far, any
  * JSON; NULL: unchanged) under metadata.state. Renews the lease. 1 when not held. */
@@ -131,6 +137,12 @@ int cx_task_progress(struct cx_task_store *s, const char *id, const char *worker
  * task's "result"; execution_time_ms filled from started_at when absent). 1 when not held. */
 int cx_task_finish(struct cx_task_store *s, const char *id, const char *worker, const char *status,
 		   const json_t *result, struct cx_err *err);
+
+/* cx_task_finish with the last progress and state (either may be NULL) merged as
+ * cx_task_progress merges them, in the same write. */
+int cx_task_finish_with(struct cx_task_store *s, const char *id, const char *worker,
+			const char *status, const json_t *progress, const json_t *state,
+			const json_t *result, struct cx_err *err);
 
 /* Gives a held task back (queued again, its attempt not counted): a worker stopping. */
 int cx_task_release(struct cx_task_store *s, const char *id, const char *worker,

@@ -1,4 +1,4 @@
-/* The dir task store, its ground: task files written atomically, read with a bound, the
+/* The dir task store, its ground (the files themselves: taskstore_dir_files.c): the
  * in-memory index kept in step with the directory by inotify, opening and closing. The
  * layout and the locking are described in taskstore_dir.h; the operations are in
  * taskstore_dir_ops.c. */
@@ -45,134 +45,6 @@ static bool task_name(const char *name, char id[CX_TASK_ID_MAX])
 	memcpy(id, name, n - 5);
 	id[n - 5] = '\0';
 	return cx_task_id_valid(id);
-}
-
-/* ---- files ---- */
-
-int dir_read_fd(int fd, const char *name, json_t **task, struct cx_err *err)
-{
-	struct stat st;
-	char *buf;
-	size_t got = 0;
-
-	if (fstat(fd, &st))
-		return cx_err_set(err, "could not read task file '%s': %s", name, strerror(errno));
-	if (st.st_size > CX_TASK_FILE_MAX)
-		return cx_err_set(err, "task file '%s' is %lld bytes, over the limit of %d", name,
-				  (long long)st.st_size, CX_TASK_FILE_MAX);
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return cx_err_set(err, "out of memory reading '%s'", name);
-	while (got < (size_t)st.st_size) {
-		ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	*task = got == (size_t)st.st_size ? cx_json_loadb(buf, got, CX_TASK_FILE_MAX, err) : NULL;
-	if (got != (size_t)st.st_size)
-		cx_err_set(err, "could not read task file '%s': short read", name);
-	else if (!*task)
-		cx_err_prefix(err, "task file '%s' is not JSON: ", name);
-	free(buf);
-	return *task ? 0 : -1;
-}
-
-int dir_read_file(int dirfd, const char *name, json_t **task, struct cx_err *err)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC), rc;
-
-	*task = NULL;
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		return cx_err_set(err, "could not open task file '%s': %s", name, strerror(errno));
-	}
-	rc = dir_read_fd(fd, name, task, err);
-	close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	size_t half = len / 2, done = 0;
-
-	while (done < len) {
-		size_t want = done < half ? half - done : len - done;
-		ssize_t n = write(fd, p + done, want ? want : len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-		if (done == half && cx_task_dir_test_hook)
-			cx_task_dir_test_hook("half");
-	}
-	return 0;
-}
-
-int dir_write_tmp(struct dir_store *d, int dirfd, const char *name, const json_t *v, bool sync,
-		  char **tmp, struct cx_err *err)
-{
-	char path[CX_TASK_ID_MAX + 64];
-	size_t len;
-	char *text = cx_json_dumps(v, &len);
-	int fd = -1, rc = -1;
-
-	*tmp = NULL;
-	if (!text)
-		return cx_err_set(err, "out of memory writing '%s'", name);
-	if (len > CX_TASK_FILE_MAX) {
-		cx_err_set(err, "'%s' would be %zu bytes, over the limit of %d", name, len,
-			   CX_TASK_FILE_MAX);
-		goto out;
-	}
-	snprintf(path, sizeof(path), ".tmp.%ld.%lu.%s", (long)getpid(),
-		 (unsigned long)atomic_fetch_add(&d->tmp_seq, 1), name);
-	fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0 || write_all(fd, text, len) || write_all(fd, "\n", 1) ||
-	    (sync && d->fsync && fdatasync(fd))) {
-		cx_err_set(err,
-			   "task store unwritable: '%s/%s': %s; tasks are safe, retry in a moment",
-			   d->path, name, strerror(errno));
-		if (fd >= 0)
-			unlinkat(dirfd, path, 0);
-		goto out;
-	}
-	*tmp = strdup(path);
-	rc = *tmp ? 0 : cx_err_set(err, "out of memory");
-	if (rc)
-		unlinkat(dirfd, path, 0);
-out:
-	if (fd >= 0)
-		close(fd);
-	free(text);
-	return rc;
-}
-
-int dir_publish(struct dir_store *d, int dirfd, const char *tmp, const char *name, int how,
-		struct cx_err *err)
-{
-	int rc;
-
-	if (cx_task_dir_test_hook)
-		cx_task_dir_test_hook("before_rename");
-	rc = how & DIR_NEW ? renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE)
-			   : renameat(dirfd, tmp, dirfd, name);
-	if (rc) {
-		cx_err_set(err, "task store unwritable: renaming to '%s/%s': %s", d->path, name,
-			   strerror(errno));
-		unlinkat(dirfd, tmp, 0);
-		return -1;
-	}
-	if ((how & DIR_SYNC_DIR) && d->fsync && fsync(dirfd))
-		return cx_err_set(err, "task store unwritable: fsync of '%s': %s", d->path,
-				  strerror(errno));
-	return 0;
 }
 
 /* ---- the index ---- */
@@ -227,10 +99,94 @@ static int index_of(const char *s, const char *const *list)
 	return -1;
 }
 
+/* ---- what claims look at: queued entries in order, in_progress ones ---- */
+
+static bool before(const struct dir_entry *a, const struct dir_entry *b)
+{
+	return cx_task_key_more_urgent(a->prio, a->created_ms, a->id, b->prio, b->created_ms,
+				       b->id);
+}
+
+/* The first place in queued whose entry is not more urgent than e. */
+static size_t queued_pos(const struct dir_store *d, const struct dir_entry *e)
+{
+	size_t lo = 0, hi = d->n_queued;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (before(d->queued[mid], e))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool room(struct dir_entry ***arr, size_t n, size_t *cap)
+{
+	size_t c = *cap ? *cap * 2 : 256;
+	void *p;
+
+	if (n < *cap)
+		return true;
+	p = realloc(*arr, c * sizeof(**arr));
+	if (!p)
+		return false;
+	*arr = p;
+	*cap = c;
+	return true;
+}
+
+static void untrack(struct dir_store *d, struct dir_entry *e)
+{
+	size_t i;
+
+	if (e->status == 0) {
+		i = queued_pos(d, e);
+		if (i >= d->n_queued || d->queued[i] != e)
+			for (i = 0; i < d->n_queued && d->queued[i] != e; i++)
+				;
+		if (i < d->n_queued) {
+			memmove(&d->queued[i], &d->queued[i + 1],
+				(d->n_queued - i - 1) * sizeof(*d->queued));
+			d->n_queued--;
+		}
+	} else if (e->status == 1 && e->run_ix < d->n_running && d->running[e->run_ix] == e) {
+		d->running[e->run_ix] = d->running[--d->n_running];
+		d->running[e->run_ix]->run_ix = e->run_ix;
+	}
+}
+
+static void track(struct dir_store *d, struct dir_entry *e)
+{
+	size_t i;
+
+	if (e->status == 0) {
+		if (!room(&d->queued, d->n_queued, &d->cap_queued)) {
+			d->track_broken = true;
+			return;
+		}
+		i = queued_pos(d, e);
+		memmove(&d->queued[i + 1], &d->queued[i], (d->n_queued - i) * sizeof(*d->queued));
+		d->queued[i] = e;
+		d->n_queued++;
+	} else if (e->status == 1) {
+		if (!room(&d->running, d->n_running, &d->cap_running)) {
+			d->track_broken = true;
+			return;
+		}
+		e->run_ix = d->n_running;
+		d->running[d->n_running++] = e;
+	}
+}
+
 static void fill(struct dir_entry *e, json_t *task)
 {
 	json_decref(e->task);
 	e->task = task;
+	e->ino = 0; /* dir_index_put_own sets it */
+	e->mtime_ns = 0;
 	e->prio = (int)json_integer_value(json_object_get(task, "priority"));
 	e->created_ms = cx_task_field_ms(task, "created_at");
 	e->status = index_of(json_string_value(json_object_get(task, "status")), cx_task_statuses);
@@ -247,16 +203,20 @@ static void index_set_locked(struct dir_store *d, const char *id, json_t *task)
 
 	if (!task) {
 		if (e) {
+			untrack(d, e);
 			*s = e->next;
 			json_decref(e->task);
 			free(e);
 			d->count--;
 		}
 	} else if (e) {
+		untrack(d, e);
 		fill(e, task);
+		track(d, e);
 	} else if ((e = calloc(1, sizeof(*e)))) {
 		snprintf(e->id, sizeof(e->id), "%s", id);
 		fill(e, task);
+		track(d, e);
 		*s = e;
 		if (++d->count > d->nbuckets)
 			grow(d);
@@ -273,6 +233,44 @@ void dir_index_put(struct dir_store *d, const char *id, json_t *task, bool wake)
 	if (wake)
 		pthread_cond_broadcast(&d->changed);
 	pthread_mutex_unlock(&d->mu);
+}
+
+void dir_index_put_own(struct dir_store *d, const char *id, json_t *task, const char *tmp,
+		       bool wake)
+{
+	struct stat st;
+	bool known = tmp && !fstatat(d->dirfd, tmp, &st, AT_SYMLINK_NOFOLLOW);
+	struct dir_entry *e;
+
+	pthread_mutex_lock(&d->mu);
+	index_set_locked(d, id, task);
+	e = *slot(d, id);
+	if (e) {
+		e->ino = known ? (uint64_t)st.st_ino : 0;
+		e->mtime_ns =
+			known ? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec : 0;
+	}
+	if (wake)
+		pthread_cond_broadcast(&d->changed);
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* Whether the index already holds what name has: this process wrote it (the event of our
+ * own rename). */
+static bool have_own(struct dir_store *d, const char *name, const char *id)
+{
+	struct stat st;
+	struct dir_entry *e;
+	bool same;
+
+	if (fstatat(d->dirfd, name, &st, AT_SYMLINK_NOFOLLOW))
+		return false;
+	pthread_mutex_lock(&d->mu);
+	e = *slot(d, id);
+	same = e && e->ino && e->ino == (uint64_t)st.st_ino &&
+	       e->mtime_ns == (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	pthread_mutex_unlock(&d->mu);
+	return same;
 }
 
 void dir_index_set(struct dir_store *d, const char *id, json_t *task)
@@ -312,9 +310,14 @@ static void reload(struct dir_store *d, const char *name, const char *id, uint64
 {
 	struct cx_err err = { 0 };
 	json_t *task = NULL;
-	int rc = dir_read_file(d->dirfd, name, &task, &err);
-	const char *fid = json_string_value(json_object_get(task, "id"));
+	int rc;
+	const char *fid;
 	struct dir_entry *e;
+
+	if (!mark && have_own(d, name, id))
+		return;
+	rc = dir_read_file(d->dirfd, name, &task, &err);
+	fid = json_string_value(json_object_get(task, "id"));
 
 	if (rc == 0 && (!fid || strcmp(fid, id))) {
 		cx_warn("task store: '%s/%s' holds task '%s'; ignored", d->path, name,
@@ -460,7 +463,7 @@ static void *event_thread(void *arg)
 
 /* ---- opening ---- */
 
-/* Removes temporaries left by writers that died (their pid no longer runs). */
+/* Removes temporaries and spares left by writers that died (their pid no longer runs). */
 static void clean_tmp(int dirfd)
 {
 	int fd = dup(dirfd);
@@ -476,9 +479,13 @@ static void clean_tmp(int dirfd)
 		char *end;
 		long pid;
 
-		if (strncmp(de->d_name, ".tmp.", 5))
+		size_t skip = !strncmp(de->d_name, ".tmp.", 5)     ? 5
+			      : !strncmp(de->d_name, ".spare.", 7) ? 7
+								   : 0;
+
+		if (!skip)
 			continue;
-		pid = strtol(de->d_name + 5, &end, 10);
+		pid = strtol(de->d_name + skip, &end, 10);
 		if (*end == '.' && pid > 0 && kill((pid_t)pid, 0) && errno == ESRCH)
 			unlinkat(dirfd, de->d_name, 0);
 	}
@@ -569,6 +576,7 @@ struct cx_task_store *dir_store_open(const json_t *conf, const struct cx_task_st
 	d->dirfd = d->agentsfd = d->ifd = d->wake[0] = d->wake[1] = -1;
 	pthread_mutex_init(&d->ev_mu, NULL);
 	pthread_mutex_init(&d->mu, NULL);
+	pthread_mutex_init(&d->spare_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&d->changed, &ca);
@@ -609,6 +617,8 @@ void dir_store_close(struct cx_task_store *s)
 		(void)!write(d->wake[1], "x", 1);
 		pthread_join(d->thread, NULL);
 	}
+	if (d->dirfd >= 0)
+		dir_spares_release(d);
 	for (size_t i = 0; d->buckets && i < d->nbuckets; i++) {
 		for (struct dir_entry *e = d->buckets[i], *next; e; e = next) {
 			next = e->next;
@@ -617,6 +627,8 @@ void dir_store_close(struct cx_task_store *s)
 		}
 	}
 	free(d->buckets);
+	free(d->queued);
+	free(d->running);
 	free(d->pending.ids);
 	for (int *fd = (int[]){ d->dirfd, d->agentsfd, d->ifd, d->wake[0], d->wake[1] }, i = 0;
 	     i < 5; i++) {
@@ -624,6 +636,7 @@ void dir_store_close(struct cx_task_store *s)
 			close(fd[i]);
 	}
 	pthread_cond_destroy(&d->changed);
+	pthread_mutex_destroy(&d->spare_mu);
 	pthread_mutex_destroy(&d->mu);
 	pthread_mutex_destroy(&d->ev_mu);
 	cx_task_store_head_release(&d->head);

@@ -5,6 +5,13 @@
  *   <id>.json          one task, written only by rename(2) of a complete, fsync'd temporary
  *                      file, so a reader sees the old task or the new one, never a part;
  *   .tmp.<pid>.<n>.<id>.json   a write in flight (a crashed writer's are removed at open);
+ *   .spare.<pid>.<n>   a replaced task file kept to be written again (a spare), once it
+ *                      rested 2 s (cx_task_dir_spare_rest_ms) and when no other descriptor
+ *                      has it open for writing (a write lease is granted): a program reading
+ *                      a task file sees one version whole if it reads within 2 s of opening
+ *                      it; the store's own readers always do (they take a shared lock, which
+ *                      a writer of a spare waits for, and check the name still points at
+ *                      what they opened);
  *   .agents/<id>.json  an agent's live state.
  * A change to an existing task holds flock(LOCK_EX) on the file it read (the inode the name
  * pointed at) from the read to the rename of its successor; having locked, a writer checks
@@ -42,6 +49,11 @@ struct dir_entry {
 	int status;    /* index in cx_task_statuses; -1 unknown */
 	int category;  /* index in cx_task_categories; -1 unknown */
 	uint64_t seen; /* rescan mark */
+	size_t run_ix; /* in_progress: its place in running */
+	/* The file this process wrote for it (0 when read from one): the inotify event of our
+	 * own rename finds the index already holding it and reads nothing. */
+	uint64_t ino;
+	int64_t mtime_ns;
 	char id[CX_TASK_ID_MAX];
 };
 
@@ -50,6 +62,10 @@ struct changed_ids {
 	char (*ids)[CX_TASK_ID_MAX];
 	size_t n, cap;
 };
+
+#define DIR_SPARES_MAX     4096 /* 2 s of a busy drain's writes */
+#define DIR_SPARE_NAME     48
+#define DIR_SPARE_SIZE_MAX (16 * 1024) /* larger files are not kept: at most 64 MiB of spares */
 
 struct dir_store {
 	struct cx_task_store head;
@@ -73,6 +89,22 @@ struct dir_store {
 	struct dir_entry **buckets;
 	size_t nbuckets;
 	size_t count;
+	/* What a claim looks at, so it does not walk every task: the queued entries, most
+	 * urgent first, and the in_progress ones (their leases may run out). broken: memory ran
+	 * out keeping them; claims walk the whole index. */
+	struct dir_entry **queued, **running;
+	size_t n_queued, cap_queued, n_running, cap_running;
+	bool track_broken;
+
+	/* Spares: a replaced task file's inode, kept under ".spare.<pid>.<n>" and written
+	 * again for the next change instead of a new file (allocating inodes is what a busy
+	 * store spends most on: ext4 without a journal walks every inode freed in the last
+	 * minutes). */
+	pthread_mutex_t spare_mu;
+	char spares[DIR_SPARES_MAX][DIR_SPARE_NAME]; /* a ring, oldest at spare_head */
+	int64_t spare_at[DIR_SPARES_MAX];            /* when each was kept (cx_now_ms) */
+	size_t spare_head, n_spares;
+	atomic_bool no_spares; /* leases refused here: every write takes a new file */
 };
 
 /* taskstore_dir.c */
@@ -97,6 +129,10 @@ int dir_publish(struct dir_store *d, int dirfd, const char *tmp, const char *nam
  * (put: only when wake). */
 void dir_index_set(struct dir_store *d, const char *id, json_t *task);
 void dir_index_put(struct dir_store *d, const char *id, json_t *task, bool wake);
+/* dir_index_put of a task this process is about to publish from the temporary tmp (its inode
+ * and mtime remembered, so the rename's event reads nothing). */
+void dir_index_put_own(struct dir_store *d, const char *id, json_t *task, const char *tmp,
+		       bool wake);
 /* Wakes the claimers waiting in this process to look at the index again. */
 void dir_wake_claimers(struct dir_store *d);
 /* Applies every inotify event queued so far, so the index reflects every rename finished
@@ -104,6 +140,15 @@ void dir_wake_claimers(struct dir_store *d);
 void dir_sync(struct dir_store *d);
 /* "<id>.json" into out (CX_TASK_ID_MAX + 6 bytes). */
 void dir_file_name(const char *id, char *out, size_t outlen);
+
+/* Before replacing name (its lock held): its file linked as a spare, 0 and spare (-1: not
+ * kept); after, dir_spare_done (ok: the replacement was published). */
+int dir_spare_keep(struct dir_store *d, const char *name, char spare[DIR_SPARE_NAME]);
+void dir_spare_done(struct dir_store *d, const char *spare, bool ok);
+void dir_spares_release(struct dir_store *d);
+
+/* How long a replaced file rests before it is written again (ms; tests shorten it). */
+extern long cx_task_dir_spare_rest_ms;
 
 /* Test hook: called with "half" in the middle of writing a temporary file and with
  * "before_rename" before publishing it; a crash test raises SIGKILL there. NULL normally. */

@@ -85,7 +85,7 @@ static int dir_create(struct cx_task_store *s, const json_t *tasks, struct cx_er
 		const json_t *t = json_array_get(tasks, i);
 		const char *id = json_string_value(json_object_get(t, "id"));
 
-		dir_index_put(d, id, json_deep_copy(t), false);
+		dir_index_put_own(d, id, json_deep_copy(t), tmp[i], false);
 		dir_file_name(id, name, sizeof(name));
 		if (dir_publish(d, d->dirfd, tmp[i], name, DIR_NEW, err))
 			goto out;
@@ -116,23 +116,97 @@ static int dir_get(struct cx_task_store *s, const char *id, json_t **task, struc
 	return dir_read_file(dir(s)->dirfd, name, task, err);
 }
 
-static int dir_snapshot(struct cx_task_store *s, json_t **tasks, struct cx_err *err)
+/* The index's tasks are never shared with another thread: every reference to one is taken
+ * and dropped with mu held (jansson's json_decref orders only the release, so a task freed by
+ * one thread while another held it would race by the C11 model, and ThreadSanitizer cannot
+ * see the atomics inside libjansson), and what leaves the store is the caller's own copy. */
+
+/* With mu held: every task of the index (new references). */
+static json_t *all_locked(struct dir_store *d)
 {
-	struct dir_store *d = dir(s);
 	json_t *all = json_array();
 
-	*tasks = NULL;
-	if (!all)
-		return cx_err_set(err, "out of memory");
-	dir_sync(d);
-	pthread_mutex_lock(&d->mu);
-	for (size_t i = 0; i < d->nbuckets; i++) {
+	for (size_t i = 0; all && i < d->nbuckets; i++) {
 		for (struct dir_entry *e = d->buckets[i]; e; e = e->next)
 			json_array_append(all, e->task);
 	}
+	return all;
+}
+
+/* With mu held: *v (from the index's tasks) replaced by its own copy. */
+static int own_locked(json_t **v, struct cx_err *err)
+{
+	json_t *copy = json_deep_copy(*v);
+
+	json_decref(*v);
+	*v = copy;
+	return copy ? 0 : cx_err_set(err, "out of memory");
+}
+
+static int dir_snapshot(struct cx_task_store *s, json_t **tasks, struct cx_err *err)
+{
+	struct dir_store *d = dir(s);
+	int rc;
+
+	dir_sync(d);
+	pthread_mutex_lock(&d->mu);
+	*tasks = all_locked(d);
+	rc = own_locked(tasks, err);
 	pthread_mutex_unlock(&d->mu);
-	*tasks = all;
-	return 0;
+	return rc;
+}
+
+static int dir_list(struct cx_task_store *s, const struct cx_task_filter *f,
+		    const struct cx_task_cursor *after, json_t **tasks, char **next,
+		    struct cx_err *err)
+{
+	struct dir_store *d = dir(s);
+	json_t *all;
+	int rc;
+
+	dir_sync(d);
+	pthread_mutex_lock(&d->mu);
+	all = all_locked(d);
+	rc = all ? cx_task_page(s, all, f, after, tasks, next, err)
+		 : cx_err_set(err, "out of memory");
+	if (rc == 0 && own_locked(tasks, err)) {
+		free(*next);
+		*next = NULL;
+		rc = -1;
+	}
+	json_decref(all);
+	pthread_mutex_unlock(&d->mu);
+	return rc;
+}
+
+static int dir_children(struct cx_task_store *s, const char *id, json_t **tasks, struct cx_err *err)
+{
+	struct dir_store *d = dir(s);
+	json_t *all;
+	int rc;
+
+	dir_sync(d);
+	pthread_mutex_lock(&d->mu);
+	all = all_locked(d);
+	*tasks = all ? cx_task_children_of(all, id) : NULL;
+	rc = *tasks ? own_locked(tasks, err) : cx_err_set(err, "out of memory");
+	json_decref(all);
+	pthread_mutex_unlock(&d->mu);
+	return rc;
+}
+
+static int dir_metrics(struct cx_task_store *s, json_t **metrics, struct cx_err *err)
+{
+	struct dir_store *d = dir(s);
+	json_t *all;
+
+	dir_sync(d);
+	pthread_mutex_lock(&d->mu);
+	all = all_locked(d);
+	*metrics = all ? cx_task_metrics_of(all, cx_task_now_ms()) : NULL;
+	json_decref(all);
+	pthread_mutex_unlock(&d->mu);
+	return *metrics ? 0 : cx_err_set(err, "out of memory");
 }
 
 /* ---- one task under its lock ---- */
@@ -169,7 +243,8 @@ static int lock_current(struct dir_store *d, const char *name, bool nonblock, in
 /* Stores task (borrowed) as id's new version while its lock is held. */
 static int commit(struct dir_store *d, const char *id, const json_t *task, struct cx_err *err)
 {
-	char name[NAME_MAX_LEN], *tmp = NULL;
+	char name[NAME_MAX_LEN], *tmp = NULL, spare[DIR_SPARE_NAME];
+	bool kept;
 	int rc;
 
 	dir_file_name(id, name, sizeof(name));
@@ -177,8 +252,11 @@ static int commit(struct dir_store *d, const char *id, const json_t *task, struc
 		return -1;
 	/* Into the index before the rename makes it visible: a later writer (who must wait for
 	 * our lock) always lands after us. */
-	dir_index_set(d, id, json_deep_copy(task));
+	dir_index_put_own(d, id, json_deep_copy(task), tmp, true);
+	kept = dir_spare_keep(d, name, spare) == 0;
 	rc = dir_publish(d, d->dirfd, tmp, name, DIR_SYNC_DIR, err);
+	if (kept)
+		dir_spare_done(d, spare, rc == 0);
 	free(tmp);
 	if (rc) {
 		json_t *now = NULL;
@@ -253,6 +331,37 @@ static void consider(struct cand *c, size_t *n, const struct dir_entry *e)
 	snprintf(c[i].id, sizeof(c[i].id), "%s", e->id);
 }
 
+/* pick_locked from the queued entries in order and the running ones. */
+static size_t pick_tracked(struct dir_store *d, const bool *mask, int64_t now, struct cand *c,
+			   int64_t *next_lease)
+{
+	size_t n = 0;
+
+	*next_lease = -1;
+	for (size_t i = 0; i < d->n_running; i++) {
+		const struct dir_entry *e = d->running[i];
+
+		if (!cat_ok(e, mask))
+			continue;
+		if (e->lease_ms <= now)
+			consider(c, &n, e);
+		else if (*next_lease < 0 || e->lease_ms < *next_lease)
+			*next_lease = e->lease_ms;
+	}
+	for (size_t i = 0; i < d->n_queued; i++) {
+		const struct dir_entry *e = d->queued[i];
+
+		if (!cat_ok(e, mask))
+			continue;
+		if (n == CANDIDATES &&
+		    !cx_task_key_more_urgent(e->prio, e->created_ms, e->id, c[n - 1].prio,
+					     c[n - 1].created, c[n - 1].id))
+			break; /* the rest are less urgent still */
+		consider(c, &n, e);
+	}
+	return n;
+}
+
 /* With mu held: the best candidates, and the earliest lease that will run out among the
  * tasks this worker could take (*next_lease, wall ms; -1 for none). */
 static size_t pick_locked(struct dir_store *d, const bool *mask, int64_t now, struct cand *c,
@@ -260,6 +369,8 @@ static size_t pick_locked(struct dir_store *d, const bool *mask, int64_t now, st
 {
 	size_t n = 0;
 
+	if (!d->track_broken)
+		return pick_tracked(d, mask, now, c, next_lease);
 	*next_lease = -1;
 	for (size_t i = 0; i < d->nbuckets; i++) {
 		for (struct dir_entry *e = d->buckets[i]; e; e = e->next) {
@@ -308,8 +419,10 @@ static int try_claim(struct dir_store *d, const char *id, const char *worker,
 	rc = 1;
 	if (expire.write || claim.write)
 		rc = commit(d, id, task, err) ? -1 : claim.write ? 0 : 1;
-	else
-		dir_index_set(d, id, json_incref(task)); /* the index was behind: catch up */
+	else { /* the index was behind: catch up (the task is the index's now) */
+		dir_index_set(d, id, task);
+		task = NULL;
+	}
 	close(fd);
 	if (rc == 0)
 		*out = task;
@@ -444,4 +557,7 @@ const struct cx_task_store_ops cx_task_store_dir_ops = {
 	.claim = dir_claim,
 	.agent_put = dir_agent_put,
 	.agent_list = dir_agent_list,
+	.list = dir_list,
+	.children = dir_children,
+	.metrics = dir_metrics,
 };

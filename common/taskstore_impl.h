@@ -141,8 +141,8 @@ struct cx_task_op {
 	enum cx_task_op_kind kind;
 	const char *worker;     /* CLAIM and the holder's ops */
 	const char *status;     /* FINISH */
-	const json_t *progress; /* PROGRESS */
-	const json_t *state;    /* PROGRESS, HOLD (NULL: unchanged) */
+	const json_t *progress; /* PROGRESS; HEARTBEAT, FINISH (NULL: none) */
+	const json_t *state;    /* PROGRESS, HOLD; HEARTBEAT, FINISH (NULL: unchanged) */
 	const json_t *result;   /* FINISH (NULL: {}) */
 	const json_t *pending;  /* HOLD */
 	bool approve;           /* APPROVE */

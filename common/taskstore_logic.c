@@ -523,8 +523,9 @@ static const char *const own_keys[] = {
 	"state",      "cancel",     "error",      "cancel_requested", NULL
 };
 
-static int apply_progress(const struct cx_task_store *s, json_t *task, struct cx_task_op *op,
-			  int64_t now, struct cx_err *err)
+/* op->progress merged into metadata and op->state stored (PROGRESS, and HEARTBEAT and FINISH
+ * when they carry them). */
+static int merge_progress(json_t *task, const struct cx_task_op *op, struct cx_err *err)
 {
 	json_t *m = meta(task), *v;
 	const char *key;
@@ -542,6 +543,14 @@ static int apply_progress(const struct cx_task_store *s, json_t *task, struct cx
 		return cx_err_set(err, "out of memory");
 	if (op->state)
 		json_object_set_new(m, "state", json_deep_copy(op->state));
+	return 0;
+}
+
+static int apply_progress(const struct cx_task_store *s, json_t *task, struct cx_task_op *op,
+			  int64_t now, struct cx_err *err)
+{
+	if (merge_progress(task, op, err))
+		return -1;
 	renew(s, task, now);
 	op->write = true;
 	return 0;
@@ -559,6 +568,8 @@ static int apply_finish(json_t *task, struct cx_task_op *op, int64_t now, struct
 				  op->status ? op->status : "(none)");
 	if (op->result && !json_is_object(op->result))
 		return cx_err_set(err, "a task's result must be an object");
+	if (merge_progress(task, op, err))
+		return -1;
 	r = op->result ? json_deep_copy(op->result) : json_object();
 	if (!r)
 		return cx_err_set(err, "out of memory");
@@ -663,6 +674,8 @@ int cx_task_apply(const struct cx_task_store *s, json_t *task, struct cx_task_op
 	}
 	switch (op->kind) {
 	case CX_OP_HEARTBEAT:
+		if (merge_progress(task, op, err))
+			return -1;
 		renew(s, task, now);
 		op->write = true;
 		op->cancel_requested = json_is_true(json_object_get(m, "cancel_requested"));

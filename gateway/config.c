@@ -269,6 +269,17 @@ static int set_tasks(const json_t *value, void *field, const char *path, struct 
 	return 0;
 }
 
+/* "orchestrator" is cortex-orchestrator's section of a file both binaries read: it checks
+ * the section's keys itself; the gateway only asks that it be an object. */
+static int set_orchestrator(const json_t *value, void *field, const char *path, struct cx_err *err)
+{
+	(void)field;
+	if (!json_is_object(value))
+		return cx_err_set(err, "'%s' must be an object (cortex-orchestrator's settings)",
+				  path);
+	return 0;
+}
+
 static int set_token_name(const json_t *value, void *field, const char *path, struct cx_err *err)
 {
 	char **name = field;
@@ -577,6 +588,7 @@ static const struct cx_conf_directive gw_table[] = {
 	{ .key = "log", .type = CX_CONF_OBJECT, .sub = log_table },
 	{ .key = "adapters", .type = CX_CONF_CUSTOM, .offset = GW(adapters), .set = set_adapters },
 	{ .key = "tasks", .type = CX_CONF_CUSTOM, .offset = GW(tasks), .set = set_tasks },
+	{ .key = "orchestrator", .type = CX_CONF_CUSTOM, .offset = 0, .set = set_orchestrator },
 	{ .key = NULL },
 };
 

@@ -30,22 +30,36 @@ struct run {
 	struct cx_call call;
 };
 
-static _Thread_local struct orch_worker *current;
+static _Thread_local struct run *current;
+static void progress(struct run *r, const char *action, bool save);
 
+/* A retry wait or a fallback: recorded, and shown as the task's current action while the
+ * worker waits (a person sees why it is quiet, and may cancel it meanwhile). */
 void orch_llm_event(void *arg, const struct cx_llm_event *ev)
 {
-	struct orch_worker *w = current;
-	char at[32];
+	struct run *r = current;
+	struct orch_worker *w = r ? r->w : NULL;
+	char at[32], action[200];
 
-	if (w == NULL || w->waits == NULL || json_array_size(w->waits) >= WAITS_KEPT)
+	if (w == NULL || w->waits == NULL)
 		return;
 	cx_wall_iso8601(at, sizeof(at));
-	json_array_append_new(w->waits,
-			      json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:s?, s:s?}", "at", at,
-					"kind", ev->kind == CX_LLM_EV_RETRY ? "retry" : "fallback",
-					"model", ev->model, "attempt", ev->attempt, "status",
-					(json_int_t)ev->status, "wait_ms", (json_int_t)ev->wait_ms,
-					"basis", ev->basis, "reason", ev->reason));
+	if (json_array_size(w->waits) < WAITS_KEPT)
+		json_array_append_new(w->waits,
+				      json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:s?, s:s?}", "at",
+						at, "kind",
+						ev->kind == CX_LLM_EV_RETRY ? "retry" : "fallback",
+						"model", ev->model, "attempt", ev->attempt,
+						"status", (json_int_t)ev->status, "wait_ms",
+						(json_int_t)ev->wait_ms, "basis", ev->basis,
+						"reason", ev->reason));
+	if (ev->kind == CX_LLM_EV_RETRY)
+		cx_fmt(action, sizeof(action), "waiting %ld ms to retry model %s (status %ld)",
+		       (long)ev->wait_ms, ev->model ? ev->model : "?", (long)ev->status);
+	else
+		cx_fmt(action, sizeof(action), "model %s failed; asking the next one",
+		       ev->model ? ev->model : "?");
+	progress(r, action, false);
 }
 
 static json_t *state_of(const struct run *r)
@@ -56,21 +70,44 @@ static json_t *state_of(const struct run *r)
 			 "made_children", r->made_children);
 }
 
-/* Progress into the task; with the conversation when save. false when the task is no
- * longer this worker's. */
-static bool progress(struct run *r, const char *action, bool save)
+static json_t *progress_new(const struct run *r, const char *action)
 {
+	/* copies: the heartbeat thread may write it while this worker goes on */
 	json_t *p =
-		json_pack("{s:I, s:O, s:s?, s:s?, s:I, s:I, s:O}", "iterations",
-			  (json_int_t)r->iterations, "tools_used", r->tools_used, "current_action",
-			  action, "model", r->model, "tokens_in", (json_int_t)r->tokens_in,
-			  "tokens_out", (json_int_t)r->tokens_out, "llm_waits", r->w->waits);
-	json_t *st = save ? state_of(r) : NULL;
+		json_pack("{s:I, s:o, s:s?, s:s?, s:I, s:I, s:o}", "iterations",
+			  (json_int_t)r->iterations, "tools_used", json_deep_copy(r->tools_used),
+			  "current_action", action, "model", r->model, "tokens_in",
+			  (json_int_t)r->tokens_in, "tokens_out", (json_int_t)r->tokens_out,
+			  "llm_waits", r->w->waits ? json_deep_copy(r->w->waits) : json_array());
+
+	if (p && r->last_tool[0])
+		json_object_set_new(p, "last_tool_used", json_string(r->last_tool));
+	return p;
+}
+
+/* Progress into the task (with the conversation when save), written with the worker's next
+ * heartbeat: a step costs no write of its own, and what a person sees is at most heartbeat_ms
+ * old. A lost lease or a cancellation reaches the loop through the heartbeat's flags. */
+static void progress(struct run *r, const char *action, bool save)
+{
+	json_t *st = save ? state_of(r) : NULL, *copy = NULL;
+
+	if (st) { /* its own copy: the conversation grows on this thread meanwhile */
+		copy = json_deep_copy(st);
+		json_decref(st);
+	}
+	orch_worker_defer(r->w, progress_new(r, action), copy);
+}
+
+/* Progress and the conversation written now (before a release, after approved calls ran).
+ * false when the task is no longer this worker's. */
+static bool progress_now(struct run *r, const char *action)
+{
+	json_t *p = progress_new(r, action), *st = state_of(r);
 	struct cx_err err = { 0 };
 	int rc;
 
-	if (r->last_tool[0])
-		json_object_set_new(p, "last_tool_used", json_string(r->last_tool));
+	orch_worker_discard(r->w);
 	rc = cx_task_progress(r->w->o->store, r->id, r->w->id, p, st, &err);
 	json_decref(p);
 	json_decref(st);
@@ -81,14 +118,15 @@ static bool progress(struct run *r, const char *action, bool save)
 	return rc != 1;
 }
 
+/* The result, with the last step's counts and the whole conversation, in one write. */
 static void finish(struct run *r, const char *status, json_t *result)
 {
+	json_t *p = progress_new(r, NULL), *st = state_of(r);
 	struct cx_err err = { 0 };
 	int rc;
 
-	progress(r, NULL, true); /* the last step's counts and the whole conversation */
-	rc = cx_task_finish(r->w->o->store, r->id, r->w->id, status, result, &err);
-
+	orch_worker_discard(r->w);
+	rc = cx_task_finish_with(r->w->o->store, r->id, r->w->id, status, p, st, result, &err);
 	if (rc < 0)
 		cx_warn("task '%s': could not be finished as %s: %s", r->id, status, err.msg);
 	else if (rc == 1)
@@ -96,6 +134,8 @@ static void finish(struct run *r, const char *status, json_t *result)
 	else
 		cx_info("task '%s' %s (%s, %ld iterations)", r->id, status, r->m->name,
 			r->iterations);
+	json_decref(p);
+	json_decref(st);
 	json_decref(result);
 }
 
@@ -135,7 +175,7 @@ static enum step stopped(struct run *r)
 			       "the task was cancelled (cortex_cancel_task); the loop stopped at "
 			       "its next step and the call in flight was cancelled"));
 	} else {
-		progress(r, "given back at shutdown", true);
+		progress_now(r, "given back at shutdown");
 		if (cx_task_release(r->w->o->store, r->id, r->w->id, &err) < 0)
 			cx_warn("task '%s': release failed: %s", r->id, err.msg);
 	}
@@ -223,6 +263,7 @@ static enum step done(struct run *r, const char *text)
 	json_object_set_new(st, "phase", json_string("children"));
 	json_object_set(st, "result", res);
 	kids = json_pack("{s:s}", "current_action", "waiting for its subtasks");
+	orch_worker_discard(r->w);
 	cx_task_progress(r->w->o->store, r->id, r->w->id, kids, st, NULL);
 	json_decref(kids);
 	json_decref(st);
@@ -231,33 +272,55 @@ static enum step done(struct run *r, const char *text)
 	return STEP_FINISHED;
 }
 
-/* Holds the task for a person's decision on the first pending call. */
-static enum step hold(struct run *r)
+static void why_held(const struct run *r, const char *tool, char *why, size_t len)
 {
-	json_t *first = json_array_get(r->pending, 0), *pend, *st;
-	const char *tool = json_string_value(json_object_get(first, "name"));
 	const json_t *a = json_object_get(r->ann, tool);
-	struct cx_err err = { 0 };
-	char why[256];
-	int rc;
 
-	cx_fmt(why, sizeof(why), "%s %s", tool,
+	cx_fmt(why, len, "%s %s", tool,
 	       json_is_true(json_object_get(a, "destructiveHint"))
 		       ? "is destructive (destructiveHint)"
 		       : "matches the master's require_approval patterns");
-	pend = json_pack("{s:s, s:O, s:O, s:s, s:s}", "tool", tool, "arguments",
-			 json_object_get(first, "input"), "tool_use_id",
-			 json_object_get(first, "id"), "why", why, "master", r->m->name);
+}
+
+/* Holds the task for a person's decision on the reply's held calls, all at once: the first
+ * one's tool, arguments and why, and every one of them under "calls". */
+static enum step hold(struct run *r)
+{
+	json_t *pend = NULL, *calls = json_array(), *p, *st;
+	struct cx_err err = { 0 };
+	char why[256];
+	size_t i;
+	int rc;
+
+	json_array_foreach(r->pending, i, p) {
+		const char *tool = json_string_value(json_object_get(p, "name"));
+
+		why_held(r, tool, why, sizeof(why));
+		json_array_append_new(calls,
+				      json_pack("{s:s, s:O, s:O, s:s}", "tool", tool, "arguments",
+						json_object_get(p, "input"), "tool_use_id",
+						json_object_get(p, "id"), "why", why));
+	}
+	p = json_array_get(calls, 0);
+	pend = json_pack("{s:O, s:O, s:O, s:s, s:s, s:o}", "tool", json_object_get(p, "tool"),
+			 "arguments", json_object_get(p, "arguments"), "tool_use_id",
+			 json_object_get(p, "tool_use_id"), "why",
+			 json_array_size(calls) > 1 ? "several calls need approval (see calls)"
+						    : json_string_value(json_object_get(p, "why")),
+			 "master", r->m->name, "calls", calls);
+	progress_now(r, "waiting for approval");
 	st = state_of(r);
 	rc = cx_task_hold(r->w->o->store, r->id, r->w->id, pend, st, &err);
-	json_decref(pend);
 	json_decref(st);
+	if (rc == 0)
+		cx_info("task '%s' awaits approval of %zu call(s), the first %s", r->id,
+			json_array_size(r->pending),
+			json_string_value(json_object_get(pend, "tool")));
+	json_decref(pend);
 	if (rc < 0)
 		return fail(r, err.msg);
 	if (rc == 1)
 		atomic_store(&r->w->lease_lost, true);
-	else
-		cx_info("task '%s' awaits approval: %s", r->id, why);
 	return STEP_FINISHED;
 }
 
@@ -303,8 +366,8 @@ static enum step run_tools(struct run *r, const struct cx_llm_reply *reply)
 	}
 	cx_fmt(msg, sizeof(msg), "running %s%s", n ? calls[0].name : "nothing",
 	       n > 1 ? " and more at once" : "");
-	if (n && !progress(r, msg, false))
-		return stopped(r);
+	if (n)
+		progress(r, msg, false);
 	orch_calls_run(r->w, r->id, r->deadline, calls, n);
 	for (i = 0; i < n; i++)
 		add_result(r, calls[i].id, calls[i].name, calls[i].text, calls[i].is_error);
@@ -314,48 +377,52 @@ static enum step run_tools(struct run *r, const struct cx_llm_reply *reply)
 	return json_array_size(r->pending) ? hold(r) : STEP_ON;
 }
 
-/* A resumed task's held calls: the first was decided by a person; the others each wait for
- * their own decision. */
+/* A resumed task's held calls, decided together: approved, they all run (at once, as the
+ * calls of one reply do); denied, each goes back to the model as an is_error result with the
+ * reason. The results are written before the model is asked again. */
 static enum step resume_pending(struct run *r)
 {
-	json_t *appr = json_object_get(json_object_get(r->task, "metadata"), "approval");
+	json_t *appr = json_object_get(json_object_get(r->task, "metadata"), "approval"), *p;
 	const char *decision = json_string_value(json_object_get(appr, "decision"));
+	const char *by = json_string_value(json_object_get(appr, "by"));
+	const char *reason = json_string_value(json_object_get(appr, "reason"));
+	struct orch_call calls[ORCH_CALLS_MAX];
+	size_t n = 0, i;
 	char msg[2300];
 
-	while (json_array_size(r->pending)) {
-		json_t *p = json_array_get(r->pending, 0);
+	if (decision == NULL)
+		return hold(r);
+	p = json_array_get(r->pending, 0);
+	if (by && !strcmp(by, ORCH_APPROVAL_TIMEOUT)) {
+		cx_fmt(msg, sizeof(msg), "stopped: the call to %s waited for approval: %s",
+		       json_string_value(json_object_get(p, "name")), reason ? reason : "");
+		return fail(r, msg);
+	}
+	cx_fmt(msg, sizeof(msg),
+	       "not run: a person denied this call (by %s): %s; do not retry it, finish without "
+	       "it",
+	       by ? by : "someone", reason ? reason : "no reason given");
+	json_array_foreach(r->pending, i, p) {
 		const char *id = json_string_value(json_object_get(p, "id"));
 		const char *name = json_string_value(json_object_get(p, "name"));
 
-		if (decision == NULL)
-			return hold(r);
-		if (!strcmp(json_string_value(json_object_get(appr, "by")) ?: "",
-			    ORCH_APPROVAL_TIMEOUT)) {
-			cx_fmt(msg, sizeof(msg), "stopped: the call to %s waited for approval: %s",
-			       name, json_string_value(json_object_get(appr, "reason")) ?: "");
-			return fail(r, msg);
-		}
-		if (!strcmp(decision, "approved")) {
-			struct orch_call c = { .id = id,
-					       .name = name,
-					       .input = json_object_get(p, "input") };
-
-			orch_calls_run(r->w, r->id, r->deadline, &c, 1);
-			add_result(r, id, name, c.text, c.is_error);
-			orch_calls_release(&c, 1);
-		} else {
-			cx_fmt(msg, sizeof(msg),
-			       "not run: a person denied this call (by %s): %s; do not retry it, "
-			       "finish without it",
-			       json_string_value(json_object_get(appr, "by")) ?: "someone",
-			       json_string_value(json_object_get(appr, "reason"))
-				       ?: "no reason given");
+		if (strcmp(decision, "approved"))
 			add_result(r, id, name, msg, true);
-		}
-		json_array_remove(r->pending, 0);
-		decision = NULL;
+		else if (n < ORCH_CALLS_MAX)
+			calls[n++] = (struct orch_call){ .id = id,
+							 .name = name,
+							 .input = json_object_get(p, "input") };
+		else
+			add_result(r, id, name, "not run: at most 16 tool calls at once", true);
 	}
-	return atomic_load(&r->w->stop_task) ? stopped(r) : STEP_ON;
+	orch_calls_run(r->w, r->id, r->deadline, calls, n);
+	for (i = 0; i < n; i++)
+		add_result(r, calls[i].id, calls[i].name, calls[i].text, calls[i].is_error);
+	orch_calls_release(calls, n);
+	json_array_clear(r->pending);
+	if (atomic_load(&r->w->stop_task))
+		return stopped(r);
+	return progress_now(r, "waiting for the model") ? STEP_ON : stopped(r);
 }
 
 static char *reply_text(const struct cx_llm_reply *reply)
@@ -426,7 +493,7 @@ static enum step one_step(struct run *r, const char *system)
 		return stopped(r);
 	if ((s = check_limits(r)) != STEP_ON)
 		return s;
-	current = r->w;
+	current = r;
 	if (cx_llm_send(r->m->llm, &r->call, 0, &req, &reply, &err)) {
 		if (atomic_load(&r->w->stop_task))
 			return stopped(r);
@@ -444,8 +511,8 @@ static enum step one_step(struct run *r, const char *system)
 	cx_llm_add_reply(r->messages, &reply);
 	s = after_reply(r, &reply);
 	cx_llm_reply_release(&reply);
-	if (s == STEP_ON && !progress(r, "waiting for the model", true))
-		return stopped(r);
+	if (s == STEP_ON)
+		progress(r, "waiting for the model", true);
 	return s;
 }
 

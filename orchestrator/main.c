@@ -10,6 +10,7 @@
 
 #include "../common/http_client.h"
 #include "../common/log.h"
+#include "../common/secret.h"
 #include "../common/util.h"
 
 struct settings {
@@ -27,16 +28,19 @@ static void usage(FILE *f)
 		"  -c, --config FILE   JSON configuration (else $CORTEX_CONFIG): \"tasks\" (the\n"
 		"                      task store, the same object as the gateway's) and\n"
 		"                      \"orchestrator\": {\"masters\": FILE, \"gateway_url\",\n"
+		"                      \"gateway_token\" (a file or env secret reference),\n"
 		"                      \"grace_ms\", \"heartbeat_ms\", \"tools_ttl_ms\",\n"
-		"                      \"approval_timeout_ms\" (default a day)}; other keys\n"
-		"                      (the gateway's) are ignored\n"
+		"                      \"approval_timeout_ms\" (default a day)}; the other\n"
+		"                      top-level keys are the gateway's and are ignored, so\n"
+		"                      one file serves both\n"
 		"  -m, --masters FILE  the masters' registry (default: built in, the same as\n"
 		"                      manifests/examples/masters.json)\n"
 		"  -l, --log-level L   debug, info (default), warn, error, off\n"
 		"  -h, --help          this text\n"
 		"  -V, --version       the version\n\n"
-		"Environment: CORTEX_GATEWAY_URL (default %s), CORTEX_TOKEN (the\n"
-		"gateway's bearer token), ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, OPENAI_API_KEY,\n"
+		"Environment: CORTEX_GATEWAY_URL (default %s; orchestrator.gateway_url\n"
+		"wins), CORTEX_TOKEN (the gateway's bearer token; orchestrator.gateway_token\n"
+		"wins), ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, OPENAI_API_KEY,\n"
 		"OPENAI_BASE_URL, CORTEX_TASKS_DIR (the default dir store).\n"
 		"SIGTERM or SIGINT: no more claims; running steps finish within grace_ms (default\n"
 		"10000), then their calls are cancelled and the tasks given back with their state.\n",
@@ -61,8 +65,8 @@ static long opt_long(const json_t *orch, const char *key, long def, long min, lo
 static int read_orch(struct orch *o, struct settings *s, const json_t *orch, struct cx_err *err)
 {
 	static const char *const keys[] = {
-		"masters",      "gateway_url",         "grace_ms", "heartbeat_ms",
-		"tools_ttl_ms", "approval_timeout_ms", NULL
+		"masters",      "gateway_url",  "gateway_token",       "grace_ms",
+		"heartbeat_ms", "tools_ttl_ms", "approval_timeout_ms", NULL
 	};
 	const char *key;
 	json_t *v;
@@ -77,6 +81,9 @@ static int read_orch(struct orch *o, struct settings *s, const json_t *orch, str
 		if (!keys[i])
 			return cx_err_set(err, "'orchestrator' has an unknown key '%s'", key);
 	}
+	if (json_object_get(orch, "gateway_url") &&
+	    !json_string_length(json_object_get(orch, "gateway_url")))
+		return cx_err_set(err, "'orchestrator.gateway_url' must be a URL (a string)");
 	if (!s->masters)
 		s->masters = json_string_value(json_object_get(orch, "masters"));
 	err->msg[0] = '\0';
@@ -113,18 +120,36 @@ static int load_config(struct settings *s, struct cx_err *err)
 	return 0;
 }
 
+/* orchestrator.gateway_token ({"file"} or {"env"}) when given, else $CORTEX_TOKEN (the MCP
+ * client's default): 0, the secret in *tok (len 0 when none), or -1. */
+static int gateway_token(const json_t *orch, struct cx_secret *tok, struct cx_err *err)
+{
+	const json_t *ref = json_object_get(orch, "gateway_token");
+
+	*tok = (struct cx_secret){ 0 };
+	if (ref == NULL)
+		return 0;
+	if (!json_is_object(ref))
+		return cx_err_set(err, "'orchestrator.gateway_token' must be {\"file\": PATH} or "
+				       "{\"env\": NAME}, never the token itself");
+	return cx_secret_load_at(ref, cx_path_base(), tok, "orchestrator.gateway_token", err);
+}
+
 static int open_all(struct orch *o, struct settings *s, struct cx_err *err)
 {
 	json_t *tasks = json_deep_copy(json_object_get(s->conf, "tasks"));
 	const json_t *orch = json_object_get(s->conf, "orchestrator");
 	json_int_t lease;
+	struct cx_secret tok = { 0 };
 	struct cx_mcp_client_opts mo = {
 		.url = json_string_value(json_object_get(orch, "gateway_url")),
 		.client_name = "cortex-orchestrator",
 	};
 
-	if (read_orch(o, s, orch, err))
+	if (read_orch(o, s, orch, err) || gateway_token(orch, &tok, err))
 		goto fail;
+	if (tok.len)
+		mo.token = (const char *)tok.data; /* copied by the client */
 	if (tasks)
 		json_object_del(tasks, "enabled"); /* the gateway's switch */
 	lease = json_integer_value(json_object_get(tasks, "lease_ms"));
@@ -133,11 +158,13 @@ static int open_all(struct orch *o, struct settings *s, struct cx_err *err)
 	if (o->store == NULL)
 		goto fail;
 	o->mcp = cx_mcp_client_new(&mo, err);
+	cx_secret_release(&tok);
 	if (o->mcp == NULL || orch_masters_load(o, s->masters, err))
 		goto fail;
 	json_decref(tasks);
 	return 0;
 fail:
+	cx_secret_release(&tok);
 	json_decref(tasks);
 	return -1;
 }

@@ -70,6 +70,12 @@ struct orch_worker {
 	atomic_bool cancelled;  /* cancel_requested seen */
 	struct cx_mcp_cancel *calls[ORCH_CALLS_MAX];
 	json_t *waits; /* LLM retries and fallbacks of the current task (events) */
+	/* Progress not yet written: the heartbeat thread writes it with the lease's renewal
+	 * (one write per heartbeat_ms at most), the task's end merges it into its own write. */
+	json_t *pend_progress, *pend_state;
+	unsigned long gen;        /* the worker's task count: a heartbeat's answer is for gen */
+	bool agent_dirty;         /* busy/idle changed: the heartbeat thread reports it */
+	pthread_mutex_t flush_mu; /* held while pending progress is written */
 };
 
 struct orch_waiting; /* a parent task waiting for its children */
@@ -119,6 +125,12 @@ void orch_workers_stop(struct orch *o);
 /* Hands a held parent task to the heartbeat thread until its children have finished; it then
  * completes with result (borrowed) and the children's list. */
 void orch_wait_children(struct orch *o, const char *task_id, const char *worker, json_t *result);
+/* Progress (and state, when not NULL) to be written with the worker's next heartbeat; the
+ * references are stolen. */
+void orch_worker_defer(struct orch_worker *w, json_t *progress, json_t *state);
+/* Drops the progress not yet written, waiting for a write of it in flight: the caller writes
+ * newer progress itself. */
+void orch_worker_discard(struct orch_worker *w);
 /* Registers the worker's in-flight call k (NULL to clear slot i). */
 void orch_worker_set_call(struct orch_worker *w, size_t i, struct cx_mcp_cancel *k);
 

@@ -67,6 +67,33 @@ static void expire_approvals(struct orch *o)
 	json_decref(tasks);
 }
 
+void orch_worker_defer(struct orch_worker *w, json_t *progress, json_t *state)
+{
+	pthread_mutex_lock(&w->mu);
+	json_decref(w->pend_progress);
+	w->pend_progress = progress;
+	if (state) {
+		json_decref(w->pend_state);
+		w->pend_state = state;
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+void orch_worker_discard(struct orch_worker *w)
+{
+	json_t *p, *st;
+
+	pthread_mutex_lock(&w->flush_mu);
+	pthread_mutex_lock(&w->mu);
+	p = w->pend_progress;
+	st = w->pend_state;
+	w->pend_progress = w->pend_state = NULL;
+	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&w->flush_mu);
+	json_decref(p);
+	json_decref(st);
+}
+
 void orch_worker_set_call(struct orch_worker *w, size_t i, struct cx_mcp_cancel *k)
 {
 	pthread_mutex_lock(&w->mu);
@@ -122,27 +149,44 @@ static void stop_worker_task(struct orch_worker *w)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* Renews the lease of the worker's task, writing the progress it left since the last beat in
+ * the same write; carries a cancellation or a lost lease to the worker. */
 static void heartbeat_worker(struct orch *o, struct orch_worker *w)
 {
 	char id[CX_TASK_ID_MAX];
 	bool busy, cancel = false;
 	struct cx_err err = { 0 };
+	json_t *p, *st;
+	unsigned long gen;
 	int rc;
 
+	pthread_mutex_lock(&w->flush_mu);
 	pthread_mutex_lock(&w->mu);
 	busy = w->busy;
+	gen = w->gen;
 	memcpy(id, w->task_id, sizeof(id));
+	p = w->pend_progress;
+	st = w->pend_state;
+	w->pend_progress = w->pend_state = NULL;
 	pthread_mutex_unlock(&w->mu);
-	if (!busy)
-		return;
-	if (atomic_load(&o->aborting)) {
-		stop_worker_task(w);
+	if (!busy || atomic_load(&o->aborting)) {
+		pthread_mutex_unlock(&w->flush_mu);
+		json_decref(p);
+		json_decref(st);
+		if (busy)
+			stop_worker_task(w);
 		return;
 	}
-	rc = cx_task_heartbeat(o->store, id, w->id, &cancel, &err);
+	rc = cx_task_heartbeat_with(o->store, id, w->id, p, st, &cancel, &err);
+	pthread_mutex_unlock(&w->flush_mu);
+	json_decref(p);
+	json_decref(st);
 	if (rc < 0)
 		cx_warn("task '%s': heartbeat failed: %s", id, err.msg);
-	if (rc != 1)
+	pthread_mutex_lock(&w->mu);
+	busy = w->busy && w->gen == gen; /* still that task */
+	pthread_mutex_unlock(&w->mu);
+	if (rc != 1 || !busy)
 		return;
 	if (cancel)
 		atomic_store(&w->cancelled, true);
@@ -195,6 +239,23 @@ void orch_wait_children(struct orch *o, const char *task_id, const char *worker,
 	pthread_mutex_unlock(&o->mu);
 }
 
+/* The workers whose busy/idle state changed since the last beat (a worker does not write its
+ * agent per task: the heartbeat reports it, at most heartbeat_ms late). */
+static void agents_changed(struct orch *o)
+{
+	for (size_t i = 0; i < o->n_workers; i++) {
+		struct orch_worker *w = &o->workers[i];
+		bool dirty;
+
+		pthread_mutex_lock(&w->mu);
+		dirty = w->agent_dirty;
+		w->agent_dirty = false;
+		pthread_mutex_unlock(&w->mu);
+		if (dirty)
+			agent_put(o, w, NULL);
+	}
+}
+
 static void *heartbeat_main(void *arg)
 {
 	struct orch *o = arg;
@@ -223,6 +284,8 @@ static void *heartbeat_main(void *arg)
 			masters_put(o);
 			for (size_t i = 0; i < o->n_workers; i++)
 				agent_put(o, &o->workers[i], NULL);
+		} else {
+			agents_changed(o);
 		}
 		pthread_mutex_lock(&o->mu);
 		heartbeat_parents(o);
@@ -237,6 +300,8 @@ static void take(struct orch_worker *w, const json_t *task)
 	cx_fmt(w->task_id, sizeof(w->task_id), "%s",
 	       json_string_value(json_object_get(task, "id")) ?: "");
 	w->busy = true;
+	w->gen++;
+	w->agent_dirty = true;
 	atomic_store(&w->stop_task, false);
 	atomic_store(&w->lease_lost, false);
 	atomic_store(&w->cancelled, false);
@@ -248,10 +313,12 @@ static void drop(struct orch_worker *w)
 {
 	pthread_mutex_lock(&w->mu);
 	w->busy = false;
+	w->agent_dirty = true;
 	w->task_id[0] = '\0';
 	json_decref(w->waits);
 	w->waits = NULL;
 	pthread_mutex_unlock(&w->mu);
+	orch_worker_discard(w); /* a task that ended without its last progress written */
 }
 
 static void *worker_main(void *arg)
@@ -272,14 +339,12 @@ static void *worker_main(void *arg)
 		if (task == NULL)
 			continue;
 		take(w, task);
-		agent_put(o, w, "busy");
 		if (atomic_load(&o->stopping))
 			cx_task_release(o->store, w->task_id, w->id, NULL);
 		else
 			orch_run_task(w, task);
 		drop(w);
 		json_decref(task);
-		agent_put(o, w, atomic_load(&o->stopping) ? "stopping" : "idle");
 	}
 	return NULL;
 }
@@ -323,6 +388,7 @@ int orch_workers_start(struct orch *o, struct cx_err *err)
 			w->o = o;
 			w->m = &o->masters[i];
 			pthread_mutex_init(&w->mu, NULL);
+			pthread_mutex_init(&w->flush_mu, NULL);
 			cx_fmt(w->id, sizeof(w->id), "%s-%ld.%s", w->m->name, j + 1, o->host);
 		}
 	}
@@ -385,6 +451,7 @@ void orch_workers_stop(struct orch *o)
 	for (size_t i = 0; i < o->n_workers; i++) {
 		agent_put(o, &o->workers[i], "stopping");
 		pthread_mutex_destroy(&o->workers[i].mu);
+		pthread_mutex_destroy(&o->workers[i].flush_mu);
 	}
 	free(o->workers);
 	o->workers = NULL;
