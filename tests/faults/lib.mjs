@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { SHIPPED, GATEWAY, SIM } from '../integration/lib.mjs';
+import { SHIPPED, GATEWAY, SIM, writeConfig as writeConfigLocal, httpSession as httpSessionLocal } from '../integration/lib.mjs';
 
 export { SHIPPED, GATEWAY, SIM };
 export { startSim, startHttp, httpSession, writeConfig, tmpDir, sseMessages } from '../integration/lib.mjs';
@@ -115,4 +115,59 @@ export function badLines(body) {
 export function percentile(sorted, p) {
   if (!sorted.length) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export const LLM_KEY = 'sk-ant-sim-faults-test-0123';
+export const PX_SECRET = '5e1f3c9a-2b7d-4e8f-9a61-0c3d5b7e9f12';
+export const FINISHED = ['completed', 'failed', 'cancelled'];
+
+// Simulator (Proxmox and the scripted LLM), the shipped gateway and one orchestrator sharing a
+// task store, as tests/integration/orchestrator.test.mjs builds them. tasks: the store's config.
+export async function orchWorld(conversations, tasks, { orchestrator = {}, gateway = {} } = {}) {
+  const s = await sim(['--config', writeConfigLocal({ llm: { api_key: LLM_KEY, conversations } })]);
+  const gw = await gatewayOn(await freePort(), writeConfigLocal({
+    calls: { timeout_ms: 20000 },
+    adapters: { proxmox: { url: s.url, token_id: 'root@pam!cortex', token_secret: { env: 'PX_SECRET' }, task_poll_ms: 50 } },
+    tasks,
+    ...gateway,
+  }), { env: { PX_SECRET } });
+  const env = { CORTEX_GATEWAY_URL: gw.url, ANTHROPIC_BASE_URL: s.url, ANTHROPIC_API_KEY: LLM_KEY, OPENAI_BASE_URL: s.url };
+  const confPath = writeConfigLocal({ tasks, orchestrator: { heartbeat_ms: 200, grace_ms: 3000, ...orchestrator } });
+  const w = {
+    sim: s, gw, tasks, orch: null, mcp: await httpSessionLocal(gw.url),
+    async start() { this.orch = startOrch(confPath, env); await this.orch.ready; return this.orch; },
+    async call(name, args = {}) { return callTool(this.mcp, name, args); },
+    async create(specs) {
+      const r = await this.call('cortex_create_task', { tasks: specs });
+      if (r.isError) throw new Error('cortex_create_task: ' + text(r));
+      return r.structuredContent.tasks.map((t) => t.id);
+    },
+    async status(id) {
+      const r = await this.call('cortex_get_task_status', { id });
+      if (r.isError) throw new Error('cortex_get_task_status: ' + text(r));
+      return r.structuredContent.task || r.structuredContent;
+    },
+    // Polls until every id is in one of states; returns the tasks.
+    async waitAll(ids, states = FINISHED, ms = 60000) {
+      const end = Date.now() + ms;
+      const done = new Map();
+      while (Date.now() < end && done.size < ids.length) {
+        for (const id of ids) {
+          if (done.has(id)) continue;
+          const t = await this.status(id);
+          if (states.includes(t.status)) done.set(id, t);
+        }
+        if (done.size < ids.length) await sleep(100);
+      }
+      if (done.size < ids.length) {
+        const left = ids.filter((id) => !done.has(id));
+        const st = await Promise.all(left.slice(0, 5).map((id) => this.status(id)));
+        throw new Error(`${left.length} tasks not finished after ${ms} ms: ${JSON.stringify(st).slice(0, 1500)}\norchestrator: ${this.orch?.stderr().slice(-3000)}`);
+      }
+      return ids.map((id) => done.get(id));
+    },
+    llm: async () => (await (await fetch(s.url + '/v1/_sim/llm')).json()).script,
+  };
+  await w.start();
+  return w;
 }
