@@ -134,7 +134,7 @@ export async function orchWorld(conversations, tasks, { orchestrator = {}, gatew
   const env = { CORTEX_GATEWAY_URL: gw.url, ANTHROPIC_BASE_URL: s.url, ANTHROPIC_API_KEY: LLM_KEY, OPENAI_BASE_URL: s.url };
   const confPath = writeConfigLocal({ tasks, orchestrator: { heartbeat_ms: 200, grace_ms: 3000, ...orchestrator } });
   const w = {
-    sim: s, gw, tasks, orch: null, mcp: await httpSessionLocal(gw.url),
+    sim: s, gw, tasks, orch: null, mcp: await httpSessionLocal(gw.url), orchConf: confPath, orchEnv: env,
     async start() { this.orch = startOrch(confPath, env); await this.orch.ready; return this.orch; },
     async call(name, args = {}) { return callTool(this.mcp, name, args); },
     async create(specs) {
@@ -170,4 +170,22 @@ export async function orchWorld(conversations, tasks, { orchestrator = {}, gatew
   };
   await w.start();
   return w;
+}
+
+// How often the scripted LLM was asked about each query (the first message of each request).
+// A task run twice at once, or finished and run again, asks more than turns x attempts.
+export async function assertNotDoubled(w, done, queries, assert) {
+  const asked = new Map();
+  for (const c of (await w.llm()).conversations) {
+    for (const r of c.requests) {
+      const first = r.body.messages[0].content;
+      const q = typeof first === 'string' ? first : first.map((b) => b.text || '').join('');
+      asked.set(q, (asked.get(q) || 0) + 1);
+    }
+  }
+  for (const t of done) {
+    const [q, turns] = queries.get(t.id);
+    const n = [...asked].filter(([k]) => k === q || k.startsWith(q + '\n') || k.endsWith(q)).reduce((a, [, v]) => a + v, 0);
+    assert.ok(n >= 1 && n <= turns * t.attempts, `${q}: the model was asked ${n} times for ${turns} turns and ${t.attempts} attempts`);
+  }
 }

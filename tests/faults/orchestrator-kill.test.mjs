@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FULL, orchWorld, tmpDir, sleep, killAll, taskctl } from './lib.mjs';
+import { FULL, orchWorld, tmpDir, sleep, killAll, taskctl, assertNotDoubled } from './lib.mjs';
 
 after(killAll);
 
@@ -88,20 +88,8 @@ test(`kill -9 of the orchestrator at random points, ${KILLS} times: no task lost
     assert.equal(JSON.parse(r.stdout).status, 'completed');
   }
   // Never run twice at once: the model was asked about each task at most its turns times its
-  // attempts (a task run by two workers, or finished and run again, asks more).
-  const asked = new Map();
-  for (const c of (await w.llm()).conversations) {
-    for (const r of c.requests) {
-      const first = r.body.messages[0].content;
-      const q = typeof first === 'string' ? first : first.map((b) => b.text || '').join('');
-      asked.set(q, (asked.get(q) || 0) + 1);
-    }
-  }
-  for (const t of done) {
-    const [q, turns] = queries.get(t.id);
-    const n = [...asked].filter(([k]) => k.includes(q)).reduce((a, [, v]) => a + v, 0);
-    assert.ok(n >= turns && n <= turns * t.attempts, `${q}: the model was asked ${n} times for ${turns} turns and ${t.attempts} attempts`);
-  }
+  // attempts.
+  await assertNotDoubled(w, done, queries, assert);
   const retried = done.filter((t) => t.attempts >= 2).length;
   assert.ok(killsInFlight > 0, 'some kills hit tasks in flight');
   console.log(`# orchestrator kill -9: ${KILLS} kills (${killsInFlight} with tasks in progress), ${created.size} tasks, all completed once; ${retried} needed a second attempt`);
