@@ -58,6 +58,17 @@ test(`kill -9 of the gateway under load, ${ROUNDS} times: sessions survive the r
     }
   });
 
+  // One client also holds a GET stream, which each kill cuts and the client opens again.
+  const streamHeaders = { ...sessions[0].headers, Accept: 'text/event-stream' };
+  delete streamHeaders['Content-Type'];
+  const openStream = async () => {
+    const ctl = new AbortController();
+    const r = await fetch(g.url, { headers: streamHeaders, signal: ctl.signal });
+    return { r, ctl };
+  };
+  let stream = await openStream();
+  assert.equal(stream.r.status, 200, 'the GET stream opens');
+  let streamsReopened = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const before = stats.ok;
     await sleep(600 + Math.floor(Math.random() * 600));
@@ -70,7 +81,15 @@ test(`kill -9 of the gateway under load, ${ROUNDS} times: sessions survive the r
     const t0 = Date.now();
     while (stats.ok < after + CLIENTS && Date.now() - t0 < 15000) await sleep(50);
     assert.ok(stats.ok >= after + CLIENTS, `round ${round}: clients carried on after the restart (${stats.ok - after} calls)`);
+    // The old stream died with the gateway: reading it ends or fails; the same session opens
+    // a new one on the new gateway.
+    await stream.r.body.getReader().read().then(() => {}, () => {});
+    stream.ctl.abort();
+    stream = await openStream();
+    assert.equal(stream.r.status, 200, `round ${round}: the GET stream opens again with the old session`);
+    streamsReopened++;
   }
+  stream.ctl.abort();
   stop = true;
   await Promise.all(loops);
   assert.deepEqual(stats.wrong, [], 'no wrong answer, ever');
@@ -97,5 +116,5 @@ test(`kill -9 of the gateway under load, ${ROUNDS} times: sessions survive the r
   assert.deepEqual(badLines(body), [], 'every audit line parses');
   assert.ok(body.endsWith('\n'), 'the file ends with a whole line');
   assert.doesNotMatch(body + g.stderr(), new RegExp(SECRET));
-  console.log(`# gateway kill -9: ${ROUNDS} kills, ${stats.ok} calls answered, ${stats.down} failed while down, ${lines.length} audit lines, all parse`);
+  console.log(`# gateway kill -9: ${ROUNDS} kills, ${stats.ok} calls answered, ${stats.down} failed while down, ${lines.length} audit lines, all parse; the GET stream reopened ${streamsReopened} times`);
 });

@@ -35,12 +35,15 @@ test(`kill -9 of the orchestrator at random points, ${KILLS} times: no task lost
   const tasks = { store: 'dir', dir, fsync: false, lease_ms: 1000, max_attempts: 100 };
   // Three shapes of task: an answer straight away, one tool call, two tool calls in turn; the
   // answer names the task's own query, so a task given another's answer shows.
-  const w = await orchWorld([
-    { match: 'QUICK-', turns: [{ text: 'quick answer' }] },
-    { match: 'ONE-CALL-', turns: [{ tool_use: [{ name: 'proxmox_get_cluster_status', input: {} }] }, { text: 'one call done' }] },
-    { match: 'TWO-CALLS-', turns: [{ tool_use: [{ name: 'proxmox_list_nodes', input: {} }] },
-      { tool_use: [{ name: 'proxmox_list_vms', input: { node: 'pve1' } }] }, { text: 'two calls done' }] },
-  ], tasks);
+  // (A conversation per shape and round: the simulator keeps the last 64 requests of each.)
+  const script = [];
+  for (let round = 0; round < KILLS; round++) {
+    script.push({ match: `QUICK-${round}.`, turns: [{ text: 'quick answer' }] },
+      { match: `ONE-CALL-${round}.`, turns: [{ tool_use: [{ name: 'proxmox_get_cluster_status', input: {} }] }, { text: 'one call done' }] },
+      { match: `TWO-CALLS-${round}.`, turns: [{ tool_use: [{ name: 'proxmox_list_nodes', input: {} }] },
+        { tool_use: [{ name: 'proxmox_list_vms', input: { node: 'pve1' } }] }, { text: 'two calls done' }] });
+  }
+  const w = await orchWorld(script, tasks);
   const shapes = [['QUICK-', 'quick answer'], ['ONE-CALL-', 'one call done'], ['TWO-CALLS-', 'two calls done']];
   const created = new Map(); // id -> expected summary
   const queries = new Map(); // id -> [query, model turns it takes]
