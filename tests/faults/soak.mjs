@@ -154,7 +154,7 @@ let calls = 0;
 let errors = 0;
 const errorSamples = [];
 function record(ms, ok, what) {
-  const m = Math.floor((Date.now() - tStart) / 60000);
+  const m = Math.min(Math.floor((Date.now() - tStart) / 60000), Math.max(0, Math.ceil(SECONDS / 60) - 1));
   minutes[m] = minutes[m] || { lat: [], calls: 0, errors: 0 };
   minutes[m].lat.push(ms);
   minutes[m].calls++;
