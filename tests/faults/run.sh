@@ -13,7 +13,8 @@ export CORTEX_SIM_BIN="$root/$O/cortex-sim"
 echo "== fault trials ($O${CORTEX_FAULTS_FULL:+, full counts})"
 out=$(node --test --test-concurrency=1 --test-reporter=tap tests/faults/ 2>&1)
 rc=$?
-printf '%s\n' "$out" | grep -E '^(ok|not ok)|^# (# |tests|pass|fail|skipped|todo)' | sed 's/^# # /#   /'
+# the verdicts, the tally, and the figures each trial prints (console.log lines: "# \# ...")
+printf '%s\n' "$out" | grep -E '^(ok|not ok)|^# (\\# |tests|pass|fail|skipped|todo)' | sed 's/^# \\# /#   /'
 if [ $rc -ne 0 ]; then
 	# the details of each failure (a todo's expected failure is left out)
 	printf '%s\n' "$out" | awk '/^not ok/ { show = ($0 !~ /# TODO/); n = 0 } /^(ok|not ok)/ && !/^not ok/ { show = 0 }
