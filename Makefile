@@ -5,6 +5,8 @@
 #   make test       install what the tests need, build, run every test
 #   make check      the same tests under AddressSanitizer and UndefinedBehaviorSanitizer
 #   make conformance  the official MCP conformance suites, every run
+#   make soak       the fault trials at full counts, then 1,000 sessions with GET streams under a
+#                   mixed call load for SOAK_SECONDS (600): RSS, fds, p50/p99 per minute
 #   make bench      load benchmarks (wrk): gateway vs a fixed-response server and nginx;
 #                   proxmox_list_vms through the gateway vs straight to the simulator;
 #                   the task store and the cortex_* tools on each store (bench/tasks.sh);
@@ -69,7 +71,7 @@ ORCH := $(O)/cortex-orchestrator
 CORTEXCTL := $(O)/cortexctl
 EMBED := $(O)/tools/embed
 
-.PHONY: all run test check bench deps test-deps unit integration clean format compile_commands.json \
+.PHONY: all run test check soak bench deps test-deps unit integration clean format compile_commands.json \
 	conformance
 .DEFAULT_GOAL := all
 # Keep generated sources (tools.json as C) between builds.
@@ -148,6 +150,7 @@ run: deps
 test: test-deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
 	@scripts/run-tests.sh $(O)
+	@tests/faults/run.sh $(O)
 
 check: test-deps
 	@scripts/check-source.sh
@@ -155,6 +158,14 @@ check: test-deps
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-bins
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		scripts/run-tests.sh build-asan
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		tests/faults/run.sh build-asan
+
+# The fault trials at full counts, then the soak (tests/faults/soak.mjs); not part of make test.
+soak: test-deps
+	@$(MAKE) --no-print-directory all
+	@CORTEX_FAULTS_FULL=1 tests/faults/run.sh $(O)
+	@node tests/faults/soak.mjs $(O)
 
 .PHONY: test-bins
 test-bins: all $(UNIT_BINS)

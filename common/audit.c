@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "counters.h"
@@ -33,6 +34,7 @@ struct cx_audit {
 	bool warned;
 	int64_t last_warn_ms;
 	size_t max_line; /* a longer line has its arguments cut, and says so */
+	bool torn;       /* a part of a line is in the file: the next line starts on a new one */
 };
 
 const char *cx_audit_outcome_name(enum cx_audit_outcome o)
@@ -221,9 +223,23 @@ void cx_audit_set_max_line(struct cx_audit *a, size_t max_line)
 		a->max_line = max_line;
 }
 
+/* A write that stopped part way (the disk full: a short write, then ENOSPC) left the start of a
+ * line at start. Cut it off when the file ends with it (no other writer appended since), so
+ * every line of the file stays whole JSON; else the next line starts on a line of its own. */
+static void drop_part(struct cx_audit *a, off_t start, size_t written)
+{
+	struct stat st;
+
+	if (start >= 0 && fstat(a->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size == start + (off_t)written && ftruncate(a->fd, start) == 0)
+		return;
+	a->torn = true;
+}
+
 void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec)
 {
 	size_t len = 0, off = 0;
+	off_t start;
 	char *line;
 
 	if (!a || !rec)
@@ -234,6 +250,9 @@ void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec)
 		warn_limited(a, "could not format a record (out of memory)", 0);
 		goto out;
 	}
+	if (a->torn && write(a->fd, "\n", 1) == 1)
+		a->torn = false;
+	start = lseek(a->fd, 0, SEEK_END);
 	while (off < len) {
 		ssize_t n = write(a->fd, line + off, len - off);
 
@@ -241,6 +260,8 @@ void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec)
 			continue;
 		if (n <= 0) {
 			warn_limited(a, "could not write a record", n < 0 ? errno : EIO);
+			if (off > 0)
+				drop_part(a, start, off);
 			break;
 		}
 		off += (size_t)n;
