@@ -24,6 +24,7 @@ struct run {
 	json_t *task, *messages, *tools, *ann, *pending, *tools_used;
 	long iterations, tokens_in, tokens_out;
 	bool made_children; /* a cortex_create_task call succeeded: look for children at the end */
+	bool paused;        /* the last reply was pause_turn: the conversation goes back as it is */
 	int64_t deadline;
 	const char *model;
 	char last_tool[128];
@@ -64,10 +65,10 @@ void orch_llm_event(void *arg, const struct cx_llm_event *ev)
 
 static json_t *state_of(const struct run *r)
 {
-	return json_pack("{s:O, s:O, s:I, s:I, s:I, s:b}", "messages", r->messages, "pending",
+	return json_pack("{s:O, s:O, s:I, s:I, s:I, s:b, s:b}", "messages", r->messages, "pending",
 			 r->pending, "iterations", (json_int_t)r->iterations, "tokens_in",
 			 (json_int_t)r->tokens_in, "tokens_out", (json_int_t)r->tokens_out,
-			 "made_children", r->made_children);
+			 "made_children", r->made_children, "paused", r->paused);
 }
 
 static json_t *progress_new(const struct run *r, const char *action)
@@ -452,6 +453,7 @@ static enum step after_reply(struct run *r, const struct cx_llm_reply *reply)
 	char *text = reply_text(reply), why[600];
 	enum step s = STEP_ON;
 
+	r->paused = reply->stop == CX_LLM_STOP_PAUSE_TURN;
 	switch (reply->stop) {
 	case CX_LLM_STOP_PAUSE_TURN: /* the conversation goes back as it is */
 		break;
@@ -543,6 +545,7 @@ static int setup(struct run *r, struct orch_worker *w, json_t *task)
 		r->tokens_in = state_long(st, "tokens_in");
 		r->tokens_out = state_long(st, "tokens_out");
 		r->made_children = json_is_true(json_object_get(st, "made_children"));
+		r->paused = json_is_true(json_object_get(st, "paused"));
 	} else {
 		r->messages = json_array();
 		r->pending = json_array();
@@ -556,12 +559,47 @@ static int setup(struct run *r, struct orch_worker *w, json_t *task)
 	return r->id && r->messages && r->pending && r->tools_used ? 0 : -1;
 }
 
+/* The text of a final answer the conversation ends with: an assistant turn with no tool_use
+ * (and not a pause_turn, which goes back to the model as it is), or NULL. A run cut off after
+ * the model's answer was saved and before the task was finished resumes here: the answer
+ * stands, where asking the model again would send a conversation ending with its own turn. */
+static char *saved_answer(const struct run *r)
+{
+	const json_t *last = json_array_get(r->messages, json_array_size(r->messages) - 1), *b;
+	const char *role = json_string_value(json_object_get(last, "role"));
+	size_t i, len = 0;
+	char *out;
+
+	if (r->paused || !role || strcmp(role, "assistant"))
+		return NULL;
+	json_array_foreach(json_object_get(last, "content"), i, b) {
+		const char *type = json_string_value(json_object_get(b, "type"));
+		if (type && !strcmp(type, "tool_use"))
+			return NULL;
+		if (type && !strcmp(type, "text"))
+			len += json_string_length(json_object_get(b, "text")) + 1;
+	}
+	out = calloc(1, len + 1);
+	len = 0;
+	json_array_foreach(json_object_get(last, "content"), i, b) {
+		const char *type = json_string_value(json_object_get(b, "type"));
+		const json_t *t = json_object_get(b, "text");
+		if (!out || !type || strcmp(type, "text") || !json_is_string(t))
+			continue;
+		if (len)
+			out[len++] = '\n';
+		memcpy(out + len, json_string_value(t), json_string_length(t));
+		len += json_string_length(t);
+	}
+	return out;
+}
+
 void orch_run_task(struct orch_worker *w, json_t *task)
 {
 	struct run r = { 0 };
 	json_t *st = json_object_get(json_object_get(task, "metadata"), "state");
 	struct cx_err err = { 0 };
-	char *system = NULL, why[CX_ERR_MSG_MAX + 64];
+	char *system = NULL, *answer, why[CX_ERR_MSG_MAX + 64];
 	enum step s = STEP_ON;
 
 	if (setup(&r, w, task)) {
@@ -571,6 +609,13 @@ void orch_run_task(struct orch_worker *w, json_t *task)
 	}
 	if (!strcmp(json_string_value(json_object_get(st, "phase")) ?: "", "children")) {
 		orch_wait_children(w->o, r.id, w->id, json_object_get(st, "result"));
+		goto out;
+	}
+	if ((answer = saved_answer(&r))) {
+		cx_info("task '%s': resumed after its final answer was saved; finishing with it",
+			r.id);
+		done(&r, answer);
+		free(answer);
 		goto out;
 	}
 	if (orch_master_tools(w->o, r.m, &r.tools, &r.ann, &err)) {

@@ -82,9 +82,9 @@ test(`kill -9 of the orchestrator at random points, ${KILLS} times: no task lost
   }
   const done = await w.waitAll([...created.keys()], undefined, 120000);
   // A task whose saved conversation already ended in the model's final answer when the kill
-  // came is resumed by asking the model again with that answer as the last message (a prefill),
-  // instead of finishing with it: the scripted model refuses such a request, so the task fails.
-  // Counted here and held to zero by the todo test below; every other task must complete.
+  // came used to be resumed by asking the model again with that answer as the last message (a
+  // prefill): the scripted model refuses such a request, so the task failed. Counted here and
+  // held to zero by the test below; every other task must complete.
   const resumedAfterAnswer = [];
   for (const t of done) {
     if (t.status === 'failed' && /script has no more turns/.test(t.result?.error || '')) {
@@ -132,8 +132,8 @@ test(`kill -9 of the orchestrator at random points, ${KILLS} times: no task lost
   assert.equal(code, 0, w.orch.stderr());
 });
 
-test('a task killed after the model\'s final answer was saved completes with it on resume', {
-  todo: 'orchestrator: a saved conversation ending in the final assistant answer is sent to the model again on resume',
-}, () => {
+// Fixed in orchestrator/loop.c (saved_answer): a resumed task whose conversation ends with the
+// model's final answer finishes with it.
+test('a task killed after the model\'s final answer was saved completes with it on resume', () => {
   assert.equal(knownDefect, null, knownDefect);
 });
