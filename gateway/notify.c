@@ -5,40 +5,57 @@
  * so the functions of common/adapter.h find the process's server here. */
 #include "server_impl.h"
 
+#include <pthread.h>
+
 #include "../common/jsonrpc.h"
 #include "../common/log.h"
 
-static _Atomic(struct cx_server *) notify_server;
+/* The server adapters reach; held for reading for as long as a notification uses it, so that
+ * cx_server_free (detach, write lock) never frees it under an adapter's watcher thread. */
+static pthread_rwlock_t notify_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct cx_server *notify_server;
+
+static struct cx_server *notify_hold(void)
+{
+	pthread_rwlock_rdlock(&notify_lock);
+	return notify_server;
+}
+
+static void notify_release(void)
+{
+	pthread_rwlock_unlock(&notify_lock);
+}
 
 void cx_notify_attach(struct cx_server *s)
 {
-	atomic_store(&notify_server, s);
+	pthread_rwlock_wrlock(&notify_lock);
+	notify_server = s;
+	pthread_rwlock_unlock(&notify_lock);
 }
 
 void cx_notify_detach(struct cx_server *s)
 {
-	struct cx_server *self = s;
-
-	atomic_compare_exchange_strong(&notify_server, &self, NULL);
+	pthread_rwlock_wrlock(&notify_lock);
+	if (notify_server == s)
+		notify_server = NULL;
+	pthread_rwlock_unlock(&notify_lock);
 }
 
 int cx_tool_set_available(const char *tool, bool available)
 {
-	struct cx_server *s = atomic_load(&notify_server);
-	int changed;
+	struct cx_server *s = notify_hold();
+	int changed = -1;
 
-	if (!s || !tool)
-		return -1;
-	changed = cx_registry_set_available(s->reg, tool, available);
-	if (changed < 0)
-		return -1;
-	if (changed) {
+	if (s && tool)
+		changed = cx_registry_set_available(s->reg, tool, available);
+	if (changed > 0) {
 		cx_info("tool '%s' %s", tool, available ? "is available again" : "was withdrawn");
 		/* Every session with a stream open hears it ("*"); others see it next list. */
 		cx_server_push(s, "*",
 			       cx_rpc_notification("notifications/tools/list_changed", NULL));
 	}
-	return 0;
+	notify_release();
+	return changed < 0 ? -1 : 0;
 }
 
 /* Withdraws or restores a catalog entry; tells every session when that changed a list. */
@@ -47,17 +64,15 @@ static int set_entry_available(enum cx_reg_kind kind, const char *key, bool avai
 	static const char *const notes[] = { "notifications/resources/list_changed",
 					     "notifications/resources/list_changed",
 					     "notifications/prompts/list_changed" };
-	struct cx_server *s = atomic_load(&notify_server);
-	int changed;
+	struct cx_server *s = notify_hold();
+	int changed = -1;
 
-	if (!s || !key)
-		return -1;
-	changed = cx_registry_set_entry_available(s->reg, kind, key, available);
-	if (changed < 0)
-		return -1;
-	if (changed)
+	if (s && key)
+		changed = cx_registry_set_entry_available(s->reg, kind, key, available);
+	if (changed > 0)
 		cx_server_push(s, "*", cx_rpc_notification(notes[kind], NULL));
-	return 0;
+	notify_release();
+	return changed < 0 ? -1 : 0;
 }
 
 int cx_resource_set_available(const char *uri, bool available)
@@ -89,11 +104,12 @@ static void push_updated(void *ctx, const char *fp)
 
 void cx_resource_updated(const char *uri)
 {
-	struct cx_server *s = atomic_load(&notify_server);
+	struct cx_server *s = notify_hold();
 	struct updated_ctx u = { s, uri };
 
 	if (s && uri)
 		cx_hub_each_subscriber(s->hub, uri, push_updated, &u);
+	notify_release();
 }
 
 int cx_server_add_push(struct cx_server *s, cx_push_fn fn, void *ctx)
