@@ -107,7 +107,10 @@ test('16 clients sending 18,000-member batches at once: peak memory stays near i
   const peak = kib(pid, 'VmHWM');
   const grew = (peak - idle) / 1024;
   // Before: 1.45 GB for the 18,000-member batches. Now a few MB: the body buffers (1 MiB
-  // each at most) and 16 replies of 64 answers.
-  assert.ok(grew < 8, `peak RSS ${Math.round(peak / 1024)} MB, idle ${Math.round(idle / 1024)} MB`);
-  console.log(`# batch attack: idle ${(idle / 1024).toFixed(1)} MB, peak ${(peak / 1024).toFixed(1)} MB (+${grew.toFixed(1)} MB)`);
+  // each at most) and 16 replies of 64 answers. AddressSanitizer (make check) keeps freed
+  // memory in quarantine (256 MB by default), so the figure is judged on the plain build only.
+  const asan = readFileSync(`/proc/${pid}/maps`, 'utf8').includes('libasan');
+  if (!asan)
+    assert.ok(grew < 8, `peak RSS ${Math.round(peak / 1024)} MB, idle ${Math.round(idle / 1024)} MB`);
+  console.log(`# batch attack${asan ? ' (AddressSanitizer build: not judged)' : ''}: idle ${(idle / 1024).toFixed(1)} MB, peak ${(peak / 1024).toFixed(1)} MB (+${grew.toFixed(1)} MB)`);
 });
