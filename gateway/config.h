@@ -44,6 +44,7 @@ struct cx_gw_config {
 	long page_size;             /* tools/list page size */
 	long max_output_bytes;      /* a tool result larger than this becomes an error */
 	long drain_grace_ms;        /* the longest a shutdown waits for running calls */
+	long max_per_adapter;       /* calls one adapter may run at once; 0: all but a quarter */
 	long max_batch;             /* members of a 2025-03-26 JSON-RPC batch */
 	long max_batch_reply_bytes; /* a batch's answers past this become errors */
 

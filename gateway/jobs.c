@@ -53,6 +53,14 @@ struct cx_jobs {
 	atomic_bool refusing;     /* new jobs are refused */
 	atomic_ulong next_key;    /* unique keys for jobs no other request may name */
 	struct cx_metrics *metrics;
+	/* Calls running per adapter (under lock), each at most per_adapter: a backend that hangs
+	 * holds only its share of the workers, and the others' calls still find one. */
+	struct adapter_load {
+		const struct cx_adapter *adapter;
+		long running;
+	} * load;
+	size_t nload, capload;
+	long per_adapter;
 
 	pthread_t *workers;
 	size_t nworkers;
@@ -270,17 +278,70 @@ static void dlist_insert_locked(struct cx_jobs *p, struct cx_job *j)
 
 /* ---- threads ---- */
 
+/* The running count of adapter a (added at 0), or NULL out of memory (then a is not held
+ * to its share). */
+static long *running_locked(struct cx_jobs *p, const struct cx_adapter *a)
+{
+	for (size_t i = 0; i < p->nload; i++)
+		if (p->load[i].adapter == a)
+			return &p->load[i].running;
+	if (p->nload == p->capload) {
+		size_t cap = p->capload ? p->capload * 2 : 8;
+		struct adapter_load *v = realloc(p->load, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		p->load = v;
+		p->capload = cap;
+	}
+	p->load[p->nload] = (struct adapter_load){ a, 0 };
+	return &p->load[p->nload++].running;
+}
+
+/* The adapter a job runs in: its hooks', or its tool's. */
+static const struct cx_adapter *adapter_of(const struct cx_job *j)
+{
+	return j->adapter ? j->adapter : j->rt ? j->rt->adapter : NULL;
+}
+
+/* The first queued job a worker may run: in order, skipping the jobs of adapters that have
+ * their share of the workers running (a job answered already is taken whatever its adapter,
+ * as it will not run). NULL when there is none. */
 static struct cx_job *take_locked(struct cx_jobs *p)
 {
-	struct cx_job *j = p->qhead;
+	struct cx_job *j, *prev = NULL;
+	long *running = NULL;
 
+	for (j = p->qhead; j; prev = j, j = j->qnext) {
+		running = adapter_of(j) && !atomic_load(&j->replied)
+				  ? running_locked(p, adapter_of(j))
+				  : NULL;
+		if (!running || *running < p->per_adapter)
+			break;
+	}
 	if (!j)
 		return NULL;
-	p->qhead = j->qnext;
-	if (!p->qhead)
-		p->qtail = NULL;
+	if (prev)
+		prev->qnext = j->qnext;
+	else
+		p->qhead = j->qnext;
+	if (p->qtail == j)
+		p->qtail = prev;
 	p->qlen--;
+	if (running) {
+		(*running)++;
+		j->counted = true;
+	}
 	return j;
+}
+
+/* A counted job has run: its adapter's share has room again. */
+static void ran_locked(struct cx_jobs *p, struct cx_job *j)
+{
+	long *running = j->counted ? running_locked(p, adapter_of(j)) : NULL;
+
+	if (running)
+		(*running)--;
+	j->counted = false;
 }
 
 static void *worker_main(void *arg)
@@ -290,16 +351,21 @@ static void *worker_main(void *arg)
 
 	for (;;) {
 		struct cx_job *j;
-		bool listed = false;
+		bool listed = false, wake;
 
 		/* The job that just ran leaves the deadline list as the next one is taken. */
 		pthread_mutex_lock(&p->lock);
 		if (done) {
 			listed = done->on_dlist;
 			dlist_remove_locked(p, done);
+			ran_locked(p, done);
 		}
 		j = take_locked(p);
+		/* Its adapter's share has room: an idle worker may run one of its queued jobs. */
+		wake = done && adapter_of(done) && p->qhead;
 		pthread_mutex_unlock(&p->lock);
+		if (wake)
+			pthread_cond_signal(&p->work);
 		if (done) {
 			if (listed)
 				job_unref(done);
@@ -307,10 +373,10 @@ static void *worker_main(void *arg)
 			done = NULL;
 		}
 		if (!j) {
+			/* Woken by a new job, or by a job of an adapter at its share ending. */
 			pthread_mutex_lock(&p->lock);
-			while (!p->qhead && !p->stopping)
+			while (!(j = take_locked(p)) && !p->stopping)
 				pthread_cond_wait(&p->work, &p->lock);
-			j = take_locked(p);
 			pthread_mutex_unlock(&p->lock);
 			if (!j)
 				return NULL;
@@ -473,6 +539,12 @@ int cx_jobs_start(struct cx_jobs *p, struct cx_err *err)
 {
 	int rc;
 
+	/* Unless configured, an adapter may have all but a quarter of the workers (at least one
+	 * left for the others when there are two or more). */
+	p->per_adapter = p->conf->max_per_adapter > 0
+				 ? p->conf->max_per_adapter
+				 : p->conf->workers -
+					   (p->conf->workers >= 2 ? (p->conf->workers + 3) / 4 : 0);
 	p->workers = calloc((size_t)p->conf->workers, sizeof(*p->workers));
 	if (!p->workers)
 		return cx_err_set(err, "out of memory");
@@ -631,6 +703,7 @@ void cx_jobs_free(struct cx_jobs *p)
 	if (p->nworkers || p->watchdog_running)
 		cx_jobs_drain(p);
 	free(p->workers);
+	free(p->load);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->work);
 	pthread_cond_destroy(&p->tick);

@@ -55,7 +55,8 @@ struct cx_job {
 	struct cx_job *qnext;
 	struct cx_job *dprev, *dnext;
 	bool on_dlist;
-	bool queued; /* counted among the unanswered (not an inline job) */
+	bool queued;  /* counted among the unanswered (not an inline job) */
+	bool counted; /* running against its adapter's share of the workers */
 	struct cx_jobs *pool;
 
 	/* Set by the maker. */

@@ -120,8 +120,8 @@ async function trial(WORKERS) {
 }
 
 // Unaffected in time too: the untouched calls are not slowed past the baseline's spread.
-function assertUnaffected({ base, lat }) {
-  for (const k of ['cloudflare', 'clean']) {
+function assertUnaffected({ base, lat }, kinds = ['cloudflare', 'clean']) {
+  for (const k of kinds) {
     const bound = Math.max(1000, 3 * percentile(base[k], 99));
     assert.ok(percentile(lat[k], 99) < bound, `${k} p99 ${percentile(lat[k], 99)} ms with the faults, ${percentile(base[k], 99)} ms without (bound ${bound} ms): it waited behind the faulted calls`);
   }
@@ -131,18 +131,17 @@ test(`every backend fault at once while ${CLIENTS} clients call tools for ${SECO
   assertUnaffected(await trial(40));
 });
 
-// With the default 8 workers, the calls to a hanging backend hold every worker until their
-// deadline and the other adapter's calls queue behind them (no per-adapter share of the workers
-// yet): the answers must all be correct (a test of its own), their lateness is a todo until the
-// gateway has a bulkhead per adapter.
+// With the default 8 workers, the calls to a hanging backend may hold only its share of them
+// (calls.max_per_adapter: all but a quarter, so 6), and the other adapter's calls run on the
+// rest: before that share existed they queued behind the hanging ones (p50 ~1 s).
 let defaultWorkers;
 test(`the same with the default calls.workers (8): every answer still correct`, async () => {
   defaultWorkers = await trial(8);
 });
 
-test('with the default calls.workers (8), the other adapter is not slowed either', {
-  todo: 'calls to one slow backend take every worker: the other adapters wait (no per-adapter share of calls.workers)',
-}, () => {
+test('with the default calls.workers (8), the other adapter is not slowed either', () => {
   assert.ok(defaultWorkers, 'the trial above ran');
-  assertUnaffected(defaultWorkers);
+  // The faulted adapter's own untouched routes share its share, so only the other adapter
+  // is judged here.
+  assertUnaffected(defaultWorkers, ['cloudflare']);
 });
