@@ -539,12 +539,10 @@ int cx_jobs_start(struct cx_jobs *p, struct cx_err *err)
 {
 	int rc;
 
-	/* Unless configured, an adapter may have all but a quarter of the workers (at least one
-	 * left for the others when there are two or more). */
-	p->per_adapter = p->conf->max_per_adapter > 0
-				 ? p->conf->max_per_adapter
-				 : p->conf->workers -
-					   (p->conf->workers >= 2 ? (p->conf->workers + 3) / 4 : 0);
+	/* Unless configured, an adapter may have all but a quarter of the workers (rounded down:
+	 * a pool of three or fewer keeps none back). */
+	p->per_adapter = p->conf->max_per_adapter > 0 ? p->conf->max_per_adapter
+						      : p->conf->workers - p->conf->workers / 4;
 	p->workers = calloc((size_t)p->conf->workers, sizeof(*p->workers));
 	if (!p->workers)
 		return cx_err_set(err, "out of memory");

@@ -24,7 +24,8 @@ function sleepCall(s, id, ms) {
 const settle = (ms) => new Promise((r) => setTimeout(r, ms));
 
 test('SIGTERM with 50 three-second calls: queued ones are answered at once, exit in about 3 s', async (t) => {
-  const g = await gateway({ calls: { workers: 8 } });
+  // max_per_adapter 8: all eight workers may run the test kit's calls.
+  const g = await gateway({ calls: { workers: 8, max_per_adapter: 8 } });
   const s = await httpSession(g.url);
   const calls = [];
   for (let i = 0; i < 50; i++) calls.push(sleepCall(s, 100 + i, 3000));
