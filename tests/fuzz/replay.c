@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#define REPLAY_INPUT_SECONDS 60
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -55,7 +58,11 @@ static int run_file(const char *path)
 	free(data);
 	printf("replay: %s\n", path);
 	fflush(stdout);
+	/* An input that takes this long is a finding too (libFuzzer's -timeout, with slack for a
+	 * loaded machine and the sanitizers): SIGALRM ends the run. */
+	alarm(REPLAY_INPUT_SECONDS);
 	LLVMFuzzerTestOneInput(exact, n);
+	alarm(0);
 	free(exact);
 	return 0;
 }
