@@ -191,15 +191,16 @@ static const char *skip_bracket(const char *p)
 	return *p ? p + 1 : p;
 }
 
-/* How many copies a repetition starting at *pp spells out ('+' two, "{m,n}" n + 1, '*' and
- * '?' one); moves *pp to its last character. */
+/* How many copies of its operand a repetition starting at *pp may cost ("{m,n}" n + 1, the
+ * others two: an over-estimate for '*' and '?', on the safe side); moves *pp to its last
+ * character. */
 static size_t repeat_copies(const char **pp)
 {
 	const char *p = *pp;
 	size_t m = 0, n = 0;
 
 	if (*p != '{')
-		return *p == '+' ? 2 : 1;
+		return 2;
 	for (p++; *p >= '0' && *p <= '9' && m < 100000; p++)
 		m = m * 10 + (size_t)(*p - '0');
 	n = m;
@@ -212,16 +213,20 @@ static size_t repeat_copies(const char **pp)
 	return (n > m ? n : m) + 1;
 }
 
+/* Stacked repetitions ("a+*", "a{2}{3}") are refused outright: POSIX leaves them undefined,
+ * and glibc's tree for them grows faster than the estimate. */
 static bool pattern_too_big(const char *p)
 {
 	size_t stack[PATTERN_GROUPS_MAX], depth = 0, cur = 0, last = 0;
+	bool repeated = false;
 
 	for (; *p; p++) {
 		if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
 			size_t copies = repeat_copies(&p);
 
-			if (last && copies > PATTERN_NODES_MAX / last)
+			if (repeated || (last && copies > PATTERN_NODES_MAX / last))
 				return true;
+			repeated = true;
 			cur += last * (copies - 1) + 1;
 			last = last * copies + 1;
 		} else if (*p == '(') {
@@ -229,10 +234,13 @@ static bool pattern_too_big(const char *p)
 				return true;
 			stack[depth++] = cur;
 			cur = last = 0;
+			repeated = false;
 		} else if (*p == ')' && depth) {
 			last = cur + 1;
 			cur = stack[--depth] + last;
+			repeated = false;
 		} else {
+			repeated = false;
 			if (*p == '[')
 				p = skip_bracket(p) - 1;
 			else if (*p == '\\' && p[1])
