@@ -4,6 +4,8 @@
 #                   or CONFIG=FILE / $CORTEX_CONFIG's listen, or $CORTEX_LISTEN)
 #   make test       install what the tests need, build, run every test
 #   make check      the same tests under AddressSanitizer and UndefinedBehaviorSanitizer
+#   make fuzz       the fuzz targets (tests/fuzz/, clang + libFuzzer), FUZZ_SECONDS (60) each;
+#                   make test and make check replay their corpora and past findings
 #   make conformance  the official MCP conformance suites, every run
 #   make soak       the fault trials at full counts, then 1,000 sessions with GET streams under a
 #                   mixed call load for SOAK_SECONDS (600): RSS, fds, p50/p99 per minute
@@ -61,6 +63,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 GW_OBJS := $(GW_SRCS:%.c=$(O)/%.o) $(ADAPTER_JSON:%.json=$(O)/gen/%_json.o)
 TEST_ADAPTER_OBJS := $(TEST_ADAPTER_SRCS:%.c=$(O)/%.o) $(TEST_ADAPTER_JSON:%.json=$(O)/gen/%_json.o)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(O)/%)
+include tests/fuzz/fuzz.mk
+UNIT_BINS += $(FUZZ_REPLAYS)
 
 GATEWAY := $(O)/cortex-gateway
 GATEWAY_TEST := $(O)/cortex-gateway-test
@@ -191,13 +195,14 @@ compile_commands.json:
 
 # Every C file of the project, as scripts/check-source.sh checks them.
 C_SOURCES = $(wildcard common/*.[ch] gateway/*.[ch] adapters/*/*.[ch] tests/unit/*.[ch] \
-	tests/adapters/*.[ch] tests/sim/*.[ch] bench/*.c tools/*.c orchestrator/*.[ch] cli/*.[ch])
+	tests/adapters/*.[ch] tests/sim/*.[ch] bench/*.c tools/*.c orchestrator/*.[ch] cli/*.[ch] \
+	tests/fuzz/*.[ch])
 
 format:
 	clang-format -i $(C_SOURCES)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 # Single host: the binaries, cortexctl's bash completion, the systemd units with their paths
 # filled in, and the example configs. docs/DEPLOY.md.

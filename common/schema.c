@@ -164,6 +164,96 @@ static int kw_max_items(struct cx_schema *s, const json_t *v, const struct seg *
 	return set_count(&s->max_items, v, path, err);
 }
 
+/* glibc's regcomp copies an operand's tree once for each repetition it spells out (X+ as
+ * XX*, X{2,5} as five copies), so stacked or nested repetitions grow it exponentially: the
+ * schema fuzz target found a 300-byte pattern that took 2 GB. This estimates the tree the same
+ * way and refuses a pattern past PATTERN_NODES_MAX. */
+#define PATTERN_NODES_MAX  20000
+#define PATTERN_GROUPS_MAX 32
+
+/* Past a bracket expression starting at p ('['); "[]a]", "[^]a]" and "[[:alpha:]]" included. */
+static const char *skip_bracket(const char *p)
+{
+	p++;
+	if (*p == '^')
+		p++;
+	if (*p == ']')
+		p++;
+	while (*p && *p != ']') {
+		if (*p == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')) {
+			const char *end = strchr(p + 2, p[1]);
+
+			p = end && end[1] == ']' ? end + 2 : p + 1;
+		} else {
+			p++;
+		}
+	}
+	return *p ? p + 1 : p;
+}
+
+/* How many copies of its operand a repetition starting at *pp may cost ("{m,n}" n + 1, the
+ * others two: an over-estimate for '*' and '?', on the safe side); moves *pp to its last
+ * character. */
+static size_t repeat_copies(const char **pp)
+{
+	const char *p = *pp;
+	size_t m = 0, n = 0;
+
+	if (*p != '{')
+		return 2;
+	for (p++; *p >= '0' && *p <= '9' && m < 100000; p++)
+		m = m * 10 + (size_t)(*p - '0');
+	n = m;
+	if (*p == ',')
+		for (n = 0, p++; *p >= '0' && *p <= '9' && n < 100000; p++)
+			n = n * 10 + (size_t)(*p - '0');
+	while (*p && *p != '}')
+		p++;
+	*pp = *p ? p : p - 1;
+	return (n > m ? n : m) + 1;
+}
+
+/* Stacked repetitions ("a+*", "a{2}{3}") are refused outright: POSIX leaves them undefined,
+ * and glibc's tree for them grows faster than the estimate. */
+static bool pattern_too_big(const char *p)
+{
+	size_t stack[PATTERN_GROUPS_MAX], depth = 0, cur = 0, last = 0;
+	bool repeated = false;
+
+	for (; *p; p++) {
+		if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
+			size_t copies = repeat_copies(&p);
+
+			if (repeated || (last && copies > PATTERN_NODES_MAX / last))
+				return true;
+			repeated = true;
+			cur += last * (copies - 1) + 1;
+			last = last * copies + 1;
+		} else if (*p == '(') {
+			if (depth == PATTERN_GROUPS_MAX)
+				return true;
+			stack[depth++] = cur;
+			cur = last = 0;
+			repeated = false;
+		} else if (*p == ')' && depth) {
+			last = cur + 1;
+			cur = stack[--depth] + last;
+			repeated = false;
+		} else {
+			repeated = false;
+			if (*p == '[')
+				p = skip_bracket(p) - 1;
+			else if (*p == '\\' && p[1])
+				p++;
+			last = 1;
+			cur++;
+		}
+		if (cur > PATTERN_NODES_MAX)
+			return true;
+	}
+	return false;
+}
+
 static int kw_pattern(struct cx_schema *s, const json_t *v, const struct seg *path, int depth,
 		      struct cx_err *err)
 {
@@ -174,6 +264,11 @@ static int kw_pattern(struct cx_schema *s, const json_t *v, const struct seg *pa
 		return fail(err, path, "must be a string");
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return fail(err, path, "must not contain NUL characters");
+	if (pattern_too_big(json_string_value(v)))
+		return fail(err, path,
+			    "regular expression '%.100s' repeats too much (stacked or nested "
+			    "repetitions); simplify it",
+			    json_string_value(v));
 	rc = regcomp(&s->pattern, json_string_value(v), REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		regerror(rc, &s->pattern, why, sizeof(why));

@@ -128,6 +128,11 @@ static bool parse_event_id(const char *s, uint64_t *stream, uint64_t *seq)
 	return true;
 }
 
+bool cx_http_parse_event_id(const char *s, uint64_t *stream, uint64_t *seq)
+{
+	return parse_event_id(s, stream, seq);
+}
+
 struct sse_stream *cx_http_stream_new(struct cx_http *h, const char *fp, bool get, bool resumable)
 {
 	struct sse_stream *ch = calloc(1, sizeof(*ch));

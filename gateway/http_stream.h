@@ -74,6 +74,9 @@ struct tap {
 };
 
 bool cx_http_version_resumable(const char *v);
+/* A Last-Event-ID as the streams write it ("<stream hex>-<seq decimal>"); false for any other
+ * text. For tests/fuzz. */
+bool cx_http_parse_event_id(const char *s, uint64_t *stream, uint64_t *seq);
 /* True when the client of a suspended connection (fd; -1: unknown) has closed its end. */
 bool cx_http_peer_gone(int fd);
 /* Ends the streams whose client hung up while they waited (suspended), so their connections

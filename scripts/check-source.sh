@@ -11,7 +11,7 @@ rc=0
 
 # The same list as the Makefile's C_SOURCES (make format).
 sources=$(ls common/*.[ch] gateway/*.[ch] adapters/*/*.[ch] tests/unit/*.[ch] \
-	tests/adapters/*.[ch] tests/sim/*.[ch] bench/*.c tools/*.c orchestrator/*.[ch] cli/*.[ch] 2>/dev/null)
+	tests/adapters/*.[ch] tests/sim/*.[ch] bench/*.c tools/*.c orchestrator/*.[ch] cli/*.[ch] tests/fuzz/*.[ch] 2>/dev/null)
 
 if command -v clang-format >/dev/null 2>&1; then
 	# shellcheck disable=SC2086

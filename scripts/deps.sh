@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages a step needs, and only the missing ones, so `make run` and
 # `make test` work on a fresh Debian 12 machine and cost nothing on a prepared one.
-#   scripts/deps.sh build|test|bench
+#   scripts/deps.sh build|test|bench|fuzz
 set -eu
 
 build="build-essential pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libyaml-dev libssh2-1-dev libhiredis-dev"
@@ -9,12 +9,15 @@ build="build-essential pkg-config libmicrohttpd-dev libjansson-dev libcurl4-open
 # systemd-analyze for the units test.
 test="$build libcmocka-dev nodejs npm curl clang-format openssh-server redis-server openssl kubernetes-client systemd"
 bench="wrk nginx-light curl"
+# make fuzz: clang with libFuzzer and the sanitizers' runtimes (Debian 12: LLVM 14).
+fuzz="$build clang libclang-rt-14-dev"
 
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;
 bench) want=$bench ;;
-*) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
+fuzz) want=$fuzz ;;
+*) echo "usage: scripts/deps.sh build|test|bench|fuzz" >&2; exit 2 ;;
 esac
 
 missing=""

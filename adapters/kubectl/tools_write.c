@@ -27,10 +27,14 @@ static const char *str_at(const json_t *o, const char *a, const char *b)
 	return json_string_value(b ? json_object_get(v, b) : v);
 }
 
-/* The documents of the manifest, a List's items spread out. New reference, or NULL with err. */
-static json_t *documents(const char *manifest, struct cx_err *err)
+/* The documents of the manifest (a JSON string, read whole: a NUL in it is YAML's to refuse,
+ * not the end of the text), a List's items spread out. New reference, or NULL with err. */
+static json_t *documents(const json_t *manifest, struct cx_err *err)
 {
-	json_t *docs = cx_yaml_load_all(manifest, strlen(manifest), err), *out, *d;
+	const char *text = json_string_value(manifest);
+	json_t *docs = cx_yaml_load_all(text ? text : "", text ? json_string_length(manifest) : 0,
+					err),
+	       *out, *d;
 	size_t i;
 
 	if (!docs)
@@ -123,7 +127,8 @@ static int apply_one(struct cx_call *call, const json_t *args, json_t *doc, json
 int kc_apply(struct cx_call *call, const json_t *args, struct cx_result *res)
 {
 	struct cx_err err = { 0 };
-	json_t *docs = documents(kc_arg(args, "manifest"), &err), *results, *d, *row = NULL;
+	json_t *docs = documents(json_object_get(args, "manifest"), &err), *results, *d,
+	       *row = NULL;
 	size_t i, failed = 0;
 	char first[CX_ERR_MSG_MAX] = "";
 
