@@ -331,6 +331,14 @@ static void reload(struct dir_store *d, const char *name, const char *id, uint64
 	}
 	pthread_mutex_lock(&d->mu);
 	e = *slot(d, id);
+	/* A file read before this process wrote a newer version (and put it in the index) must
+	 * not take the index back: the newer one's own event comes after. */
+	if (e && task && e->task &&
+	    cx_task_field_ms(task, "updated_at") < cx_task_field_ms(e->task, "updated_at")) {
+		pthread_mutex_unlock(&d->mu);
+		json_decref(task);
+		return;
+	}
 	if (c && (!e || !task || !json_equal(e->task, task)))
 		note(c, id);
 	index_set_locked(d, id, rc ? NULL : task);
