@@ -364,13 +364,12 @@ static size_t pick_tracked(struct dir_store *d, const bool *mask, int64_t now, s
 
 /* With mu held: the best candidates, and the earliest lease that will run out among the
  * tasks this worker could take (*next_lease, wall ms; -1 for none). */
-static size_t pick_locked(struct dir_store *d, const bool *mask, int64_t now, struct cand *c,
-			  int64_t *next_lease)
+/* With mu held: the best candidates from the whole index, not the tracked lists. */
+static size_t pick_all_locked(struct dir_store *d, const bool *mask, int64_t now, struct cand *c,
+			      int64_t *next_lease)
 {
 	size_t n = 0;
 
-	if (!d->track_broken)
-		return pick_tracked(d, mask, now, c, next_lease);
 	*next_lease = -1;
 	for (size_t i = 0; i < d->nbuckets; i++) {
 		for (struct dir_entry *e = d->buckets[i]; e; e = e->next) {
@@ -383,6 +382,14 @@ static size_t pick_locked(struct dir_store *d, const bool *mask, int64_t now, st
 		}
 	}
 	return n;
+}
+
+static size_t pick_locked(struct dir_store *d, const bool *mask, int64_t now, struct cand *c,
+			  int64_t *next_lease)
+{
+	if (!d->track_broken)
+		return pick_tracked(d, mask, now, c, next_lease);
+	return pick_all_locked(d, mask, now, c, next_lease);
 }
 
 /* Takes id for worker if it can still be taken: 0 and *out, 1 when it cannot (taken, locked:
@@ -446,24 +453,32 @@ static bool *category_mask(const char *const *categories, bool mask[8])
 	return mask;
 }
 
-/* Waits for a change to the index after gen seen, until until_mono (monotonic ms). */
-static void wait_change(struct dir_store *d, uint64_t seen, int64_t until_mono)
+/* Waits for a change to the index after gen seen, until until_mono (monotonic ms). True when
+ * nothing changed. */
+static bool wait_change(struct dir_store *d, uint64_t seen, int64_t until_mono)
 {
 	struct timespec ts;
+	bool quiet;
 
 	cx_deadline_ts(CLOCK_MONOTONIC, until_mono - cx_now_ms(), &ts);
 	pthread_mutex_lock(&d->mu);
 	while (d->gen == seen && pthread_cond_timedwait(&d->changed, &d->mu, &ts) == 0)
 		;
+	quiet = d->gen == seen;
 	pthread_mutex_unlock(&d->mu);
+	return quiet;
 }
+
+/* A waiting claimer looks at least this often, and after a quiet wait checks the tracked
+ * queue against the whole index (a safety net: a task the lists missed is found within it). */
+#define RECHECK_MS 1000
 
 static int dir_claim(struct cx_task_store *s, const char *worker, const char *const *categories,
 		     long wait_ms, json_t **task, struct cx_err *err)
 {
 	struct dir_store *d = dir(s);
 	int64_t deadline = cx_now_ms() + wait_ms;
-	bool maskbuf[8], *mask = category_mask(categories, maskbuf);
+	bool maskbuf[8], *mask = category_mask(categories, maskbuf), quiet = false;
 
 	for (;;) {
 		struct cand c[CANDIDATES];
@@ -476,6 +491,13 @@ static int dir_claim(struct cx_task_store *s, const char *worker, const char *co
 		pthread_mutex_lock(&d->mu);
 		seen = d->gen;
 		n = pick_locked(d, mask, wall, c, &next_lease);
+		if (!n && quiet && !d->track_broken &&
+		    (n = pick_all_locked(d, mask, wall, c, &next_lease))) {
+			cx_warn("task store '%s': a claimable task was missing from the queue it "
+				"tracks; looking at the whole index from now on",
+				d->path);
+			d->track_broken = true;
+		}
 		pthread_mutex_unlock(&d->mu);
 		for (size_t i = 0; i < n; i++) {
 			int rc = try_claim(d, c[i].id, worker, categories, task, &busy, err);
@@ -491,7 +513,9 @@ static int dir_claim(struct cx_task_store *s, const char *worker, const char *co
 			until = mono + (next_lease - wall) + 1;
 		if (busy && mono + BUSY_RETRY_MS < until)
 			until = mono + BUSY_RETRY_MS;
-		wait_change(d, seen, until);
+		if (mono + RECHECK_MS < until)
+			until = mono + RECHECK_MS;
+		quiet = wait_change(d, seen, until);
 	}
 }
 
