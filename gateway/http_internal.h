@@ -81,6 +81,9 @@ struct cx_http {
 	/* Requests that may still suspend or be resumed: from submit until the answer is queued
 	 * (synchronous) or until reply() has resumed the connection. */
 	atomic_long active;
+	/* Requests from their first handler call until MHD has sent their answer (completed):
+	 * stop waits for them, so an answer given at the last moment is not cut off. */
+	atomic_long requests;
 	atomic_ulong ping_gen;
 	atomic_uint_fast64_t next_chan;
 	atomic_bool draining;              /* quiesced: /readyz answers 503 */

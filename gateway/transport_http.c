@@ -474,6 +474,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return cx_http_async_data(*con_cls, upload_data, upload_data_size);
 	if (*con_cls)
 		return cx_http_post_data(*con_cls, upload_data, upload_data_size);
+	atomic_fetch_add(&h->requests, 1); /* the first call: on_completed ends it */
 	if (!cx_http_framing_refused(conn, method, url, http_version, &ret))
 		ret = route(h, conn, url, method, con_cls);
 	if (!*con_cls)
@@ -503,6 +504,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct cx_http *h = cls;
 	struct req *r = *con_cls;
 
+	atomic_fetch_sub(&h->requests, 1);
 	*con_cls = NULL;
 	if (!r || (void *)r == &h->sentinel)
 		return;
@@ -558,6 +560,7 @@ static struct cx_http *http_new(struct cx_server *s)
 	atomic_init(&h->stopping, false);
 	atomic_init(&h->closing, false);
 	atomic_init(&h->active, 0);
+	atomic_init(&h->requests, 0);
 	atomic_init(&h->ping_gen, 0);
 	atomic_init(&h->draining, false);
 	/* Stream ids start at a random point, so an event id from another process (a replica,
@@ -711,6 +714,13 @@ void cx_http_stop(struct cx_http *h)
 
 	deadline = cx_now_ms() + STOP_WAIT_MS;
 	while ((left = atomic_load(&h->active)) > 0 && cx_now_ms() < deadline) {
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	/* Answers given at the last moment (calls shed or finished during the drain) are on
+	 * their way: let MHD send them before it closes every connection. */
+	while (left <= 0 && atomic_load(&h->requests) > 0 && cx_now_ms() < deadline) {
 		struct timespec ts = { 0, 5 * 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
