@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../../common/adapter.h"
+#include "../../common/llm.h"
 
 /* The answers the next cx_http_do calls get, in order, from text of sections
  * "@@ STATUS\n<body>" (a section without a status line answers 200); past the last one, each
@@ -39,6 +40,11 @@ struct cx_server;
 /* A started server core with the gateway and testkit adapters, as tests/unit/server_fixture.c
  * builds it (no tokens, audit to /dev/null, quiet log): made once, never freed. */
 struct cx_server *fz_server(void);
+
+/* One model reply (the answers in data, as fz_http_script reads them) through cx_llm_send on
+ * api's parser: a reply must be whole — blocks, stop reason and message consistent — and a
+ * failure must say why. No retries, so no waits. */
+void fz_llm_reply(enum cx_llm_api api, const uint8_t *data, size_t size);
 
 /* Submits msg (stolen) on an exchange of the given kind and waits for the one reply:
  * 'i' an initialized session, 's' the stateless revision, anything else a fresh one. Returns
