@@ -194,10 +194,22 @@ test('audit writes that fail are counted, and the call still answers', async () 
   assert.match(g.stderr(), /audit log '\/dev\/full': could not write a record/);
 });
 
+// A gateway is 'starting' until each adapter's first health check has finished, which under
+// ASan on a loaded machine can outlast the start-up itself; wait that out before asking.
+async function settled(base) {
+  let r;
+  for (let i = 0; i < 100; i++) {
+    r = await rest(base, 'GET', '/readyz');
+    if (r.body.status !== 'starting') return r;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return r;
+}
+
 test('/readyz: ready, starting, not ready with the reason (an adapter, the task store), draining after SIGTERM', async () => {
   const ok = await gateway({ tokens, adapters: { testkit: {} }, tasks: { store: 'dir', dir: join(tmpDir(), 't'), fsync: false } });
   // No token needed: probes carry none.
-  const r = await rest(ok.base, 'GET', '/readyz');
+  const r = await settled(ok.base);
   assert.equal(r.status, 200);
   assert.deepEqual(r.body, { ready: true, status: 'ready', task_store: 'ok', adapters: { gateway: 'ok', testkit: 'ok', cortex: 'ok' } });
   assert.equal((await fetch(ok.base + '/readyz', { method: 'HEAD' })).status, 200);
@@ -205,7 +217,7 @@ test('/readyz: ready, starting, not ready with the reason (an adapter, the task 
   assert.equal((await fetch(ok.base + '/healthz')).status, 200, '/healthz unchanged');
 
   const sick = await gateway({ adapters: { testkit: { healthy: false } }, tasks: { enabled: false } });
-  const s = await rest(sick.base, 'GET', '/readyz');
+  const s = await settled(sick.base);
   assert.equal(s.status, 503);
   assert.equal(s.body.status, 'not_ready');
   assert.equal(s.body.adapters.testkit, 'unhealthy');
@@ -216,7 +228,7 @@ test('/readyz: ready, starting, not ready with the reason (an adapter, the task 
 
   // A task store nobody answers at: not ready, and the scrape says the store is down.
   const nostore = await gateway({ tasks: { store: 'redis', url: 'redis://127.0.0.1:1/0' } });
-  const n = await rest(nostore.base, 'GET', '/readyz');
+  const n = await settled(nostore.base);
   assert.equal(n.status, 503);
   assert.equal(n.body.task_store, 'unreachable');
   const nm = await scrape(nostore.base);
@@ -259,6 +271,7 @@ test('/readyz: ready, starting, not ready with the reason (an adapter, the task 
     req.on('error', rej);
     req.end();
   });
+  await settled(d.base);
   assert.equal((await get('/readyz')).status, 200);
   const held = rest(d.base, 'POST', '/v1/tools/testkit_sleep', { body: { ms: 1500 } });
   await new Promise((res) => setTimeout(res, 200));
