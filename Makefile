@@ -100,6 +100,8 @@ $(O)/tests/unit/%: $(O)/tests/unit/%.o $(UNIT_SUPPORT:%.c=$(O)/%.o) $(GW_OBJS) $
 
 # The server-core tests share a fixture of their own.
 $(O)/tests/unit/test_server $(O)/tests/unit/test_server_calls: $(O)/tests/unit/server_fixture.o
+# The MCP client tests share a gateway-starting fixture.
+$(O)/tests/unit/test_mcp_client $(O)/tests/unit/test_mcp_client_failures: $(O)/tests/unit/mcp_client_fixture.o
 # cortexctl's tables, tested on their own.
 $(O)/tests/unit/test_ctl_table: $(O)/cli/table.o
 
