@@ -492,3 +492,39 @@ test('bash completion: cortexctl completion bash registers it and completes comm
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^complete -F _cortexctl cortexctl$/m);
 });
+
+test('task watch falls back to reading the task every second when the gateway will not stream, and still follows it to its end', async () => {
+  // A gateway that lets a client hold one stream; a task-event stream of this token holds it,
+  // so task watch's GET /mcp is refused (429) and it polls.
+  const dir = tmpDir();
+  const store = { store: 'dir', dir };
+  const g = startHttp(['--config', writeConfig({
+    tokens: [{ name: 'ops', sha256: sha(TOKEN) }],
+    http: { max_streams_per_client: 1 },
+    tasks: store,
+  })], { bin: SHIPPED });
+  running.push(g);
+  const gurl = await g.ready;
+  const genv = { CORTEX_GATEWAY_URL: gurl, CORTEX_TOKEN: TOKEN };
+  const other = (await ctl(['task', 'create', 'held open by a stream'], { env: genv })).stdout.trim();
+  const id = (await ctl(['task', 'create', 'followed by polling', '--category', 'cicd'], { env: genv })).stdout.trim();
+  assert.match(id, /^task-/);
+  const holder = new AbortController();
+  const held = await fetch(new URL(`/v1/tasks/${other}/events`, gurl), {
+    headers: { authorization: `Bearer ${TOKEN}` }, signal: holder.signal,
+  });
+  assert.equal(held.status, 200);
+  try {
+    const w = ctlLive(['task', 'watch', id, '--json'], { env: genv });
+    await w.line((l) => JSON.parse(l).status === 'queued');
+    assert.equal(taskctl(store, 'claim', 'ci-1', '0', 'cicd').id, id);
+    await w.line((l) => JSON.parse(l).status === 'in_progress', 0, 5000);
+    taskctl(store, 'finish', id, 'ci-1', 'completed', { summary: 'pipeline green' });
+    await w.line((l) => JSON.parse(l).result?.summary === 'pipeline green', 0, 5000);
+    assert.equal(await w.exited, 0, w.stderr());
+    assert.match(w.stderr(), /live updates unavailable \(.*\); checking every 1 s/);
+    noToken(w.stderr(), g.stderr());
+  } finally {
+    holder.abort();
+  }
+});
