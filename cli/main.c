@@ -88,7 +88,8 @@ static const struct command commands[] = {
 	  "is doing, a held action, the result); --json prints each change as one JSON object\n"
 	  "a line. Against a gateway the changes arrive live (the task's resource\n"
 	  "cortex://tasks/ID is subscribed); with --local the task is read every second.\n"
-	  "Exits 0 when the task completed, 1 when it failed or was cancelled.\n\n"
+	  "Exits 0 when the task completed, 1 when it failed or was cancelled, 130 when\n"
+	  "Ctrl-C stopped the watching (the task goes on).\n\n"
 	  "example: cortexctl task watch task-mcp-1733130000-0001ab\n" },
 };
 
@@ -121,7 +122,8 @@ static const char usage_text[] =
 	"  -V, --version      the version\n\n"
 	"exit status: 0 ok; 1 the tool returned an error, or a followed task failed; 2 a usage\n"
 	"error; 3 the gateway could not be reached or refused the token (with --local: the\n"
-	"config or an adapter did not start).\n\n"
+	"config or an adapter did not start); 130 Ctrl-C stopped task watch or --wait (the task\n"
+	"goes on).\n\n"
 	"example: CORTEX_TOKEN=$(cat ~/.cortex-token) cortexctl --url http://gw:8080/mcp status\n";
 
 static const char task_usage[] =

@@ -2,10 +2,13 @@
  * a thread holds the session's GET stream open, the task's resource cortex://tasks/{id} is
  * subscribed, and each notifications/resources/updated for it makes the main thread read the
  * task again (cortex_get_task_status) and print what changed. A gateway that cannot stream
- * (or --local, which has no session) is polled instead. */
+ * (or --local, which has no session) is polled instead. Ctrl-C (or SIGTERM) stops watching
+ * within a quarter of a second, the task going on: the usual clean-up then ends the session
+ * (DELETE), so the gateway does not keep it until it expires. */
 #include "cortexctl.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,15 @@
 #define LIVE_RECHECK_MS 30000 /* a read now and then even when nothing was heard */
 #define POLL_MS         1000  /* without a stream */
 #define REOPEN_PAUSE_MS 500
+#define SLICE_MS        250 /* how soon a Ctrl-C is noticed */
+#define CTL_INTERRUPTED 130 /* as the shell reports a command ended by SIGINT */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	interrupted = sig;
+}
 
 struct listener {
 	pthread_mutex_t mu;
@@ -56,11 +68,15 @@ static bool on_message(void *ctx, const json_t *msg)
 	return false;
 }
 
+/* Sleeps ms, in slices, until then or a Ctrl-C. */
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	for (; ms > 0 && !interrupted; ms -= SLICE_MS) {
+		long n = ms < SLICE_MS ? ms : SLICE_MS;
+		struct timespec ts = { n / 1000, (n % 1000) * 1000000L };
 
-	nanosleep(&ts, NULL);
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* The GET stream, opened again whenever the gateway ends it, until cancelled or refused. */
@@ -94,13 +110,19 @@ static void *listen_main(void *arg)
 /* Waits until the update count passes seen or ms pass; the count. */
 static unsigned long wait_update(struct listener *l, unsigned long seen, long ms)
 {
-	struct timespec ts;
+	int64_t end = cx_now_ms() + ms;
 	unsigned long now;
 
-	cx_deadline_ts(CLOCK_REALTIME, ms, &ts);
 	pthread_mutex_lock(&l->mu);
-	while (l->updates == seen && !l->failed && pthread_cond_timedwait(&l->cv, &l->mu, &ts) == 0)
-		;
+	while (l->updates == seen && !l->failed && !interrupted) {
+		int64_t left = end - cx_now_ms();
+		struct timespec ts;
+
+		if (left <= 0)
+			break;
+		cx_deadline_ts(CLOCK_REALTIME, left < SLICE_MS ? left : SLICE_MS, &ts);
+		pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+	}
 	now = l->updates;
 	pthread_mutex_unlock(&l->mu);
 	return now;
@@ -267,6 +289,14 @@ static int follow_loop(struct ctl *c, json_t *args, struct listener *l, bool liv
 					 ctl_str(task, "error", ""));
 			break;
 		}
+		if (interrupted) {
+			ctl_fail(0,
+				 "stopped watching task %s (it goes on; cortexctl task watch %s "
+				 "to follow it again)",
+				 ctl_str(task, "id", "?"), ctl_str(task, "id", "?"));
+			code = CTL_INTERRUPTED;
+			break;
+		}
 		if (live && listener_failed(l))
 			live = false;
 		if (live)
@@ -282,6 +312,7 @@ static int follow_loop(struct ctl *c, json_t *args, struct listener *l, bool liv
 int ctl_follow_task(struct ctl *c, const char *id, bool json, bool quiet)
 {
 	struct listener l = { .mcp = ctl_client(c) };
+	struct sigaction stop = { .sa_handler = on_interrupt }, old_int, old_term;
 	json_t *args = json_pack("{s:s}", "id", id);
 	bool live = false;
 	int code = CTL_OK;
@@ -294,6 +325,9 @@ int ctl_follow_task(struct ctl *c, const char *id, bool json, bool quiet)
 	}
 	pthread_mutex_init(&l.mu, NULL);
 	pthread_cond_init(&l.cv, NULL);
+	interrupted = 0;
+	sigaction(SIGINT, &stop, &old_int);
+	sigaction(SIGTERM, &stop, &old_term);
 	l.cancel = l.mcp ? cx_mcp_cancel_new() : NULL;
 	if (l.mcp && !l.cancel)
 		code = ctl_fail(CTL_CONN, "out of memory");
@@ -306,6 +340,8 @@ int ctl_follow_task(struct ctl *c, const char *id, bool json, bool quiet)
 		pthread_join(l.th, NULL);
 	}
 	cx_mcp_cancel_free(l.cancel);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
 	pthread_mutex_destroy(&l.mu);
 	pthread_cond_destroy(&l.cv);
 	json_decref(args);

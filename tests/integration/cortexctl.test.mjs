@@ -528,3 +528,25 @@ test('task watch falls back to reading the task every second when the gateway wi
     holder.abort();
   }
 });
+
+test('Ctrl-C stops task watch at once with status 130, the task going on, and ends its session at the gateway', async () => {
+  const ended = async () => {
+    const r = await fetch(new URL('/metrics', url), { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(r.status, 200);
+    return Number((await r.text()).match(/^cortex_sessions_ended_total (\d+)$/m)[1]);
+  };
+  const id = (await ctl(['task', 'create', 'watched, then left', '--category', 'security'], { env: env() })).stdout.trim();
+  const before = await ended();
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    const w = ctlLive(['task', 'watch', id], { env: env() });
+    await w.line((l) => /queued/.test(l));
+    const t0 = Date.now();
+    w.child.kill(sig);
+    assert.equal(await w.exited, 130, w.stderr());
+    assert.ok(Date.now() - t0 < 3000, `${sig}: stopped after ${Date.now() - t0} ms`);
+    assert.match(w.stderr(), new RegExp(`stopped watching task ${id} \\(it goes on`));
+  }
+  assert.equal(await ended(), before + 2, 'each watcher ended its session (DELETE) on the way out');
+  const s = await ctl(['task', 'show', id, '--json'], { env: env() });
+  assert.equal(JSON.parse(s.stdout).status, 'queued', 'the task itself is untouched');
+});
