@@ -205,6 +205,24 @@ static int set_audit_file(const json_t *value, void *field, const char *path, st
 	return 0;
 }
 
+/* http.ended_sessions_file, relative to the config file's directory like audit.file. */
+static int set_ended_file(const json_t *value, void *field, const char *path, struct cx_err *err)
+{
+	char **file = field;
+	char *s;
+
+	if (!json_is_string(value) || json_string_length(value) == 0 ||
+	    strlen(json_string_value(value)) != json_string_length(value))
+		return cx_err_set(err, "'%s' must be a non-empty string (a file path)", path);
+	s = cx_path_resolve(CONFIG_OF(field, ended_sessions_file)->config_dir,
+			    json_string_value(value));
+	if (!s)
+		return cx_err_set(err, "'%s': out of memory", path);
+	free(*file);
+	*file = s;
+	return 0;
+}
+
 static int set_log_level(const json_t *value, void *field, const char *path, struct cx_err *err)
 {
 	char **level = field;
@@ -515,6 +533,10 @@ static const struct cx_conf_directive http_table[] = {
 	  .offset = GW(max_ended_sessions),
 	  .min = 16,
 	  .max = 10000000 },
+	{ .key = "ended_sessions_file",
+	  .type = CX_CONF_CUSTOM,
+	  .offset = GW(ended_sessions_file),
+	  .set = set_ended_file },
 	{ .key = "session_key",
 	  .type = CX_CONF_CUSTOM,
 	  .offset = GW(session_key),
@@ -703,6 +725,7 @@ void cx_gw_config_release(struct cx_gw_config *c)
 {
 	cx_conf_release(gw_table, c); /* listen */
 	free(c->audit_file);
+	free(c->ended_sessions_file);
 	free(c->config_file);
 	free(c->config_dir);
 	free(c->log_level);

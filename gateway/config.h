@@ -31,6 +31,7 @@ struct cx_gw_config {
 	char **allowed_hosts;      /* extra Host values beside loopback names; NULL-terminated */
 	long session_ttl_s;        /* sealed sessions expire after this */
 	long max_ended_sessions;   /* per token, listed until they would expire */
+	char *ended_sessions_file; /* NULL: ended sessions are remembered in memory only */
 	long max_connections_per_client; /* a token's (else a peer's) share of max_connections */
 	long max_streams_per_client;     /* GET streams open at once per token (else peer) */
 	long stream_max_lifetime_s;      /* a GET stream ends after this; the client resumes */

@@ -379,6 +379,12 @@ static int start(struct gateway *g)
 		goto fail;
 	if (cx_registry_health_start(g->reg, 15000, &err))
 		goto fail;
+	if (conf->listen && conf->ended_sessions_file &&
+	    cx_session_revoked_open(conf->ended_sessions_file, (size_t)conf->max_ended_sessions,
+				    &err)) {
+		fprintf(stderr, "cortex-gateway: http.ended_sessions_file: %s\n", err.msg);
+		return -1;
+	}
 	if (conf->listen) {
 		g->http = cx_http_start(g->server, conf->listen, &err);
 		if (!g->http) {

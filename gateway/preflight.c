@@ -12,7 +12,7 @@
 
 #define WHERE_MAX 384
 
-int cx_preflight_audit_file(const char *path, struct cx_err *err)
+int cx_preflight_appendable(const char *what, const char *path, struct cx_err *err)
 {
 	const char *slash;
 	struct stat st;
@@ -26,7 +26,7 @@ int cx_preflight_audit_file(const char *path, struct cx_err *err)
 		return 0;
 	}
 	if (errno != ENOENT)
-		return cx_err_set(err, "could not open audit file '%s': %s", path, strerror(errno));
+		return cx_err_set(err, "could not open %s '%s': %s", what, path, strerror(errno));
 	slash = strrchr(path, '/');
 	dir = slash == path ? strdup("/")
 	      : slash       ? strndup(path, (size_t)(slash - path))
@@ -34,12 +34,12 @@ int cx_preflight_audit_file(const char *path, struct cx_err *err)
 	if (!dir)
 		return cx_err_set(err, "out of memory");
 	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		cx_err_set(err, "could not create audit file '%s': directory '%s' does not exist",
+		cx_err_set(err, "could not create %s '%s': directory '%s' does not exist", what,
 			   path, dir);
 		goto fail;
 	}
 	if (access(dir, W_OK | X_OK)) {
-		cx_err_set(err, "could not create audit file '%s' in '%s': %s", path, dir,
+		cx_err_set(err, "could not create %s '%s' in '%s': %s", what, path, dir,
 			   strerror(errno));
 		goto fail;
 	}
@@ -71,8 +71,11 @@ int cx_preflight(const struct cx_gw_config *c, struct cx_listen *la, struct cx_e
 	if (c->audit_file) {
 		cx_gw_config_where(c, "audit.file", c->audit_from_flag, "--audit-file", where,
 				   sizeof(where));
-		if (cx_preflight_audit_file(c->audit_file, err))
+		if (cx_preflight_appendable("audit file", c->audit_file, err))
 			return cx_err_prefix(err, "%s: ", where);
 	}
+	if (c->ended_sessions_file &&
+	    cx_preflight_appendable("ended-sessions file", c->ended_sessions_file, err))
+		return cx_err_prefix(err, "http.ended_sessions_file: ");
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* Ended sessions. A sealed session id is valid until it expires, so ending one early (HTTP
  * DELETE) means remembering it: by fingerprint, until it would have expired anyway. The list
- * is per process (see docs/OPERATIONS.md, "Several replicas").
+ * is per process (see docs/OPERATIONS.md, "Several replicas"), kept across restarts when
+ * http.ended_sessions_file names a file for it.
  *
  * It is bounded per subject (the token that created the session), never globally, so no
  * client can fill it for another: a subject keeps at most max entries (the config's
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../common/err.h"
 #include "session.h"
 
 /* Ends s until expires_s (unix seconds), listing at most max sessions of its subject. 0, or
@@ -21,6 +23,11 @@
 int cx_session_revoke(const struct cx_session *s, int64_t expires_s, size_t max);
 /* True when s was ended: listed, or issued before its subject's "not before". */
 bool cx_session_revoked(const struct cx_session *s);
+/* Keeps the ended sessions in path from now on (http.ended_sessions_file): the ones it lists
+ * are read back (max per subject, as for cx_session_revoke), the file rewritten with only
+ * what still needs listing, and every later change appended and fdatasync'd. 0, or -1 with
+ * err (unreadable, unwritable, or not a file of ended sessions). */
+int cx_session_revoked_open(const char *path, size_t max, struct cx_err *err);
 /* Forgets every ended session (at shutdown, and in tests). */
 void cx_session_revoked_clear(void);
 /* For tests and logs: live entries listed for subject, and its "not before" (0: none). */
