@@ -22,7 +22,8 @@
 #include "../common/mcp_client.h"
 #include "../common/taskstore.h"
 
-#define ORCH_CALLS_MAX   16 /* tool_use blocks of one reply run at once */
+#define ORCH_CALLS_MAX   16  /* tool_use blocks of one reply run at once */
+#define ORCH_CALLS_KEPT  500 /* entries of a task's state.calls (the latest) */
 #define ORCH_PATTERNS    64
 #define ORCH_WORKERS_MAX 64
 /* Who denies an approval nobody answered in time (metadata.approval.by). */
@@ -149,11 +150,18 @@ struct orch_call {
 	const json_t *input; /* arguments */
 	char *text;          /* the result's text (malloc'd) */
 	bool is_error;
+	char started_at[32]; /* ISO-8601 UTC with ms, when the call went to the gateway */
+	long ms;             /* how long it took */
 };
 /* Runs calls[0..n) concurrently through the gateway, each cut at deadline (cx_now_ms; at
  * least a second; 0: the client's timeout), parent_id filled into cortex_create_task calls. */
 void orch_calls_run(struct orch_worker *w, const char *task_id, int64_t deadline,
 		    struct orch_call *calls, size_t n);
 void orch_calls_release(struct orch_call *calls, size_t n);
+/* One entry per call made through the gateway into log (a task's state.calls): {id, tool,
+ * started_at, ms, is_error}, or with denied true (ms 0, is_error true) for a held call a person
+ * or the approval timeout denied; the oldest entries go past ORCH_CALLS_KEPT. */
+void orch_calls_log(json_t *log, const struct orch_call *c);
+void orch_calls_log_denied(json_t *log, const char *id, const char *tool);
 
 #endif

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { SHIPPED, startHttp, startSim, httpSession, writeConfig, tmpDir } from './lib.mjs';
+import { GATEWAY, SHIPPED, startHttp, startSim, httpSession, writeConfig, tmpDir } from './lib.mjs';
 
-export { SHIPPED, startHttp, startSim, httpSession, writeConfig, tmpDir };
+export { GATEWAY, SHIPPED, startHttp, startSim, httpSession, writeConfig, tmpDir };
 
 export const ORCH = process.env.CORTEX_ORCHESTRATOR_BIN || join(dirname(SHIPPED), 'cortex-orchestrator');
 export const TASKCTL = process.env.CORTEX_TASKCTL_BIN || join(dirname(SHIPPED), 'bench/taskctl');
@@ -67,8 +67,9 @@ export async function redisTasks() {
 }
 export const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
 
-// Simulator, gateway and orchestrator sharing one fresh task store.
-export async function world(conversations, { orchestrator = {}, lease_ms = 3000, masters, store, gateway = {}, token = '', env: envOver = {}, llm = {} } = {}) {
+// Simulator, gateway and orchestrator sharing one fresh task store (bin: the gateway binary;
+// GATEWAY, the test build, adds the testkit adapter's tools when gateway.adapters names it).
+export async function world(conversations, { orchestrator = {}, lease_ms = 3000, masters, store, gateway = {}, token = '', env: envOver = {}, llm = {}, bin = SHIPPED } = {}) {
   const sim = startSim(['--config', writeConfig({ llm: { api_key: KEY, conversations, ...llm } })]);
   running.push(sim);
   const simUrl = await sim.ready;
@@ -78,7 +79,7 @@ export async function world(conversations, { orchestrator = {}, lease_ms = 3000,
     adapters: { proxmox: { url: simUrl, token_id: TOKEN_ID, token_secret: { env: 'PX_SECRET' }, task_poll_ms: 50 } },
     tasks,
     ...gateway,
-  })], { bin: SHIPPED, env: { PX_SECRET: SECRET } });
+  })], { bin, env: { PX_SECRET: SECRET } });
   running.push(gw);
   const gwUrl = await gw.ready;
   const orchConf = { tasks, orchestrator: { heartbeat_ms: 200, grace_ms: 3000, ...orchestrator } };
