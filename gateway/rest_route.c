@@ -19,11 +19,12 @@ static unsigned refuse(struct cx_rest_route *r, unsigned status, const char *all
 static unsigned routed(struct cx_rest_route *r, enum cx_rest_op op, const char *param, size_t len,
 		       size_t param_max)
 {
-	json_t *utf8 = len ? json_stringn(param, len) : NULL;
+	json_t *utf8;
 
 	if (len >= param_max)
 		return refuse(r, 404, NULL, "not found: the name is too long");
 	/* it goes into the tool call's arguments and the error a client reads, both JSON */
+	utf8 = len ? json_stringn(param, len) : NULL;
 	if (len && !utf8)
 		return refuse(r, 404, NULL, "not found: the name is not UTF-8");
 	json_decref(utf8);
@@ -112,10 +113,16 @@ int cx_rest_query_arg(json_t *args, const json_t *props, const char *key, size_t
 	long n;
 
 	if (memchr(key, '\0', klen) || (value && memchr(value, '\0', vlen))) {
+		/* the name goes into a JSON answer: quoted only when whole and UTF-8 */
+		json_t *name =
+			klen <= 64 && !memchr(key, '\0', klen) ? json_stringn(key, klen) : NULL;
+
 		cx_fmt(msg, msglen,
-		       "query parameter '%.64s': a NUL byte (%%00) is not allowed in a name or a "
+		       "query parameter %s%s%s: a NUL byte (%%00) is not allowed in a name or a "
 		       "value",
-		       key);
+		       name ? "'" : "", name ? json_string_value(name) : "(its name)",
+		       name ? "'" : "");
+		json_decref(name);
 		return -1;
 	}
 	if (!value)

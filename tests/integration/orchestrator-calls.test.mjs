@@ -58,3 +58,33 @@ test('state.calls lists each gateway call in order with its start, duration and 
   assert.match(calls[2].started_at, ISO_MS);
   await stopsCleanly(w.orch);
 });
+
+test('notifications/tools/list_changed: the next task sees the new tool list well within tools_ttl_ms', async () => {
+  const w = await world([{ match: 'LIST-', turns: [{ text: 'listed' }] }],
+    { bin: GATEWAY, gateway: TESTKIT, masters: masters(), orchestrator: { tools_ttl_ms: 3600000 } });
+  const toolsOf = async (i) => (await w.llm()).conversations[0].requests[i].body.tools.map((t) => t.name);
+  const run = async (q) => {
+    const [id] = await create(w, { query: q, category: 'general' });
+    assert.equal((await waitFor(w, id)).status, 'completed');
+  };
+  await run('LIST-1');
+  assert.ok((await toolsOf(0)).includes('testkit_sleep'));
+
+  const t0 = Date.now();
+  let r = await w.call('testkit_withdraw', { tool: 'testkit_sleep', available: false });
+  assert.ok(!r.isError, JSON.stringify(r));
+  await new Promise((res) => setTimeout(res, 300)); // the notification's way to the orchestrator
+  await run('LIST-2');
+  let names = await toolsOf(1);
+  assert.ok(!names.includes('testkit_sleep'), 'withdrawn, and the orchestrator knew: ' + names.join(' '));
+  assert.ok(names.includes('testkit_echo'));
+
+  r = await w.call('testkit_withdraw', { tool: 'testkit_sleep', available: true });
+  assert.ok(!r.isError, JSON.stringify(r));
+  await new Promise((res) => setTimeout(res, 300));
+  await run('LIST-3');
+  names = await toolsOf(2);
+  assert.ok(names.includes('testkit_sleep'), 'back again: ' + names.join(' '));
+  assert.ok(Date.now() - t0 < 30000, 'all of it far within the hour of tools_ttl_ms');
+  await stopsCleanly(w.orch);
+});
