@@ -60,7 +60,7 @@ unsigned cx_rest_route(const char *p, const char *method, size_t param_max, stru
 			      "not found; GET /v1/openapi.json describes the REST routes");
 	p += 6;
 	slash = strchr(p, '/');
-	if (slash && strcmp(slash, "/events"))
+	if ((slash && strcmp(slash, "/events")) || slash == p) /* tasks//events: no id */
 		return refuse(r, 404, NULL, "not found");
 	if (strcmp(method, "GET"))
 		return refuse(r, 405, "GET", "method not allowed");

@@ -36,6 +36,9 @@ static bool on_message(void *ctx, const json_t *msg)
 	if (msg == NULL) { /* opened: whatever changed while none was open is unknown */
 		atomic_store(&o->listen_open, true);
 		atomic_fetch_add(&o->tools_gen, 1);
+		if (atomic_exchange(&o->listen_down, false))
+			cx_info("the gateway's GET stream is open again: the tool lists are fetched "
+				"anew");
 	} else if (method && !strcmp(method, "notifications/tools/list_changed")) {
 		atomic_fetch_add(&o->tools_gen, 1);
 		cx_debug("the gateway's tool list changed: listed again at the next step");
@@ -84,6 +87,7 @@ static void *listen_main(void *arg)
 				o->tools_ttl_ms);
 			break;
 		} else {
+			atomic_store(&o->listen_down, true);
 			if (!warned)
 				cx_warn("the gateway's GET stream (tool list changes): %s; trying "
 					"again, the tool list meanwhile refreshed every %ld ms",

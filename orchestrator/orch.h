@@ -109,6 +109,7 @@ struct orch {
 	/* listen.c: the tool lists fetched before tools_gen moved are stale */
 	atomic_ulong tools_gen;
 	atomic_bool listen_open; /* the GET stream is open */
+	atomic_bool listen_down; /* it failed since it was last open */
 	struct cx_mcp_cancel *listen_cancel;
 	pthread_mutex_t listen_mu;
 	pthread_cond_t listen_cond; /* the listener's backoff sleep */

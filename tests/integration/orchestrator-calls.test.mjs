@@ -4,7 +4,7 @@
 // testkit adapter sleeps, fails and withdraws tools on demand.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GATEWAY, world, waitFor, stored, create, stopsCleanly } from './orchestrator-lib.mjs';
+import { GATEWAY, world, waitFor, stored, create, stopsCleanly, freePort } from './orchestrator-lib.mjs';
 
 const TESTKIT = { adapters: { testkit: {} } };
 const masters = (extra = {}) => ({
@@ -86,5 +86,31 @@ test('notifications/tools/list_changed: the next task sees the new tool list wel
   names = await toolsOf(2);
   assert.ok(names.includes('testkit_sleep'), 'back again: ' + names.join(' '));
   assert.ok(Date.now() - t0 < 30000, 'all of it far within the hour of tools_ttl_ms');
+  await stopsCleanly(w.orch);
+});
+
+test('the GET stream is opened again after a gateway restart (its session gone): list_changed still reaches the orchestrator', async () => {
+  const listen = '127.0.0.1:' + await freePort();
+  const w = await world([{ match: 'AGAIN-', turns: [{ text: 'listed' }] }],
+    { bin: GATEWAY, gateway: TESTKIT, masters: masters(), orchestrator: { tools_ttl_ms: 3600000 }, listen });
+  const toolsOf = async (i) => (await w.llm()).conversations[0].requests[i].body.tools.map((t) => t.name);
+  const run = async (q) => {
+    const [id] = await create(w, { query: q, category: 'general' });
+    assert.equal((await waitFor(w, id)).status, 'completed');
+  };
+  await run('AGAIN-1');
+  await w.restartGateway(); // kill -9: a new session key, the orchestrator's session is gone
+  const t0 = Date.now();
+  while (!/GET stream is open again/.test(w.orch.stderr()) && Date.now() - t0 < 10000) await new Promise((res) => setTimeout(res, 50));
+  assert.match(w.orch.stderr(), /GET stream .*trying again/, 'the outage was said once');
+  assert.match(w.orch.stderr(), /GET stream is open again/, 'reopened within 10 s: ' + w.orch.stderr());
+  await run('AGAIN-2'); // lists the tools of the new gateway, then caches them for the hour
+  assert.ok((await toolsOf(1)).includes('testkit_sleep'));
+  const r = await w.call('testkit_withdraw', { tool: 'testkit_sleep', available: false });
+  assert.ok(!r.isError, JSON.stringify(r));
+  await new Promise((res) => setTimeout(res, 300));
+  await run('AGAIN-3');
+  assert.ok(!(await toolsOf(2)).includes('testkit_sleep'), 'the reopened stream carried list_changed');
+  assert.equal(w.orch.stderr().match(/trying again/g).length, 1, 'one warning for the outage');
   await stopsCleanly(w.orch);
 });
