@@ -71,14 +71,19 @@ static void *listen_main(void *arg)
 	while (!cx_mcp_cancelled(o->listen_cancel)) {
 		struct cx_err err = { 0 };
 		int64_t t0 = cx_now_ms();
+		bool opened;
 		int rc;
 
 		atomic_store(&o->listen_open, false);
 		rc = cx_mcp_listen(o->mcp, on_message, o, &co, &err);
 		if (cx_mcp_cancelled(o->listen_cancel))
 			break;
-		if (atomic_load(&o->listen_open) && cx_now_ms() - t0 >= LISTEN_STABLE_MS)
-			backoff = LISTEN_BACKOFF_MIN_MS;
+		opened = atomic_load(&o->listen_open);
+		if (opened) { /* a failure from here on is a new outage, said again */
+			warned = false;
+			if (cx_now_ms() - t0 >= LISTEN_STABLE_MS)
+				backoff = LISTEN_BACKOFF_MIN_MS;
+		}
 		if (rc == 0) {
 			cx_debug("the gateway ended the GET stream; opening it again");
 		} else if (rc == CX_MCP_E_HTTP && strstr(err.msg, "HTTP 405")) {
@@ -97,11 +102,9 @@ static void *listen_main(void *arg)
 			if (rc == CX_MCP_E_HTTP && strstr(err.msg, "HTTP 404"))
 				json_decref(ping(o));
 		}
-		if (rc == 0 && atomic_load(&o->listen_open))
-			warned = false;
 		if (pause_or_quit(o, backoff))
 			break;
-		if (rc != 0 || !atomic_load(&o->listen_open))
+		if (rc != 0 || !opened)
 			backoff = backoff * 2 > LISTEN_BACKOFF_MAX_MS ? LISTEN_BACKOFF_MAX_MS
 								      : backoff * 2;
 	}

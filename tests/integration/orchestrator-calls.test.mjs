@@ -99,11 +99,14 @@ test('the GET stream is opened again after a gateway restart (its session gone):
     assert.equal((await waitFor(w, id)).status, 'completed');
   };
   await run('AGAIN-1');
-  await w.restartGateway(); // kill -9: a new session key, the orchestrator's session is gone
-  const t0 = Date.now();
-  while (!/GET stream is open again/.test(w.orch.stderr()) && Date.now() - t0 < 10000) await new Promise((res) => setTimeout(res, 50));
-  assert.match(w.orch.stderr(), /GET stream .*trying again/, 'the outage was said once');
-  assert.match(w.orch.stderr(), /GET stream is open again/, 'reopened within 10 s: ' + w.orch.stderr());
+  const count = (re) => (w.orch.stderr().match(re) || []).length;
+  for (const n of [1, 2]) { // kill -9: a new session key, the orchestrator's session is gone
+    await w.restartGateway();
+    const t0 = Date.now();
+    while (count(/GET stream is open again/g) < n && Date.now() - t0 < 10000) await new Promise((res) => setTimeout(res, 50));
+    assert.equal(count(/GET stream is open again/g), n, 'reopened within 10 s: ' + w.orch.stderr());
+    assert.equal(count(/GET stream .*trying again/g), n, 'each outage said once: ' + w.orch.stderr());
+  }
   await run('AGAIN-2'); // lists the tools of the new gateway, then caches them for the hour
   assert.ok((await toolsOf(1)).includes('testkit_sleep'));
   const r = await w.call('testkit_withdraw', { tool: 'testkit_sleep', available: false });
@@ -111,6 +114,5 @@ test('the GET stream is opened again after a gateway restart (its session gone):
   await new Promise((res) => setTimeout(res, 300));
   await run('AGAIN-3');
   assert.ok(!(await toolsOf(2)).includes('testkit_sleep'), 'the reopened stream carried list_changed');
-  assert.equal(w.orch.stderr().match(/trying again/g).length, 1, 'one warning for the outage');
   await stopsCleanly(w.orch);
 });
