@@ -17,7 +17,6 @@
  * MCP; an unknown task 404. */
 #include "http_ops.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,18 +29,11 @@
 #include "dispatch.h"
 #include "http_async.h"
 #include "policy.h"
+#include "rest_route.h"
 
 #define VIA_REST "rest"
 
 extern const char gateway_openapi_json[];
-
-enum rest_op {
-	OP_TOOL,        /* POST /v1/tools/{name} */
-	OP_TASKS_LIST,  /* GET /v1/tasks */
-	OP_TASKS_NEW,   /* POST /v1/tasks */
-	OP_TASK_GET,    /* GET /v1/tasks/{id} */
-	OP_TASK_EVENTS, /* GET /v1/tasks/{id}/events */
-};
 
 /* ---- answers ---- */
 
@@ -106,12 +98,12 @@ static void call_done(void *ctx, const json_t *result, int code, const char *msg
 		cx_http_async_error(a, a->refusal, "%s", result_text(result));
 		return;
 	}
-	if (is_error && (a->op == OP_TASK_GET || a->op == OP_TASK_EVENTS) &&
+	if (is_error && (a->op == CX_REST_TASK_GET || a->op == CX_REST_TASK_EVENTS) &&
 	    !strncmp(result_text(result), "no task '", 9)) {
 		cx_http_async_error(a, MHD_HTTP_NOT_FOUND, "%s", result_text(result));
 		return;
 	}
-	if (a->op == OP_TASK_EVENTS) {
+	if (a->op == CX_REST_TASK_EVENTS) {
 		if (is_error)
 			cx_http_async_error(a, MHD_HTTP_SERVICE_UNAVAILABLE, "%s",
 					    result_text(result));
@@ -121,8 +113,8 @@ static void call_done(void *ctx, const json_t *result, int code, const char *msg
 		return;
 	}
 	cx_http_async_answer_json(a,
-				  a->op == OP_TASKS_NEW && !is_error ? MHD_HTTP_CREATED
-								     : MHD_HTTP_OK,
+				  a->op == CX_REST_TASKS_NEW && !is_error ? MHD_HTTP_CREATED
+									  : MHD_HTTP_OK,
 				  json_incref((json_t *)result));
 }
 
@@ -168,52 +160,31 @@ static void call_tool(struct cx_http_async *a, const char *name, json_t *args)
 /* The body as the call's arguments: an object, or {} when empty. NULL with a answered. */
 static json_t *body_args(struct cx_http_async *a)
 {
-	struct cx_err err = { 0 };
-	json_t *v;
+	char msg[CX_ERR_MSG_MAX + 64];
+	json_t *v = cx_rest_body_args(a->body.data, a->body.len, (size_t)a->h->conf->max_body_bytes,
+				      msg, sizeof(msg));
 
-	if (!a->body.len)
-		return json_object();
-	v = cx_json_loadb(a->body.data, a->body.len, (size_t)a->h->conf->max_body_bytes, &err);
-	if (!v) {
-		cx_http_async_error(a, MHD_HTTP_BAD_REQUEST, "the body is not JSON: %s", err.msg);
-		return NULL;
-	}
-	if (!json_is_object(v)) {
-		json_decref(v);
-		cx_http_async_error(a, MHD_HTTP_BAD_REQUEST,
-				    "the body must be a JSON object of the tool's arguments");
-		return NULL;
-	}
+	if (!v)
+		cx_http_async_error(a, MHD_HTTP_BAD_REQUEST, "%s", msg);
 	return v;
 }
 
 struct query_ctx {
 	const json_t *props; /* the tool's inputSchema properties */
 	json_t *args;
+	char msg[160]; /* why a parameter was refused ("" while none was) */
 };
 
-/* A query parameter as the argument the tool's inputSchema types it as: integers and booleans
- * are converted when they read as one; anything else stays a string for the schema to judge. */
-static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-				 const char *value)
+/* A query parameter as the argument the tool's inputSchema types it as (rest_route.c). */
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t klen,
+				 const char *value, size_t vlen)
 {
 	struct query_ctx *q = cls;
-	const char *type =
-		json_string_value(json_object_get(json_object_get(q->props, key), "type"));
-	json_t *v = NULL;
-	long n;
 
-	if (!value)
-		value = "";
-	if (type && !strcmp(type, "integer") && !cx_parse_long(value, LONG_MIN, LONG_MAX, &n))
-		v = json_integer(n);
-	else if (type && !strcmp(type, "boolean") &&
-		 (!strcmp(value, "true") || !strcmp(value, "false")))
-		v = json_boolean(!strcmp(value, "true"));
-	else
-		v = json_string(value);
-	json_object_set_new(q->args, key, v ? v : json_null());
-	return MHD_YES;
+	(void)kind;
+	return cx_rest_query_arg(q->args, q->props, key, klen, value, vlen, q->msg, sizeof(q->msg))
+		       ? MHD_NO
+		       : MHD_YES;
 }
 
 static void rest_start(struct cx_http_async *a)
@@ -222,30 +193,39 @@ static void rest_start(struct cx_http_async *a)
 	json_t *args;
 
 	switch (a->op) {
-	case OP_TOOL:
+	case CX_REST_TOOL:
 		if ((args = body_args(a)))
 			call_tool(a, id, args);
 		break;
-	case OP_TASKS_NEW:
+	case CX_REST_TASKS_NEW:
 		if ((args = body_args(a)))
 			call_tool(a, "cortex_create_task", args);
 		break;
-	case OP_TASKS_LIST: {
+	case CX_REST_TASKS_LIST: {
 		const struct cx_reg_tool *rt =
 			cx_registry_find(cx_server_registry(a->h->srv), "cortex_get_tasks");
 		struct query_ctx q = {
 			json_object_get(json_object_get(rt ? rt->def : NULL, "inputSchema"),
 					"properties"),
 			json_object(),
+			"",
 		};
 		if (q.args)
-			MHD_get_connection_values(a->conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
+			MHD_get_connection_values_n(a->conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
+		if (q.msg[0]) {
+			json_decref(q.args);
+			cx_http_async_error(a, MHD_HTTP_BAD_REQUEST, "%s", q.msg);
+			break;
+		}
 		call_tool(a, "cortex_get_tasks", q.args);
 		break;
 	}
-	case OP_TASK_GET:
-	case OP_TASK_EVENTS:
+	case CX_REST_TASK_GET:
+	case CX_REST_TASK_EVENTS:
 		call_tool(a, "cortex_get_task_status", json_pack("{s:s}", "id", id));
+		break;
+	default: /* answered by the route itself */
+		cx_http_async_error(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
 		break;
 	}
 }
@@ -268,72 +248,43 @@ static enum MHD_Result list_tools(struct cx_http *h, struct MHD_Connection *conn
 	return send_json(conn, MHD_HTTP_OK, json_pack("{s:o*}", "tools", tools));
 }
 
-/* Starts an asynchronous operation op with parameter param (may be "") on conn. */
+/* Starts the asynchronous operation r routed to on conn. */
 static enum MHD_Result start_op(struct cx_http *h, struct MHD_Connection *conn,
-				const struct cx_principal *who, void **con_cls, enum rest_op op,
-				const char *param, size_t len)
+				const struct cx_principal *who, void **con_cls,
+				const struct cx_rest_route *r)
 {
 	const char *ctype = cx_http_header(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
 	const char *clen = cx_http_header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	struct cx_http_async *a;
 
-	/* A body over the cap is read and dropped (up to a bound, then the connection is cut) so
-	 * that the client reads the 413 rather than a connection reset mid-upload. */
-	if (len >= sizeof(a->param))
-		return send_error(conn, MHD_HTTP_NOT_FOUND, NULL,
-				  "not found: the name is too long");
 	/* As on /mcp: a body is JSON, which a browser cannot send across origins unasked. */
-	if ((op == OP_TOOL || op == OP_TASKS_NEW) && ((clen && strcmp(clen, "0")) || ctype) &&
-	    !cx_http_content_type_is_json(ctype))
+	if ((r->op == CX_REST_TOOL || r->op == CX_REST_TASKS_NEW) &&
+	    ((clen && strcmp(clen, "0")) || ctype) && !cx_http_content_type_is_json(ctype))
 		return send_error(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
 				  "unsupported media type: the body must be application/json");
 	a = cx_http_async_new(h, conn, who, rest_start, con_cls);
 	if (!a)
 		return MHD_NO;
-	a->op = (int)op;
-	memcpy(a->param, param, len);
-	a->param[len] = 0;
+	a->op = (int)r->op;
+	memcpy(a->param, r->param, r->len);
+	a->param[r->len] = 0;
 	return MHD_YES;
 }
 
 enum MHD_Result cx_http_rest(struct cx_http *h, struct MHD_Connection *conn, const char *url,
 			     const char *method, const struct cx_principal *who, void **con_cls)
 {
-	const char *p = url + strlen("/v1/"), *slash, *allow;
-	bool post = !strcmp(method, MHD_HTTP_METHOD_POST);
-	enum rest_op op;
-	size_t len;
+	struct cx_rest_route r;
 
-	if (!strcmp(p, "openapi.json") || !strcmp(p, "tools") || !strcmp(p, "tasks")) {
-		allow = !strcmp(p, "tasks") ? "GET, POST" : "GET";
-		if (!cx_http_method_listed(allow, method))
-			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, allow,
-					  "method not allowed");
-		if (!strcmp(p, "openapi.json"))
-			return cx_http_queue(conn, MHD_HTTP_OK,
-					     cx_http_resp_new((char *)gateway_openapi_json,
-							      strlen(gateway_openapi_json), false,
-							      CT_JSON));
-		if (!strcmp(p, "tools"))
-			return list_tools(h, conn, who);
-		return start_op(h, conn, who, con_cls, post ? OP_TASKS_NEW : OP_TASKS_LIST, "", 0);
-	}
-	if (!strncmp(p, "tools/", 6) && p[6] && !strchr(p + 6, '/')) {
-		if (!post)
-			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "POST",
-					  "method not allowed: call a tool with POST");
-		return start_op(h, conn, who, con_cls, OP_TOOL, p + 6, strlen(p + 6));
-	}
-	if (strncmp(p, "tasks/", 6) || !p[6])
-		return send_error(conn, MHD_HTTP_NOT_FOUND, NULL,
-				  "not found; GET /v1/openapi.json describes the REST routes");
-	p += 6;
-	slash = strchr(p, '/');
-	if (slash && strcmp(slash, "/events"))
-		return send_error(conn, MHD_HTTP_NOT_FOUND, NULL, "not found");
-	if (strcmp(method, MHD_HTTP_METHOD_GET))
-		return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET", "method not allowed");
-	op = slash ? OP_TASK_EVENTS : OP_TASK_GET;
-	len = slash ? (size_t)(slash - p) : strlen(p);
-	return start_op(h, conn, who, con_cls, op, p, len);
+	if (cx_rest_route(url + strlen("/v1/"), method, sizeof(((struct cx_http_async *)0)->param),
+			  &r))
+		return send_error(conn, r.status, r.allow, r.msg);
+	if (r.op == CX_REST_OPENAPI)
+		return cx_http_queue(conn, MHD_HTTP_OK,
+				     cx_http_resp_new((char *)gateway_openapi_json,
+						      strlen(gateway_openapi_json), false,
+						      CT_JSON));
+	if (r.op == CX_REST_TOOLS)
+		return list_tools(h, conn, who);
+	return start_op(h, conn, who, con_cls, &r);
 }

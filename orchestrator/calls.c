@@ -78,12 +78,16 @@ static void *run_one(void *arg)
 	struct cx_mcp_call_opts co = { .cancel = k, .timeout_ms = left > 1000 ? left : 1000 };
 	struct cx_err err = { 0 };
 	json_t *args = arguments(c->name, c->input, j->task_id), *res = NULL;
+	int64_t t0;
 	int rc;
 
 	orch_worker_set_call(j->w, j->slot, k);
 	if (atomic_load(&j->w->stop_task))
 		cx_mcp_cancel(k, "the task was cancelled");
+	cx_wall_iso8601(c->started_at, sizeof(c->started_at));
+	t0 = cx_now_ms();
 	rc = cx_mcp_call_tool(j->w->o->mcp, c->name, args, &co, &res, &err);
+	c->ms = (long)(cx_now_ms() - t0);
 	orch_worker_set_call(j->w, j->slot, NULL);
 	if (rc == 0) {
 		c->text = result_text(res);
@@ -136,4 +140,32 @@ void orch_calls_release(struct orch_call *calls, size_t n)
 		free(calls[i].text);
 		calls[i].text = NULL;
 	}
+}
+
+static void log_add(json_t *log, json_t *entry)
+{
+	if (!json_is_array(log) || entry == NULL) {
+		json_decref(entry);
+		return;
+	}
+	json_array_append_new(log, entry);
+	while (json_array_size(log) > ORCH_CALLS_KEPT)
+		json_array_remove(log, 0);
+}
+
+void orch_calls_log(json_t *log, const struct orch_call *c)
+{
+	log_add(log, json_pack("{s:s, s:s, s:s, s:I, s:b}", "id", c->id ? c->id : "", "tool",
+			       c->name ? c->name : "", "started_at", c->started_at, "ms",
+			       (json_int_t)c->ms, "is_error", c->is_error));
+}
+
+void orch_calls_log_denied(json_t *log, const char *id, const char *tool)
+{
+	char at[32];
+
+	cx_wall_iso8601(at, sizeof(at));
+	log_add(log, json_pack("{s:s, s:s, s:s, s:i, s:b, s:b}", "id", id ? id : "", "tool",
+			       tool ? tool : "", "started_at", at, "ms", 0, "is_error", true,
+			       "denied", true));
 }

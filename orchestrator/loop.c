@@ -22,6 +22,7 @@ struct run {
 	struct orch_master *m;
 	const char *id;
 	json_t *task, *messages, *tools, *ann, *pending, *tools_used;
+	json_t *calls; /* state.calls: each call made through the gateway, with its timing */
 	long iterations, tokens_in, tokens_out;
 	bool made_children; /* a cortex_create_task call succeeded: look for children at the end */
 	bool paused;        /* the last reply was pause_turn: the conversation goes back as it is */
@@ -65,10 +66,11 @@ void orch_llm_event(void *arg, const struct cx_llm_event *ev)
 
 static json_t *state_of(const struct run *r)
 {
-	return json_pack("{s:O, s:O, s:I, s:I, s:I, s:b, s:b}", "messages", r->messages, "pending",
-			 r->pending, "iterations", (json_int_t)r->iterations, "tokens_in",
-			 (json_int_t)r->tokens_in, "tokens_out", (json_int_t)r->tokens_out,
-			 "made_children", r->made_children, "paused", r->paused);
+	return json_pack("{s:O, s:O, s:I, s:I, s:I, s:b, s:b, s:O}", "messages", r->messages,
+			 "pending", r->pending, "iterations", (json_int_t)r->iterations,
+			 "tokens_in", (json_int_t)r->tokens_in, "tokens_out",
+			 (json_int_t)r->tokens_out, "made_children", r->made_children, "paused",
+			 r->paused, "calls", r->calls);
 }
 
 static json_t *progress_new(const struct run *r, const char *action)
@@ -370,8 +372,11 @@ static enum step run_tools(struct run *r, const struct cx_llm_reply *reply)
 	if (n)
 		progress(r, msg, false);
 	orch_calls_run(r->w, r->id, r->deadline, calls, n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (calls[i].started_at[0])
+			orch_calls_log(r->calls, &calls[i]);
 		add_result(r, calls[i].id, calls[i].name, calls[i].text, calls[i].is_error);
+	}
 	orch_calls_release(calls, n);
 	if (atomic_load(&r->w->stop_task))
 		return stopped(r);
@@ -397,6 +402,9 @@ static enum step resume_pending(struct run *r)
 	if (by && !strcmp(by, ORCH_APPROVAL_TIMEOUT)) {
 		cx_fmt(msg, sizeof(msg), "stopped: the call to %s waited for approval: %s",
 		       json_string_value(json_object_get(p, "name")), reason ? reason : "");
+		json_array_foreach(r->pending, i, p)
+			orch_calls_log_denied(r->calls, json_string_value(json_object_get(p, "id")),
+					      json_string_value(json_object_get(p, "name")));
 		return fail(r, msg);
 	}
 	cx_fmt(msg, sizeof(msg),
@@ -407,9 +415,10 @@ static enum step resume_pending(struct run *r)
 		const char *id = json_string_value(json_object_get(p, "id"));
 		const char *name = json_string_value(json_object_get(p, "name"));
 
-		if (strcmp(decision, "approved"))
+		if (strcmp(decision, "approved")) {
+			orch_calls_log_denied(r->calls, id, name);
 			add_result(r, id, name, msg, true);
-		else if (n < ORCH_CALLS_MAX)
+		} else if (n < ORCH_CALLS_MAX)
 			calls[n++] = (struct orch_call){ .id = id,
 							 .name = name,
 							 .input = json_object_get(p, "input") };
@@ -417,8 +426,11 @@ static enum step resume_pending(struct run *r)
 			add_result(r, id, name, "not run: at most 16 tool calls at once", true);
 	}
 	orch_calls_run(r->w, r->id, r->deadline, calls, n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (calls[i].started_at[0])
+			orch_calls_log(r->calls, &calls[i]);
 		add_result(r, calls[i].id, calls[i].name, calls[i].text, calls[i].is_error);
+	}
 	orch_calls_release(calls, n);
 	json_array_clear(r->pending);
 	if (atomic_load(&r->w->stop_task))
@@ -546,7 +558,11 @@ static int setup(struct run *r, struct orch_worker *w, json_t *task)
 		r->tokens_out = state_long(st, "tokens_out");
 		r->made_children = json_is_true(json_object_get(st, "made_children"));
 		r->paused = json_is_true(json_object_get(st, "paused"));
+		r->calls = json_is_array(json_object_get(st, "calls"))
+				   ? json_deep_copy(json_object_get(st, "calls"))
+				   : json_array();
 	} else {
+		r->calls = json_array();
 		r->messages = json_array();
 		r->pending = json_array();
 		cx_llm_add_user_text(r->messages, query ? query : "");
@@ -556,7 +572,7 @@ static int setup(struct run *r, struct orch_worker *w, json_t *task)
 				    .caller = "cortex-orchestrator",
 				    .deadline_ms = r->deadline,
 				    .cancelled = &w->stop_task };
-	return r->id && r->messages && r->pending && r->tools_used ? 0 : -1;
+	return r->id && r->messages && r->pending && r->tools_used && r->calls ? 0 : -1;
 }
 
 /* The text of a final answer the conversation ends with: an assistant turn with no tool_use
@@ -640,6 +656,7 @@ out:
 	free(system);
 	json_decref(r.messages);
 	json_decref(r.pending);
+	json_decref(r.calls);
 	json_decref(r.tools_used);
 	json_decref(r.tools);
 	json_decref(r.ann);

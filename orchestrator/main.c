@@ -196,10 +196,11 @@ static int run(struct orch *o)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (orch_workers_start(o, &err)) {
+	if (orch_listen_start(o, &err) || orch_workers_start(o, &err)) {
 		fprintf(stderr, "cortex-orchestrator: %s\n", err.msg);
 		atomic_store(&o->stopping, true);
 		orch_workers_stop(o);
+		orch_listen_stop(o);
 		return 1;
 	}
 	cx_info("cortex-orchestrator %s: %zu masters, %zu workers; tasks in %s; gateway %s",
@@ -209,6 +210,7 @@ static int run(struct orch *o)
 	cx_info("signal %d: no more claims; running steps get %ld ms to finish", sig, o->grace_ms);
 	atomic_store(&o->stopping, true);
 	orch_workers_stop(o);
+	orch_listen_stop(o);
 	cx_info("stopped");
 	return 0;
 }

@@ -302,11 +302,17 @@ static int fetch_tools(struct orch *o, struct orch_master *m, struct cx_err *err
 int orch_master_tools(struct orch *o, struct orch_master *m, json_t **tools, json_t **annotations,
 		      struct cx_err *err)
 {
+	unsigned long gen = atomic_load(&o->tools_gen); /* before the fetch: a change during it
+							 * makes the next step list again */
 	int rc = 0;
 
 	pthread_mutex_lock(&m->mu);
-	if (m->llm_tools == NULL || cx_now_ms() - m->tools_at > o->tools_ttl_ms)
+	if (m->llm_tools == NULL || m->tools_gen != gen ||
+	    cx_now_ms() - m->tools_at > o->tools_ttl_ms) {
 		rc = fetch_tools(o, m, err);
+		if (rc == 0)
+			m->tools_gen = gen;
+	}
 	if (rc == 0) { /* copies: jansson values are not shared between threads */
 		*tools = json_deep_copy(m->llm_tools);
 		*annotations = json_deep_copy(m->annotations);

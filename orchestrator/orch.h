@@ -7,7 +7,8 @@
  *   workers.c   worker threads claiming tasks; the heartbeat thread (leases, agents,
  *               cancellation, parents waiting for their children)
  *   loop.c      one task's LLM tool-use loop: limits, stop reasons, progress, the result
- *   calls.c     a reply's tool_use blocks run concurrently through the gateway; approvals */
+ *   calls.c     a reply's tool_use blocks run concurrently through the gateway; approvals
+ *   listen.c    the session's GET stream: tools/list_changed marks the tool lists stale */
 #ifndef CX_ORCH_H
 #define CX_ORCH_H
 
@@ -22,7 +23,8 @@
 #include "../common/mcp_client.h"
 #include "../common/taskstore.h"
 
-#define ORCH_CALLS_MAX   16 /* tool_use blocks of one reply run at once */
+#define ORCH_CALLS_MAX   16  /* tool_use blocks of one reply run at once */
+#define ORCH_CALLS_KEPT  500 /* entries of a task's state.calls (the latest) */
 #define ORCH_PATTERNS    64
 #define ORCH_WORKERS_MAX 64
 /* Who denies an approval nobody answered in time (metadata.approval.by). */
@@ -50,10 +52,11 @@ struct orch_master {
 	struct orch_limits limits;
 	struct cx_llm *llm;
 
-	pthread_mutex_t mu;  /* guards the tool cache */
-	json_t *llm_tools;   /* [{name, description, input_schema}] the master may use */
-	json_t *annotations; /* name -> the tool's annotations */
-	int64_t tools_at;    /* when llm_tools was fetched (cx_now_ms) */
+	pthread_mutex_t mu;      /* guards the tool cache */
+	json_t *llm_tools;       /* [{name, description, input_schema}] the master may use */
+	json_t *annotations;     /* name -> the tool's annotations */
+	int64_t tools_at;        /* when llm_tools was fetched (cx_now_ms) */
+	unsigned long tools_gen; /* orch.tools_gen when it was fetched */
 };
 
 struct orch_worker {
@@ -102,6 +105,17 @@ struct orch {
 	bool hb_quit;        /* under mu: the heartbeat thread ends */
 	struct orch_waiting *waiting;
 	pthread_t heartbeat;
+
+	/* listen.c: the tool lists fetched before tools_gen moved are stale */
+	atomic_ulong tools_gen;
+	atomic_bool listen_open; /* the GET stream is open */
+	atomic_bool listen_down; /* it failed since it was last open */
+	struct cx_mcp_cancel *listen_cancel;
+	pthread_mutex_t listen_mu;
+	pthread_cond_t listen_cond; /* the listener's backoff sleep */
+	bool listen_quit;           /* under listen_mu */
+	bool listening;             /* the thread runs */
+	pthread_t listener;
 };
 
 /* masters.c */
@@ -110,8 +124,9 @@ int orch_masters_load(struct orch *o, const char *path, struct cx_err *err);
 void orch_masters_free(struct orch *o);
 /* The master for a task's category (general, or the last master, for one no master names). */
 struct orch_master *orch_master_for(struct orch *o, const char *category);
-/* The master's tools, fetched from the gateway when older than tools_ttl_ms: *tools and
- * *annotations are the caller's own copies. */
+/* The master's tools, fetched from the gateway when older than tools_ttl_ms or when the
+ * gateway said its list changed since (orch.tools_gen): *tools and *annotations are the
+ * caller's own copies. */
 int orch_master_tools(struct orch *o, struct orch_master *m, json_t **tools, json_t **annotations,
 		      struct cx_err *err);
 bool orch_master_allows(const struct orch_master *m, const char *tool);
@@ -142,6 +157,12 @@ json_t *orch_children(struct orch *o, const char *id, bool *all_done);
 void orch_run_task(struct orch_worker *w, json_t *task);
 void orch_llm_event(void *arg, const struct cx_llm_event *ev);
 
+/* listen.c */
+/* Starts the thread holding the session's GET stream open (it reconnects on its own). */
+int orch_listen_start(struct orch *o, struct cx_err *err);
+/* Closes the stream and joins the thread (nothing when it never started). */
+void orch_listen_stop(struct orch *o);
+
 /* calls.c */
 struct orch_call {
 	const char *id;      /* tool_use id */
@@ -149,11 +170,18 @@ struct orch_call {
 	const json_t *input; /* arguments */
 	char *text;          /* the result's text (malloc'd) */
 	bool is_error;
+	char started_at[32]; /* ISO-8601 UTC with ms, when the call went to the gateway */
+	long ms;             /* how long it took */
 };
 /* Runs calls[0..n) concurrently through the gateway, each cut at deadline (cx_now_ms; at
  * least a second; 0: the client's timeout), parent_id filled into cortex_create_task calls. */
 void orch_calls_run(struct orch_worker *w, const char *task_id, int64_t deadline,
 		    struct orch_call *calls, size_t n);
 void orch_calls_release(struct orch_call *calls, size_t n);
+/* One entry per call made through the gateway into log (a task's state.calls): {id, tool,
+ * started_at, ms, is_error}, or with denied true (ms 0, is_error true) for a held call a person
+ * or the approval timeout denied; the oldest entries go past ORCH_CALLS_KEPT. */
+void orch_calls_log(json_t *log, const struct orch_call *c);
+void orch_calls_log_denied(json_t *log, const char *id, const char *tool);
 
 #endif

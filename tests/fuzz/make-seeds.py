@@ -355,6 +355,47 @@ def tasks_and_config():
             write('config', block)
 
 
+def rest():
+    """The REST routes (fuzz_rest.c): "METHOD /v1/PATH?QUERY", a newline, the body."""
+    def req(line, body=''):
+        write('rest', line + '\n' + body)
+    for path in ('openapi.json', 'tools', 'tasks', 'tools/', 'tasks/', 'nope', 'tools/a/b',
+                 'tasks/t-1/events/x', 'tasks/t-1/other', 'openapi.json/', 'TOOLS'):
+        for m in ('GET', 'POST', 'DELETE', 'HEAD', 'OPTIONS'):
+            if m in ('GET', 'POST') or path in ('tasks', 'tools/x'):
+                req('%s /v1/%s' % (m, path))
+    tools = json.load(open('adapters/cortex/tools.json'))[:3] + json.load(open('tests/adapters/testkit.json'))[:4]
+    for t in tools:
+        for args in args_variants(t.get('inputSchema', {}))[:1]:
+            req('POST /v1/tools/' + t['name'], compact(args))
+    req('POST /v1/tools/testkit_echo', '')
+    req('POST /v1/tools/testkit%5Fecho', '{"text":"hi"}')
+    req('POST /v1/tools/caf%C3%A9', '{}')
+    req('POST /v1/tools/' + 'x' * 127, '{}')
+    req('POST /v1/tools/' + 'x' * 128, '{}')
+    req('POST /v1/tools/a%2Fb', '{}')
+    req('POST /v1/tools/testkit_echo', '[1,2]')
+    req('POST /v1/tools/testkit_echo', '{"text": "unterminated')
+    req('POST /v1/tools/testkit_echo', '"a string"')
+    req('POST /v1/tasks', compact({"query": "What VMs run on pve1?", "category": "infrastructure", "priority": 2}))
+    req('POST /v1/tasks', compact({"tasks": [{"query": "a"}, {"query": "b", "category": "security"}]}))
+    req('POST /v1/tasks', compact({"query": ""}))
+    req('POST /v1/tasks', '{"query":"x","priority":"high"}')
+    for q in ('status=queued', 'status=queued&category=infrastructure&limit=10',
+              'limit=5&limit=7', 'limit=-1', 'limit=99999999999999999999', 'limit=0x10', 'limit=%2B5',
+              'since=2026-01-05T10%3A00%3A00Z', 'since=2026-01-05T10:00:00.123%2B02:00',
+              'source=api&parent_id=task-1', 'parent_id=a%20b', 'unknown=1', 'status',
+              'status=&category=', '&&', 'a=b=c', 'q=%zz%4', 'q=caf%C3%A9', 'q=%FF%FE',
+              'status=in%5Fprogress', 'status=in+progress', 'cursor=abc&limit=2',
+              'status=queued%00x', '%00=1', 'limit=10&include_conversation=true'):
+        req('GET /v1/tasks?' + q)
+    for tid in ('t-1', 'task-20261202-abc', 'a.b:c_d-e', '%2E%2E', 'caf%C3%A9', '%FF', 'x' * 127, 'x' * 130, 'a%00b', 't-1%2Fevents'):
+        req('GET /v1/tasks/' + tid)
+        req('GET /v1/tasks/' + tid + '/events')
+    req('POST /v1/tasks/t-1')
+    req('DELETE /v1/tasks/t-1/events')
+
+
 if __name__ == '__main__':
-    for fn in (adapters, mcp, schema, headers, yaml_seeds, llm, tasks_and_config):
+    for fn in (adapters, mcp, schema, headers, yaml_seeds, llm, tasks_and_config, rest):
         fn()

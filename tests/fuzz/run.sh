@@ -24,6 +24,7 @@ for t in "${targets[@]}"; do
 	mkdir -p "$work" "$art" "tests/fuzz/corpus/$t"
 	dict=tests/fuzz/json.dict
 	[ "$t" = http_headers ] && dict=tests/fuzz/http.dict
+	[ "$t" = rest ] && dict=tests/fuzz/rest.dict
 	log=$O/fuzz-$t.log
 	# shellcheck disable=SC2086
 	nice -n 19 "$bin" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -max_len=65536 \

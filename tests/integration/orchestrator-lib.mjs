@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { SHIPPED, startHttp, startSim, httpSession, writeConfig, tmpDir } from './lib.mjs';
+import { GATEWAY, SHIPPED, startHttp, startSim, httpSession, writeConfig, tmpDir } from './lib.mjs';
 
-export { SHIPPED, startHttp, startSim, httpSession, writeConfig, tmpDir };
+export { GATEWAY, SHIPPED, startHttp, startSim, httpSession, writeConfig, tmpDir };
 
 export const ORCH = process.env.CORTEX_ORCHESTRATOR_BIN || join(dirname(SHIPPED), 'cortex-orchestrator');
 export const TASKCTL = process.env.CORTEX_TASKCTL_BIN || join(dirname(SHIPPED), 'bench/taskctl');
@@ -67,18 +67,20 @@ export async function redisTasks() {
 }
 export const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
 
-// Simulator, gateway and orchestrator sharing one fresh task store.
-export async function world(conversations, { orchestrator = {}, lease_ms = 3000, masters, store, gateway = {}, token = '', env: envOver = {}, llm = {} } = {}) {
+// Simulator, gateway and orchestrator sharing one fresh task store (bin: the gateway binary;
+// GATEWAY, the test build, adds the testkit adapter's tools when gateway.adapters names it).
+export async function world(conversations, { orchestrator = {}, lease_ms = 3000, masters, store, gateway = {}, token = '', env: envOver = {}, llm = {}, bin = SHIPPED, listen } = {}) {
   const sim = startSim(['--config', writeConfig({ llm: { api_key: KEY, conversations, ...llm } })]);
   running.push(sim);
   const simUrl = await sim.ready;
   const tasks = store === 'redis' ? { ...(await redisTasks()), lease_ms } : { store: 'dir', dir: tmpDir(), fsync: false, lease_ms };
-  const gw = startHttp(['--config', writeConfig({
+  const gwArgs = ['--config', writeConfig({
     calls: { timeout_ms: 20000 },
     adapters: { proxmox: { url: simUrl, token_id: TOKEN_ID, token_secret: { env: 'PX_SECRET' }, task_poll_ms: 50 } },
     tasks,
     ...gateway,
-  })], { bin: SHIPPED, env: { PX_SECRET: SECRET } });
+  }), ...(listen ? ['--listen', listen] : [])];
+  const gw = startHttp(gwArgs, { bin, env: { PX_SECRET: SECRET } });
   running.push(gw);
   const gwUrl = await gw.ready;
   const orchConf = { tasks, orchestrator: { heartbeat_ms: 200, grace_ms: 3000, ...orchestrator } };
@@ -90,15 +92,26 @@ export async function world(conversations, { orchestrator = {}, lease_ms = 3000,
   await orch.ready;
   const mcp = await httpSession(gwUrl, { token: token || undefined });
   const call = async (name, args = {}) => {
-    const r = await mcp.call('tools/call', { name, arguments: args });
+    const r = await w.mcp.call('tools/call', { name, arguments: args });
     assert.ok(r.result, JSON.stringify(r));
     return r.result;
   };
-  return {
+  const w = {
     sim, simUrl, gw, orch, mcp, call, tasks,
     restart() { const o = startOrch(confPath, env); this.orch = o; return o.ready; },
+    // kill -9 of the gateway and a new one on the same address (listen: a fixed HOST:PORT)
+    async restartGateway() {
+      this.gw.kill();
+      await this.gw.exited;
+      const g = startHttp(gwArgs, { bin, env: { PX_SECRET: SECRET } });
+      running.push(g);
+      this.gw = g;
+      await g.ready;
+      this.mcp = await httpSession(gwUrl, { token: token || undefined });
+    },
     llm: async () => (await (await fetch(simUrl + '/v1/_sim/llm')).json()).script,
   };
+  return w;
 }
 
 export const FINISHED = ['completed', 'failed', 'cancelled'];

@@ -182,6 +182,12 @@ test('tasks: create, list with filters, read one, 404 for an unknown one, the sa
     const r = await rest(g.base, 'GET', '/v1/tasks?' + q, { token: OPS });
     assert.equal(r.status, 400, q);
   }
+  // a decoded NUL would cut the value short (status=queued), a name not UTF-8 would be dropped
+  for (const [q, why] of [['status=queued%00x', /NUL byte/], ['%FF=1&limit=2', /UTF-8/]]) {
+    const r = await rest(g.base, 'GET', '/v1/tasks?' + q, { token: OPS });
+    assert.equal(r.status, 400, q);
+    assert.match(r.body.error.message, why);
+  }
 
   const one = await rest(g.base, 'GET', '/v1/tasks/' + id, { token: VIEWER });
   assert.equal(one.status, 200);
