@@ -112,7 +112,8 @@ const char *cx_http_header(struct MHD_Connection *conn, const char *name);
  * context of every connection. */
 struct cx_http_share {
 	char key[CX_HTTP_CLIENT_KEY];
-	bool stream; /* counted against the client's GET streams */
+	bool stream;      /* counted against the client's GET streams */
+	size_t unescaped; /* bytes percent-decoding took out of the request's URI (http_strict.c) */
 };
 struct cx_http_clients;
 struct cx_http_clients *cx_http_clients_new(void);
@@ -128,6 +129,11 @@ bool cx_http_share_refused(struct cx_http *h, struct MHD_Connection *conn,
 void cx_http_share_release(struct cx_http *h, struct cx_http_share *sh);
 
 /* ---- http_strict.c: framing checks before routing ---- */
+
+/* libmicrohttpd's unescape callback (MHD_OPTION_UNESCAPE_CALLBACK): percent-decodes s as
+ * libmicrohttpd would, and counts what it took out in the connection's cx_http_share, so the
+ * framing check can measure the request line as it was received. */
+size_t cx_http_unescape(void *cls, struct MHD_Connection *conn, char *s);
 
 /* True with the 400/501 answer queued in *ret when the request's headers break the rules
  * libmicrohttpd does not enforce: a control character in a value, a header that must come

@@ -80,15 +80,30 @@ static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind, const char 
 	return MHD_YES;
 }
 
+size_t cx_http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct cx_http_share *sh = ci ? ci->socket_context : NULL;
+	size_t before = strlen(s), after = MHD_http_unescape(s);
+
+	(void)cls;
+	if (sh && before > after)
+		sh->unescaped += before - after;
+	return after;
+}
+
 /* libmicrohttpd ends a header value at a NUL, so no API shows "Bearer <token>\0junk" whole;
  * but it reports the size of the request head as received. Rebuilt from what the API shows
- * (bare LF line ends come out shorter), the head is as long as received unless bytes hid
- * behind a NUL. A query string is decoded before it can be measured, so requests with one
- * are not checked this way. */
-static size_t head_shown(const char *method, const char *url, const char *version,
+ * (bare LF line ends come out shorter; a path as received is the decoded one plus what its
+ * percent-decoding took out), the head is as long as received unless bytes hid behind a NUL.
+ * A query string is split into arguments before it can be measured, so requests with one are
+ * not checked this way (their arguments' own NULs are refused by the REST routes). */
+static size_t head_shown(const char *method, const char *url, size_t unescaped, const char *version,
 			 const struct scan *sc)
 {
-	return strlen(method) + 1 + strlen(url) + 1 + strlen(version) + 2 + sc->shown + 2;
+	return strlen(method) + 1 + strlen(url) + unescaped + 1 + strlen(version) + 2 + sc->shown +
+	       2;
 }
 
 static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *msg,
@@ -102,14 +117,22 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, cons
 bool cx_http_framing_refused(struct MHD_Connection *conn, const char *method, const char *url,
 			     const char *version, enum MHD_Result *ret)
 {
-	const union MHD_ConnectionInfo *ci;
+	const union MHD_ConnectionInfo *ci, *si;
+	struct cx_http_share *sh;
 	struct scan sc = { 0 };
+	size_t unescaped = 0;
 	char msg[160];
 
 	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_one, &sc);
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_arg, &sc);
+	si = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	sh = si ? si->socket_context : NULL;
+	if (sh) { /* this request's; the next one on the connection counts afresh */
+		unescaped = sh->unescaped;
+		sh->unescaped = 0;
+	}
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-	if (ci && !sc.nargs && ci->header_size > head_shown(method, url, version, &sc)) {
+	if (ci && !sc.nargs && ci->header_size > head_shown(method, url, unescaped, version, &sc)) {
 		*ret = refuse(conn, MHD_HTTP_BAD_REQUEST, "bad request: a header value holds a NUL",
 			      true);
 		return true;

@@ -593,6 +593,8 @@ static void daemon_options(struct cx_http *h, struct sockaddr_storage *ss,
 	/* The logger first, or MHD logs the options before it to stderr by itself. */
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, ss };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_UNESCAPE_CALLBACK,
+					     (intptr_t)cx_http_unescape, NULL };
 	opts[n++] =
 		(struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h };
 	opts[n++] =

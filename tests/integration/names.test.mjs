@@ -106,3 +106,19 @@ test('a bearer token or a header with a NUL or control character is refused', as
   // The token itself is never echoed back or logged.
   assert.doesNotMatch(g.stderr(), new RegExp(TOKEN));
 });
+
+test('a percent-encoded path is decoded and served; a %00 in it, or a NUL hidden in a header beside it, is refused', async () => {
+  const g = await gateway({ tokens: [{ name: 'ci', sha256: createHash('sha256').update(TOKEN).digest('hex') }] });
+  const req = (path, extra = '') => `POST ${path} HTTP/1.1\nHost: 127.0.0.1\nAuthorization: Bearer ${TOKEN}\n` +
+    `Content-Type: application/json\n${extra}Content-Length: 2\nConnection: close\n`;
+  // /v1/tools/gateway_status, written with %5F and %73: the same tool.
+  const ok = await raw(g.port, req('/v1/tools/gateway%5Fstatu%73'), '{}');
+  assert.equal(ok.status, 200, ok.text);
+  assert.match(ok.text, /"structuredContent"/);
+  const nul = await raw(g.port, req('/v1/tools/gateway_status%00evil'), '{}');
+  assert.equal(nul.status, 400, nul.text);
+  assert.doesNotMatch(nul.text, /"structuredContent"/);
+  const hidden = await raw(g.port, req('/v1/tools/gateway%5Fstatus', 'X-Trace: a\u0000b\n'), '{}');
+  assert.equal(hidden.status, 400, hidden.text);
+  assert.match(hidden.text, /NUL/);
+});
