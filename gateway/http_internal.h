@@ -7,7 +7,8 @@
  *   http_stream.c     SSE streams, replay, taps, the stream timer, the push sink (its header
  *                     carries the lock order)
  *   http_headers.c    pure parsers: addresses, Host, Origin, Accept, Content-Type
- *   http_stateless.c  the stateless revision's header checks */
+ *   http_stateless.c  the stateless revision's header checks
+ *   console.c         the console's files at / and /console/ (http_ops.h) */
 #ifndef CX_HTTP_INTERNAL_H
 #define CX_HTTP_INTERNAL_H
 
@@ -137,6 +138,9 @@ bool cx_http_framing_refused(struct MHD_Connection *conn, const char *method, co
 /* A response with body (len bytes) and, unless NULL, a Content-Type. Takes body (malloc'd)
  * when must_free, also on failure. NULL on out of memory. */
 struct MHD_Response *cx_http_resp_new(char *body, size_t len, bool must_free, const char *ctype);
+/* Adds X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer and X-Frame-Options: DENY
+ * (cx_http_resp_new does for every answer it makes). 0, or -1 on out of memory. */
+int cx_http_add_safety_headers(struct MHD_Response *r);
 /* Queues r (may be NULL: out of memory, and MHD closes the connection) and drops our
  * reference. */
 enum MHD_Result cx_http_queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r);

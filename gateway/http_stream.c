@@ -394,6 +394,7 @@ enum MHD_Result cx_http_queue_stream(struct MHD_Connection *conn, struct tap *t,
 	}
 	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CT_SSE) == MHD_NO ||
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") == MHD_NO ||
+	    cx_http_add_safety_headers(r) ||
 	    (sid && MHD_add_response_header(r, HDR_SESSION, sid) == MHD_NO)) {
 		MHD_destroy_response(r);
 		return MHD_NO;
