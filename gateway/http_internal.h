@@ -35,6 +35,7 @@
 
 struct sse_stream;
 struct cx_http_watchers;
+struct cx_http_feeds;
 
 /* What a request's *con_cls points to starts with an int saying which it is: a POST /mcp
  * (struct req, calloc'd: 0) or a request of an operations route (struct cx_http_async). */
@@ -89,6 +90,7 @@ struct cx_http {
 	atomic_uint_fast64_t next_chan;
 	atomic_bool draining;              /* quiesced: /readyz answers 503 */
 	struct cx_http_watchers *watchers; /* GET /v1/tasks/{id}/events (http_events.c) */
+	struct cx_http_feeds *feeds;       /* GET /v1/events (http_feed.c) */
 
 	pthread_mutex_t lock; /* streams, their refs and taps, the timer */
 	pthread_cond_t wake;

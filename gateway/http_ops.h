@@ -3,6 +3,8 @@
  *   http_ops.c     GET /metrics (Prometheus text 0.0.4), GET /readyz
  *   http_rest.c    /v1/tools, /v1/tools/{name}, /v1/tasks, /v1/tasks/{id}, /v1/openapi.json
  *   http_events.c  GET /v1/tasks/{id}/events (SSE of one task until it ends)
+ *   http_feed.c    GET /v1/events (SSE of every task change, until the client leaves)
+ *   http_keyed.c   the SSE streams of those two
  *   http_async.c   the requests among them answered from another thread
  *   console.c      GET/HEAD / and /console/<file>: the console's files (no credentials)
  *
@@ -44,5 +46,15 @@ size_t cx_http_events_count(struct cx_http *h);
 void cx_http_events_stop(struct cx_http *h);
 /* Once MHD has stopped (no scrape runs): frees what is left. */
 void cx_http_events_free(struct cx_http *h);
+
+/* http_feed.c: GET /v1/events answering a (503 without the task tools, 403 for a token that
+ * may not call cortex_get_task_status, else the stream). */
+void cx_http_feed_open(struct cx_http_async *a);
+/* How many feeds are open. */
+size_t cx_http_feed_count(struct cx_http *h);
+/* Before the transport stops: ends every feed and stops listening. */
+void cx_http_feed_stop(struct cx_http *h);
+/* Once MHD has stopped: frees what is left. */
+void cx_http_feed_free(struct cx_http *h);
 
 #endif

@@ -6,6 +6,7 @@
  *   POST /v1/tasks               cortex_create_task, its arguments as the body
  *   GET  /v1/tasks/{id}          cortex_get_task_status
  *   GET  /v1/tasks/{id}/events   SSE of the task until it ends (http_events.c)
+ *   GET  /v1/events              SSE of every task change (http_feed.c)
  *   GET  /v1/openapi.json        the OpenAPI 3.1 description of these routes
  *
  * Every call goes through cx_dispatch_tool_via, the in-process entry point tools/call uses, so
@@ -41,6 +42,7 @@ enum rest_op {
 	OP_TASKS_NEW,   /* POST /v1/tasks */
 	OP_TASK_GET,    /* GET /v1/tasks/{id} */
 	OP_TASK_EVENTS, /* GET /v1/tasks/{id}/events */
+	OP_FEED,        /* GET /v1/events */
 };
 
 /* ---- answers ---- */
@@ -247,6 +249,9 @@ static void rest_start(struct cx_http_async *a)
 	case OP_TASK_EVENTS:
 		call_tool(a, "cortex_get_task_status", json_pack("{s:s}", "id", id));
 		break;
+	case OP_FEED:
+		cx_http_feed_open(a);
+		break;
 	}
 }
 
@@ -304,6 +309,12 @@ enum MHD_Result cx_http_rest(struct cx_http *h, struct MHD_Connection *conn, con
 	enum rest_op op;
 	size_t len;
 
+	if (!strcmp(p, "events")) {
+		if (strcmp(method, MHD_HTTP_METHOD_GET))
+			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET",
+					  "method not allowed");
+		return start_op(h, conn, who, con_cls, OP_FEED, "", 0);
+	}
 	if (!strcmp(p, "openapi.json") || !strcmp(p, "tools") || !strcmp(p, "tasks")) {
 		allow = !strcmp(p, "tasks") ? "GET, POST" : "GET";
 		if (!cx_http_method_listed(allow, method))

@@ -441,7 +441,7 @@ static const struct route {
 	{ CONSOLE_PREFIX, "GET, HEAD", ADMIT_HOST, NULL, cx_http_console, true },
 };
 
-/* A GET that holds its connection as an SSE stream: /mcp's, and a task's events. */
+/* A GET that holds its connection as an SSE stream: /mcp's, a task's events, the feed. */
 static bool opens_stream(const struct route *rt, const char *url, const char *method)
 {
 	size_t n = strlen(url);
@@ -753,6 +753,7 @@ void cx_http_stop(struct cx_http *h)
 	h->push_added = false;
 	atomic_store(&h->stopping, true);
 	cx_http_events_stop(h);
+	cx_http_feed_stop(h);
 	atomic_store(&h->closing, true);
 	cx_http_timer_stop(h);
 
@@ -784,6 +785,7 @@ void cx_http_stop(struct cx_http *h)
 		close(h->quiesced);
 	/* Every tap and request is gone with MHD: only the list holds the streams now. */
 	cx_http_events_free(h);
+	cx_http_feed_free(h);
 	cx_http_streams_free(h);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);
