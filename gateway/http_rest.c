@@ -4,8 +4,9 @@
  *   POST /v1/tools/{name}        JSON arguments in, the MCP CallToolResult out
  *   GET  /v1/tasks               cortex_get_tasks, its arguments as query parameters
  *   POST /v1/tasks               cortex_create_task, its arguments as the body
- *   GET  /v1/tasks/{id}          cortex_get_task_status
+ *   GET  /v1/tasks/{id}          cortex_get_task_status (?include_conversation=true)
  *   GET  /v1/tasks/{id}/events   SSE of the task until it ends (http_events.c)
+ *   GET  /v1/events              SSE of every task change (http_feed.c)
  *   GET  /v1/openapi.json        the OpenAPI 3.1 description of these routes
  *
  * Every call goes through cx_dispatch_tool_via, the in-process entry point tools/call uses, so
@@ -187,6 +188,31 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
 		       : MHD_YES;
 }
 
+/* The query parameters as the tool's arguments (see query_arg); NULL when a parameter was
+ * refused or memory ran out, answered (400 or 500). */
+static json_t *query_args(struct cx_http_async *a, const char *tool)
+{
+	const struct cx_reg_tool *rt = cx_registry_find(cx_server_registry(a->h->srv), tool);
+	struct query_ctx q = {
+		json_object_get(json_object_get(rt ? rt->def : NULL, "inputSchema"), "properties"),
+		json_object(),
+		"",
+	};
+
+	if (!q.args) {
+		cx_http_async_error(a, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				    "internal error: out of memory");
+		return NULL;
+	}
+	MHD_get_connection_values_n(a->conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
+	if (q.msg[0]) {
+		json_decref(q.args);
+		cx_http_async_error(a, MHD_HTTP_BAD_REQUEST, "%s", q.msg);
+		return NULL;
+	}
+	return q.args;
+}
+
 static void rest_start(struct cx_http_async *a)
 {
 	const char *id = a->param;
@@ -201,28 +227,27 @@ static void rest_start(struct cx_http_async *a)
 		if ((args = body_args(a)))
 			call_tool(a, "cortex_create_task", args);
 		break;
-	case CX_REST_TASKS_LIST: {
-		const struct cx_reg_tool *rt =
-			cx_registry_find(cx_server_registry(a->h->srv), "cortex_get_tasks");
-		struct query_ctx q = {
-			json_object_get(json_object_get(rt ? rt->def : NULL, "inputSchema"),
-					"properties"),
-			json_object(),
-			"",
-		};
-		if (q.args)
-			MHD_get_connection_values_n(a->conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
-		if (q.msg[0]) {
-			json_decref(q.args);
-			cx_http_async_error(a, MHD_HTTP_BAD_REQUEST, "%s", q.msg);
+	case CX_REST_TASKS_LIST:
+		if ((args = query_args(a, "cortex_get_tasks")))
+			call_tool(a, "cortex_get_tasks", args);
+		break;
+	case CX_REST_TASK_GET:
+		/* The path names the task; the query adds the other arguments. */
+		if (!(args = query_args(a, "cortex_get_task_status")))
+			break;
+		if (json_object_set_new(args, "id", json_string(id))) {
+			json_decref(args);
+			cx_http_async_error(a, MHD_HTTP_INTERNAL_SERVER_ERROR,
+					    "internal error: out of memory");
 			break;
 		}
-		call_tool(a, "cortex_get_tasks", q.args);
+		call_tool(a, "cortex_get_task_status", args);
 		break;
-	}
-	case CX_REST_TASK_GET:
 	case CX_REST_TASK_EVENTS:
 		call_tool(a, "cortex_get_task_status", json_pack("{s:s}", "id", id));
+		break;
+	case CX_REST_FEED:
+		cx_http_feed_open(a);
 		break;
 	default: /* answered by the route itself */
 		cx_http_async_error(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");

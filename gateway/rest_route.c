@@ -40,6 +40,11 @@ unsigned cx_rest_route(const char *p, const char *method, size_t param_max, stru
 	const char *slash, *allow;
 
 	*r = (struct cx_rest_route){ .param = "" };
+	if (!strcmp(p, "events")) {
+		if (strcmp(method, "GET"))
+			return refuse(r, 405, "GET", "method not allowed");
+		return routed(r, CX_REST_FEED, "", 0, param_max);
+	}
 	if (!strcmp(p, "openapi.json") || !strcmp(p, "tools") || !strcmp(p, "tasks")) {
 		allow = !strcmp(p, "tasks") ? "GET, POST" : "GET";
 		if (!cx_http_method_listed(allow, method))
@@ -79,6 +84,7 @@ const char *cx_rest_tool(enum cx_rest_op op, const char *name)
 		return "cortex_create_task";
 	case CX_REST_TASK_GET:
 	case CX_REST_TASK_EVENTS:
+	case CX_REST_FEED:
 		return "cortex_get_task_status";
 	default:
 		return NULL;

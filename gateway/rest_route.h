@@ -17,6 +17,7 @@ enum cx_rest_op {
 	CX_REST_TASKS_NEW,   /* POST /v1/tasks */
 	CX_REST_TASK_GET,    /* GET /v1/tasks/{id} */
 	CX_REST_TASK_EVENTS, /* GET /v1/tasks/{id}/events */
+	CX_REST_FEED,        /* GET /v1/events: every task change (http_feed.c) */
 };
 
 struct cx_rest_route {
@@ -33,8 +34,9 @@ struct cx_rest_route {
 unsigned cx_rest_route(const char *path, const char *method, size_t param_max,
 		       struct cx_rest_route *r);
 
-/* The tool an operation calls (name: the route's {name}, for CX_REST_TOOL), NULL for the two
- * answered without one (openapi.json, the tool list). */
+/* The tool an operation calls (name: the route's {name}, for CX_REST_TOOL): for the feed, the
+ * one each of its reads calls; NULL for the two answered without one (openapi.json, the tool
+ * list). */
 const char *cx_rest_tool(enum cx_rest_op op, const char *name);
 
 /* A body as a call's arguments: an object, or {} when empty. NULL when it is not a JSON object

@@ -277,6 +277,11 @@ static void route(const char *method, char *path, char *query, const char *body,
 		CHECK(tool && !strcmp(tool, "cortex_get_tasks"), "GET /v1/tasks");
 		tasks_list(query);
 		break;
+	case CX_REST_FEED:
+		CHECK(tool && !strcmp(tool, "cortex_get_task_status") && r.len == 0 &&
+			      !strcmp(method, "GET"),
+		      "GET /v1/events");
+		break;
 	case CX_REST_TASK_GET:
 	case CX_REST_TASK_EVENTS:
 		CHECK(tool && !strcmp(tool, "cortex_get_task_status") && r.len > 0,

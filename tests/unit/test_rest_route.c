@@ -50,6 +50,7 @@ static void test_routes(void **state)
 	routed("tasks", "POST", CX_REST_TASKS_NEW, "");
 	routed("tasks/task-1", "GET", CX_REST_TASK_GET, "task-1");
 	routed("tasks/task-1/events", "GET", CX_REST_TASK_EVENTS, "task-1");
+	routed("events", "GET", CX_REST_FEED, "");
 	routed("tools/caf\xc3\xa9", "POST", CX_REST_TOOL, "caf\xc3\xa9");
 	assert_string_equal(cx_rest_tool(CX_REST_TOOL, "x"), "x");
 	assert_string_equal(cx_rest_tool(CX_REST_TASKS_LIST, NULL), "cortex_get_tasks");
