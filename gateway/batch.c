@@ -5,7 +5,9 @@
  * What one request may cost is bounded: at most calls.max_batch members (counted before the
  * text is parsed, so an 18,000-member batch is refused without building 18,000 objects), and
  * answers that would take the reply past calls.max_batch_reply_bytes are replaced, as they
- * come, by a short error saying so (the work was done; only the answer is dropped). */
+ * come, by a short error saying so (the work was done; only the answer is dropped). Room for
+ * that error is kept for every member not yet answered, so the reply with its errors stays
+ * within the cap (unless the members' ids alone pass it). */
 #include "server_impl.h"
 
 #include <stdio.h>
@@ -24,6 +26,7 @@ struct batch {
 	json_t *responses;
 	size_t pending; /* members not yet answered, plus one for the loop */
 	size_t bytes;   /* the answers so far, serialized (an upper bound) */
+	size_t reserve; /* the over-cap errors of the members not yet answered, serialized */
 	size_t cap;     /* calls.max_batch_reply_bytes */
 	bool deferred;
 };
@@ -31,6 +34,7 @@ struct batch {
 struct batch_member {
 	struct cx_exchange x; /* first: the exchange callbacks recover the member */
 	struct batch *b;
+	size_t err_size; /* its over-cap error's size, held in b->reserve until it answers */
 };
 
 static void batch_finish(struct batch *b)
@@ -84,15 +88,29 @@ static size_t answer_size(const json_t *response)
 	return text ? len + 1 : cx_json_size_bound(response);
 }
 
-/* One member answered (response stolen, NULL: nothing to add); the last answer sends all. */
-static void batch_add(struct batch *b, json_t *response)
+/* A member's over-cap error's size, its id being id. */
+static size_t err_size_for(const json_t *id, size_t cap)
+{
+	json_t *stand_in = json_pack("{s:O?}", "id", id);
+	json_t *e = stand_in ? over_cap(stand_in, cap) : NULL;
+	size_t n = answer_size(e);
+
+	json_decref(e);
+	json_decref(stand_in);
+	return n;
+}
+
+/* One member answered (response stolen, NULL: nothing to add); the last answer sends all.
+ * held: what the member had in b->reserve. */
+static void batch_add(struct batch *b, json_t *response, size_t held)
 {
 	size_t size = answer_size(response);
 	bool last;
 
 	pthread_mutex_lock(&b->lock);
 	CX_ASSERT(b->pending > 0);
-	if (response && b->bytes + size > b->cap) {
+	b->reserve -= held < b->reserve ? held : b->reserve;
+	if (response && b->bytes + size + b->reserve > b->cap) {
 		json_t *err = over_cap(response, b->cap);
 		json_decref(response); /* frees the big answer now */
 		response = err;
@@ -111,9 +129,10 @@ static void batch_reply(struct cx_exchange *x, json_t *response)
 {
 	struct batch_member *bm = (struct batch_member *)x;
 	struct batch *b = bm->b;
+	size_t held = bm->err_size;
 
 	free(bm);
-	batch_add(b, response);
+	batch_add(b, response, held);
 }
 
 /* Messages a member's call sends before its reply go out on the batch's own stream. */
@@ -189,17 +208,22 @@ void cx_server_submit_batch(struct cx_server *s, struct cx_exchange *x, json_t *
 	b->parent = x;
 	b->cap = (size_t)s->conf->max_batch_reply_bytes;
 	b->pending = n + 1;
+	json_array_foreach(arr, i, m)
+		b->reserve += err_size_for(json_object_get(m, "id"), b->cap);
 	json_array_foreach(arr, i, m) {
 		struct batch_member *bm = calloc(1, sizeof(*bm));
 		const char *method = json_string_value(json_object_get(m, "method"));
 
 		if (!bm) {
-			batch_add(b, cx_rpc_error_always(json_object_get(m, "id"),
-							 CX_RPC_INTERNAL_ERROR,
-							 "internal error: out of memory", NULL));
+			batch_add(b,
+				  cx_rpc_error_always(json_object_get(m, "id"),
+						      CX_RPC_INTERNAL_ERROR,
+						      "internal error: out of memory", NULL),
+				  err_size_for(json_object_get(m, "id"), b->cap));
 			continue;
 		}
 		bm->b = b;
+		bm->err_size = err_size_for(json_object_get(m, "id"), b->cap);
 		bm->x.who = x->who;
 		bm->x.session = x->session;
 		bm->x.initialized = x->initialized;
@@ -213,5 +237,5 @@ void cx_server_submit_batch(struct cx_server *s, struct cx_exchange *x, json_t *
 		}
 		cx_server_submit_one(s, &bm->x, m);
 	}
-	batch_add(b, NULL); /* the loop's own count */
+	batch_add(b, NULL, 0); /* the loop's own count */
 }
