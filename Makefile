@@ -59,8 +59,14 @@ ORCH_SRCS := $(wildcard orchestrator/*.c)
 # cortexctl (cli/): over MCP, or with --local the gateway's adapters and dispatch in-process.
 CLI_SRCS := $(wildcard cli/*.c)
 
+# The console's files (console/, served at / and /console/ by gateway/console.c), compiled in
+# as one table: a new page, script, style or image is picked up by the wildcard.
+CONSOLE_EXTS := html css js mjs json webmanifest svg png ico woff2 txt
+CONSOLE_FILES := $(sort $(wildcard $(foreach e,$(CONSOLE_EXTS),console/*.$(e) console/*/*.$(e))))
+
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
-GW_OBJS := $(GW_SRCS:%.c=$(O)/%.o) $(ADAPTER_JSON:%.json=$(O)/gen/%_json.o)
+GW_OBJS := $(GW_SRCS:%.c=$(O)/%.o) $(ADAPTER_JSON:%.json=$(O)/gen/%_json.o) \
+	$(O)/gen/console_files.o
 TEST_ADAPTER_OBJS := $(TEST_ADAPTER_SRCS:%.c=$(O)/%.o) $(TEST_ADAPTER_JSON:%.json=$(O)/gen/%_json.o)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(O)/%)
 include tests/fuzz/fuzz.mk
@@ -140,6 +146,21 @@ $(O)/gen/%_json.c: %.json $(EMBED)
 
 $(O)/gen/%_json.o: $(O)/gen/%_json.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The list of console files, rewritten only when it changes, so a file removed rebuilds the table.
+$(O)/gen/console_files.list: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CONSOLE_FILES)' | cmp -s - $@ || echo '$(CONSOLE_FILES)' > $@
+
+$(O)/gen/console_files.c: $(CONSOLE_FILES) $(O)/gen/console_files.list $(EMBED)
+	@mkdir -p $(@D)
+	$(EMBED) --files cx_console_files console $(CONSOLE_FILES) > $@.tmp && mv $@.tmp $@
+
+$(O)/gen/console_files.o: $(O)/gen/console_files.c
+	$(CC) $(ALL_CFLAGS) -iquote . -c -o $@ $<
+
+.PHONY: FORCE
+FORCE:
 
 deps:
 	@scripts/deps.sh build

@@ -15,6 +15,7 @@
  *   taskctl CONF bench-claim THREADS                  claims and finishes every queued task
  *   taskctl CONF bench-wake ROUNDS                    creation -> waiting claimer's wake-up
  *
+ * A JSON argument written @FILE is read from FILE.
  * CONF is the "tasks" config object as JSON ('{"store": "dir", "dir": "/tmp/t"}'). Output is
  * JSON on stdout; exit 0, 1 (nothing claimed, not held, no such task) or 2 (an error, on
  * stderr). */
@@ -45,10 +46,13 @@ static int fail(const char *what, const struct cx_err *err)
 	return 2;
 }
 
+/* A JSON argument, or with a leading '@' the JSON in that file (a conversation larger than a
+ * command line may carry). */
 static json_t *arg_json(const char *s)
 {
 	json_error_t e;
-	json_t *v = json_loads(s, JSON_DECODE_ANY, &e);
+	json_t *v = s[0] == '@' ? json_load_file(s + 1, JSON_DECODE_ANY, &e)
+				: json_loads(s, JSON_DECODE_ANY, &e);
 
 	if (!v)
 		fprintf(stderr, "taskctl: '%s' is not JSON: %s\n", s, e.text);

@@ -41,7 +41,8 @@ struct session_level {
 struct subscription {
 	char fp[17];
 	char *uri;
-	int64_t at; /* cx_now_ms() when made */
+	bool prefix; /* uri is a prefix: every URI that starts with it */
+	int64_t at;  /* cx_now_ms() when made */
 };
 
 #define SUBSCRIPTIONS_MAX 10000
@@ -87,13 +88,14 @@ void cx_hub_free(struct cx_hub *h)
 	free(h);
 }
 
-int cx_hub_subscribe(struct cx_hub *h, const char *fp, const char *uri)
+static int subscribe(struct cx_hub *h, const char *fp, const char *uri, bool prefix)
 {
 	int rc = 0;
 
 	pthread_mutex_lock(&h->lock);
 	for (size_t i = 0; i < h->nsubs; i++)
-		if (!strcmp(h->subs[i].fp, fp) && !strcmp(h->subs[i].uri, uri))
+		if (!strcmp(h->subs[i].fp, fp) && !strcmp(h->subs[i].uri, uri) &&
+		    h->subs[i].prefix == prefix)
 			goto out; /* subscribing twice is subscribing once */
 	if (h->nsubs == SUBSCRIPTIONS_MAX) {
 		/* Sessions end without telling us (they expire); their subscriptions go first. */
@@ -122,10 +124,21 @@ int cx_hub_subscribe(struct cx_hub *h, const char *fp, const char *uri)
 	}
 	snprintf(h->subs[h->nsubs].fp, sizeof(h->subs[h->nsubs].fp), "%s", fp);
 	h->subs[h->nsubs].at = cx_now_ms();
+	h->subs[h->nsubs].prefix = prefix;
 	h->subs[h->nsubs++].uri = copy;
 out:
 	pthread_mutex_unlock(&h->lock);
 	return rc;
+}
+
+int cx_hub_subscribe(struct cx_hub *h, const char *fp, const char *uri)
+{
+	return subscribe(h, fp, uri, false);
+}
+
+int cx_hub_subscribe_prefix(struct cx_hub *h, const char *fp, const char *prefix)
+{
+	return subscribe(h, fp, prefix, true);
 }
 
 static void drop_subs(struct cx_hub *h, const char *fp, const char *uri)
@@ -158,7 +171,8 @@ void cx_hub_each_subscriber(struct cx_hub *h, const char *uri,
 	pthread_mutex_lock(&h->lock);
 	keys = calloc(h->nsubs ? h->nsubs : 1, sizeof(*keys));
 	for (size_t i = 0; keys && i < h->nsubs; i++)
-		if (!strcmp(h->subs[i].uri, uri))
+		if (h->subs[i].prefix ? !strncmp(uri, h->subs[i].uri, strlen(h->subs[i].uri))
+				      : !strcmp(h->subs[i].uri, uri))
 			memcpy(keys[n++], h->subs[i].fp, sizeof(keys[0]));
 	pthread_mutex_unlock(&h->lock);
 	for (size_t i = 0; i < n; i++)

@@ -31,6 +31,9 @@ void cx_hub_forget(struct cx_hub *h, const char *fp);
 
 /* resources/subscribe and unsubscribe for a session. 0, or -1 when the table is full. */
 int cx_hub_subscribe(struct cx_hub *h, const char *fp, const char *uri);
+/* The same for every URI that starts with prefix (a transport's own key: GET /v1/events). */
+int cx_hub_subscribe_prefix(struct cx_hub *h, const char *fp, const char *prefix);
+/* Drops fp's subscription to uri (or prefix). */
 void cx_hub_unsubscribe(struct cx_hub *h, const char *fp, const char *uri);
 /* The sessions subscribed to uri: calls fn(ctx, fp) for each. */
 void cx_hub_each_subscriber(struct cx_hub *h, const char *uri,

@@ -582,6 +582,11 @@ static const struct cx_conf_directive log_table[] = {
 	{ .key = NULL },
 };
 
+static const struct cx_conf_directive console_table[] = {
+	{ .key = "enabled", .type = CX_CONF_BOOL, .offset = GW(console_enabled) },
+	{ .key = NULL },
+};
+
 static const struct cx_conf_directive gw_table[] = {
 	{ .key = "listen", .type = CX_CONF_STRING, .offset = GW(listen) },
 	{ .key = "insecure_no_auth", .type = CX_CONF_BOOL, .offset = GW(insecure_no_auth) },
@@ -591,6 +596,7 @@ static const struct cx_conf_directive gw_table[] = {
 	{ .key = "tokens", .type = CX_CONF_CUSTOM, .offset = GW(tokens), .set = set_tokens },
 	{ .key = "audit", .type = CX_CONF_OBJECT, .sub = audit_table },
 	{ .key = "log", .type = CX_CONF_OBJECT, .sub = log_table },
+	{ .key = "console", .type = CX_CONF_OBJECT, .sub = console_table },
 	{ .key = "adapters", .type = CX_CONF_CUSTOM, .offset = GW(adapters), .set = set_adapters },
 	{ .key = "tasks", .type = CX_CONF_CUSTOM, .offset = GW(tasks), .set = set_tasks },
 	{ .key = "orchestrator", .type = CX_CONF_CUSTOM, .offset = 0, .set = set_orchestrator },
@@ -612,6 +618,7 @@ void cx_gw_config_defaults(struct cx_gw_config *c)
 	c->max_connections_per_client = 256;
 	c->max_streams_per_client = 64;
 	c->stream_max_lifetime_s = 900;
+	c->console_enabled = true;
 	c->workers = 8;
 	c->queue_max = 1024;
 	c->call_timeout_ms = 30000;

@@ -34,6 +34,7 @@ struct cx_gw_config {
 	long max_connections_per_client; /* a token's (else a peer's) share of max_connections */
 	long max_streams_per_client;     /* GET streams open at once per token (else peer) */
 	long stream_max_lifetime_s;      /* a GET stream ends after this; the client resumes */
+	bool console_enabled;            /* / and /console/ serve the console */
 	struct cx_secret session_key; /* 32 bytes after derivation; generated if not configured */
 	bool session_key_set;
 

@@ -202,7 +202,8 @@ void cx_hosts_describe(const struct cx_gw_config *c, char *const *own, char *out
 		append_list(out, outlen, &used, own);
 		append(out, outlen, &used, ")");
 	}
-	append(out, outlen, &used, "; Origin must be absent or a loopback origin");
+	append(out, outlen, &used,
+	       "; Origin must be absent, a loopback origin or the request's own Host");
 	if (c->allowed_origins && c->allowed_origins[0]) {
 		append(out, outlen, &used, ", or in http.allowed_origins (");
 		append_list(out, outlen, &used, c->allowed_origins);

@@ -1,8 +1,8 @@
 /* GET /v1/tasks/{id}/events: one task's state as SSE events until it ends.
  *
  * The stream is an SSE stream of http_stream.c (keep-alives, back-pressure, the connection
- * suspended while idle) under a key of its own, "t" and 15 hex digits, which no session
- * fingerprint (hex only) equals, so no GET /mcp can resume it. The key is subscribed to the
+ * suspended while idle) under a key of its own (http_keyed.c), "t" and 15 hex digits, which no
+ * session fingerprint (hex only) equals, so no GET /mcp can resume it. The key is subscribed to the
  * task's resource, cortex://tasks/{id}, whose updates the cortex adapter announces on every
  * change the store reports (no polling); this file's push sink takes the updates for such
  * keys. Each update reads the task again through cx_dispatch_tool_via (cortex_get_task_status,
@@ -69,11 +69,7 @@ static bool terminal(const char *status)
 
 static void watcher_free(struct watcher *w)
 {
-	struct cx_http *h = w->h;
-
-	pthread_mutex_lock(&h->lock);
-	cx_http_stream_unref_locked(w->ch, cx_now_ms());
-	pthread_mutex_unlock(&h->lock);
+	cx_http_keyed_release(w->h, w->ch);
 	free(w->last);
 	free(w);
 }
@@ -104,31 +100,13 @@ static void unlist_locked(struct cx_http_watchers *W, struct watcher *w)
 /* Whether w's client has hung up (or another connection took its stream). */
 static bool client_gone(const struct watcher *w)
 {
-	bool gone;
-
-	pthread_mutex_lock(&w->ch->mu);
-	gone = w->ch->attached_once && (!w->ch->att || w->ch->att->gone);
-	pthread_mutex_unlock(&w->ch->mu);
-	return gone;
+	return cx_http_keyed_gone(w->ch);
 }
 
 /* Queues msg (stolen) on w's stream; with last, the stream ends after it. */
 static void send_event(struct watcher *w, json_t *msg, bool last)
 {
-	struct event *ev = cx_http_event_new(msg);
-	struct MHD_Connection *c = NULL;
-
-	pthread_mutex_lock(&w->ch->mu);
-	if (ev)
-		c = cx_http_stream_append_locked(w->ch, ev);
-	if (last) {
-		w->ch->final = true;
-		if (!c)
-			c = cx_http_stream_wake_locked(w->ch);
-	}
-	pthread_mutex_unlock(&w->ch->mu);
-	if (c)
-		MHD_resume_connection(c);
+	cx_http_keyed_send(w->ch, NULL, msg, last);
 }
 
 /* The task as read: sent when it changed. True when the stream has ended. */
@@ -265,23 +243,11 @@ static struct cx_http_watchers *watchers_get(struct cx_http *h)
 /* A new stream for w carried by a's connection, its first event task. NULL on out of memory. */
 static struct tap *open_stream(struct cx_http_async *a, struct watcher *w, const json_t *task)
 {
-	struct cx_http *h = a->h;
-	struct sse_stream *ch = cx_http_stream_new(h, w->key, false, false);
-	struct tap *t = ch ? cx_http_tap_new(h, a->conn, a->fd, ch) : NULL;
+	struct tap *t =
+		cx_http_keyed_open(a->h, a->conn, a->fd, w->key, EVENTS_OPEN, false, &w->ch);
 
-	if (!t) {
-		if (ch)
-			cx_http_stream_free(ch);
-		return NULL;
-	}
-	cx_http_tap_prelude(t, EVENTS_OPEN, false);
-	pthread_mutex_lock(&h->lock);
-	cx_http_stream_link_locked(h, ch);
-	ch->refs++;                       /* w's */
-	cx_http_tap_attach_locked(ch, t); /* a new stream: no tap to replace */
-	pthread_mutex_unlock(&h->lock);
-	w->ch = ch;
-	deliver(w, task);
+	if (t)
+		deliver(w, task);
 	return t;
 }
 

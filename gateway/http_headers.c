@@ -118,6 +118,53 @@ bool cx_http_origin_allowed(const char *origin, char *const *allowed)
 	return cx_http_is_loopback(name);
 }
 
+bool cx_http_origin_is_host(const char *origin, const char *host)
+{
+	const char *auth;
+
+	if (!origin || !host || !*host)
+		return false;
+	if (!strncasecmp(origin, "http://", 7))
+		auth = origin + 7;
+	else if (!strncasecmp(origin, "https://", 8))
+		auth = origin + 8;
+	else
+		return false;
+	return !strcasecmp(auth, host);
+}
+
+/* ---- caching ---- */
+
+bool cx_http_etag_matches(const char *if_none_match, const char *etag)
+{
+	const char *p = if_none_match, *e;
+	size_t n = strlen(etag);
+
+	if (!p)
+		return false;
+	/* RFC 9110 13.1.2: a list of entity tags (weak comparison), or "*". */
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		for (e = p; *e && *e != ','; e++)
+			;
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e - p == 1 && *p == '*')
+			return true;
+		if (e - p > 2 && !strncmp(p, "W/", 2))
+			p += 2;
+		if ((size_t)(e - p) == n && !strncmp(p, etag, n))
+			return true;
+		p = e;
+		while (*p && *p != ',')
+			p++;
+	}
+	return false;
+}
+
 /* ---- media types ---- */
 
 /* The media type of one header element: leading/trailing blanks and parameters dropped. */

@@ -34,6 +34,14 @@ bool cx_http_host_allowed(const char *host, char *const *allowed);
  * NULL; case-insensitive) or is an http:// or https:// origin of a loopback host. */
 bool cx_http_origin_allowed(const char *origin, char *const *allowed);
 
+/* Whether an Origin header is an http:// or https:// origin whose host[:port] is exactly host
+ * (the request's Host header, already allowed; case-insensitive): a page of this gateway
+ * calling it. NULL either way: false. */
+bool cx_http_origin_is_host(const char *origin, const char *host);
+
+/* Whether an If-None-Match header's value (may be NULL) names etag (weak comparison, or "*"). */
+bool cx_http_etag_matches(const char *if_none_match, const char *etag);
+
 /* Which of application/json and text/event-stream an Accept header (NULL: absent) admits:
  * the two types themselves, any application or text subtype, and the full wildcard;
  * case-insensitive; except those an element refuses with q=0. */

@@ -7,7 +7,8 @@
  *   http_stream.c     SSE streams, replay, taps, the stream timer, the push sink (its header
  *                     carries the lock order)
  *   http_headers.c    pure parsers: addresses, Host, Origin, Accept, Content-Type
- *   http_stateless.c  the stateless revision's header checks */
+ *   http_stateless.c  the stateless revision's header checks
+ *   console.c         the console's files at / and /console/ (http_ops.h) */
 #ifndef CX_HTTP_INTERNAL_H
 #define CX_HTTP_INTERNAL_H
 
@@ -34,6 +35,7 @@
 
 struct sse_stream;
 struct cx_http_watchers;
+struct cx_http_feeds;
 
 /* What a request's *con_cls points to starts with an int saying which it is: a POST /mcp
  * (struct req, calloc'd: 0) or a request of an operations route (struct cx_http_async). */
@@ -88,6 +90,7 @@ struct cx_http {
 	atomic_uint_fast64_t next_chan;
 	atomic_bool draining;              /* quiesced: /readyz answers 503 */
 	struct cx_http_watchers *watchers; /* GET /v1/tasks/{id}/events (http_events.c) */
+	struct cx_http_feeds *feeds;       /* GET /v1/events (http_feed.c) */
 
 	pthread_mutex_t lock; /* streams, their refs and taps, the timer */
 	pthread_cond_t wake;
@@ -137,6 +140,9 @@ bool cx_http_framing_refused(struct MHD_Connection *conn, const char *method, co
 /* A response with body (len bytes) and, unless NULL, a Content-Type. Takes body (malloc'd)
  * when must_free, also on failure. NULL on out of memory. */
 struct MHD_Response *cx_http_resp_new(char *body, size_t len, bool must_free, const char *ctype);
+/* Adds X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer and X-Frame-Options: DENY
+ * (cx_http_resp_new does for every answer it makes). 0, or -1 on out of memory. */
+int cx_http_add_safety_headers(struct MHD_Response *r);
 /* Queues r (may be NULL: out of memory, and MHD closes the connection) and drops our
  * reference. */
 enum MHD_Result cx_http_queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r);

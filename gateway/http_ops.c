@@ -100,6 +100,7 @@ static void count_streams(struct cx_http *h, struct cx_metrics_now *now)
 	}
 	pthread_mutex_unlock(&h->lock);
 	now->event_streams = cx_http_events_count(h);
+	now->feed_streams = cx_http_feed_count(h);
 }
 
 /* {"adapter": [samples]} from every adapter's metrics hook. */

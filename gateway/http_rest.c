@@ -4,8 +4,9 @@
  *   POST /v1/tools/{name}        JSON arguments in, the MCP CallToolResult out
  *   GET  /v1/tasks               cortex_get_tasks, its arguments as query parameters
  *   POST /v1/tasks               cortex_create_task, its arguments as the body
- *   GET  /v1/tasks/{id}          cortex_get_task_status
+ *   GET  /v1/tasks/{id}          cortex_get_task_status (?include_conversation=true)
  *   GET  /v1/tasks/{id}/events   SSE of the task until it ends (http_events.c)
+ *   GET  /v1/events              SSE of every task change (http_feed.c)
  *   GET  /v1/openapi.json        the OpenAPI 3.1 description of these routes
  *
  * Every call goes through cx_dispatch_tool_via, the in-process entry point tools/call uses, so
@@ -41,6 +42,7 @@ enum rest_op {
 	OP_TASKS_NEW,   /* POST /v1/tasks */
 	OP_TASK_GET,    /* GET /v1/tasks/{id} */
 	OP_TASK_EVENTS, /* GET /v1/tasks/{id}/events */
+	OP_FEED,        /* GET /v1/events */
 };
 
 /* ---- answers ---- */
@@ -216,6 +218,20 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
 	return MHD_YES;
 }
 
+/* The query parameters as tool's arguments (see query_arg); NULL on out of memory. */
+static json_t *query_args(struct cx_http_async *a, const char *tool)
+{
+	const struct cx_reg_tool *rt = cx_registry_find(cx_server_registry(a->h->srv), tool);
+	struct query_ctx q = {
+		json_object_get(json_object_get(rt ? rt->def : NULL, "inputSchema"), "properties"),
+		json_object(),
+	};
+
+	if (q.args)
+		MHD_get_connection_values(a->conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
+	return q.args;
+}
+
 static void rest_start(struct cx_http_async *a)
 {
 	const char *id = a->param;
@@ -230,22 +246,23 @@ static void rest_start(struct cx_http_async *a)
 		if ((args = body_args(a)))
 			call_tool(a, "cortex_create_task", args);
 		break;
-	case OP_TASKS_LIST: {
-		const struct cx_reg_tool *rt =
-			cx_registry_find(cx_server_registry(a->h->srv), "cortex_get_tasks");
-		struct query_ctx q = {
-			json_object_get(json_object_get(rt ? rt->def : NULL, "inputSchema"),
-					"properties"),
-			json_object(),
-		};
-		if (q.args)
-			MHD_get_connection_values(a->conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
-		call_tool(a, "cortex_get_tasks", q.args);
+	case OP_TASKS_LIST:
+		call_tool(a, "cortex_get_tasks", query_args(a, "cortex_get_tasks"));
 		break;
-	}
 	case OP_TASK_GET:
+		/* The path names the task; the query adds the other arguments. */
+		args = query_args(a, "cortex_get_task_status");
+		if (args && json_object_set_new(args, "id", json_string(id))) {
+			json_decref(args);
+			args = NULL;
+		}
+		call_tool(a, "cortex_get_task_status", args);
+		break;
 	case OP_TASK_EVENTS:
 		call_tool(a, "cortex_get_task_status", json_pack("{s:s}", "id", id));
+		break;
+	case OP_FEED:
+		cx_http_feed_open(a);
 		break;
 	}
 }
@@ -304,6 +321,12 @@ enum MHD_Result cx_http_rest(struct cx_http *h, struct MHD_Connection *conn, con
 	enum rest_op op;
 	size_t len;
 
+	if (!strcmp(p, "events")) {
+		if (strcmp(method, MHD_HTTP_METHOD_GET))
+			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET",
+					  "method not allowed");
+		return start_op(h, conn, who, con_cls, OP_FEED, "", 0);
+	}
 	if (!strcmp(p, "openapi.json") || !strcmp(p, "tools") || !strcmp(p, "tasks")) {
 		allow = !strcmp(p, "tasks") ? "GET, POST" : "GET";
 		if (!cx_http_method_listed(allow, method))

@@ -225,10 +225,9 @@ static void chan_evict_locked(struct sse_stream *ch)
 struct MHD_Connection *cx_http_stream_append_locked(struct sse_stream *ch, struct event *ev)
 {
 	ev->seq = ++ch->seq;
-	ev->hdr_len =
-		(size_t)snprintf(ev->hdr, sizeof(ev->hdr),
-				 "id: %" PRIx64 "-%" PRIu64 "\nevent: message\ndata: ", ch->id,
-				 ev->seq);
+	ev->hdr_len = (size_t)snprintf(ev->hdr, sizeof(ev->hdr),
+				       "id: %" PRIx64 "-%" PRIu64 "\nevent: %.15s\ndata: ", ch->id,
+				       ev->seq, ev->name ? ev->name : "message");
 	if (ch->tail)
 		ch->tail->next = ev;
 	else
@@ -301,7 +300,7 @@ static ssize_t tap_read(void *cls, uint64_t pos, char *buf, size_t max)
 		 * A GET stream past its lifetime ends between events; the client reconnects
 		 * with Last-Event-ID and the stream resumes where it was. */
 		if (t->gone || ch->final || atomic_load(&t->h->closing) ||
-		    (ch->get &&
+		    ((ch->get || ch->bounded) &&
 		     cx_now_ms() - t->opened_ms >= t->h->conf->stream_max_lifetime_s * 1000)) {
 			pthread_mutex_unlock(&ch->mu);
 			return MHD_CONTENT_READER_END_OF_STREAM;
@@ -394,6 +393,7 @@ enum MHD_Result cx_http_queue_stream(struct MHD_Connection *conn, struct tap *t,
 	}
 	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CT_SSE) == MHD_NO ||
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") == MHD_NO ||
+	    cx_http_add_safety_headers(r) ||
 	    (sid && MHD_add_response_header(r, HDR_SESSION, sid) == MHD_NO)) {
 		MHD_destroy_response(r);
 		return MHD_NO;

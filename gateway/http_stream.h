@@ -29,7 +29,8 @@ struct event {
 	char *json; /* from cx_json_dumps */
 	size_t json_len;
 	size_t hdr_len;
-	char hdr[80]; /* "id: <stream>-<seq>\nevent: message\ndata: " */
+	const char *name; /* the SSE event's name (static; at most 15 bytes); NULL: "message" */
+	char hdr[80];     /* "id: <stream>-<seq>\nevent: <name>\ndata: " */
 };
 
 /* A stream (see the top of this file). Owned by h->streams; freed by the timer or at stop. */
@@ -39,6 +40,7 @@ struct sse_stream {
 	char fp[17];    /* the session's: only its own client may resume it */
 	bool get;       /* a GET stream: takes the session's pushed messages */
 	bool resumable; /* the session negotiated RESUMABLE_VERSION */
+	bool bounded;   /* not a GET stream, but ends after http.stream_max_lifetime_s too */
 	/* Guarded by h->lock. */
 	unsigned refs;   /* the list, the tap carrying it, the POST's req */
 	int64_t idle_ms; /* when refs last fell to the list's alone */
@@ -122,6 +124,28 @@ int cx_http_stream_open_get(struct cx_http *h, struct tap *t, const char *fp, bo
 /* Resumes the suspended taps of session fp (NULL: every session). end: the streams take no
  * more events and end once the queued ones are sent. No lock held. */
 void cx_http_wake_taps(struct cx_http *h, const char *fp, bool end);
+
+/* ---- http_keyed.c: the operations routes' streams, under a key of their own ---- */
+
+/* The streams of GET /v1/tasks/{id}/events and GET /v1/events: no session, so never resumed
+ * or pushed to by the session sinks; the key ("t…", "f…": a letter and 15 hex digits) is
+ * what the route subscribes to updates with. */
+
+/* A new stream under key carried by conn (socket fd), which sends comment first; bounded: it
+ * ends after http.stream_max_lifetime_s. *ch is the stream, with a reference that is the
+ * caller's (drop it with cx_http_keyed_release); the tap is for cx_http_async_answer_stream.
+ * NULL on out of memory. */
+struct tap *cx_http_keyed_open(struct cx_http *h, struct MHD_Connection *conn, int fd,
+			       const char *key, const char *comment, bool bounded,
+			       struct sse_stream **ch);
+/* Ends ch once its queued events are sent and drops the caller's reference. No lock held. */
+void cx_http_keyed_release(struct cx_http *h, struct sse_stream *ch);
+/* Queues msg (stolen; NULL: none) as event name (static; NULL: "message") on ch; with last,
+ * the stream ends after it. No lock held. */
+void cx_http_keyed_send(struct sse_stream *ch, const char *name, json_t *msg, bool last);
+/* Whether ch's client has hung up (also while its connection is suspended) or its stream
+ * ended (another connection took it, or it passed its lifetime). */
+bool cx_http_keyed_gone(struct sse_stream *ch);
 
 /* The stream timer thread: 0, or pthread_create's error number. */
 int cx_http_timer_start(struct cx_http *h);

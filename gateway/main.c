@@ -389,6 +389,9 @@ static int start(struct gateway *g)
 		}
 		cx_info("listening on http://%s%s%s:%u/mcp", g->la.v6 ? "[" : "", g->la.host,
 			g->la.v6 ? "]" : "", cx_http_port(g->http));
+		if (conf->console_enabled)
+			cx_info("console at http://%s%s%s:%u/", g->la.v6 ? "[" : "", g->la.host,
+				g->la.v6 ? "]" : "", cx_http_port(g->http));
 		cx_info("http: %s", g->policy);
 		if (!conf->session_key_set)
 			cx_info("no http.session_key configured: sessions are valid for this "

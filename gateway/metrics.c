@@ -303,8 +303,10 @@ int cx_metrics_render(const struct cx_metrics *m, const struct cx_metrics_now *n
 	     cx_buf_printf(out,
 			   "cortex_http_streams_open{kind=\"get\"} %zu\n"
 			   "cortex_http_streams_open{kind=\"post\"} %zu\n"
-			   "cortex_http_streams_open{kind=\"task_events\"} %zu\n",
-			   now->get_streams, now->post_streams, now->event_streams);
+			   "cortex_http_streams_open{kind=\"task_events\"} %zu\n"
+			   "cortex_http_streams_open{kind=\"feed\"} %zu\n",
+			   now->get_streams, now->post_streams, now->event_streams,
+			   now->feed_streams);
 	rc = rc ||
 	     head(out, "cortex_http_refused_total", "counter",
 		  "Requests answered 429 because their client held its share of connections or "

@@ -37,6 +37,7 @@ struct cx_metrics_now {
 	size_t get_streams;            /* GET /mcp streams with a connection open */
 	size_t post_streams;           /* POST /mcp answers being streamed */
 	size_t event_streams;          /* GET /v1/tasks/{id}/events streams open */
+	size_t feed_streams;           /* GET /v1/events streams open */
 	unsigned long refused_conns;   /* 429s: a client over http.max_connections_per_client */
 	unsigned long refused_streams; /* 429s: a client over http.max_streams_per_client */
 	bool ready;                    /* what /readyz would answer */

@@ -101,6 +101,11 @@ int cx_server_subscribe(struct cx_server *s, const char *key, const char *uri)
 	return cx_hub_subscribe(s->hub, key, uri);
 }
 
+int cx_server_subscribe_prefix(struct cx_server *s, const char *key, const char *prefix)
+{
+	return cx_hub_subscribe_prefix(s->hub, key, prefix);
+}
+
 void cx_server_unsubscribe(struct cx_server *s, const char *key, const char *uri)
 {
 	cx_hub_unsubscribe(s->hub, key, uri);

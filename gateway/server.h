@@ -84,6 +84,8 @@ const json_t *cx_server_tool_def(const struct cx_server *s, const char *name);
 /* Subscribes key (a session fingerprint, or a transport's own key) to uri's updates, which the
  * push sinks then get for key; 0, or -1 when the table is full. */
 int cx_server_subscribe(struct cx_server *s, const char *key, const char *uri);
+/* The same for every URI that starts with prefix. */
+int cx_server_subscribe_prefix(struct cx_server *s, const char *key, const char *prefix);
 void cx_server_unsubscribe(struct cx_server *s, const char *key, const char *uri);
 
 /* A session ended (HTTP DELETE): forget its subscriptions and log level. */

@@ -58,6 +58,8 @@
 #define READY_PATH        "/readyz"
 #define METRICS_PATH      "/metrics"
 #define REST_PREFIX       "/v1/"
+#define CONSOLE_ROOT      "/"
+#define CONSOLE_PREFIX    "/console/"
 #define ALLOW_REST        "GET, HEAD, POST, PUT, PATCH, DELETE" /* each path answers its own 405 */
 #define HDR_LAST_EVENT_ID "Last-Event-ID"
 #define ALLOW_MCP         "GET, POST, DELETE"
@@ -87,11 +89,23 @@ struct MHD_Response *cx_http_resp_new(char *body, size_t len, bool must_free, co
 			free(body);
 		return NULL;
 	}
-	if (ctype && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) == MHD_NO) {
+	if ((ctype && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) == MHD_NO) ||
+	    cx_http_add_safety_headers(r)) {
 		MHD_destroy_response(r);
 		return NULL;
 	}
 	return r;
+}
+
+int cx_http_add_safety_headers(struct MHD_Response *r)
+{
+	/* Nothing the gateway answers is meant to be sniffed, framed, or told where it was
+	 * linked from; a JSON answer opened in a tab stays text. */
+	if (MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") == MHD_NO ||
+	    MHD_add_response_header(r, "Referrer-Policy", "no-referrer") == MHD_NO ||
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_X_FRAME_OPTIONS, "DENY") == MHD_NO)
+		return -1;
+	return 0;
 }
 
 enum MHD_Result cx_http_queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r)
@@ -299,6 +313,22 @@ static enum MHD_Result handle_delete(struct cx_http *h, struct MHD_Connection *c
 
 /* ---- routing ---- */
 
+/* The Host check every route but the probes passes first (DNS rebinding): true, or false with
+ * the 403 queued in *ret. */
+static bool host_admitted(struct cx_http *h, struct MHD_Connection *conn, enum MHD_Result *ret)
+{
+	if (cx_http_host_allowed(cx_http_header(conn, MHD_HTTP_HEADER_HOST),
+				 h->conf->allowed_hosts))
+		return true;
+	cx_authlog_http(conn, h->srv, MHD_HTTP_FORBIDDEN, "Host",
+			cx_http_header(conn, MHD_HTTP_HEADER_HOST),
+			"is not a loopback name, this machine's, or in http.allowed_hosts");
+	*ret = cx_http_send_invalid(conn, MHD_HTTP_FORBIDDEN,
+				    "forbidden: Host header is not a loopback name, this "
+				    "machine's, or in http.allowed_hosts");
+	return false;
+}
+
 /* The checks a route with admit passes first, in this order: Host, Origin, credentials (the
  * method comes next, in route()). NULL with *ret set when the request was answered. */
 static const struct cx_principal *admit(struct cx_http *h, struct MHD_Connection *conn,
@@ -307,23 +337,22 @@ static const struct cx_principal *admit(struct cx_http *h, struct MHD_Connection
 	const struct cx_principal *who;
 	const char *origin, *tok;
 
-	if (!cx_http_host_allowed(cx_http_header(conn, MHD_HTTP_HEADER_HOST),
-				  h->conf->allowed_hosts)) {
-		cx_authlog_http(conn, h->srv, MHD_HTTP_FORBIDDEN, "Host",
-				cx_http_header(conn, MHD_HTTP_HEADER_HOST),
-				"is not a loopback name, this machine's, or in http.allowed_hosts");
-		*ret = cx_http_send_invalid(conn, MHD_HTTP_FORBIDDEN,
-					    "forbidden: Host header is not a loopback name, this "
-					    "machine's, or in http.allowed_hosts");
+	if (!host_admitted(h, conn, ret))
 		return NULL;
-	}
+	/* An Origin naming exactly the Host this request was sent to is the page's own origin:
+	 * the console served by this gateway calling its API. Host has passed the policy above,
+	 * so a page elsewhere that rebinds its DNS name to this machine still sends its own name
+	 * as Host and is refused there; its Origin can never equal an allowed Host it did not
+	 * send. */
 	origin = cx_http_header(conn, MHD_HTTP_HEADER_ORIGIN);
-	if (origin && !cx_http_origin_allowed(origin, h->conf->allowed_origins)) {
+	if (origin && !cx_http_origin_allowed(origin, h->conf->allowed_origins) &&
+	    !cx_http_origin_is_host(origin, cx_http_header(conn, MHD_HTTP_HEADER_HOST))) {
 		cx_authlog_http(conn, h->srv, MHD_HTTP_FORBIDDEN, "Origin", origin,
-				"is not a loopback origin or in http.allowed_origins");
+				"is not a loopback origin, the request's Host, or in "
+				"http.allowed_origins");
 		*ret = cx_http_send_invalid(conn, MHD_HTTP_FORBIDDEN,
-					    "forbidden: Origin is not a loopback origin or in "
-					    "http.allowed_origins");
+					    "forbidden: Origin is not a loopback origin, the "
+					    "request's Host, or in http.allowed_origins");
 		return NULL;
 	}
 	if (!cx_server_auth_required(h->srv)) {
@@ -381,26 +410,38 @@ typedef enum MHD_Result route_fn(struct cx_http *h, struct MHD_Connection *conn,
 				 const char *method, const struct cx_principal *who,
 				 void **con_cls);
 
-/* Every path the gateway serves; any other is 404. A row whose path ends in '/' is a prefix:
- * it serves every path under it, and its handler answers 404 and 405 for its own paths. A
- * method the row does not list is 405 with the row's Allow, after admit() when the row has
- * it. */
-static const struct route {
-	const char *path;
-	const char *allow;   /* the methods served, as Allow lists them */
-	bool admit;          /* Host, Origin and credentials are checked first */
-	const char *refusal; /* a 405's JSON-RPC error message; NULL: empty body */
-	route_fn *handler;
-} routes[] = {
-	{ HEALTH_PATH, "GET, HEAD", false, NULL, handle_health },
-	{ READY_PATH, "GET, HEAD", false, NULL, cx_http_readyz },
-	{ MCP_PATH, ALLOW_MCP, true, "method not allowed: use POST, GET or DELETE", handle_mcp },
-	{ METRICS_PATH, "GET", true, NULL, cx_http_metrics },
-	{ REST_PREFIX, ALLOW_REST, true, "method not allowed: the REST routes take GET and POST",
-	  cx_http_rest },
+/* What a route checks before its method and handler. */
+enum admission {
+	ADMIT_NONE, /* the probes: any Host, no credentials */
+	ADMIT_HOST, /* the console's files: Host only (a navigation carries no token) */
+	ADMIT_ALL,  /* Host, Origin and credentials (admit()) */
 };
 
-/* A GET that holds its connection as an SSE stream: /mcp's, and a task's events. */
+/* Every path the gateway serves; any other is 404. A row whose path ends in '/' is a prefix:
+ * it serves every path under it, and its handler answers 404 and 405 for its own paths. A
+ * method the row does not list is 405 with the row's Allow, after the row's admission. A
+ * console row is not there at all when console.enabled is false. */
+static const struct route {
+	const char *path;
+	const char *allow; /* the methods served, as Allow lists them */
+	enum admission admit;
+	const char *refusal; /* a 405's JSON-RPC error message; NULL: empty body */
+	route_fn *handler;
+	bool console; /* served only with console.enabled; its answers carry the console's headers
+		       */
+} routes[] = {
+	{ HEALTH_PATH, "GET, HEAD", ADMIT_NONE, NULL, handle_health, false },
+	{ READY_PATH, "GET, HEAD", ADMIT_NONE, NULL, cx_http_readyz, false },
+	{ MCP_PATH, ALLOW_MCP, ADMIT_ALL, "method not allowed: use POST, GET or DELETE", handle_mcp,
+	  false },
+	{ METRICS_PATH, "GET", ADMIT_ALL, NULL, cx_http_metrics, false },
+	{ REST_PREFIX, ALLOW_REST, ADMIT_ALL,
+	  "method not allowed: the REST routes take GET and POST", cx_http_rest, false },
+	{ CONSOLE_ROOT, "GET, HEAD", ADMIT_HOST, NULL, cx_http_console, true },
+	{ CONSOLE_PREFIX, "GET, HEAD", ADMIT_HOST, NULL, cx_http_console, true },
+};
+
+/* A GET that holds its connection as an SSE stream: /mcp's, a task's events, the feed. */
 static bool opens_stream(const struct route *rt, const char *url, const char *method)
 {
 	size_t n = strlen(url);
@@ -411,11 +452,13 @@ static bool opens_stream(const struct route *rt, const char *url, const char *me
 	       (rt->handler == cx_http_rest && n > 7 && !strcmp(url + n - 7, "/events"));
 }
 
-static bool route_matches(const struct route *rt, const char *url)
+static bool route_matches(const struct cx_http *h, const struct route *rt, const char *url)
 {
 	size_t n = strlen(rt->path);
 
-	if (rt->path[n - 1] == '/')
+	if (rt->console && !h->conf->console_enabled)
+		return false;
+	if (n > 1 && rt->path[n - 1] == '/')
 		return !strncmp(url, rt->path, n);
 	return !strcmp(url, rt->path);
 }
@@ -429,7 +472,8 @@ static enum MHD_Result send_not_allowed(struct MHD_Connection *conn, const struc
 					      CX_RPC_INVALID_REQUEST, rt->refusal,
 					      MHD_HTTP_HEADER_ALLOW, rt->allow);
 	r = cx_http_resp_new("", 0, false, NULL);
-	if (r && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rt->allow) == MHD_NO) {
+	if (r && (MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rt->allow) == MHD_NO ||
+		  (rt->console && cx_http_console_headers(r)))) {
 		MHD_destroy_response(r);
 		r = NULL;
 	}
@@ -444,16 +488,19 @@ static enum MHD_Result route(struct cx_http *h, struct MHD_Connection *conn, con
 	enum MHD_Result ret;
 
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && !rt; i++) {
-		if (route_matches(&routes[i], url))
+		if (route_matches(h, &routes[i], url))
 			rt = &routes[i];
 	}
 	if (!rt)
 		return send_static(conn, MHD_HTTP_NOT_FOUND, "{\"error\":\"not found\"}", CT_JSON);
-	if (rt->admit && !(who = admit(h, conn, &ret)))
+	if (rt->admit == ADMIT_HOST && !host_admitted(h, conn, &ret))
+		return ret;
+	if (rt->admit == ADMIT_ALL && !(who = admit(h, conn, &ret)))
 		return ret;
 	if (!cx_http_method_listed(rt->allow, method))
 		return send_not_allowed(conn, rt);
-	if (rt->admit && cx_http_share_refused(h, conn, who, opens_stream(rt, url, method), &ret))
+	if (rt->admit == ADMIT_ALL &&
+	    cx_http_share_refused(h, conn, who, opens_stream(rt, url, method), &ret))
 		return ret;
 	return rt->handler(h, conn, url, method, who, con_cls);
 }
@@ -706,6 +753,7 @@ void cx_http_stop(struct cx_http *h)
 	h->push_added = false;
 	atomic_store(&h->stopping, true);
 	cx_http_events_stop(h);
+	cx_http_feed_stop(h);
 	atomic_store(&h->closing, true);
 	cx_http_timer_stop(h);
 
@@ -737,6 +785,7 @@ void cx_http_stop(struct cx_http *h)
 		close(h->quiesced);
 	/* Every tap and request is gone with MHD: only the list holds the streams now. */
 	cx_http_events_free(h);
+	cx_http_feed_free(h);
 	cx_http_streams_free(h);
 	pthread_cond_destroy(&h->wake);
 	pthread_mutex_destroy(&h->lock);

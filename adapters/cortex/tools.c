@@ -13,6 +13,8 @@
 #define CT_CREATE_SUMMARIES 50
 #define CT_CREATE_IDS       2000
 #define CT_CHILDREN_MAX     100
+/* A task's conversation, serialised, at most this (the oldest messages go first). */
+#define CT_CONVERSATION_MAX (512 * 1024)
 
 static const char *const spec_keys[] = { "query",     "title",  "category", "priority",
 					 "parent_id", "source", NULL };
@@ -144,11 +146,45 @@ int ct_get_tasks(struct cx_call *call, const json_t *args, struct cx_result *res
 	return cx_result_structured(res, out);
 }
 
+/* The status view with its conversation as the result: structuredContent in full, and a text
+ * block without the conversation's messages and calls (their counts instead), since a
+ * conversation near its cap written twice would pass calls.max_output_bytes. Steals view. */
+static int with_conversation(struct cx_result *res, json_t *view)
+{
+	json_t *brief = json_copy(view), *conv = json_object_get(view, "conversation");
+	char *text;
+	int rc = -1;
+
+	if (!brief ||
+	    json_object_set_new(
+		    brief, "conversation",
+		    json_pack("{s:I, s:I, s:s}", "messages",
+			      (json_int_t)json_array_size(json_object_get(conv, "messages")),
+			      "calls", (json_int_t)json_array_size(json_object_get(conv, "calls")),
+			      "note",
+			      "the conversation's messages and calls are in structuredContent")))
+		goto out;
+	text = json_dumps(brief, JSON_COMPACT);
+	if (text && !cx_result_text(res, text)) {
+		json_decref(res->structured);
+		res->structured = view;
+		view = NULL;
+		rc = 0;
+	}
+	free(text);
+out:
+	json_decref(brief);
+	json_decref(view);
+	return rc;
+}
+
 int ct_get_task_status(struct cx_call *call, const json_t *args, struct cx_result *res)
 {
 	const char *id = str_arg(args, "id");
+	bool conversation = json_is_true(json_object_get(args, "include_conversation"));
 	struct cx_err err = { 0 };
 	json_t *task = NULL, *children = NULL, *view;
+	bool cut = false;
 	int rc;
 
 	rc = cx_task_get(store_of(call), id, &task, &err);
@@ -164,9 +200,17 @@ int ct_get_task_status(struct cx_call *call, const json_t *args, struct cx_resul
 		json_object_set_new(view, "children_total",
 				    json_integer((json_int_t)json_array_size(children)));
 	}
+	if (view && conversation &&
+	    (json_object_set_new(view, "conversation",
+				 ct_conversation_view(task, CT_CONVERSATION_MAX, &cut)) ||
+	     json_object_set_new(view, "conversation_truncated", json_boolean(cut)))) {
+		json_decref(view);
+		view = NULL;
+	}
 	json_decref(task);
 	json_decref(children);
-	return cx_result_structured(res, view);
+	return conversation && view ? with_conversation(res, view)
+				    : cx_result_structured(res, view);
 }
 
 int ct_list_agents(struct cx_call *call, const json_t *args, struct cx_result *res)

@@ -127,6 +127,82 @@ json_t *ct_status_view(const json_t *task)
 	return v;
 }
 
+/* Bytes of v written compactly. */
+static size_t dumped_size(const json_t *v)
+{
+	return json_dumpb(v, NULL, 0, JSON_COMPACT);
+}
+
+/* The members of arr from index from on (new reference). */
+static json_t *tail_of(const json_t *arr, size_t from)
+{
+	json_t *out = json_array();
+
+	for (size_t i = from; out && i < json_array_size(arr); i++) {
+		if (json_array_append(out, json_array_get(arr, i))) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+/* Sizes of each member of arr written compactly, and of them all as an array. NULL when arr
+ * is empty, or on out of memory (*total then counts as if empty). */
+static size_t *member_sizes(const json_t *arr, size_t *total)
+{
+	size_t n = json_array_size(arr);
+	size_t *sz = n ? calloc(n, sizeof(*sz)) : NULL;
+
+	*total = 2; /* [] */
+	for (size_t i = 0; sz && i < n; i++) {
+		sz[i] = dumped_size(json_array_get(arr, i));
+		*total += sz[i] + (i ? 1 : 0);
+	}
+	return sz;
+}
+
+json_t *ct_conversation_view(const json_t *task, size_t max, bool *truncated)
+{
+	const json_t *st = sub(task, "metadata", "state");
+	const json_t *msgs = json_object_get(st, "messages"), *calls = json_object_get(st, "calls");
+	size_t nm = json_array_size(msgs), nc = json_array_size(calls), mtot, ctot, fm = 0, fc = 0;
+	size_t *ms, *cs, total;
+	json_t *out = NULL;
+
+	*truncated = false;
+	if (!json_is_array(msgs))
+		nm = 0, msgs = NULL;
+	if (!json_is_array(calls))
+		nc = 0, calls = NULL;
+	ms = member_sizes(msgs, &mtot);
+	cs = member_sizes(calls, &ctot);
+	if ((nm && !ms) || (nc && !cs))
+		goto out;
+	/* {"messages":[...]} or {"messages":[...],"calls":[...]} */
+	total = 13 + mtot + (calls ? 9 + ctot : 0);
+	/* The oldest go first: a member and the comma after it, or the last one alone. */
+	while (total > max && fm < nm) {
+		total -= ms[fm] + (fm + 1 < nm ? 1 : 0);
+		fm++;
+		*truncated = true;
+	}
+	while (total > max && fc < nc) {
+		total -= cs[fc] + (fc + 1 < nc ? 1 : 0);
+		fc++;
+		*truncated = true;
+	}
+	out = json_pack("{s:o}", "messages", msgs ? tail_of(msgs, fm) : json_array());
+	if (out && calls && json_object_set_new(out, "calls", tail_of(calls, fc))) {
+		json_decref(out);
+		out = NULL;
+	}
+out:
+	free(ms);
+	free(cs);
+	return out;
+}
+
 char *ct_resource_text(const json_t *task)
 {
 	json_t *copy = json_deep_copy(task);

@@ -105,9 +105,10 @@ test('health probe: GET /healthz answers 200 ok with any Host and no credentials
   assert.equal(r.body.trim(), 'ok');
 });
 
+// '/' is the console (console-serve.test.mjs), or 404 like these with console.enabled: false.
 test('unknown paths answer 404 with a JSON body; /mcp is matched exactly', async () => {
   const g = await gateway();
-  for (const path of ['/', '/mcp/', '/mcpx', '/v0/mcp', '/metricsx', '/readyz/']) {
+  for (const path of ['/mcp/', '/console', '/consolex/index.html', '/mcpx', '/v0/mcp', '/metricsx', '/readyz/']) {
     const r = await fetch(new URL(path, g.url), { method: 'POST', headers: JSON_HEADERS, body: '{}' });
     assert.equal(r.status, 404, path);
     assert.deepEqual(await r.json(), { error: 'not found' });

@@ -245,7 +245,7 @@ test('401 and 403 are logged with the client address and the reason, never the t
   const log = g.stderr();
   assert.match(log, /warn  http: 401 from 127\.0\.0\.1: bearer token missing \(no Authorization: Bearer header\)/);
   assert.match(log, /warn  http: 401 from 127\.0\.0\.1: bearer token is not valid/);
-  assert.match(log, /warn  http: 403 from 127\.0\.0\.1 \(token 'ci'\): Origin 'https:\/\/evil\.example' is not a loopback origin or in http\.allowed_origins/);
+  assert.match(log, /warn  http: 403 from 127\.0\.0\.1 \(token 'ci'\): Origin 'https:\/\/evil\.example' is not a loopback origin, the request's Host, or in http\.allowed_origins/);
   for (const secret of ['wrong-secret-value-123', 'ci-t0ken', 'good-t0ken']) assert.ok(!log.includes(secret), secret + ' in the log');
 
   // A flood: every request is answered, the log gets a burst (20 a minute in all).

@@ -60,7 +60,7 @@ test('the OpenAPI description validates as OpenAPI 3.1, and the gateway serves i
   assert.deepEqual(r.body, OPENAPI);
   assert.equal((await rest(g.base, 'GET', '/v1/openapi.json')).status, 401, 'behind the token like every /v1 route');
   // Every route of the gateway's REST surface is described.
-  for (const p of ['/v1/tools', '/v1/tools/{name}', '/v1/tasks', '/v1/tasks/{id}', '/v1/tasks/{id}/events', '/v1/openapi.json', '/metrics', '/readyz'])
+  for (const p of ['/v1/tools', '/v1/tools/{name}', '/v1/tasks', '/v1/tasks/{id}', '/v1/tasks/{id}/events', '/v1/events', '/v1/openapi.json', '/metrics', '/readyz'])
     assert.ok(OPENAPI.paths[p], `${p} is described`);
 });
 

@@ -216,6 +216,87 @@ static void test_views_of_every_state_pass_the_schemas(void **state)
 	json_decref(tasks);
 }
 
+/* The conversation the orchestrator saved, as include_conversation shows it: its messages,
+ * its calls when recorded, the oldest messages left out past the cap, never more than it. */
+static void test_conversation_view(void **state)
+{
+	json_t *tasks = built("[{\"query\": \"talk\"}, {\"query\": \"never run\"}]");
+	json_t *task = json_array_get(tasks, 0), *msgs = json_array(), *conv, *view, *st;
+	json_t *progress, *saved;
+	struct cx_task_op claim = { .kind = CX_OP_CLAIM, .worker = "w1" };
+	struct cx_task_op prog = { .kind = CX_OP_PROGRESS, .worker = "w1" };
+	char big[1001];
+	bool cut = true;
+	size_t size;
+	char *text;
+
+	/* No state yet: no messages, no calls. */
+	conv = ct_conversation_view(json_array_get(tasks, 1), 1024, &cut);
+	assert_false(cut);
+	text = json_dumps(conv, JSON_COMPACT);
+	assert_string_equal(text, "{\"messages\":[]}");
+	free(text);
+	json_decref(conv);
+
+	memset(big, 'x', 1000);
+	big[1000] = 0;
+	for (int i = 0; i < 20; i++)
+		json_array_append_new(msgs, json_pack("{s:s, s:[{s:s, s:s, s:i}]}", "role",
+						      i % 2 ? "assistant" : "user", "content",
+						      "type", "text", "text", big, "n", i));
+	prog.progress = progress = json_pack("{s:i}", "iterations", 10);
+	prog.state = saved =
+		json_pack("{s:O, s:i, s:[{s:s, s:s, s:s, s:i, s:b}]}", "messages", msgs,
+			  "iterations", 10, "calls", "id", "toolu_1", "tool", "proxmox_list_vms",
+			  "started_at", "2026-12-02T10:00:00.000Z", "ms", 42, "is_error", 0);
+	apply(task, &claim);
+	apply(task, &prog);
+
+	conv = ct_conversation_view(task, 512 * 1024, &cut);
+	assert_false(cut);
+	assert_true(json_equal(json_object_get(conv, "messages"), msgs));
+	st = json_object_get(conv, "calls");
+	assert_int_equal(json_array_size(st), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(st, 0), "ms")), 42);
+	view = ct_status_view(task);
+	json_object_set_new(view, "children", json_array());
+	json_object_set_new(view, "children_total", json_integer(0));
+	json_object_set_new(view, "conversation", conv);
+	json_object_set_new(view, "conversation_truncated", json_false());
+	assert_output("cortex_get_task_status", view);
+	json_decref(view);
+
+	/* Past the cap the oldest messages go, and what is left fits. */
+	for (size_t max = 5000; max <= 20000; max += 2500) {
+		conv = ct_conversation_view(task, max, &cut);
+		assert_true(cut);
+		text = json_dumps(conv, JSON_COMPACT);
+		size = strlen(text);
+		free(text);
+		assert_true(size <= max);
+		assert_true(size > max - 1200); /* no more left out than needed */
+		st = json_object_get(conv, "messages");
+		assert_true(json_array_size(st) < 20);
+		/* The newest are kept, in order. */
+		for (size_t i = 0; i < json_array_size(st); i++)
+			assert_true(json_equal(json_array_get(st, i),
+					       json_array_get(msgs, 20 - json_array_size(st) + i)));
+		assert_int_equal(json_array_size(json_object_get(conv, "calls")), 1);
+		json_decref(conv);
+	}
+	/* A cap below even the calls leaves nothing out that is not needed: all of it goes. */
+	conv = ct_conversation_view(task, 30, &cut);
+	assert_true(cut);
+	assert_int_equal(json_array_size(json_object_get(conv, "messages")), 0);
+	assert_int_equal(json_array_size(json_object_get(conv, "calls")), 0);
+	json_decref(conv);
+
+	json_decref(progress);
+	json_decref(saved);
+	json_decref(msgs);
+	json_decref(tasks);
+}
+
 /* A summary keeps to the list's fields: no query, no metadata. */
 static void test_summary_is_compact(void **state)
 {
@@ -266,6 +347,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tools_pair_with_honest_flags),
 		cmocka_unit_test(test_views_of_every_state_pass_the_schemas),
+		cmocka_unit_test(test_conversation_view),
 		cmocka_unit_test(test_summary_is_compact),
 		cmocka_unit_test(test_gateway_tasks_config),
 	};

@@ -174,6 +174,48 @@ static void test_origin_allowed(void **state)
 	assert_true(cx_http_origin_allowed("HTTPS://APP.example", allowed));
 }
 
+/* The console calling its own gateway: the Origin is the Host the browser sent. */
+static void test_origin_is_host(void **state)
+{
+	(void)state;
+	assert_true(cx_http_origin_is_host("http://cortex.example:8080", "cortex.example:8080"));
+	assert_true(cx_http_origin_is_host("https://cortex.example", "cortex.example"));
+	assert_true(cx_http_origin_is_host("HTTP://Cortex.Example:8080", "cortex.example:8080"));
+	assert_true(cx_http_origin_is_host("http://[fd00::2]:8080", "[fd00::2]:8080"));
+	assert_false(cx_http_origin_is_host("http://evil.example:8080", "cortex.example:8080"));
+	assert_false(cx_http_origin_is_host("http://cortex.example", "cortex.example:8080"));
+	assert_false(cx_http_origin_is_host("http://cortex.example:8080", "cortex.example"));
+	assert_false(cx_http_origin_is_host("http://cortex.example:8080/", "cortex.example:8080"));
+	assert_false(cx_http_origin_is_host("cortex.example:8080", "cortex.example:8080"));
+	assert_false(cx_http_origin_is_host("ftp://cortex.example:8080", "cortex.example:8080"));
+	assert_false(cx_http_origin_is_host("null", "null"));
+	assert_false(cx_http_origin_is_host("http://", ""));
+	assert_false(cx_http_origin_is_host(NULL, "cortex.example"));
+	assert_false(cx_http_origin_is_host("http://cortex.example", NULL));
+}
+
+/* If-None-Match as browsers and caches send it (RFC 9110 13.1.2). */
+static void test_etag_matches(void **state)
+{
+	const char *tag = "\"0123456789abcdef\"";
+
+	(void)state;
+	assert_true(cx_http_etag_matches("\"0123456789abcdef\"", tag));
+	assert_true(cx_http_etag_matches("W/\"0123456789abcdef\"", tag));
+	assert_true(cx_http_etag_matches("\"x\", \"0123456789abcdef\"", tag));
+	assert_true(cx_http_etag_matches("\"x\",\"0123456789abcdef\" , \"y\"", tag));
+	assert_true(cx_http_etag_matches("*", tag));
+	assert_true(cx_http_etag_matches(" * ", tag));
+	assert_false(cx_http_etag_matches(NULL, tag));
+	assert_false(cx_http_etag_matches("", tag));
+	assert_false(cx_http_etag_matches("\"0123456789abcde\"", tag));
+	assert_false(cx_http_etag_matches("0123456789abcdef", tag));
+	assert_false(cx_http_etag_matches("\"0123456789abcdef\"x", tag));
+	assert_false(cx_http_etag_matches("W/", tag));
+	assert_false(cx_http_etag_matches(",,, ", tag));
+	assert_false(cx_http_etag_matches("**", tag));
+}
+
 static void test_origin_refused(void **state)
 {
 	char *allowed[] = { "https://app.example", NULL };
@@ -281,6 +323,8 @@ int main(void)
 		cmocka_unit_test(test_host_refused),
 		cmocka_unit_test(test_origin_allowed),
 		cmocka_unit_test(test_origin_refused),
+		cmocka_unit_test(test_origin_is_host),
+		cmocka_unit_test(test_etag_matches),
 		cmocka_unit_test(test_accept),
 		cmocka_unit_test(test_accept_q_zero_refuses),
 		cmocka_unit_test(test_content_type),

@@ -307,7 +307,8 @@ static void test_extend_and_describe(void **state)
 	cx_hosts_describe(&c, own, line, sizeof(line));
 	assert_string_equal(line, "Host must be a loopback name, in http.allowed_hosts "
 				  "(cortex.example.com, vm), or this machine's (192.0.2.2, vm); "
-				  "Origin must be absent or a loopback origin");
+				  "Origin must be absent, a loopback origin or the request's own "
+				  "Host");
 	assert_int_equal(cx_hosts_extend(&c, own, &err), 0);
 	assert_string_equal(joined(c.allowed_hosts), "cortex.example.com vm 192.0.2.2");
 	cx_hosts_free(own);
@@ -318,8 +319,9 @@ static void test_extend_and_describe(void **state)
 	c.allowed_origins = calloc(2, sizeof(char *));
 	c.allowed_origins[0] = strdup("https://app.example");
 	cx_hosts_describe(&c, NULL, line, sizeof(line));
-	assert_string_equal(line, "Host must be a loopback name; Origin must be absent or a "
-				  "loopback origin, or in http.allowed_origins "
+	assert_string_equal(line, "Host must be a loopback name; Origin must be absent, a "
+				  "loopback origin or the request's own Host, or in "
+				  "http.allowed_origins "
 				  "(https://app.example)");
 	cx_hosts_describe(&c, NULL, line, 40);
 	assert_int_equal(strlen(line), 39);
