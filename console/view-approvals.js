@@ -30,6 +30,7 @@ export function approvalCard(t, { heading = 'h2' } = {}) {
     }
     reason.removeAttribute('aria-invalid');
     approve.disabled = deny.disabled = true;
+    card.dataset.decided = decision; // kept on the page to show the outcome once the task moves on
     const args = { id: t.id, decision };
     if (why) args.reason = why;
     try {
@@ -38,13 +39,14 @@ export function approvalCard(t, { heading = 'h2' } = {}) {
       msg.append(h('p', { class: 'ok', role: 'status' }, decision === 'approve' ? 'Approved: the held call(s) run now.' : 'Denied: the model is told why.'));
     } catch (e) {
       approve.disabled = deny.disabled = false;
+      delete card.dataset.decided;
       msg.append(errorBox('The decision was not recorded: ' + e.message));
     }
   };
   approve.addEventListener('click', () => decide('approve'));
   deny.addEventListener('click', () => decide('deny'));
   const title = t.title || t.query || t.id;
-  return h('article', { class: 'card approval', 'data-id': t.id },
+  const card = h('article', { class: 'card approval', 'data-id': t.id },
     h(heading, null, h('a', { href: taskHref(t.id) }, title)),
     h('p', { class: 'hint' }, `Held by the ${p.master || 'task’s'} master`, p.why ? ': ' + p.why : ''),
     calls.length ? h('ol', { class: 'held-calls' }, calls.map((c) => h('li', null,
@@ -56,6 +58,7 @@ export function approvalCard(t, { heading = 'h2' } = {}) {
     h('p', { id: rid + '-hint', class: 'hint' }, 'Recorded with the decision; required to deny.'),
     h('div', { class: 'row' }, approve, deny),
     msg);
+  return card;
 }
 
 export function render(root) {
@@ -66,7 +69,7 @@ export function render(root) {
     const waiting = awaiting().sort((a, b) => String(a.updated_at).localeCompare(String(b.updated_at)));
     const ids = new Set(waiting.map((t) => t.id));
     for (const [id, el] of cards) {
-      if (!ids.has(id) && !el.querySelector('.decision-message .ok')) { el.remove(); cards.delete(id); }
+      if (!ids.has(id) && !el.dataset.decided) { el.remove(); cards.delete(id); }
     }
     for (const t of waiting) {
       if (!t.approval && !fetching.has(t.id)) {
