@@ -4,8 +4,9 @@
 
 const KEY = 'cortex.token';
 
+// null: signed out; '' signed in without a token (a loopback gateway with no tokens).
 export const token = {
-  get: () => sessionStorage.getItem(KEY) || '',
+  get: () => sessionStorage.getItem(KEY),
   set: (t) => sessionStorage.setItem(KEY, t),
   clear: () => sessionStorage.removeItem(KEY),
 };

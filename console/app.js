@@ -48,7 +48,7 @@ function pageOf(hash) {
 const VIEWS = { ask, tasks: tasksView, task: taskView, approvals, tools: toolsView, status: statusView };
 
 function route() {
-  if (!token.get()) {
+  if (token.get() === null) {
     showSignIn();
     return;
   }
@@ -81,7 +81,7 @@ function showSignIn() {
   setDispose(null);
   showSignedIn(false);
   clear(main);
-  const input = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'off', spellcheck: 'false', required: true, 'aria-describedby': 'token-hint' });
+  const input = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'token-hint' });
   const msg = h('div', { id: 'sign-in-message', 'aria-live': 'assertive' });
   const button = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
   if (signInMessage) msg.append(h('p', { class: 'error', role: 'alert' }, signInMessage));
@@ -90,17 +90,12 @@ function showSignIn() {
     h('p', null, 'The console acts with a gateway token, like any other client: you see and may call what that token may.'),
     h('label', { for: 'token' }, 'Gateway token'),
     input,
-    h('p', { id: 'token-hint', class: 'hint' }, 'Kept in this tab’s session storage only, and sent as a bearer header.'),
+    h('p', { id: 'token-hint', class: 'hint' }, 'Kept in this tab’s session storage only, and sent as a bearer header. Leave it empty for a loopback gateway that has no tokens.'),
     button, msg);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const value = input.value.trim();
     clear(msg);
-    if (!value) {
-      msg.append(h('p', { class: 'error', role: 'alert' }, 'Paste a token first.'));
-      input.focus();
-      return;
-    }
     button.disabled = true;
     msg.append(h('p', { class: 'hint', role: 'status' }, 'Checking the token…'));
     token.set(value);
@@ -166,7 +161,7 @@ live.onChange((kind) => {
   renderCount();
 });
 events.addEventListener('unauthorized', () => {
-  if (token.get()) signOut('This token was refused by the gateway; sign in again.');
+  if (token.get() !== null) signOut('This token was refused by the gateway; sign in again.');
 });
 document.getElementById('sign-out').addEventListener('click', () => signOut(''));
 document.querySelector('.skip-link').addEventListener('click', (ev) => {
@@ -175,7 +170,7 @@ document.querySelector('.skip-link').addEventListener('click', (ev) => {
 });
 window.addEventListener('hashchange', () => {
   if (location.hash === '#main') return; // the skip link
-  if (!token.get()) return;
+  if (token.get() === null) return;
   route();
   focusHeading();
 });
@@ -184,7 +179,7 @@ setInterval(() => {
   if (live.status.state === 'retrying') renderLive();
 }, 1000);
 
-if (token.get()) {
+if (token.get() !== null) {
   signedIn(false);
   listTools().then((t) => { ctx.tools.splice(0, ctx.tools.length, ...t); }).catch(() => {});
 } else {

@@ -87,7 +87,7 @@ test('a task\'s progress updates live on its page and in the list, without reloa
   assert.match(body, /testkit_sleep/);
   assert.match(body, /"ms": 3000/, 'the tool call with its arguments (conversation)');
   assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation').length), loads, 'no reload');
-  await shot(page, 'task');
+  await shot(page, 'task', { fullPage: true });
 });
 
 test('held destructive calls: one approved runs, one denied returns the reason; the count is on every page', async () => {
