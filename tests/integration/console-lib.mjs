@@ -14,6 +14,7 @@ import { KEY, SECRET, TOKEN_ID, running, startOrch } from './orchestrator-lib.mj
 export const CHROMIUM = process.env.CORTEX_CHROMIUM || '/usr/bin/chromium';
 export const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../build/artifacts/console');
 export const TOKEN = 'console-test-token-7c1e0a9d5b3f4e21';
+export const NO_TOOLS_TOKEN = 'no-tools-test-token-9e8d7c6b5a4f3e2d'; // allow: []
 const ORCH_TOKEN = 'orchestrator-test-token-4a8b2c6d0e1f3a5b';
 const sha = (s) => createHash('sha256').update(s).digest('hex');
 
@@ -38,7 +39,8 @@ export async function world(conversations) {
   const tasks = { store: 'dir', dir: tmpDir(), fsync: false, lease_ms: 3000 };
   const gw = startHttp(['--config', writeConfig({
     calls: { timeout_ms: 20000 },
-    tokens: [{ name: 'console', sha256: sha(TOKEN) }, { name: 'orchestrator', sha256: sha(ORCH_TOKEN) }],
+    tokens: [{ name: 'console', sha256: sha(TOKEN) }, { name: 'orchestrator', sha256: sha(ORCH_TOKEN) },
+      { name: 'nothing', sha256: sha(NO_TOOLS_TOKEN), allow: [] }],
     adapters: {
       testkit: {},
       proxmox: { url: simUrl, token_id: TOKEN_ID, token_secret: { env: 'PX_SECRET' }, task_poll_ms: 50 },

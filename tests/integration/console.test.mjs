@@ -6,7 +6,7 @@
 // of each page go to build/artifacts/console/.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TOKEN, browser, contrast, shot, until, world } from './console-lib.mjs';
+import { NO_TOOLS_TOKEN, TOKEN, browser, contrast, shot, until, world } from './console-lib.mjs';
 import { stopsCleanly } from './orchestrator-lib.mjs';
 
 const XSS = '<img src=x onerror=alert(1)>';
@@ -41,10 +41,7 @@ test('a wrong token is refused, the right one signs in; the page is served with 
   await page.locator('#sign-in-message .error').waitFor();
   assert.match(await text('#sign-in-message'), /this token was refused/i);
   assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'a refused token is not kept');
-  for (const p of problems.splice(0)) {
-    assert.match(p.text, /status of 401/, JSON.stringify(p)); // Chromium logs the refused fetch
-    expected.push(p);
-  }
+  expect(/status of 401/); // Chromium logs the refused fetch
 
   await page.getByLabel('Gateway token').fill(TOKEN);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -228,11 +225,41 @@ test('dark mode is readable; the keyboard reaches everything, the skip link firs
   await page.locator('main h1', { hasText: 'Approvals' }).waitFor();
 });
 
+// Problems a step causes on purpose: each must match re; they are then set aside.
+function expect(re) {
+  for (const p of problems.splice(0)) {
+    assert.match(p.text, re, JSON.stringify(p));
+    expected.push(p);
+  }
+}
+
+test('when GET /v1/events fails the page says so and reconnects by itself', async () => {
+  await page.route('**/v1/events', (r) => r.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"status":404,"message":"no such route"}}' }));
+  await page.reload();
+  await until(async () => /Not live: .*404.*retrying in/.test(await text('#live')), 'the page to say it is not live');
+  await page.unroute('**/v1/events');
+  await until(async () => (await text('#live')) === 'Live', 'the stream to be back', 15000);
+  expect(/status of 404/);
+});
+
 test('sign out forgets the token', async () => {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('Gateway token').waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('cortex.token')), null);
   assert.equal(await page.locator('#nav').isHidden(), true);
+});
+
+test('a token allowed no tool: the Tools page says so, the status page says what it may not call', async () => {
+  await page.getByLabel('Gateway token').fill(NO_TOOLS_TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await go('#/tools');
+  await page.locator('#tool-list .empty').waitFor();
+  assert.match(await text('#tool-list'), /No tools are allowed for this token/);
+  await go('#/status');
+  await until(async () => /may not call gateway_status/.test(await text('#status-gateway')), 'the refusal explained');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByLabel('Gateway token').waitFor();
+  expect(/status of 403/); // the refused calls, as Chromium logs them
 });
 
 test('no console errors, page errors or CSP violations during the run; the token is in no log', async () => {
