@@ -8,12 +8,15 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NO_TOOLS_TOKEN, TOKEN, browser, contrast, shot, until, world } from './console-lib.mjs';
 import { stopsCleanly } from './orchestrator-lib.mjs';
+import { assertAllStopCleanly } from './lib.mjs';
 
 const XSS = '<img src=x onerror=alert(1)>';
 const w = await world([
   { match: 'SLOW-WATCH', turns: [{ tool_use: [{ name: 'testkit_sleep', input: { ms: 3000 } }] }, { text: 'Slept as asked.' }] },
   { match: 'APPROVE-START', turns: [{ tool_use: [{ name: 'proxmox_vm_action', input: { vmid: 101, action: 'start' } }] }, { text: 'Result: {{last_tool_result}}' }] },
   { match: 'DENY-STOP', turns: [{ tool_use: [{ name: 'proxmox_vm_action', input: { vmid: 100, action: 'stop' } }] }, { text: 'Result: {{last_tool_result}}' }] },
+  { match: 'PARENT-TASK', turns: [{ tool_use: [{ name: 'cortex_create_task', input: { tasks: [{ query: 'CHILD-TASK one', title: 'Child one', category: 'inventory' }, { query: 'CHILD-TASK two', title: 'Child two', category: 'cicd' }] } }] }, { text: 'Split in two.' }] },
+  { match: 'CHILD-TASK', turns: [{ text: 'child done' }] },
   { match: 'XSS-MARK', turns: [{ text: 'Nothing to see: ' + XSS }] },
   { match: 'VMs', turns: [{ tool_use: [{ name: 'proxmox_list_vms', input: { node: 'pve1' } }] }, { text: 'These run on pve1: {{last_tool_result}}' }] },
 ]);
@@ -178,6 +181,29 @@ test('a task titled with markup shows it as text, in the list and on its page', 
   assert.ok(!problems.some((p) => p.kind === 'dialog'), 'no script ran');
 });
 
+test('subtasks show under their parent; the filters pick by status and category', async () => {
+  const id = (await w.rest('POST', '/v1/tasks', { query: 'PARENT-TASK: split it', title: 'Parent', category: 'general' })).structuredContent.ids[0];
+  const p = await until(async () => { const t = await w.task(id); return t.status === 'completed' && t; }, 'the parent to complete');
+  assert.equal(p.children.length, 2);
+  await go('#/tasks');
+  const parent = page.locator('ul.tasks > li', { has: page.locator(`article.task[data-id="${id}"]`) });
+  for (const c of p.children) await parent.locator(`ul.subtasks article.task[data-id="${c.id}"]`).waitFor();
+  assert.match(await parent.locator('ul.subtasks').innerText(), /Child one[\s\S]*Child two/);
+
+  await page.getByLabel('Category').selectOption('cicd');
+  await until(async () => (await page.locator('article.task').count()) === 1, 'one cicd task');
+  assert.match(await text('#task-list'), /Child two/);
+  await page.getByLabel('Category').selectOption('');
+  await page.getByLabel('Status').selectOption('failed');
+  await page.locator('#task-list .empty').waitFor();
+  assert.match(await text('#task-list'), /No task matches/);
+  await page.getByLabel('Status').selectOption('');
+
+  await page.locator(`article.task[data-id="${id}"] a.task-title`).click();
+  await page.locator('main h2', { hasText: 'Subtasks (2)' }).waitFor();
+  assert.match(await text('main'), /Child one[\s\S]*Child two/);
+});
+
 test('phone width (390 px): every page fits without sideways scrolling', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   for (const [hash, name] of [['#/ask', 'ask'], ['#/tasks', 'tasks'], ['#/approvals', 'approvals'], ['#/tools', 'tools'], ['#/status', 'status']]) {
@@ -267,4 +293,6 @@ test('no console errors, page errors or CSP violations during the run; the token
   assert.equal(expected.length > 0, true, 'the refused token was seen failing');
   assert.doesNotMatch(w.gw.stderr() + w.orch.stderr(), new RegExp(TOKEN));
   await stopsCleanly(w.orch);
+  await page.close(); // its streams end; then the gateway stops cleanly (ASan: no leak)
+  await assertAllStopCleanly([w.gw], assert);
 });
