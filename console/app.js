@@ -130,7 +130,7 @@ function signedIn(focus) {
 }
 
 function signOut(message = '') {
-  token.clear();
+  sessionStorage.clear(); // the token, and the last request asked (another person may sign in next)
   ctx.tools.splice(0);
   live.stop();
   signInMessage = message;

@@ -20,7 +20,7 @@ const w = await world([
   { match: 'XSS-MARK', turns: [{ text: 'Nothing to see: ' + XSS }] },
   { match: 'VMs', turns: [{ tool_use: [{ name: 'proxmox_list_vms', input: { node: 'pve1' } }] }, { text: 'These run on pve1: {{last_tool_result}}' }] },
 ]);
-const { page, problems } = await browser();
+const { browser: br, page, problems } = await browser();
 const expected = []; // problems a step causes on purpose (the refused token's 401)
 after(() => w.orch.kill());
 
@@ -271,8 +271,19 @@ test('when GET /v1/events fails the page says so and reconnects by itself', asyn
 test('sign out forgets the token', async () => {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('Gateway token').waitFor();
-  assert.equal(await page.evaluate(() => sessionStorage.getItem('cortex.token')), null);
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'nothing of the session is left');
   assert.equal(await page.locator('#nav').isHidden(), true);
+});
+
+test('a gateway that cannot be reached is named as such at sign-in', async () => {
+  await page.route('**/v1/tools', (r) => r.abort('connectionrefused'));
+  await page.getByLabel('Gateway token').fill(TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#sign-in-message .error').waitFor();
+  assert.match(await text('#sign-in-message'), /gateway is unreachable/);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('cortex.token')), null);
+  await page.unroute('**/v1/tools');
+  expect(/ERR_CONNECTION_REFUSED/);
 });
 
 test('a token allowed no tool: the Tools page says so, the status page says what it may not call', async () => {
@@ -293,6 +304,6 @@ test('no console errors, page errors or CSP violations during the run; the token
   assert.equal(expected.length > 0, true, 'the refused token was seen failing');
   assert.doesNotMatch(w.gw.stderr() + w.orch.stderr(), new RegExp(TOKEN));
   await stopsCleanly(w.orch);
-  await page.close(); // its streams end; then the gateway stops cleanly (ASan: no leak)
+  await br.close(); // its streams end; then the gateway stops cleanly (ASan: no leak)
   await assertAllStopCleanly([w.gw], assert);
 });
