@@ -32,6 +32,7 @@ export const ctx = {
 
 let dispose = null;
 let signInMessage = '';
+let active = false; // signed in (the sign-in form handles its own 401)
 
 function setDispose(fn) {
   if (dispose) dispose();
@@ -122,6 +123,7 @@ function showSignIn() {
 
 // focus: move the focus to the page's heading (after the sign-in form, not on a page load).
 function signedIn(focus) {
+  active = true;
   showSignedIn(true);
   live.start();
   if (!location.hash || location.hash === '#' || location.hash === '#main') history.replaceState(null, '', '#/ask');
@@ -130,6 +132,7 @@ function signedIn(focus) {
 }
 
 function signOut(message = '') {
+  active = false;
   sessionStorage.clear(); // the token, and the last request asked (another person may sign in next)
   ctx.tools.splice(0);
   live.stop();
@@ -161,7 +164,7 @@ live.onChange((kind) => {
   renderCount();
 });
 events.addEventListener('unauthorized', () => {
-  if (token.get() !== null) signOut('This token was refused by the gateway; sign in again.');
+  if (active) signOut('This token was refused by the gateway; sign in again.');
 });
 document.getElementById('sign-out').addEventListener('click', () => signOut(''));
 document.querySelector('.skip-link').addEventListener('click', (ev) => {

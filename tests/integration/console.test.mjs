@@ -43,6 +43,7 @@ test('a wrong token is refused, the right one signs in; the page is served with 
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('#sign-in-message .error').waitFor();
   assert.match(await text('#sign-in-message'), /this token was refused/i);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'token', 'the focus stays on the token field');
   assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'a refused token is not kept');
   expect(/status of 401/); // Chromium logs the refused fetch
 
