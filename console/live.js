@@ -73,8 +73,10 @@ async function run(signal) {
   while (!signal.aborted) {
     setState('connecting');
     let why = '';
+    let stage = 'tasks';
     try {
       await snapshot(signal);
+      stage = 'events';
       await readEvents('/v1/events', {
         signal,
         onOpen: () => { wait = 1000; setState('live'); },
@@ -91,9 +93,10 @@ async function run(signal) {
     } catch (e) {
       if (signal.aborted || (e && e.name === 'AbortError')) return;
       if (e instanceof ApiError && e.status === 401) return;
-      why = e instanceof ApiError && e.status === 404
-        ? 'this gateway has no live stream (GET /v1/events: 404)'
-        : (e && e.message) || String(e);
+      const route = stage === 'tasks' ? 'GET /v1/tasks' : 'GET /v1/events';
+      if (e instanceof ApiError && e.status === 404) why = `this gateway has no ${stage === 'tasks' ? 'task tools' : 'live stream'} (${route}: 404)`;
+      else if (e instanceof ApiError && e.status === 403) why = `this token may not read tasks (${route}: 403)`;
+      else why = (e && e.message) || String(e);
     }
     if (signal.aborted) return;
     setState('retrying', why, Date.now() + wait);

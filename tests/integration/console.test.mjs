@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NO_TOOLS_TOKEN, TOKEN, browser, contrast, shot, until, world } from './console-lib.mjs';
 import { stopsCleanly } from './orchestrator-lib.mjs';
-import { assertAllStopCleanly } from './lib.mjs';
+import { assertAllStopCleanly, startHttp, writeConfig } from './lib.mjs';
 
 const XSS = '<img src=x onerror=alert(1)>';
 const w = await world([
@@ -298,6 +298,25 @@ test('a token allowed no tool: the Tools page says so, the status page says what
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByLabel('Gateway token').waitFor();
   expect(/status of 403/); // the refused calls, as Chromium logs them
+});
+
+test('a loopback gateway without tokens: signing in with an empty token field works', async () => {
+  const g = startHttp(['--config', writeConfig({ adapters: { testkit: {} }, tasks: { enabled: false } })]);
+  const origin = new URL(await g.ready).origin;
+  try {
+    await page.goto(origin + '/');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('nav a[href="#/ask"][aria-current="page"]').waitFor();
+    await go('#/tools');
+    await page.locator('#tool-testkit_echo').waitFor();
+    await until(async () => /no task tools \(GET \/v1\/tasks: 404\)/.test(await text('#live')), 'the reason it is not live');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Gateway token').waitFor();
+  } finally {
+    await page.goto(w.base + '/');
+    await assertAllStopCleanly([g], assert);
+  }
+  expect(/status of 404/); // the task routes, which this gateway does not have
 });
 
 test('no console errors, page errors or CSP violations during the run; the token is in no log', async () => {
