@@ -3,7 +3,9 @@
 import { ApiError, callTool, listTasks, resultText, structured } from './api.js';
 import { clear, duration, emptyState, errorBox, h, taskHref, when } from './dom.js';
 
-const NO_ORCH = 'No orchestrator is running — start one with `cortex-orchestrator --config /etc/cortex/orchestrator.json` (with the same "tasks" store as the gateway); tasks wait in the queue until one does.';
+const noOrchestrator = () => h('p', { class: 'empty notice', role: 'note' }, 'No orchestrator is running — start one with ',
+  h('code', null, 'cortex-orchestrator --config /etc/cortex/orchestrator.json'),
+  ' (with the same "tasks" store as the gateway); tasks wait in the queue until one does.');
 
 function section(id, title) {
   const body = h('div', { class: 'section-body' }, h('p', { class: 'hint' }, 'Loading…'));
@@ -42,7 +44,7 @@ function gateway(s) {
 
 function agents(s) {
   const list = Array.isArray(s.agents) ? s.agents : [];
-  if (!list.length) return [h('p', { class: 'empty notice', role: 'note' }, NO_ORCH)];
+  if (!list.length) return [noOrchestrator()];
   const masters = [...new Set(list.map((a) => a.master).filter(Boolean))];
   const workers = list.filter((a) => a.kind === 'worker');
   return [
