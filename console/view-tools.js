@@ -158,8 +158,8 @@ function toolItem(t) {
   details.addEventListener('toggle', () => {
     if (!details.open || built) return;
     built = true;
+    if (t.title && t.title !== t.name) details.append(h('p', { class: 'tool-title' }, t.title));
     details.append(
-      t.title && t.title !== t.name ? h('p', { class: 'tool-title' }, t.title) : null,
       h('p', { class: 'description' }, t.description || ''),
       h('p', { class: 'hint' }, 'Annotations: ', Object.keys(a).length ? Object.entries(a).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(', ') : 'none'),
       toolForm(t));

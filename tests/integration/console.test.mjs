@@ -134,6 +134,7 @@ test('tools: a call from the generated form shows its result; an isError result 
   await echo.locator('.result-ok').waitFor();
   assert.match(await echo.locator('.result').innerText(), /HELLO FROM THE CONSOLE/);
   assert.match(await echo.locator(':scope > summary').innerText(), /testkit_echo/);
+  assert.doesNotMatch(await echo.innerText(), /^(null|undefined)$/m, 'no absent value shown as text');
 
   const vms = page.locator('#tool-proxmox_list_vms');
   await vms.locator(':scope > summary').click();
