@@ -72,7 +72,7 @@ export async function world(conversations) {
 }
 
 // The browser: one context (1280x800) and its page, with every console message, page error
-// and CSP violation recorded in problems (an entry: {kind, text}).
+// and CSP violation recorded in problems (an entry: {kind, text}), and every URL requested.
 export async function browser() {
   const { chromium } = await import('playwright-core');
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -87,6 +87,8 @@ export async function browser() {
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   const problems = [];
+  const requests = []; // every URL the page asked for
+  page.on('request', (r) => requests.push(r.url()));
   page.on('console', (m) => { if (m.type() !== 'log' && m.type() !== 'debug' && m.type() !== 'info') problems.push({ kind: 'console.' + m.type(), text: m.text() }); });
   page.on('pageerror', (e) => problems.push({ kind: 'pageerror', text: String(e && e.stack || e) }));
   page.on('dialog', (d) => { problems.push({ kind: 'dialog', text: d.message() }); d.dismiss(); });
@@ -94,7 +96,7 @@ export async function browser() {
     const f = r.failure();
     if (f && !/ERR_ABORTED/.test(f.errorText)) problems.push({ kind: 'requestfailed', text: r.url() + ' ' + f.errorText });
   });
-  return { browser: b, context, page, problems };
+  return { browser: b, context, page, problems, requests };
 }
 
 // Waits until fn() is truthy (checked every 100 ms), or fails saying what it waited for.

@@ -20,7 +20,8 @@ const w = await world([
   { match: 'XSS-MARK', turns: [{ text: 'Nothing to see: ' + XSS }] },
   { match: 'VMs', turns: [{ tool_use: [{ name: 'proxmox_list_vms', input: { node: 'pve1' } }] }, { text: 'These run on pve1: {{last_tool_result}}' }] },
 ]);
-const { browser: br, page, problems } = await browser();
+const { browser: br, page, problems, requests } = await browser();
+const origins = new Set(); // the gateways the page was pointed at
 const expected = []; // problems a step causes on purpose (the refused token's 401)
 after(() => w.orch.kill());
 
@@ -304,6 +305,7 @@ test('a token allowed no tool: the Tools page says so, the status page says what
 test('a loopback gateway without tokens and without an orchestrator: an empty token signs in; the empty states say so', async () => {
   const g = startHttp(['--config', writeConfig({ adapters: { testkit: {} }, tasks: { store: 'dir', dir: tmpDir(), fsync: false } })]);
   const origin = new URL(await g.ready).origin;
+  origins.add(origin);
   try {
     await page.goto(origin + '/');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -328,6 +330,11 @@ test('no console errors, page errors or CSP violations during the run; the token
   assert.deepEqual(problems, [], JSON.stringify(problems, null, 1));
   assert.equal(expected.length > 0, true, 'the refused token was seen failing');
   assert.doesNotMatch(w.gw.stderr() + w.orch.stderr(), new RegExp(TOKEN));
+  origins.add(w.base);
+  const elsewhere = requests.filter((u) => !origins.has(new URL(u).origin));
+  assert.deepEqual(elsewhere, [], 'nothing is loaded from anywhere but the gateway');
+  assert.ok(requests.some((u) => /\/v1\/events$/.test(u)), 'the live stream was used');
+  for (const t of [TOKEN, NO_TOOLS_TOKEN]) assert.ok(!requests.some((u) => u.includes(t)), 'no token in a URL');
   await stopsCleanly(w.orch);
   await br.close(); // its streams end; then the gateway stops cleanly (ASan: no leak)
   await assertAllStopCleanly([w.gw], assert);
