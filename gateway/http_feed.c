@@ -55,8 +55,8 @@ struct feed {
 	bool ending;   /* cx_http_feed_stop ends its stream */
 	bool busy;     /* a read is in flight */
 	bool overflow; /* a change was dropped: "resync" once the queue drains */
-	char (*pending)[CX_TASK_ID_MAX];
-	size_t npending;
+	char (*pending)[CX_TASK_ID_MAX]; /* grown as needed, up to FEED_PENDING_MAX */
+	size_t npending, cap;
 };
 
 struct cx_http_feeds {
@@ -102,9 +102,18 @@ static void enqueue_locked(struct feed *f, const char *id)
 		if (!strcmp(f->pending[i], id))
 			return;
 	}
-	if (f->npending == FEED_PENDING_MAX) {
-		f->overflow = true;
-		return;
+	if (f->npending == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		char(*more)[CX_TASK_ID_MAX] =
+			cap <= FEED_PENDING_MAX ? realloc(f->pending, cap * sizeof(*more)) : NULL;
+
+		if (!more) {
+			/* Full, or out of memory: the client lists again once the queue drains. */
+			f->overflow = true;
+			return;
+		}
+		f->pending = more;
+		f->cap = cap;
 	}
 	snprintf(f->pending[f->npending++], CX_TASK_ID_MAX, "%s", id);
 }
@@ -331,11 +340,7 @@ void cx_http_feed_open(struct cx_http_async *a)
 		return;
 	F = feeds_get(a->h);
 	f = F ? calloc(1, sizeof(*f)) : NULL;
-	if (f)
-		f->pending = calloc(FEED_PENDING_MAX, sizeof(*f->pending));
-	if (!f || !f->pending) {
-		if (f)
-			free(f);
+	if (!f) {
 		cx_http_async_error(a, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				    "internal error: out of memory");
 		return;

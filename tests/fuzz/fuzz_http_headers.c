@@ -1,10 +1,10 @@
 /* The HTTP transport's header parsing (gateway/http_headers.c, gateway/http_stateless.c,
- * gateway/http_stream.c): Host, Origin, Accept, Content-Type, Allow, the protocol version,
- * Last-Event-ID, the Mcp-* mirrored headers with their Base64 wrapping, and the stateless
- * checks of a request against its headers. Input: "Name: value" lines, a blank line, then a
- * JSON-RPC body. Every value goes through every single-value parser; the table and the body
- * through the mirrored-header and stateless checks, with the testkit tools published (some
- * carry x-mcp-header annotations). */
+ * gateway/http_stream.c): Host, Origin (and Origin against Host), If-None-Match, Accept,
+ * Content-Type, Allow, the protocol version, Last-Event-ID, the Mcp-* mirrored headers with
+ * their Base64 wrapping, and the stateless checks of a request against its headers.
+ * Input: "Name: value" lines, a blank line, then a JSON-RPC body. Every value goes through
+ * every single-value parser; the table and the body through the mirrored-header and stateless
+ * checks, with the testkit tools published (some carry x-mcp-header annotations). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,6 +56,9 @@ static void one_value(const char *v)
 	cx_http_host_allowed(v, allowed);
 	cx_http_host_allowed(v, NULL);
 	cx_http_origin_allowed(v, allowed);
+	cx_http_origin_is_host(v, "mcp.example.com:8080");
+	cx_http_origin_is_host("http://mcp.example.com:8080", v);
+	cx_http_etag_matches(v, "\"0123456789abcdef\"");
 	cx_http_parse_accept(v, &j, &s);
 	cx_http_content_type_is_json(v);
 	cx_http_method_listed(v, "POST");

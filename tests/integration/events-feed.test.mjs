@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { GATEWAY, assertAllStopCleanly, startHttp, tmpDir, writeConfig } from './lib.mjs';
+import { GATEWAY, assertAllStopCleanly, httpSession, startHttp, tmpDir, writeConfig } from './lib.mjs';
 import { checkAnswer, rest, scrape, value } from './routes-lib.mjs';
 
 const TASKCTL = process.env.CORTEX_TASKCTL_BIN || join(dirname(GATEWAY), 'bench/taskctl');
@@ -76,7 +76,9 @@ function sseEvents(res) {
       const left = deadline - Date.now();
       if (left <= 0) return 'timeout';
       pending = pending || reader.read();
-      const chunk = await Promise.race([pending, new Promise((r) => setTimeout(() => r('timeout'), left))]);
+      let timer;
+      const chunk = await Promise.race([pending, new Promise((r) => { timer = setTimeout(() => r('timeout'), left); })]);
+      clearTimeout(timer);
       if (chunk === 'timeout') return 'timeout';
       pending = null;
       if (chunk.done) return null;
@@ -89,7 +91,7 @@ function sseEvents(res) {
     const deadline = Date.now() + ms;
     for (;;) {
       const e = await next(Math.max(1, deadline - Date.now()));
-      assert.ok(e && e !== 'timeout', `no matching event within ${ms} ms; saw ${JSON.stringify(seen.map((x) => [x.event, x.data?.id, x.data?.status]))}`);
+      assert.ok(e && e !== 'timeout', `no matching event within ${ms} ms (${e}); saw ${seen.length}: ${JSON.stringify(seen.slice(-5).map((x) => [x.event, x.data?.id, x.data?.status]))}`);
       seen.push(e);
       if (pred(e)) return seen;
     }
@@ -190,6 +192,31 @@ test('changes to one task during a read are coalesced: read once more, not once 
     JSON.stringify(seen.map((e) => e.data.progress.iterations)));
   assert.equal(seen.at(-1).data.progress.iterations, 5, 'the last event shows the last change');
   assert.equal(seen.at(-1).data.progress.current_action, 'step 5');
+});
+
+test('more changes at once than a feed holds: the rest are dropped and a resync event follows', async () => {
+  // The only worker sleeps (an MCP call, cancelled once the store's changes are in) while
+  // 1,100 tasks are created straight in the store: the feed's first read waits, the ids queue
+  // up to 1,024 and the others are dropped.
+  const g = await gateway({ calls: { workers: 1, timeout_ms: 60000 } });
+  const f = await feed(g);
+  const s = await httpSession(g.url, { token: OPS });
+  await s.post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  const sleeping = s.post({ jsonrpc: '2.0', id: 77, method: 'tools/call', params: { name: 'testkit_sleep', arguments: { ms: 60000 } } });
+  await new Promise((r) => setTimeout(r, 200));
+  taskctl(g.store, 'bench-create', '1100', '1');
+  await new Promise((r) => setTimeout(r, 1000)); // the store's watcher reports the last ones
+  await s.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 77, reason: 'enough' } });
+  await sleeping;
+  const seen = await f.until((e) => e.event === 'resync', 120000);
+  const resync = seen.pop();
+  assert.match(resync.data.message, /list them again \(GET \/v1\/tasks\)/);
+  assert.ok(seen.every((e) => e.event === 'task'));
+  assert.ok(seen.length >= 1000 && seen.length <= 1025, `${seen.length} tasks read before the resync`);
+  assert.equal(new Set(seen.map((e) => e.data.id)).size, seen.length, 'each task read once');
+  assert.equal(await f.next(1000), 'timeout', 'nothing after it until something changes');
+  const [id] = await create(g, { query: 'after the resync' });
+  await f.until((e) => e.data?.id === id);
 });
 
 test('who may follow: no token 401, a token that may not read tasks 403, store disabled 503', async () => {
