@@ -1,6 +1,6 @@
 // The tasks the console knows, kept current by GET /v1/events (one event per task change, for
-// every task): a first list from GET /v1/tasks, then the stream; when the stream is missing or
-// drops, the list is read again and the stream reopened after a growing wait (1 s .. 30 s).
+// every task): the stream opened, then the list from GET /v1/tasks; when the stream is missing
+// or drops, the list is read again and the stream reopened after a growing wait (1 s .. 30 s).
 // No polling. Views subscribe with onChange(fn) and read tasks / status / awaiting().
 import { ApiError, getTask, listTasks, readEvents, sleep, taskOf } from './api.js';
 
@@ -68,35 +68,63 @@ async function snapshot(signal) {
   }));
 }
 
+function reason(e, route) {
+  if (e instanceof ApiError && e.status === 404) return `this gateway has no ${route === 'GET /v1/tasks' ? 'task tools' : 'live stream'} (${route}: 404)`;
+  if (e instanceof ApiError && e.status === 403) return `this token may not read tasks (${route}: 403)`;
+  return (e && e.message) || String(e);
+}
+
+const aborted = (e) => e && e.name === 'AbortError';
+
+// The feed first, then the list (the gateway sends nothing at the start, so no change falls
+// between the two); "resync" (changes were dropped) lists again.
 async function run(signal) {
   let wait = 1000;
   while (!signal.aborted) {
     setState('connecting');
+    const inner = new AbortController();
+    const stopInner = () => inner.abort();
+    signal.addEventListener('abort', stopInner, { once: true });
     let why = '';
-    let stage = 'tasks';
+    let listed = false;
     try {
-      await snapshot(signal);
-      stage = 'events';
       await readEvents('/v1/events', {
-        signal,
-        onOpen: () => { wait = 1000; setState('live'); },
+        signal: inner.signal,
+        onOpen: () => {
+          wait = 1000;
+          snapshot(inner.signal).then(() => { listed = true; setState('live'); }, (e) => {
+            if (inner.signal.aborted || aborted(e)) return;
+            why = reason(e, 'GET /v1/tasks');
+            inner.abort();
+          });
+        },
         onEvent: (type, data) => {
-          if (type !== 'task') return;
-          try {
-            upsert(JSON.parse(data));
-          } catch {
-            /* not JSON: not ours to show */
+          if (type === 'resync') {
+            snapshot(inner.signal).catch(() => {});
+          } else if (type === 'task') {
+            try {
+              upsert(JSON.parse(data));
+            } catch {
+              /* not JSON: not ours to show */
+            }
           }
         },
       });
-      why = 'the live stream ended';
+      why = why || 'the live stream ended';
     } catch (e) {
-      if (signal.aborted || (e && e.name === 'AbortError')) return;
+      if (signal.aborted) return;
       if (e instanceof ApiError && e.status === 401) return;
-      const route = stage === 'tasks' ? 'GET /v1/tasks' : 'GET /v1/events';
-      if (e instanceof ApiError && e.status === 404) why = `this gateway has no ${stage === 'tasks' ? 'task tools' : 'live stream'} (${route}: 404)`;
-      else if (e instanceof ApiError && e.status === 403) why = `this token may not read tasks (${route}: 403)`;
-      else why = (e && e.message) || String(e);
+      if (!why) why = aborted(e) ? 'the live stream stopped' : reason(e, 'GET /v1/events');
+    } finally {
+      signal.removeEventListener('abort', stopInner);
+    }
+    if (!listed && !signal.aborted) {
+      try { // without the feed, at least show the tasks as they are now
+        await snapshot(signal);
+      } catch (e) {
+        if (signal.aborted) return;
+        if (e instanceof ApiError && (e.status === 403 || e.status === 404)) why = reason(e, 'GET /v1/tasks');
+      }
     }
     if (signal.aborted) return;
     setState('retrying', why, Date.now() + wait);
