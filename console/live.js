@@ -146,9 +146,9 @@ export function stop() {
   setState('off');
 }
 
-// Follows one task with GET /v1/tasks/{id}/events until it ends; onTask(task) per change.
-// Returns a function that stops following.
-export function follow(id, onTask) {
+// The task's own stream (GET /v1/tasks/{id}/events) until it ends: used only while the feed
+// is down. Returns a function that stops it.
+function taskStream(id) {
   const c = new AbortController();
   (async () => {
     let wait = 1000;
@@ -158,22 +158,16 @@ export function follow(id, onTask) {
         await readEvents('/v1/tasks/' + encodeURIComponent(id) + '/events', {
           signal: c.signal,
           onEvent: (type, data) => {
-            let d;
             try {
-              d = JSON.parse(data);
+              last = upsert(JSON.parse(data)) || last;
             } catch {
-              return;
-            }
-            const t = upsert(d);
-            if (t) {
-              last = t;
-              onTask(t);
+              /* not JSON */
             }
           },
         });
         if (last && isFinished(last)) return;
       } catch (e) {
-        if (c.signal.aborted || (e && e.name === 'AbortError')) return;
+        if (c.signal.aborted || aborted(e)) return;
         if (e instanceof ApiError && (e.status === 401 || e.status === 404)) return;
       }
       await sleep(wait, c.signal);
@@ -181,4 +175,32 @@ export function follow(id, onTask) {
     }
   })();
   return () => c.abort();
+}
+
+// Follows one task: onTask(task) now and at each change, in full (a list item, which has no
+// progress or result, is read again). Changes come from the feed; while the feed is down, from
+// the task's own stream. Returns a function that stops following.
+export function follow(id, onTask) {
+  let stream = null;
+  let stopped = false;
+  const read = () => getTask(id).then((t) => { if (!stopped) upsert(t); }).catch(() => {});
+  const check = () => {
+    if (status.state === 'retrying' && !stream) stream = taskStream(id);
+    else if (status.state === 'live' && stream) { stream(); stream = null; }
+  };
+  const off = onChange((kind, t) => {
+    if (stopped) return;
+    if (kind === 'status') check();
+    else if (t && t.id === id) {
+      if (t.progress) onTask(t);
+      else read();
+    }
+  });
+  check();
+  read();
+  return () => {
+    stopped = true;
+    off();
+    if (stream) stream();
+  };
 }

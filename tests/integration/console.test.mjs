@@ -273,6 +273,11 @@ test('when GET /v1/events fails the page says so and reconnects by itself', asyn
   await page.route('**/v1/events', (r) => r.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"status":404,"message":"no such route"}}' }));
   await page.reload();
   await until(async () => /Not live: .*404.*retrying in/.test(await text('#live')), 'the page to say it is not live');
+  const own = /\/v1\/tasks\/[^/]+\/events$/;
+  assert.ok(!requests.some((u) => own.test(u)), 'while the feed was live no page used a task\'s own stream');
+  await go('#/ask'); // the last request asked: followed through its own stream while the feed is down
+  await until(() => requests.some((u) => own.test(u)), 'the task\'s own stream');
+  await page.locator('#ask-answer .answer-text').waitFor();
   await page.unroute('**/v1/events');
   await until(async () => (await text('#live')) === 'Live', 'the stream to be back', 15000);
   expect(/status of 404/);
