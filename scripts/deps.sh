@@ -6,8 +6,9 @@ set -eu
 
 build="build-essential pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libssl-dev libyaml-dev libssh2-1-dev libhiredis-dev"
 # kubernetes-client: kubectl (1.20, with `kubectl kustomize`) for the manifests test; systemd:
-# systemd-analyze for the units test.
-test="$build libcmocka-dev nodejs npm curl clang-format openssh-server redis-server openssl kubernetes-client systemd"
+# systemd-analyze for the units test; chromium: the console's browser tests (playwright-core
+# drives /usr/bin/chromium, headless).
+test="$build libcmocka-dev nodejs npm curl clang-format openssh-server redis-server openssl kubernetes-client systemd chromium"
 bench="wrk nginx-light curl"
 # make fuzz: clang with libFuzzer and the sanitizers' runtimes (Debian 12: LLVM 14).
 fuzz="$build clang libclang-rt-14-dev"
