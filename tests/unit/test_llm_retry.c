@@ -97,29 +97,42 @@ static void backoff_and_jitter_bounds(void **state)
 	assert_int_equal(cx_llm_retry_wait_ms(1000, NULL, NULL, 0.0, NULL), 8000);
 }
 
-/* One conversation "R" of one turn with these faults first. */
-static void script_faults(const char *faults)
+/* One conversation, matched by marker, of one turn with these faults first. */
+static void script_faults_as(const char *marker, const char *faults)
 {
 	char s[2048];
 
-	snprintf(s, sizeof(s),
-		 "{\"conversations\":[{\"match\":\"R\",\"turns\":[{\"text\":\"ok\",\"faults\":[%s]}"
-		 "]}]}",
-		 faults);
+	snprintf(
+		s, sizeof(s),
+		"{\"conversations\":[{\"match\":\"%s\",\"turns\":[{\"text\":\"ok\",\"faults\":[%s]}"
+		"]}]}",
+		marker, faults);
 	llm_sim_script(s);
 }
 
-static int ask(struct cx_llm *l, const struct cx_call *call, struct cx_llm_reply *r,
-	       struct cx_err *err)
+static void script_faults(const char *faults)
+{
+	script_faults_as("R", faults);
+}
+
+/* Asks the conversation marked marker. */
+static int ask_as(const char *marker, struct cx_llm *l, const struct cx_call *call,
+		  struct cx_llm_reply *r, struct cx_err *err)
 {
 	json_t *conv = json_array();
 	struct cx_llm_request req = { NULL, conv, NULL, 256 };
 	int rc;
 
-	cx_llm_add_user_text(conv, "R");
+	cx_llm_add_user_text(conv, marker);
 	rc = cx_llm_send(l, call, 10000, &req, r, err);
 	json_decref(conv);
 	return rc;
+}
+
+static int ask(struct cx_llm *l, const struct cx_call *call, struct cx_llm_reply *r,
+	       struct cx_err *err)
+{
+	return ask_as("R", l, call, r, err);
 }
 
 static void assert_gap(long long a, long long b, long want)
@@ -402,11 +415,13 @@ static void cancellation(void **state)
 	assert_int_equal(err.code, CX_LLM_E_CANCELLED);
 	assert_true(cx_now_ms() - t0 < 2000);
 	assert_int_equal(llm_n_events, 0); /* no fallback for a cancelled call */
-	script_faults("{\"status\":429,\"headers\":{\"retry-after\":\"30\"}}");
+	/* A conversation of its own: the request cancelled above is still held by the latency
+	 * fault and is let go when the faults are cleared; it must not take this one's fault. */
+	script_faults_as("C", "{\"status\":429,\"headers\":{\"retry-after\":\"30\"}}");
 	hts_call_init(&tc, 60000);
 	pthread_create(&t, NULL, cancel_later, &c);
 	t0 = cx_now_ms();
-	assert_int_equal(ask(l, &tc.call, &r, &err), -1);
+	assert_int_equal(ask_as("C", l, &tc.call, &r, &err), -1);
 	pthread_join(t, NULL);
 	assert_int_equal(err.code, CX_LLM_E_CANCELLED);
 	hts_assert_contains(err.msg, "cancelled while waiting to retry");
@@ -434,10 +449,12 @@ static void deadline(void **state)
 	assert_int_equal(ask(l, &tc.call, &r, &err), -1);
 	assert_int_equal(err.code, CX_LLM_E_DEADLINE);
 	assert_true(cx_now_ms() - t0 < 2000);
-	script_faults("{\"status\":529,\"headers\":{\"retry-after\":\"5\"}}");
+	/* A conversation of its own: the request abandoned above is still held by the latency
+	 * fault and is let go when the faults are cleared; it must not take this one's fault. */
+	script_faults_as("D", "{\"status\":529,\"headers\":{\"retry-after\":\"5\"}}");
 	hts_call_init(&tc, 2000);
 	t0 = cx_now_ms();
-	assert_int_equal(ask(l, &tc.call, &r, &err), -1);
+	assert_int_equal(ask_as("D", l, &tc.call, &r, &err), -1);
 	assert_int_equal(err.code, CX_LLM_E_DEADLINE);
 	hts_assert_contains(err.msg, "would pass the deadline");
 	assert_int_equal(r.attempts, 1);
