@@ -40,8 +40,10 @@ static void async_free(struct cx_http_async *a)
 	cx_buf_release(&a->body);
 	json_decref(a->args);
 	free(a->out);
+	/* Never queued (the client left before the stream's answer was sent), but attached: its
+	 * stream still points at it until it is detached. */
 	if (a->tap)
-		free(a->tap); /* never queued: no stream took it */
+		cx_http_tap_free(a->tap);
 	pthread_mutex_destroy(&a->mu);
 	free(a);
 }
@@ -90,6 +92,7 @@ static enum MHD_Result begin(struct cx_http_async *a)
 		return send_answer(a);
 	}
 	a->started = true;
+	a->counted = true;
 	a->start(a);
 	pthread_mutex_lock(&a->mu);
 	answered = a->answered;
@@ -100,6 +103,7 @@ static enum MHD_Result begin(struct cx_http_async *a)
 	pthread_mutex_unlock(&a->mu);
 	if (!answered)
 		return MHD_YES; /* the answer resumes us and MHD calls the handler again */
+	a->counted = false;
 	atomic_fetch_sub(&h->active, 1);
 	return send_answer(a);
 }
@@ -123,18 +127,27 @@ enum MHD_Result cx_http_async_data(struct cx_http_async *a, const char *data, si
 	if (!a->started)
 		return begin(a);
 	/* Resumed by the answer. */
+	pthread_mutex_lock(&a->mu);
+	a->counted = false;
+	pthread_mutex_unlock(&a->mu);
 	atomic_fetch_sub(&a->h->active, 1);
 	return send_answer(a);
 }
 
 void cx_http_async_completed(struct cx_http_async *a)
 {
-	bool orphan;
+	bool orphan, counted;
 
 	pthread_mutex_lock(&a->mu);
 	orphan = a->started && !a->answered;
 	a->orphaned = orphan;
+	/* Answered and resumed, but the client had gone: MHD ends the request without calling
+	 * the handler again, so the answer never reached send_answer. */
+	counted = !orphan && a->counted;
+	a->counted = false;
 	pthread_mutex_unlock(&a->mu);
+	if (counted)
+		atomic_fetch_sub(&a->h->active, 1);
 	if (!orphan)
 		async_free(a);
 }

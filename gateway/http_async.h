@@ -36,6 +36,7 @@ struct cx_http_async {
 	bool suspended;
 	bool answered;
 	bool orphaned; /* MHD completed the request before the answer: the answerer frees */
+	bool counted;  /* in h->active, from the start until the answer is queued or dropped */
 	unsigned status;
 	char *out; /* the answer's body (malloc'd) */
 	size_t out_len;

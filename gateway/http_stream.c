@@ -321,6 +321,8 @@ static ssize_t tap_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
+/* Detaches t from its stream (when it still carries it), drops its reference and frees it:
+ * MHD calls it when a queued stream response is destroyed. */
 static void tap_free(void *cls)
 {
 	struct tap *t = cls;
@@ -338,6 +340,11 @@ static void tap_free(void *cls)
 	cx_http_stream_unref_locked(ch, now);
 	pthread_mutex_unlock(&h->lock);
 	free(t);
+}
+
+void cx_http_tap_free(struct tap *t)
+{
+	tap_free(t);
 }
 
 /* A tap for conn (reading from event 1); the caller sets its prelude and attaches it. */

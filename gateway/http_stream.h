@@ -112,6 +112,9 @@ struct MHD_Connection *cx_http_tap_attach_locked(struct sse_stream *ch, struct t
 /* Queues the SSE response t feeds, with Mcp-Session-Id sid unless NULL. From here the
  * response owns t, also on failure. */
 enum MHD_Result cx_http_queue_stream(struct MHD_Connection *conn, struct tap *t, const char *sid);
+/* Frees an attached tap that was never queued (its request ended first): detached from its
+ * stream, its reference dropped. Takes h->lock and the stream's mu: call with neither held. */
+void cx_http_tap_free(struct tap *t);
 
 /* Attaches t (new, not attached) to a GET stream of session fp: the stream Last-Event-ID last
  * names when it is one of the session's and can still give what follows the id, else a new
