@@ -387,6 +387,50 @@ static int rescan(struct dir_store *d, struct changed_ids *c, struct cx_err *err
 	return 0;
 }
 
+size_t dir_catch_up(struct dir_store *d)
+{
+	int fd = dup(d->dirfd);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	char id[CX_TASK_ID_MAX];
+	size_t found = 0;
+
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir))) {
+		bool known;
+
+		if (!task_name(de->d_name, id))
+			continue;
+		pthread_mutex_lock(&d->mu);
+		known = *slot(d, id) != NULL;
+		pthread_mutex_unlock(&d->mu);
+		if (known)
+			continue;
+		reload(d, de->d_name, id, 0, NULL);
+		pthread_mutex_lock(&d->mu);
+		known = *slot(d, id) != NULL;
+		pthread_mutex_unlock(&d->mu);
+		if (known) {
+			found++;
+			cx_warn("task store '%s': task '%s' was in the folder but not in the index "
+				"(its change had not been heard); taken in now",
+				d->path, id);
+			pthread_mutex_lock(&d->ev_mu);
+			note(&d->pending, id);
+			pthread_mutex_unlock(&d->ev_mu);
+		}
+	}
+	closedir(dir);
+	if (found)
+		(void)!write(d->wake[1], "n", 1); /* the event thread tells the watcher */
+	return found;
+}
+
 static void apply_event(struct dir_store *d, const struct inotify_event *ev, struct changed_ids *c)
 {
 	char id[CX_TASK_ID_MAX];

@@ -138,6 +138,9 @@ void dir_wake_claimers(struct dir_store *d);
 /* Applies every inotify event queued so far, so the index reflects every rename finished
  * before the call (in any process). */
 void dir_sync(struct dir_store *d);
+/* Reads the folder for task files the index does not hold (their events lost) and takes
+ * them in, each with a warning. The number found. */
+size_t dir_catch_up(struct dir_store *d);
 /* "<id>.json" into out (CX_TASK_ID_MAX + 6 bytes). */
 void dir_file_name(const char *id, char *out, size_t outlen);
 

@@ -470,8 +470,11 @@ static bool wait_change(struct dir_store *d, uint64_t seen, int64_t until_mono)
 }
 
 /* A waiting claimer looks at least this often, and after a quiet wait checks the tracked
- * queue against the whole index (a safety net: a task the lists missed is found within it). */
-#define RECHECK_MS 1000
+ * queue against the whole index (a safety net: a task the lists missed is found within it);
+ * after CATCH_UP_QUIET quiet waits in a row it also reads the folder for task files the index
+ * missed altogether (a change whose event was not heard). */
+#define RECHECK_MS     1000
+#define CATCH_UP_QUIET 3
 
 static int dir_claim(struct cx_task_store *s, const char *worker, const char *const *categories,
 		     long wait_ms, json_t **task, struct cx_err *err)
@@ -479,6 +482,7 @@ static int dir_claim(struct cx_task_store *s, const char *worker, const char *co
 	struct dir_store *d = dir(s);
 	int64_t deadline = cx_now_ms() + wait_ms;
 	bool maskbuf[8], *mask = category_mask(categories, maskbuf), quiet = false;
+	unsigned quiets = 0;
 
 	for (;;) {
 		struct cand c[CANDIDATES];
@@ -488,6 +492,8 @@ static int dir_claim(struct cx_task_store *s, const char *worker, const char *co
 		size_t n;
 
 		dir_sync(d);
+		if (quiet && ++quiets % CATCH_UP_QUIET == 0)
+			dir_catch_up(d);
 		pthread_mutex_lock(&d->mu);
 		seen = d->gen;
 		n = pick_locked(d, mask, wall, c, &next_lease);

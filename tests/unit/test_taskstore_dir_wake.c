@@ -4,6 +4,10 @@
  * (figures printed; the assertions keep slack for a loaded machine). */
 #include "taskstore_test.h"
 
+#include <sys/inotify.h>
+
+#include "../../common/taskstore_dir.h"
+
 /* ---- wake-up by inotify ---- */
 
 static int cmp_i64(const void *a, const void *b)
@@ -296,6 +300,42 @@ static void test_claim_to_claim_throughput(void **state)
 	drain_with(8, 600);
 }
 
+/* A change whose event is never heard (the store's inotify descriptor swapped for one that
+ * watches nothing): a waiting claimer still finds the task by reading the folder after a few
+ * quiet seconds, and says so. */
+static void test_missed_event_is_caught_up(void **state)
+{
+	struct cx_task_store *s, *other;
+	struct dir_store *d;
+	struct cx_err err = { 0 };
+	json_t *t = NULL, *made;
+	int deaf;
+	int64_t t0;
+
+	new_dir();
+	s = open_at("\"fsync\": false");
+	other = open_at("\"fsync\": false");
+	assert_non_null(s);
+	assert_non_null(other);
+	d = (struct dir_store *)s;
+	deaf = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	assert_true(deaf >= 0);
+	assert_true(dup2(deaf, d->ifd) == d->ifd); /* same number: the event thread polls it */
+	close(deaf);
+	made = create_n(other, 1, NULL);
+	t0 = now_us();
+	assert_int_equal(cx_task_claim(s, "w", NULL, 15000, &t, &err), 0);
+	assert_non_null(t);
+	assert_string_equal(id_of(t), id_of(json_array_get(made, 0)));
+	print_message("      a task whose event was lost was claimed after %.1f s\n",
+		      (now_us() - t0) / 1e6);
+	assert_true(now_us() - t0 < 10 * 1000000);
+	json_decref(t);
+	json_decref(made);
+	cx_task_store_close(other);
+	cx_task_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_watch_hears_other_processes),
 		cmocka_unit_test(test_create_19_with_fsync),
 		cmocka_unit_test(test_claim_to_claim_throughput),
+		cmocka_unit_test(test_missed_event_is_caught_up),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
