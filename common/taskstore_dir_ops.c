@@ -22,6 +22,10 @@
 /* How long a claim that found every candidate locked by another worker waits before looking
  * again, when no change wakes it sooner (a worker that locks and writes nothing). */
 #define BUSY_RETRY_MS 20
+/* A claim whose time is up looks again this many times (1 ms apart) when a candidate was only
+ * locked for a moment — by this process's own event thread reading the file it just wrote,
+ * say — so a task that is there is never missed for that. */
+#define BUSY_LAST_TRIES 20
 /* Agents' files older than this are removed when the agents are listed. */
 #define AGENT_FORGET_MS (3600 * 1000)
 
@@ -482,7 +486,7 @@ static int dir_claim(struct cx_task_store *s, const char *worker, const char *co
 	struct dir_store *d = dir(s);
 	int64_t deadline = cx_now_ms() + wait_ms;
 	bool maskbuf[8], *mask = category_mask(categories, maskbuf), quiet = false;
-	unsigned quiets = 0;
+	unsigned quiets = 0, last_tries = 0;
 
 	for (;;) {
 		struct cand c[CANDIDATES];
@@ -512,8 +516,12 @@ static int dir_claim(struct cx_task_store *s, const char *worker, const char *co
 				return rc;
 		}
 		mono = cx_now_ms();
-		if (mono >= deadline)
-			return 0;
+		if (mono >= deadline) {
+			if (!busy || ++last_tries > BUSY_LAST_TRIES)
+				return 0;
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+			continue;
+		}
 		until = deadline;
 		if (next_lease >= 0 && mono + (next_lease - wall) + 1 < until)
 			until = mono + (next_lease - wall) + 1;
