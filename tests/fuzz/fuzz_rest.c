@@ -183,6 +183,7 @@ static void query_round_trip(const struct param *p, size_t n, const json_t *args
 {
 	size_t cap = 1, len = 0;
 	char *q, *k, *v;
+	int w;
 	struct param again[PARAMS_MAX];
 	json_t *back;
 
@@ -194,8 +195,10 @@ static void query_round_trip(const struct param *p, size_t n, const json_t *args
 	for (size_t i = 0; i < n; i++) {
 		k = encode(p[i].key, p[i].klen);
 		v = p[i].value ? encode(p[i].value, p[i].vlen) : NULL;
-		len += (size_t)sprintf(q + len, "%s%s%s%s", i ? "&" : "", k, v ? "=" : "",
-				       v ? v : "");
+		w = snprintf(q + len, cap - len, "%s%s%s%s", i ? "&" : "", k, v ? "=" : "",
+			     v ? v : "");
+		CHECK(w >= 0 && (size_t)w < cap - len, "the encoded query did not fit");
+		len += (size_t)w;
 		free(k);
 		free(v);
 	}

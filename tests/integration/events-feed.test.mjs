@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { GATEWAY, assertAllStopCleanly, httpSession, startHttp, tmpDir, writeConfig } from './lib.mjs';
+import { GATEWAY, assertAllStopCleanly, httpSession, sseEvents, startHttp, tmpDir, writeConfig } from './lib.mjs';
 import { checkAnswer, rest, scrape, value } from './routes-lib.mjs';
 
 const TASKCTL = process.env.CORTEX_TASKCTL_BIN || join(dirname(GATEWAY), 'bench/taskctl');
@@ -53,38 +53,9 @@ function taskctl(conf, ...args) {
   return out ? JSON.parse(out) : undefined;
 }
 
-// The SSE events of res as {event, data, id}, one per call of next(ms): null at the end of the
-// stream, 'timeout' when nothing came within ms. Comments (keep-alives) are skipped.
-function sseEvents(res) {
-  const reader = res.body.getReader();
-  const dec = new TextDecoder();
-  let buf = '';
-  let pending = null;
-  const next = async (ms = 5000) => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const i = buf.indexOf('\n\n');
-      if (i >= 0) {
-        const block = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const lines = block.split('\n').filter((l) => !l.startsWith(':'));
-        if (!lines.length) continue;
-        const field = (n) => lines.filter((l) => l.startsWith(n + ':')).map((l) => l.slice(n.length + 1).trimStart());
-        const data = field('data').join('\n');
-        return { event: field('event')[0] || 'message', id: field('id')[0], data: data ? JSON.parse(data) : null };
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) return 'timeout';
-      pending = pending || reader.read();
-      let timer;
-      const chunk = await Promise.race([pending, new Promise((r) => { timer = setTimeout(() => r('timeout'), left); })]);
-      clearTimeout(timer);
-      if (chunk === 'timeout') return 'timeout';
-      pending = null;
-      if (chunk.done) return null;
-      buf += dec.decode(chunk.value, { stream: true });
-    }
-  };
+// The SSE events of res (lib.mjs's sseEvents), with until(pred, ms).
+function feedEvents(res) {
+  const next = sseEvents(res);
   // Events until one for which pred holds (the others returned too); fails past ms.
   const until = async (pred, ms = 8000) => {
     const seen = [];
@@ -109,7 +80,7 @@ async function feed(g, token = OPS, signal) {
   }
   checkAnswer('GET', '/v1/events', 200, ctype, '');
   assert.equal(res.headers.get('cache-control'), 'no-cache');
-  return { status: 200, res, ...sseEvents(res) };
+  return { status: 200, res, ...feedEvents(res) };
 }
 
 const create = async (g, body) => (await rest(g.base, 'POST', '/v1/tasks', { token: OPS, body })).body.structuredContent.ids;

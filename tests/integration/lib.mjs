@@ -165,10 +165,11 @@ export async function httpSession(url, { token, version = '2025-11-25' } = {}) {
   };
 }
 
-// The JSON messages of an SSE response, one per call of the returned next(ms): null at the end
-// of the stream, 'timeout' when nothing came within ms. Events without data (priming events,
-// comments) are skipped. A read still pending at a timeout keeps its chunk for the next call.
-export function sseMessages(res) {
+// The events of an SSE response as {event, data, id} (data parsed as JSON, null when absent),
+// one per call of the returned next(ms): null at the end of the stream, 'timeout' when nothing
+// came within ms. Comments (keep-alives) are skipped. A read still pending at a timeout keeps
+// its chunk for the next call.
+export function sseEvents(res) {
   const reader = res.body.getReader();
   const dec = new TextDecoder();
   let buf = '';
@@ -180,18 +181,36 @@ export function sseMessages(res) {
       if (i >= 0) {
         const block = buf.slice(0, i);
         buf = buf.slice(i + 2);
-        const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
-        if (data) return JSON.parse(data);
-        continue;
+        const lines = block.split('\n').filter((l) => !l.startsWith(':'));
+        if (!lines.length) continue;
+        const field = (n) => lines.filter((l) => l.startsWith(n + ':')).map((l) => l.slice(n.length + 1).trim());
+        const data = field('data').join('\n');
+        return { event: field('event')[0] || 'message', id: field('id')[0], data: data ? JSON.parse(data) : null };
       }
       const left = deadline - Date.now();
       if (left <= 0) return 'timeout';
       pending = pending || reader.read();
-      const chunk = await Promise.race([pending, new Promise((r) => setTimeout(() => r('timeout'), left))]);
+      let timer;
+      const chunk = await Promise.race([pending, new Promise((r) => { timer = setTimeout(() => r('timeout'), left); })]);
+      clearTimeout(timer);
       if (chunk === 'timeout') return 'timeout';
       pending = null;
       if (chunk.done) return null;
       buf += dec.decode(chunk.value, { stream: true });
+    }
+  };
+}
+
+// The JSON messages of an SSE response, one per call of the returned next(ms), as sseEvents
+// gives them: events without data (priming events) are skipped.
+export function sseMessages(res) {
+  const events = sseEvents(res);
+  return async function next(ms = 5000) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const e = await events(Math.max(0, deadline - Date.now()));
+      if (e === null || e === 'timeout') return e;
+      if (e.data !== null) return e.data;
     }
   };
 }

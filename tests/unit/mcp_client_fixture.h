@@ -18,7 +18,7 @@
 #define TOKEN "mcp-client-test-token-0123456789abcdef"
 #define KEY_A "session-key-A-0123456789abcdef0123456789abcdef0123456789"
 #define KEY_B "session-key-B-fedcba9876543210fedcba9876543210fedcba9876"
-#define TMPL  "/tmp/cortex-mcp-client-XXXXXX"
+#define TMPL  "/tmp/cortex-mcp-client-XXXXXX" /* mkdtemp(3) fills in the Xs */
 
 struct gw {
 	pid_t pid;
