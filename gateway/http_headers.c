@@ -96,6 +96,16 @@ bool cx_http_host_allowed(const char *host, char *const *allowed)
 	return false;
 }
 
+/* What follows "http://" or "https://" in an Origin; NULL for any other scheme. */
+static const char *origin_authority(const char *origin)
+{
+	if (!strncasecmp(origin, "http://", 7))
+		return origin + 7;
+	if (!strncasecmp(origin, "https://", 8))
+		return origin + 8;
+	return NULL;
+}
+
 bool cx_http_origin_allowed(const char *origin, char *const *allowed)
 {
 	char name[256];
@@ -107,11 +117,7 @@ bool cx_http_origin_allowed(const char *origin, char *const *allowed)
 		if (!strcasecmp(*a, origin))
 			return true;
 	}
-	if (!strncasecmp(origin, "http://", 7))
-		auth = origin + 7;
-	else if (!strncasecmp(origin, "https://", 8))
-		auth = origin + 8;
-	else
+	if (!(auth = origin_authority(origin)))
 		return false;
 	if (!cx_http_split_hostport(auth, name, sizeof(name), &hlen, &port))
 		return false;
@@ -124,11 +130,7 @@ bool cx_http_origin_is_host(const char *origin, const char *host)
 
 	if (!origin || !host || !*host)
 		return false;
-	if (!strncasecmp(origin, "http://", 7))
-		auth = origin + 7;
-	else if (!strncasecmp(origin, "https://", 8))
-		auth = origin + 8;
-	else
+	if (!(auth = origin_authority(origin)))
 		return false;
 	return !strcasecmp(auth, host);
 }
