@@ -380,8 +380,7 @@ static int start(struct gateway *g)
 	if (cx_registry_health_start(g->reg, 15000, &err))
 		goto fail;
 	if (conf->listen && conf->ended_sessions_file &&
-	    cx_session_revoked_open(conf->ended_sessions_file, (size_t)conf->max_ended_sessions,
-				    &err)) {
+	    cx_session_revoked_open(conf->ended_sessions_file, &err)) {
 		fprintf(stderr, "cortex-gateway: http.ended_sessions_file: %s\n", err.msg);
 		return -1;
 	}

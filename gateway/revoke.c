@@ -218,7 +218,6 @@ static pthread_mutex_t file_mu = PTHREAD_MUTEX_INITIALIZER; /* taken before lock
 static int file_fd = -1;
 static char *file_path;
 static size_t file_lines; /* lines appended since the file was last rewritten, and kept */
-static size_t file_max;   /* max, as the file was opened with */
 
 static int append_entry(struct cx_buf *b, uint64_t fp, const char *sub, int64_t issued_s,
 			int64_t expires_s)
@@ -390,9 +389,13 @@ static bool apply_line(const char *line, size_t len, int64_t now)
 		   json_is_integer(json_object_get(v, "expires"))) {
 		int64_t expires = json_integer_value(json_object_get(v, "expires"));
 
+		/* No bound while reading back: the file says what was listed when it was
+		 * written. A subject that had listed more than its bound within the second
+		 * of its "not before" must not have that moved to the time of this start,
+		 * which would end every session it holds now. */
 		ok = expires <= now ||
 		     revoke_locked(key, si, json_integer_value(json_object_get(v, "issued")),
-				   expires, file_max, now, &what) == 0;
+				   expires, SIZE_MAX, now, &what) == 0;
 	}
 	pthread_mutex_unlock(&lock);
 out:
@@ -400,7 +403,7 @@ out:
 	return ok;
 }
 
-int cx_session_revoked_open(const char *path, size_t max, struct cx_err *err)
+int cx_session_revoked_open(const char *path, struct cx_err *err)
 {
 	struct cx_err rerr = { 0 };
 	char *text = NULL;
@@ -413,7 +416,6 @@ int cx_session_revoked_open(const char *path, size_t max, struct cx_err *err)
 		cx_err_set(err, file_fd >= 0 ? "already open" : "out of memory");
 		goto out;
 	}
-	file_max = max;
 	if (read_whole(path, &text, &len, &rerr)) {
 		cx_err_set(err, "ended sessions: %s", rerr.msg);
 		goto out;

@@ -24,10 +24,11 @@ int cx_session_revoke(const struct cx_session *s, int64_t expires_s, size_t max)
 /* True when s was ended: listed, or issued before its subject's "not before". */
 bool cx_session_revoked(const struct cx_session *s);
 /* Keeps the ended sessions in path from now on (http.ended_sessions_file): the ones it lists
- * are read back (max per subject, as for cx_session_revoke), the file rewritten with only
- * what still needs listing, and every later change appended and fdatasync'd. 0, or -1 with
- * err (unreadable, unwritable, or not a file of ended sessions). */
-int cx_session_revoked_open(const char *path, size_t max, struct cx_err *err);
+ * are read back as they were listed (a subject's bound applies to the DELETEs that follow,
+ * never to the reading), the file rewritten with only what still needs listing, and every
+ * later change appended and fdatasync'd. 0, or -1 with err (unreadable, unwritable, or not a
+ * file of ended sessions). */
+int cx_session_revoked_open(const char *path, struct cx_err *err);
 /* Forgets every ended session (at shutdown, and in tests). */
 void cx_session_revoked_clear(void);
 /* For tests and logs: live entries listed for subject, and its "not before" (0: none). */

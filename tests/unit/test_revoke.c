@@ -174,6 +174,59 @@ static void test_many_threads(void **state)
 	cx_session_revoked_clear();
 }
 
+/* A subject that listed more than its bound within the second of its "not before" (a client
+ * ending sessions fast) is read back as it was: reading the file at a later start must not
+ * move that "not before" to the start's second, which would end the sessions it still holds
+ * (seen on a fast machine: a restart ended a session nobody had ended). */
+static void test_file_read_back_as_listed(void **state)
+{
+	char dir[] = "/tmp/cortex-test-revoke-XXXXXX";
+	char path[64], line[160];
+	int64_t t = now_s() - 30;
+	struct cx_session live = sess(0xa11ce, "alice", t);
+	struct cx_session older = sess(0xa11cf, "alice", t - 1);
+	struct cx_err err = { 0 };
+	int64_t nb = -1;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ended", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	/* As the gateway writes it: MAX listed, then the "not before" and the ones after it, all
+	 * issued in the same second t. */
+	for (unsigned i = 0; i < MAX + 4; i++) {
+		if (i == MAX)
+			fprintf(f, "{\"sub\": \"alice\", \"not_before\": %lld}\n", (long long)t);
+		snprintf(line, sizeof(line),
+			 "{\"sub\": \"alice\", \"issued\": %lld, \"expires\": %lld, \"fp\": \"%016x\"}",
+			 (long long)t, (long long)(t + 3600), 0x500000 + i);
+		fprintf(f, "%s\n", line);
+	}
+	assert_int_equal(fclose(f), 0);
+
+	cx_session_revoked_clear();
+	assert_int_equal(cx_session_revoked_open(path, &err), 0);
+	assert_int_equal(cx_session_revoked_count("alice", &nb), MAX + 4);
+	assert_int_equal(nb, t);
+	assert_false(cx_session_revoked(&live));
+	assert_true(cx_session_revoked(&older));
+	for (unsigned i = 0; i < MAX + 4; i++) {
+		struct cx_session s = sess(0x500000 + i, "alice", t);
+		assert_true(cx_session_revoked(&s));
+	}
+	/* Her next DELETE is over the bound: then, and only then, her "not before" moves. */
+	struct cx_session next = sess(0x600000, "alice", t);
+	assert_int_equal(cx_session_revoke(&next, t + 3600, MAX), 0);
+	assert_true(cx_session_revoked(&live));
+	cx_session_revoked_count("alice", &nb);
+	assert_true(nb > t);
+	cx_session_revoked_clear();
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_one_token_cannot_crowd_out_another),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_many_threads),
+		cmocka_unit_test(test_file_read_back_as_listed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
