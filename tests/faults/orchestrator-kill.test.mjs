@@ -49,8 +49,10 @@ test(`kill -9 of the orchestrator at random points, ${KILLS} times: no task lost
   const queries = new Map(); // id -> [query, model turns it takes]
   let killsInFlight = 0;
   for (let round = 0; round < KILLS; round++) {
-    // Some rounds make the backend slow, so kills land during tool calls too.
-    if (round % 3 === 1) {
+    // Some rounds make the backend slow, so kills land during tool calls too; the first one
+    // always, so its one-call task stays in progress long enough to be seen there (a task
+    // without a slow call can go from queued to completed between two looks 50 ms apart).
+    if (round % 3 === 1 || round === 0) {
       await w.sim.post('/_sim/faults', { path: '/api2/json/cluster/status', kind: 'latency', latency_ms: 400 + Math.floor(Math.random() * 800), count: 2 });
     }
     const specs = Array.from({ length: 3 }, (_, i) => {
