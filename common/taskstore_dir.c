@@ -629,6 +629,8 @@ struct cx_task_store *dir_store_open(const json_t *conf, const struct cx_task_st
 	pthread_mutex_init(&d->ev_mu, NULL);
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_mutex_init(&d->spare_mu, NULL);
+	pthread_mutex_init(&d->sync_mu, NULL);
+	pthread_cond_init(&d->sync_cv, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&d->changed, &ca);
@@ -689,6 +691,8 @@ void dir_store_close(struct cx_task_store *s)
 	}
 	pthread_cond_destroy(&d->changed);
 	pthread_mutex_destroy(&d->spare_mu);
+	pthread_cond_destroy(&d->sync_cv);
+	pthread_mutex_destroy(&d->sync_mu);
 	pthread_mutex_destroy(&d->mu);
 	pthread_mutex_destroy(&d->ev_mu);
 	cx_task_store_head_release(&d->head);

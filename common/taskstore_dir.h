@@ -105,6 +105,16 @@ struct dir_store {
 	int64_t spare_at[DIR_SPARES_MAX];            /* when each was kept (cx_now_ms) */
 	size_t spare_head, n_spares;
 	atomic_bool no_spares; /* leases refused here: every write takes a new file */
+
+	/* The folder's fsync, shared by the writers waiting for one (dir_sync_folder): each
+	 * rename done takes a ticket; one fsync begun after it covers it. */
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;
+	uint64_t sync_asked;     /* tickets given */
+	uint64_t sync_done;      /* every ticket up to this one is durable */
+	uint64_t sync_fail_upto; /* ... and up to this one the last fsync that failed covered */
+	int sync_errno;          /* its errno */
+	bool syncing;            /* a writer is in fsync for the others */
 };
 
 /* taskstore_dir.c */
@@ -125,6 +135,10 @@ int dir_write_tmp(struct dir_store *d, int dirfd, const char *name, const json_t
 #define DIR_SYNC_DIR 2
 int dir_publish(struct dir_store *d, int dirfd, const char *tmp, const char *name, int how,
 		struct cx_err *err);
+/* fsync of the store's folder after a rename into it, shared: a writer waits for an fsync
+ * that began after its rename, or runs one itself for everyone waiting (with many writers,
+ * one fsync covers all the renames made while the last one ran). 0, or -1 and errno. */
+int dir_sync_folder(struct dir_store *d);
 /* Puts task (new reference stolen; NULL removes) under id in the index and wakes claimers
  * (put: only when wake). */
 void dir_index_set(struct dir_store *d, const char *id, json_t *task);
@@ -153,8 +167,9 @@ void dir_spares_release(struct dir_store *d);
 /* How long a replaced file rests before it is written again (ms; tests shorten it). */
 extern long cx_task_dir_spare_rest_ms;
 
-/* Test hook: called with "half" in the middle of writing a temporary file and with
- * "before_rename" before publishing it; a crash test raises SIGKILL there. NULL normally. */
+/* Test hook: called with "half" in the middle of writing a temporary file, with
+ * "before_rename" before publishing it (a crash test raises SIGKILL there), and with
+ * "fsync_folder" and "fsync_folder_done" around the folder's shared fsync. NULL normally. */
 extern void (*cx_task_dir_test_hook)(const char *stage);
 
 #endif

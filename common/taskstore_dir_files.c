@@ -270,8 +270,55 @@ int dir_publish(struct dir_store *d, int dirfd, const char *tmp, const char *nam
 		unlinkat(dirfd, tmp, 0);
 		return -1;
 	}
-	if ((how & DIR_SYNC_DIR) && d->fsync && fsync(dirfd))
+	if ((how & DIR_SYNC_DIR) && d->fsync &&
+	    (dirfd == d->dirfd ? dir_sync_folder(d) : fsync(dirfd)))
 		return cx_err_set(err, "task store unwritable: fsync of '%s': %s", d->path,
 				  strerror(errno));
 	return 0;
+}
+
+int dir_sync_folder(struct dir_store *d)
+{
+	uint64_t mine, upto;
+	int rc = 0, e = 0;
+
+	pthread_mutex_lock(&d->sync_mu);
+	mine = ++d->sync_asked; /* after our rename: an fsync that begins from now covers it */
+	while (d->sync_done < mine) {
+		if (d->sync_fail_upto >= mine) {
+			/* The fsync that covered our rename failed: so does our write (a second
+			 * fsync on the same descriptor would not report that error again). */
+			rc = -1;
+			e = d->sync_errno;
+			break;
+		}
+		if (d->syncing) {
+			pthread_cond_wait(&d->sync_cv, &d->sync_mu);
+			continue;
+		}
+		d->syncing = true;
+		upto = d->sync_asked;
+		pthread_mutex_unlock(&d->sync_mu);
+		if (cx_task_dir_test_hook)
+			cx_task_dir_test_hook("fsync_folder");
+		rc = fsync(d->dirfd);
+		e = errno;
+		if (cx_task_dir_test_hook)
+			cx_task_dir_test_hook("fsync_folder_done");
+		pthread_mutex_lock(&d->sync_mu);
+		d->syncing = false;
+		if (rc == 0 && upto > d->sync_done)
+			d->sync_done = upto;
+		if (rc && upto > d->sync_fail_upto) {
+			d->sync_fail_upto = upto;
+			d->sync_errno = e;
+		}
+		pthread_cond_broadcast(&d->sync_cv);
+		if (rc)
+			break;
+	}
+	pthread_mutex_unlock(&d->sync_mu);
+	if (rc)
+		errno = e;
+	return rc;
 }

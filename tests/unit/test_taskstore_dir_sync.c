@@ -1,0 +1,124 @@
+/* The dir store's folder fsync, shared by the writers waiting for one: many writers at once
+ * make fewer fsyncs than writes, and none returns before an fsync that began after its
+ * rename has ended. */
+#include "taskstore_test.h"
+
+#define WRITERS 8
+
+static atomic_long seq;                  /* orders the events below */
+static _Thread_local long renamed_at;    /* this thread's last "before_rename" */
+static pthread_mutex_t ev_mu = PTHREAD_MUTEX_INITIALIZER;
+static long sync_start[256], sync_end[256];
+static int nsyncs;
+static pthread_barrier_t go_all;
+
+static void hook(const char *stage)
+{
+	if (!strcmp(stage, "before_rename")) {
+		renamed_at = atomic_fetch_add(&seq, 1) + 1;
+	} else if (!strcmp(stage, "fsync_folder")) {
+		pthread_mutex_lock(&ev_mu);
+		if (nsyncs < 256)
+			sync_start[nsyncs] = atomic_fetch_add(&seq, 1) + 1;
+		pthread_mutex_unlock(&ev_mu);
+		/* A slow disk: the writers that come meanwhile wait for the next fsync. */
+		struct timespec ts = { 0, 100 * 1000000L };
+		nanosleep(&ts, NULL);
+	} else if (!strcmp(stage, "fsync_folder_done")) {
+		pthread_mutex_lock(&ev_mu);
+		if (nsyncs < 256)
+			sync_end[nsyncs++] = atomic_fetch_add(&seq, 1) + 1;
+		pthread_mutex_unlock(&ev_mu);
+	}
+}
+
+struct writer {
+	struct cx_task_store *s;
+	char name[16];
+	json_t *task;
+	long renamed, returned;
+	int rc;
+};
+
+static void *claim_one(void *arg)
+{
+	struct writer *w = arg;
+	struct cx_err err = { 0 };
+
+	pthread_barrier_wait(&go_all);
+	w->rc = cx_task_claim(w->s, w->name, NULL, 0, &w->task, &err);
+	w->returned = atomic_fetch_add(&seq, 1) + 1;
+	w->renamed = renamed_at;
+	if (w->rc)
+		fprintf(stderr, "claim: %s\n", err.msg);
+	return NULL;
+}
+
+static void test_writers_share_the_folder_fsync(void **state)
+{
+	struct cx_task_store *s;
+	struct writer w[WRITERS];
+	pthread_t th[WRITERS];
+	json_t *made;
+
+	(void)state;
+	new_dir();
+	s = open_at("\"fsync\": true");
+	assert_non_null(s);
+	made = create_n(s, WRITERS, NULL);
+	cx_task_dir_test_hook = hook;
+	nsyncs = 0;
+	pthread_barrier_init(&go_all, NULL, WRITERS);
+	for (int i = 0; i < WRITERS; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].s = s;
+		snprintf(w[i].name, sizeof(w[i].name), "w%d", i);
+		assert_int_equal(pthread_create(&th[i], NULL, claim_one, &w[i]), 0);
+	}
+	for (int i = 0; i < WRITERS; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	cx_task_dir_test_hook = NULL;
+	pthread_barrier_destroy(&go_all);
+
+	/* Each claimed a task of its own, and returned only after an fsync that began after
+	 * its rename was prepared ("before_rename") had ended. */
+	for (int i = 0; i < WRITERS; i++) {
+		bool covered = false;
+
+		assert_int_equal(w[i].rc, 0);
+		assert_non_null(w[i].task);
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(id_of(w[i].task), id_of(w[j].task));
+		assert_true(w[i].renamed > 0);
+		for (int k = 0; k < nsyncs; k++)
+			covered |= sync_start[k] > w[i].renamed && sync_end[k] < w[i].returned;
+		if (!covered)
+			fail_msg("writer %d returned at %ld, renamed at %ld, with no fsync between", i,
+				 w[i].returned, w[i].renamed);
+	}
+	/* Shared: the writers that came while one fsync ran were covered by the next one. */
+	assert_true(nsyncs >= 1);
+	if (nsyncs >= WRITERS)
+		fail_msg("%d fsyncs of the folder for %d writes at once", nsyncs, WRITERS);
+	print_message("%d writes at once, %d fsyncs of the folder\n", WRITERS, nsyncs);
+
+	/* What they wrote is there. */
+	for (int i = 0; i < WRITERS; i++) {
+		json_t *t = get(s, id_of(w[i].task));
+
+		assert_string_equal(json_string_value(json_object_get(t, "status")), "in_progress");
+		json_decref(t);
+		json_decref(w[i].task);
+	}
+	json_decref(made);
+	cx_task_store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_writers_share_the_folder_fsync),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
