@@ -116,7 +116,9 @@ const char *cx_http_header(struct MHD_Connection *conn, const char *name);
 struct cx_http_share {
 	char key[CX_HTTP_CLIENT_KEY];
 	bool stream;      /* counted against the client's GET streams */
-	size_t unescaped; /* bytes percent-decoding took out of the request's URI (http_strict.c) */
+	size_t uri_len;   /* the request's target as received, query included (http_strict.c) */
+	bool uri_seen;    /* uri_len is this request's */
+	bool path_nul;    /* its path (before any '?') holds "%00" */
 };
 struct cx_http_clients;
 struct cx_http_clients *cx_http_clients_new(void);
@@ -133,16 +135,17 @@ void cx_http_share_release(struct cx_http *h, struct cx_http_share *sh);
 
 /* ---- http_strict.c: framing checks before routing ---- */
 
-/* libmicrohttpd's unescape callback (MHD_OPTION_UNESCAPE_CALLBACK): percent-decodes s as
- * libmicrohttpd would, and counts what it took out in the connection's cx_http_share, so the
- * framing check can measure the request line as it was received. */
-size_t cx_http_unescape(void *cls, struct MHD_Connection *conn, char *s);
+/* libmicrohttpd's URI log callback (MHD_OPTION_URI_LOG_CALLBACK), called with the request
+ * target as received (before percent-decoding and with its query string): keeps its length in
+ * the connection's cx_http_share, so the framing check can measure the request head as it was
+ * received. Returns NULL (no per-request context). */
+void *cx_http_uri_seen(void *cls, const char *uri, struct MHD_Connection *conn);
 
 /* True with the 400/501 answer queued in *ret when the request's headers break the rules
  * libmicrohttpd does not enforce: a control character in a value, a header that must come
  * once twice, Content-Length with Transfer-Encoding, a Transfer-Encoding other than chunked. */
-bool cx_http_framing_refused(struct MHD_Connection *conn, const char *method, const char *url,
-			     const char *version, enum MHD_Result *ret);
+bool cx_http_framing_refused(struct MHD_Connection *conn, const char *method, const char *version,
+			     enum MHD_Result *ret);
 /* A response with body (len bytes) and, unless NULL, a Content-Type. Takes body (malloc'd)
  * when must_free, also on failure. NULL on out of memory. */
 struct MHD_Response *cx_http_resp_new(char *body, size_t len, bool must_free, const char *ctype);

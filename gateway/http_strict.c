@@ -24,7 +24,6 @@ struct scan {
 	const char *te;        /* Transfer-Encoding */
 	unsigned te_count;
 	size_t shown; /* the header lines as "Key: value" CRLF */
-	size_t nargs; /* query arguments */
 };
 
 /* Field values may hold a tab (RFC 9110 5.5); any other byte below 0x20 and DEL may not. */
@@ -70,40 +69,36 @@ static enum MHD_Result scan_one(void *cls, enum MHD_ValueKind kind, const char *
 	return MHD_YES;
 }
 
-static enum MHD_Result count_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-				 const char *value)
-{
-	(void)kind;
-	(void)key;
-	(void)value;
-	((struct scan *)cls)->nargs++;
-	return MHD_YES;
-}
-
-size_t cx_http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+void *cx_http_uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct cx_http_share *sh = ci ? ci->socket_context : NULL;
-	size_t before = strlen(s), after = MHD_http_unescape(s);
 
 	(void)cls;
-	if (sh && before > after)
-		sh->unescaped += before - after;
-	return after;
+	if (sh && uri) {
+		size_t path = strcspn(uri, "?");
+
+		sh->uri_len = strlen(uri);
+		sh->uri_seen = true;
+		/* Decoded, "%00" would end the path short of what follows ("/v1/tools/x%00evil"
+		 * routed as /v1/tools/x); the query's arguments are checked by the REST routes. */
+		sh->path_nul = false;
+		for (size_t i = 0; i + 2 < path; i++)
+			if (uri[i] == '%' && uri[i + 1] == '0' && uri[i + 2] == '0')
+				sh->path_nul = true;
+	}
+	return NULL;
 }
 
 /* libmicrohttpd ends a header value at a NUL, so no API shows "Bearer <token>\0junk" whole;
- * but it reports the size of the request head as received. Rebuilt from what the API shows
- * (bare LF line ends come out shorter; a path as received is the decoded one plus what its
- * percent-decoding took out), the head is as long as received unless bytes hid behind a NUL.
- * A query string is split into arguments before it can be measured, so requests with one are
- * not checked this way (their arguments' own NULs are refused by the REST routes). */
-static size_t head_shown(const char *method, const char *url, size_t unescaped, const char *version,
+ * but it reports the size of the request head as received. Rebuilt from the request line as
+ * received (cx_http_uri_seen) and the header lines the API shows (bare LF line ends come out
+ * shorter), the head is as long as received unless bytes hid behind a NUL. */
+static size_t head_shown(const char *method, size_t uri_len, const char *version,
 			 const struct scan *sc)
 {
-	return strlen(method) + 1 + strlen(url) + unescaped + 1 + strlen(version) + 2 + sc->shown +
-	       2;
+	return strlen(method) + 1 + uri_len + 1 + strlen(version) + 2 + sc->shown + 2;
 }
 
 static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, const char *msg,
@@ -114,25 +109,31 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, cons
 				      close ? "close" : NULL);
 }
 
-bool cx_http_framing_refused(struct MHD_Connection *conn, const char *method, const char *url,
-			     const char *version, enum MHD_Result *ret)
+bool cx_http_framing_refused(struct MHD_Connection *conn, const char *method, const char *version,
+			     enum MHD_Result *ret)
 {
 	const union MHD_ConnectionInfo *ci, *si;
 	struct cx_http_share *sh;
 	struct scan sc = { 0 };
-	size_t unescaped = 0;
+	size_t uri_len = 0;
+	bool seen = false;
 	char msg[160];
 
 	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, scan_one, &sc);
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_arg, &sc);
 	si = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	sh = si ? si->socket_context : NULL;
-	if (sh) { /* this request's; the next one on the connection counts afresh */
-		unescaped = sh->unescaped;
-		sh->unescaped = 0;
+	if (sh && sh->uri_seen) { /* this request's; the next one on the connection sets its own */
+		uri_len = sh->uri_len;
+		seen = true;
+		sh->uri_seen = false;
+		if (sh->path_nul) {
+			*ret = refuse(conn, MHD_HTTP_BAD_REQUEST,
+				      "bad request: the path holds a NUL (%00)", true);
+			return true;
+		}
 	}
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-	if (ci && !sc.nargs && ci->header_size > head_shown(method, url, unescaped, version, &sc)) {
+	if (ci && seen && ci->header_size > head_shown(method, uri_len, version, &sc)) {
 		*ret = refuse(conn, MHD_HTTP_BAD_REQUEST, "bad request: a header value holds a NUL",
 			      true);
 		return true;

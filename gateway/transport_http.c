@@ -522,7 +522,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*con_cls)
 		return cx_http_post_data(*con_cls, upload_data, upload_data_size);
 	atomic_fetch_add(&h->requests, 1); /* the first call: on_completed ends it */
-	if (!cx_http_framing_refused(conn, method, url, http_version, &ret))
+	if (!cx_http_framing_refused(conn, method, http_version, &ret))
 		ret = route(h, conn, url, method, con_cls);
 	if (!*con_cls)
 		*con_cls = &h->sentinel;
@@ -640,8 +640,8 @@ static void daemon_options(struct cx_http *h, struct sockaddr_storage *ss,
 	/* The logger first, or MHD logs the options before it to stderr by itself. */
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, ss };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_UNESCAPE_CALLBACK,
-					     (intptr_t)cx_http_unescape, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK,
+					     (intptr_t)cx_http_uri_seen, NULL };
 	opts[n++] =
 		(struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h };
 	opts[n++] =

@@ -122,3 +122,25 @@ test('a percent-encoded path is decoded and served; a %00 in it, or a NUL hidden
   assert.equal(hidden.status, 400, hidden.text);
   assert.match(hidden.text, /NUL/);
 });
+
+test('a NUL hidden in the token or a header is refused on a request with a query string too', async () => {
+  const g = await gateway({ tokens: [{ name: 'ci', sha256: createHash('sha256').update(TOKEN).digest('hex') }] });
+  const get = (target, auth, extra = '') => `GET ${target} HTTP/1.1\nHost: 127.0.0.1\nAuthorization: ${auth}\n${extra}Connection: close\n`;
+  // Percent-encoded and plain arguments, as scripts send them: served.
+  for (const q of ['/v1/tasks?status=queued&limit=2', '/v1/tasks?status=queu%65d&limit=%32', '/v1/tools?x=1%20y&z']) {
+    const ok = await raw(g.port, get(q, 'Bearer ' + TOKEN));
+    assert.equal(ok.status, 200, `${q}: ${ok.text}`);
+  }
+  // "Bearer <token>\0junk" was read as the token when the target had a query string.
+  const r = await raw(g.port, get('/v1/tasks?status=queued', 'Bearer ' + TOKEN + '\u0000junk'));
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.text, /NUL/);
+  assert.doesNotMatch(r.text, /"tasks"/);
+  const h = await raw(g.port, get('/v1/tools?x=%41', 'Bearer ' + TOKEN, 'X-Trace: a\u0000b\n'));
+  assert.equal(h.status, 400, h.text);
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+  const post = `POST /mcp?via=script HTTP/1.1\nHost: 127.0.0.1\nAuthorization: Bearer ${TOKEN}\u0000junk\n` +
+    `Content-Type: application/json\nAccept: application/json, text/event-stream\nContent-Length: ${body.length}\nConnection: close\n`;
+  const p = await raw(g.port, post, body);
+  assert.equal(p.status, 400, p.text);
+});
