@@ -223,6 +223,15 @@ static int set_ended_file(const json_t *value, void *field, const char *path, st
 	return 0;
 }
 
+/* http.ended_sessions_shared: true or false (absent: shared when the task store is Redis). */
+static int set_shared(const json_t *value, void *field, const char *path, struct cx_err *err)
+{
+	if (!json_is_boolean(value))
+		return cx_err_set(err, "'%s' must be true or false", path);
+	*(int *)field = json_is_true(value);
+	return 0;
+}
+
 static int set_log_level(const json_t *value, void *field, const char *path, struct cx_err *err)
 {
 	char **level = field;
@@ -537,6 +546,10 @@ static const struct cx_conf_directive http_table[] = {
 	  .type = CX_CONF_CUSTOM,
 	  .offset = GW(ended_sessions_file),
 	  .set = set_ended_file },
+	{ .key = "ended_sessions_shared",
+	  .type = CX_CONF_CUSTOM,
+	  .offset = GW(ended_sessions_shared),
+	  .set = set_shared },
 	{ .key = "session_key",
 	  .type = CX_CONF_CUSTOM,
 	  .offset = GW(session_key),
@@ -637,6 +650,7 @@ void cx_gw_config_defaults(struct cx_gw_config *c)
 	c->connection_timeout_s = 60;
 	c->session_ttl_s = 86400;
 	c->max_ended_sessions = 16384;
+	c->ended_sessions_shared = -1;
 	c->max_connections_per_client = 256;
 	c->max_streams_per_client = 64;
 	c->stream_max_lifetime_s = 900;
@@ -743,4 +757,18 @@ void cx_gw_config_release(struct cx_gw_config *c)
 	json_decref(c->adapters);
 	json_decref(c->tasks);
 	memset(c, 0, sizeof(*c));
+}
+
+bool cx_gw_config_tasks_in_redis(const struct cx_gw_config *c)
+{
+	const json_t *store = json_object_get(c->tasks, "store");
+
+	return c->tasks && !json_is_false(json_object_get(c->tasks, "enabled")) && store &&
+	       json_is_string(store) && !strcmp(json_string_value(store), "redis");
+}
+
+bool cx_gw_config_sessions_shared(const struct cx_gw_config *c)
+{
+	return c->ended_sessions_shared == 1 ||
+	       (c->ended_sessions_shared == -1 && cx_gw_config_tasks_in_redis(c));
 }

@@ -32,6 +32,7 @@ struct cx_gw_config {
 	long session_ttl_s;        /* sealed sessions expire after this */
 	long max_ended_sessions;   /* per token, listed until they would expire */
 	char *ended_sessions_file; /* NULL: ended sessions are remembered in memory only */
+	int ended_sessions_shared; /* -1: shared when tasks are in Redis (default); 0 no; 1 yes */
 	long max_connections_per_client; /* a token's (else a peer's) share of max_connections */
 	long max_streams_per_client;     /* GET streams open at once per token (else peer) */
 	long stream_max_lifetime_s;      /* a GET stream ends after this; the client resumes */
@@ -80,6 +81,11 @@ int cx_gw_config_load_file(struct cx_gw_config *c, const char *path, struct cx_e
 void cx_gw_config_where(const struct cx_gw_config *c, const char *key, bool set_by_flag,
 			const char *flag, char *out, size_t outlen);
 void cx_gw_config_release(struct cx_gw_config *c);
+/* True when the task tools are on and their store is Redis ("tasks": {"store": "redis"}). */
+bool cx_gw_config_tasks_in_redis(const struct cx_gw_config *c);
+/* Whether ended sessions are shared with the other gateways (http.ended_sessions_shared, or
+ * by default when tasks are in Redis). */
+bool cx_gw_config_sessions_shared(const struct cx_gw_config *c);
 
 /* The directive tables, read-only, for the test that checks docs/CONFIG.md against them:
  * "" the top level, "tokens[]" a token's object; NULL for another name. */

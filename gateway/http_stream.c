@@ -763,3 +763,9 @@ static int push_one(struct cx_http *h, const char *fp, json_t *msg)
 	}
 	return 1;
 }
+
+void cx_http_end_streams(struct cx_http *h, const char *fp)
+{
+	if (h && fp)
+		cx_http_wake_taps(h, fp, true);
+}

@@ -28,6 +28,7 @@
 #include "preflight.h"
 #include "register.h"
 #include "revoke.h"
+#include "revoke_share.h"
 #include "registry.h"
 #include "server.h"
 #include "transport.h"
@@ -362,6 +363,12 @@ static void report_config(const struct gateway *g)
 	printf("audit: %s\n", conf->audit_file ? conf->audit_file : "stderr");
 }
 
+/* A session another gateway ended: its streams here end too. */
+static void ended_elsewhere(const char *fp, void *ctx)
+{
+	cx_http_end_streams(((struct gateway *)ctx)->http, fp);
+}
+
 /* The audit log, the server, the health checks and the HTTP listener, in that order. 0, or
  * -1 reported. */
 static int start(struct gateway *g)
@@ -384,6 +391,11 @@ static int start(struct gateway *g)
 		fprintf(stderr, "cortex-gateway: http.ended_sessions_file: %s\n", err.msg);
 		return -1;
 	}
+	if (conf->listen && cx_gw_config_sessions_shared(conf) &&
+	    cx_revoke_share_start(conf->tasks, conf->session_ttl_s, &err)) {
+		fprintf(stderr, "cortex-gateway: http.ended_sessions_shared: %s\n", err.msg);
+		return -1;
+	}
 	if (conf->listen) {
 		g->http = cx_http_start(g->server, conf->listen, &err);
 		if (!g->http) {
@@ -392,6 +404,7 @@ static int start(struct gateway *g)
 			fprintf(stderr, "cortex-gateway: %s: %s\n", where, err.msg);
 			return -1;
 		}
+		cx_revoke_share_on_ended(ended_elsewhere, g);
 		cx_info("listening on http://%s%s%s:%u/mcp", g->la.v6 ? "[" : "", g->la.host,
 			g->la.v6 ? "]" : "", cx_http_port(g->http));
 		if (conf->console_enabled)
@@ -450,6 +463,7 @@ static int serve(struct gateway *g)
 
 static void release(struct gateway *g)
 {
+	cx_revoke_share_stop();
 	if (g->http)
 		cx_http_stop(g->http);
 	cx_server_free(g->server);

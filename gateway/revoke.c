@@ -8,7 +8,11 @@
  * {"fp","sub","issued","expires"} or {"sub","not_before"}, written with one write(2) and
  * fdatasync'd before DELETE answers; start-up reads it back (a line cut short by a crash is
  * skipped) and rewrites it with only what still needs listing (temporary file, fsync,
- * rename), as it does again whenever the file holds four times what is needed. */
+ * rename), as it does again whenever the file holds four times what is needed.
+ *
+ * The same lines go to the function set by cx_session_revoked_on_change (revoke_share.c:
+ * the other gateways of a deployment), and lines heard from them come back through
+ * cx_session_revoked_apply. */
 #include "revoke.h"
 
 #include <errno.h>
@@ -458,17 +462,37 @@ out:
 	return rc;
 }
 
-/* Writes the change to the file (when there is one) before DELETE answers. */
+static pthread_mutex_t change_mu = PTHREAD_MUTEX_INITIALIZER;
+static void (*on_change)(const char *lines, size_t len);
+
+void cx_session_revoked_on_change(void (*fn)(const char *lines, size_t len))
+{
+	pthread_mutex_lock(&change_mu);
+	on_change = fn;
+	pthread_mutex_unlock(&change_mu);
+}
+
+bool cx_session_revoked_apply(const char *line, size_t len)
+{
+	return apply_line(line, len, now_s());
+}
+
+/* Writes the change to the file (when there is one) and hands it to on_change (when set)
+ * before DELETE answers. */
 static void persist(enum change what, uint64_t key, const struct cx_session *s, int64_t expires_s)
 {
 	struct cx_buf b = CX_BUF_INIT(FILE_MAX);
 	struct cx_err err = { 0 };
+	void (*share)(const char *lines, size_t len);
 	int64_t nb = 0;
 	size_t live;
 	long si;
 
+	pthread_mutex_lock(&change_mu);
+	share = on_change;
+	pthread_mutex_unlock(&change_mu);
 	pthread_mutex_lock(&file_mu);
-	if (file_fd < 0 || what == NOTHING)
+	if ((file_fd < 0 && !share) || what == NOTHING)
 		goto out;
 	pthread_mutex_lock(&lock);
 	si = subject_of(s->subject, false);
@@ -480,6 +504,8 @@ static void persist(enum change what, uint64_t key, const struct cx_session *s, 
 		goto out;
 	if (s->issued_s >= nb && append_entry(&b, key, s->subject, s->issued_s, expires_s))
 		goto out;
+	if (file_fd < 0)
+		goto out;
 	if (write_all(file_fd, b.data, b.len) || fdatasync(file_fd)) {
 		cx_error("sessions: could not record the end of session %s in '%s': %s; it "
 			 "comes back if this gateway restarts before it expires",
@@ -490,8 +516,10 @@ static void persist(enum change what, uint64_t key, const struct cx_session *s, 
 	if (file_lines > 4 * (live + 256) && rewrite(&err))
 		cx_warn("sessions: could not compact '%s': %s", file_path, err.msg);
 out:
-	cx_buf_release(&b);
 	pthread_mutex_unlock(&file_mu);
+	if (share && b.len)
+		share(b.data, b.len);
+	cx_buf_release(&b);
 }
 
 int cx_session_revoke(const struct cx_session *s, int64_t expires_s, size_t max)

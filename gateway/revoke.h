@@ -29,6 +29,13 @@ bool cx_session_revoked(const struct cx_session *s);
  * later change appended and fdatasync'd. 0, or -1 with err (unreadable, unwritable, or not a
  * file of ended sessions). */
 int cx_session_revoked_open(const char *path, struct cx_err *err);
+/* Applies one line of the ended-sessions format ({"fp","sub","issued","expires"} or
+ * {"sub","not_before"}) heard from another gateway, as the file's lines are read back; false
+ * when it is not one. */
+bool cx_session_revoked_apply(const char *line, size_t len);
+/* fn (NULL: none) is given the lines of every change made here (one or two, each ending in
+ * '\n'), after the file and before DELETE answers (revoke_share.c). */
+void cx_session_revoked_on_change(void (*fn)(const char *lines, size_t len));
 /* Forgets every ended session (at shutdown, and in tests). */
 void cx_session_revoked_clear(void);
 /* For tests and logs: live entries listed for subject, and its "not before" (0: none). */

@@ -21,6 +21,8 @@ int cx_stdio_run(struct cx_server *s, int in_fd, int out_fd, const atomic_bool *
 struct cx_http;
 struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx_err *err);
 unsigned cx_http_port(const struct cx_http *h);
+/* Ends the GET streams of the session with fingerprint fp (ended by another gateway). */
+void cx_http_end_streams(struct cx_http *h, const char *fp);
 /* Stops accepting connections; requests in flight finish. */
 void cx_http_quiesce(struct cx_http *h);
 void cx_http_stop(struct cx_http *h);

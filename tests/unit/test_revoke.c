@@ -227,6 +227,53 @@ static void test_file_read_back_as_listed(void **state)
 	rmdir(dir);
 }
 
+static char heard[1024];
+static size_t nheard;
+
+static void capture(const char *lines, size_t len)
+{
+	if (nheard + len < sizeof(heard)) {
+		memcpy(heard + nheard, lines, len);
+		nheard += len;
+	}
+}
+
+/* What one gateway ends, handed over as lines, ends the session on another (the lines applied
+ * there); what is not such a line is refused. */
+static void test_changes_handed_over_and_applied(void **state)
+{
+	int64_t now = now_s();
+	struct cx_session s = sess(0xbeef01, "dave", now - 5);
+	struct cx_session other = sess(0xbeef02, "dave", now - 5);
+	char line[256];
+
+	(void)state;
+	cx_session_revoked_clear();
+	nheard = 0;
+	cx_session_revoked_on_change(capture);
+	assert_int_equal(cx_session_revoke(&s, now + 3600, MAX), 0);
+	assert_int_equal(cx_session_revoke(&s, now + 3600, MAX), 0); /* no change: nothing new */
+	cx_session_revoked_on_change(NULL);
+	assert_int_equal(cx_session_revoke(&other, now + 3600, MAX), 0); /* not handed over */
+	heard[nheard] = '\0';
+	assert_non_null(strstr(heard, "\"fp\":\"0000000000beef01\""));
+	assert_null(strstr(heard, "beef02"));
+	assert_int_equal(strchr(heard, '\n') - heard + 1, (long)nheard); /* one line */
+
+	/* "Another gateway": a fresh list, then the lines heard. */
+	cx_session_revoked_clear();
+	assert_false(cx_session_revoked(&s));
+	assert_true(cx_session_revoked_apply(heard, nheard - 1));
+	assert_true(cx_session_revoked(&s));
+	assert_false(cx_session_revoked(&other));
+	snprintf(line, sizeof(line), "{\"sub\":\"dave\",\"not_before\":%lld}", (long long)now);
+	assert_true(cx_session_revoked_apply(line, strlen(line)));
+	assert_true(cx_session_revoked(&other));
+	assert_false(cx_session_revoked_apply("{\"hello\":1}", 11));
+	assert_false(cx_session_revoked_apply("not json", 8));
+	cx_session_revoked_clear();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_many_threads),
 		cmocka_unit_test(test_file_read_back_as_listed),
+		cmocka_unit_test(test_changes_handed_over_and_applied),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
