@@ -115,10 +115,10 @@ const char *cx_http_header(struct MHD_Connection *conn, const char *name);
  * context of every connection. */
 struct cx_http_share {
 	char key[CX_HTTP_CLIENT_KEY];
-	bool stream;      /* counted against the client's GET streams */
-	size_t uri_len;   /* the request's target as received, query included (http_strict.c) */
-	bool uri_seen;    /* uri_len is this request's */
-	bool path_nul;    /* its path (before any '?') holds "%00" */
+	bool stream;    /* counted against the client's GET streams */
+	size_t uri_len; /* the request's target as received, query included (http_strict.c) */
+	bool uri_seen;  /* uri_len is this request's */
+	bool path_nul;  /* its path (before any '?') holds "%00" */
 };
 struct cx_http_clients;
 struct cx_http_clients *cx_http_clients_new(void);

@@ -78,8 +78,9 @@ int cx_preflight(const struct cx_gw_config *c, struct cx_listen *la, struct cx_e
 	    cx_preflight_appendable("ended-sessions file", c->ended_sessions_file, err))
 		return cx_err_prefix(err, "http.ended_sessions_file: ");
 	if (c->ended_sessions_shared == 1 && !cx_gw_config_tasks_in_redis(c))
-		return cx_err_set(err, "http.ended_sessions_shared: the gateways share ended sessions "
-				       "through the Redis task store, and tasks.store is not "
-				       "\"redis\" here (or tasks are disabled)");
+		return cx_err_set(err,
+				  "http.ended_sessions_shared: the gateways share ended sessions "
+				  "through the Redis task store, and tasks.store is not "
+				  "\"redis\" here (or tasks are disabled)");
 	return 0;
 }

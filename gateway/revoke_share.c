@@ -96,7 +96,8 @@ static void apply_entry(const redisReply *e)
 	for (size_t i = 0; i + 1 < f->elements; i += 2) {
 		const char *p, *end, *nl;
 
-		if (f->element[i]->type != REDIS_REPLY_STRING || strcmp(f->element[i]->str, "line") ||
+		if (f->element[i]->type != REDIS_REPLY_STRING ||
+		    strcmp(f->element[i]->str, "line") ||
 		    f->element[i + 1]->type != REDIS_REPLY_STRING)
 			continue;
 		p = f->element[i + 1]->str;
@@ -169,8 +170,8 @@ static bool follow(redisContext *c)
 
 	for (;;) {
 		char block[16];
-		const char *argv[] = { "XREAD", "COUNT", READ_COUNT, "BLOCK", block, "STREAMS",
-				       sh.key,  sh.last };
+		const char *argv[] = { "XREAD", "COUNT",   READ_COUNT, "BLOCK",
+				       block,   "STREAMS", sh.key,     sh.last };
 		void *r = NULL;
 		int done = 0, n;
 

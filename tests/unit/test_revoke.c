@@ -199,9 +199,10 @@ static void test_file_read_back_as_listed(void **state)
 	for (unsigned i = 0; i < MAX + 4; i++) {
 		if (i == MAX)
 			fprintf(f, "{\"sub\": \"alice\", \"not_before\": %lld}\n", (long long)t);
-		snprintf(line, sizeof(line),
-			 "{\"sub\": \"alice\", \"issued\": %lld, \"expires\": %lld, \"fp\": \"%016x\"}",
-			 (long long)t, (long long)(t + 3600), 0x500000 + i);
+		snprintf(
+			line, sizeof(line),
+			"{\"sub\": \"alice\", \"issued\": %lld, \"expires\": %lld, \"fp\": \"%016x\"}",
+			(long long)t, (long long)(t + 3600), 0x500000 + i);
 		fprintf(f, "%s\n", line);
 	}
 	assert_int_equal(fclose(f), 0);

@@ -5,8 +5,8 @@
 
 #define WRITERS 8
 
-static atomic_long seq;                  /* orders the events below */
-static _Thread_local long renamed_at;    /* this thread's last "before_rename" */
+static atomic_long seq;               /* orders the events below */
+static _Thread_local long renamed_at; /* this thread's last "before_rename" */
 static pthread_mutex_t ev_mu = PTHREAD_MUTEX_INITIALIZER;
 static long sync_start[256], sync_end[256];
 static int nsyncs;
@@ -93,8 +93,8 @@ static void test_writers_share_the_folder_fsync(void **state)
 		for (int k = 0; k < nsyncs; k++)
 			covered |= sync_start[k] > w[i].renamed && sync_end[k] < w[i].returned;
 		if (!covered)
-			fail_msg("writer %d returned at %ld, renamed at %ld, with no fsync between", i,
-				 w[i].returned, w[i].renamed);
+			fail_msg("writer %d returned at %ld, renamed at %ld, with no fsync between",
+				 i, w[i].returned, w[i].renamed);
 	}
 	/* Shared: the writers that came while one fsync ran were covered by the next one. */
 	assert_true(nsyncs >= 1);
