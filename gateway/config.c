@@ -138,6 +138,12 @@ static int set_origins(const json_t *value, void *field, const char *path, struc
 	return set_strv(value, field, path, check_origin, err);
 }
 
+static int set_ready_adapters(const json_t *value, void *field, const char *path,
+			      struct cx_err *err)
+{
+	return set_strv(value, field, path, NULL, err);
+}
+
 static int set_hosts(const json_t *value, void *field, const char *path, struct cx_err *err)
 {
 	return set_strv(value, field, path, check_host, err);
@@ -546,6 +552,10 @@ static const struct cx_conf_directive http_table[] = {
 	  .type = CX_CONF_CUSTOM,
 	  .offset = GW(ended_sessions_file),
 	  .set = set_ended_file },
+	{ .key = "ready_adapters",
+	  .type = CX_CONF_CUSTOM,
+	  .offset = GW(ready_adapters),
+	  .set = set_ready_adapters },
 	{ .key = "ended_sessions_shared",
 	  .type = CX_CONF_CUSTOM,
 	  .offset = GW(ended_sessions_shared),
@@ -752,6 +762,7 @@ void cx_gw_config_release(struct cx_gw_config *c)
 	free(c->log_level);
 	free_strv(c->allowed_origins);
 	free_strv(c->allowed_hosts);
+	free_strv(c->ready_adapters);
 	cx_secret_release(&c->session_key);
 	tokens_free(c->tokens, c->ntokens);
 	json_decref(c->adapters);

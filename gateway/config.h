@@ -33,6 +33,7 @@ struct cx_gw_config {
 	long max_ended_sessions;   /* per token, listed until they would expire */
 	char *ended_sessions_file; /* NULL: ended sessions are remembered in memory only */
 	int ended_sessions_shared; /* -1: shared when tasks are in Redis (default); 0 no; 1 yes */
+	char **ready_adapters;     /* NULL: every adapter's health counts for /readyz; else these */
 	long max_connections_per_client; /* a token's (else a peer's) share of max_connections */
 	long max_streams_per_client;     /* GET streams open at once per token (else peer) */
 	long stream_max_lifetime_s;      /* a GET stream ends after this; the client resumes */

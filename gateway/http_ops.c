@@ -26,6 +26,17 @@ static atomic_int scrapes;
 
 /* ---- /readyz ---- */
 
+/* Whether the adapter's health decides readiness (http.ready_adapters; all when not set). */
+static bool counts_for_ready(const struct cx_http *h, const char *name)
+{
+	if (!h->conf->ready_adapters)
+		return true;
+	for (char **n = h->conf->ready_adapters; *n; n++)
+		if (!strcmp(*n, name))
+			return true;
+	return false;
+}
+
 bool cx_http_ready(struct cx_http *h, json_t **body)
 {
 	struct cx_registry *reg = cx_server_registry(h->srv);
@@ -39,8 +50,10 @@ bool cx_http_ready(struct cx_http *h, json_t **body)
 		int hl = ad->health ? cx_registry_health(reg, i, NULL, 0) : 1;
 		const char *st = hl > 0 ? "ok" : hl == 0 ? "unhealthy" : "starting";
 
-		starting |= hl < 0;
-		failing |= hl == 0;
+		if (counts_for_ready(h, ad->name)) {
+			starting |= hl < 0;
+			failing |= hl == 0;
+		}
 		json_object_set_new(adapters, ad->name, json_string(st));
 		if (!strcmp(ad->name, "cortex"))
 			store = hl > 0 ? "ok" : hl == 0 ? "unreachable" : "starting";

@@ -363,6 +363,33 @@ static void report_config(const struct gateway *g)
 	printf("audit: %s\n", conf->audit_file ? conf->audit_file : "stderr");
 }
 
+/* http.ready_adapters names adapters this gateway has. 0, or -1 reported. */
+static int check_ready_adapters(struct gateway *g)
+{
+	char have[512];
+	size_t n = cx_registry_adapter_count(g->reg), len = 0;
+
+	for (char **name = g->conf.ready_adapters; name && *name; name++) {
+		bool found = false;
+
+		for (size_t i = 0; i < n && !found; i++)
+			found = !strcmp(cx_registry_adapter_at(g->reg, i, NULL)->name, *name);
+		if (found)
+			continue;
+		have[0] = '\0';
+		for (size_t i = 0; i < n && len < sizeof(have); i++)
+			len += (size_t)snprintf(have + len, sizeof(have) - len, "%s%s",
+						i ? ", " : "",
+						cx_registry_adapter_at(g->reg, i, NULL)->name);
+		fprintf(stderr,
+			"cortex-gateway: http.ready_adapters: '%s' is not an adapter of this gateway "
+			"(it has: %s)\n",
+			*name, have);
+		return -1;
+	}
+	return 0;
+}
+
 /* A session another gateway ended: its streams here end too. */
 static void ended_elsewhere(const char *fp, void *ctx)
 {
@@ -512,6 +539,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cortex-gateway: %s\n", g.reg ? err.msg : "out of memory");
 		goto out;
 	}
+	if (check_ready_adapters(&g))
+		goto out;
 	if (g.f.check_only) {
 		report_config(&g);
 		rc = 0;

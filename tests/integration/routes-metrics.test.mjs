@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest, Agent } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assertAllStopCleanly, httpSession, startHttp, startSim, tmpDir, writeConfig } from './lib.mjs';
+import { spawnSync } from 'node:child_process';
+import { GATEWAY, assertAllStopCleanly, httpSession, startHttp, startSim, tmpDir, writeConfig } from './lib.mjs';
 import { histogram, rest, scrape, value } from './routes-lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -205,6 +206,27 @@ async function settled(base) {
   }
   return r;
 }
+
+test('/readyz with http.ready_adapters: only the adapters named decide; the others are shown, and a name the gateway lacks is refused', async () => {
+  // Several replicas share their backends: one backend down must not take every replica out
+  // of its Service. Readiness on the task store alone, the backend shown as unhealthy.
+  const g = await gateway({ adapters: { testkit: { healthy: false } }, http: { ready_adapters: ['cortex'] },
+    tasks: { store: 'dir', dir: join(tmpDir(), 't'), fsync: false } });
+  const r = await settled(g.base);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.status, 'ready');
+  assert.equal(r.body.adapters.testkit, 'unhealthy', 'still shown');
+  assert.equal(value(await scrape(g.base), 'cortex_adapter_healthy', { adapter: 'testkit' }), 0);
+  // Named, the same adapter decides again; an empty list: nothing but starting and draining.
+  const named = await gateway({ adapters: { testkit: { healthy: false } }, http: { ready_adapters: ['testkit'] }, tasks: { enabled: false } });
+  assert.equal((await settled(named.base)).status, 503);
+  const none = await gateway({ adapters: { testkit: { healthy: false } }, http: { ready_adapters: [] }, tasks: { enabled: false } });
+  assert.equal((await settled(none.base)).status, 200);
+  const c = spawnSync(GATEWAY, ['--check-config', '--config', writeConfig({ adapters: { testkit: {} }, http: { ready_adapters: ['cortex', 'proxmox'] } })],
+    { encoding: 'utf8', timeout: 20000 });
+  assert.equal(c.status, 1, c.stdout + c.stderr);
+  assert.match(c.stderr, /http\.ready_adapters: 'proxmox' is not an adapter of this gateway \(it has: gateway, testkit, cortex\)/);
+});
 
 test('/readyz: ready, starting, not ready with the reason (an adapter, the task store), draining after SIGTERM', async () => {
   const ok = await gateway({ tokens, adapters: { testkit: {} }, tasks: { store: 'dir', dir: join(tmpDir(), 't'), fsync: false } });
