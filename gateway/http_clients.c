@@ -149,7 +149,10 @@ bool cx_http_share_refused(struct cx_http *h, struct MHD_Connection *conn,
 		return false; /* counted already */
 	client_key(conn, who, cx_server_auth_required(h->srv), key, sizeof(key));
 	pthread_mutex_lock(&c->lock);
-	e = entry_locked(c, sh->key[0] ? sh->key : key);
+	/* The connection counts against the client of its first request, a GET stream against
+	 * the client that opens it: behind a proxy that reuses its connections for every client,
+	 * another client's stream on a connection one client opened is that other client's. */
+	e = entry_locked(c, key);
 	if (!e) {
 		pthread_mutex_unlock(&c->lock);
 		return false; /* out of memory: not counted, not refused */
@@ -167,6 +170,7 @@ bool cx_http_share_refused(struct cx_http *h, struct MHD_Connection *conn,
 		}
 		if (stream) {
 			e->streams++;
+			snprintf(sh->stream_key, sizeof(sh->stream_key), "%s", key);
 			sh->stream = true;
 		}
 	}
@@ -191,14 +195,17 @@ void cx_http_share_release(struct cx_http *h, struct cx_http_share *sh)
 	if (!sh->key[0])
 		return;
 	pthread_mutex_lock(&c->lock);
+	if (sh->stream && (e = entry_locked(c, sh->stream_key))) {
+		e->streams--;
+		drop_if_idle_locked(c, e);
+	}
 	e = entry_locked(c, sh->key);
 	if (e) {
 		e->conns--;
-		if (sh->stream)
-			e->streams--;
 		drop_if_idle_locked(c, e);
 	}
 	pthread_mutex_unlock(&c->lock);
 	sh->key[0] = '\0';
+	sh->stream_key[0] = '\0';
 	sh->stream = false;
 }

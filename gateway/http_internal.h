@@ -114,8 +114,9 @@ const char *cx_http_header(struct MHD_Connection *conn, const char *name);
 /* A connection's client ("token NAME" or "peer ADDRESS"), once counted; the MHD socket
  * context of every connection. */
 struct cx_http_share {
-	char key[CX_HTTP_CLIENT_KEY];
-	bool stream;    /* counted against the client's GET streams */
+	char key[CX_HTTP_CLIENT_KEY];        /* the client of its first request: its connection */
+	char stream_key[CX_HTTP_CLIENT_KEY]; /* the client whose GET stream it carries */
+	bool stream;                         /* counted against stream_key's GET streams */
 	size_t uri_len; /* the request's target as received, query included (http_strict.c) */
 	bool uri_seen;  /* uri_len is this request's */
 	bool path_nul;  /* its path (before any '?') holds "%00" */

@@ -114,6 +114,37 @@ test('one token opening stream after stream gets 429 past its share; /healthz an
   await again.body.cancel();
 });
 
+// Behind a proxy that keeps its connections to the gateway open and sends every client's
+// requests over them, a connection first used by one client carries another's requests next.
+test('a GET stream counts against the client that opens it, not the one that opened its connection', async () => {
+  const g = await gateway({ max_streams_per_client: 2 });
+  const [a1, a2, b] = [await session(g.url, ALICE), await session(g.url, ALICE), await session(g.url, BOB)];
+  const ctl = new AbortController();
+  for (const h of [a1, a2]) {
+    const r = await fetch(g.url, { headers: { ...h, Accept: 'text/event-stream' }, signal: ctl.signal });
+    assert.equal(r.status, 200); // Alice now holds her share of streams
+  }
+  // One connection: Alice's ping first (the connection is hers), then Bob's GET stream.
+  const s = connect(g.port, '127.0.0.1');
+  s.setEncoding('latin1');
+  let data = '';
+  s.on('data', (d) => { data += d; });
+  const head = (h) => Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+  s.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n${head({ ...JSON_HEADERS, ...a1 })}Content-Length: ${body.length}\r\n\r\n${body}`);
+  for (let i = 0; i < 200 && !/\r\n\r\n[\s\S]*"result"/.test(data); i++) await sleep(10);
+  assert.match(data, /^HTTP\/1\.1 200/, data);
+  data = '';
+  s.write(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n${head({ ...b, Accept: 'text/event-stream' })}\r\n`);
+  for (let i = 0; i < 200 && !/\r\n\r\n/.test(data); i++) await sleep(10);
+  assert.match(data, /^HTTP\/1\.1 200/, "Bob's stream on the connection Alice opened: " + data.slice(0, 300));
+  s.destroy();
+  // Alice herself is still held to her share, on any connection.
+  const third = await fetch(g.url, { headers: { ...a1, Accept: 'text/event-stream' }, signal: ctl.signal });
+  assert.equal(third.status, 429);
+  ctl.abort();
+});
+
 test('one token holding connections gets 429 and a closed connection past its share', async () => {
   const g = await gateway({ max_connections_per_client: 20, max_connections: 100 });
   const alice = await session(g.url, ALICE);
