@@ -368,8 +368,9 @@ static int read_whole(const char *path, char **text, size_t *len, struct cx_err 
 	return *text ? 0 : cx_err_set(err, "out of memory");
 }
 
-/* Applies one line of the file; false when it is not one of ours. */
-static bool apply_line(const char *line, size_t len, int64_t now)
+/* Applies one line of the file; false when it is not one of ours. fp (when not NULL): the
+ * session's fingerprint for an entry, "" for a "not before". */
+static bool apply_line(const char *line, size_t len, int64_t now, char fp_out[17])
 {
 	json_t *v = cx_json_loadb(line, len, 4096, NULL);
 	const char *sub = json_string_value(json_object_get(v, "sub"));
@@ -380,6 +381,8 @@ static bool apply_line(const char *line, size_t len, int64_t now)
 	bool ok = false;
 	long si;
 
+	if (fp_out)
+		fp_out[0] = '\0';
 	if (!sub || strlen(sub) >= sizeof(subjects[0].name))
 		goto out;
 	pthread_mutex_lock(&lock);
@@ -400,6 +403,8 @@ static bool apply_line(const char *line, size_t len, int64_t now)
 		ok = expires <= now ||
 		     revoke_locked(key, si, json_integer_value(json_object_get(v, "issued")),
 				   expires, SIZE_MAX, now, &what) == 0;
+		if (ok && fp_out)
+			snprintf(fp_out, 17, "%s", fp);
 	}
 	pthread_mutex_unlock(&lock);
 out:
@@ -428,7 +433,7 @@ int cx_session_revoked_open(const char *path, struct cx_err *err)
 		const char *nl = memchr(text + i, '\n', len - i);
 		size_t n = nl ? (size_t)(nl - (text + i)) : len - i;
 
-		if (n && apply_line(text + i, n, now))
+		if (n && apply_line(text + i, n, now, NULL))
 			good++;
 		else if (n)
 			bad++;
@@ -472,9 +477,9 @@ void cx_session_revoked_on_change(void (*fn)(const char *lines, size_t len))
 	pthread_mutex_unlock(&change_mu);
 }
 
-bool cx_session_revoked_apply(const char *line, size_t len)
+bool cx_session_revoked_apply(const char *line, size_t len, char fp[17])
 {
-	return apply_line(line, len, now_s());
+	return apply_line(line, len, now_s(), fp);
 }
 
 /* Writes the change to the file (when there is one) and hands it to on_change (when set)

@@ -31,8 +31,9 @@ bool cx_session_revoked(const struct cx_session *s);
 int cx_session_revoked_open(const char *path, struct cx_err *err);
 /* Applies one line of the ended-sessions format ({"fp","sub","issued","expires"} or
  * {"sub","not_before"}) heard from another gateway, as the file's lines are read back; false
- * when it is not one. */
-bool cx_session_revoked_apply(const char *line, size_t len);
+ * when it is not one. fp (when not NULL): the ended session's fingerprint, "" for a "not
+ * before". */
+bool cx_session_revoked_apply(const char *line, size_t len, char fp[17]);
 /* fn (NULL: none) is given the lines of every change made here (one or two, each ending in
  * '\n'), after the file and before DELETE answers (revoke_share.c). */
 void cx_session_revoked_on_change(void (*fn)(const char *lines, size_t len));

@@ -16,10 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "../common/json.h"
 #include "../common/log.h"
 #include "../common/taskstore_redis.h"
 #include "../common/util.h"
@@ -45,14 +43,6 @@ static struct {
 	unsigned long applied; /* lines heard and applied, for the log */
 } sh = { .mu = PTHREAD_MUTEX_INITIALIZER, .stop_pipe = { -1, -1 } };
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* XADD of a change's lines, before DELETE answers; entries older than a session's lifetime
  * (stream ids are Redis's wall-clock milliseconds) are trimmed on the way. */
 static void publish(const char *lines, size_t len)
@@ -63,7 +53,7 @@ static void publish(const char *lines, size_t len)
 	struct cx_err err = { 0 };
 	redisReply *r;
 
-	snprintf(minid, sizeof(minid), "%lld", (long long)(wall_ms() - sh.ttl_ms));
+	snprintf(minid, sizeof(minid), "%lld", (long long)(cx_task_now_ms() - sh.ttl_ms));
 	lens[4] = strlen(minid);
 	r = cx_rs_cmd1(&sh.link, 8, argv, lens, &err);
 	if (!r) {
@@ -103,20 +93,16 @@ static void apply_entry(const redisReply *e)
 		p = f->element[i + 1]->str;
 		end = p + f->element[i + 1]->len;
 		for (; p < end; p = nl + 1) {
-			json_t *v;
-			const char *fp;
+			char fp[17];
 
 			nl = memchr(p, '\n', (size_t)(end - p));
 			if (!nl)
 				nl = end;
-			if (nl == p || !cx_session_revoked_apply(p, (size_t)(nl - p)))
+			if (nl == p || !cx_session_revoked_apply(p, (size_t)(nl - p), fp))
 				continue;
 			sh.applied++;
-			v = ended ? cx_json_loadb(p, (size_t)(nl - p), 4096, NULL) : NULL;
-			fp = json_string_value(json_object_get(v, "fp"));
-			if (fp)
+			if (ended && fp[0])
 				ended(fp, ctx);
-			json_decref(v);
 		}
 	}
 }

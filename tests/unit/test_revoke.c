@@ -264,14 +264,17 @@ static void test_changes_handed_over_and_applied(void **state)
 	/* "Another gateway": a fresh list, then the lines heard. */
 	cx_session_revoked_clear();
 	assert_false(cx_session_revoked(&s));
-	assert_true(cx_session_revoked_apply(heard, nheard - 1));
+	char fp[17];
+	assert_true(cx_session_revoked_apply(heard, nheard - 1, fp));
+	assert_string_equal(fp, "0000000000beef01"); /* its streams end there too */
 	assert_true(cx_session_revoked(&s));
 	assert_false(cx_session_revoked(&other));
 	snprintf(line, sizeof(line), "{\"sub\":\"dave\",\"not_before\":%lld}", (long long)now);
-	assert_true(cx_session_revoked_apply(line, strlen(line)));
+	assert_true(cx_session_revoked_apply(line, strlen(line), fp));
+	assert_string_equal(fp, "");
 	assert_true(cx_session_revoked(&other));
-	assert_false(cx_session_revoked_apply("{\"hello\":1}", 11));
-	assert_false(cx_session_revoked_apply("not json", 8));
+	assert_false(cx_session_revoked_apply("{\"hello\":1}", 11, NULL));
+	assert_false(cx_session_revoked_apply("not json", 8, NULL));
 	cx_session_revoked_clear();
 }
 
