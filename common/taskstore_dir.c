@@ -67,6 +67,11 @@ static struct dir_entry **slot(struct dir_store *d, const char *id)
 	return e;
 }
 
+struct dir_entry *dir_entry_find(struct dir_store *d, const char *id)
+{
+	return *slot(d, id);
+}
+
 static void grow(struct dir_store *d)
 {
 	size_t n = d->nbuckets * 2, i;

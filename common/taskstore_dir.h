@@ -54,6 +54,9 @@ struct dir_entry {
 	 * own rename finds the index already holding it and reads nothing. */
 	uint64_t ino;
 	int64_t mtime_ns;
+	/* A claimer of this process is trying to take it: the others pick the next task
+	 * instead of queueing for the same file's lock (index changes leave it as it is). */
+	bool claiming;
 	char id[CX_TASK_ID_MAX];
 };
 
@@ -147,6 +150,8 @@ void dir_index_put(struct dir_store *d, const char *id, json_t *task, bool wake)
  * and mtime remembered, so the rename's event reads nothing). */
 void dir_index_put_own(struct dir_store *d, const char *id, json_t *task, const char *tmp,
 		       bool wake);
+/* With mu held: id's entry in the index, or NULL. */
+struct dir_entry *dir_entry_find(struct dir_store *d, const char *id);
 /* Wakes the claimers waiting in this process to look at the index again. */
 void dir_wake_claimers(struct dir_store *d);
 /* Applies every inotify event queued so far, so the index reflects every rename finished
@@ -168,8 +173,9 @@ void dir_spares_release(struct dir_store *d);
 extern long cx_task_dir_spare_rest_ms;
 
 /* Test hook: called with "half" in the middle of writing a temporary file, with
- * "before_rename" before publishing it (a crash test raises SIGKILL there), and with
- * "fsync_folder" and "fsync_folder_done" around the folder's shared fsync. NULL normally. */
+ * "before_rename" before publishing it (a crash test raises SIGKILL there), with
+ * "fsync_folder" and "fsync_folder_done" around the folder's shared fsync, and with
+ * "claim_try" when a claimer has marked a task and is about to lock it. NULL normally. */
 extern void (*cx_task_dir_test_hook)(const char *stage);
 
 #endif

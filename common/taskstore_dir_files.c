@@ -165,13 +165,18 @@ static bool still_open(struct dir_store *d, int fd)
 	return true;
 }
 
-/* A temporary to write: a spare nobody has open, locked exclusively and emptied, else a new
- * file. */
-static int tmp_open(struct dir_store *d, int dirfd, const char *name, char *path, size_t len)
+/* A temporary to write: a spare nobody has open, locked exclusively, its size in *old (it is
+ * written over from its start and cut after, not emptied first: emptying gave its block
+ * back to the file system, and the write took one again, each a journalled change), else a
+ * new file (*old 0). */
+static int tmp_open(struct dir_store *d, int dirfd, const char *name, char *path, size_t len,
+		    off_t *old)
 {
 	char spare[DIR_SPARE_NAME];
+	struct stat st;
 	int fd;
 
+	*old = 0;
 	while (dirfd == d->dirfd && spare_take(d, spare)) {
 		fd = openat(dirfd, spare, O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
@@ -179,8 +184,9 @@ static int tmp_open(struct dir_store *d, int dirfd, const char *name, char *path
 		if (!still_open(d, fd)) {
 			while (flock(fd, LOCK_EX) && errno == EINTR)
 				;
-			if (!ftruncate(fd, 0)) {
+			if (!fstat(fd, &st)) {
 				snprintf(path, len, "%s", spare);
+				*old = st.st_size;
 				return fd;
 			}
 		}
@@ -199,9 +205,10 @@ void dir_spares_release(struct dir_store *d)
 	d->n_spares = 0;
 }
 
+/* One write, or two halves when a test watches for the half-written file. */
 static int write_all(int fd, const char *p, size_t len)
 {
-	size_t half = len / 2, done = 0;
+	size_t half = cx_task_dir_test_hook ? len / 2 : 0, done = 0;
 
 	while (done < len) {
 		size_t want = done < half ? half - done : len - done;
@@ -221,10 +228,11 @@ static int write_all(int fd, const char *p, size_t len)
 int dir_write_tmp(struct dir_store *d, int dirfd, const char *name, const json_t *v, bool sync,
 		  char **tmp, struct cx_err *err)
 {
-	char path[CX_TASK_ID_MAX + 64];
+	char path[CX_TASK_ID_MAX + 64], *grown;
 	size_t len;
 	char *text = cx_json_dumps(v, &len);
 	int fd = -1, rc = -1;
+	off_t old = 0;
 
 	*tmp = NULL;
 	if (!text)
@@ -234,8 +242,15 @@ int dir_write_tmp(struct dir_store *d, int dirfd, const char *name, const json_t
 			   CX_TASK_FILE_MAX);
 		goto out;
 	}
-	fd = tmp_open(d, dirfd, name, path, sizeof(path));
-	if (fd < 0 || write_all(fd, text, len) || write_all(fd, "\n", 1) ||
+	grown = realloc(text, len + 1); /* the line's end, in the same write */
+	if (!grown) {
+		cx_err_set(err, "out of memory writing '%s'", name);
+		goto out;
+	}
+	text = grown;
+	text[len++] = '\n';
+	fd = tmp_open(d, dirfd, name, path, sizeof(path), &old);
+	if (fd < 0 || write_all(fd, text, len) || (old > (off_t)len && ftruncate(fd, (off_t)len)) ||
 	    (sync && d->fsync && fdatasync(fd))) {
 		cx_err_set(err,
 			   "task store unwritable: '%s/%s': %s; tasks are safe, retry in a moment",

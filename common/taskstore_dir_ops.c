@@ -312,6 +312,16 @@ static bool cat_ok(const struct dir_entry *e, const bool *mask)
 	return !mask || (e->category >= 0 && mask[e->category]);
 }
 
+/* cat_ok, and not being tried by another claimer of this process (*skipped then set). */
+static bool can_try(const struct dir_entry *e, const bool *mask, bool *skipped)
+{
+	if (!cat_ok(e, mask))
+		return false;
+	if (e->claiming)
+		*skipped = true;
+	return !e->claiming;
+}
+
 /* Keeps c[0..*n) the most urgent claimable entries, most urgent first. */
 static void consider(struct cand *c, size_t *n, const struct dir_entry *e)
 {
@@ -337,7 +347,7 @@ static void consider(struct cand *c, size_t *n, const struct dir_entry *e)
 
 /* pick_locked from the queued entries in order and the running ones. */
 static size_t pick_tracked(struct dir_store *d, const bool *mask, int64_t now, struct cand *c,
-			   int64_t *next_lease)
+			   int64_t *next_lease, bool *skipped)
 {
 	size_t n = 0;
 
@@ -345,7 +355,7 @@ static size_t pick_tracked(struct dir_store *d, const bool *mask, int64_t now, s
 	for (size_t i = 0; i < d->n_running; i++) {
 		const struct dir_entry *e = d->running[i];
 
-		if (!cat_ok(e, mask))
+		if (!can_try(e, mask, skipped))
 			continue;
 		if (e->lease_ms <= now)
 			consider(c, &n, e);
@@ -355,7 +365,7 @@ static size_t pick_tracked(struct dir_store *d, const bool *mask, int64_t now, s
 	for (size_t i = 0; i < d->n_queued; i++) {
 		const struct dir_entry *e = d->queued[i];
 
-		if (!cat_ok(e, mask))
+		if (!can_try(e, mask, skipped))
 			continue;
 		if (n == CANDIDATES &&
 		    !cx_task_key_more_urgent(e->prio, e->created_ms, e->id, c[n - 1].prio,
@@ -370,14 +380,14 @@ static size_t pick_tracked(struct dir_store *d, const bool *mask, int64_t now, s
  * tasks this worker could take (*next_lease, wall ms; -1 for none). */
 /* With mu held: the best candidates from the whole index, not the tracked lists. */
 static size_t pick_all_locked(struct dir_store *d, const bool *mask, int64_t now, struct cand *c,
-			      int64_t *next_lease)
+			      int64_t *next_lease, bool *skipped)
 {
 	size_t n = 0;
 
 	*next_lease = -1;
 	for (size_t i = 0; i < d->nbuckets; i++) {
 		for (struct dir_entry *e = d->buckets[i]; e; e = e->next) {
-			if (!cat_ok(e, mask) || e->status < 0 || e->status > 1)
+			if (e->status < 0 || e->status > 1 || !can_try(e, mask, skipped))
 				continue;
 			if (e->status == 0 || e->lease_ms <= now)
 				consider(c, &n, e);
@@ -389,11 +399,43 @@ static size_t pick_all_locked(struct dir_store *d, const bool *mask, int64_t now
 }
 
 static size_t pick_locked(struct dir_store *d, const bool *mask, int64_t now, struct cand *c,
-			  int64_t *next_lease)
+			  int64_t *next_lease, bool *skipped)
 {
 	if (!d->track_broken)
-		return pick_tracked(d, mask, now, c, next_lease);
-	return pick_all_locked(d, mask, now, c, next_lease);
+		return pick_tracked(d, mask, now, c, next_lease, skipped);
+	return pick_all_locked(d, mask, now, c, next_lease, skipped);
+}
+
+/* Marks id as being tried by this claimer: false when another claimer of this process is
+ * trying it already (or it is gone from the index). */
+static bool mark_claiming(struct dir_store *d, const char *id)
+{
+	struct dir_entry *e;
+	bool got = false;
+
+	pthread_mutex_lock(&d->mu);
+	e = dir_entry_find(d, id);
+	if (e && !e->claiming)
+		got = e->claiming = true;
+	pthread_mutex_unlock(&d->mu);
+	return got;
+}
+
+/* Ends mark_claiming's mark; when the try took nothing (taken) is false, the claimers that
+ * passed id by look again. */
+static void unmark_claiming(struct dir_store *d, const char *id, bool taken)
+{
+	struct dir_entry *e;
+
+	pthread_mutex_lock(&d->mu);
+	e = dir_entry_find(d, id);
+	if (e)
+		e->claiming = false;
+	if (!taken) {
+		d->gen++;
+		pthread_cond_broadcast(&d->changed);
+	}
+	pthread_mutex_unlock(&d->mu);
 }
 
 /* Takes id for worker if it can still be taken: 0 and *out, 1 when it cannot (taken, locked:
@@ -410,6 +452,8 @@ static int try_claim(struct dir_store *d, const char *id, const char *worker,
 	int64_t now;
 
 	dir_file_name(id, name, sizeof(name));
+	if (cx_task_dir_test_hook)
+		cx_task_dir_test_hook("claim_try");
 	rc = lock_current(d, name, true, &fd, err);
 	if (rc == 2)
 		*busy = true;
@@ -491,7 +535,7 @@ static int dir_claim(struct cx_task_store *s, const char *worker, const char *co
 	for (;;) {
 		struct cand c[CANDIDATES];
 		int64_t next_lease, wall = cx_task_now_ms(), mono, until;
-		bool busy = false;
+		bool busy = false, skipped = false;
 		uint64_t seen;
 		size_t n;
 
@@ -500,9 +544,9 @@ static int dir_claim(struct cx_task_store *s, const char *worker, const char *co
 			dir_catch_up(d);
 		pthread_mutex_lock(&d->mu);
 		seen = d->gen;
-		n = pick_locked(d, mask, wall, c, &next_lease);
+		n = pick_locked(d, mask, wall, c, &next_lease, &skipped);
 		if (!n && quiet && !d->track_broken &&
-		    (n = pick_all_locked(d, mask, wall, c, &next_lease))) {
+		    (n = pick_all_locked(d, mask, wall, c, &next_lease, &skipped))) {
 			cx_warn("task store '%s': a claimable task was missing from the queue it "
 				"tracks; looking at the whole index from now on",
 				d->path);
@@ -510,11 +554,19 @@ static int dir_claim(struct cx_task_store *s, const char *worker, const char *co
 		}
 		pthread_mutex_unlock(&d->mu);
 		for (size_t i = 0; i < n; i++) {
-			int rc = try_claim(d, c[i].id, worker, categories, task, &busy, err);
+			int rc;
 
+			if (!mark_claiming(d, c[i].id)) {
+				skipped = true;
+				continue;
+			}
+			rc = try_claim(d, c[i].id, worker, categories, task, &busy, err);
+			unmark_claiming(d, c[i].id, rc == 0);
 			if (rc <= 0)
 				return rc;
 		}
+		/* A task another claimer here is trying may still come free: as for one locked */
+		busy |= skipped;
 		mono = cx_now_ms();
 		if (mono >= deadline) {
 			if (!busy || ++last_tries > BUSY_LAST_TRIES)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../common/http_client.h"
+#include "../common/json.h"
 #include "../common/log.h"
 #include "../common/secret.h"
 #include "../common/util.h"
@@ -230,6 +231,7 @@ int main(int argc, char **argv)
 	sigset_t stop_signals;
 	int c, rc = 1;
 
+	cx_json_alloc_init(); /* before any JSON value exists: its per-thread block cache */
 	while ((c = getopt_long(argc, argv, "c:m:l:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -233,6 +233,67 @@ static void test_readers_never_see_a_spare_half_written(void **state)
 	json_decref(made);
 }
 
+/* A spare is written over from its start, not emptied first: a shorter version written into
+ * a longer file's spare is cut to its own length, one JSON line with nothing after it. */
+static void test_a_shorter_version_is_cut_to_its_length(void **state)
+{
+	struct cx_task_store *s;
+	struct cx_err err = { 0 };
+	json_t *made, *t = NULL, *st, *back;
+	char file[512], *text, *pad = malloc(6001);
+	ino_t big_ino;
+	const char *id;
+	struct stat sb;
+	int fd;
+
+	cx_task_dir_spare_rest_ms = 50;
+	new_dir();
+	s = open_at("\"fsync\": false");
+	made = create_n(s, 1, NULL);
+	id = id_of(json_array_get(made, 0));
+	assert_int_equal(cx_task_claim(s, "w", NULL, 0, &t, &err), 0);
+	memset(pad, 'x', 6000);
+	pad[6000] = '\0';
+	st = json_pack("{s:s}", "pad", pad);
+	sleep_ms(60);
+	assert_int_equal(cx_task_progress(s, id, "w", NULL, st, &err), 0);
+	big_ino = ino_of(id);
+	sleep_ms(60);
+	assert_int_equal(cx_task_progress(s, id, "w", NULL, st, &err), 0);
+	json_decref(st);
+	sleep_ms(60);
+	st = json_pack("{s:s}", "pad", "short");
+	assert_int_equal(cx_task_progress(s, id, "w", NULL, st, &err), 0);
+	assert_int_equal(ino_of(id), big_ino); /* written into the long version's file */
+
+	snprintf(file, sizeof(file), "%s/%s.json", path, id);
+	fd = open(file, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &sb), 0);
+	text = read_all(fd);
+	close(fd);
+	assert_true(sb.st_size < 2000);
+	assert_int_equal(strlen(text), (size_t)sb.st_size);
+	assert_int_equal(text[sb.st_size - 1], '\n');
+	assert_null(strstr(text, "xxxx")); /* nothing of the long version left */
+	back = json_loads(text, 0, NULL);  /* nothing after the one value but its newline */
+	assert_non_null(back);
+	assert_string_equal(json_string_value(
+				    json_object_get(json_object_get(json_object_get(back,
+										    "metadata"),
+								    "state"),
+						    "pad")),
+			    "short");
+	json_decref(back);
+	free(text);
+	json_decref(st);
+	free(pad);
+	json_decref(t);
+	json_decref(made);
+	cx_task_store_close(s);
+	cx_task_dir_spare_rest_ms = 2000;
+}
+
 /* A task file over DIR_SPARE_SIZE_MAX is not kept: spares keep their old bytes on disk. */
 static void test_a_large_file_is_not_kept(void **state)
 {
@@ -270,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_a_spare_rests_before_it_is_written),
 		cmocka_unit_test(test_a_file_still_open_is_not_written_again),
 		cmocka_unit_test(test_a_large_file_is_not_kept),
+		cmocka_unit_test(test_a_shorter_version_is_cut_to_its_length),
 		cmocka_unit_test(test_readers_never_see_a_spare_half_written),
 	};
 
