@@ -8,7 +8,11 @@
  *
  * before DELETE answers, and every replica reads the stream from its start when it starts
  * (before it listens) and then follows it (XREAD BLOCK on a connection of its own), applying
- * every line through cx_session_revoked_apply — its own lines too, which change nothing. */
+ * every line through cx_session_revoked_apply — its own lines too, which change nothing.
+ * Lines that could not be added (Redis down) wait in an outbox, in order, and are added as
+ * one entry as soon as Redis answers again: the follower tries at each reconnection and each
+ * turn of its read, a later change tries first. The lines only end sessions or move a
+ * token's "not before" forward, so adding them late, or twice, ends nothing wrongly. */
 #include "revoke_share.h"
 
 #include <errno.h>
@@ -18,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/buf.h"
 #include "../common/log.h"
 #include "../common/taskstore_redis.h"
 #include "../common/util.h"
@@ -27,6 +32,7 @@
 #define BLOCK_MS    10000
 #define BACKOFF_MIN 100
 #define BACKOFF_MAX 5000
+#define OUTBOX_MAX  (4u << 20) /* bytes of lines kept while Redis is down */
 
 static struct {
 	struct cx_rs_link link;
@@ -41,29 +47,94 @@ static struct {
 	bool running;
 	bool linked;
 	unsigned long applied; /* lines heard and applied, for the log */
-} sh = { .mu = PTHREAD_MUTEX_INITIALIZER, .stop_pipe = { -1, -1 } };
+	/* The outbox: lines not added yet, each ending with '\n', oldest first. */
+	pthread_mutex_t out_mu;
+	struct cx_buf out;
+	unsigned long out_lost; /* lines past OUTBOX_MAX, never to be shared */
+} sh = { .mu = PTHREAD_MUTEX_INITIALIZER,
+	 .out_mu = PTHREAD_MUTEX_INITIALIZER,
+	 .out = CX_BUF_INIT(OUTBOX_MAX),
+	 .stop_pipe = { -1, -1 } };
 
-/* XADD of a change's lines, before DELETE answers; entries older than a session's lifetime
- * (stream ids are Redis's wall-clock milliseconds) are trimmed on the way. */
-static void publish(const char *lines, size_t len)
+/* XADD of lines as one entry; entries older than a session's lifetime (stream ids are
+ * Redis's wall-clock milliseconds) are trimmed on the way. 0, or -1 with err. */
+static int add(const char *lines, size_t len, struct cx_err *err)
 {
 	char minid[32];
 	const char *argv[] = { "XADD", sh.key, "MINID", "~", minid, "*", "line", lines };
 	size_t lens[] = { 4, strlen(sh.key), 5, 1, 0, 1, 4, len };
-	struct cx_err err = { 0 };
 	redisReply *r;
 
 	snprintf(minid, sizeof(minid), "%lld", (long long)(cx_task_now_ms() - sh.ttl_ms));
 	lens[4] = strlen(minid);
-	r = cx_rs_cmd1(&sh.link, 8, argv, lens, &err);
-	if (!r) {
-		cx_error("sessions: could not share the end of a session with the other gateways "
-			 "(%s); they accept it until it expires, or until this is fixed and it is "
-			 "ended again",
-			 err.msg);
+	r = cx_rs_cmd1(&sh.link, 8, argv, lens, err);
+	if (!r)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
+static size_t count_lines(const char *p, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += p[i] == '\n';
+	return n;
+}
+
+/* With out_mu held: lines into the outbox, ending with '\n' (past OUTBOX_MAX: counted as
+ * lost). */
+static void keep_locked(const char *lines, size_t len)
+{
+	bool nl = len && lines[len - 1] != '\n';
+
+	if (!len)
+		return;
+	if (len + nl > sh.out.max - sh.out.len || cx_buf_reserve(&sh.out, len + nl) ||
+	    cx_buf_append(&sh.out, lines, len) || (nl && cx_buf_append(&sh.out, "\n", 1)))
+		sh.out_lost += count_lines(lines, len) + nl;
+}
+
+/* Adds what waits in the outbox, if anything (from the follower, or before a new change). */
+static void send_outbox(void)
+{
+	struct cx_err err = { 0 };
+
+	pthread_mutex_lock(&sh.out_mu);
+	if (sh.out.len && add(sh.out.data, sh.out.len, &err) == 0) {
+		cx_info("sessions: %zu line(s) of ended sessions kept while the other gateways "
+			"could not be told are shared now",
+			count_lines(sh.out.data, sh.out.len));
+		cx_buf_reset(&sh.out);
+	}
+	pthread_mutex_unlock(&sh.out_mu);
+}
+
+/* A change's lines, added before DELETE answers (after any lines still in the outbox), or
+ * kept in the outbox until Redis answers again. */
+static void publish(const char *lines, size_t len)
+{
+	struct cx_err err = { 0 };
+	bool waiting;
+
+	pthread_mutex_lock(&sh.out_mu);
+	waiting = sh.out.len > 0;
+	if (waiting)
+		keep_locked(lines, len); /* after the older ones, in order */
+	pthread_mutex_unlock(&sh.out_mu);
+	if (waiting) {
+		send_outbox();
 		return;
 	}
-	freeReplyObject(r);
+	if (add(lines, len, &err) == 0)
+		return;
+	cx_error("sessions: could not share the end of a session with the other gateways (%s); "
+		 "they accept it until it is shared, as soon as %s answers again",
+		 err.msg, sh.link.where);
+	pthread_mutex_lock(&sh.out_mu);
+	keep_locked(lines, len);
+	pthread_mutex_unlock(&sh.out_mu);
 }
 
 /* Applies the lines of one stream entry ([id, [field, value, ...]]); tells the listener of
@@ -161,6 +232,7 @@ static bool follow(redisContext *c)
 		void *r = NULL;
 		int done = 0, n;
 
+		send_outbox();
 		snprintf(block, sizeof(block), "%d", BLOCK_MS);
 		if (redisAppendCommandArgv(c, 8, argv, NULL) != REDIS_OK)
 			return false;
@@ -295,6 +367,15 @@ void cx_revoke_share_stop(void)
 			close(sh.stop_pipe[i]);
 		sh.stop_pipe[i] = -1;
 	}
+	pthread_mutex_lock(&sh.out_mu);
+	if (sh.out.len || sh.out_lost)
+		cx_warn("sessions: %zu line(s) of ended sessions were never shared with the other "
+			"gateways (Redis did not answer); they accept those sessions until they "
+			"expire",
+			count_lines(sh.out.data, sh.out.len) + sh.out_lost);
+	cx_buf_release(&sh.out);
+	sh.out_lost = 0;
+	pthread_mutex_unlock(&sh.out_mu);
 	if (sh.linked)
 		cx_rs_link_release(&sh.link);
 	sh.linked = false;
