@@ -575,9 +575,11 @@ static int make_dirs(const char *path, struct cx_err *err)
 
 /* "fsync": true (the default: every write durable before the call returns; a batch of tasks
  * by one syncfs(2) of the file system before the renames, which on ext4 costs what one
- * fdatasync does, rather than one fdatasync per file), "files" (a batch by one fdatasync per
- * file: slower, but never flushes other programs' writes on the same file system), false (no
- * fsync at all: a crash may lose recent changes, never show half a task). */
+ * fdatasync does, rather than one fdatasync per file, and the writes of many workers at once
+ * by syncfs calls they share, one before their renames and one after), "files" (one
+ * fdatasync per file and the folder's fsync: slower, but never flushes other programs'
+ * writes on the same file system), false (no fsync at all: a crash may lose recent changes,
+ * never show half a task). */
 static int conf_path(const json_t *conf, struct dir_store *d, struct cx_err *err)
 {
 	json_t *dir = json_object_get(conf, "dir"), *fs = json_object_get(conf, "fsync");

@@ -109,8 +109,8 @@ struct dir_store {
 	size_t spare_head, n_spares;
 	atomic_bool no_spares; /* leases refused here: every write takes a new file */
 
-	/* The folder's fsync, shared by the writers waiting for one (dir_sync_folder): each
-	 * rename done takes a ticket; one fsync begun after it covers it. */
+	/* The sync shared by the writers waiting for one (dir_sync_shared): each write or
+	 * rename done takes a ticket; one sync begun after it covers it. */
 	pthread_mutex_t sync_mu;
 	pthread_cond_t sync_cv;
 	uint64_t sync_asked;     /* tickets given */
@@ -138,10 +138,13 @@ int dir_write_tmp(struct dir_store *d, int dirfd, const char *name, const json_t
 #define DIR_SYNC_DIR 2
 int dir_publish(struct dir_store *d, int dirfd, const char *tmp, const char *name, int how,
 		struct cx_err *err);
-/* fsync of the store's folder after a rename into it, shared: a writer waits for an fsync
- * that began after its rename, or runs one itself for everyone waiting (with many writers,
- * one fsync covers all the renames made while the last one ran). 0, or -1 and errno. */
-int dir_sync_folder(struct dir_store *d);
+/* A sync shared by the writers waiting at once: a writer waits for one that began after its
+ * write or rename, or runs one itself for everyone waiting (with many writers, one covers
+ * all that were done while the last one ran). With "fsync": true it is a syncfs(2) of the
+ * file system (the data of every temporary written, and the folder's renames), used both
+ * before a rename and after it; with "files" the folder's fsync, after a rename (each file
+ * has had its own fdatasync). 0, or -1 and errno. */
+int dir_sync_shared(struct dir_store *d);
 /* Puts task (new reference stolen; NULL removes) under id in the index and wakes claimers
  * (put: only when wake). */
 void dir_index_set(struct dir_store *d, const char *id, json_t *task);
@@ -172,8 +175,9 @@ void dir_spares_release(struct dir_store *d);
 /* How long a replaced file rests before it is written again (ms; tests shorten it). */
 extern long cx_task_dir_spare_rest_ms;
 
-/* Test hook: called with "half" in the middle of writing a temporary file, with
- * "before_rename" before publishing it (a crash test raises SIGKILL there), with
+/* Test hook: called with "half" in the middle of writing a temporary file, with "written"
+ * once it is written (before it is synced), with "before_rename" before publishing it (a
+ * crash test raises SIGKILL there), with
  * "fsync_folder" and "fsync_folder_done" around the folder's shared fsync, and with
  * "claim_try" when a claimer has marked a task and is about to lock it. NULL normally. */
 extern void (*cx_task_dir_test_hook)(const char *stage);

@@ -225,6 +225,21 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* text into fd, a spare of old bytes or a new file, then durable when sync (and the store
+ * syncs): by a shared syncfs ("fsync": true) or its own fdatasync ("files"). 0, or -1 and
+ * errno. */
+static int write_synced(struct dir_store *d, int fd, const char *text, size_t len, off_t old,
+			bool sync)
+{
+	if (write_all(fd, text, len) || (old > (off_t)len && ftruncate(fd, (off_t)len)))
+		return -1;
+	if (cx_task_dir_test_hook)
+		cx_task_dir_test_hook("written");
+	if (!sync || !d->fsync)
+		return 0;
+	return d->batch_syncfs ? dir_sync_shared(d) : fdatasync(fd);
+}
+
 int dir_write_tmp(struct dir_store *d, int dirfd, const char *name, const json_t *v, bool sync,
 		  char **tmp, struct cx_err *err)
 {
@@ -250,8 +265,7 @@ int dir_write_tmp(struct dir_store *d, int dirfd, const char *name, const json_t
 	text = grown;
 	text[len++] = '\n';
 	fd = tmp_open(d, dirfd, name, path, sizeof(path), &old);
-	if (fd < 0 || write_all(fd, text, len) || (old > (off_t)len && ftruncate(fd, (off_t)len)) ||
-	    (sync && d->fsync && fdatasync(fd))) {
+	if (fd < 0 || write_synced(d, fd, text, len, old, sync)) {
 		cx_err_set(err,
 			   "task store unwritable: '%s/%s': %s; tasks are safe, retry in a moment",
 			   d->path, name, strerror(errno));
@@ -286,13 +300,13 @@ int dir_publish(struct dir_store *d, int dirfd, const char *tmp, const char *nam
 		return -1;
 	}
 	if ((how & DIR_SYNC_DIR) && d->fsync &&
-	    (dirfd == d->dirfd ? dir_sync_folder(d) : fsync(dirfd)))
+	    (dirfd == d->dirfd || d->batch_syncfs ? dir_sync_shared(d) : fsync(dirfd)))
 		return cx_err_set(err, "task store unwritable: fsync of '%s': %s", d->path,
 				  strerror(errno));
 	return 0;
 }
 
-int dir_sync_folder(struct dir_store *d)
+int dir_sync_shared(struct dir_store *d)
 {
 	uint64_t mine, upto;
 	int rc = 0, e = 0;
@@ -316,7 +330,7 @@ int dir_sync_folder(struct dir_store *d)
 		pthread_mutex_unlock(&d->sync_mu);
 		if (cx_task_dir_test_hook)
 			cx_task_dir_test_hook("fsync_folder");
-		rc = fsync(d->dirfd);
+		rc = d->batch_syncfs ? syncfs(d->dirfd) : fsync(d->dirfd);
 		e = errno;
 		if (cx_task_dir_test_hook)
 			cx_task_dir_test_hook("fsync_folder_done");

@@ -98,7 +98,7 @@ static int dir_create(struct cx_task_store *s, const json_t *tasks, struct cx_er
 		published++;
 	}
 	dir_wake_claimers(d);
-	if (d->fsync && dir_sync_folder(d)) {
+	if (d->fsync && dir_sync_shared(d)) {
 		unwritable(d, err, "fsync of");
 		goto out;
 	}

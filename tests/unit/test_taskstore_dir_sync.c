@@ -1,12 +1,14 @@
-/* The dir store's folder fsync, shared by the writers waiting for one: many writers at once
- * make fewer fsyncs than writes, and none returns before an fsync that began after its
- * rename has ended. */
+/* The dir store's sync, shared by the writers waiting for one ("fsync": true: a syncfs of
+ * the file system): many writers at once make fewer syncs than writes, none renames its
+ * file into place before a sync that began after its write has ended, and none returns
+ * before a sync that began after its rename has ended. */
 #include "taskstore_test.h"
 
 #define WRITERS 8
 
 static atomic_long seq;               /* orders the events below */
 static _Thread_local long renamed_at; /* this thread's last "before_rename" */
+static _Thread_local long written_at; /* ... and "written" */
 static pthread_mutex_t ev_mu = PTHREAD_MUTEX_INITIALIZER;
 static long sync_start[256], sync_end[256];
 static int nsyncs;
@@ -14,7 +16,9 @@ static pthread_barrier_t go_all;
 
 static void hook(const char *stage)
 {
-	if (!strcmp(stage, "before_rename")) {
+	if (!strcmp(stage, "written")) {
+		written_at = atomic_fetch_add(&seq, 1) + 1;
+	} else if (!strcmp(stage, "before_rename")) {
 		renamed_at = atomic_fetch_add(&seq, 1) + 1;
 	} else if (!strcmp(stage, "fsync_folder")) {
 		pthread_mutex_lock(&ev_mu);
@@ -36,7 +40,7 @@ struct writer {
 	struct cx_task_store *s;
 	char name[16];
 	json_t *task;
-	long renamed, returned;
+	long written, renamed, returned;
 	int rc;
 };
 
@@ -49,21 +53,22 @@ static void *claim_one(void *arg)
 	w->rc = cx_task_claim(w->s, w->name, NULL, 0, &w->task, &err);
 	w->returned = atomic_fetch_add(&seq, 1) + 1;
 	w->renamed = renamed_at;
+	w->written = written_at;
 	if (w->rc)
 		fprintf(stderr, "claim: %s\n", err.msg);
 	return NULL;
 }
 
-static void test_writers_share_the_folder_fsync(void **state)
+/* files: "fsync": "files" (each file its own fdatasync, the folder's fsync shared). */
+static void run_writers(bool files)
 {
 	struct cx_task_store *s;
 	struct writer w[WRITERS];
 	pthread_t th[WRITERS];
 	json_t *made;
 
-	(void)state;
 	new_dir();
-	s = open_at("\"fsync\": true");
+	s = open_at(files ? "\"fsync\": \"files\"" : "\"fsync\": true");
 	assert_non_null(s);
 	made = create_n(s, WRITERS, NULL);
 	cx_task_dir_test_hook = hook;
@@ -80,27 +85,35 @@ static void test_writers_share_the_folder_fsync(void **state)
 	cx_task_dir_test_hook = NULL;
 	pthread_barrier_destroy(&go_all);
 
-	/* Each claimed a task of its own, and returned only after an fsync that began after
-	 * its rename was prepared ("before_rename") had ended. */
+	/* Each claimed a task of its own, renamed it into place only after a sync that began
+	 * after its write had ended (its data durable), and returned only after a sync that
+	 * began after its rename was prepared ("before_rename") had ended. */
 	for (int i = 0; i < WRITERS; i++) {
-		bool covered = false;
+		bool covered = false, written = false;
 
 		assert_int_equal(w[i].rc, 0);
 		assert_non_null(w[i].task);
 		for (int j = 0; j < i; j++)
 			assert_string_not_equal(id_of(w[i].task), id_of(w[j].task));
-		assert_true(w[i].renamed > 0);
-		for (int k = 0; k < nsyncs; k++)
+		assert_true(w[i].written > 0);
+		assert_true(w[i].renamed > w[i].written);
+		for (int k = 0; k < nsyncs; k++) {
+			written |= sync_start[k] > w[i].written && sync_end[k] < w[i].renamed;
 			covered |= sync_start[k] > w[i].renamed && sync_end[k] < w[i].returned;
+		}
+		if (!written && !files)
+			fail_msg("writer %d renamed at %ld, written at %ld, with no sync between",
+				 i, w[i].renamed, w[i].written);
 		if (!covered)
 			fail_msg("writer %d returned at %ld, renamed at %ld, with no fsync between",
 				 i, w[i].returned, w[i].renamed);
 	}
-	/* Shared: the writers that came while one fsync ran were covered by the next one. */
+	/* Shared: the writers that came while one sync ran were covered by the next one. */
 	assert_true(nsyncs >= 1);
 	if (nsyncs >= WRITERS)
-		fail_msg("%d fsyncs of the folder for %d writes at once", nsyncs, WRITERS);
-	print_message("%d writes at once, %d fsyncs of the folder\n", WRITERS, nsyncs);
+		fail_msg("%d syncs for %d writes at once (each needs two)", nsyncs, WRITERS);
+	print_message("%d writes at once, %d shared syncs (%s)\n", WRITERS, nsyncs,
+		      files ? "the folder's fsync" : "syncfs");
 
 	/* What they wrote is there. */
 	for (int i = 0; i < WRITERS; i++) {
@@ -114,10 +127,23 @@ static void test_writers_share_the_folder_fsync(void **state)
 	cx_task_store_close(s);
 }
 
+static void test_writers_share_the_syncs(void **state)
+{
+	(void)state;
+	run_writers(false);
+}
+
+static void test_writers_share_the_folder_fsync_with_files(void **state)
+{
+	(void)state;
+	run_writers(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_writers_share_the_folder_fsync),
+		cmocka_unit_test(test_writers_share_the_syncs),
+		cmocka_unit_test(test_writers_share_the_folder_fsync_with_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
