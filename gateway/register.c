@@ -54,16 +54,21 @@ int cx_register_adapters(struct cx_registry *reg, const json_t *adapters, const 
 		if (!*a) {
 			char have[256] = "";
 			size_t used = 0;
+			/* the ones "adapters" may name: the task tools have their own object */
 			for (a = cx_adapters; *a && used < sizeof(have); a++) {
-				int k = snprintf(have + used, sizeof(have) - used, "%s%s",
-						 used ? ", " : "", (*a)->name);
+				int k;
+
+				if (!strcmp((*a)->name, "cortex"))
+					continue;
+				k = snprintf(have + used, sizeof(have) - used, "%s%s",
+					     used ? ", " : "", (*a)->name);
 				if (k < 0)
 					break;
 				used += (size_t)k;
 			}
-			return cx_err_set(err,
-					  "config 'adapters.%s': no such adapter in this build%s%s",
-					  name, used ? " (it has: " : "", used ? have : "");
+			return cx_err_set(
+				err, "config 'adapters.%s': no such adapter in this build%s%s%s",
+				name, used ? " (it has: " : "", used ? have : "", used ? ")" : "");
 		}
 		if (cx_registry_add(reg, *a, conf, err))
 			return -1;

@@ -101,6 +101,16 @@ test('--check-config fails, as start-up does and with the same message, on each 
   }
 });
 
+test('an adapter this build lacks is named with the ones it has, in one whole sentence', () => {
+  // the shipped build: "testkit" is the test build's, and "cortex" has an object of its own
+  const check = run(['--check-config', '--config', writeConfig({ adapters: { testkit: {} } })], { bin: SHIPPED });
+  assert.equal(check.status, 1, check.stdout + check.stderr);
+  assert.match(check.stderr, /^cortex-gateway: config 'adapters\.testkit': no such adapter in this build \(it has: proxmox, cloudflare, sandfly, unifi, kubectl\)\n$/);
+  const cortex = run(['--check-config', '--config', writeConfig({ adapters: { cortex: {} } })], { bin: SHIPPED });
+  assert.equal(cortex.status, 1);
+  assert.match(cortex.stderr, /'adapters\.cortex': the task tools are set up by the top-level "tasks" object/);
+});
+
 test('--check-config does not bind the port, and says so', async () => {
   const held = await holdPort();
   try {
