@@ -345,6 +345,25 @@ fail:
 }
 
 /* --check-config's report, once every check has passed. */
+/* Where a browser finds the console on listen ("HOST:PORT", "[V6]:PORT"). */
+static void report_console(const char *listen, bool enabled)
+{
+	const char *colon = strrchr(listen, ':');
+	size_t hlen = colon ? (size_t)(colon - listen) : 0;
+
+	if (!enabled) {
+		printf("console: off (console.enabled: false)\n");
+		return;
+	}
+	if (colon && (hlen == 0 || !strncmp(listen, "0.0.0.0", hlen) ||
+		      !strncmp(listen, "[::]", hlen) || !strncmp(listen, "::", hlen)))
+		printf("console: http://HOST:%s/ for a HOST the http: line allows (sign in with a "
+		       "token)\n",
+		       colon + 1);
+	else
+		printf("console: http://%s/ (sign in with a token)\n", listen);
+}
+
 static void report_config(const struct gateway *g)
 {
 	const struct cx_gw_config *conf = &g->conf;
@@ -356,6 +375,7 @@ static void report_config(const struct gateway *g)
 		printf("listen: %s (checked, not bound: --check-config does not bind the port)\n",
 		       conf->listen);
 		printf("http: %s\n", g->policy);
+		report_console(conf->listen, conf->console_enabled);
 	} else {
 		printf("listen: none (stdio only)\n");
 	}

@@ -48,7 +48,7 @@ test('QUICKSTART: the steps give a config that passes --check-config with auth o
   assert.equal(r.status, 0, r.stderr);
   const shown = blocks(quickstart, 'text').find((b) => /config ok/.test(b));
   for (const line of ['config ok: 2 adapter(s), 8 tool(s)', 'listen: 0.0.0.0:8080 (checked, not bound: --check-config does not bind the port)',
-    'auth: on, 1 bearer token(s)']) {
+    'console: http://HOST:8080/ for a HOST the http: line allows (sign in with a token)', 'auth: on, 1 bearer token(s)']) {
     assert.ok(shown.includes(line), 'QUICKSTART shows ' + line);
     assert.ok(r.stdout.includes(line), 'the gateway prints ' + line + ': ' + r.stdout);
   }

@@ -121,6 +121,10 @@ test('--check-config does not bind the port, and says so', async () => {
     assert.match(r.stdout, /^config ok: 3 adapter\(s\), \d+ tool\(s\)\n/);
     assert.match(r.stdout, new RegExp('listen: ' + listen + ' \\(checked, not bound: --check-config does not bind the port\\)'));
     assert.match(r.stdout, /auth: off \(no tokens; anonymous access on loopback only\)/);
+    assert.match(r.stdout, new RegExp('\nconsole: http://' + listen + '/ \\(sign in with a token\\)\n'));
+    const off = run(['--check-config', '--config', writeConfig({ listen, console: { enabled: false } })]);
+    assert.equal(off.status, 0, off.stderr);
+    assert.match(off.stdout, /\nconsole: off \(console\.enabled: false\)\n/);
   } finally {
     held.close();
   }
