@@ -98,7 +98,6 @@ static int read_orch(struct orch *o, struct settings *s, const json_t *orch, str
 
 static int load_config(struct settings *s, struct cx_err *err)
 {
-	json_error_t je;
 	char *dir, *slash;
 
 	if (s->config == NULL)
@@ -107,10 +106,12 @@ static int load_config(struct settings *s, struct cx_err *err)
 		s->conf = json_object();
 		return 0;
 	}
-	s->conf = json_load_file(s->config, 0, &je);
+	/* As the gateway reads it (one file serves both): duplicate keys refused, 1 MiB at most */
+	s->conf = cx_json_load_file(s->config, ORCH_FILE_MAX, err);
+	if (!s->conf)
+		return cx_err_prefix(err, "config: "); /* the message names the file */
 	if (!json_is_object(s->conf))
-		return cx_err_set(err, "config '%s': %s", s->config,
-				  s->conf ? "must be a JSON object" : je.text);
+		return cx_err_set(err, "config '%s': must be a JSON object", s->config);
 	dir = strdup(s->config);
 	slash = dir ? strrchr(dir, '/') : NULL;
 	if (slash) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/json.h"
 #include "../common/log.h"
 #include "../common/util.h"
 
@@ -163,17 +164,16 @@ static int build_llm(struct orch_master *m, struct cx_err *err)
 
 int orch_masters_load(struct orch *o, const char *path, struct cx_err *err)
 {
-	json_error_t je;
-	json_t *reg = path ? json_load_file(path, 0, &je)
-			   : json_loads(manifests_examples_masters_json, 0, &je);
+	json_t *reg = path ? cx_json_load_file(path, ORCH_FILE_MAX, err)
+			   : cx_json_parse(manifests_examples_masters_json,
+					   strlen(manifests_examples_masters_json), err);
 	json_t *list = json_object_get(reg, "masters"), *v;
 	size_t i;
 	char where[64];
 
 	o->registry = NULL;
 	if (reg == NULL)
-		return cx_err_set(err, "masters registry '%s': %s (line %d)",
-				  path ? path : "(built in)", je.text, je.line);
+		return cx_err_prefix(err, "masters registry%s: ", path ? "" : " (built in)");
 	if (!json_is_array(list) || !json_array_size(list)) {
 		json_decref(reg);
 		return cx_err_set(err, "masters registry: \"masters\" must be a non-empty array");

@@ -27,6 +27,7 @@
 #define ORCH_CALLS_KEPT  500 /* entries of a task's state.calls (the latest) */
 #define ORCH_PATTERNS    64
 #define ORCH_WORKERS_MAX 64
+#define ORCH_FILE_MAX    (1024 * 1024) /* the config and the masters' registry, as the gateway */
 /* Who denies an approval nobody answered in time (metadata.approval.by). */
 #define ORCH_APPROVAL_TIMEOUT "approval-timeout"
 

@@ -274,3 +274,24 @@ test('the gateway token from {"env": NAME} in the config wins over $CORTEX_TOKEN
   assert.doesNotMatch(w.orch.stderr() + w.gw.stderr(), new RegExp(TOKEN));
   await stopsCleanly(w.orch);
 });
+
+test('the orchestrator reads its config and masters files as the gateway reads its config: duplicate keys refused, each mistake named once', () => {
+  const dir = tmpDir();
+  const file = (name, text) => { writeFileSync(join(dir, name), text); return join(dir, name); };
+  const ok = file('ok.json', JSON.stringify({ tasks: { dir: join(dir, 'tasks') } }));
+  const cases = [
+    [['--config', file('dup.json', '{"orchestrator": {"grace_ms": 1}, "orchestrator": {}}')],
+      /^cortex-orchestrator: config: '[^']*dup\.json': line 1 column \d+: duplicate object key\n$/],
+    [['--config', join(dir, 'missing.json')], /^cortex-orchestrator: config: could not open '[^']*missing\.json': No such file or directory\n$/],
+    [['--config', file('list.json', '[1]')], /^cortex-orchestrator: config '[^']*list\.json': must be a JSON object\n$/],
+    [['--config', ok, '--masters', file('m.json', '{"masters": [], "masters": []}')],
+      /^cortex-orchestrator: masters registry: '[^']*m\.json': line 1 column \d+: duplicate object key\n$/],
+    [['--config', ok, '--masters', join(dir, 'none.json')],
+      /^cortex-orchestrator: masters registry: could not open '[^']*none\.json': No such file or directory\n$/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = spawnSync(ORCH, args, { encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.status, 1, args.join(' ') + ': ' + r.stderr);
+    assert.match(r.stderr, pattern, args.join(' '));
+  }
+});
