@@ -88,7 +88,8 @@ struct dir_store {
 	struct changed_ids pending; /* ids for the watcher, delivered by the event thread */
 	pthread_mutex_t mu;         /* guards everything below */
 	pthread_cond_t changed;     /* broadcast when gen moves (CLOCK_MONOTONIC) */
-	uint64_t gen;               /* bumped by every change to the index */
+	uint64_t
+		gen; /* bumped by every change to the index, and by a claim try that took nothing */
 	struct dir_entry **buckets;
 	size_t nbuckets;
 	size_t count;

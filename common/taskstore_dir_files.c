@@ -300,7 +300,7 @@ int dir_publish(struct dir_store *d, int dirfd, const char *tmp, const char *nam
 		return -1;
 	}
 	if ((how & DIR_SYNC_DIR) && d->fsync &&
-	    (dirfd == d->dirfd || d->batch_syncfs ? dir_sync_shared(d) : fsync(dirfd)))
+	    ((dirfd == d->dirfd || d->batch_syncfs) ? dir_sync_shared(d) : fsync(dirfd)))
 		return cx_err_set(err, "task store unwritable: fsync of '%s': %s", d->path,
 				  strerror(errno));
 	return 0;

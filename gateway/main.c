@@ -344,26 +344,21 @@ fail:
 	return -1;
 }
 
-/* --check-config's report, once every check has passed. */
-/* Where a browser finds the console on listen ("HOST:PORT", "[V6]:PORT"). */
-static void report_console(const char *listen, bool enabled)
+/* Where a browser finds the console on the listen address la (parsed by preflight). */
+static void report_console(const struct cx_listen *la, bool enabled)
 {
-	const char *colon = strrchr(listen, ':');
-	size_t hlen = colon ? (size_t)(colon - listen) : 0;
-
-	if (!enabled) {
+	if (!enabled)
 		printf("console: off (console.enabled: false)\n");
-		return;
-	}
-	if (colon && (hlen == 0 || !strncmp(listen, "0.0.0.0", hlen) ||
-		      !strncmp(listen, "[::]", hlen) || !strncmp(listen, "::", hlen)))
-		printf("console: http://HOST:%s/ for a HOST the http: line allows (sign in with a "
+	else if (la->wildcard)
+		printf("console: http://HOST:%u/ for a HOST the http: line allows (sign in with a "
 		       "token)\n",
-		       colon + 1);
+		       la->port);
 	else
-		printf("console: http://%s/ (sign in with a token)\n", listen);
+		printf("console: http://%s%s%s:%u/ (sign in with a token)\n", la->v6 ? "[" : "",
+		       la->host, la->v6 ? "]" : "", la->port);
 }
 
+/* --check-config's report, once every check has passed. */
 static void report_config(const struct gateway *g)
 {
 	const struct cx_gw_config *conf = &g->conf;
@@ -375,7 +370,7 @@ static void report_config(const struct gateway *g)
 		printf("listen: %s (checked, not bound: --check-config does not bind the port)\n",
 		       conf->listen);
 		printf("http: %s\n", g->policy);
-		report_console(conf->listen, conf->console_enabled);
+		report_console(&g->la, conf->console_enabled);
 	} else {
 		printf("listen: none (stdio only)\n");
 	}

@@ -87,10 +87,11 @@ static size_t count_lines(const char *p, size_t len)
  * lost). */
 static void keep_locked(const char *lines, size_t len)
 {
-	bool nl = len && lines[len - 1] != '\n';
+	bool nl;
 
 	if (!len)
 		return;
+	nl = lines[len - 1] != '\n';
 	if (len + nl > sh.out.max - sh.out.len || cx_buf_reserve(&sh.out, len + nl) ||
 	    cx_buf_append(&sh.out, lines, len) || (nl && cx_buf_append(&sh.out, "\n", 1)))
 		sh.out_lost += count_lines(lines, len) + nl;

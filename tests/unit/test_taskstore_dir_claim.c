@@ -57,16 +57,12 @@ static void test_a_claimer_passes_over_a_task_another_is_trying(void **state)
 	a.s = s;
 	assert_int_equal(pthread_create(&th, NULL, claim_held, &a), 0);
 	pthread_mutex_lock(&hook_mu);
-	for (int i = 0; !held && i < 300; i++) {
-		struct timespec ts;
+	{
+		struct timespec until;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&hook_cv, &hook_mu, &ts);
+		cx_deadline_ts(CLOCK_REALTIME, 30000, &until); /* the cond's default clock */
+		while (!held && pthread_cond_timedwait(&hook_cv, &hook_mu, &until) == 0)
+			;
 	}
 	pthread_mutex_unlock(&hook_mu);
 	if (!held)
