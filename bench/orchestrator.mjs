@@ -36,13 +36,21 @@ function write(name, obj) {
   return p;
 }
 
-// Starts bin and resolves with the first match of re in its stdout or stderr.
+// Starts bin and resolves with the first match of re in its stdout or stderr. Once it has
+// matched only the output's last 4 KiB are kept, for the error if it exits: matching the whole
+// of a growing log at each read cost the bench a sixth of the machine during the drain.
 function start(bin, args, re, env = {}) {
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   kids.push(child);
   let out = '';
+  let found = false;
   return new Promise((res, rej) => {
-    const look = (d) => { out += d; const m = out.match(re); if (m) res({ child, m }); };
+    const look = (d) => {
+      out += d;
+      if (found) { if (out.length > 8192) out = out.slice(-4096); return; }
+      const m = out.match(re);
+      if (m) { found = true; res({ child, m }); }
+    };
     child.stdout.on('data', look);
     child.stderr.on('data', look);
     child.on('exit', (code) => rej(new Error(`${bin} exited with ${code}: ${out.slice(-2000)}`)));

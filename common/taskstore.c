@@ -341,7 +341,8 @@ int cx_task_heartbeat_with(struct cx_task_store *s, const char *id, const char *
 	struct cx_task_op op = { .kind = CX_OP_HEARTBEAT,
 				 .worker = worker,
 				 .progress = progress,
-				 .state = state };
+				 .state = state,
+				 .lazy = true };
 	int rc = update(s, id, &op, err);
 
 	if (cancel_requested)

@@ -112,7 +112,15 @@ int cx_task_children(struct cx_task_store *s, const char *id, json_t **tasks, st
  * becomes in_progress with metadata.worker, started_at, attempts + 1 and a lease. *task NULL
  * when none came. A task whose lease ran out (its worker died) is queued again; one claimed
  * max_attempts times fails with a reason instead. A claimed task is never handed to a second
- * worker while its lease runs. */
+ * worker while its lease runs.
+ *
+ * Durability: every change is durable when its call returns (with the dir store's "fsync"
+ * on; the Redis store as Redis is configured), except a claim and a heartbeat: their data is
+ * on disk before their file replaces the task's, so a power cut never tears a task, but the
+ * replacement itself becomes durable with the next sync, the holder's next durable write at
+ * the latest. A claim lost that way puts the task back in the queue, as its lease running
+ * out would; a heartbeat lost, the lease renewal and the progress it carried. Nothing a
+ * worker finished or saved with cx_task_progress is lost: those wait for both. */
 int cx_task_claim(struct cx_task_store *s, const char *worker, const char *const *categories,
 		  long wait_ms, json_t **task, struct cx_err *err);
 

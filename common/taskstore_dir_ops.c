@@ -244,8 +244,11 @@ static int lock_current(struct dir_store *d, const char *name, bool nonblock, in
 	return cx_err_set(err, "task store busy: '%s' kept changing; retry in a moment", name);
 }
 
-/* Stores task (borrowed) as id's new version while its lock is held. */
-static int commit(struct dir_store *d, const char *id, const json_t *task, struct cx_err *err)
+/* Stores task as id's new version while its lock is held; lazy: without waiting for the
+ * rename to be durable (see cx_task_claim). give: the caller hands its reference over and
+ * never touches task again, so the index keeps it as it is (else a copy). */
+static int commit(struct dir_store *d, const char *id, json_t *task, bool lazy, bool give,
+		  struct cx_err *err)
 {
 	char name[NAME_MAX_LEN], *tmp = NULL, spare[DIR_SPARE_NAME];
 	bool kept;
@@ -256,9 +259,9 @@ static int commit(struct dir_store *d, const char *id, const json_t *task, struc
 		return -1;
 	/* Into the index before the rename makes it visible: a later writer (who must wait for
 	 * our lock) always lands after us. */
-	dir_index_put_own(d, id, json_deep_copy(task), tmp, true);
+	dir_index_put_own(d, id, give ? json_incref(task) : json_deep_copy(task), tmp, true);
 	kept = dir_spare_keep(d, name, spare) == 0;
-	rc = dir_publish(d, d->dirfd, tmp, name, DIR_SYNC_DIR, err);
+	rc = dir_publish(d, d->dirfd, tmp, name, lazy ? 0 : DIR_SYNC_DIR, err);
 	if (kept)
 		dir_spare_done(d, spare, rc == 0);
 	free(tmp);
@@ -288,14 +291,14 @@ static int dir_update(struct cx_task_store *s, const char *id, struct cx_task_op
 	rc = dir_read_fd(fd, name, &task, err);
 	if (!rc) {
 		rc = cx_task_apply(s, task, op, cx_task_now_ms(), err);
-		if (rc >= 0 && op->write && commit(d, id, task, err))
+		if (rc >= 0 && op->write && commit(d, id, task, op->lazy, out == NULL, err))
 			rc = -1;
 	}
 	close(fd);
 	if (out && task)
 		*out = task;
 	else
-		json_decref(task);
+		json_decref(task); /* the index's now, if it was stored */
 	return rc;
 }
 
@@ -473,7 +476,7 @@ static int try_claim(struct dir_store *d, const char *id, const char *worker,
 		cx_task_apply(&d->head, task, &claim, now, NULL);
 	rc = 1;
 	if (expire.write || claim.write)
-		rc = commit(d, id, task, err) ? -1 : claim.write ? 0 : 1;
+		rc = commit(d, id, task, claim.write, false, err) ? -1 : claim.write ? 0 : 1;
 	else { /* the index was behind: catch up (the task is the index's now) */
 		dir_index_set(d, id, task);
 		task = NULL;

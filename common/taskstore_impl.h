@@ -148,6 +148,9 @@ struct cx_task_op {
 	bool approve;           /* APPROVE */
 	const char *by;         /* APPROVE, CANCEL */
 	const char *reason;     /* APPROVE, CANCEL */
+	/* Durable by the next sync rather than before the call returns (see cx_task_claim):
+	 * HEARTBEAT (a claim is always) */
+	bool lazy;
 	/* out */
 	bool write;            /* the task changed: store it */
 	bool cancel_requested; /* HEARTBEAT: the task is to be cancelled */

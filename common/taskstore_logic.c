@@ -539,7 +539,9 @@ static int merge_progress(json_t *task, const struct cx_task_op *op, struct cx_e
 					  "keeps it)",
 					  key);
 	}
-	if (op->progress && json_object_update(m, (json_t *)op->progress))
+	/* Copies, as of the state and the held call: the task owns all it holds, so the dir
+	 * store's index may keep it as it is while the caller goes on with its own. */
+	if (op->progress && json_object_update_new(m, json_deep_copy(op->progress)))
 		return cx_err_set(err, "out of memory");
 	if (op->state)
 		json_object_set_new(m, "state", json_deep_copy(op->state));
@@ -592,7 +594,8 @@ static int apply_hold(json_t *task, struct cx_task_op *op, int64_t now, struct c
 	if (!json_is_object(op->pending))
 		return cx_err_set(err, "the held call must be an object (tool, arguments, why)");
 	cx_task_time_str(now, at, sizeof(at));
-	a = json_pack("{s:O, s:s, s:n}", "pending", op->pending, "requested_at", at, "decision");
+	a = json_pack("{s:o, s:s, s:n}", "pending", json_deep_copy(op->pending), "requested_at", at,
+		      "decision");
 	if (!a)
 		return cx_err_set(err, "out of memory");
 	json_object_set_new(m, "approval", a);

@@ -1,7 +1,8 @@
 /* The dir store's sync, shared by the writers waiting for one ("fsync": true: a syncfs of
  * the file system): many writers at once make fewer syncs than writes, none renames its
  * file into place before a sync that began after its write has ended, and none returns
- * before a sync that began after its rename has ended. */
+ * before a sync that began after its rename has ended. Lazy writes (a claim, a heartbeat)
+ * wait for their data only: their rename is made durable by the next sync. */
 #include "taskstore_test.h"
 
 #define WRITERS 8
@@ -44,18 +45,18 @@ struct writer {
 	int rc;
 };
 
-static void *claim_one(void *arg)
+static void *finish_one(void *arg)
 {
 	struct writer *w = arg;
 	struct cx_err err = { 0 };
 
 	pthread_barrier_wait(&go_all);
-	w->rc = cx_task_claim(w->s, w->name, NULL, 0, &w->task, &err);
+	w->rc = cx_task_finish(w->s, id_of(w->task), w->name, "completed", NULL, &err);
 	w->returned = atomic_fetch_add(&seq, 1) + 1;
 	w->renamed = renamed_at;
 	w->written = written_at;
 	if (w->rc)
-		fprintf(stderr, "claim: %s\n", err.msg);
+		fprintf(stderr, "finish: %s\n", err.msg);
 	return NULL;
 }
 
@@ -71,21 +72,26 @@ static void run_writers(bool files)
 	s = open_at(files ? "\"fsync\": \"files\"" : "\"fsync\": true");
 	assert_non_null(s);
 	made = create_n(s, WRITERS, NULL);
-	cx_task_dir_test_hook = hook;
-	nsyncs = 0;
-	pthread_barrier_init(&go_all, NULL, WRITERS);
 	for (int i = 0; i < WRITERS; i++) {
+		struct cx_err err = { 0 };
+
 		memset(&w[i], 0, sizeof(w[i]));
 		w[i].s = s;
 		snprintf(w[i].name, sizeof(w[i].name), "w%d", i);
-		assert_int_equal(pthread_create(&th[i], NULL, claim_one, &w[i]), 0);
+		assert_int_equal(cx_task_claim(s, w[i].name, NULL, 0, &w[i].task, &err), 0);
+		assert_non_null(w[i].task);
 	}
+	cx_task_dir_test_hook = hook;
+	nsyncs = 0;
+	pthread_barrier_init(&go_all, NULL, WRITERS);
+	for (int i = 0; i < WRITERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, finish_one, &w[i]), 0);
 	for (int i = 0; i < WRITERS; i++)
 		assert_int_equal(pthread_join(th[i], NULL), 0);
 	cx_task_dir_test_hook = NULL;
 	pthread_barrier_destroy(&go_all);
 
-	/* Each claimed a task of its own, renamed it into place only after a sync that began
+	/* Each finished a task of its own, renamed it into place only after a sync that began
 	 * after its write had ended (its data durable), and returned only after a sync that
 	 * began after its rename was prepared ("before_rename") had ended. */
 	for (int i = 0; i < WRITERS; i++) {
@@ -119,7 +125,7 @@ static void run_writers(bool files)
 	for (int i = 0; i < WRITERS; i++) {
 		json_t *t = get(s, id_of(w[i].task));
 
-		assert_string_equal(json_string_value(json_object_get(t, "status")), "in_progress");
+		assert_string_equal(json_string_value(json_object_get(t, "status")), "completed");
 		json_decref(t);
 		json_decref(w[i].task);
 	}
@@ -139,11 +145,88 @@ static void test_writers_share_the_folder_fsync_with_files(void **state)
 	run_writers(true);
 }
 
+/* One write on this thread: whether a sync began after its write and ended before its
+ * rename (its data durable first), and whether one began after its rename and ended before
+ * it returned (the rename durable too). */
+struct one_write {
+	bool data_first, rename_durable;
+};
+
+static struct one_write sync_around(long written, long renamed, long returned)
+{
+	struct one_write o = { false, false };
+
+	assert_true(written > 0);
+	assert_true(renamed > written);
+	for (int k = 0; k < nsyncs; k++) {
+		o.data_first |= sync_start[k] > written && sync_end[k] < renamed;
+		o.rename_durable |= sync_start[k] > renamed && sync_end[k] < returned;
+	}
+	return o;
+}
+
+#define WRITE_AND_SEE(call, o)                                                                     \
+	do {                                                                                       \
+		long returned_;                                                                    \
+		nsyncs = 0;                                                                        \
+		assert_int_equal((call), 0);                                                       \
+		returned_ = atomic_fetch_add(&seq, 1) + 1;                                         \
+		(o) = sync_around(written_at, renamed_at, returned_);                              \
+	} while (0)
+
+/* A claim and a heartbeat put their data on disk before their rename (a power cut never
+ * tears the task) and return without waiting for the rename to be durable;
+ * cx_task_progress and cx_task_finish wait for both. */
+static void test_lazy_writes_wait_for_their_data_only(void **state)
+{
+	struct cx_task_store *s;
+	struct cx_err err = { 0 };
+	struct one_write o;
+	json_t *made, *task = NULL, *p = json_pack("{s:s}", "last_tool_used", "gateway_status");
+	bool cancel = false;
+
+	(void)state;
+	new_dir();
+	s = open_at("\"fsync\": true");
+	assert_non_null(s);
+	made = create_n(s, 1, NULL);
+	cx_task_dir_test_hook = hook;
+
+	WRITE_AND_SEE(cx_task_claim(s, "w1", NULL, 0, &task, &err), o);
+	assert_non_null(task);
+	assert_true(o.data_first);
+	assert_false(o.rename_durable);
+
+	WRITE_AND_SEE(cx_task_heartbeat_with(s, id_of(task), "w1", p, NULL, &cancel, &err), o);
+	assert_true(o.data_first);
+	assert_false(o.rename_durable);
+
+	WRITE_AND_SEE(cx_task_progress(s, id_of(task), "w1", p, NULL, &err), o);
+	assert_true(o.data_first);
+	assert_true(o.rename_durable);
+
+	WRITE_AND_SEE(cx_task_finish(s, id_of(task), "w1", "completed", NULL, &err), o);
+	assert_true(o.data_first);
+	assert_true(o.rename_durable);
+	cx_task_dir_test_hook = NULL;
+
+	/* Every write landed: the last one is there, with the heartbeat's progress in it. */
+	json_t *t = get(s, id_of(task));
+	assert_string_equal(json_string_value(json_object_get(t, "status")), "completed");
+	assert_string_equal(json_string_value(meta(t, "last_tool_used")), "gateway_status");
+	json_decref(t);
+	json_decref(task);
+	json_decref(p);
+	json_decref(made);
+	cx_task_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_writers_share_the_syncs),
 		cmocka_unit_test(test_writers_share_the_folder_fsync_with_files),
+		cmocka_unit_test(test_lazy_writes_wait_for_their_data_only),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
