@@ -8,7 +8,7 @@
 //              orchestrator's peak RSS
 // Everything runs on loopback: cortex-sim (the scripted LLM), the shipped gateway (the task
 // tools on a dir store in a temporary folder, fsync as BENCH_ORCH_FSYNC says: true by default)
-// and the orchestrator with BENCH_ORCH_WORKERS (16) workers of one master.
+// and the orchestrator with BENCH_ORCH_WORKERS (32) workers of one master.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 
 const build = resolve(process.argv[2] || 'build');
 const N = Number(process.env.BENCH_ORCH_TASKS || 10000);
-const WORKERS = Number(process.env.BENCH_ORCH_WORKERS || 16);
+const WORKERS = Number(process.env.BENCH_ORCH_WORKERS || 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 50);
 const FSYNC = (process.env.BENCH_ORCH_FSYNC || 'true') === 'true';
 const KEY = 'sk-ant-sim-bench-0123456789';

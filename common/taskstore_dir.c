@@ -436,19 +436,49 @@ size_t dir_catch_up(struct dir_store *d)
 	return found;
 }
 
-static void apply_event(struct dir_store *d, const struct inotify_event *ev, struct changed_ids *c)
+/* The task files one read of events named, each once: reload reads a file as it is now, so a
+ * task changed twice before its first event was applied (a claim and a finish, when the
+ * readers lag) is read once. */
+#define BATCH_BYTES 16384
+struct batch {
+	const struct inotify_event *ev[BATCH_BYTES / sizeof(struct inotify_event)];
+	size_t n;
+	bool overflow;
+};
+
+static void batch_add(struct batch *b, const struct inotify_event *ev)
 {
 	char id[CX_TASK_ID_MAX];
 
 	if (ev->mask & IN_Q_OVERFLOW) {
-		cx_warn("task store: inotify queue overflowed on '%s'; reading it again", d->path);
-		rescan(d, c, NULL);
+		b->overflow = true;
 		return;
 	}
 	if (!ev->len || !task_name(ev->name, id))
 		return;
-	reload(d, ev->name, id, 0, NULL);
-	note(c, id);
+	for (size_t i = 0; i < b->n; i++) {
+		if (!strcmp(b->ev[i]->name, ev->name))
+			return;
+	}
+	if (b->n < sizeof(b->ev) / sizeof(b->ev[0]))
+		b->ev[b->n++] = ev;
+}
+
+static void apply_batch(struct dir_store *d, const struct batch *b, struct changed_ids *c)
+{
+	char id[CX_TASK_ID_MAX];
+
+	if (b->overflow) { /* the rescan reads every file, those named here as well */
+		cx_warn("task store: inotify queue overflowed on '%s'; reading it again", d->path);
+		rescan(d, c, NULL);
+		return;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		if (!task_name(b->ev[i]->name, id))
+			continue;
+		reload(d, b->ev[i]->name, id, 0, NULL);
+		note(c, id);
+	}
 }
 
 /* Applies the queued events; the ids they changed join d->pending, for the event thread to
@@ -456,18 +486,23 @@ static void apply_event(struct dir_store *d, const struct inotify_event *ev, str
  * cx_task_list never finds its own watcher running inside it). */
 static bool drain(struct dir_store *d)
 {
-	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[BATCH_BYTES] __attribute__((aligned(__alignof__(struct inotify_event))));
 	bool any = false;
 	ssize_t n;
 
 	pthread_mutex_lock(&d->ev_mu);
 	while ((n = read(d->ifd, buf, sizeof(buf))) > 0) {
+		struct batch b;
+
+		b.n = 0;
+		b.overflow = false;
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
-			apply_event(d, ev, &d->pending);
+			batch_add(&b, ev);
 			p += sizeof(*ev) + ev->len;
 		}
+		apply_batch(d, &b, &d->pending);
 		any = true;
 	}
 	pthread_mutex_unlock(&d->ev_mu);
