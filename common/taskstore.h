@@ -97,7 +97,9 @@ struct cx_task_filter {
 };
 
 /* Tasks matching f, newest first; *next a cursor for the following page (malloc'd) or NULL
- * when this was the last. A cursor from another store or a garbled one is an error. */
+ * when this was the last. A cursor from another store or a garbled one is an error. A listed
+ * task (and a child from cx_task_children) may leave out metadata.state, the conversation a
+ * worker saved: the dir store's index does not keep it; cx_task_get returns it. */
 int cx_task_list(struct cx_task_store *s, const struct cx_task_filter *f, json_t **tasks,
 		 char **next, struct cx_err *err);
 

@@ -202,9 +202,20 @@ static void fill(struct dir_entry *e, json_t *task)
 }
 
 /* With mu held. */
+/* A task as the index keeps it: without its conversation (metadata.state), the bulk of a
+ * worked task, which only a get or a claim needs and both read from the file. task is the
+ * caller's own, not yet seen by another thread. */
+static void lean(json_t *task)
+{
+	json_object_del(json_object_get(task, "metadata"), "state");
+}
+
 static void index_set_locked(struct dir_store *d, const char *id, json_t *task)
 {
 	struct dir_entry **s = slot(d, id), *e = *s;
+
+	if (task)
+		lean(task);
 
 	if (!task) {
 		if (e) {
@@ -334,6 +345,7 @@ static void reload(struct dir_store *d, const char *name, const char *id, uint64
 		cx_warn("task store: %s", err.msg);
 		return;
 	}
+	lean(task); /* as the index would keep it, for the comparison below */
 	pthread_mutex_lock(&d->mu);
 	e = *slot(d, id);
 	/* A file read before this process wrote a newer version (and put it in the index) must

@@ -20,7 +20,8 @@
  * in parallel. A claim takes the lock with LOCK_NB and moves on to the next candidate when
  * another worker has it.
  *
- * The index (id -> the task as last read or written) makes claims and lists cheap; the files
+ * The index (id -> the task as last read or written, without metadata.state: the saved
+ * conversation, which gets and claims read from the file) makes claims and lists cheap; the files
  * stay the truth: every task file that changes, in this process or another, is read again
  * from the inotify event, and a claim re-reads its candidate under the lock. A writer puts
  * its new version in the index before the rename makes it visible, while it still holds the

@@ -275,6 +275,20 @@ static void test_holder_calls(void **state)
 	assert_int_equal(json_integer_value(meta(t, "tokens_in")), 900);
 	assert_true(json_equal(meta(t, "state"), conv));
 	json_decref(t);
+	/* The index keeps the task without its conversation: a list leaves it out, get has it. */
+	{
+		struct cx_task_filter f = { .status = "in_progress" };
+		json_t *list = NULL;
+		char *next = NULL;
+
+		assert_int_equal(cx_task_list(s, &f, &list, &next, &err), 0);
+		assert_int_equal(json_array_size(list), 1);
+		assert_int_equal(json_integer_value(meta(json_array_get(list, 0), "iterations")),
+				 3);
+		assert_null(meta(json_array_get(list, 0), "state"));
+		json_decref(list);
+		free(next);
+	}
 	/* release: queued again, the attempt not counted */
 	assert_int_equal(cx_task_release(s, id, "w1", &err), 0);
 	t = get(s, id);
