@@ -201,7 +201,6 @@ static void fill(struct dir_entry *e, json_t *task)
 	e->lease_ms = e->status == 1 ? cx_task_field_ms(task, "lease_until") : -1;
 }
 
-/* With mu held. */
 /* A task as the index keeps it: without its conversation (metadata.state), the bulk of a
  * worked task, which only a get or a claim needs and both read from the file. task is the
  * caller's own, not yet seen by another thread. */
@@ -210,13 +209,13 @@ static void lean(json_t *task)
 	json_object_del(json_object_get(task, "metadata"), "state");
 }
 
+/* With mu held. task (owned; NULL: the entry goes) is kept lean. */
 static void index_set_locked(struct dir_store *d, const char *id, json_t *task)
 {
 	struct dir_entry **s = slot(d, id), *e = *s;
 
 	if (task)
 		lean(task);
-
 	if (!task) {
 		if (e) {
 			untrack(d, e);
