@@ -457,6 +457,33 @@ test('control: the request log has names of headers, never values; bad faults ar
   assert.equal((await pve('/nodes/pve1/qemu/100/status/current')).body.data.status, 'running');
 });
 
+test('control: the request log keeps the newest --log-max requests, oldest first, after it wraps', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { SIM } = await import('./lib.mjs');
+  for (const bad of ['0', '-3', 'ten', '1000001']) {
+    const r = spawnSync(SIM, ['--listen', '127.0.0.1:0', '--log-max', bad], { encoding: 'utf8' });
+    assert.equal(r.status, 2, bad);
+    assert.match(r.stderr, /--log-max '.*' is not a number from 1 to 1000000/);
+  }
+  const s = await sim(['--log-max', '5']);
+  const paths = async () =>
+    (await (await fetch(s.url + '/_sim/requests')).json()).requests.map((e) => e.path + '?' + e.query.type);
+  const get = async (i) => {
+    const r = await fetch(s.url + '/api2/json/cluster/resources?type=t' + i, { headers: pveAuth });
+    await r.arrayBuffer();
+  };
+  for (let i = 0; i < 3; i++) await get(i);
+  assert.deepEqual(await paths(), [0, 1, 2].map((i) => '/api2/json/cluster/resources?t' + i));
+  for (let i = 3; i < 13; i++) await get(i); // wraps twice over
+  assert.deepEqual(await paths(), [8, 9, 10, 11, 12].map((i) => '/api2/json/cluster/resources?t' + i));
+  await fetch(s.url + '/_sim/requests', { method: 'DELETE' });
+  assert.deepEqual(await paths(), []);
+  for (let i = 13; i < 20; i++) await get(i);
+  assert.deepEqual(await paths(), [15, 16, 17, 18, 19].map((i) => '/api2/json/cluster/resources?t' + i));
+  await fetch(s.url + '/_sim/reset', { method: 'POST' });
+  assert.deepEqual(await paths(), []);
+});
+
 test('config: faults from --config apply from the start and again after a reset; unknown keys fail', async () => {
   const s = await sim(['--config', writeConfig({
     proxmox: { task_ms: 0 },

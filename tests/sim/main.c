@@ -21,7 +21,8 @@
 #include "../../common/json.h"
 #include "../../common/util.h"
 
-#define LOG_MAX 10000
+#define LOG_MAX     10000 /* --log-max: the default, and the largest is LOG_MAX_MAX */
+#define LOG_MAX_MAX 1000000
 
 static const struct sim_backend *const backends[] = {
 	&sim_proxmox,         &sim_cloudflare,         &sim_sandfly, &sim_unifi, &sim_kubernetes,
@@ -30,12 +31,15 @@ static const struct sim_backend *const backends[] = {
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
-static json_t *config;   /* the --config file, or {}; reset loads it again */
-static json_t *requests; /* the request log, under state_lock */
+static json_t *config; /* the --config file, or {}; reset loads it again */
+/* The request log, under state_lock: a ring of the last log_cap entries (--log-max), oldest at
+ * log_head, so a busy simulator replaces its oldest entry without moving the others. */
+static json_t **log_ring;
+static size_t log_cap = LOG_MAX, log_head, log_len;
 
 static const char usage[] =
 	"usage: cortex-sim [--listen 127.0.0.1:PORT] [--config FILE] [--tls [--cert-out FILE]\n"
-	"                  [--client-ca FILE]]\n"
+	"                  [--client-ca FILE]] [--log-max N]\n"
 	"\n"
 	"Plays the backends Cortex's adapters call, for tests: their published APIs (paths,\n"
 	"envelopes, paging, auth, errors), state that changes, and faults scripted per route.\n"
@@ -52,6 +56,8 @@ static const char usage[] =
 	"  --cert-out FILE     write that certificate (PEM) to FILE\n"
 	"  --client-ca FILE    ask clients for a certificate and trust those this CA (PEM) signed\n"
 	"                      (Kubernetes accepts them as credentials)\n"
+	"  --log-max N         how many requests /_sim/requests keeps, the newest (1-1000000;\n"
+	"                      default 10000)\n"
 	"\n"
 	"Backends and default credentials:\n"
 	"%s%s%s%s%s%s"
@@ -124,11 +130,40 @@ static json_t *log_request(struct MHD_Connection *conn, const char *method, cons
 	if (!entry)
 		return NULL;
 	pthread_mutex_lock(&state_lock);
-	if (json_array_size(requests) >= LOG_MAX)
-		json_array_remove(requests, 0);
-	json_array_append(requests, entry);
+	if (log_len == log_cap) {
+		json_decref(log_ring[log_head]);
+		log_ring[log_head] = json_incref(entry);
+		log_head = (log_head + 1) % log_cap;
+	} else {
+		log_ring[(log_head + log_len++) % log_cap] = json_incref(entry);
+	}
 	pthread_mutex_unlock(&state_lock);
 	return entry;
+}
+
+/* Empties the request log; the caller holds state_lock. */
+static void log_clear_locked(void)
+{
+	for (; log_len > 0; log_len--, log_head = (log_head + 1) % log_cap)
+		json_decref(log_ring[log_head]);
+	log_head = 0;
+}
+
+/* A copy of the request log, oldest first (NULL on out of memory); the caller holds
+ * state_lock. A copy: other connections' threads append to the log and add to its entries
+ * while the answer is written. */
+static json_t *log_copy_locked(void)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < log_len; i++) {
+		if (json_array_append_new(a, json_deep_copy(log_ring[(log_head + i) % log_cap]))) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
 }
 
 /* A fault's delay, watching the client: when it hangs up first, the log entry says when
@@ -182,15 +217,13 @@ static void control(const char *method, const char *url, const char *body, size_
 	json_t *v;
 
 	if (strcmp(url, "/_sim/requests") == 0 && strcmp(method, "GET") == 0) {
-		/* A copy: other connections' threads append to the log while this one is written.
-		 */
 		pthread_mutex_lock(&state_lock);
-		v = json_pack("{s:o}", "requests", json_deep_copy(requests));
+		v = json_pack("{s:o}", "requests", log_copy_locked());
 		pthread_mutex_unlock(&state_lock);
 		sim_reply(resp, 200, v);
 	} else if (strcmp(url, "/_sim/requests") == 0 && strcmp(method, "DELETE") == 0) {
 		pthread_mutex_lock(&state_lock);
-		json_array_clear(requests);
+		log_clear_locked();
 		pthread_mutex_unlock(&state_lock);
 		sim_reply(resp, 200, json_pack("{s:[]}", "requests"));
 	} else if (strcmp(url, "/_sim/faults") == 0 && strcmp(method, "GET") == 0) {
@@ -212,7 +245,7 @@ static void control(const char *method, const char *url, const char *body, size_
 
 		pthread_mutex_lock(&state_lock);
 		rc = load_backends(err, sizeof(err));
-		json_array_clear(requests);
+		log_clear_locked();
 		pthread_mutex_unlock(&state_lock);
 		sim_reply(resp, rc == 0 ? 200 : 500,
 			  rc == 0 ? json_pack("{s:b}", "reset", 1) : control_error(err));
@@ -374,6 +407,7 @@ static int write_file(const char *path, const char *text)
 struct options {
 	const char *listen, *config, *cert_out, *client_ca;
 	bool tls;
+	long log_max;
 };
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -398,6 +432,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->cert_out = argv[++i];
 		} else if (i + 1 < argc && strcmp(a, "--client-ca") == 0) {
 			o->client_ca = argv[++i];
+		} else if (i + 1 < argc && strcmp(a, "--log-max") == 0) {
+			char *end;
+
+			o->log_max = strtol(argv[++i], &end, 10);
+			if (*argv[i] == '\0' || *end != '\0' || o->log_max < 1 ||
+			    o->log_max > LOG_MAX_MAX) {
+				fprintf(stderr,
+					"cortex-sim: --log-max '%s' is not a number from 1 to %d\n",
+					argv[i], LOG_MAX_MAX);
+				return -1;
+			}
 		} else {
 			fprintf(stderr,
 				"cortex-sim: unknown or incomplete option '%s'; see --help\n", a);
@@ -453,8 +498,10 @@ int main(int argc, char **argv)
 			o.listen);
 		return 2;
 	}
-	requests = json_array();
-	if (requests == NULL || load_config(o.config) != 0)
+	if (o.log_max > 0)
+		log_cap = (size_t)o.log_max;
+	log_ring = calloc(log_cap, sizeof(*log_ring));
+	if (log_ring == NULL || load_config(o.config) != 0)
 		goto out;
 	if (o.tls) {
 		if (sim_tls_make_cert(&key_pem, &cert_pem, fp, err, sizeof(err)) != 0) {
@@ -512,7 +559,9 @@ out:
 	for (i = 0; i < N_BACKENDS; i++)
 		backends[i]->release();
 	sim_faults_release();
-	json_decref(requests);
+	if (log_ring != NULL)
+		log_clear_locked();
+	free(log_ring);
 	json_decref(config);
 	free(key_pem);
 	free(cert_pem);
