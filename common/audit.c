@@ -239,7 +239,6 @@ static void drop_part(struct cx_audit *a, off_t start, size_t written)
 void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec)
 {
 	size_t len = 0, off = 0;
-	off_t start;
 	char *line;
 
 	if (!a || !rec)
@@ -252,7 +251,6 @@ void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec)
 	}
 	if (a->torn && write(a->fd, "\n", 1) == 1)
 		a->torn = false;
-	start = lseek(a->fd, 0, SEEK_END);
 	while (off < len) {
 		ssize_t n = write(a->fd, line + off, len - off);
 
@@ -260,8 +258,14 @@ void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec)
 			continue;
 		if (n <= 0) {
 			warn_limited(a, "could not write a record", n < 0 ? errno : EIO);
-			if (off > 0)
-				drop_part(a, start, off);
+			if (off > 0) {
+				/* O_APPEND left the offset at the end of what was written: the
+				 * line began off bytes before it. Asked only now, not before every
+				 * write (one system call fewer per tools/call). */
+				off_t start = lseek(a->fd, 0, SEEK_CUR);
+
+				drop_part(a, start >= 0 ? start - (off_t)off : -1, off);
+			}
 			break;
 		}
 		off += (size_t)n;
