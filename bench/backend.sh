@@ -92,15 +92,20 @@ to_ms() {
 		if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u != "ms") { print "nan"; exit }
 		printf "%.3f", n }'
 }
-declare -A all_rps all_p50 all_p99 all_gw_us all_sim_us all_wrk_us
+declare -A all_rps all_p50 all_p99 all_gw_us all_sim_us all_wrk_us all_gw_sw
 errors=0
 hz=$(getconf CLK_TCK)
 cpu_ticks() { # cpu_ticks PID: user + system clock ticks the process has used
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
+switches() { # switches PID: the context switches of all the process's threads so far
+	cat /proc/"$1"/task/*/status 2>/dev/null |
+		awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'
+}
 load() { # load NAME: one measured run
-	local name=$1 out=$tmp/wrk.$1 line gw0 sim0 n
+	local name=$1 out=$tmp/wrk.$1 line gw0 sim0 sw0 n
 	gw0=$(cpu_ticks "$gw_pid")
+	sw0=$(switches "$gw_pid")
 	sim0=$(cpu_ticks "$sim_pid")
 	# wrk's own CPU (bash's time: user and system seconds) belongs in the budget too.
 	local TIMEFORMAT='%U %S'
@@ -124,6 +129,9 @@ load() { # load NAME: one measured run
 	n=$(sed -n 's/^CXBENCH responses=\([0-9]*\).*/\1/p' "$out")
 	all_gw_us[$name]+="$(awk -v t="$(($(cpu_ticks "$gw_pid") - gw0))" -v n="$n" -v hz="$hz" \
 		'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }') "
+	# The gateway's thread hand-offs: each one a sleep and a wake-up, the cost on these cores.
+	all_gw_sw[$name]+="$(awk -v s="$(($(switches "$gw_pid") - sw0))" -v n="$n" \
+		'BEGIN { printf "%.1f", (n > 0 ? s / n : 0) }') "
 	all_sim_us[$name]+="$(awk -v t="$(($(cpu_ticks "$sim_pid") - sim0))" -v n="$n" -v hz="$hz" \
 		'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }') "
 	all_wrk_us[$name]+="$(awk -v n="$n" '{ printf "%.0f", (n > 0 ? ($1 + $2) * 1e6 / n : 0) }' \
@@ -142,8 +150,8 @@ for ((r = 1; r <= rounds; r++)); do
 	echo "round $r: through-gateway $(echo "${all_rps[through-gateway]}" | awk '{print $NF}')/s;" \
 		"direct $(echo "${all_rps[direct]}" | awk '{print $NF}')/s"
 done
-printf '\n%-16s %10s %9s %9s %16s %16s %16s\n' path calls/s "p50 ms" "p99 ms" \
-	"gateway CPU/call" "sim CPU/call" "wrk CPU/call"
+printf '\n%-16s %10s %9s %9s %16s %16s %16s %12s\n' path calls/s "p50 ms" "p99 ms" \
+	"gateway CPU/call" "sim CPU/call" "wrk CPU/call" "gw switches"
 declare -A rps p50 p99 cpu
 for t in through-gateway direct; do
 	rps[$t]=$(median <<<"${all_rps[$t]}")
@@ -152,9 +160,10 @@ for t in through-gateway direct; do
 	gw=$(median <<<"${all_gw_us[$t]}")
 	sim=$(median <<<"${all_sim_us[$t]}")
 	wrk=$(median <<<"${all_wrk_us[$t]}")
+	sw=$(median <<<"${all_gw_sw[$t]}")
 	cpu[$t]=$((gw + sim + wrk))
-	printf '%-16s %10s %9s %9s %13s us %13s us %13s us\n' "$t" "${rps[$t]}" "${p50[$t]}" \
-		"${p99[$t]}" "$gw" "$sim" "$wrk"
+	printf '%-16s %10s %9s %9s %13s us %13s us %13s us %12s\n' "$t" "${rps[$t]}" "${p50[$t]}" \
+		"${p99[$t]}" "$gw" "$sim" "$wrk" "$sw"
 done
 added50=$(awk -v a="${p50[through-gateway]}" -v b="${p50[direct]}" 'BEGIN { printf "%.3f", a - b }')
 added99=$(awk -v a="${p99[through-gateway]}" -v b="${p99[direct]}" 'BEGIN { printf "%.3f", a - b }')
