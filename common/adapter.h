@@ -89,6 +89,26 @@ int cx_call_ask(struct cx_call *call, const char *key, const char *method, json_
  * for calls that are not running as a possible task (other clients, other tools). */
 void cx_call_become_task(struct cx_call *call);
 
+struct cx_async_req; /* http_async.h */
+struct cx_http_resp; /* http_client.h */
+
+/* A tool's fast path, for a tool whose answer is one backend request (common/http_async.h):
+ * no worker waits for the backend. Optional; the tool's call stays the ordinary path, and
+ * either hook may send the call there by returning CX_ASYNC_BLOCKING (a login to make first,
+ * an answer that needs another request). */
+#define CX_ASYNC_BLOCKING 1
+struct cx_tool_async {
+	/* On the transport thread, and so it must not block or touch the backend: fills ar for
+	 * args (already valid). 0, or CX_ASYNC_BLOCKING. */
+	int (*begin)(const struct cx_call *call, const json_t *args, struct cx_async_req *ar);
+	/* On the backend I/O thread, and so it must not block either: the answer (rc, resp and
+	 * err as cx_http_do returns them) made into res, as call would have. 0, -1 for an
+	 * internal fault, or CX_ASYNC_BLOCKING (res left empty). */
+	int (*end)(const struct cx_call *call, const json_t *args, const struct cx_async_req *ar,
+		   int rc, struct cx_http_resp *resp, const struct cx_err *err,
+		   struct cx_result *res);
+};
+
 struct cx_tool {
 	const char *name; /* "proxmox_list_vms"; must start with the adapter's name + '_' */
 	/* 0 with res filled (res->is_error for backend failures the model should read);
@@ -96,6 +116,7 @@ struct cx_tool {
 	 * args is borrowed and already valid against the input schema. */
 	int (*call)(struct cx_call *call, const json_t *args, struct cx_result *res);
 	unsigned flags;
+	const struct cx_tool_async *async; /* the fast path, or NULL */
 };
 
 /* Tells clients subscribed to uri (resources/subscribe) that it changed: the gateway sends

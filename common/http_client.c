@@ -194,6 +194,8 @@ struct cx_http_client *cx_http_client_new(const struct cx_http_client_opts *o, s
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&c->share_locks[i], NULL);
 	pthread_mutex_init(&c->pool_lock, NULL);
+	pthread_mutex_init(&c->async_lock, NULL);
+	pthread_cond_init(&c->async_idle, NULL);
 	if (!o->service || !*o->service || !o->base_url) {
 		cx_err_set(err, "a client needs a service name and a base_url");
 		goto fail;
@@ -273,6 +275,12 @@ void cx_http_client_free(struct cx_http_client *c)
 {
 	if (!c)
 		return;
+	/* Requests on the backend I/O thread end soon once their calls are answered (cancelled
+	 * with them); they read the client until then. */
+	pthread_mutex_lock(&c->async_lock);
+	while (c->async_running)
+		pthread_cond_wait(&c->async_idle, &c->async_lock);
+	pthread_mutex_unlock(&c->async_lock);
 	for (int i = 0; i < c->npool; i++)
 		handle_free(&c->pool[i]);
 	/* After the handles: the share holds the connections they used. */
@@ -281,6 +289,8 @@ void cx_http_client_free(struct cx_http_client *c)
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&c->share_locks[i]);
 	pthread_mutex_destroy(&c->pool_lock);
+	pthread_mutex_destroy(&c->async_lock);
+	pthread_cond_destroy(&c->async_idle);
 	free(c->service);
 	free(c->base_url);
 	free(c->ca_file);

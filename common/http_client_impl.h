@@ -9,12 +9,14 @@
 
 #include <curl/curl.h>
 
+#include "buf.h"
 #include "counters.h"
 #include "http_client.h"
 #include "http_pin.h"
 
 #define CX_HTTP_POOL_MAX 8   /* idle handles kept per client */
 #define CX_HTTP_MSG_PATH 120 /* a path is cut to this many bytes in messages */
+#define CX_HTTP_SLICE_MS 20  /* how often a waiting transfer or sleep checks the call */
 
 /* An easy handle and the multi handle that drives it; one thread at a time. */
 struct cx_http_handle {
@@ -45,7 +47,58 @@ struct cx_http_client {
 	struct cx_http_handle pool[CX_HTTP_POOL_MAX]; /* idle, under pool_lock */
 	int npool;
 	struct cx_backend_counters *counters; /* /metrics: by service; NULL counts nothing */
+	/* Requests of this client on the backend I/O thread (http_async.c): freeing the client
+	 * waits for them to end. Under async_lock. */
+	pthread_mutex_t async_lock;
+	pthread_cond_t async_idle;
+	long async_running;
 };
+
+/* One attempt's state, shared with libcurl's callbacks. */
+struct cx_http_xfer {
+	const struct cx_call *call;
+	struct cx_buf body;
+	size_t received; /* header and body bytes of this attempt */
+	bool over_cap;
+	struct cx_http_pin_check pin; /* this transfer's certificate check */
+};
+
+/* What a request works out once, before its attempts. */
+struct cx_http_plan {
+	char *url;
+	struct curl_slist *headers;
+	int64_t deadline;
+	long budget_ms;
+	int path_len; /* req->path up to its query, cut for messages */
+	bool safe;    /* may be retried */
+};
+
+/* The steps of one request, shared by cx_http_do (http_request.c: the calling thread drives
+ * the transfer) and cx_http_do_async (http_async.c: the backend I/O thread does). */
+
+/* Checks req and works out p (free its url and headers after). 0, or -1 with err. */
+int cx_http_plan(const struct cx_http_client *c, const struct cx_call *call, long timeout_ms,
+		 const struct cx_http_req *req, struct cx_http_plan *p, struct cx_err *err);
+/* Ready for an attempt: no body yet, no certificate seen. */
+void cx_http_xfer_reset(const struct cx_http_client *c, struct cx_http_xfer *x);
+/* Every option of an attempt on e, reset first; left_ms bounds it; share: with the client's
+ * share handle (DNS, TLS sessions). Non-zero on failure. */
+int cx_http_setup(struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
+		  const struct cx_http_plan *p, struct cx_http_xfer *x, long left_ms, char *errbuf,
+		  bool share);
+/* How long to wait before attempt n + 1, or -1: the outcome of attempt n stands. */
+long cx_http_next_wait(const struct cx_http_client *c, CURL *e, const struct cx_http_plan *p,
+		       const struct cx_http_xfer *x, CURLcode rc, long status, int n);
+/* /metrics: another attempt follows. */
+void cx_http_count_retry(struct cx_http_client *c, CURLcode rc, long status);
+/* The sentence for an attempt that got no HTTP answer; -1. */
+int cx_http_fail_transport(const struct cx_http_client *c, const struct cx_http_req *req,
+			   const struct cx_http_plan *p, CURL *e, CURLcode rc,
+			   const struct cx_http_xfer *x, const char *errbuf, struct cx_err *err);
+/* Fills resp from an attempt that got an answer (the body taken from x). 0, or -1 (memory). */
+int cx_http_finish(const struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
+		   struct cx_http_xfer *x, long status, struct cx_http_resp *resp,
+		   struct cx_err *err);
 
 /* A handle only the calling thread uses until it puts it back (to the pool, or freed when
  * the pool is full). 0, or -1 when out of memory. Takes pool_lock, a leaf. */

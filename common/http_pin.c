@@ -8,12 +8,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-/* What the check saw in this thread's last handshake, for the error sentence. */
-static _Thread_local struct {
-	bool mismatch;
-	char presented[CX_HTTP_PIN_TEXT];
-} cx_http_pin_seen;
-
 static int hex_digit(char ch)
 {
 	if (ch >= '0' && ch <= '9')
@@ -57,8 +51,9 @@ void cx_http_pin_text(const unsigned char pin[32], char out[CX_HTTP_PIN_TEXT])
 }
 
 /* Replaces OpenSSL's chain verification (SSL_CTX_set_cert_verify_callback). */
-static int pin_verify(X509_STORE_CTX *store, void *pin)
+static int pin_verify(X509_STORE_CTX *store, void *arg)
 {
+	struct cx_http_pin_check *check = arg;
 	X509 *cert = X509_STORE_CTX_get0_cert(store);
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
@@ -67,32 +62,24 @@ static int pin_verify(X509_STORE_CTX *store, void *pin)
 		X509_STORE_CTX_set_error(store, X509_V_ERR_UNSPECIFIED);
 		return 0;
 	}
-	if (!CRYPTO_memcmp(md, pin, 32)) {
+	if (!CRYPTO_memcmp(md, check->pin, 32)) {
 		X509_STORE_CTX_set_error(store, X509_V_OK);
 		return 1;
 	}
-	cx_http_pin_seen.mismatch = true;
-	cx_http_pin_text(md, cx_http_pin_seen.presented);
+	check->mismatch = true;
+	cx_http_pin_text(md, check->presented);
 	X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
 	return 0;
 }
 
-CURLcode cx_http_pin_ssl_ctx(CURL *easy, void *ssl_ctx, void *pin)
+CURLcode cx_http_pin_ssl_ctx(CURL *easy, void *ssl_ctx, void *check)
 {
 	(void)easy;
 	/* libcurl set SSL_VERIFY_NONE (VERIFYPEER is off); with PEER a failed check ends the
 	 * handshake with an alert. */
 	SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, NULL);
-	SSL_CTX_set_cert_verify_callback(ssl_ctx, pin_verify, pin);
+	SSL_CTX_set_cert_verify_callback(ssl_ctx, pin_verify, check);
+	/* check lives as long as the transfer that opens the connection, not the connection. */
+	SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_RENEGOTIATION);
 	return CURLE_OK;
-}
-
-void cx_http_pin_reset(void)
-{
-	cx_http_pin_seen.mismatch = false;
-}
-
-const char *cx_http_pin_mismatch(void)
-{
-	return cx_http_pin_seen.mismatch ? cx_http_pin_seen.presented : NULL;
 }

@@ -22,28 +22,9 @@
 #include "log.h"
 #include "util.h"
 
-#define CX_HTTP_SLICE_MS     20    /* how often a waiting transfer or sleep checks the call */
 #define CX_HTTP_BACKOFF_BASE 100   /* ms; full jitter, doubling per attempt */
 #define CX_HTTP_BACKOFF_CAP  2000  /* ms */
 #define CX_HTTP_TIMEOUT_NONE 30000 /* ms, when neither a call deadline nor timeout_ms bounds */
-
-/* One attempt's state, shared with libcurl's callbacks. */
-struct cx_http_xfer {
-	const struct cx_call *call;
-	struct cx_buf body;
-	size_t received; /* header and body bytes of this attempt */
-	bool over_cap;
-};
-
-/* What cx_http_do works out once, before its attempts. */
-struct cx_http_plan {
-	char *url;
-	struct curl_slist *headers;
-	int64_t deadline;
-	long budget_ms;
-	int path_len; /* req->path up to its query, cut for messages */
-	bool safe;    /* may be retried */
-};
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
@@ -123,8 +104,8 @@ static int plan_headers(const struct cx_http_req *req, struct cx_http_plan *p, s
 	return 0;
 }
 
-static int plan(const struct cx_http_client *c, const struct cx_call *call, long timeout_ms,
-		const struct cx_http_req *req, struct cx_http_plan *p, struct cx_err *err)
+int cx_http_plan(const struct cx_http_client *c, const struct cx_call *call, long timeout_ms,
+		 const struct cx_http_req *req, struct cx_http_plan *p, struct cx_err *err)
 {
 	bool has_deadline = call && call->deadline_ms > 0;
 	long budget = timeout_ms > 0 ? timeout_ms : has_deadline ? LONG_MAX : CX_HTTP_TIMEOUT_NONE;
@@ -201,14 +182,16 @@ static int setup_tls_data(struct cx_http_client *c, CURL *e)
 }
 
 /* Every option, on a handle reset to its defaults (its connections and caches stay). */
-static int setup(struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
-		 const struct cx_http_plan *p, struct cx_http_xfer *x, long left_ms, char *errbuf)
+int cx_http_setup(struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
+		  const struct cx_http_plan *p, struct cx_http_xfer *x, long left_ms, char *errbuf,
+		  bool share)
 {
 	int bad = 0;
 
 	curl_easy_reset(e);
 	/* Set again after the reset, which drops the share's TLS session settings. */
-	bad |= curl_easy_setopt(e, CURLOPT_SHARE, c->share) != CURLE_OK;
+	if (share)
+		bad |= curl_easy_setopt(e, CURLOPT_SHARE, c->share) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_URL, p->url) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
@@ -237,7 +220,7 @@ static int setup(struct cx_http_client *c, CURL *e, const struct cx_http_req *re
 	if (c->pinned) {
 		bad |= curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, cx_http_pin_ssl_ctx) !=
 		       CURLE_OK;
-		bad |= curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, (void *)c->pin) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, &x->pin) != CURLE_OK;
 	}
 	return bad | setup_method(e, req);
 }
@@ -271,6 +254,14 @@ static CURLcode perform(struct cx_http_handle *h, const struct cx_http_xfer *x)
 	return rc;
 }
 
+void cx_http_xfer_reset(const struct cx_http_client *c, struct cx_http_xfer *x)
+{
+	cx_buf_reset(&x->body);
+	x->received = 0;
+	x->over_cap = false;
+	x->pin = (struct cx_http_pin_check){ .pin = c->pin };
+}
+
 /* One attempt: CURLE_OK with the answer's status in *status and its body in x. */
 static CURLcode attempt(struct cx_http_client *c, struct cx_http_handle *h,
 			const struct cx_http_req *req, const struct cx_http_plan *p,
@@ -279,16 +270,13 @@ static CURLcode attempt(struct cx_http_client *c, struct cx_http_handle *h,
 	long left = (long)(p->deadline - cx_now_ms());
 	CURLcode rc;
 
-	cx_buf_reset(&x->body);
-	x->received = 0;
-	x->over_cap = false;
-	cx_http_pin_reset();
+	cx_http_xfer_reset(c, x);
 	errbuf[0] = '\0';
 	if (x->call && cx_call_cancelled(x->call))
 		return CURLE_ABORTED_BY_CALLBACK;
 	if (left <= 0)
 		return CURLE_OPERATION_TIMEDOUT;
-	if (setup(c, h->easy, req, p, x, left, errbuf))
+	if (cx_http_setup(c, h->easy, req, p, x, left, errbuf, true))
 		return CURLE_FAILED_INIT;
 	rc = perform(h, x);
 	if (rc == CURLE_OK)
@@ -329,8 +317,8 @@ static long backoff_ms(int attempt)
 }
 
 /* How long to wait before attempt n + 1, or -1: the outcome of attempt n stands. */
-static long next_wait(const struct cx_http_client *c, CURL *e, const struct cx_http_plan *p,
-		      const struct cx_http_xfer *x, CURLcode rc, long status, int n)
+long cx_http_next_wait(const struct cx_http_client *c, CURL *e, const struct cx_http_plan *p,
+		       const struct cx_http_xfer *x, CURLcode rc, long status, int n)
 {
 	long left = (long)(p->deadline - cx_now_ms()), wait;
 
@@ -351,7 +339,7 @@ static long next_wait(const struct cx_http_client *c, CURL *e, const struct cx_h
 }
 
 /* /metrics: another attempt follows, after a wait the backend asked for when it said 429. */
-static void count_retry(struct cx_http_client *c, CURLcode rc, long status)
+void cx_http_count_retry(struct cx_http_client *c, CURLcode rc, long status)
 {
 	if (!c->counters)
 		return;
@@ -382,13 +370,13 @@ static bool nap(const struct cx_call *call, long ms)
 
 /* The sentence for an attempt that got no HTTP answer. libcurl's error buffer is quoted only
  * for TLS and broken connections, where it describes the certificate or the socket. */
-static int fail_transport(const struct cx_http_client *c, const struct cx_http_req *req,
-			  const struct cx_http_plan *p, CURL *e, CURLcode rc,
-			  const struct cx_http_xfer *x, const char *errbuf, struct cx_err *err)
+int cx_http_fail_transport(const struct cx_http_client *c, const struct cx_http_req *req,
+			   const struct cx_http_plan *p, CURL *e, CURLcode rc,
+			   const struct cx_http_xfer *x, const char *errbuf, struct cx_err *err)
 {
 	const char *svc = c->service, *hp = c->hostport, *m = req->method;
 	const char *why = *errbuf ? errbuf : curl_easy_strerror(rc);
-	const char *presented = cx_http_pin_mismatch();
+	const char *presented = x->pin.mismatch ? x->pin.presented : NULL;
 	int pl = p->path_len;
 	long oserr = 0;
 
@@ -471,9 +459,9 @@ static char *kept_header(CURL *e, const char *name)
 	return out;
 }
 
-static int finish(const struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
-		  struct cx_http_xfer *x, long status, struct cx_http_resp *resp,
-		  struct cx_err *err)
+int cx_http_finish(const struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
+		   struct cx_http_xfer *x, long status, struct cx_http_resp *resp,
+		   struct cx_err *err)
 {
 	long ra = retry_after_ms(e);
 	bool json = looks_json(e, &x->body);
@@ -504,7 +492,7 @@ int cx_http_do(struct cx_http_client *c, const struct cx_call *call, long timeou
 
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_s = -1;
-	if (plan(c, call, timeout_ms, req, &p, err))
+	if (cx_http_plan(c, call, timeout_ms, req, &p, err))
 		goto out;
 	if (cx_http_handle_get(c, &h)) {
 		cx_err_set(err, "out of memory");
@@ -513,10 +501,10 @@ int cx_http_do(struct cx_http_client *c, const struct cx_call *call, long timeou
 	for (int n = 1;; n++) {
 		rc = attempt(c, &h, req, &p, &x, errbuf, &status);
 		resp->attempts = n;
-		wait = next_wait(c, h.easy, &p, &x, rc, status, n);
+		wait = cx_http_next_wait(c, h.easy, &p, &x, rc, status, n);
 		if (wait < 0)
 			break;
-		count_retry(c, rc, status);
+		cx_http_count_retry(c, rc, status);
 		cx_debug("%s: %s %.*s: %s; attempt %d of %d in %ld ms", c->service, req->method,
 			 p.path_len, req->path,
 			 rc == CURLE_OK ? "the backend is busy" : "no answer", n + 1,
@@ -529,9 +517,9 @@ int cx_http_do(struct cx_http_client *c, const struct cx_call *call, long timeou
 	if (c->counters)
 		cx_counter_inc(&c->counters->requests);
 	if (rc == CURLE_OK)
-		ret = finish(c, h.easy, req, &x, status, resp, err);
+		ret = cx_http_finish(c, h.easy, req, &x, status, resp, err);
 	else
-		fail_transport(c, req, &p, h.easy, rc, &x, errbuf, err);
+		cx_http_fail_transport(c, req, &p, h.easy, rc, &x, errbuf, err);
 	if (ret && c->counters)
 		cx_counter_inc(&c->counters->failures);
 	cx_http_handle_put(c, &h);

@@ -1,13 +1,15 @@
 /* Tool calls and adapter hooks from request to answer (see dispatch.h). Every tools/call that
  * names a known tool ends in cx_job_finish, which writes its one audit line: refusals and
  * schema errors through an inline job, CX_NONBLOCKING tools through an inline job that runs on
- * the submitting thread, everything else through a queued one. */
+ * the submitting thread, tools with a fast path (struct cx_tool_async) through a job whose
+ * backend request the backend I/O thread drives, everything else through a queued one. */
 #include "dispatch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/http_async.h"
 #include "../common/json.h"
 #include "../common/jsonrpc.h"
 #include "../common/log.h"
@@ -171,37 +173,44 @@ static json_t *finish_result(struct cx_dispatch *d, const struct cx_reg_tool *rt
 	return out;
 }
 
-/* Runs a tool job: on a worker, or inline for CX_NONBLOCKING tools (no deadline check, no
- * output-size check, no channel). */
-static void run_tool(struct cx_job *j, struct cx_call *call)
+/* Answers a tool job with what its handler (or fast path) made of it: rc and res (released). */
+static void answer_tool(struct cx_job *j, int rc, struct cx_result *res)
 {
 	struct cx_dispatch *d = j->owner;
 	enum cx_audit_outcome outcome;
-	struct cx_result res;
 	char detail[512], *text;
 	size_t text_len;
 	json_t *out;
-	int rc;
 
-	cx_result_init(&res);
-	rc = j->rt->tool->call(call, j->args, &res);
 	if (j->queued && cx_job_overdue(j)) {
-		cx_result_release(&res);
+		cx_result_release(res);
 		cx_job_answer_deadline(j);
 		return;
 	}
 	if (cx_jobs_after_run_hook)
 		cx_jobs_after_run_hook(j);
-	if (cx_stateless_finish(j, d->key, d->conf->session_ttl_s, rc != 0 || res.is_error)) {
-		cx_result_release(&res);
+	if (cx_stateless_finish(j, d->key, d->conf->session_ttl_s, rc != 0 || res->is_error)) {
+		cx_result_release(res);
 		return;
 	}
-	out = finish_result(d, j->rt, rc, &res, j->queued, &outcome, detail, sizeof(detail), &text,
+	out = finish_result(d, j->rt, rc, res, j->queued, &outcome, detail, sizeof(detail), &text,
 			    &text_len);
-	cx_result_release(&res);
+	cx_result_release(res);
 	cx_reply_offer(out, text, text_len);
 	cx_job_finish(j, out, NULL, outcome, detail);
 	cx_reply_withdraw();
+}
+
+/* Runs a tool job: on a worker, or inline for CX_NONBLOCKING tools (no deadline check, no
+ * output-size check, no channel). */
+static void run_tool(struct cx_job *j, struct cx_call *call)
+{
+	struct cx_result res;
+	int rc;
+
+	cx_result_init(&res);
+	rc = j->rt->tool->call(call, j->args, &res);
+	answer_tool(j, rc, &res);
 }
 
 /* Answers a tools/call that is not run (refused, invalid, no task) through an inline job, so
@@ -281,6 +290,76 @@ static void enqueue_tool(struct cx_dispatch *d, struct cx_exchange *x, json_t *i
 	cx_jobs_enqueue(d->jobs, j);
 }
 
+/* ---- the fast path: a tool's backend request on the backend I/O thread ---- */
+
+struct fast_call {
+	struct cx_job *j;
+	struct cx_call call; /* the job's deadline and cancelled flag, for the request */
+	struct cx_async_req ar;
+};
+
+/* On the backend I/O thread: the tool makes its result of the answer, or has a worker run
+ * the call after all. */
+static void fast_done(void *arg, int rc, struct cx_http_resp *resp, const struct cx_err *err)
+{
+	struct fast_call *f = arg;
+	struct cx_job *j = f->j;
+	struct cx_result res;
+	int r;
+
+	cx_result_init(&res);
+	r = j->rt->tool->async->end(&f->call, j->args, &f->ar, rc, resp, err, &res);
+	if (r == CX_ASYNC_BLOCKING) {
+		cx_result_release(&res);
+		cx_jobs_async_requeue(j->pool, j);
+	} else {
+		answer_tool(j, r, &res);
+		cx_jobs_async_end(j->pool, j);
+	}
+	free(f);
+}
+
+/* Starts rt's fast path for the call; false when it has none for this call (run it as usual). */
+static bool start_fast(struct cx_dispatch *d, struct cx_exchange *x, json_t *id, json_t *params,
+		       const struct cx_reg_tool *rt, json_t *args, int64_t start)
+{
+	struct fast_call *f = calloc(1, sizeof(*f));
+	struct cx_err err = { 0 };
+	json_t *responses = NULL;
+
+	if (!f)
+		return false;
+	f->call = (struct cx_call){ .tool = rt->name, .caller = x->who->name, .state = rt->state };
+	if (rt->tool->async->begin(&f->call, args, &f->ar)) {
+		free(f);
+		return false;
+	}
+	/* A stateless request's state is checked as for any call (the tool asks nothing). */
+	if (x->stateless &&
+	    cx_stateless_inputs(d->key, x, id, params, CX_JOB_TOOL, rt->name, &responses)) {
+		free(f);
+		return true;
+	}
+	if (!(f->j = tool_job_new(d, x, rt, id, params, args, responses, start))) {
+		free(f);
+		return false;
+	}
+	f->call.deadline_ms = f->j->deadline_ms;
+	f->call.cancelled = &f->j->cancelled;
+	if (!cx_jobs_async_begin(d->jobs, f->j)) {
+		free(f);
+		return true;
+	}
+	if (cx_http_do_async(f->ar.client, &f->call, f->ar.timeout_ms, &f->ar.req, fast_done, f,
+			     &err)) {
+		/* A worker runs it, and meets the same trouble if it lasts. */
+		cx_debug("'%s' runs on a worker: %s", rt->name, err.msg);
+		cx_jobs_async_requeue(d->jobs, f->j);
+		free(f);
+	}
+	return true;
+}
+
 /* A call to a tool that may run as a task. True when it was answered here. */
 static bool dispatch_task(struct cx_dispatch *d, struct cx_exchange *x, json_t *id, json_t *params,
 			  const struct cx_reg_tool *rt, json_t *args, int64_t start)
@@ -348,7 +427,7 @@ static void dispatch_tool(struct cx_dispatch *d, struct cx_exchange *x, json_t *
 		return;
 	if (rt->tool->flags & CX_NONBLOCKING)
 		run_inline(d, x, id, rt, args, start);
-	else
+	else if (!rt->tool->async || !start_fast(d, x, id, params, rt, args, start))
 		enqueue_tool(d, x, id, params, rt, args, start);
 }
 

@@ -61,6 +61,7 @@ struct cx_jobs {
 	} * load;
 	size_t nload, capload;
 	long per_adapter;
+	long async_running; /* fast-path jobs between async_begin and async_end (under lock) */
 
 	pthread_t *workers;
 	size_t nworkers;
@@ -486,6 +487,75 @@ void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 	job_unref(j);
 }
 
+/* ---- fast-path jobs: answered and deadline-bound as queued ones, run by no worker ---- */
+
+bool cx_jobs_async_begin(struct cx_jobs *p, struct cx_job *j)
+{
+	struct cx_exchange *x = j->x;
+	bool refused, wake_watchdog = false;
+
+	if (x->defer)
+		x->defer(x);
+	pthread_mutex_lock(&p->lock);
+	refused = atomic_load(&p->refusing);
+	if (!refused) {
+		j->queued = true;
+		atomic_fetch_add(&p->unanswered, 1);
+		dlist_insert_locked(p, j);
+		wake_watchdog = j->deadline_ms < p->watch_until;
+		if (wake_watchdog)
+			p->watch_until = j->deadline_ms;
+		p->async_running++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (!refused) {
+		if (wake_watchdog)
+			pthread_cond_signal(&p->tick);
+		return true;
+	}
+	refuse_job(j, SHUTTING_DOWN);
+	atomic_store(&j->refs, 1);
+	job_unref(j);
+	return false;
+}
+
+/* Under lock: one fast-path job fewer; drain waits for none to be left. */
+static void async_gone_locked(struct cx_jobs *p)
+{
+	if (--p->async_running == 0 && atomic_load(&p->draining))
+		pthread_cond_broadcast(&p->idle);
+}
+
+void cx_jobs_async_end(struct cx_jobs *p, struct cx_job *j)
+{
+	bool listed;
+
+	pthread_mutex_lock(&p->lock);
+	listed = j->on_dlist;
+	dlist_remove_locked(p, j);
+	async_gone_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	if (listed)
+		job_unref(j);
+	job_unref(j);
+}
+
+void cx_jobs_async_requeue(struct cx_jobs *p, struct cx_job *j)
+{
+	pthread_mutex_lock(&p->lock);
+	async_gone_locked(p);
+	/* Counted and deadline-listed already; past the queue's limit too, as it was accepted. */
+	j->qnext = NULL;
+	if (p->qtail)
+		p->qtail->qnext = j;
+	else
+		p->qhead = j;
+	p->qtail = j;
+	p->qlen++;
+	pthread_mutex_unlock(&p->lock);
+	pthread_cond_signal(&p->work);
+}
+
 bool cx_jobs_cancel(struct cx_jobs *p, bool (*match)(const struct cx_job *j, const void *key),
 		    const void *key, const char *detail)
 {
@@ -671,6 +741,10 @@ size_t cx_jobs_drain(struct cx_jobs *p)
 			pthread_cond_wait(&p->idle, &p->lock);
 		}
 	}
+	/* Answered, fast-path jobs end within moments: their requests are cancelled with them. */
+	cx_deadline_ts(CLOCK_REALTIME, DRAIN_GRACE_S * 1000, &grace);
+	while (p->async_running && pthread_cond_timedwait(&p->idle, &p->lock, &grace) != ETIMEDOUT)
+		;
 	p->stopping = true;
 	pthread_cond_broadcast(&p->work);
 	pthread_cond_broadcast(&p->tick);

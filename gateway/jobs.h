@@ -125,6 +125,14 @@ void cx_job_release(struct cx_job *j);
  * an isError result for a tool (audited as refused), a JSON-RPC error for a hook. */
 void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j);
 
+/* A tool's fast path (dispatch.c, common/http_async.h): j (taken) is counted, deadline-bound
+ * and cancellable as a queued job, but holds no worker; whoever completes it calls
+ * cx_jobs_async_end after answering, or cx_jobs_async_requeue to have a worker run it after
+ * all. False when the gateway is draining: then j was answered as refused and is gone. */
+bool cx_jobs_async_begin(struct cx_jobs *p, struct cx_job *j);
+void cx_jobs_async_end(struct cx_jobs *p, struct cx_job *j);
+void cx_jobs_async_requeue(struct cx_jobs *p, struct cx_job *j);
+
 /* Answers the client once: the first of worker, watchdog and cancellation wins. Steals result
  * (or e->data). Tool jobs leave an audit line. */
 void cx_job_finish(struct cx_job *j, json_t *result, struct cx_job_error *e,

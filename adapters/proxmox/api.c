@@ -159,14 +159,35 @@ int px_request(struct px_state *s, const struct cx_call *call, const char *metho
 	return px_request_pick(s, call, method, path, form, NULL, data, err);
 }
 
+/* What a request's answer means: "data", or the sentence for a failure. */
+int px_answer(struct px_state *s, const struct cx_http_req *req, const struct cx_http_resp *resp,
+	      json_t **data, struct cx_err *err)
+{
+	char msg[400];
+
+	*data = NULL;
+	if (resp->status < 200 || resp->status > 299) {
+		backend_message(resp->json, msg, sizeof(msg));
+		return cx_http_fail(s->http, req, resp, msg[0] ? msg : NULL,
+				    hint_for(resp->status, s->token_header.len > 0), err);
+	}
+	if (!json_is_object(resp->json))
+		return cx_err_set(err,
+				  "proxmox answered %s %s with a body that is not Proxmox's JSON "
+				  "envelope; is the url a Proxmox VE API?",
+				  req->method, req->path);
+	*data = json_object_get(resp->json, "data");
+	*data = *data ? json_incref(*data) : json_null();
+	return 0;
+}
+
 int px_request_pick(struct px_state *s, const struct cx_call *call, const char *method,
 		    const char *path, const char *form, const struct cx_json_pick *pick,
 		    json_t **data, struct cx_err *err)
 {
 	struct cx_http_req req = { .method = method, .path = path, .pick = pick };
 	struct cx_http_resp resp = { 0 };
-	char msg[400];
-	int rc = -1;
+	int rc;
 
 	*data = NULL;
 	if (form || strcmp(method, "GET")) {
@@ -183,23 +204,24 @@ int px_request_pick(struct px_state *s, const struct cx_call *call, const char *
 		if (attempt(s, call, &req, true, &resp, err))
 			return -1;
 	}
-	if (resp.status < 200 || resp.status > 299) {
-		backend_message(resp.json, msg, sizeof(msg));
-		cx_http_fail(s->http, &req, &resp, msg[0] ? msg : NULL,
-			     hint_for(resp.status, s->token_header.len > 0), err);
-		goto out;
-	}
-	if (!json_is_object(resp.json)) {
-		cx_err_set(err,
-			   "proxmox answered %s %s with a body that is not Proxmox's JSON "
-			   "envelope; is the url a Proxmox VE API?",
-			   method, path);
-		goto out;
-	}
-	*data = json_object_get(resp.json, "data");
-	*data = *data ? json_incref(*data) : json_null();
-	rc = 0;
-out:
+	rc = px_answer(s, &req, &resp, data, err);
 	cx_http_resp_release(&resp);
 	return rc;
+}
+
+int px_request_begin(struct px_state *s, const char *path, const struct cx_json_pick *pick,
+		     struct cx_async_req *ar)
+{
+	/* A ticket may need a login first, under a lock a transport thread must not wait on. */
+	if (!s->token_header.len || !cx_fmt(ar->path, sizeof(ar->path), "%s", path))
+		return CX_ASYNC_BLOCKING;
+	ar->client = s->http;
+	ar->timeout_ms = s->timeout_ms;
+	ar->headers[0] = (const char *)s->token_header.data;
+	ar->headers[1] = NULL;
+	ar->req = (struct cx_http_req){ .method = "GET",
+					.path = ar->path,
+					.headers = ar->headers,
+					.pick = pick };
+	return 0;
 }

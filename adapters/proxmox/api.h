@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "../../common/adapter.h"
+#include "../../common/http_async.h"
 #include "../../common/http_client.h"
 #include "../../common/json.h"
 #include "../../common/secret.h"
@@ -44,6 +45,15 @@ int px_request(struct px_state *s, const struct cx_call *call, const char *metho
 int px_request_pick(struct px_state *s, const struct cx_call *call, const char *method,
 		    const char *path, const char *form, const struct cx_json_pick *pick,
 		    json_t **data, struct cx_err *err);
+
+/* The fast path's GET of path (tools.c): fills ar with the request px_request_pick would send
+ * first. CX_ASYNC_BLOCKING with ticket authentication (a login may have to come first). */
+int px_request_begin(struct px_state *s, const char *path, const struct cx_json_pick *pick,
+		     struct cx_async_req *ar);
+/* What px_request_pick makes of an answer to req: 0 with *data the envelope's "data" (new
+ * reference), or -1 with the sentence in err. */
+int px_answer(struct px_state *s, const struct cx_http_req *req, const struct cx_http_resp *resp,
+	      json_t **data, struct cx_err *err);
 
 /* Logs in now (ticket authentication), replacing any ticket. 0 or -1 with err. */
 int px_login(struct px_state *s, const struct cx_call *call, struct cx_err *err);

@@ -156,16 +156,18 @@ static unsigned px_tool_flags(void *state, const char *tool, unsigned flags)
 }
 
 static const struct cx_tool px_tools[] = {
-	{ "proxmox_list_nodes", px_list_nodes, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "proxmox_list_nodes", px_list_nodes, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD,
+	  &px_list_nodes_fast },
 	{ "proxmox_get_node_status", px_get_node_status,
 	  CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
-	{ "proxmox_list_vms", px_list_vms, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	{ "proxmox_list_vms", px_list_vms, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD,
+	  &px_list_vms_fast },
 	{ "proxmox_get_vm_status", px_get_vm_status, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
 	{ "proxmox_get_vm_config", px_get_vm_config, CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
 	{ "proxmox_get_cluster_resources", px_get_cluster_resources,
 	  CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
 	{ "proxmox_get_cluster_status", px_get_cluster_status,
-	  CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
+	  CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD, &px_cluster_status_fast },
 	{ "proxmox_get_task_status", px_get_task_status,
 	  CX_READ_ONLY | CX_IDEMPOTENT | CX_OPEN_WORLD },
 	{ "proxmox_vm_action", px_vm_action, CX_DESTRUCTIVE | CX_OPEN_WORLD | CX_TASK_OPTIONAL },
@@ -173,7 +175,7 @@ static const struct cx_tool px_tools[] = {
 	 * let it run commands that change the node, so never read-only. */
 	/* Read-only as the table says; destructive when ssh.allow goes past the defaults. */
 	{ "proxmox_node_exec", px_node_exec, CX_READ_ONLY | CX_OPEN_WORLD },
-	{ NULL, NULL, 0 },
+	{ NULL, NULL, 0, NULL },
 };
 
 const struct cx_adapter cx_proxmox_adapter = {

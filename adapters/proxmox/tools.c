@@ -62,20 +62,26 @@ static const char *const node_keys[] = { "node", "status", "cpu",    "maxcpu",
 static const char *const vm_keys[] = { "vmid",   "name", "node",   "type",   "status",   "cpu",
 				       "maxcpu", "mem",  "maxmem", "uptime", "template", NULL };
 
-int px_list_nodes(struct cx_call *call, const json_t *args, struct cx_result *res)
+/* The nodes in a /nodes answer (data, taken). */
+static int list_nodes_answer(json_t *data, struct cx_result *res)
 {
-	json_t *data = NULL, *nodes = json_array(), *v;
+	json_t *nodes = json_array(), *v;
 	size_t i;
-	int rc = px_get(call, "/nodes", &data, res);
 
-	if (rc) {
-		json_decref(nodes);
-		return rc < 0 ? -1 : 0;
-	}
 	json_array_foreach(data, i, v)
 		json_array_append_new(nodes, px_pick(v, node_keys));
 	json_decref(data);
 	return cx_result_structured(res, json_pack("{s:o}", "nodes", nodes));
+}
+
+int px_list_nodes(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	json_t *data = NULL;
+	int rc = px_get(call, "/nodes", &data, res);
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	return list_nodes_answer(data, res);
 }
 
 int px_get_node_status(struct cx_call *call, const json_t *args, struct cx_result *res)
@@ -103,18 +109,15 @@ int px_get_node_status(struct cx_call *call, const json_t *args, struct cx_resul
 /* The guests of the cluster (cluster/resources, type vm), as vm_keys objects. The answer is
  * read for vm_keys only (its objects are the guests themselves, no copies): on a busy
  * gateway this list is the most frequent request of all. */
-static int cluster_guests(struct cx_call *call, json_t **out, struct cx_result *res)
+static const struct cx_json_pick guests_pick = { 3, vm_keys }; /* {"data": [{...}]} */
+#define GUESTS_PATH "/cluster/resources?type=vm"
+
+/* The guests in a cluster/resources answer (data, taken). */
+static json_t *guests_of(json_t *data)
 {
-	static const struct cx_json_pick pick = { 3, vm_keys }; /* {"data": [{...}]} */
-	struct cx_err err = { 0 };
-	json_t *data = NULL, *v;
+	json_t *out = json_array(), *v;
 	size_t i;
 
-	*out = NULL;
-	if (px_request_pick(state_of(call), call, "GET", "/cluster/resources?type=vm", NULL, &pick,
-			    &data, &err))
-		return fail(res, &err) ? -1 : 1;
-	*out = json_array();
 	json_array_foreach(data, i, v) {
 		const char *type = json_string_value(json_object_get(v, "type")), *key;
 		json_t *field;
@@ -126,24 +129,34 @@ static int cluster_guests(struct cx_call *call, json_t **out, struct cx_result *
 			if (json_is_null(field))
 				json_object_del(v, key);
 		}
-		json_array_append(*out, v);
+		json_array_append(out, v);
 	}
 	json_decref(data);
+	return out;
+}
+
+static int cluster_guests(struct cx_call *call, json_t **out, struct cx_result *res)
+{
+	struct cx_err err = { 0 };
+	json_t *data = NULL;
+
+	*out = NULL;
+	if (px_request_pick(state_of(call), call, "GET", GUESTS_PATH, NULL, &guests_pick, &data,
+			    &err))
+		return fail(res, &err) ? -1 : 1;
+	*out = guests_of(data);
 	return 0;
 }
 
-int px_list_vms(struct cx_call *call, const json_t *args, struct cx_result *res)
+/* The guests of all (taken) that args' filters let through. */
+static int list_vms_answer(const json_t *args, json_t *all, struct cx_result *res)
 {
 	const char *node = json_string_value(json_object_get(args, "node"));
 	const char *status = json_string_value(json_object_get(args, "status"));
 	const char *type = json_string_value(json_object_get(args, "type"));
-	json_t *all = NULL, *vms, *v;
+	json_t *vms = json_array(), *v;
 	size_t i;
-	int rc = cluster_guests(call, &all, res);
 
-	if (rc)
-		return rc < 0 ? -1 : 0;
-	vms = json_array();
 	json_array_foreach(all, i, v) {
 		if ((node && strcmp(node, str_of(v, "node"))) ||
 		    (status && strcmp(status, str_of(v, "status"))) ||
@@ -154,6 +167,16 @@ int px_list_vms(struct cx_call *call, const json_t *args, struct cx_result *res)
 	json_decref(all);
 	return cx_result_structured(res, json_pack("{s:o, s:I}", "vms", vms, "count",
 						   (json_int_t)json_array_size(vms)));
+}
+
+int px_list_vms(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	json_t *all = NULL;
+	int rc = cluster_guests(call, &all, res);
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	return list_vms_answer(args, all, res);
 }
 
 /* Finds guest vmid (on node, when given): 0, or 1 after an isError result, -1 on a fault. */
@@ -277,18 +300,14 @@ int px_get_cluster_resources(struct cx_call *call, const json_t *args, struct cx
 						   (json_int_t)json_array_size(data)));
 }
 
-int px_get_cluster_status(struct cx_call *call, const json_t *args, struct cx_result *res)
+/* The cluster and its nodes in a /cluster/status answer (data, taken). */
+static int cluster_status_answer(json_t *data, struct cx_result *res)
 {
 	static const char *const keys[] = { "name",  "type",    "id",    "nodeid",  "ip", "online",
 					    "local", "quorate", "nodes", "version", NULL };
-	json_t *data = NULL, *cluster = json_null(), *nodes = json_array(), *v;
+	json_t *cluster = json_null(), *nodes = json_array(), *v;
 	size_t i;
-	int rc = px_get(call, "/cluster/status", &data, res);
 
-	if (rc) {
-		json_decref(nodes);
-		return rc < 0 ? -1 : 0;
-	}
 	json_array_foreach(data, i, v) {
 		const char *t = json_string_value(json_object_get(v, "type"));
 		if (t && !strcmp(t, "cluster")) {
@@ -301,6 +320,16 @@ int px_get_cluster_status(struct cx_call *call, const json_t *args, struct cx_re
 	json_decref(data);
 	return cx_result_structured(res,
 				    json_pack("{s:o, s:o}", "cluster", cluster, "nodes", nodes));
+}
+
+int px_get_cluster_status(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	json_t *data = NULL;
+	int rc = px_get(call, "/cluster/status", &data, res);
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	return cluster_status_answer(data, res);
 }
 
 /* The node a UPID names: "UPID:<node>:...". false when upid is not one. */
@@ -361,3 +390,76 @@ int px_get_task_status(struct cx_call *call, const json_t *args, struct cx_resul
 		json_object_set_new(out, "node", json_string(node));
 	return cx_result_structured(res, out);
 }
+
+/* ---- fast paths (common/http_async.h): the tools that are one GET ---- */
+
+/* The answer's "data": 0, or 1 after an isError sentence (-1 on a fault), as px_get. */
+static int fast_data(const struct cx_call *call, const struct cx_async_req *ar, int rc,
+		     const struct cx_http_resp *resp, const struct cx_err *err, json_t **data,
+		     struct cx_result *res)
+{
+	struct cx_err e = { 0 };
+
+	*data = NULL;
+	if (rc)
+		return fail(res, err) ? -1 : 1;
+	if (px_answer(call->state, &ar->req, resp, data, &e))
+		return fail(res, &e) ? -1 : 1;
+	return 0;
+}
+
+static int list_vms_begin(const struct cx_call *call, const json_t *args, struct cx_async_req *ar)
+{
+	return px_request_begin(call->state, GUESTS_PATH, &guests_pick, ar);
+}
+
+static int list_vms_end(const struct cx_call *call, const json_t *args,
+			const struct cx_async_req *ar, int rc, struct cx_http_resp *resp,
+			const struct cx_err *err, struct cx_result *res)
+{
+	json_t *data;
+	int r = fast_data(call, ar, rc, resp, err, &data, res);
+
+	if (r)
+		return r < 0 ? -1 : 0;
+	return list_vms_answer(args, guests_of(data), res);
+}
+
+static int list_nodes_begin(const struct cx_call *call, const json_t *args, struct cx_async_req *ar)
+{
+	return px_request_begin(call->state, "/nodes", NULL, ar);
+}
+
+static int list_nodes_end(const struct cx_call *call, const json_t *args,
+			  const struct cx_async_req *ar, int rc, struct cx_http_resp *resp,
+			  const struct cx_err *err, struct cx_result *res)
+{
+	json_t *data;
+	int r = fast_data(call, ar, rc, resp, err, &data, res);
+
+	if (r)
+		return r < 0 ? -1 : 0;
+	return list_nodes_answer(data, res);
+}
+
+static int cluster_status_begin(const struct cx_call *call, const json_t *args,
+				struct cx_async_req *ar)
+{
+	return px_request_begin(call->state, "/cluster/status", NULL, ar);
+}
+
+static int cluster_status_end(const struct cx_call *call, const json_t *args,
+			      const struct cx_async_req *ar, int rc, struct cx_http_resp *resp,
+			      const struct cx_err *err, struct cx_result *res)
+{
+	json_t *data;
+	int r = fast_data(call, ar, rc, resp, err, &data, res);
+
+	if (r)
+		return r < 0 ? -1 : 0;
+	return cluster_status_answer(data, res);
+}
+
+const struct cx_tool_async px_list_vms_fast = { list_vms_begin, list_vms_end };
+const struct cx_tool_async px_list_nodes_fast = { list_nodes_begin, list_nodes_end };
+const struct cx_tool_async px_cluster_status_fast = { cluster_status_begin, cluster_status_end };

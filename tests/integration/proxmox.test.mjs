@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { startSim, startStdio, writeConfig } from './lib.mjs';
+import { startSim, startStdio, tmpDir, writeConfig } from './lib.mjs';
 
 const running = [];
 after(() => running.forEach((p) => p.kill()));
@@ -260,6 +260,42 @@ test('a cancelled call closes its backend connection within 100 ms: the only wor
   const closedIn = slow.client_closed_at_ms - t0;
   assert.ok(closedIn < 100, `the backend connection closed ${closedIn} ms after the cancellation`);
   await g.close();
+});
+
+test('the one-GET tools wait on the backend I/O thread: a slow backend holds no worker, every call is answered and audited', async () => {
+  const s = await sim();
+  const audit = join(tmpDir(), 'audit.log');
+  const conf = writeConfig({ calls: { timeout_ms: 8000, workers: 1 }, audit: { file: audit },
+    adapters: { proxmox: tokenConf(s) } });
+  const g = startStdio(['--config', conf], { env: { PX_SECRET: SECRET } });
+  running.push(g);
+  await g.initialize();
+  await simCall(s, '/_sim/faults', { method: 'POST', body: { path: '/api2/json/cluster/resources', kind: 'latency', latency_ms: 1000 } });
+  const t0 = Date.now();
+  for (let i = 0; i < 6; i++)
+    g.send({ jsonrpc: '2.0', id: `vms${i}`, method: 'tools/call', params: { name: 'proxmox_list_vms', arguments: { type: 'lxc' } } });
+  // A tool without a fast path still finds the one worker free.
+  const cfg = await g.request('tools/call', { name: 'proxmox_get_vm_config', arguments: { vmid: 100, node: 'pve1', type: 'qemu' } }, 'cfg');
+  assert.equal(cfg.id, 'cfg', 'answered before the slow calls');
+  assert.equal(cfg.result.isError, undefined, text(cfg.result));
+  assert.ok(Date.now() - t0 < 800, `the worker was free at once (${Date.now() - t0} ms)`);
+  const ids = new Set();
+  for (let i = 0; i < 6; i++) {
+    const m = await g.next(5000);
+    ids.add(m.id);
+    assert.equal(m.result.isError, undefined, text(m.result));
+    assert.deepEqual(m.result.structuredContent.vms.map((v) => v.vmid).sort(), [200, 201]);
+    assert.equal(m.result.structuredContent.count, 2);
+  }
+  assert.equal(ids.size, 6);
+  const took = Date.now() - t0;
+  assert.ok(took >= 950 && took < 2500, `six 1 s requests waited together: ${took} ms, not six seconds`);
+  await g.close();
+  const lines = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const vmsLines = lines.filter((l) => l.tool === 'proxmox_list_vms');
+  assert.equal(vmsLines.length, 6, 'one audit line per call');
+  assert.ok(vmsLines.every((l) => l.outcome === 'ok' && l.duration_ms >= 900 && l.arguments.type === 'lxc'), JSON.stringify(vmsLines[0]));
+  assert.ok(!readFileSync(audit, 'utf8').includes(SECRET), 'no token in the audit log');
 });
 
 test('a slow trickle is read to the end within the deadline, and cut off with a sentence past it', async () => {

@@ -1,0 +1,44 @@
+/* Backend requests that hold no thread while they wait: the adapters' fast path.
+ *
+ * cx_http_do blocks the worker that calls it until the backend answers, and handing a call to
+ * a worker and its answer back costs more than the rest of a busy gateway's work. A request
+ * given to cx_http_do_async is driven instead by the backend I/O thread: one thread per process
+ * and one curl multi handle for every such transfer, so many calls wait on their backends
+ * together while no worker waits at all. The request is cx_http_do's in everything else: its
+ * deadline and cancellation, its retries and Retry-After, TLS and the pin, the response cap,
+ * and the sentences when it fails.
+ *
+ * A tool offers the fast path with a struct cx_tool_async (adapter.h, docs/ADAPTERS.md): begin
+ * builds the request on the transport thread, end turns the answer into the tool's result on
+ * the I/O thread; either may send the call to its ordinary handler on a worker instead. */
+#ifndef CX_HTTP_ASYNC_H
+#define CX_HTTP_ASYNC_H
+
+#include "http_client.h"
+
+/* What a tool's begin fills in: the request, and room for the strings it points to. It stays
+ * valid (and unchanged) until end has run. */
+struct cx_async_req {
+	struct cx_http_client *client;
+	long timeout_ms; /* as cx_http_do's: one request, when the call's deadline allows */
+	struct cx_http_req req;
+	const char *headers[4]; /* for req.headers; NULL-terminated */
+	char path[512];         /* for req.path */
+};
+
+/* Runs once on the I/O thread with what cx_http_do would have returned: rc 0 with resp (an
+ * HTTP answer, whatever its status), or -1 with err. resp is released after it returns; it
+ * may take resp->json (setting it to NULL). It must not block: no cx_http_do, no waiting. */
+typedef void (*cx_http_done_fn)(void *arg, int rc, struct cx_http_resp *resp,
+				const struct cx_err *err);
+
+/* Starts req for call on the backend I/O thread (starting the thread the first time). call
+ * (its deadline and cancelled flag) must stay valid until done has run; req is copied, except
+ * req->pick and req->keep_headers, which must outlive the request. 0: done will run; -1 with
+ * err when the request could not start (a malformed request, out of memory, no I/O thread):
+ * done never runs, and cx_http_do would say the same. */
+int cx_http_do_async(struct cx_http_client *c, const struct cx_call *call, long timeout_ms,
+		     const struct cx_http_req *req, cx_http_done_fn done, void *arg,
+		     struct cx_err *err);
+
+#endif

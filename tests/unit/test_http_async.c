@@ -1,0 +1,335 @@
+/* The adapters' fast path, cx_http_do_async (common/http_async.h), against the scripted servers
+ * of tests/unit/http_test_server.c: the same answers, retries, Retry-After, deadlines,
+ * cancellations, cap and TLS verdicts as cx_http_do, many requests waiting together on the
+ * one backend I/O thread, and a client freed only after its requests ended. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/http_async.h"
+#include "../../common/util.h"
+#include "http_test_server.h"
+
+/* What done saw, and when. */
+struct outcome {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int calls; /* how many times done ran: once, always */
+	int rc;
+	long status;
+	int attempts;
+	bool json;
+	pthread_t thread;
+	int64_t at;
+	char msg[512];
+	char body[128];
+};
+
+static void outcome_init(struct outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	pthread_mutex_init(&o->lock, NULL);
+	pthread_cond_init(&o->cond, NULL);
+}
+
+static void on_done(void *arg, int rc, struct cx_http_resp *resp, const struct cx_err *err)
+{
+	struct outcome *o = arg;
+
+	pthread_mutex_lock(&o->lock);
+	o->calls++;
+	o->rc = rc;
+	o->thread = pthread_self();
+	o->at = cx_now_ms();
+	if (rc) {
+		snprintf(o->msg, sizeof(o->msg), "%s", err->msg);
+	} else {
+		o->status = resp->status;
+		o->attempts = resp->attempts;
+		o->json = resp->json != NULL;
+		snprintf(o->body, sizeof(o->body), "%s", resp->body);
+	}
+	pthread_cond_broadcast(&o->cond);
+	pthread_mutex_unlock(&o->lock);
+}
+
+/* Waits for done (10 s at most); fails the test when it never ran. */
+static void wait_done(struct outcome *o)
+{
+	int64_t until = cx_now_ms() + 10000;
+
+	pthread_mutex_lock(&o->lock);
+	while (!o->calls && cx_now_ms() < until) {
+		pthread_mutex_unlock(&o->lock);
+		hts_sleep_ms(5);
+		pthread_mutex_lock(&o->lock);
+	}
+	pthread_mutex_unlock(&o->lock);
+	if (!o->calls)
+		fail_msg("done never ran");
+}
+
+static int start_get(struct cx_http_client *c, const struct cx_call *call, const char *path,
+		     struct outcome *o)
+{
+	static const char *const headers[] = { SECRET_HEADER, NULL };
+	struct cx_http_req req = { .method = "GET", .path = path, .headers = headers };
+	struct cx_err err = { 0 };
+	int rc = cx_http_do_async(c, call, 5000, &req, on_done, o, &err);
+
+	if (rc)
+		fail_msg("could not start: %s", err.msg);
+	return rc;
+}
+
+static void test_answer_on_the_io_thread(void **state)
+{
+	struct cx_http_client *c = hts_client(&hts_plain, 0, NULL, NULL, false);
+	struct test_call tc;
+	struct outcome o, again;
+
+	hts_call_init(&tc, 5000);
+	outcome_init(&o);
+	start_get(c, &tc.call, "/json", &o);
+	wait_done(&o);
+	assert_int_equal(o.rc, 0);
+	assert_int_equal(o.status, 200);
+	assert_int_equal(o.attempts, 1);
+	assert_true(o.json);
+	assert_string_equal(o.body, "{\"data\":{\"ok\":true,\"n\":1}}");
+	assert_false(pthread_equal(o.thread, pthread_self()));
+	hts_assert_contains(hts_plain.headers, "PVEAPIToken=x!y=SECRET123");
+	/* The next request reuses the connection. */
+	outcome_init(&again);
+	start_get(c, &tc.call, "/json", &again);
+	wait_done(&again);
+	assert_int_equal(again.rc, 0);
+	assert_int_equal(atomic_load(&hts_plain.started), 1);
+	assert_int_equal(o.calls + again.calls, 2);
+	cx_http_client_free(c);
+}
+
+static void test_retries_and_retry_after(void **state)
+{
+	struct cx_http_client *c = hts_client(&hts_plain, 3, NULL, NULL, false);
+	struct test_call tc;
+	struct outcome flaky, limited;
+	int64_t t0;
+
+	hts_call_init(&tc, 8000);
+	outcome_init(&flaky);
+	start_get(c, &tc.call, "/flaky", &flaky);
+	wait_done(&flaky);
+	assert_int_equal(flaky.rc, 0);
+	assert_int_equal(flaky.status, 200);
+	assert_int_equal(flaky.attempts, 3);
+
+	atomic_store(&hts_plain.hits, 0);
+	outcome_init(&limited);
+	t0 = cx_now_ms();
+	start_get(c, &tc.call, "/limited?s=1", &limited);
+	wait_done(&limited);
+	assert_int_equal(limited.rc, 0);
+	assert_int_equal(limited.status, 200);
+	assert_int_equal(limited.attempts, 2);
+	assert_true(limited.at - t0 >= 950);
+	cx_http_client_free(c);
+}
+
+static void test_an_error_status_is_an_answer(void **state)
+{
+	struct cx_http_client *c = hts_client(&hts_plain, 0, NULL, NULL, false);
+	struct test_call tc;
+	struct outcome o;
+
+	hts_call_init(&tc, 5000);
+	outcome_init(&o);
+	start_get(c, &tc.call, "/unauthorized", &o);
+	wait_done(&o);
+	assert_int_equal(o.rc, 0);
+	assert_int_equal(o.status, 401);
+	cx_http_client_free(c);
+}
+
+/* Sixteen requests to a backend that answers in 5 s, each with 400 ms to its deadline: they
+ * wait together, so all end at about 400 ms, with cx_http_do's sentence. */
+static void test_many_wait_together_and_deadlines_hold(void **state)
+{
+	enum {
+		N = 16
+	};
+	struct cx_http_client *c = hts_client(&hts_plain, 2, NULL, NULL, false);
+	struct test_call tc[N];
+	struct outcome o[N];
+	int64_t t0 = cx_now_ms();
+
+	for (int i = 0; i < N; i++) {
+		hts_call_init(&tc[i], 400);
+		outcome_init(&o[i]);
+		start_get(c, &tc[i].call, "/slow", &o[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		wait_done(&o[i]);
+		assert_int_equal(o[i].rc, -1);
+		hts_assert_contains(o[i].msg, "testsvc at 127.0.0.1:");
+		hts_assert_contains(o[i].msg, "did not answer within");
+		assert_true(o[i].at - t0 >= 350);
+		assert_true(o[i].at - t0 < 1500);
+	}
+	/* And each closed its connection: the server saw every one of them leave. */
+	for (int i = 0; i < 100 && atomic_load(&hts_plain.aborted) < N; i++)
+		hts_sleep_ms(10);
+	assert_int_equal(atomic_load(&hts_plain.aborted), N);
+	cx_http_client_free(c);
+}
+
+static void test_cancel_closes_the_connection_at_once(void **state)
+{
+	struct cx_http_client *c = hts_client(&hts_plain, 2, NULL, NULL, false);
+	struct test_call tc;
+	struct outcome o;
+	int64_t at;
+
+	hts_call_init(&tc, 10000);
+	outcome_init(&o);
+	start_get(c, &tc.call, "/slow", &o);
+	hts_sleep_ms(150);
+	at = cx_now_ms();
+	atomic_store(&tc.cancelled, true);
+	wait_done(&o);
+	assert_int_equal(o.rc, -1);
+	assert_true(o.at - at <= 100);
+	hts_assert_contains(o.msg, "the call was cancelled");
+	for (int i = 0; i < 50 && atomic_load(&hts_plain.aborted) < 1; i++)
+		hts_sleep_ms(10);
+	assert_int_equal(atomic_load(&hts_plain.aborted), 1);
+	cx_http_client_free(c);
+}
+
+static void test_cap_and_refused_connection(void **state)
+{
+	struct cx_http_client *c = hts_client(&hts_plain, 0, NULL, NULL, false);
+	struct cx_http_client_opts opts = { .service = "nothing",
+					    .base_url = "http://127.0.0.1:1" };
+	struct cx_err err = { 0 };
+	struct cx_http_client *none = cx_http_client_new(&opts, &err);
+	struct test_call tc;
+	struct outcome big, refused;
+
+	assert_non_null(none);
+	hts_call_init(&tc, 5000);
+	outcome_init(&big);
+	outcome_init(&refused);
+	start_get(c, &tc.call, "/big", &big);
+	start_get(none, &tc.call, "/x", &refused);
+	wait_done(&big);
+	wait_done(&refused);
+	assert_string_equal(big.msg, "testsvc answered more than 8388608 bytes to GET /big; "
+				     "narrow the request");
+	hts_assert_contains(refused.msg, "could not connect to nothing at 127.0.0.1:1: "
+					 "connection refused");
+	cx_http_client_free(none);
+	cx_http_client_free(c);
+}
+
+/* Each transfer has its own pin check: a wrong pin and a right one at once each get their own
+ * verdict, and the wrong one sends nothing. */
+static void test_pins_are_per_transfer(void **state)
+{
+	char wrong[CX_HTTP_PIN_TEXT];
+	struct cx_http_client *good, *bad;
+	struct test_call tc;
+	struct outcome ok, refused;
+
+	snprintf(wrong, sizeof(wrong), "%s", hts_cert_fp);
+	wrong[0] = wrong[0] == '0' ? '1' : '0';
+	good = hts_client(&hts_secure, 0, NULL, hts_cert_fp, false);
+	bad = hts_client(&hts_secure, 0, NULL, wrong, false);
+	hts_call_init(&tc, 5000);
+	outcome_init(&ok);
+	outcome_init(&refused);
+	start_get(bad, &tc.call, "/json", &refused);
+	start_get(good, &tc.call, "/json", &ok);
+	wait_done(&ok);
+	wait_done(&refused);
+	assert_int_equal(ok.rc, 0);
+	assert_int_equal(ok.status, 200);
+	assert_int_equal(refused.rc, -1);
+	hts_assert_contains(refused.msg, "certificate fingerprint mismatch");
+	hts_assert_contains(refused.msg, hts_cert_fp);
+	assert_int_equal(atomic_load(&hts_secure.requests), 1);
+	cx_http_client_free(good);
+	cx_http_client_free(bad);
+}
+
+struct freer {
+	struct cx_http_client *c;
+	int64_t freed_at;
+};
+
+static void *free_client(void *arg)
+{
+	struct freer *f = arg;
+
+	cx_http_client_free(f->c);
+	f->freed_at = cx_now_ms();
+	return NULL;
+}
+
+/* Freeing a client waits for its requests: here one that ends at its 300 ms deadline. */
+static void test_free_waits_for_requests(void **state)
+{
+	struct freer f = { .c = hts_client(&hts_plain, 0, NULL, NULL, false) };
+	struct test_call tc;
+	struct outcome o;
+	pthread_t t;
+
+	hts_call_init(&tc, 300);
+	outcome_init(&o);
+	start_get(f.c, &tc.call, "/slow", &o);
+	pthread_create(&t, NULL, free_client, &f);
+	pthread_join(t, NULL);
+	assert_int_equal(o.calls, 1);
+	assert_true(f.freed_at >= o.at);
+	hts_assert_contains(o.msg, "did not answer within");
+}
+
+static void test_a_malformed_request_does_not_start(void **state)
+{
+	struct cx_http_client *c = hts_client(&hts_plain, 0, NULL, NULL, false);
+	struct cx_http_req req = { .method = "GET", .path = "no-slash" };
+	struct cx_err err = { 0 };
+	struct outcome o;
+
+	outcome_init(&o);
+	assert_int_equal(cx_http_do_async(c, NULL, 1000, &req, on_done, &o, &err), -1);
+	hts_assert_contains(err.msg, "must start with '/'");
+	hts_sleep_ms(50);
+	assert_int_equal(o.calls, 0);
+	cx_http_client_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_answer_on_the_io_thread, hts_reset_both),
+		cmocka_unit_test_setup(test_retries_and_retry_after, hts_reset_both),
+		cmocka_unit_test_setup(test_an_error_status_is_an_answer, hts_reset_both),
+		cmocka_unit_test_setup(test_many_wait_together_and_deadlines_hold, hts_reset_both),
+		cmocka_unit_test_setup(test_cancel_closes_the_connection_at_once, hts_reset_both),
+		cmocka_unit_test_setup(test_cap_and_refused_connection, hts_reset_both),
+		cmocka_unit_test_setup(test_pins_are_per_transfer, hts_reset_both),
+		cmocka_unit_test_setup(test_free_waits_for_requests, hts_reset_both),
+		cmocka_unit_test_setup(test_a_malformed_request_does_not_start, hts_reset_both),
+	};
+
+	return cmocka_run_group_tests(tests, hts_servers_up, hts_servers_down);
+}
