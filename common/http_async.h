@@ -2,11 +2,11 @@
  *
  * cx_http_do blocks the worker that calls it until the backend answers, and handing a call to
  * a worker and its answer back costs more than the rest of a busy gateway's work. A request
- * given to cx_http_do_async is driven instead by the backend I/O thread: one thread per process
- * and one curl multi handle for every such transfer, so many calls wait on their backends
- * together while no worker waits at all. The request is cx_http_do's in everything else: its
- * deadline and cancellation, its retries and Retry-After, TLS and the pin, the response cap,
- * and the sentences when it fails.
+ * given to cx_http_do_async is sent at once by the calling thread, and its answer awaited by
+ * the backend I/O thread: one thread per process and one curl multi handle for every such
+ * transfer, so many calls wait on their backends together while no worker waits at all. The request
+ * is cx_http_do's in everything else: its deadline and cancellation, its retries and Retry-After,
+ * TLS and the pin, the response cap, and the sentences when it fails.
  *
  * A tool offers the fast path with a struct cx_tool_async (adapter.h, docs/ADAPTERS.md): begin
  * builds the request on the transport thread, end turns the answer into the tool's result on
@@ -26,9 +26,10 @@ struct cx_async_req {
 	char path[512];         /* for req.path */
 };
 
-/* Runs once on the I/O thread with what cx_http_do would have returned: rc 0 with resp (an
- * HTTP answer, whatever its status), or -1 with err. resp is released after it returns; it
- * may take resp->json (setting it to NULL). It must not block: no cx_http_do, no waiting. */
+/* Runs once on the I/O thread (never under a lock of this module) with what cx_http_do would
+ * have returned: rc 0 with resp (an HTTP answer, whatever its status), or -1 with err. resp is
+ * released after it returns; it may take resp->json (setting it to NULL). It must not block:
+ * no cx_http_do, no waiting. */
 typedef void (*cx_http_done_fn)(void *arg, int rc, struct cx_http_resp *resp,
 				const struct cx_err *err);
 

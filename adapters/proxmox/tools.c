@@ -62,8 +62,31 @@ static const char *const node_keys[] = { "node", "status", "cpu",    "maxcpu",
 static const char *const vm_keys[] = { "vmid",   "name", "node",   "type",   "status",   "cpu",
 				       "maxcpu", "mem",  "maxmem", "uptime", "template", NULL };
 
+/* ---- the tools that are one GET: a path and an answer, for both ways to run them ---- */
+
+int px_one_get(struct cx_call *call, const json_t *args, const struct px_one_get *g,
+	       struct cx_result *res)
+{
+	char path[PATH_MAX_LEN];
+	const char *bad = g->path(args, path, sizeof(path));
+	struct cx_err err = { 0 };
+	json_t *data = NULL;
+
+	if (bad)
+		return cx_result_errorf(res, "%s", bad);
+	if (px_request_pick(state_of(call), call, "GET", path, NULL, g->pick, &data, &err))
+		return fail(res, &err);
+	return g->answer(args, data, res);
+}
+
+static const char *nodes_path(const json_t *args, char *path, size_t len)
+{
+	snprintf(path, len, "/nodes");
+	return NULL;
+}
+
 /* The nodes in a /nodes answer (data, taken). */
-static int list_nodes_answer(json_t *data, struct cx_result *res)
+static int list_nodes_answer(const json_t *args, json_t *data, struct cx_result *res)
 {
 	json_t *nodes = json_array(), *v;
 	size_t i;
@@ -74,36 +97,41 @@ static int list_nodes_answer(json_t *data, struct cx_result *res)
 	return cx_result_structured(res, json_pack("{s:o}", "nodes", nodes));
 }
 
+const struct px_one_get px_list_nodes_get = { nodes_path, NULL, list_nodes_answer };
+
 int px_list_nodes(struct cx_call *call, const json_t *args, struct cx_result *res)
 {
-	json_t *data = NULL;
-	int rc = px_get(call, "/nodes", &data, res);
-
-	if (rc)
-		return rc < 0 ? -1 : 0;
-	return list_nodes_answer(data, res);
+	return px_one_get(call, args, &px_list_nodes_get, res);
 }
 
-int px_get_node_status(struct cx_call *call, const json_t *args, struct cx_result *res)
+static const char *node_status_path(const json_t *args, char *path, size_t len)
+{
+	const char *node = json_string_value(json_object_get(args, "node"));
+	char esc[256];
+
+	if (!cx_url_escape(node, esc, sizeof(esc)))
+		return "the node name is too long";
+	snprintf(path, len, "/nodes/%s/status", esc);
+	return NULL;
+}
+
+static int node_status_answer(const json_t *args, json_t *data, struct cx_result *res)
 {
 	static const char *const keys[] = { "uptime", "cpu",        "loadavg",  "memory",  "rootfs",
 					    "swap",   "pveversion", "kversion", "cpuinfo", NULL };
-	const char *node = json_string_value(json_object_get(args, "node"));
-	char esc[256], path[PATH_MAX_LEN];
-	json_t *data = NULL, *out;
-	int rc;
+	json_t *out = px_pick(data, keys);
 
-	if (!cx_url_escape(node, esc, sizeof(esc)))
-		return cx_result_errorf(res, "the node name is too long");
-	snprintf(path, sizeof(path), "/nodes/%s/status", esc);
-	rc = px_get(call, path, &data, res);
-	if (rc)
-		return rc < 0 ? -1 : 0;
-	out = px_pick(data, keys);
 	json_decref(data);
 	if (out)
-		json_object_set_new(out, "node", json_string(node));
+		json_object_set_new(out, "node", json_string(str_of(args, "node")));
 	return cx_result_structured(res, out);
+}
+
+const struct px_one_get px_node_status_get = { node_status_path, NULL, node_status_answer };
+
+int px_get_node_status(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	return px_one_get(call, args, &px_node_status_get, res);
 }
 
 /* The guests of the cluster (cluster/resources, type vm), as vm_keys objects. The answer is
@@ -149,7 +177,7 @@ static int cluster_guests(struct cx_call *call, json_t **out, struct cx_result *
 }
 
 /* The guests of all (taken) that args' filters let through. */
-static int list_vms_answer(const json_t *args, json_t *all, struct cx_result *res)
+static int filter_guests(const json_t *args, json_t *all, struct cx_result *res)
 {
 	const char *node = json_string_value(json_object_get(args, "node"));
 	const char *status = json_string_value(json_object_get(args, "status"));
@@ -169,14 +197,22 @@ static int list_vms_answer(const json_t *args, json_t *all, struct cx_result *re
 						   (json_int_t)json_array_size(vms)));
 }
 
+static const char *guests_path(const json_t *args, char *path, size_t len)
+{
+	snprintf(path, len, "%s", GUESTS_PATH);
+	return NULL;
+}
+
+static int list_vms_answer(const json_t *args, json_t *data, struct cx_result *res)
+{
+	return filter_guests(args, guests_of(data), res);
+}
+
+const struct px_one_get px_list_vms_get = { guests_path, &guests_pick, list_vms_answer };
+
 int px_list_vms(struct cx_call *call, const json_t *args, struct cx_result *res)
 {
-	json_t *all = NULL;
-	int rc = cluster_guests(call, &all, res);
-
-	if (rc)
-		return rc < 0 ? -1 : 0;
-	return list_vms_answer(args, all, res);
+	return px_one_get(call, args, &px_list_vms_get, res);
 }
 
 /* Finds guest vmid (on node, when given): 0, or 1 after an isError result, -1 on a fault. */
@@ -280,18 +316,17 @@ int px_get_vm_config(struct cx_call *call, const json_t *args, struct cx_result 
 					      "node", g.node, "type", g.type, "config", data));
 }
 
-int px_get_cluster_resources(struct cx_call *call, const json_t *args, struct cx_result *res)
+static const char *resources_path(const json_t *args, char *path, size_t len)
 {
 	const char *type = json_string_value(json_object_get(args, "type"));
-	char path[64];
-	json_t *data = NULL;
-	int rc;
 
-	snprintf(path, sizeof(path), "/cluster/resources%s%s", type ? "?type=" : "",
-		 type ? type : "");
-	rc = px_get(call, path, &data, res);
-	if (rc)
-		return rc < 0 ? -1 : 0;
+	/* type is one of the schema's enum: nothing to escape. */
+	snprintf(path, len, "/cluster/resources%s%s", type ? "?type=" : "", type ? type : "");
+	return NULL;
+}
+
+static int resources_answer(const json_t *args, json_t *data, struct cx_result *res)
+{
 	if (!json_is_array(data)) {
 		json_decref(data);
 		data = json_array();
@@ -300,8 +335,21 @@ int px_get_cluster_resources(struct cx_call *call, const json_t *args, struct cx
 						   (json_int_t)json_array_size(data)));
 }
 
+const struct px_one_get px_cluster_resources_get = { resources_path, NULL, resources_answer };
+
+int px_get_cluster_resources(struct cx_call *call, const json_t *args, struct cx_result *res)
+{
+	return px_one_get(call, args, &px_cluster_resources_get, res);
+}
+
+static const char *cluster_status_path(const json_t *args, char *path, size_t len)
+{
+	snprintf(path, len, "/cluster/status");
+	return NULL;
+}
+
 /* The cluster and its nodes in a /cluster/status answer (data, taken). */
-static int cluster_status_answer(json_t *data, struct cx_result *res)
+static int cluster_status_answer(const json_t *args, json_t *data, struct cx_result *res)
 {
 	static const char *const keys[] = { "name",  "type",    "id",    "nodeid",  "ip", "online",
 					    "local", "quorate", "nodes", "version", NULL };
@@ -322,14 +370,12 @@ static int cluster_status_answer(json_t *data, struct cx_result *res)
 				    json_pack("{s:o, s:o}", "cluster", cluster, "nodes", nodes));
 }
 
+const struct px_one_get px_cluster_status_get = { cluster_status_path, NULL,
+						  cluster_status_answer };
+
 int px_get_cluster_status(struct cx_call *call, const json_t *args, struct cx_result *res)
 {
-	json_t *data = NULL;
-	int rc = px_get(call, "/cluster/status", &data, res);
-
-	if (rc)
-		return rc < 0 ? -1 : 0;
-	return cluster_status_answer(data, res);
+	return px_one_get(call, args, &px_cluster_status_get, res);
 }
 
 /* The node a UPID names: "UPID:<node>:...". false when upid is not one. */
@@ -390,76 +436,3 @@ int px_get_task_status(struct cx_call *call, const json_t *args, struct cx_resul
 		json_object_set_new(out, "node", json_string(node));
 	return cx_result_structured(res, out);
 }
-
-/* ---- fast paths (common/http_async.h): the tools that are one GET ---- */
-
-/* The answer's "data": 0, or 1 after an isError sentence (-1 on a fault), as px_get. */
-static int fast_data(const struct cx_call *call, const struct cx_async_req *ar, int rc,
-		     const struct cx_http_resp *resp, const struct cx_err *err, json_t **data,
-		     struct cx_result *res)
-{
-	struct cx_err e = { 0 };
-
-	*data = NULL;
-	if (rc)
-		return fail(res, err) ? -1 : 1;
-	if (px_answer(call->state, &ar->req, resp, data, &e))
-		return fail(res, &e) ? -1 : 1;
-	return 0;
-}
-
-static int list_vms_begin(const struct cx_call *call, const json_t *args, struct cx_async_req *ar)
-{
-	return px_request_begin(call->state, GUESTS_PATH, &guests_pick, ar);
-}
-
-static int list_vms_end(const struct cx_call *call, const json_t *args,
-			const struct cx_async_req *ar, int rc, struct cx_http_resp *resp,
-			const struct cx_err *err, struct cx_result *res)
-{
-	json_t *data;
-	int r = fast_data(call, ar, rc, resp, err, &data, res);
-
-	if (r)
-		return r < 0 ? -1 : 0;
-	return list_vms_answer(args, guests_of(data), res);
-}
-
-static int list_nodes_begin(const struct cx_call *call, const json_t *args, struct cx_async_req *ar)
-{
-	return px_request_begin(call->state, "/nodes", NULL, ar);
-}
-
-static int list_nodes_end(const struct cx_call *call, const json_t *args,
-			  const struct cx_async_req *ar, int rc, struct cx_http_resp *resp,
-			  const struct cx_err *err, struct cx_result *res)
-{
-	json_t *data;
-	int r = fast_data(call, ar, rc, resp, err, &data, res);
-
-	if (r)
-		return r < 0 ? -1 : 0;
-	return list_nodes_answer(data, res);
-}
-
-static int cluster_status_begin(const struct cx_call *call, const json_t *args,
-				struct cx_async_req *ar)
-{
-	return px_request_begin(call->state, "/cluster/status", NULL, ar);
-}
-
-static int cluster_status_end(const struct cx_call *call, const json_t *args,
-			      const struct cx_async_req *ar, int rc, struct cx_http_resp *resp,
-			      const struct cx_err *err, struct cx_result *res)
-{
-	json_t *data;
-	int r = fast_data(call, ar, rc, resp, err, &data, res);
-
-	if (r)
-		return r < 0 ? -1 : 0;
-	return cluster_status_answer(data, res);
-}
-
-const struct cx_tool_async px_list_vms_fast = { list_vms_begin, list_vms_end };
-const struct cx_tool_async px_list_nodes_fast = { list_nodes_begin, list_nodes_end };
-const struct cx_tool_async px_cluster_status_fast = { cluster_status_begin, cluster_status_end };

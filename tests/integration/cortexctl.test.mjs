@@ -62,7 +62,8 @@ function ctlLive(args, { env = {} } = {}) {
     }
   });
   child.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((res) => child.on('exit', (code) => res(code)));
+  // 'close', not 'exit': the last of stdout may still be on its way when the process exits.
+  const exited = new Promise((res) => child.on('close', (code) => res(code)));
   const p = {
     child, exited, lines, stderr: () => stderr,
     kill() { if (child.exitCode === null) child.kill('SIGKILL'); },
