@@ -12,10 +12,10 @@
  * otherwise the request's outcome is made (cx_http_finish or the transport's sentence) and
  * done runs, on the loop thread and outside the lock.
  *
- * The attempts are cx_http_do's (http_request.c: plan, setup, next_wait, finish and the
- * sentences), without the client's share handle: the multi handle keeps its own connections,
- * DNS and TLS sessions, and so never holds on to a client's share. Easy handles are reused
- * across requests and clients; setup resets every option of one before each attempt.
+ * The attempts are cx_http_do's (http_request.c: plan, prepare, next_wait, retrying, and
+ * outcome with its sentences), without the client's share handle: the multi handle keeps its own
+ * connections, DNS and TLS sessions, and so never holds on to a client's share. Easy handles are
+ * reused across requests and clients; prepare resets every option of one before each attempt.
  *
  * Lock: L.lock guards the multi handle, the open requests and the idle handles; libcurl's
  * callbacks run under it. done never does: it may start another request. */
@@ -133,56 +133,29 @@ static void complete(struct op *o, CURLcode rc, long status)
 	o->finished = true;
 }
 
-/* The outcome, as cx_http_do ends. */
-static void outcome(struct op *o)
-{
-	memset(&o->resp, 0, sizeof(o->resp));
-	o->resp.retry_after_s = -1;
-	o->resp.attempts = o->n;
-	o->rc = -1;
-	if (o->c->counters)
-		cx_counter_inc(&o->c->counters->requests);
-	if (o->curl_rc == CURLE_OK)
-		o->rc = cx_http_finish(o->c, o->easy, &o->req, &o->x, o->status, &o->resp, &o->err);
-	else
-		cx_http_fail_transport(o->c, &o->req, &o->plan, o->easy, o->curl_rc, &o->x,
-				       o->errbuf, &o->err);
-	if (o->rc && o->c->counters)
-		cx_counter_inc(&o->c->counters->failures);
-	if (o->rc)
-		cx_http_resp_release(&o->resp);
-}
-
 /* Starts the next attempt (added to the multi handle, not yet run); completes o instead when
  * its call is over or the attempt cannot start. */
 static void attempt(struct op *o)
 {
-	long left = (long)(o->plan.deadline - cx_now_ms());
+	CURLcode rc;
 
-	cx_http_xfer_reset(o->c, &o->x);
-	o->errbuf[0] = '\0';
 	o->wake_at = 0;
 	o->n++;
-	if (o->call && cx_call_cancelled(o->call)) {
-		complete(o, CURLE_ABORTED_BY_CALLBACK, 0);
-		return;
-	}
-	if (left <= 0) {
-		complete(o, CURLE_OPERATION_TIMEDOUT, 0);
-		return;
-	}
 	if (!o->easy) {
 		pthread_mutex_lock(&L.pool_lock);
 		o->easy = L.nidle ? L.idle[--L.nidle] : NULL;
 		pthread_mutex_unlock(&L.pool_lock);
-		if (!o->easy)
-			o->easy = curl_easy_init();
+		if (!o->easy && !(o->easy = curl_easy_init())) {
+			complete(o, CURLE_OUT_OF_MEMORY, 0);
+			return;
+		}
 	}
-	if (!o->easy ||
-	    cx_http_setup(o->c, o->easy, &o->req, &o->plan, &o->x, left, o->errbuf, false) ||
-	    curl_easy_setopt(o->easy, CURLOPT_PRIVATE, o) != CURLE_OK ||
-	    curl_multi_add_handle(L.multi, o->easy) != CURLM_OK) {
-		complete(o, o->easy ? CURLE_FAILED_INIT : CURLE_OUT_OF_MEMORY, 0);
+	rc = cx_http_prepare(o->c, o->easy, &o->req, &o->plan, &o->x, o->errbuf, false);
+	if (rc == CURLE_OK && (curl_easy_setopt(o->easy, CURLOPT_PRIVATE, o) != CURLE_OK ||
+			       curl_multi_add_handle(L.multi, o->easy) != CURLM_OK))
+		rc = CURLE_FAILED_INIT;
+	if (rc != CURLE_OK) {
+		complete(o, rc, 0);
 		return;
 	}
 	o->in_multi = true;
@@ -202,10 +175,7 @@ static void attempt_done(struct op *o, CURLcode rc)
 		complete(o, rc, status);
 		return;
 	}
-	cx_http_count_retry(o->c, rc, status);
-	cx_debug("%s: %s %.*s: %s; attempt %d of %d in %ld ms", o->c->service, o->method,
-		 o->plan.path_len, o->path, rc == CURLE_OK ? "the backend is busy" : "no answer",
-		 o->n + 1, o->c->retries + 1, wait);
+	cx_http_retrying(o->c, &o->req, &o->plan, rc, status, o->n, wait);
 	o->wake_at = cx_now_ms() + (wait > 0 ? wait : 1);
 }
 
@@ -302,6 +272,17 @@ static void start_pending(void)
 	kick();
 }
 
+/* What a request holds from cx_http_do_async on; o itself too. */
+static void op_discard(struct op *o)
+{
+	curl_slist_free_all(o->plan.headers);
+	free(o->plan.url);
+	free(o->method);
+	free(o->path);
+	free(o->body);
+	free(o);
+}
+
 /* After done: the handle back to the pool, the request gone, the client told. */
 static void op_free(struct op *o)
 {
@@ -319,12 +300,7 @@ static void op_free(struct op *o)
 	}
 	cx_http_resp_release(&o->resp);
 	cx_buf_release(&o->x.body);
-	curl_slist_free_all(o->plan.headers);
-	free(o->plan.url);
-	free(o->method);
-	free(o->path);
-	free(o->body);
-	free(o);
+	op_discard(o);
 	/* The client may be freed once the last of its requests is gone. */
 	pthread_mutex_lock(&c->async_lock);
 	if (--c->async_running == 0)
@@ -373,7 +349,8 @@ static void *loop_main(void *arg)
 		pthread_mutex_unlock(&L.lock);
 		while ((o = done)) {
 			done = o->next;
-			outcome(o);
+			o->rc = cx_http_outcome(o->c, o->easy, &o->req, &o->plan, &o->x, o->errbuf,
+						o->curl_rc, o->status, o->n, &o->resp, &o->err);
 			o->done(o->arg, o->rc, &o->resp, &o->err);
 			op_free(o);
 		}
@@ -424,16 +401,6 @@ static char *dup_mem(const char *s, size_t len)
 		d[len] = '\0';
 	}
 	return d;
-}
-
-static void op_discard(struct op *o)
-{
-	curl_slist_free_all(o->plan.headers);
-	free(o->plan.url);
-	free(o->method);
-	free(o->path);
-	free(o->body);
-	free(o);
 }
 
 int cx_http_do_async(struct cx_http_client *c, const struct cx_call *call, long timeout_ms,

@@ -79,26 +79,26 @@ struct cx_http_plan {
 /* Checks req and works out p (free its url and headers after). 0, or -1 with err. */
 int cx_http_plan(const struct cx_http_client *c, const struct cx_call *call, long timeout_ms,
 		 const struct cx_http_req *req, struct cx_http_plan *p, struct cx_err *err);
-/* Ready for an attempt: no body yet, no certificate seen. */
-void cx_http_xfer_reset(const struct cx_http_client *c, struct cx_http_xfer *x);
-/* Every option of an attempt on e, reset first; left_ms bounds it; share: with the client's
- * share handle (DNS, TLS sessions). Non-zero on failure. */
-int cx_http_setup(struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
-		  const struct cx_http_plan *p, struct cx_http_xfer *x, long left_ms, char *errbuf,
-		  bool share);
+/* Ready for an attempt on e: no body yet, no certificate seen, every option set (share: with
+ * the client's share handle, for DNS and TLS sessions). CURLE_OK, or the outcome the attempt
+ * ends with at once: the call cancelled, the deadline passed, a handle that would not take an
+ * option. */
+CURLcode cx_http_prepare(struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
+			 const struct cx_http_plan *p, struct cx_http_xfer *x, char *errbuf,
+			 bool share);
 /* How long to wait before attempt n + 1, or -1: the outcome of attempt n stands. */
 long cx_http_next_wait(const struct cx_http_client *c, CURL *e, const struct cx_http_plan *p,
 		       const struct cx_http_xfer *x, CURLcode rc, long status, int n);
-/* /metrics: another attempt follows. */
-void cx_http_count_retry(struct cx_http_client *c, CURLcode rc, long status);
-/* The sentence for an attempt that got no HTTP answer; -1. */
-int cx_http_fail_transport(const struct cx_http_client *c, const struct cx_http_req *req,
-			   const struct cx_http_plan *p, CURL *e, CURLcode rc,
-			   const struct cx_http_xfer *x, const char *errbuf, struct cx_err *err);
-/* Fills resp from an attempt that got an answer (the body taken from x). 0, or -1 (memory). */
-int cx_http_finish(const struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
-		   struct cx_http_xfer *x, long status, struct cx_http_resp *resp,
-		   struct cx_err *err);
+/* Another attempt follows attempt n after wait ms: counted for /metrics, and logged. */
+void cx_http_retrying(struct cx_http_client *c, const struct cx_http_req *req,
+		      const struct cx_http_plan *p, CURLcode rc, long status, int n, long wait);
+/* The request's end after its last attempt (rc, and status when rc is CURLE_OK): resp filled
+ * from the answer (its body taken from x) and 0, or -1 with the sentence in err (resp empty);
+ * counted for /metrics. */
+int cx_http_outcome(struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
+		    const struct cx_http_plan *p, struct cx_http_xfer *x, const char *errbuf,
+		    CURLcode rc, long status, int attempts, struct cx_http_resp *resp,
+		    struct cx_err *err);
 
 /* A handle only the calling thread uses until it puts it back (to the pool, or freed when
  * the pool is full). 0, or -1 when out of memory. Takes pool_lock, a leaf. */

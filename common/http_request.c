@@ -181,10 +181,11 @@ static int setup_tls_data(struct cx_http_client *c, CURL *e)
 	return bad;
 }
 
-/* Every option, on a handle reset to its defaults (its connections and caches stay). */
-int cx_http_setup(struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
-		  const struct cx_http_plan *p, struct cx_http_xfer *x, long left_ms, char *errbuf,
-		  bool share)
+/* Every option, on a handle reset to its defaults (its connections and caches stay); share:
+ * with the client's share handle (DNS, TLS sessions). Non-zero on failure. */
+static int setup(struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
+		 const struct cx_http_plan *p, struct cx_http_xfer *x, long left_ms, char *errbuf,
+		 bool share)
 {
 	int bad = 0;
 
@@ -254,12 +255,24 @@ static CURLcode perform(struct cx_http_handle *h, const struct cx_http_xfer *x)
 	return rc;
 }
 
-void cx_http_xfer_reset(const struct cx_http_client *c, struct cx_http_xfer *x)
+CURLcode cx_http_prepare(struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
+			 const struct cx_http_plan *p, struct cx_http_xfer *x, char *errbuf,
+			 bool share)
 {
+	long left = (long)(p->deadline - cx_now_ms());
+
 	cx_buf_reset(&x->body);
 	x->received = 0;
 	x->over_cap = false;
 	x->pin = (struct cx_http_pin_check){ .pin = c->pin };
+	errbuf[0] = '\0';
+	if (x->call && cx_call_cancelled(x->call))
+		return CURLE_ABORTED_BY_CALLBACK;
+	if (left <= 0)
+		return CURLE_OPERATION_TIMEDOUT;
+	if (setup(c, e, req, p, x, left, errbuf, share))
+		return CURLE_FAILED_INIT;
+	return CURLE_OK;
 }
 
 /* One attempt: CURLE_OK with the answer's status in *status and its body in x. */
@@ -267,17 +280,10 @@ static CURLcode attempt(struct cx_http_client *c, struct cx_http_handle *h,
 			const struct cx_http_req *req, const struct cx_http_plan *p,
 			struct cx_http_xfer *x, char *errbuf, long *status)
 {
-	long left = (long)(p->deadline - cx_now_ms());
-	CURLcode rc;
+	CURLcode rc = cx_http_prepare(c, h->easy, req, p, x, errbuf, true);
 
-	cx_http_xfer_reset(c, x);
-	errbuf[0] = '\0';
-	if (x->call && cx_call_cancelled(x->call))
-		return CURLE_ABORTED_BY_CALLBACK;
-	if (left <= 0)
-		return CURLE_OPERATION_TIMEDOUT;
-	if (cx_http_setup(c, h->easy, req, p, x, left, errbuf, true))
-		return CURLE_FAILED_INIT;
+	if (rc != CURLE_OK)
+		return rc;
 	rc = perform(h, x);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, status);
@@ -338,14 +344,18 @@ long cx_http_next_wait(const struct cx_http_client *c, CURL *e, const struct cx_
 	return wait < left ? wait : -1;
 }
 
-/* /metrics: another attempt follows, after a wait the backend asked for when it said 429. */
-void cx_http_count_retry(struct cx_http_client *c, CURLcode rc, long status)
+void cx_http_retrying(struct cx_http_client *c, const struct cx_http_req *req,
+		      const struct cx_http_plan *p, CURLcode rc, long status, int n, long wait)
 {
-	if (!c->counters)
-		return;
-	cx_counter_inc(&c->counters->retries);
-	if (rc == CURLE_OK && status == 429)
-		cx_counter_inc(&c->counters->rate_limit_waits);
+	/* /metrics: a wait the backend asked for when it said 429 is counted apart. */
+	if (c->counters) {
+		cx_counter_inc(&c->counters->retries);
+		if (rc == CURLE_OK && status == 429)
+			cx_counter_inc(&c->counters->rate_limit_waits);
+	}
+	cx_debug("%s: %s %.*s: %s; attempt %d of %d in %ld ms", c->service, req->method,
+		 p->path_len, req->path, rc == CURLE_OK ? "the backend is busy" : "no answer",
+		 n + 1, c->retries + 1, wait);
 }
 
 /* Sleeps ms in slices; false as soon as the call is cancelled. */
@@ -370,9 +380,9 @@ static bool nap(const struct cx_call *call, long ms)
 
 /* The sentence for an attempt that got no HTTP answer. libcurl's error buffer is quoted only
  * for TLS and broken connections, where it describes the certificate or the socket. */
-int cx_http_fail_transport(const struct cx_http_client *c, const struct cx_http_req *req,
-			   const struct cx_http_plan *p, CURL *e, CURLcode rc,
-			   const struct cx_http_xfer *x, const char *errbuf, struct cx_err *err)
+static int fail_transport(const struct cx_http_client *c, const struct cx_http_req *req,
+			  const struct cx_http_plan *p, CURL *e, CURLcode rc,
+			  const struct cx_http_xfer *x, const char *errbuf, struct cx_err *err)
 {
 	const char *svc = c->service, *hp = c->hostport, *m = req->method;
 	const char *why = *errbuf ? errbuf : curl_easy_strerror(rc);
@@ -459,9 +469,9 @@ static char *kept_header(CURL *e, const char *name)
 	return out;
 }
 
-int cx_http_finish(const struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
-		   struct cx_http_xfer *x, long status, struct cx_http_resp *resp,
-		   struct cx_err *err)
+static int finish(const struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
+		  struct cx_http_xfer *x, long status, struct cx_http_resp *resp,
+		  struct cx_err *err)
 {
 	long ra = retry_after_ms(e);
 	bool json = looks_json(e, &x->body);
@@ -479,6 +489,30 @@ int cx_http_finish(const struct cx_http_client *c, CURL *e, const struct cx_http
 	return 0;
 }
 
+int cx_http_outcome(struct cx_http_client *c, CURL *e, const struct cx_http_req *req,
+		    const struct cx_http_plan *p, struct cx_http_xfer *x, const char *errbuf,
+		    CURLcode rc, long status, int attempts, struct cx_http_resp *resp,
+		    struct cx_err *err)
+{
+	int ret = -1;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_s = -1;
+	resp->attempts = attempts;
+	if (c->counters)
+		cx_counter_inc(&c->counters->requests);
+	if (rc == CURLE_OK)
+		ret = finish(c, e, req, x, status, resp, err);
+	else
+		fail_transport(c, req, p, e, rc, x, errbuf, err);
+	if (ret) {
+		if (c->counters)
+			cx_counter_inc(&c->counters->failures);
+		cx_http_resp_release(resp);
+	}
+	return ret;
+}
+
 int cx_http_do(struct cx_http_client *c, const struct cx_call *call, long timeout_ms,
 	       const struct cx_http_req *req, struct cx_http_resp *resp, struct cx_err *err)
 {
@@ -488,7 +522,7 @@ int cx_http_do(struct cx_http_client *c, const struct cx_call *call, long timeou
 	char errbuf[CURL_ERROR_SIZE];
 	CURLcode rc;
 	long status = 0, wait;
-	int ret = -1;
+	int ret = -1, n;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_s = -1;
@@ -498,34 +532,20 @@ int cx_http_do(struct cx_http_client *c, const struct cx_call *call, long timeou
 		cx_err_set(err, "out of memory");
 		goto out;
 	}
-	for (int n = 1;; n++) {
+	for (n = 1;; n++) {
 		rc = attempt(c, &h, req, &p, &x, errbuf, &status);
-		resp->attempts = n;
 		wait = cx_http_next_wait(c, h.easy, &p, &x, rc, status, n);
 		if (wait < 0)
 			break;
-		cx_http_count_retry(c, rc, status);
-		cx_debug("%s: %s %.*s: %s; attempt %d of %d in %ld ms", c->service, req->method,
-			 p.path_len, req->path,
-			 rc == CURLE_OK ? "the backend is busy" : "no answer", n + 1,
-			 c->retries + 1, wait);
+		cx_http_retrying(c, req, &p, rc, status, n, wait);
 		if (!nap(call, wait)) {
 			rc = CURLE_ABORTED_BY_CALLBACK;
 			break;
 		}
 	}
-	if (c->counters)
-		cx_counter_inc(&c->counters->requests);
-	if (rc == CURLE_OK)
-		ret = cx_http_finish(c, h.easy, req, &x, status, resp, err);
-	else
-		cx_http_fail_transport(c, req, &p, h.easy, rc, &x, errbuf, err);
-	if (ret && c->counters)
-		cx_counter_inc(&c->counters->failures);
+	ret = cx_http_outcome(c, h.easy, req, &p, &x, errbuf, rc, status, n, resp, err);
 	cx_http_handle_put(c, &h);
 out:
-	if (ret)
-		cx_http_resp_release(resp);
 	cx_buf_release(&x.body);
 	curl_slist_free_all(p.headers);
 	free(p.url);

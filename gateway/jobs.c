@@ -444,6 +444,41 @@ static void refuse_job(struct cx_job *j, const char *busy)
 			      NULL);
 }
 
+/* Under lock: j is counted among the unanswered and on the deadline list. True when the
+ * watchdog must be woken for its deadline. */
+static bool admit_locked(struct cx_jobs *p, struct cx_job *j)
+{
+	bool wake_watchdog;
+
+	j->queued = true;
+	atomic_fetch_add(&p->unanswered, 1);
+	dlist_insert_locked(p, j);
+	wake_watchdog = j->deadline_ms < p->watch_until;
+	if (wake_watchdog)
+		p->watch_until = j->deadline_ms;
+	return wake_watchdog;
+}
+
+/* Under lock: j at the end of the run queue. */
+static void append_locked(struct cx_jobs *p, struct cx_job *j)
+{
+	j->qnext = NULL;
+	if (p->qtail)
+		p->qtail->qnext = j;
+	else
+		p->qhead = j;
+	p->qtail = j;
+	p->qlen++;
+}
+
+/* A job that was never admitted: answered as refused, and gone. */
+static void drop_refused(struct cx_job *j, const char *busy)
+{
+	refuse_job(j, busy);
+	atomic_store(&j->refs, 1);
+	job_unref(j);
+}
+
 void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 {
 	struct cx_exchange *x = j->x;
@@ -460,19 +495,8 @@ void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 	else if (p->qlen >= (size_t)p->conf->queue_max)
 		busy = "the gateway is saturated (call queue full); retry in a moment";
 	if (!busy) {
-		j->queued = true;
-		j->qnext = NULL;
-		if (p->qtail)
-			p->qtail->qnext = j;
-		else
-			p->qhead = j;
-		p->qtail = j;
-		p->qlen++;
-		atomic_fetch_add(&p->unanswered, 1);
-		dlist_insert_locked(p, j);
-		wake_watchdog = j->deadline_ms < p->watch_until;
-		if (wake_watchdog)
-			p->watch_until = j->deadline_ms;
+		append_locked(p, j);
+		wake_watchdog = admit_locked(p, j);
 	}
 	pthread_mutex_unlock(&p->lock);
 	/* Signalled after the unlock, so a woken worker does not block on the lock at once. */
@@ -482,9 +506,7 @@ void cx_jobs_enqueue(struct cx_jobs *p, struct cx_job *j)
 		pthread_cond_signal(&p->work);
 		return;
 	}
-	refuse_job(j, busy);
-	atomic_store(&j->refs, 1);
-	job_unref(j);
+	drop_refused(j, busy);
 }
 
 /* ---- fast-path jobs: answered and deadline-bound as queued ones, run by no worker ---- */
@@ -499,24 +521,17 @@ bool cx_jobs_async_begin(struct cx_jobs *p, struct cx_job *j)
 	pthread_mutex_lock(&p->lock);
 	refused = atomic_load(&p->refusing);
 	if (!refused) {
-		j->queued = true;
-		atomic_fetch_add(&p->unanswered, 1);
-		dlist_insert_locked(p, j);
-		wake_watchdog = j->deadline_ms < p->watch_until;
-		if (wake_watchdog)
-			p->watch_until = j->deadline_ms;
+		wake_watchdog = admit_locked(p, j);
 		p->async_running++;
 	}
 	pthread_mutex_unlock(&p->lock);
-	if (!refused) {
-		if (wake_watchdog)
-			pthread_cond_signal(&p->tick);
-		return true;
+	if (refused) {
+		drop_refused(j, SHUTTING_DOWN);
+		return false;
 	}
-	refuse_job(j, SHUTTING_DOWN);
-	atomic_store(&j->refs, 1);
-	job_unref(j);
-	return false;
+	if (wake_watchdog)
+		pthread_cond_signal(&p->tick);
+	return true;
 }
 
 /* Under lock: one fast-path job fewer; drain waits for none to be left. */
@@ -544,14 +559,8 @@ void cx_jobs_async_requeue(struct cx_jobs *p, struct cx_job *j)
 {
 	pthread_mutex_lock(&p->lock);
 	async_gone_locked(p);
-	/* Counted and deadline-listed already; past the queue's limit too, as it was accepted. */
-	j->qnext = NULL;
-	if (p->qtail)
-		p->qtail->qnext = j;
-	else
-		p->qhead = j;
-	p->qtail = j;
-	p->qlen++;
+	/* Admitted already; past the queue's limit too, as it was accepted. */
+	append_locked(p, j);
 	pthread_mutex_unlock(&p->lock);
 	pthread_cond_signal(&p->work);
 }
