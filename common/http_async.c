@@ -1,5 +1,7 @@
-/* The backend I/O thread (see http_async.h): every cx_http_do_async request of the process on
- * one curl multi handle, driven through libcurl's socket interface.
+/* The backend I/O loops (see http_async.h): each drives its cx_http_do_async requests on one
+ * curl multi handle, through libcurl's socket interface. A request goes to the loop of the
+ * thread that submits it (an HTTP thread runs one, with libmicrohttpd as its hook), or else to
+ * the process's own loop, on the backend I/O thread.
  *
  * The thread that submits a request starts it: under the lock it adds the handle and lets
  * libcurl run its timers, which sends the request at once on a kept connection and hands the
@@ -10,19 +12,22 @@
  * abandoned at once, its handle taken out of the multi handle, which closes its connection.
  * An attempt that ended is followed by another after a wait when cx_http_next_wait says so;
  * otherwise the request's outcome is made (cx_http_finish or the transport's sentence) and
- * done runs, on the loop thread and outside the lock.
+ * done runs, on the loop thread and outside the lock; then the hook runs.
  *
  * The attempts are cx_http_do's (http_request.c: plan, prepare, next_wait, retrying, and
  * outcome with its sentences), without the client's share handle: the multi handle keeps its own
  * connections, DNS and TLS sessions, and so never holds on to a client's share. Easy handles are
- * reused across requests and clients; prepare resets every option of one before each attempt.
+ * reused across requests, clients and loops; prepare resets every option of one before each
+ * attempt.
  *
- * Lock: L.lock guards the multi handle, the open requests and the idle handles; libcurl's
- * callbacks run under it. done never does: it may start another request. */
+ * Locks: a loop's lock guards its multi handle and open requests; libcurl's callbacks run
+ * under it. done and the hook never do: either may start another request. plock (its pending
+ * list) and P.lock (the idle handles) are leaves. */
 #include "http_async.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,62 +70,81 @@ struct op {
 	struct cx_err err;
 	cx_http_done_fn done;
 	void *arg;
+	struct cx_io_loop *l; /* the loop it is on */
 	struct op *next;
 };
 
-static struct {
-	pthread_once_t once;
-	int started; /* 1: the thread runs; -1: it could not start */
+/* One loop: its multi handle and epoll set, the requests on it; see http_async.h. */
+struct cx_io_loop {
 	pthread_mutex_t lock;
 	CURLM *multi;
 	int epfd, wfd;   /* epoll set; "look at the open requests" */
 	bool asleep;     /* the loop sleeps long (nothing open): a submission wakes it */
+	bool due;        /* a request ended on the loop's thread between turns: no wait */
 	struct op *open; /* every request between submission and done */
 	/* Requests whose submitter found the lock taken: the loop starts them. Under plock. */
 	pthread_mutex_t plock;
 	struct op *pending;
-	/* Easy handles between requests. Under pool_lock (a leaf). */
-	pthread_mutex_t pool_lock;
+	struct cx_io_hook hook; /* hook.run NULL: none */
+	atomic_bool stop;
+};
+
+/* The process's own loop, on the backend I/O thread, for requests from threads with none. */
+static struct {
+	pthread_once_t once;
+	int started; /* 1: the thread runs; -1: it could not start */
+	struct cx_io_loop *loop;
+} L0 = { .once = PTHREAD_ONCE_INIT };
+
+/* Easy handles between requests, shared by every loop. Under pool_lock (a leaf). */
+static struct {
+	pthread_mutex_t lock;
 	CURL *idle[IDLE_HANDLES];
 	int nidle;
-} L = { .once = PTHREAD_ONCE_INIT,
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.plock = PTHREAD_MUTEX_INITIALIZER,
-	.pool_lock = PTHREAD_MUTEX_INITIALIZER,
-	.asleep = true };
+} P = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* ---- libcurl's callbacks (under L.lock) ---- */
+/* The loop this thread runs (cx_io_loop_run), if any: its requests go there. */
+static __thread struct cx_io_loop *cur_loop;
 
+/* ---- libcurl's callbacks (under the loop's lock) ---- */
+
+/* A socket's events in the loop's epoll set. libcurl's socket pointer marks one that is in the
+ * set already (it forgets it when the socket goes), so each change is one epoll_ctl. */
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
+	struct cx_io_loop *l = userp;
 	struct epoll_event ev = { .data.fd = s };
 
 	(void)e;
 	if (what == CURL_POLL_REMOVE) {
-		epoll_ctl(L.epfd, EPOLL_CTL_DEL, s, NULL);
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, s, NULL);
 		return 0;
 	}
 	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-	if (epoll_ctl(L.epfd, EPOLL_CTL_MOD, s, &ev) && errno == ENOENT)
-		epoll_ctl(L.epfd, EPOLL_CTL_ADD, s, &ev);
+	if (socketp) {
+		if (!epoll_ctl(l->epfd, EPOLL_CTL_MOD, s, &ev) || errno != ENOENT)
+			return 0;
+	}
+	if (!epoll_ctl(l->epfd, EPOLL_CTL_ADD, s, &ev))
+		curl_multi_assign(l->multi, s, l);
 	return 0;
 }
 
 /* Runs libcurl's timers that are due (which starts what was just added), as long as it says
  * more are due at once. */
-static void run_timers(void)
+static void run_timers(struct cx_io_loop *l)
 {
 	long ms = 0;
 	int running;
 
 	for (int i = 0; i < 4 && ms == 0; i++) {
-		curl_multi_socket_action(L.multi, CURL_SOCKET_TIMEOUT, 0, &running);
-		if (curl_multi_timeout(L.multi, &ms) != CURLM_OK)
+		curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		if (curl_multi_timeout(l->multi, &ms) != CURLM_OK)
 			break;
 	}
 }
 
-/* ---- requests (under L.lock) ---- */
+/* ---- requests (under the loop's lock) ---- */
 
 /* The request is over with rc (and status): the loop thread makes its outcome and runs done,
  * outside the lock (the handle is out of the multi handle, the request's alone). */
@@ -142,9 +166,9 @@ static void attempt(struct op *o)
 	o->wake_at = 0;
 	o->n++;
 	if (!o->easy) {
-		pthread_mutex_lock(&L.pool_lock);
-		o->easy = L.nidle ? L.idle[--L.nidle] : NULL;
-		pthread_mutex_unlock(&L.pool_lock);
+		pthread_mutex_lock(&P.lock);
+		o->easy = P.nidle ? P.idle[--P.nidle] : NULL;
+		pthread_mutex_unlock(&P.lock);
 		if (!o->easy && !(o->easy = curl_easy_init())) {
 			complete(o, CURLE_OUT_OF_MEMORY, 0);
 			return;
@@ -152,7 +176,7 @@ static void attempt(struct op *o)
 	}
 	rc = cx_http_prepare(o->c, o->easy, &o->req, &o->plan, &o->x, o->errbuf, false);
 	if (rc == CURLE_OK && (curl_easy_setopt(o->easy, CURLOPT_PRIVATE, o) != CURLE_OK ||
-			       curl_multi_add_handle(L.multi, o->easy) != CURLM_OK))
+			       curl_multi_add_handle(o->l->multi, o->easy) != CURLM_OK))
 		rc = CURLE_FAILED_INIT;
 	if (rc != CURLE_OK) {
 		complete(o, rc, 0);
@@ -166,7 +190,7 @@ static void attempt_done(struct op *o, CURLcode rc)
 {
 	long status = 0, wait;
 
-	curl_multi_remove_handle(L.multi, o->easy);
+	curl_multi_remove_handle(o->l->multi, o->easy);
 	o->in_multi = false;
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(o->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -180,13 +204,13 @@ static void attempt_done(struct op *o, CURLcode rc)
 }
 
 /* The attempts libcurl says are over. True when a request finished. */
-static bool reap(void)
+static bool reap(struct cx_io_loop *l)
 {
 	bool any = false;
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(L.multi, &left))) {
+	while ((msg = curl_multi_info_read(l->multi, &left))) {
 		struct op *o = NULL;
 
 		if (msg->msg != CURLMSG_DONE)
@@ -201,27 +225,27 @@ static bool reap(void)
 }
 
 /* Starts what was just added, on this thread. True when a request finished. */
-static bool kick(void)
+static bool kick(struct cx_io_loop *l)
 {
-	run_timers();
-	return reap();
+	run_timers(l);
+	return reap(l);
 }
 
 /* Takes the requests that finished out of the open list, into *done (outside the lock, done
- * runs for them); ends the cancelled ones and starts the attempts whose wait is over. The next
- * wake-up in *next_ms. */
-static void sweep(struct op **done, long *next_ms)
+ * runs for them); ends the cancelled ones (every one when the loop stops) and starts the
+ * attempts whose wait is over. The next wake-up in *next_ms. */
+static void sweep(struct cx_io_loop *l, struct op **done, long *next_ms)
 {
-	struct op **pp = &L.open, *o;
+	struct op **pp = &l->open, *o;
 	int64_t now = cx_now_ms();
-	bool started = false;
+	bool started = false, stop = atomic_load(&l->stop);
 
 	*next_ms = CX_HTTP_SLICE_MS;
 	while ((o = *pp)) {
-		if (!o->finished && o->call && cx_call_cancelled(o->call)) {
+		if (!o->finished && (stop || (o->call && cx_call_cancelled(o->call)))) {
 			/* Out of the multi handle mid-transfer: libcurl closes the connection. */
 			if (o->in_multi)
-				curl_multi_remove_handle(L.multi, o->easy);
+				curl_multi_remove_handle(l->multi, o->easy);
 			complete(o, CURLE_ABORTED_BY_CALLBACK, 0);
 		} else if (!o->finished && o->wake_at && o->wake_at <= now) {
 			attempt(o);
@@ -237,39 +261,39 @@ static void sweep(struct op **done, long *next_ms)
 			pp = &o->next;
 		}
 	}
-	if (started && kick())
+	if (started && kick(l))
 		*next_ms = 0; /* a retry ended at once: look again */
-	L.asleep = !L.open;
-	if (L.asleep)
+	l->asleep = !l->open;
+	if (l->asleep)
 		*next_ms = IDLE_POLL_MS;
 }
 
 /* ---- the loop ---- */
 
-/* Opens o and starts its first attempt (not run yet). Under L.lock. */
+/* Opens o and starts its first attempt (not run yet). Under the loop's lock. */
 static void open_op(struct op *o)
 {
-	o->next = L.open;
-	L.open = o;
+	o->next = o->l->open;
+	o->l->open = o;
 	attempt(o);
 }
 
-/* Starts the requests their submitters left for the loop. Under L.lock. */
-static void start_pending(void)
+/* Starts the requests their submitters left for the loop. Under its lock. */
+static void start_pending(struct cx_io_loop *l)
 {
 	struct op *o, *next;
 
-	pthread_mutex_lock(&L.plock);
-	o = L.pending;
-	L.pending = NULL;
-	pthread_mutex_unlock(&L.plock);
+	pthread_mutex_lock(&l->plock);
+	o = l->pending;
+	l->pending = NULL;
+	pthread_mutex_unlock(&l->plock);
 	if (!o)
 		return;
 	for (; o; o = next) {
 		next = o->next;
 		open_op(o);
 	}
-	kick();
+	kick(l);
 }
 
 /* What a request holds from cx_http_do_async on; o itself too. */
@@ -289,12 +313,12 @@ static void op_free(struct op *o)
 	struct cx_http_client *c = o->c;
 
 	if (o->easy) {
-		pthread_mutex_lock(&L.pool_lock);
-		if (L.nidle < IDLE_HANDLES) {
-			L.idle[L.nidle++] = o->easy;
+		pthread_mutex_lock(&P.lock);
+		if (P.nidle < IDLE_HANDLES) {
+			P.idle[P.nidle++] = o->easy;
 			o->easy = NULL;
 		}
-		pthread_mutex_unlock(&L.pool_lock);
+		pthread_mutex_unlock(&P.lock);
 		if (o->easy)
 			curl_easy_cleanup(o->easy);
 	}
@@ -308,84 +332,200 @@ static void op_free(struct op *o)
 	pthread_mutex_unlock(&c->async_lock);
 }
 
-static void *loop_main(void *arg)
+/* Every request that ended: its outcome, its done, gone. Outside the loop's lock. */
+static void finish(struct op *done)
+{
+	struct op *o;
+
+	while ((o = done)) {
+		done = o->next;
+		o->rc = cx_http_outcome(o->c, o->easy, &o->req, &o->plan, &o->x, o->errbuf,
+					o->curl_rc, o->status, o->n, &o->resp, &o->err);
+		o->done(o->arg, o->rc, &o->resp, &o->err);
+		op_free(o);
+	}
+}
+
+/* One turn after epoll_wait gave n events: sockets to libcurl, timers, the requests that
+ * ended into *done. The next wait in *next_ms. */
+static void turn(struct cx_io_loop *l, const struct epoll_event *ev, int n, struct op **done,
+		 long *next_ms)
+{
+	long curl_ms = -1;
+	uint64_t count;
+	int running;
+
+	pthread_mutex_lock(&l->lock);
+	l->due = false;
+	start_pending(l);
+	for (int i = 0; i < n; i++) {
+		int fd = ev[i].data.fd, flags = 0;
+
+		if (fd == l->wfd) {
+			if (read(l->wfd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+				cx_debug("backend I/O: eventfd: %s", strerror(errno));
+			continue;
+		}
+		if (fd == l->hook.fd)
+			continue;
+		flags |= ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0;
+		flags |= ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0;
+		flags |= ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0;
+		curl_multi_socket_action(l->multi, fd, flags, &running);
+	}
+	if (curl_multi_timeout(l->multi, &curl_ms) == CURLM_OK && curl_ms == 0)
+		run_timers(l);
+	reap(l);
+	sweep(l, done, next_ms);
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* The wait before the next turn: what sweep said, less when libcurl's timers (connect,
+ * transfer timeouts), requests opened since (by the hook, on this thread) or the hook want. */
+static long next_wait(struct cx_io_loop *l, long next_ms)
+{
+	long curl_ms = -1, hook_ms;
+
+	pthread_mutex_lock(&l->lock);
+	if (l->due)
+		next_ms = 0;
+	if (l->open) {
+		l->asleep = false;
+		if (next_ms > CX_HTTP_SLICE_MS)
+			next_ms = CX_HTTP_SLICE_MS;
+	}
+	if (curl_multi_timeout(l->multi, &curl_ms) == CURLM_OK && curl_ms >= 0 && curl_ms < next_ms)
+		next_ms = curl_ms;
+	pthread_mutex_unlock(&l->lock);
+	if (l->hook.timeout_ms && (hook_ms = l->hook.timeout_ms(l->hook.arg)) >= 0 &&
+	    hook_ms < next_ms)
+		next_ms = hook_ms;
+	return next_ms;
+}
+
+void cx_io_loop_run(struct cx_io_loop *l)
 {
 	struct epoll_event ev[EVENTS];
-	long next_ms = IDLE_POLL_MS;
+	long next_ms = 0;
 
-	(void)arg;
+	cur_loop = l;
 	for (;;) {
-		int n = epoll_wait(L.epfd, ev, EVENTS, (int)next_ms), running;
+		int n = epoll_wait(l->epfd, ev, EVENTS, (int)next_ms);
+		struct op *done = NULL;
+		bool stop = atomic_load(&l->stop);
 
-		if (n < 0 && errno != EINTR)
-			cx_warn("backend I/O: epoll_wait: %s", strerror(errno));
-		struct op *done = NULL, *o;
-		uint64_t count;
-		long curl_ms = -1;
-
-		pthread_mutex_lock(&L.lock);
-		start_pending();
-		for (int i = 0; i < n; i++) {
-			int fd = ev[i].data.fd, flags = 0;
-
-			if (fd == L.wfd) {
-				if (read(L.wfd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-					cx_debug("backend I/O: eventfd: %s", strerror(errno));
-				continue;
-			}
-			flags |= ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0;
-			flags |= ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0;
-			flags |= ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0;
-			curl_multi_socket_action(L.multi, fd, flags, &running);
+		if (n < 0) {
+			if (errno != EINTR)
+				cx_warn("backend I/O: epoll_wait: %s", strerror(errno));
+			n = 0;
 		}
-		if (curl_multi_timeout(L.multi, &curl_ms) == CURLM_OK && curl_ms == 0)
-			run_timers();
-		reap();
-		sweep(&done, &next_ms);
-		/* libcurl's own timers (connect, transfer timeouts) when due sooner. */
-		if (curl_multi_timeout(L.multi, &curl_ms) == CURLM_OK && curl_ms >= 0 &&
-		    curl_ms < next_ms)
-			next_ms = curl_ms;
-		pthread_mutex_unlock(&L.lock);
-		while ((o = done)) {
-			done = o->next;
-			o->rc = cx_http_outcome(o->c, o->easy, &o->req, &o->plan, &o->x, o->errbuf,
-						o->curl_rc, o->status, o->n, &o->resp, &o->err);
-			o->done(o->arg, o->rc, &o->resp, &o->err);
-			op_free(o);
-		}
+		turn(l, ev, n, &done, &next_ms);
+		finish(done);
+		/* The hook's own I/O, and what done may have resumed there. */
+		if (l->hook.run)
+			l->hook.run(l->hook.arg);
+		if (stop)
+			break;
+		next_ms = next_wait(l, next_ms);
 	}
+	cur_loop = NULL;
+}
+
+static void *default_main(void *arg)
+{
+	cx_io_loop_run(arg);
 	return NULL;
 }
 
-static int watch(int fd)
+static int watch(int epfd, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
-	return fd < 0 ? -1 : epoll_ctl(L.epfd, EPOLL_CTL_ADD, fd, &ev);
+	return fd < 0 ? -1 : epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-static void loop_start(void)
+struct cx_io_loop *cx_io_loop_new(const struct cx_io_hook *hook, struct cx_err *err)
 {
-	pthread_attr_t attr;
-	pthread_t t;
+	struct cx_io_loop *l;
 
-	L.started = -1;
-	if (cx_http_global_init() || !(L.multi = curl_multi_init()))
-		return;
-	L.epfd = epoll_create1(EPOLL_CLOEXEC);
-	L.wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (cx_http_global_init()) {
+		cx_err_set(err, "libcurl could not start");
+		return NULL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		cx_err_set(err, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_mutex_init(&l->plock, NULL);
+	atomic_init(&l->stop, false);
+	l->asleep = true;
+	l->hook.fd = -1;
+	if (hook)
+		l->hook = *hook;
+	l->multi = curl_multi_init();
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	/* Connections stay open for the next request (libcurl's default keeps 4 per handle in
 	 * the multi handle, and a finished request's handle leaves it). */
-	if (L.epfd < 0 || watch(L.wfd) ||
-	    curl_multi_setopt(L.multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
-	    curl_multi_setopt(L.multi, CURLMOPT_MAXCONNECTS, (long)KEEP_CONNECTIONS) != CURLM_OK)
+	if (!l->multi || l->epfd < 0 || watch(l->epfd, l->wfd) ||
+	    (l->hook.fd >= 0 && watch(l->epfd, l->hook.fd)) ||
+	    curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_socket) != CURLM_OK ||
+	    curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l) != CURLM_OK ||
+	    curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)KEEP_CONNECTIONS) != CURLM_OK) {
+		cx_err_set(err, "could not set up a backend I/O loop: %s",
+			   errno ? strerror(errno) : "libcurl refused");
+		cx_io_loop_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void cx_io_loop_wake(struct cx_io_loop *l)
+{
+	const uint64_t one = 1;
+
+	if (write(l->wfd, &one, sizeof(one)) < 0)
+		cx_debug("backend I/O: eventfd: %s", strerror(errno));
+}
+
+void cx_io_loop_stop(struct cx_io_loop *l)
+{
+	atomic_store(&l->stop, true);
+	cx_io_loop_wake(l);
+}
+
+void cx_io_loop_free(struct cx_io_loop *l)
+{
+	if (!l)
+		return;
+	if (l->multi)
+		curl_multi_cleanup(l->multi);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	if (l->wfd >= 0)
+		close(l->wfd);
+	pthread_mutex_destroy(&l->plock);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+static void default_start(void)
+{
+	pthread_attr_t attr;
+	struct cx_err err = { 0 };
+	pthread_t t;
+
+	L0.started = -1;
+	L0.loop = cx_io_loop_new(NULL, &err);
+	if (!L0.loop)
 		return;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (!pthread_create(&t, &attr, loop_main, NULL)) {
+	if (!pthread_create(&t, &attr, default_main, L0.loop)) {
 		pthread_setname_np(t, "cx-backend-io"); /* top -H, perf */
-		L.started = 1;
+		L0.started = 1;
 	}
 	pthread_attr_destroy(&attr);
 }
@@ -407,16 +547,20 @@ int cx_http_do_async(struct cx_http_client *c, const struct cx_call *call, long 
 		     const struct cx_http_req *req, cx_http_done_fn done, void *arg,
 		     struct cx_err *err)
 {
-	const uint64_t one = 1;
+	struct cx_io_loop *l = cur_loop;
 	struct op *o;
 	bool busy, ended, wake;
 
-	pthread_once(&L.once, loop_start);
-	if (L.started != 1)
-		return cx_err_set(err, "the backend I/O thread could not start");
+	if (!l) {
+		pthread_once(&L0.once, default_start);
+		if (L0.started != 1)
+			return cx_err_set(err, "the backend I/O thread could not start");
+		l = L0.loop;
+	}
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return cx_err_set(err, "out of memory");
+	o->l = l;
 	o->c = c;
 	o->call = call;
 	o->done = done;
@@ -445,24 +589,30 @@ int cx_http_do_async(struct cx_http_client *c, const struct cx_call *call, long 
 	}
 	/* Sent from here: the loop thread learns of it from its socket, unless it sleeps long
 	 * (then it must look at the call every CX_HTTP_SLICE_MS from now on). When the loop (or
-	 * another submitter) holds the lock, the loop starts it instead of this thread waiting. */
-	if (pthread_mutex_trylock(&L.lock)) {
-		pthread_mutex_lock(&L.plock);
-		o->next = L.pending;
-		L.pending = o;
-		pthread_mutex_unlock(&L.plock);
+	 * another submitter) holds the lock, the loop starts it instead of this thread waiting.
+	 * On the loop's own thread nothing needs waking: it works out its wait after this. */
+	if (pthread_mutex_trylock(&l->lock)) {
+		pthread_mutex_lock(&l->plock);
+		o->next = l->pending;
+		l->pending = o;
+		pthread_mutex_unlock(&l->plock);
 		wake = true;
 	} else {
 		open_op(o);
 		ended = o->finished;
 		if (o->in_multi)
-			ended |= kick();
-		wake = ended || L.asleep;
-		L.asleep = false;
-		pthread_mutex_unlock(&L.lock);
+			ended |= kick(l);
+		if (l == cur_loop) {
+			l->due |= ended;
+			wake = false;
+		} else {
+			wake = ended || l->asleep;
+		}
+		l->asleep = false;
+		pthread_mutex_unlock(&l->lock);
 	}
-	if (wake && write(L.wfd, &one, sizeof(one)) < 0)
-		cx_debug("backend I/O: eventfd: %s", strerror(errno));
+	if (wake)
+		cx_io_loop_wake(l);
 	return 0;
 fail:
 	op_discard(o);

@@ -182,7 +182,7 @@ static void settle(struct cx_http_async *a, unsigned status, char *body, size_t 
 		return;
 	}
 	if (resume)
-		MHD_resume_connection(resume);
+		cx_http_resume(a->h, resume);
 }
 
 void cx_http_async_answer(struct cx_http_async *a, unsigned status, char *body, size_t len,

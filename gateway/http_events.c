@@ -106,7 +106,7 @@ static bool client_gone(const struct watcher *w)
 /* Queues msg (stolen) on w's stream; with last, the stream ends after it. */
 static void send_event(struct watcher *w, json_t *msg, bool last)
 {
-	cx_http_keyed_send(w->ch, NULL, msg, last);
+	cx_http_keyed_send(w->h, w->ch, NULL, msg, last);
 }
 
 /* The task as read: sent when it changed. True when the stream has ended. */

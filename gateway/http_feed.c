@@ -146,9 +146,9 @@ static void read_done(void *ctx, const json_t *result, int code, const char *msg
 	json_decref(f->args);
 	f->args = NULL;
 	if (result && !json_is_true(json_object_get(result, "isError")) && task)
-		cx_http_keyed_send(f->ch, "task", json_incref((json_t *)task), false);
+		cx_http_keyed_send(f->h, f->ch, "task", json_incref((json_t *)task), false);
 	else if (!why || strncmp(why, "no task '", 9))
-		cx_http_keyed_send(f->ch, "error",
+		cx_http_keyed_send(f->h, f->ch, "error",
 				   json_pack("{s:s, s:s}", "id", f->reading, "error",
 					     why   ? why
 					     : msg ? msg
@@ -172,7 +172,7 @@ static void read_done(void *ctx, const json_t *result, int code, const char *msg
 	release = --f->refs == 0;
 	pthread_mutex_unlock(&F->lock);
 	if (resync)
-		cx_http_keyed_send(f->ch, "resync",
+		cx_http_keyed_send(f->h, f->ch, "resync",
 				   json_pack("{s:s}", "message",
 					     "more tasks changed at once than this stream holds; "
 					     "list them again (GET /v1/tasks)"),
@@ -432,7 +432,7 @@ void cx_http_feed_stop(struct cx_http *h)
 	for (f = ending; f; f = nx) {
 		nx = f->next;
 		if (f->ending)
-			cx_http_keyed_send(f->ch, NULL, NULL, true);
+			cx_http_keyed_send(f->h, f->ch, NULL, NULL, true);
 		pthread_mutex_lock(&F->lock);
 		release = --f->refs == 0;
 		pthread_mutex_unlock(&F->lock);

@@ -8,6 +8,7 @@
  *                     carries the lock order)
  *   http_headers.c    pure parsers: addresses, Host, Origin, Accept, Content-Type
  *   http_stateless.c  the stateless revision's header checks
+ *   http_loop.c       the HTTP threads: a daemon and a backend I/O loop each; cx_http_resume
  *   console.c         the console's files at / and /console/ (http_ops.h) */
 #ifndef CX_HTTP_INTERNAL_H
 #define CX_HTTP_INTERNAL_H
@@ -72,7 +73,8 @@ struct req {
 struct cx_http {
 	struct cx_server *srv;
 	const struct cx_gw_config *conf;
-	struct MHD_Daemon *d;
+	struct cx_http_loop *loops; /* the HTTP threads (http_loop.c) */
+	unsigned nloops;
 	MHD_socket quiesced; /* the listen socket after quiesce; closed after stop */
 	unsigned port;
 	char sentinel; /* con_cls of requests already answered early */
@@ -102,6 +104,24 @@ struct cx_http {
 	struct sse_stream *streams; /* newest first */
 	struct cx_http_clients *clients;
 };
+
+/* ---- http_loop.c: the HTTP threads ---- */
+
+struct cx_http_loop;
+/* Starts one daemon (flags: external epoll mode) and one thread per threads (no more than the
+ * connection limit in opts allows), which split that limit and share the listening socket
+ * that the first binds at opts' address (h->port set). 0, or -1 with err and nothing left running.
+ */
+int cx_http_loops_start(struct cx_http *h, unsigned flags, uint16_t port,
+			const struct MHD_OptionItem *opts, unsigned threads,
+			MHD_AccessHandlerCallback on_request, struct cx_err *err);
+/* With h->draining set: every thread stops accepting. The listening socket, for the caller to
+ * close after cx_http_loops_stop; MHD_INVALID_SOCKET when the first thread did not answer. */
+MHD_socket cx_http_loops_quiesce(struct cx_http *h);
+/* Stops the threads, then the daemons (no connection may be suspended). */
+void cx_http_loops_stop(struct cx_http *h);
+/* MHD_resume_connection, and a turn of the daemon's thread to handle it. With no lock held. */
+void cx_http_resume(struct cx_http *h, struct MHD_Connection *conn);
 
 /* ---- transport_http.c: answers and sessions ---- */
 

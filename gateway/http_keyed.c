@@ -34,13 +34,14 @@ struct tap *cx_http_keyed_open(struct cx_http *h, struct MHD_Connection *conn, i
 void cx_http_keyed_release(struct cx_http *h, struct sse_stream *ch)
 {
 	/* Nothing more comes: the stream ends once what is queued is sent. */
-	cx_http_keyed_send(ch, NULL, NULL, true);
+	cx_http_keyed_send(h, ch, NULL, NULL, true);
 	pthread_mutex_lock(&h->lock);
 	cx_http_stream_unref_locked(ch, cx_now_ms());
 	pthread_mutex_unlock(&h->lock);
 }
 
-void cx_http_keyed_send(struct sse_stream *ch, const char *name, json_t *msg, bool last)
+void cx_http_keyed_send(struct cx_http *h, struct sse_stream *ch, const char *name, json_t *msg,
+			bool last)
 {
 	struct event *ev = cx_http_event_new(msg);
 	struct MHD_Connection *c = NULL;
@@ -57,7 +58,7 @@ void cx_http_keyed_send(struct sse_stream *ch, const char *name, json_t *msg, bo
 	}
 	pthread_mutex_unlock(&ch->mu);
 	if (c)
-		MHD_resume_connection(c);
+		cx_http_resume(h, c);
 }
 
 bool cx_http_keyed_gone(struct sse_stream *ch)

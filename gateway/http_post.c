@@ -163,7 +163,7 @@ static int on_send(struct cx_exchange *x, json_t *msg)
 		pthread_mutex_unlock(&ch->mu);
 		cx_http_event_free(ev);
 		if (resume[0])
-			MHD_resume_connection(resume[0]);
+			cx_http_resume(r->h, resume[0]);
 		return -1;
 	}
 	t = ch->att;
@@ -188,7 +188,7 @@ static int on_send(struct cx_exchange *x, json_t *msg)
 	pthread_mutex_unlock(&ch->mu);
 	for (int i = 0; i < 2; i++) {
 		if (resume[i])
-			MHD_resume_connection(resume[i]);
+			cx_http_resume(r->h, resume[i]);
 	}
 	return ok ? 0 : -1;
 }
@@ -250,7 +250,7 @@ static void on_reply(struct cx_exchange *x, json_t *response)
 		r->waiting = false;
 	pthread_mutex_unlock(&r->mu);
 	if (wake)
-		MHD_resume_connection(wake);
+		cx_http_resume(r->h, wake);
 	if (orphan) {
 		if (deferred)
 			atomic_fetch_sub(&h->active, 1);
@@ -258,7 +258,7 @@ static void on_reply(struct cx_exchange *x, json_t *response)
 		return;
 	}
 	if (resume)
-		MHD_resume_connection(r->conn);
+		cx_http_resume(r->h, r->conn);
 	if (deferred)
 		atomic_fetch_sub(&h->active, 1);
 }
@@ -277,7 +277,7 @@ static enum MHD_Result send_stream(struct req *r, struct sse_stream *ch)
 	c = cx_http_tap_attach_locked(ch, t);
 	pthread_mutex_unlock(&h->lock);
 	if (c)
-		MHD_resume_connection(c);
+		cx_http_resume(r->h, c);
 	return cx_http_queue_stream(r->conn, t, r->x.new_session_id);
 }
 

@@ -498,7 +498,7 @@ int cx_http_stream_open_get(struct cx_http *h, struct tap *t, const char *fp, bo
 out:
 	pthread_mutex_unlock(&h->lock);
 	for (size_t i = 0; i < nres; i++)
-		MHD_resume_connection(resume[i]);
+		cx_http_resume(h, resume[i]);
 	return rc;
 }
 
@@ -538,7 +538,7 @@ void cx_http_wake_taps(struct cx_http *h, const char *fp, bool end)
 		}
 		pthread_mutex_unlock(&h->lock);
 		for (size_t i = 0; i < n; i++)
-			MHD_resume_connection(conns[i]);
+			cx_http_resume(h, conns[i]);
 	} while (more);
 }
 
@@ -563,7 +563,7 @@ void cx_http_reap_gone(struct cx_http *h)
 		}
 		pthread_mutex_unlock(&h->lock);
 		for (size_t i = 0; i < n; i++)
-			MHD_resume_connection(conns[i]);
+			cx_http_resume(h, conns[i]);
 	} while (n == WAKE_BATCH);
 }
 
@@ -756,7 +756,7 @@ static int push_one(struct cx_http *h, const char *fp, json_t *msg)
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (resume)
-		MHD_resume_connection(resume);
+		cx_http_resume(h, resume);
 	if (ev) {
 		cx_http_event_free(ev);
 		return 0;

@@ -145,7 +145,8 @@ struct tap *cx_http_keyed_open(struct cx_http *h, struct MHD_Connection *conn, i
 void cx_http_keyed_release(struct cx_http *h, struct sse_stream *ch);
 /* Queues msg (stolen; NULL: none) as event name (static; NULL: "message") on ch; with last,
  * the stream ends after it. No lock held. */
-void cx_http_keyed_send(struct sse_stream *ch, const char *name, json_t *msg, bool last);
+void cx_http_keyed_send(struct cx_http *h, struct sse_stream *ch, const char *name, json_t *msg,
+			bool last);
 /* Whether ch's client has hung up (also while its connection is suspended) or its stream
  * ended (another connection took it, or it passed its lifetime). */
 bool cx_http_keyed_gone(struct sse_stream *ch);

@@ -5,11 +5,13 @@
  * standard headers (Mcp-Method, Mcp-Name, Mcp-Param-*) are checked against the body by
  * http_stateless.c; the server checks its _meta. It has no GET streams and no DELETE (405).
  *
- * Threading: every callback of the transport runs on one of MHD's pool threads except reply() and
- * send(), which a worker may call, and the push sink, which any thread may call. A message that
- * goes to a worker suspends its connection in defer(); the worker stores the serialized answer and
- * resumes the connection in reply(); MHD then calls the access handler again, which queues
- * what was stored. Nothing here blocks an MHD thread or polls.
+ * Threading: every callback of the transport runs on one of the HTTP threads (http_loop.c: each
+ * runs a daemon of its own and a backend I/O loop) except reply() and send(), which a worker may
+ * call, and the push sink, which any thread may call. A message that goes to a worker suspends
+ * its connection in defer(); the worker stores the serialized answer and resumes the connection
+ * in reply() (cx_http_resume); MHD then calls the access handler again, which queues what was
+ * stored. A fast-path call is answered the same way by the HTTP thread's own loop. Nothing here
+ * blocks an HTTP thread or polls.
  *
  * SSE streams, their replay buffers, the stream timer and the push sink are in http_stream.c;
  * its header, http_stream.h, names the order locks are taken in (req.mu, cx_http.lock,
@@ -654,19 +656,14 @@ static void daemon_options(struct cx_http *h, struct sockaddr_storage *ss,
 	/* MHD clears a connection's memory pool for every request; 16 KiB holds the largest
 	 * headers we accept (a 4 KiB session id among them) and costs half the default. */
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16384, NULL };
-	/* A pool of one is the plain internal polling thread. */
-	if (conf->http_threads > 1)
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
-						     (intptr_t)clamp_uint(conf->http_threads, 1),
-						     NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 }
 
 struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx_err *err)
 {
 	const struct cx_gw_config *conf = cx_server_config(s);
-	const union MHD_DaemonInfo *info;
 	struct MHD_OptionItem opts[12];
+	struct cx_err why = { 0 };
 	struct cx_listen la;
 	struct cx_http *h;
 	unsigned flags;
@@ -687,8 +684,8 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 		cx_err_set(err, "out of memory");
 		return NULL;
 	}
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-		MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	/* External epoll: the HTTP threads run the daemons (http_loop.c). */
+	flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (la.v6)
 		flags |= MHD_USE_IPv6;
 	daemon_options(h, &la.addr, opts);
@@ -699,23 +696,18 @@ struct cx_http *cx_http_start(struct cx_server *s, const char *listen, struct cx
 	}
 	h->push_added = true;
 
-	errno = 0;
 	/* MHD binds SOCK_ADDR; the port argument is what it reports, in "Failed to bind to
 	 * port N" among others, so it gets the real one rather than 0. */
-	h->d = MHD_start_daemon(flags, (uint16_t)la.port, NULL, NULL, on_request, h,
-				MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-	if (!h->d) {
-		cx_err_set(err, "could not listen on '%s': %s", listen,
-			   errno ? strerror(errno) : "libmicrohttpd refused to start");
+	if (cx_http_loops_start(h, flags, (uint16_t)la.port, opts,
+				clamp_uint(conf->http_threads, 1), on_request, &why)) {
+		cx_err_set(err, "could not listen on '%s': %s", listen, why.msg);
 		goto fail;
 	}
-	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-	h->port = info ? info->port : 0;
 	rc = cx_http_timer_start(h);
 	if (rc) {
 		/* pthread_create returns its error; it does not set errno. */
 		cx_err_set(err, "could not start the stream timer thread: %s", strerror(rc));
-		MHD_stop_daemon(h->d);
+		cx_http_loops_stop(h);
 		goto fail;
 	}
 	return h;
@@ -739,7 +731,7 @@ void cx_http_quiesce(struct cx_http *h)
 	if (!h || h->quiesced != MHD_INVALID_SOCKET)
 		return;
 	atomic_store(&h->draining, true);
-	h->quiesced = MHD_quiesce_daemon(h->d);
+	h->quiesced = cx_http_loops_quiesce(h);
 }
 
 void cx_http_stop(struct cx_http *h)
@@ -782,7 +774,7 @@ void cx_http_stop(struct cx_http *h)
 			 left);
 		return;
 	}
-	MHD_stop_daemon(h->d);
+	cx_http_loops_stop(h);
 	if (h->quiesced != MHD_INVALID_SOCKET)
 		close(h->quiesced);
 	/* Every tap and request is gone with MHD: only the list holds the streams now. */
