@@ -101,8 +101,8 @@ struct cx_tool_async {
 	/* On the transport thread, and so it must not block or touch the backend: fills ar for
 	 * args (already valid). 0, or CX_ASYNC_BLOCKING. */
 	int (*begin)(const struct cx_call *call, const json_t *args, struct cx_async_req *ar);
-	/* On the backend I/O thread, and so it must not block either: the answer (rc, resp and
-	 * err as cx_http_do returns them) made into res, as call would have. 0, -1 for an
+	/* On the backend I/O loop's thread, and so it must not block either: the answer (rc, resp
+	 * and err as cx_http_do returns them) made into res, as call would have. 0, -1 for an
 	 * internal fault, or CX_ASYNC_BLOCKING (res left empty). */
 	int (*end)(const struct cx_call *call, const json_t *args, const struct cx_async_req *ar,
 		   int rc, struct cx_http_resp *resp, const struct cx_err *err,

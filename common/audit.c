@@ -1,6 +1,13 @@
 /* The audit log: one compact JSON line per tools/call, written with a single write(2) so that
  * lines from concurrent workers (and from other processes appending to the same file) never
- * interleave. A failing log never fails the call; it is reported at most once a minute. */
+ * interleave. A failing log never fails the call; it is reported at most once a minute.
+ *
+ * To a regular file (O_APPEND) a whole line is one write that the kernel keeps whole, so
+ * threads write without a lock, as other processes do: the HTTP threads each finish calls,
+ * and a lock held across the write had them wait for each other. The lock is for the rest:
+ * a write that fell short (the disk full) and its repair, output that is not a regular file
+ * (stderr, a pipe), the warning clock. Reopening replaces the file behind the same descriptor
+ * (dup2), so a writer never holds a closed one. */
 #include "audit.h"
 
 #include "buf.h"
@@ -9,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,12 +38,23 @@ struct cx_audit {
 	int fd;
 	bool own_fd;          /* false for stderr, which close leaves open */
 	char *path;           /* for messages; "stderr" when writing there */
-	pthread_mutex_t lock; /* orders writes and guards the warning clock */
+	pthread_mutex_t lock; /* orders writes that are not one whole line; the warning clock */
 	bool warned;
 	int64_t last_warn_ms;
 	size_t max_line; /* a longer line has its arguments cut, and says so */
-	bool torn;       /* a part of a line is in the file: the next line starts on a new one */
+	/* A part of a line is in the file: the next line starts on a new one. Set and cleared
+	 * under the lock. */
+	atomic_bool torn;
+	atomic_bool regular; /* a regular file: whole lines are written without the lock */
 };
+
+/* Whether fd is a regular file, where an O_APPEND write is never interleaved. */
+static bool is_regular(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
 
 const char *cx_audit_outcome_name(enum cx_audit_outcome o)
 {
@@ -77,6 +96,8 @@ struct cx_audit *cx_audit_open(const char *path, struct cx_err *err)
 	} else {
 		a->fd = STDERR_FILENO;
 	}
+	atomic_init(&a->torn, false);
+	atomic_init(&a->regular, a->own_fd && is_regular(a->fd));
 	if (pthread_mutex_init(&a->lock, NULL)) {
 		cx_err_set(err, "could not create the audit log lock");
 		if (a->own_fd)
@@ -233,7 +254,7 @@ static void drop_part(struct cx_audit *a, off_t start, size_t written)
 	if (start >= 0 && fstat(a->fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_size == start + (off_t)written && ftruncate(a->fd, start) == 0)
 		return;
-	a->torn = true;
+	atomic_store(&a->torn, true);
 }
 
 void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec)
@@ -244,13 +265,24 @@ void cx_audit_write(struct cx_audit *a, const struct cx_audit_rec *rec)
 	if (!a || !rec)
 		return;
 	line = format_line(a, rec, &len);
+	if (line && atomic_load(&a->regular) && !atomic_load(&a->torn)) {
+		ssize_t n = write(a->fd, line, len);
+
+		if (n == (ssize_t)len) {
+			free(line);
+			return;
+		}
+		/* Short (the disk full) or failed: the rest, and the repair, under the lock. */
+		if (n > 0)
+			off = (size_t)n;
+	}
 	pthread_mutex_lock(&a->lock);
 	if (!line) {
 		warn_limited(a, "could not format a record (out of memory)", 0);
 		goto out;
 	}
-	if (a->torn && write(a->fd, "\n", 1) == 1)
-		a->torn = false;
+	if (!off && atomic_load(&a->torn) && write(a->fd, "\n", 1) == 1)
+		atomic_store(&a->torn, false);
 	while (off < len) {
 		ssize_t n = write(a->fd, line + off, len - off);
 
@@ -285,11 +317,16 @@ int cx_audit_reopen(struct cx_audit *a, struct cx_err *err)
 	if (fd < 0)
 		return cx_err_set(err, "could not reopen audit file '%s': %s", a->path,
 				  strerror(errno));
+	/* The same descriptor, now the new file: a write under way finishes on the old one. */
 	pthread_mutex_lock(&a->lock);
-	old = a->fd;
-	a->fd = fd;
+	old = dup2(fd, a->fd);
+	if (old >= 0)
+		atomic_store(&a->regular, is_regular(a->fd));
 	pthread_mutex_unlock(&a->lock);
-	close(old);
+	close(fd);
+	if (old < 0)
+		return cx_err_set(err, "could not reopen audit file '%s': %s", a->path,
+				  strerror(errno));
 	return 0;
 }
 

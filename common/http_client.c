@@ -275,7 +275,7 @@ void cx_http_client_free(struct cx_http_client *c)
 {
 	if (!c)
 		return;
-	/* Requests on the backend I/O thread end soon once their calls are answered (cancelled
+	/* Requests on the backend I/O loops end soon once their calls are answered (cancelled
 	 * with them); they read the client until then. */
 	pthread_mutex_lock(&c->async_lock);
 	while (c->async_running)

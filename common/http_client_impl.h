@@ -47,7 +47,7 @@ struct cx_http_client {
 	struct cx_http_handle pool[CX_HTTP_POOL_MAX]; /* idle, under pool_lock */
 	int npool;
 	struct cx_backend_counters *counters; /* /metrics: by service; NULL counts nothing */
-	/* Requests of this client on the backend I/O thread (http_async.c): freeing the client
+	/* Requests of this client on the backend I/O loops (http_async.c): freeing the client
 	 * waits for them to end. Under async_lock. */
 	pthread_mutex_t async_lock;
 	pthread_cond_t async_idle;
@@ -74,7 +74,7 @@ struct cx_http_plan {
 };
 
 /* The steps of one request, shared by cx_http_do (http_request.c: the calling thread drives
- * the transfer) and cx_http_do_async (http_async.c: the backend I/O thread does). */
+ * the transfer) and cx_http_do_async (http_async.c: a backend I/O loop does). */
 
 /* Checks req and works out p (free its url and headers after). 0, or -1 with err. */
 int cx_http_plan(const struct cx_http_client *c, const struct cx_call *call, long timeout_ms,

@@ -25,7 +25,7 @@ struct cx_gw_config {
 	/* http */
 	long max_body_bytes; /* 413 past this */
 	long max_connections;
-	long http_threads;         /* libmicrohttpd thread pool */
+	long http_threads;         /* HTTP threads, a daemon and a backend loop each */
 	long connection_timeout_s; /* idle keep-alive connections closed after this */
 	char **allowed_origins;    /* NULL-terminated; NULL = loopback origins only */
 	char **allowed_hosts;      /* extra Host values beside loopback names; NULL-terminated */

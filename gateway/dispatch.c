@@ -2,7 +2,7 @@
  * names a known tool ends in cx_job_finish, which writes its one audit line: refusals and
  * schema errors through an inline job, CX_NONBLOCKING tools through an inline job that runs on
  * the submitting thread, tools with a fast path (struct cx_tool_async) through a job whose
- * backend request the backend I/O thread drives, everything else through a queued one. */
+ * backend request a backend I/O loop drives, everything else through a queued one. */
 #include "dispatch.h"
 
 #include <stdio.h>
@@ -290,7 +290,7 @@ static void enqueue_tool(struct cx_dispatch *d, struct cx_exchange *x, json_t *i
 	cx_jobs_enqueue(d->jobs, j);
 }
 
-/* ---- the fast path: a tool's backend request on the backend I/O thread ---- */
+/* ---- the fast path: a tool's backend request on a backend I/O loop ---- */
 
 struct fast_call {
 	struct cx_job *j;
@@ -298,7 +298,7 @@ struct fast_call {
 	struct cx_async_req ar;
 };
 
-/* On the backend I/O thread: the tool makes its result of the answer, or has a worker run
+/* On the loop's thread: the tool makes its result of the answer, or has a worker run
  * the call after all. */
 static void fast_done(void *arg, int rc, struct cx_http_resp *resp, const struct cx_err *err)
 {

@@ -1,6 +1,6 @@
 /* The fast paths of the Proxmox tools that are one GET (common/http_async.h): the request
- * px_request_pick would send first, built on the transport thread and awaited on the backend
- * I/O thread, and the same answer as the ordinary handler's (struct px_one_get, tools.c). With
+ * px_request_pick would send first, built on the transport thread and awaited on its backend
+ * I/O loop, and the same answer as the ordinary handler's (struct px_one_get, tools.c). With
  * ticket authentication they run the ordinary way: a login may have to come first. */
 #include <stdio.h>
 

@@ -29,8 +29,10 @@ function probe(s) {
   });
 }
 
-test('connections past http.max_connections wait until a slot is free', async () => {
-  const g = startHttp(['--config', writeConfig({ http: { max_connections: 4, threads: 1 } })]);
+// One HTTP thread, and three that split the limit (2, 1, 1) and share the listening socket:
+// the limit is the gateway's, however the threads took the connections.
+for (const threads of [1, 3]) test(`connections past http.max_connections wait until a slot is free (${threads} HTTP thread${threads > 1 ? 's' : ''})`, async () => {
+  const g = startHttp(['--config', writeConfig({ http: { max_connections: 4, threads } })]);
   running.push(g);
   const url = await g.ready;
   const port = Number(new URL(url).port);

@@ -308,32 +308,13 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-static void test_concurrent_whole_lines(void **state)
+/* Checks every line of path is a whole record of writer_main's, counting them per thread. */
+static void count_whole_lines(const char *path, int *counts)
 {
-	const char *path = tmp_path("concurrent.log");
-	pthread_t t[THREADS];
-	struct writer w[THREADS];
-	struct cx_err err;
-	struct cx_audit *a = cx_audit_open(path, &err);
-	int counts[THREADS] = { 0 };
-	json_t *lines, *l;
+	char *text = slurp(path, NULL);
+	json_t *lines = parse_lines(text), *l;
 	size_t i;
-	char *text;
 
-	assert_non_null(a);
-	cx_audit_set_max_line(a, 65536); /* whole 6 KiB strings: no cut */
-	for (int k = 0; k < THREADS; k++) {
-		w[k].a = a;
-		w[k].n = k;
-		assert_int_equal(pthread_create(&t[k], NULL, writer_main, &w[k]), 0);
-	}
-	for (int k = 0; k < THREADS; k++)
-		pthread_join(t[k], NULL);
-	cx_audit_close(a);
-
-	text = slurp(path, NULL);
-	lines = parse_lines(text);
-	assert_int_equal(json_array_size(lines), THREADS * PER_THREAD);
 	json_array_foreach(lines, i, l) {
 		json_t *args = json_object_get(l, "arguments");
 		int n = (int)json_integer_value(json_object_get(args, "thread"));
@@ -348,10 +329,70 @@ static void test_concurrent_whole_lines(void **state)
 		assert_int_equal(pad[5998], 'a' + n);
 		counts[n]++;
 	}
-	for (int k = 0; k < THREADS; k++)
-		assert_int_equal(counts[k], PER_THREAD);
 	json_decref(lines);
 	free(text);
+}
+
+static void test_concurrent_whole_lines(void **state)
+{
+	const char *path = tmp_path("concurrent.log");
+	pthread_t t[THREADS];
+	struct writer w[THREADS];
+	struct cx_err err;
+	struct cx_audit *a = cx_audit_open(path, &err);
+	int counts[THREADS] = { 0 };
+
+	assert_non_null(a);
+	cx_audit_set_max_line(a, 65536); /* whole 6 KiB strings: no cut */
+	for (int k = 0; k < THREADS; k++) {
+		w[k].a = a;
+		w[k].n = k;
+		assert_int_equal(pthread_create(&t[k], NULL, writer_main, &w[k]), 0);
+	}
+	for (int k = 0; k < THREADS; k++)
+		pthread_join(t[k], NULL);
+	cx_audit_close(a);
+
+	count_whole_lines(path, counts);
+	for (int k = 0; k < THREADS; k++)
+		assert_int_equal(counts[k], PER_THREAD);
+}
+
+/* logrotate's way (rename, then reopen) while threads write: every record is whole, in the old
+ * file or the new one, and none is lost. */
+static void test_reopen_while_writing(void **state)
+{
+	const char *path = tmp_path("rotated.log");
+	char old[5][512];
+	pthread_t t[THREADS];
+	struct writer w[THREADS];
+	struct cx_err err;
+	struct cx_audit *a = cx_audit_open(path, &err);
+	int counts[THREADS] = { 0 };
+
+	assert_non_null(a);
+	cx_audit_set_max_line(a, 65536);
+	for (int k = 0; k < THREADS; k++) {
+		w[k].a = a;
+		w[k].n = k;
+		assert_int_equal(pthread_create(&t[k], NULL, writer_main, &w[k]), 0);
+	}
+	for (int r = 0; r < 5; r++) {
+		struct timespec ts = { 0, 2 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		snprintf(old[r], sizeof(old[r]), "%s.%d", path, r);
+		assert_int_equal(rename(path, old[r]), 0);
+		assert_int_equal(cx_audit_reopen(a, &err), 0);
+	}
+	for (int k = 0; k < THREADS; k++)
+		pthread_join(t[k], NULL);
+	cx_audit_close(a);
+	for (int r = 0; r < 5; r++)
+		count_whole_lines(old[r], counts);
+	count_whole_lines(path, counts);
+	for (int k = 0; k < THREADS; k++)
+		assert_int_equal(counts[k], PER_THREAD);
 }
 
 static void test_invalid_utf8_detail_still_written(void **state)
@@ -437,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_stderr),
 		cmocka_unit_test(test_write_failure_warns_once),
 		cmocka_unit_test(test_concurrent_whole_lines),
+		cmocka_unit_test(test_reopen_while_writing),
 		cmocka_unit_test(test_line_cap),
 		cmocka_unit_test(test_invalid_utf8_detail_still_written),
 	};

@@ -1,18 +1,21 @@
 /* The adapters' fast path, cx_http_do_async (common/http_async.h), against the scripted servers
  * of tests/unit/http_test_server.c: the same answers, retries, Retry-After, deadlines,
  * cancellations, cap and TLS verdicts as cx_http_do, many requests waiting together on the
- * one backend I/O thread, and a client freed only after its requests ended. */
+ * one backend I/O thread, a client freed only after its requests ended, and a loop run by a
+ * thread of its own with a hook, as each HTTP thread runs one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../common/http_async.h"
 #include "../../common/util.h"
@@ -317,6 +320,151 @@ static void test_a_malformed_request_does_not_start(void **state)
 	cx_http_client_free(c);
 }
 
+/* A loop with a hook, run by a thread of its own (as each HTTP thread runs one). */
+struct hooked {
+	struct cx_io_loop *l;
+	int pipe[2];
+	pthread_t thread;
+	struct cx_http_client *c;
+	struct test_call tc;
+	const char *path;        /* the hook starts a request for this once, on the loop's thread */
+	struct outcome *o;       /* ... with this outcome */
+	atomic_int runs;         /* how often the hook ran */
+	atomic_int runs_at_done; /* the hook's runs when done ran (done_hook) */
+	atomic_bool returned;    /* cx_io_loop_run returned */
+};
+
+static struct hooked *the_hooked;
+
+static void done_hook(void *arg, int rc, struct cx_http_resp *resp, const struct cx_err *err)
+{
+	atomic_store(&the_hooked->runs_at_done, atomic_load(&the_hooked->runs));
+	on_done(arg, rc, resp, err);
+}
+
+static void hook_run(void *arg)
+{
+	struct hooked *hk = arg;
+	char byte;
+
+	if (read(hk->pipe[0], &byte, 1) == 1 && hk->path) {
+		static const char *const headers[] = { SECRET_HEADER, NULL };
+		struct cx_http_req req = { .method = "GET", .path = hk->path, .headers = headers };
+		struct cx_err err = { 0 };
+
+		hk->path = NULL;
+		if (cx_http_do_async(hk->c, &hk->tc.call, 5000, &req, done_hook, hk->o, &err))
+			fail_msg("could not start: %s", err.msg);
+	}
+	atomic_fetch_add(&hk->runs, 1);
+}
+
+static void *hooked_main(void *arg)
+{
+	struct hooked *hk = arg;
+
+	cx_io_loop_run(hk->l);
+	atomic_store(&hk->returned, true);
+	return NULL;
+}
+
+static void hooked_start(struct hooked *hk, struct cx_http_client *c, const char *path,
+			 struct outcome *o)
+{
+	struct cx_err err = { 0 };
+	struct cx_io_hook hook = { .run = hook_run, .timeout_ms = NULL, .arg = hk };
+
+	memset(hk, 0, sizeof(*hk));
+	the_hooked = hk;
+	assert_int_equal(pipe2(hk->pipe, O_NONBLOCK | O_CLOEXEC), 0);
+	hook.fd = hk->pipe[0];
+	hk->c = c;
+	hk->path = path;
+	hk->o = o;
+	hts_call_init(&hk->tc, 10000);
+	hk->l = cx_io_loop_new(&hook, &err);
+	assert_non_null(hk->l);
+	assert_int_equal(pthread_create(&hk->thread, NULL, hooked_main, hk), 0);
+}
+
+static void hooked_stop(struct hooked *hk)
+{
+	cx_io_loop_stop(hk->l);
+	pthread_join(hk->thread, NULL);
+	cx_io_loop_free(hk->l);
+	close(hk->pipe[0]);
+	close(hk->pipe[1]);
+}
+
+/* A request started on a loop's own thread (from its hook) is answered on that thread, and the
+ * hook runs again after done: what lets an HTTP thread send the reply in the same turn. */
+static void test_a_loop_answers_on_its_own_thread(void **state)
+{
+	struct cx_http_client *c = hts_client(&hts_plain, 0, NULL, NULL, false);
+	struct hooked hk;
+	struct outcome o;
+	int runs;
+
+	outcome_init(&o);
+	hooked_start(&hk, c, "/json", &o);
+	hts_sleep_ms(50);
+	runs = atomic_load(&hk.runs);
+	assert_true(runs >= 1); /* the first turn runs the hook */
+	hts_sleep_ms(100);
+	/* Nothing to do: the loop sleeps, it does not spin. */
+	assert_true(atomic_load(&hk.runs) <= runs + 1);
+	assert_int_equal(write(hk.pipe[1], "x", 1), 1);
+	wait_done(&o);
+	assert_int_equal(o.rc, 0);
+	assert_int_equal(o.status, 200);
+	assert_true(pthread_equal(o.thread, hk.thread));
+	for (int i = 0; i < 100 && atomic_load(&hk.runs) <= atomic_load(&hk.runs_at_done); i++)
+		hts_sleep_ms(5);
+	assert_true(atomic_load(&hk.runs) > atomic_load(&hk.runs_at_done));
+	/* A wake-up from another thread is a turn: the hook runs. */
+	runs = atomic_load(&hk.runs);
+	cx_io_loop_wake(hk.l);
+	for (int i = 0; i < 100 && atomic_load(&hk.runs) == runs; i++)
+		hts_sleep_ms(5);
+	assert_true(atomic_load(&hk.runs) > runs);
+	hooked_stop(&hk);
+	cx_http_client_free(c);
+}
+
+/* Stopping a loop ends what it still waits for (done runs, as for a cancelled call) and
+ * returns at once, the backend's connection closed. */
+static void test_a_stopped_loop_ends_its_requests(void **state)
+{
+	struct cx_http_client *c = hts_client(&hts_plain, 0, NULL, NULL, false);
+	struct hooked hk;
+	struct outcome o;
+	int64_t at;
+
+	outcome_init(&o);
+	o.calls = 0;
+	hooked_start(&hk, c, "/slow", &o);
+	assert_int_equal(write(hk.pipe[1], "x", 1), 1);
+	hts_sleep_ms(150);
+	assert_int_equal(o.calls, 0);
+	at = cx_now_ms();
+	cx_io_loop_stop(hk.l);
+	for (int i = 0; i < 100 && !atomic_load(&hk.returned); i++)
+		hts_sleep_ms(5);
+	assert_true(atomic_load(&hk.returned));
+	assert_true(cx_now_ms() - at <= 200);
+	assert_int_equal(o.calls, 1);
+	assert_int_equal(o.rc, -1);
+	assert_true(pthread_equal(o.thread, hk.thread));
+	for (int i = 0; i < 50 && atomic_load(&hts_plain.aborted) < 1; i++)
+		hts_sleep_ms(10);
+	assert_int_equal(atomic_load(&hts_plain.aborted), 1);
+	pthread_join(hk.thread, NULL);
+	cx_io_loop_free(hk.l);
+	close(hk.pipe[0]);
+	close(hk.pipe[1]);
+	cx_http_client_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +477,8 @@ int main(void)
 		cmocka_unit_test_setup(test_pins_are_per_transfer, hts_reset_both),
 		cmocka_unit_test_setup(test_free_waits_for_requests, hts_reset_both),
 		cmocka_unit_test_setup(test_a_malformed_request_does_not_start, hts_reset_both),
+		cmocka_unit_test_setup(test_a_loop_answers_on_its_own_thread, hts_reset_both),
+		cmocka_unit_test_setup(test_a_stopped_loop_ends_its_requests, hts_reset_both),
 	};
 
 	return cmocka_run_group_tests(tests, hts_servers_up, hts_servers_down);
