@@ -87,7 +87,16 @@ struct cx_io_loop {
 	struct op *pending;
 	struct cx_io_hook hook; /* hook.run NULL: none */
 	atomic_bool stop;
+	/* libcurl's sockets by descriptor (FD_*): a kept connection stays in the epoll set
+	 * between its requests, so reusing it costs no epoll_ctl. */
+	unsigned char *fds;
+	size_t nfds;
 };
+
+#define FD_IN   1 /* in the epoll set for input */
+#define FD_OUT  2 /* ... for output */
+#define FD_REG  4 /* in the epoll set */
+#define FD_WANT 8 /* libcurl waits on it now; else an event takes it out of the set */
 
 /* The process's own loop, on the backend I/O thread, for requests from threads with none. */
 static struct {
@@ -108,26 +117,72 @@ static __thread struct cx_io_loop *cur_loop;
 
 /* ---- libcurl's callbacks (under the loop's lock) ---- */
 
-/* A socket's events in the loop's epoll set. libcurl's socket pointer marks one that is in the
- * set already (it forgets it when the socket goes), so each change is one epoll_ctl. */
+/* The state of descriptor fd (grown as needed); NULL when there is no room. */
+static unsigned char *fd_state(struct cx_io_loop *l, curl_socket_t fd)
+{
+	if (fd < 0)
+		return NULL;
+	if ((size_t)fd >= l->nfds) {
+		size_t n = l->nfds ? l->nfds : 64;
+		unsigned char *p;
+
+		while (n <= (size_t)fd)
+			n *= 2;
+		p = realloc(l->fds, n);
+		if (!p)
+			return NULL;
+		memset(p + l->nfds, 0, n - l->nfds);
+		l->fds = p;
+		l->nfds = n;
+	}
+	return &l->fds[fd];
+}
+
+/* A socket's events in the loop's epoll set. A socket libcurl is done with for now stays in
+ * the set, so a kept connection's next request costs no epoll_ctl; the first event it has
+ * while nobody waits on it takes it out (turn), and libcurl closing it forgets it (on_close),
+ * so a descriptor reused for another socket is never taken for it. */
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct cx_io_loop *l = userp;
+	unsigned char *st = fd_state(l, s), want;
 	struct epoll_event ev = { .data.fd = s };
 
 	(void)e;
+	(void)socketp;
 	if (what == CURL_POLL_REMOVE) {
-		epoll_ctl(l->epfd, EPOLL_CTL_DEL, s, NULL);
+		if (st)
+			*st &= (unsigned char)~FD_WANT;
+		else
+			epoll_ctl(l->epfd, EPOLL_CTL_DEL, s, NULL);
 		return 0;
 	}
-	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-	if (socketp) {
-		if (!epoll_ctl(l->epfd, EPOLL_CTL_MOD, s, &ev) || errno != ENOENT)
-			return 0;
+	want = (what & CURL_POLL_IN ? FD_IN : 0) | (what & CURL_POLL_OUT ? FD_OUT : 0);
+	ev.events = (want & FD_IN ? EPOLLIN : 0) | (want & FD_OUT ? EPOLLOUT : 0);
+	if (st && (*st & FD_REG) && (*st & (FD_IN | FD_OUT)) == want) {
+		*st |= FD_WANT;
+		return 0;
 	}
-	if (!epoll_ctl(l->epfd, EPOLL_CTL_ADD, s, &ev))
-		curl_multi_assign(l->multi, s, l);
+	if (epoll_ctl(l->epfd, st && (*st & FD_REG) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) &&
+	    epoll_ctl(l->epfd, errno == ENOENT ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s, &ev)) {
+		cx_warn("backend I/O: epoll_ctl: %s", strerror(errno));
+		if (st)
+			*st = 0;
+		return 0;
+	}
+	if (st)
+		*st = FD_REG | FD_WANT | want;
 	return 0;
+}
+
+/* libcurl closes a socket: the epoll set forgets it with the close, and so does the loop. */
+static int on_close(void *arg, curl_socket_t s)
+{
+	struct cx_io_loop *l = arg;
+
+	if (s >= 0 && (size_t)s < l->nfds)
+		l->fds[s] = 0;
+	return close(s) ? 1 : 0;
 }
 
 /* Runs libcurl's timers that are due (which starts what was just added), as long as it says
@@ -175,6 +230,11 @@ static void attempt(struct op *o)
 		}
 	}
 	rc = cx_http_prepare(o->c, o->easy, &o->req, &o->plan, &o->x, o->errbuf, false);
+	/* A connection keeps the close callback of the handle that opened it (on_socket). */
+	if (rc == CURLE_OK &&
+	    (curl_easy_setopt(o->easy, CURLOPT_CLOSESOCKETFUNCTION, on_close) != CURLE_OK ||
+	     curl_easy_setopt(o->easy, CURLOPT_CLOSESOCKETDATA, o->l) != CURLE_OK))
+		rc = CURLE_FAILED_INIT;
 	if (rc == CURLE_OK && (curl_easy_setopt(o->easy, CURLOPT_PRIVATE, o) != CURLE_OK ||
 			       curl_multi_add_handle(o->l->multi, o->easy) != CURLM_OK))
 		rc = CURLE_FAILED_INIT;
@@ -368,6 +428,14 @@ static void turn(struct cx_io_loop *l, const struct epoll_event *ev, int n, stru
 		}
 		if (fd == l->hook.fd)
 			continue;
+		if (fd >= 0 && (size_t)fd < l->nfds && !(l->fds[fd] & FD_WANT)) {
+			/* A kept connection with nobody waiting on it: closed by the server, most
+			 * likely, which libcurl sees when it next looks. Out of the set till then.
+			 */
+			epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+			l->fds[fd] = 0;
+			continue;
+		}
 		flags |= ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0;
 		flags |= ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0;
 		flags |= ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0;
@@ -501,7 +569,8 @@ void cx_io_loop_free(struct cx_io_loop *l)
 	if (!l)
 		return;
 	if (l->multi)
-		curl_multi_cleanup(l->multi);
+		curl_multi_cleanup(l->multi); /* closes the kept connections: on_close */
+	free(l->fds);
 	if (l->epfd >= 0)
 		close(l->epfd);
 	if (l->wfd >= 0)

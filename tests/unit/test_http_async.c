@@ -9,12 +9,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../../common/http_async.h"
@@ -465,6 +468,101 @@ static void test_a_stopped_loop_ends_its_requests(void **state)
 	cx_http_client_free(c);
 }
 
+/* A keep-alive server that closes a connection 50 ms after its answer, as servers close idle
+ * ones: what it accepted, in accepted. */
+struct closer {
+	int fd, port;
+	pthread_t thread;
+	atomic_int accepted;
+	atomic_bool stop;
+};
+
+static void *closer_main(void *arg)
+{
+	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				     "Content-Length: 11\r\n\r\n{\"ok\":true}";
+	struct closer *k = arg;
+
+	while (!atomic_load(&k->stop)) {
+		char buf[4096];
+		int c = accept(k->fd, NULL, NULL);
+		ssize_t n;
+
+		if (c < 0) {
+			hts_sleep_ms(5);
+			continue;
+		}
+		atomic_fetch_add(&k->accepted, 1);
+		n = read(c, buf, sizeof(buf)); /* one request, headers only */
+		if (n > 0 && write(c, answer, sizeof(answer) - 1) < 0)
+			n = -1;
+		hts_sleep_ms(50);
+		close(c);
+	}
+	return NULL;
+}
+
+static void closer_start(struct closer *k)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+
+	memset(k, 0, sizeof(*k));
+	k->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(k->fd >= 0);
+	assert_int_equal(bind(k->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(k->fd, 8), 0);
+	assert_int_equal(getsockname(k->fd, (struct sockaddr *)&a, &len), 0);
+	k->port = ntohs(a.sin_port);
+	assert_int_equal(pthread_create(&k->thread, NULL, closer_main, k), 0);
+}
+
+/* A kept connection stays in the loop's epoll set between requests; when the server closes it
+ * while nobody waits on it, the loop takes it out once (it does not spin on it), and the next
+ * request opens a new connection and is answered. */
+static void test_a_connection_closed_while_idle(void **state)
+{
+	struct cx_http_client_opts opts = { .service = "closer" };
+	struct cx_err err = { 0 };
+	struct cx_http_client *c;
+	struct closer k;
+	struct hooked hk;
+	struct outcome first, second;
+	char url[64];
+	int runs;
+
+	closer_start(&k);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", k.port);
+	opts.base_url = url;
+	c = cx_http_client_new(&opts, &err);
+	assert_non_null(c);
+	outcome_init(&first);
+	hooked_start(&hk, c, "/json", &first);
+	assert_int_equal(write(hk.pipe[1], "x", 1), 1);
+	wait_done(&first);
+	assert_int_equal(first.rc, 0);
+	assert_int_equal(first.status, 200);
+	/* The server closes the idle connection; the loop hears of it and goes back to sleep. */
+	hts_sleep_ms(100);
+	runs = atomic_load(&hk.runs);
+	hts_sleep_ms(200);
+	assert_true(atomic_load(&hk.runs) - runs <= 2);
+	outcome_init(&second);
+	hk.o = &second;
+	hk.path = "/json";
+	assert_int_equal(write(hk.pipe[1], "x", 1), 1);
+	wait_done(&second);
+	assert_int_equal(second.rc, 0);
+	assert_int_equal(second.status, 200);
+	assert_true(pthread_equal(second.thread, hk.thread));
+	assert_int_equal(atomic_load(&k.accepted), 2);
+	hooked_stop(&hk);
+	cx_http_client_free(c);
+	atomic_store(&k.stop, true);
+	pthread_join(k.thread, NULL);
+	close(k.fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +577,7 @@ int main(void)
 		cmocka_unit_test_setup(test_a_malformed_request_does_not_start, hts_reset_both),
 		cmocka_unit_test_setup(test_a_loop_answers_on_its_own_thread, hts_reset_both),
 		cmocka_unit_test_setup(test_a_stopped_loop_ends_its_requests, hts_reset_both),
+		cmocka_unit_test_setup(test_a_connection_closed_while_idle, hts_reset_both),
 	};
 
 	return cmocka_run_group_tests(tests, hts_servers_up, hts_servers_down);
