@@ -230,10 +230,13 @@ static void attempt(struct op *o)
 		}
 	}
 	rc = cx_http_prepare(o->c, o->easy, &o->req, &o->plan, &o->x, o->errbuf, false);
-	/* A connection keeps the close callback of the handle that opened it (on_socket). */
+	/* A connection keeps the close callback of the handle that opened it (on_socket). The
+	 * loop looks at the call itself (sweep), so libcurl's progress callback, there for
+	 * cx_http_do, would only read the clock on every read. */
 	if (rc == CURLE_OK &&
 	    (curl_easy_setopt(o->easy, CURLOPT_CLOSESOCKETFUNCTION, on_close) != CURLE_OK ||
-	     curl_easy_setopt(o->easy, CURLOPT_CLOSESOCKETDATA, o->l) != CURLE_OK))
+	     curl_easy_setopt(o->easy, CURLOPT_CLOSESOCKETDATA, o->l) != CURLE_OK ||
+	     curl_easy_setopt(o->easy, CURLOPT_NOPROGRESS, 1L) != CURLE_OK))
 		rc = CURLE_FAILED_INIT;
 	if (rc == CURLE_OK && (curl_easy_setopt(o->easy, CURLOPT_PRIVATE, o) != CURLE_OK ||
 			       curl_multi_add_handle(o->l->multi, o->easy) != CURLM_OK))
