@@ -1,7 +1,8 @@
 /* Proxmox VE's answers (adapters/proxmox/: api.c, tools.c, action.c): a tool of the adapter run on
  * backend answers taken from the input (fz_run_tool, support.h: the tool's name, its arguments,
  * then "@@ STATUS" sections, one per request). Whatever the backend says, the tool answers with a
- * well-formed result or an isError sentence; it never crashes, leaks or reads out of bounds. */
+ * well-formed result or an isError sentence; it never crashes, leaks or reads out of bounds.
+ * A tool with a fast path runs it too on the same answers, and must answer the same. */
 #include <stdint.h>
 #include <stdlib.h>
 

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "../../common/err.h"
+#include "../../common/http_async.h"
 #include "../../common/http_client.h"
 #include "../../common/json.h"
 #include "../../common/llm.h"
@@ -217,32 +218,78 @@ static void check_result(const char *tool, json_t *res)
 	}
 }
 
-static void run_one(struct adapter_run *r, size_t i, const json_t *args)
+/* The call a tool runs with here: 2 s to its deadline, never cancelled. */
+#define FZ_CALL(t, r, flag)                                                                        \
+	{                                                                                          \
+		.tool = (t)->name, .caller = "fuzz", .state = (r)->state,                          \
+		.deadline_ms = cx_now_ms() + 2000, .cancelled = &(flag)                            \
+	}
+
+/* The tool's fast path (adapter.h: begin, then end with the answer its backend I/O loop would
+ * get, here the scripted one) on the same answers: a well-formed result, and the very result
+ * of the ordinary handler when that made its one request too. Else the two would tell an
+ * agent different things depending on which way a call went. */
+static void run_fast(struct adapter_run *r, size_t i, const json_t *args, const json_t *plain,
+		     const char *text, size_t len)
 {
 	const struct cx_tool *t = r->slots[i].tool;
 	atomic_bool cancelled = false;
-	struct cx_call call = {
-		.tool = t->name,
-		.caller = "fuzz",
-		.state = r->state,
-		.deadline_ms = cx_now_ms() + 2000,
-		.cancelled = &cancelled,
-	};
+	struct cx_call call = FZ_CALL(t, r, cancelled);
+	struct cx_async_req ar;
+	struct cx_http_resp resp;
+	struct cx_err err = { 0 };
+	struct cx_result res;
+	json_t *out = NULL;
+	int rc;
+
+	memset(&ar, 0, sizeof(ar));
+	if (t->async->begin(&call, args, &ar))
+		return; /* the ordinary way (CX_ASYNC_BLOCKING) */
+	fz_http_script(text, len);
+	rc = cx_http_do(ar.client, &call, ar.timeout_ms, &ar.req, &resp, &err);
+	cx_result_init(&res);
+	rc = t->async->end(&call, args, &ar, rc, &resp, &err, &res);
+	if (rc == 0 && (out = cx_result_take(&res)))
+		check_result(t->name, out);
+	cx_result_release(&res);
+	cx_http_resp_release(&resp);
+	if (out && plain && fz_http_calls() == 1 && !json_equal(out, plain)) {
+		char *a = json_dumps(plain, JSON_COMPACT), *b = json_dumps(out, JSON_COMPACT);
+
+		fprintf(stderr,
+			"fuzz: %s: the fast path answered\n  %s\nwhere the handler answered\n  %s\n",
+			t->name, b ? b : "?", a ? a : "?");
+		abort();
+	}
+	json_decref(out);
+}
+
+static void run_one(struct adapter_run *r, size_t i, const json_t *args, const char *text,
+		    size_t len)
+{
+	const struct cx_tool *t = r->slots[i].tool;
+	atomic_bool cancelled = false;
+	struct cx_call call = FZ_CALL(t, r, cancelled);
 	struct cx_result res;
 	char msg[256];
-	json_t *out;
+	json_t *out = NULL;
+	int calls_made;
 
 	if (r->slots[i].schema &&
 	    cx_schema_validate(r->slots[i].schema, args, "arguments", msg, sizeof(msg)))
 		return;
+	fz_http_script(text, len);
 	cx_result_init(&res);
 	if (t->call(&call, args, &res) == 0) {
 		out = cx_result_take(&res);
 		if (out)
 			check_result(t->name, out);
-		json_decref(out);
 	}
 	cx_result_release(&res);
+	calls_made = fz_http_calls();
+	if (t->async)
+		run_fast(r, i, args, calls_made == 1 ? out : NULL, text, len);
+	json_decref(out);
 }
 
 void fz_run_tool(const struct cx_adapter *a, const char *conf_json, const uint8_t *data,
@@ -268,9 +315,8 @@ void fz_run_tool(const struct cx_adapter *a, const char *conf_json, const uint8_
 		if (!json_is_object(args) || !r->slots[i].tool ||
 		    strcmp(name, json_string_value(json_object_get(d, "name"))))
 			continue;
-		fz_http_script(nl2 < stop ? nl2 + 1 : stop,
-			       nl2 < stop ? (size_t)(stop - nl2 - 1) : 0);
-		run_one(r, i, args);
+		run_one(r, i, args, nl2 < stop ? nl2 + 1 : stop,
+			nl2 < stop ? (size_t)(stop - nl2 - 1) : 0);
 		fz_http_script("", 0);
 		break;
 	}

@@ -32,7 +32,9 @@ char *fz_strndup(const uint8_t *data, size_t size);
  *   line 1: the tool's name; line 2: its arguments (a JSON object, checked against the tool's
  *   input schema as dispatch would: invalid arguments end the run); the rest: the backend's
  *   answers for fz_http_script.
- * The result must be a well-formed MCP tool result. */
+ * The result must be a well-formed MCP tool result. A tool with a fast path (adapter.h) runs it
+ * too, on the same answers: its result must be well-formed, and the handler's own when the
+ * handler made one request. */
 void fz_run_tool(const struct cx_adapter *a, const char *conf_json, const uint8_t *data,
 		 size_t size);
 
