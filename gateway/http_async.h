@@ -1,7 +1,7 @@
 /* Requests of the operations routes (/metrics, /readyz, /v1/...) whose answer may come from
  * another thread: a REST tool call answered by a worker, a scrape computed on a thread of its
  * own. The same contract as a POST /mcp (http_post.c): the body is read into a capped buffer,
- * then start() runs on the MHD thread; if it has not answered by the time it returns the
+ * then start() runs on the HTTP thread; if it has not answered by the time it returns the
  * connection is suspended, and cx_http_async_answer* resumes it from whatever thread answers.
  * h->active counts the request from start() until its answer is queued, so cx_http_stop waits
  * for it. Lock order: a.mu is a leaf, and MHD_resume_connection is called with it released. */

@@ -2,7 +2,7 @@
  *
  * /metrics is admitted like /mcp (Host, Origin, bearer token when tokens are configured). A
  * scrape runs on a thread of its own, because an adapter's gauges may read its backend (the
- * task counts read the task store) and nothing may block an MHD thread; at most
+ * task counts read the task store) and nothing may block an HTTP thread; at most
  * SCRAPES_MAX run at once. /readyz is not admitted (probes carry no token) and reads only
  * state kept in memory: it names adapters and states, never a health message, which may
  * name a backend's address. */
