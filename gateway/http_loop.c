@@ -33,7 +33,6 @@
 
 struct cx_http_loop {
 	struct cx_http *h;
-	unsigned index;
 	struct MHD_Daemon *d;
 	struct cx_io_loop *io;
 	pthread_t thread;
@@ -143,8 +142,8 @@ static void loops_end(struct cx_http *h)
 
 /* Daemon i of h, listening on fd (MHD_INVALID_SOCKET: binding opts' address), and its loop. */
 static int loop_open(struct cx_http *h, unsigned i, unsigned flags, uint16_t port,
-		     const struct MHD_OptionItem *opts, unsigned nopts, MHD_socket fd,
-		     unsigned limit, MHD_AccessHandlerCallback on_request, struct cx_err *err)
+		     const struct MHD_OptionItem *opts, MHD_socket fd, unsigned limit,
+		     MHD_AccessHandlerCallback on_request, struct cx_err *err)
 {
 	struct cx_http_loop *lp = &h->loops[i];
 	struct MHD_OptionItem mine[OPTS_MAX];
@@ -152,7 +151,6 @@ static int loop_open(struct cx_http *h, unsigned i, unsigned flags, uint16_t por
 	struct cx_io_hook hook = { .run = loop_turn, .timeout_ms = loop_timeout, .arg = lp };
 
 	lp->h = h;
-	lp->index = i;
 	lp->listen_fd = MHD_INVALID_SOCKET;
 	atomic_init(&lp->quiesced, false);
 	options_for(opts, fd, limit, mine);
@@ -197,7 +195,7 @@ int cx_http_loops_start(struct cx_http *h, unsigned flags, uint16_t port,
 		/* libmicrohttpd's pool: the quotient each, one more for the first remainder. */
 		unsigned share = limit / n + (i < limit % n ? 1 : 0);
 
-		if (loop_open(h, i, flags, port, opts, nopts, fd, share, on_request, err))
+		if (loop_open(h, i, flags, port, opts, fd, share, on_request, err))
 			goto fail;
 		if (i == 0) {
 			info = MHD_get_daemon_info(h->loops[0].d, MHD_DAEMON_INFO_LISTEN_FD);
