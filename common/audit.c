@@ -309,7 +309,7 @@ out:
 
 int cx_audit_reopen(struct cx_audit *a, struct cx_err *err)
 {
-	int fd, old;
+	int fd, rc, failed;
 
 	if (!a || !a->own_fd)
 		return 0;
@@ -319,14 +319,15 @@ int cx_audit_reopen(struct cx_audit *a, struct cx_err *err)
 				  strerror(errno));
 	/* The same descriptor, now the new file: a write under way finishes on the old one. */
 	pthread_mutex_lock(&a->lock);
-	old = dup2(fd, a->fd);
-	if (old >= 0)
+	rc = dup2(fd, a->fd);
+	failed = errno; /* before close() can change it */
+	if (rc >= 0)
 		atomic_store(&a->regular, is_regular(a->fd));
 	pthread_mutex_unlock(&a->lock);
 	close(fd);
-	if (old < 0)
+	if (rc < 0)
 		return cx_err_set(err, "could not reopen audit file '%s': %s", a->path,
-				  strerror(errno));
+				  strerror(failed));
 	return 0;
 }
 

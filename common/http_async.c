@@ -105,7 +105,7 @@ static struct {
 	struct cx_io_loop *loop;
 } L0 = { .once = PTHREAD_ONCE_INIT };
 
-/* Easy handles between requests, shared by every loop. Under pool_lock (a leaf). */
+/* Easy handles between requests, shared by every loop. Under P.lock (a leaf). */
 static struct {
 	pthread_mutex_t lock;
 	CURL *idle[IDLE_HANDLES];

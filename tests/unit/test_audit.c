@@ -308,6 +308,17 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* THREADS writers on a, each writing PER_THREAD whole 6 KiB records. */
+static void start_writers(struct cx_audit *a, pthread_t *t, struct writer *w)
+{
+	cx_audit_set_max_line(a, 65536); /* whole 6 KiB strings: no cut */
+	for (int k = 0; k < THREADS; k++) {
+		w[k].a = a;
+		w[k].n = k;
+		assert_int_equal(pthread_create(&t[k], NULL, writer_main, &w[k]), 0);
+	}
+}
+
 /* Checks every line of path is a whole record of writer_main's, counting them per thread. */
 static void count_whole_lines(const char *path, int *counts)
 {
@@ -343,12 +354,7 @@ static void test_concurrent_whole_lines(void **state)
 	int counts[THREADS] = { 0 };
 
 	assert_non_null(a);
-	cx_audit_set_max_line(a, 65536); /* whole 6 KiB strings: no cut */
-	for (int k = 0; k < THREADS; k++) {
-		w[k].a = a;
-		w[k].n = k;
-		assert_int_equal(pthread_create(&t[k], NULL, writer_main, &w[k]), 0);
-	}
+	start_writers(a, t, w);
 	for (int k = 0; k < THREADS; k++)
 		pthread_join(t[k], NULL);
 	cx_audit_close(a);
@@ -371,12 +377,7 @@ static void test_reopen_while_writing(void **state)
 	int counts[THREADS] = { 0 };
 
 	assert_non_null(a);
-	cx_audit_set_max_line(a, 65536);
-	for (int k = 0; k < THREADS; k++) {
-		w[k].a = a;
-		w[k].n = k;
-		assert_int_equal(pthread_create(&t[k], NULL, writer_main, &w[k]), 0);
-	}
+	start_writers(a, t, w);
 	for (int r = 0; r < 5; r++) {
 		struct timespec ts = { 0, 2 * 1000 * 1000 };
 

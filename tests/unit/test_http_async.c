@@ -83,6 +83,15 @@ static void wait_done(struct outcome *o)
 		fail_msg("done never ran");
 }
 
+/* Waits (a second at most) for the plain server to have seen n requests' clients leave, and
+ * checks it saw exactly n. */
+static void wait_aborted(int n)
+{
+	for (int i = 0; i < 100 && atomic_load(&hts_plain.aborted) < n; i++)
+		hts_sleep_ms(10);
+	assert_int_equal(atomic_load(&hts_plain.aborted), n);
+}
+
 static int start_get(struct cx_http_client *c, const struct cx_call *call, const char *path,
 		     struct outcome *o)
 {
@@ -191,9 +200,7 @@ static void test_many_wait_together_and_deadlines_hold(void **state)
 		assert_true(o[i].at - t0 < 1500);
 	}
 	/* And each closed its connection: the server saw every one of them leave. */
-	for (int i = 0; i < 100 && atomic_load(&hts_plain.aborted) < N; i++)
-		hts_sleep_ms(10);
-	assert_int_equal(atomic_load(&hts_plain.aborted), N);
+	wait_aborted(N);
 	cx_http_client_free(c);
 }
 
@@ -214,9 +221,7 @@ static void test_cancel_closes_the_connection_at_once(void **state)
 	assert_int_equal(o.rc, -1);
 	assert_true(o.at - at <= 100);
 	hts_assert_contains(o.msg, "the call was cancelled");
-	for (int i = 0; i < 50 && atomic_load(&hts_plain.aborted) < 1; i++)
-		hts_sleep_ms(10);
-	assert_int_equal(atomic_load(&hts_plain.aborted), 1);
+	wait_aborted(1);
 	cx_http_client_free(c);
 }
 
@@ -444,7 +449,6 @@ static void test_a_stopped_loop_ends_its_requests(void **state)
 	int64_t at;
 
 	outcome_init(&o);
-	o.calls = 0;
 	hooked_start(&hk, c, "/slow", &o);
 	assert_int_equal(write(hk.pipe[1], "x", 1), 1);
 	hts_sleep_ms(150);
@@ -458,13 +462,8 @@ static void test_a_stopped_loop_ends_its_requests(void **state)
 	assert_int_equal(o.calls, 1);
 	assert_int_equal(o.rc, -1);
 	assert_true(pthread_equal(o.thread, hk.thread));
-	for (int i = 0; i < 50 && atomic_load(&hts_plain.aborted) < 1; i++)
-		hts_sleep_ms(10);
-	assert_int_equal(atomic_load(&hts_plain.aborted), 1);
-	pthread_join(hk.thread, NULL);
-	cx_io_loop_free(hk.l);
-	close(hk.pipe[0]);
-	close(hk.pipe[1]);
+	wait_aborted(1);
+	hooked_stop(&hk);
 	cx_http_client_free(c);
 }
 
