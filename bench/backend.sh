@@ -28,30 +28,8 @@ secret='5e1f3c9a-2b7d-4e8f-9a61-0c3d5b7e9f12'   # the simulator's documented def
 auth="Authorization: PVEAPIToken=$token_id=$secret"
 path='/api2/json/cluster/resources?type=vm'
 
-for f in "$build/cortex-gateway" "$build/cortex-sim"; do
-	[ -x "$f" ] || { echo "bench: '$f' is missing; run 'make bench'" >&2; exit 2; }
-done
-command -v wrk >/dev/null || { echo "bench: 'wrk' is not installed" >&2; exit 2; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cortex-bench-backend.XXXXXX")
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-die() { echo "bench: $*" >&2; exit 1; }
-
-port_of() { # port_of LOG PID: the port of the first http://127.0.0.1:PORT in LOG
-	for _ in $(seq 1 100); do
-		p=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$1" 2>/dev/null | head -n1 | sed 's/.*://') || true
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		kill -0 "$2" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
-}
+. "$here/lib.sh"
+bench_setup backend "$build/cortex-gateway" "$build/cortex-sim"
 
 "$build/cortex-sim" --listen 127.0.0.1:0 >"$tmp/sim.log" 2>&1 &
 pids+=($!)

@@ -29,30 +29,8 @@ strict=${BENCH_STRICT:-0}
 proto=2025-11-25
 taskctl=$build/bench/taskctl
 
-for f in "$build/cortex-gateway" "$taskctl"; do
-	[ -x "$f" ] || { echo "bench: '$f' is missing; run 'make bench'" >&2; exit 2; }
-done
-command -v wrk >/dev/null || { echo "bench: 'wrk' is not installed" >&2; exit 2; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cortex-bench-tasks.XXXXXX")
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-die() { echo "bench: $*" >&2; exit 1; }
-
-port_of() { # port_of LOG PID: the port of the first http://127.0.0.1:PORT in LOG
-	for _ in $(seq 1 100); do
-		p=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$1" 2>/dev/null | head -n1 | sed 's/.*://') || true
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		kill -0 "$2" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
-}
+. "$here/lib.sh"
+bench_setup tasks "$build/cortex-gateway" "$taskctl"
 
 post() { # post BODY [HEADER...]: prints the body; headers go to $tmp/h
 	local body=$1
