@@ -535,6 +535,7 @@ struct cx_io_loop *cx_io_loop_new(const struct cx_io_hook *hook, struct cx_err *
 	l->hook.fd = -1;
 	if (hook)
 		l->hook = *hook;
+	errno = 0; /* what fails below and sets none is libcurl's */
 	l->multi = curl_multi_init();
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	l->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -344,9 +344,13 @@ static void count_whole_lines(const char *path, int *counts)
 	free(text);
 }
 
-static void test_concurrent_whole_lines(void **state)
+/* THREADS writers of PER_THREAD records each into path, which logrotate's way (rename, then
+ * reopen) moves aside `rotations` times while they write: every record is whole, in the file
+ * or one of those moved aside, and none is lost. */
+#define ROTATIONS_MAX 5
+static void write_concurrently(const char *path, int rotations)
 {
-	const char *path = tmp_path("concurrent.log");
+	char old[ROTATIONS_MAX][512];
 	pthread_t t[THREADS];
 	struct writer w[THREADS];
 	struct cx_err err;
@@ -354,31 +358,9 @@ static void test_concurrent_whole_lines(void **state)
 	int counts[THREADS] = { 0 };
 
 	assert_non_null(a);
+	assert_true(rotations <= ROTATIONS_MAX);
 	start_writers(a, t, w);
-	for (int k = 0; k < THREADS; k++)
-		pthread_join(t[k], NULL);
-	cx_audit_close(a);
-
-	count_whole_lines(path, counts);
-	for (int k = 0; k < THREADS; k++)
-		assert_int_equal(counts[k], PER_THREAD);
-}
-
-/* logrotate's way (rename, then reopen) while threads write: every record is whole, in the old
- * file or the new one, and none is lost. */
-static void test_reopen_while_writing(void **state)
-{
-	const char *path = tmp_path("rotated.log");
-	char old[5][512];
-	pthread_t t[THREADS];
-	struct writer w[THREADS];
-	struct cx_err err;
-	struct cx_audit *a = cx_audit_open(path, &err);
-	int counts[THREADS] = { 0 };
-
-	assert_non_null(a);
-	start_writers(a, t, w);
-	for (int r = 0; r < 5; r++) {
+	for (int r = 0; r < rotations; r++) {
 		struct timespec ts = { 0, 2 * 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
@@ -389,11 +371,22 @@ static void test_reopen_while_writing(void **state)
 	for (int k = 0; k < THREADS; k++)
 		pthread_join(t[k], NULL);
 	cx_audit_close(a);
-	for (int r = 0; r < 5; r++)
+	for (int r = 0; r < rotations; r++)
 		count_whole_lines(old[r], counts);
 	count_whole_lines(path, counts);
 	for (int k = 0; k < THREADS; k++)
 		assert_int_equal(counts[k], PER_THREAD);
+}
+
+static void test_concurrent_whole_lines(void **state)
+{
+	write_concurrently(tmp_path("concurrent.log"), 0);
+}
+
+/* While threads write, the file is rotated five times. */
+static void test_reopen_while_writing(void **state)
+{
+	write_concurrently(tmp_path("rotated.log"), ROTATIONS_MAX);
 }
 
 static void test_invalid_utf8_detail_still_written(void **state)
